@@ -1,0 +1,1 @@
+"""Shared building blocks of every gridgov service: config, database, bus, HTTP, auth."""

@@ -1,0 +1,156 @@
+"""Bearer tokens (signed JWT) carrying a role and a scope, and a CLI to mint them.
+
+A token says who (``sub``), in which role and over which scope: ``district:320505``,
+``town:320505001``, ``community:320505001001``, ``grid:320505001001003`` or
+``department:fire``.  Geographic codes nest by prefix, so "is this grid inside my scope"
+is a prefix test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from gridgov_common.errors import Forbidden, Unauthorized
+from gridgov_common.roles import CODE_LENGTH, ROLE_SCOPE, Role, ScopeLevel
+
+ISSUER = "gridgov"
+AUDIENCE = "gridgov"
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 8 * 3600  # one working day
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of an entrypoint."""
+
+    sub: str
+    role: Role
+    scope_level: ScopeLevel
+    scope_code: str
+    name: str = ""
+
+    @property
+    def is_district_wide(self) -> bool:
+        return self.scope_level == ScopeLevel.DISTRICT
+
+    def covers(self, code: str | None) -> bool:
+        """True if the geographic ``code`` (town/community/grid) lies in this scope."""
+        if code is None or self.scope_level == ScopeLevel.DEPARTMENT:
+            return False
+        return code.startswith(self.scope_code)
+
+    def require_covers(self, code: str | None, what: str = "this record") -> None:
+        if not self.covers(code):
+            raise Forbidden(f"{what} is outside your scope {self.scope_level}:{self.scope_code}")
+
+    def require_role(self, *roles: Role) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role} may not do this")
+
+    @property
+    def scope(self) -> str:
+        return f"{self.scope_level}:{self.scope_code}"
+
+
+def parse_scope(role: Role, scope: str) -> tuple[ScopeLevel, str]:
+    """Check that ``scope`` ("level:code") fits the role (P5.0) and the code's length."""
+    level_text, _, code = scope.partition(":")
+    try:
+        level = ScopeLevel(level_text)
+    except ValueError:
+        raise ValueError(f"unknown scope level {level_text!r}") from None
+    if ROLE_SCOPE[role] != level:
+        raise ValueError(f"role {role} holds a {ROLE_SCOPE[role]} scope, not {level}")
+    expected = CODE_LENGTH.get(level)
+    if expected is not None and (len(code) != expected or not code.isdigit()):
+        raise ValueError(f"a {level} code has {expected} digits, got {code!r}")
+    if level == ScopeLevel.DEPARTMENT and not code.replace("_", "").isalpha():
+        raise ValueError(f"bad department code {code!r}")
+    return level, code
+
+
+def check_secret(secret: str | None) -> str:
+    if not secret or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise RuntimeError(
+            f"JWT_SECRET must be set from the environment, at least {MIN_SECRET_BYTES} bytes"
+        )
+    return secret
+
+
+def mint(secret: str, sub: str, role: str, scope: str, name: str = "",
+         ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
+    """Mint a signed token; refuses a scope that does not fit the role."""
+    role_value = Role(role)
+    parse_scope(role_value, scope)
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "name": name, "role": role_value.value,
+        "scope": scope, "iat": issued, "exp": issued + ttl_seconds,
+    }
+    return jwt.encode(claims, check_secret(secret), algorithm=ALGORITHM)
+
+
+def verify(secret: str, token: str) -> Principal:
+    """Decode and check a token; every failure is a 401 with a reason."""
+    try:
+        claims = jwt.decode(
+            token, check_secret(secret), algorithms=[ALGORITHM], audience=AUDIENCE,
+            issuer=ISSUER, options={"require": ["exp", "iat", "sub", "role", "scope"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("token expired", code="token_expired") from None
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from None
+    try:
+        role = Role(claims["role"])
+        level, code = parse_scope(role, claims["scope"])
+    except ValueError as exc:
+        raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from None
+    return Principal(sub=str(claims["sub"]), role=role, scope_level=level, scope_code=code,
+                     name=claims.get("name", ""))
+
+
+def principal_from_header(secret: str, header: str | None) -> Principal:
+    if not header:
+        raise Unauthorized("missing Authorization: Bearer <token>")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization header must be 'Bearer <token>'")
+    return verify(secret, token.strip())
+
+
+def require(principal: Principal, roles: frozenset[Role] | set[Role]) -> None:
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role} may not call this endpoint")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gridgov_common.auth mint --role R --scope level:code --sub ID``."""
+    parser = argparse.ArgumentParser(prog="python -m gridgov_common.auth")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("mint", help="mint a bearer token (secret from GRIDGOV_JWT_SECRET)")
+    m.add_argument("--role", required=True, choices=[r.value for r in Role])
+    m.add_argument("--scope", required=True, help="e.g. district:320505, grid:320505001001003")
+    m.add_argument("--sub", required=True, help="staff id or service account")
+    m.add_argument("--name", default="")
+    m.add_argument("--ttl", type=int, default=DEFAULT_TTL_SECONDS, help="seconds")
+    args = parser.parse_args(argv)
+    try:
+        token = mint(os.environ.get("GRIDGOV_JWT_SECRET", ""), args.sub, args.role, args.scope,
+                     args.name, args.ttl)
+    except (ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

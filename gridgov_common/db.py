@@ -1,0 +1,123 @@
+"""Database access for nameko services: one engine per container, one session per worker.
+
+Why commit *before* replying: nameko calls an entrypoint's ``handle_result`` (which sends
+the RPC reply, builds the HTTP response or acks the AMQP message) *before* the
+dependencies' ``worker_result``.  A provider that committed only in ``worker_result`` could
+tell a caller "stored" or ack a message and then fail to commit.  Our entrypoints therefore
+call :func:`finish_worker_transactions` first; ``worker_result`` then commits whatever is
+left (timers, stock entrypoints) or rolls back on error.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
+from sqlalchemy.orm import Session, sessionmaker
+
+import gridgov_common.greening  # noqa: F401  (psycopg must be green before connecting)
+
+DB_URL_KEY = "DB_URL"
+DEFAULT_POOL_SIZE = 10
+
+
+def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> sa.Engine:
+    """An engine for PostgreSQL via psycopg 3; pre-ping survives a database restart."""
+    if not url.startswith("postgresql"):
+        raise ValueError("gridgov runs on PostgreSQL only; DB_URL must be postgresql+psycopg://")
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, future=True
+    )
+
+
+@contextmanager
+def transaction(engine: sa.Engine) -> Iterator[Session]:
+    """A session committed on success and rolled back on error, for scripts and timers."""
+    session = Session(bind=engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class Database(DependencyProvider):
+    """Injects a SQLAlchemy ``Session`` per worker.
+
+    The session is committed by :func:`finish_worker_transactions` (called by our
+    entrypoints before they reply) or in ``worker_result``; rolled back if the worker
+    raised.  ``self.engine`` is available to other extensions of the same container.
+    """
+
+    def __init__(self, pool_size: int = DEFAULT_POOL_SIZE) -> None:
+        self.pool_size = pool_size
+        self.engine: sa.Engine | None = None
+        self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def setup(self) -> None:
+        url = self.container.config.get(DB_URL_KEY)
+        if not url:
+            raise RuntimeError(f"config key {DB_URL_KEY} is not set")
+        self.engine = make_engine(url, self.pool_size)
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> Session:
+        session = self._factory()
+        self._sessions[worker_ctx] = session
+        return session
+
+    def commit(self, worker_ctx) -> None:
+        """Commit the worker's session now (idempotent: a second commit is a no-op)."""
+        session = self._sessions.get(worker_ctx)
+        if session is not None:
+            session.commit()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+        session = self._sessions.get(worker_ctx)
+        if session is None:
+            return
+        if exc_info is None:
+            session.commit()
+        else:
+            session.rollback()
+
+    def worker_teardown(self, worker_ctx) -> None:
+        session = self._sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+
+def finish_worker_transactions(worker_ctx) -> BaseException | None:
+    """Commit every :class:`Database` session of this worker; return the error if one fails.
+
+    Called by entrypoints before they reply or ack, so that an acknowledged message or
+    a 2xx response always means the data is stored.
+    """
+    for provider in worker_ctx.container.dependencies:
+        if not isinstance(provider, Database):
+            continue
+        try:
+            provider.commit(worker_ctx)
+        except Exception as exc:  # the reply must carry the failure, not hide it
+            _rollback_quietly(provider, worker_ctx)
+            return exc
+    return None
+
+
+def _rollback_quietly(provider: Database, worker_ctx) -> None:
+    session = provider._sessions.get(worker_ctx)
+    if session is not None:
+        session.rollback()

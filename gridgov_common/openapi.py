@@ -1,0 +1,103 @@
+"""OpenAPI 3 document generated from a running container's HTTP entrypoints.
+
+The document is built from the same marshmallow schemas and role lists the entrypoints
+enforce, so it cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from gridgov_common.web import Http
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message", "fields"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "fields": {"type": "object"}},
+    }},
+}
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+_PARAM_TYPES = {"int": "integer", "float": "number"}
+
+
+def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """Turn a werkzeug rule into an OpenAPI path and its path parameters."""
+    params = [
+        {"name": name, "in": "path", "required": True,
+         "schema": {"type": _PARAM_TYPES.get(conv or "", "string")}}
+        for conv, name in _PARAM.findall(rule)
+    ]
+    return _PARAM.sub(r"{\2}", rule), params
+
+
+def _schema_name(schema: type) -> str:
+    return schema.__name__.removesuffix("Schema") or schema.__name__
+
+
+def build_openapi(container, title: str, version: str = "1.0.0",
+                  description: str = "") -> dict[str, Any]:
+    spec = APISpec(title=title, version=version, openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+                   info={"description": description})
+    spec.components.schema("Error", ERROR_SCHEMA)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"})
+    entrypoints = sorted((e for e in container.entrypoints if isinstance(e, Http)),
+                         key=lambda e: (e.url, e.method))
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in entrypoints:
+        path, params = openapi_path(ep.url)
+        for method in ep.method.split(","):
+            paths.setdefault(path, {})[method.lower()] = _operation(ep, params)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(ep: Http, params: list[dict[str, Any]]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": ep.method_name,
+        "summary": ep.summary or ep.method_name.replace("_", " "),
+        "tags": list(ep.tags),
+        "parameters": list(params),
+        "responses": _responses(ep),
+    }
+    if ep.description:
+        op["description"] = ep.description
+    if ep.query_schema is not None:
+        op["parameters"].append({"in": "query", "schema": ep.query_schema})
+    if ep.body_schema is not None:
+        body_schema = {"type": "array", "items": ep.body_schema} if ep.many else ep.body_schema
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": body_schema}}}
+    if not ep.public:
+        op["security"] = [{"bearer": []}]
+        op["x-roles"] = sorted(ep.roles)
+    return op
+
+
+def _responses(ep: Http) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "success"}
+    if ep.response_schema is not None:
+        schema: Any = ep.response_schema
+        if ep.many:
+            schema = {"type": "array", "items": ep.response_schema}
+        ok["content"] = {ep.produces: {"schema": schema}}
+    elif ep.produces != "application/json":
+        ok["content"] = {ep.produces: {"schema": {"type": "string"}}}
+    err = {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
+    responses: dict[str, Any] = {str(ep.success_status): ok, "default": err}
+    if not ep.public:
+        responses["401"] = err
+        responses["403"] = err
+    if ep.body_schema is not None or ep.query_schema is not None:
+        responses["422"] = err
+    return responses

@@ -1,0 +1,91 @@
+"""What every gridgov service serves: /healthz, /readyz, /metrics, /openapi.json.
+
+A service class inherits :class:`PlatformService` and gets a per-worker database
+session (``self.db``), JSON logs with the call id, and the four operational routes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from kombu import Connection
+from nameko.extensions import DependencyProvider
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.wrappers import Response
+
+from gridgov_common.db import Database
+from gridgov_common.errors import ServiceUnavailable
+from gridgov_common.logs import CallIdLogging
+from gridgov_common.openapi import build_openapi
+from gridgov_common.web import http
+
+log = logging.getLogger(__name__)
+PROBE_TIMEOUT = 2.0
+
+
+class Readiness(DependencyProvider):
+    """Checks that this service can reach its database and the broker."""
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def check(self) -> dict[str, str]:
+        return {"database": self._database(), "broker": self._broker()}
+
+    def _database(self) -> str:
+        engines = [d.engine for d in self.container.dependencies
+                   if isinstance(d, Database) and d.engine is not None]
+        try:
+            for engine in engines:
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # readiness reports, it does not raise
+            log.warning("database not ready: %s", exc)
+            return "down"
+        return "ok"
+
+    def _broker(self) -> str:
+        try:
+            with Connection(self.container.config["AMQP_URI"],
+                            connect_timeout=PROBE_TIMEOUT) as conn:
+                conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
+        except Exception as exc:  # readiness reports, it does not raise
+            log.warning("broker not ready: %s", exc)
+            return "down"
+        return "ok"
+
+
+class PlatformService:
+    """Base class of the five services."""
+
+    name = "platform"
+    title = "gridgov service"
+    description = ""
+
+    db = Database()
+    readiness = Readiness()
+    call_id = CallIdLogging()
+
+    @http("GET", "/healthz", public=True, tags=("ops",),
+          summary="Process liveness (no dependencies checked)")
+    def healthz(self, request):
+        return {"status": "ok", "service": self.name}
+
+    @http("GET", "/readyz", public=True, tags=("ops",),
+          summary="Readiness: database and broker reachable")
+    def readyz(self, request):
+        checks = self.readiness.check()
+        if any(state != "ok" for state in checks.values()):
+            raise ServiceUnavailable("not ready", fields=checks)
+        return {"status": "ready", "service": self.name, "checks": checks}
+
+    @http("GET", "/metrics", public=True, tags=("ops",), produces=CONTENT_TYPE_LATEST,
+          summary="Prometheus metrics")
+    def metrics(self, request):
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    @http("GET", "/openapi.json", public=True, tags=("ops",),
+          summary="This service's OpenAPI 3 document")
+    def openapi(self, request):
+        return build_openapi(self.readiness.container, self.title, description=self.description)

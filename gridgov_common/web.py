@@ -1,0 +1,233 @@
+"""The HTTP entrypoint every gridgov service uses.
+
+``@http("POST", "/grids", roles=..., body=GridSchema, response=..., summary=...)``
+adds what stock nameko lacks: bearer-token auth with roles, request size limits,
+marshmallow validation of body and query, one JSON error shape for every failure
+(including 404/405 from routing), the DB commit before the response is sent, metrics,
+and the metadata the OpenAPI document is generated from.
+
+The decorated method receives the werkzeug request with ``request.principal`` (or
+None on public routes), ``request.data`` (validated body) and ``request.params``
+(validated query), plus the URL's path values as keyword arguments.  It returns a
+dict/list (200), ``(status, payload)``, or a werkzeug ``Response``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from functools import partial
+from typing import Any
+
+from eventlet.event import Event
+from marshmallow import Schema, ValidationError
+from nameko.exceptions import RemoteError
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+from werkzeug.wrappers import Request, Response
+
+from gridgov_common import errors
+from gridgov_common.auth import principal_from_header, require
+from gridgov_common.db import finish_worker_transactions
+from gridgov_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from gridgov_common.roles import ALL_ROLES, Role
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB; photo uploads set their own limit
+JSON = "application/json"
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False, default=str)
+    return Response(body, status=status, headers=headers, content_type=f"{JSON}; charset=utf-8")
+
+
+def error_response(exc: errors.ApiError) -> Response:
+    return json_response(exc.to_dict(), status=exc.status)
+
+
+def validation_error(exc: ValidationError, where: str) -> errors.Unprocessable:
+    fields = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return errors.Unprocessable(f"invalid {where}", fields=fields)
+
+
+class JsonWsgiApp:
+    """Like nameko's WsgiApp, but routing failures answer in the JSON error shape."""
+
+    def __init__(self, server: JsonWebServer) -> None:
+        self.url_map = server.make_url_map()
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            provider, values = adapter.match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            if exc.code == 404:
+                response = error_response(errors.NotFound(f"no route {request.path}"))
+            elif exc.code == 405:
+                response = error_response(errors.MethodNotAllowed(
+                    f"{request.method} not allowed on {request.path}"))
+            else:
+                response = exc
+        return response(environ, start_response)
+
+
+class JsonWebServer(WebServer):
+    def get_wsgi_app(self):
+        return JsonWsgiApp(self)
+
+    def make_url_map(self):
+        url_map = Map(strict_slashes=False)
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+
+class Http(HttpRequestHandler):
+    """See the module docstring."""
+
+    server = JsonWebServer()
+
+    def __init__(self, method: str, url: str, *, roles: frozenset[Role] | set[Role] | None = None,
+                 public: bool = False, body: type[Schema] | None = None,
+                 query: type[Schema] | None = None, response: type[Schema] | None = None,
+                 many: bool = False, summary: str = "", description: str = "",
+                 tags: tuple[str, ...] = (), max_body: int | None = None,
+                 produces: str = JSON, status: int = 200, **kwargs) -> None:
+        super().__init__(method, url, **kwargs)
+        if public and roles:
+            raise ValueError("a public route has no roles")
+        self.roles = frozenset() if public else frozenset(roles or ALL_ROLES)
+        self.public = public
+        self.body_schema = body
+        self.query_schema = query
+        self.response_schema = response
+        self.many = many
+        self.summary = summary
+        self.description = description
+        self.tags = tags
+        self.max_body = max_body
+        self.produces = produces
+        self.success_status = status
+
+    # -- request handling ---------------------------------------------------------------
+
+    def handle_request(self, request):
+        request.shallow = False
+        started = time.perf_counter()
+        try:
+            self._prepare(request)
+            args, kwargs = self.get_entrypoint_parameters(request)
+            event = Event()
+            self.container.spawn_worker(
+                self, args, kwargs, context_data={},
+                handle_result=partial(self.handle_result, event))
+            response = self.response_from_result(event.wait())
+        except Exception as exc:  # every failure becomes the JSON error shape
+            response = self.response_from_exception(exc)
+        self._observe(request, response, started)
+        return response
+
+    def _prepare(self, request) -> None:
+        request.principal = None if self.public else self._authenticate(request)
+        request.params = self._load_query(request)
+        request.data = self._load_body(request)
+
+    def _authenticate(self, request):
+        secret = self.container.config.get("JWT_SECRET", "")
+        principal = principal_from_header(secret, request.headers.get("Authorization"))
+        require(principal, self.roles)
+        return principal
+
+    def _load_query(self, request) -> dict:
+        if self.query_schema is None:
+            return dict(request.args)
+        try:
+            return self.query_schema().load(request.args.to_dict(flat=True))
+        except ValidationError as exc:
+            raise validation_error(exc, "query parameters") from None
+
+    def _body_limit(self) -> int:
+        if self.max_body is not None:
+            return self.max_body
+        return int(self.container.config.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY))
+
+    def _load_body(self, request) -> Any:
+        if self.body_schema is None:
+            return None
+        raw = self._read_body(request)
+        if not (request.mimetype or "").endswith("json"):
+            raise errors.UnsupportedMediaType("send the body as application/json")
+        try:
+            document = json.loads(raw or b"null")
+        except ValueError as exc:
+            raise errors.BadRequest(f"body is not valid JSON: {exc}",
+                                    code="malformed_json") from None
+        try:
+            return self.body_schema().load(document, many=self.many)
+        except ValidationError as exc:
+            raise validation_error(exc, "request body") from None
+
+    def _read_body(self, request) -> bytes:
+        limit = self._body_limit()
+        if request.content_length is not None and request.content_length > limit:
+            raise errors.PayloadTooLarge(f"body larger than {limit} bytes")
+        raw = request.stream.read(limit + 1)
+        if len(raw) > limit:
+            raise errors.PayloadTooLarge(f"body larger than {limit} bytes")
+        return raw
+
+    def handle_result(self, event, worker_ctx, result, exc_info):
+        if exc_info is None:
+            failure = finish_worker_transactions(worker_ctx)
+            if failure is not None:
+                log.error("commit failed on %s: %s", self.url, failure)
+                exc_info = (type(failure), failure, failure.__traceback__)
+                result = None
+        event.send(result, exc_info)
+        return result, exc_info
+
+    # -- responses ------------------------------------------------------------------------
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        status, headers = self.success_status, None
+        if isinstance(result, tuple):
+            if len(result) == 3:
+                status, headers, result = result
+            else:
+                status, result = result
+        if isinstance(result, str):
+            return Response(result, status=status, headers=headers, content_type=self.produces)
+        return json_response(result, status=status, headers=headers)
+
+    def response_from_exception(self, exc):
+        if isinstance(exc, errors.ApiError):
+            return error_response(exc)
+        if isinstance(exc, ValidationError):
+            return error_response(validation_error(exc, "input"))
+        if isinstance(exc, RemoteError):
+            log.warning("upstream service failed: %s", exc)
+            return error_response(errors.BadGateway("an upstream service failed"))
+        log.exception("unhandled error on %s %s", self.method, self.url, exc_info=exc)
+        return json_response(
+            {"error": {"code": "internal_error", "message": "internal error", "fields": {}}},
+            status=500)
+
+    def _observe(self, request, response, started: float) -> None:
+        service = self.container.service_name
+        HTTP_REQUESTS.labels(service, self.url, request.method, str(response.status_code)).inc()
+        HTTP_SECONDS.labels(service, self.url, request.method).observe(
+            time.perf_counter() - started)
+
+http = Http.decorator

@@ -1,0 +1,16 @@
+"""The assessment service: Patrols, meetings, KPIs, circulars and the operations dashboard
+(P5.3.5, P5.4.3, P5.4.5, P5.4.6).
+
+Skeleton: health, readiness, metrics and OpenAPI only; its domain comes in a later issue.
+"""
+
+from gridgov_common.platform import PlatformService
+
+
+class AssessmentService(PlatformService):
+    name = "assessment"
+    title = "gridgov assessment"
+    description = (
+        "Patrols, meetings, KPIs, circulars and the operations dashboard (P5.3.5, P5.4.3, "
+        "P5.4.5, P5.4.6)."
+    )

@@ -1,0 +1,16 @@
+"""The dispatch service: Triage, town whistle to departments, deadlines, escalation and
+electronic case files (P2.2, P5.3).
+
+Skeleton: health, readiness, metrics and OpenAPI only; its domain comes in a later issue.
+"""
+
+from gridgov_common.platform import PlatformService
+
+
+class DispatchService(PlatformService):
+    name = "dispatch"
+    title = "gridgov dispatch"
+    description = (
+        "Triage, town whistle to departments, deadlines, escalation and electronic case "
+        "files (P2.2, P5.3)."
+    )

@@ -1,0 +1,98 @@
+"""Test fixtures: a real PostgreSQL database and a real RabbitMQ vhost per test.
+
+eventlet must patch the standard library before anything else is imported: the nameko
+pytest plugin no longer does it, and without it pytest hangs on the first socket.
+"""
+
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  (must run before every other import)
+
+import base64  # noqa: E402
+import os  # noqa: E402
+import secrets as _secrets  # noqa: E402
+from urllib.parse import urljoin  # noqa: E402
+
+import pytest  # noqa: E402
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from gridgov_common import auth, migrate  # noqa: E402
+from gridgov_common.db import make_engine  # noqa: E402
+
+TEST_DB_URL = os.environ.get(
+    "GRIDGOV_TEST_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridgov_test")
+
+
+def _recreate_database(url: str) -> None:
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_url():
+    """A fresh test database, migrated once per test session with every service's history."""
+    _recreate_database(TEST_DB_URL)
+    migrate.upgrade(TEST_DB_URL)
+    return TEST_DB_URL
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def platform_secrets():
+    """Keys as the environment would provide them (never stored in the database)."""
+    return {
+        "JWT_SECRET": _secrets.token_urlsafe(48),
+        "PII_KEY": base64.b64encode(_secrets.token_bytes(32)).decode(),
+        "PII_INDEX_KEY": base64.b64encode(_secrets.token_bytes(32)).decode(),
+    }
+
+
+@pytest.fixture
+def service_config(rabbit_config, db_url, platform_secrets, web_config):
+    """nameko config for a service under test: its own vhost, the test DB, test keys."""
+
+    def build(schema: str, **extra):
+        config = dict(rabbit_config)
+        config.update(web_config)
+        config.update(platform_secrets)
+        config.update({"DB_URL": db_url, "DB_SCHEMA": schema, "OUTBOX_POLL_SECONDS": 0.05})
+        config.update(extra)
+        return config
+
+    return build
+
+
+@pytest.fixture
+def token(platform_secrets):
+    """Mint a bearer token header for a role and scope."""
+
+    def make(role: str, scope: str, sub: str = "tester", ttl: int = 600) -> dict:
+        value = auth.mint(platform_secrets["JWT_SECRET"], sub, role, scope, ttl_seconds=ttl)
+        return {"Authorization": f"Bearer {value}"}
+
+    return make
+
+
+@pytest.fixture
+def web_session(web_config_port):
+    """Replaces nameko's fixture, which imports werkzeug.urls.url_join (gone in werkzeug 3)."""
+
+    class PrefixedSession(requests.Session):
+        def request(self, method, url, *args, **kwargs):
+            base = f"http://127.0.0.1:{web_config_port}/"
+            return super().request(method, urljoin(base, url), *args, **kwargs)
+
+    session = PrefixedSession()
+    yield session
+    session.close()
