@@ -1,0 +1,189 @@
+"""Payload schemas of every message type on the bus, one class per (type, version).
+
+Adding a message type (or a new version of one) takes three steps:
+
+1. a class here::
+
+       @message_type("dispatch.case.assigned", 1)
+       class CaseAssignedV1(Payload):
+           case_id = fields.Integer(required=True, strict=True)
+           grid_code = grid_code_field(required=True)
+
+2. a full sample envelope in ``samples/dispatch.case.assigned.v1.json``;
+3. a section in docs/BUS-CONTRACT.md.
+
+tests/test_contract.py fails until the sample exists and validates. A published version is
+frozen: change a field's meaning, add or remove a field -> register version + 1 and keep
+the old one until no producer sends it.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from gridgov_common.contract.envelope import Payload, message_type
+from gridgov_common.contract.routing import (
+    CODE_MAX_LENGTH,
+    CODE_RE,
+    COMMUNITY_CODE_RE,
+    GRID_CODE_RE,
+)
+
+ID_NUMBER_RE = re.compile(r"^(?:\d{15}|\d{17}[\dXx])$")
+ID_CHECK_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+PHONE_RE = re.compile(r"^\+?\d[\d-]{4,18}\d$")
+REASON_MAX = 500
+
+
+# --- reusable field builders ----------------------------------------------------------
+
+def code_field(**kwargs) -> fields.String:
+    """A lowercase snake_case code (department, source, reason code)."""
+    return fields.String(validate=[validate.Regexp(CODE_RE),
+                                   validate.Length(max=CODE_MAX_LENGTH)], **kwargs)
+
+
+def digits_field(pattern: re.Pattern, what: str, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Regexp(pattern, error=f"Not a valid {what}."),
+                         **kwargs)
+
+
+def grid_code_field(**kwargs) -> fields.String:
+    """P4.1: the unique 15-digit grid code issued by the district."""
+    return digits_field(GRID_CODE_RE, "15-digit grid code", **kwargs)
+
+
+def community_code_field(**kwargs) -> fields.String:
+    return digits_field(COMMUNITY_CODE_RE, "12-digit community code", **kwargs)
+
+
+def enum_field(enum_cls: type[StrEnum], **kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf([m.value for m in enum_cls]), **kwargs)
+
+
+def id_field(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1), **kwargs)
+
+
+def id_number_checksum_ok(value: str) -> bool:
+    """GB 11643-1999 check character of an 18-character citizen ID (15-digit legacy IDs
+    have none)."""
+    if len(value) != 18:
+        return True
+    total = sum(int(digit) * weight for digit, weight in zip(value[:17], ID_CHECK_WEIGHTS,
+                                                             strict=True))
+    return ID_CHECK_CHARS[total % 11] == value[17]
+
+
+class IdNumber(fields.String):
+    """A citizen ID number; a lower-case ``x`` is accepted and loaded as ``X``."""
+
+    default_error_messages = {"invalid_id": "Not a valid citizen ID number (15 digits, or 18 "
+                                            "with a valid GB 11643 check character)."}
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not ID_NUMBER_RE.match(text) or not id_number_checksum_ok(text.upper()):
+            raise self.make_error("invalid_id")
+        return text.upper()
+
+
+def id_number_field(**kwargs) -> IdNumber:
+    return IdNumber(**kwargs)
+
+
+# --- enums of payload values ----------------------------------------------------------
+
+class GridAction(StrEnum):
+    """P4.1: grids are drawn once and then fixed, so a grid is only created, corrected or
+    retired (never deleted: cases keep pointing at it)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    RETIRED = "retired"
+
+
+class ResidentAction(StrEnum):
+    """P3.1 / P5.1.5: every resident registered in one grid; moves, births, deaths kept
+    current."""
+
+    REGISTERED = "registered"
+    UPDATED = "updated"
+    MOVED_OUT = "moved_out"
+    DECEASED = "deceased"
+
+
+# --- registry service -----------------------------------------------------------------
+
+@message_type("registry.grid.changed", 1)
+class GridChangedV1(Payload):
+    """A grid was created, corrected or retired (P4.1)."""
+
+    grid_code = grid_code_field(required=True)
+    community_code = community_code_field(required=True)
+    action = enum_field(GridAction, required=True)
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(required=True, allow_none=True)
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        # DOMAIN-REFERENCES §2: grid code = the community's 12-digit code + 3-digit sequence.
+        if not data["grid_code"].startswith(data["community_code"]):
+            raise ValidationError("grid_code must start with community_code", "grid_code")
+        if data["valid_to"] is not None and data["valid_to"] < data["valid_from"]:
+            raise ValidationError("valid_to is before valid_from", "valid_to")
+
+
+@message_type("registry.resident.changed", 1)
+class ResidentChangedV1(Payload):
+    """A resident's registration changed. Ids only: P5.4.4 forbids leaking personal data,
+    so consumers that need details ask the registry, which checks their rights."""
+
+    resident_id = id_field(required=True)
+    household_id = id_field(required=True, allow_none=True)
+    grid_code = grid_code_field(required=True)
+    action = enum_field(ResidentAction, required=True)
+
+
+# --- departments push (P6.2: mutual push breaks the data silos) -----------------------
+
+@message_type("intake.resident.moved_out", 1)
+class IntakeResidentMovedOutV1(Payload):
+    """A department (e.g. civil_affairs, public_security) reports a resident moved out."""
+
+    department = code_field(required=True)
+    id_number = id_number_field(required=True)
+    moved_out_on = fields.Date(required=True)
+    reason = fields.String(validate=validate.Length(min=1, max=REASON_MAX))
+
+
+@message_type("intake.resident.updated", 1)
+class IntakeResidentUpdatedV1(Payload):
+    """A department corrects a resident's contact or household; at least one is given."""
+
+    department = code_field(required=True)
+    id_number = id_number_field(required=True)
+    phone = fields.String(validate=validate.Regexp(PHONE_RE, error="Not a valid phone."))
+    household_id = id_field()
+
+    @validates_schema
+    def _something_to_update(self, data, **kwargs):
+        if "phone" not in data and "household_id" not in data:
+            raise ValidationError("give phone and/or household_id")
+
+
+# --- platform -------------------------------------------------------------------------
+
+@message_type("platform.rejection", 1)
+class RejectionV1(Payload):
+    """We refused a message a department sent (sent on gridgov.dispatch to
+    ``<department>.rejections``): same code/message/fields as the dead-letter headers."""
+
+    original_message_id = fields.UUID(required=True)
+    code = code_field(required=True)
+    message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    fields = fields.Dict(keys=fields.String(), load_default=dict)

@@ -1,0 +1,349 @@
+"""Transactional outbox: "write to the database, then publish" without ever losing a message.
+
+A service never publishes from a worker. It inserts the envelope into its schema's
+``outbox`` table in the same transaction as the change it describes
+(:func:`add_to_outbox`); if the transaction rolls back, the message never existed. The
+:class:`OutboxRelay` (one background greenlet per container, any number of replicas) then
+moves rows to RabbitMQ:
+
+    BEGIN; SELECT … ORDER BY id LIMIT :batch FOR UPDATE SKIP LOCKED;
+    publish the batch, wait for the broker's confirms for all of it;
+    DELETE the rows; COMMIT
+
+Replicas skip each other's locked rows, so each row is published by one relay. If the
+broker is down or nacks, nothing is deleted: ``attempts``/``last_error`` are recorded in a
+separate transaction and the relay backs off. If the database fails *after* the broker
+confirmed, the rows are published again later: delivery is at-least-once, and consumers
+deduplicate by ``message_id`` (:func:`gridgov_common.messaging.claim_message`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import amqp
+import eventlet
+import sqlalchemy as sa
+from eventlet.queue import Empty, Full, LightQueue
+from kombu import Connection
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.extensions import DependencyProvider
+
+from gridgov_common.contract import (
+    EVENTS_EXCHANGE,
+    encode,
+    make_envelope,
+    parse_envelope,
+    parse_event_key,
+    validate_routing_key,
+)
+from gridgov_common.db import make_engine
+from gridgov_common.messaging import (
+    declare_topology,
+    register_container_schema,
+    resolve_schema,
+    tables_for,
+)
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS_KEY = "OUTBOX_POLL_SECONDS"
+BATCH_KEY = "OUTBOX_BATCH"
+DB_URL_KEY = "DB_URL"
+DB_SCHEMA_KEY = "DB_SCHEMA"
+DEFAULT_POLL_SECONDS = 0.2
+DEFAULT_BATCH = 500
+MAX_BACKOFF_SECONDS = 5.0
+CONFIRM_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 5.0
+MAX_ERROR_TEXT = 2000
+RELAY_POOL_SIZE = 2
+
+
+class OutboxPublishError(Exception):
+    """The broker did not confirm a batch; its rows stay in the outbox."""
+
+
+# --- writing --------------------------------------------------------------------------
+
+def add_to_outbox(session, exchange: str, routing_key: str, envelope: Mapping[str, Any], *,
+                  schema: str | None = None) -> None:
+    """Insert ``envelope`` (from ``make_envelope``) into the outbox, in the caller's
+    transaction. The schema: see :func:`gridgov_common.messaging.resolve_schema`.
+
+    Validated here (routing key, envelope, size) so that a bad message fails the business
+    transaction instead of blocking the relay later.
+    """
+    validate_routing_key(exchange, routing_key)
+    parse_envelope(encode(envelope))
+    table = tables_for(resolve_schema(session, schema))["outbox"]
+    session.execute(sa.insert(table).values(
+        message_id=str(envelope["message_id"]), exchange=exchange, routing_key=routing_key,
+        body=dict(envelope)))
+
+
+def add_event(session, type: str, payload: Mapping[str, Any], producer: str,
+              correlation_id: str | None = None, *, schema: str | None = None,
+              ) -> dict[str, Any]:
+    """Build a domain event and put it in the outbox for ``gridgov.events``; its routing
+    key is its type (``registry.grid.changed``). Returns the envelope."""
+    envelope = make_envelope(type, payload, producer, correlation_id=correlation_id)
+    key = parse_event_key(type)
+    if key.producer != producer:
+        raise ValueError(f"event type {type!r} does not start with producer {producer!r}")
+    add_to_outbox(session, EVENTS_EXCHANGE, type, envelope, schema=schema)
+    return envelope
+
+
+# --- publishing -----------------------------------------------------------------------
+
+def _amqp_message(body: Mapping[str, Any]) -> amqp.Message:
+    properties = {
+        "content_type": "application/json",
+        "content_encoding": "utf-8",
+        "delivery_mode": 2,  # persistent
+        "message_id": str(body["message_id"]),
+        "type": body.get("type"),
+        "app_id": body.get("producer"),
+    }
+    if body.get("correlation_id"):
+        properties["correlation_id"] = body["correlation_id"]
+    return amqp.Message(encode(body), **properties)
+
+
+class BatchPublisher:
+    """One AMQP connection in confirm mode that publishes a batch and waits once for the
+    confirms of all of it (one round trip per batch, not per message)."""
+
+    def __init__(self, amqp_uri: str, confirm_timeout: float = CONFIRM_TIMEOUT,
+                 ssl: Any = None, login_method: str | None = None) -> None:
+        self.amqp_uri = amqp_uri
+        self.confirm_timeout = confirm_timeout
+        self.ssl = ssl
+        self.login_method = login_method
+        self._conn: Connection | None = None
+        self._channel = None
+        self._next_tag = 1
+        self._pending: set[int] = set()
+        self._nacked: set[int] = set()
+
+    def publish_batch(self, messages: Sequence[tuple[str, str, amqp.Message]]) -> None:
+        """Publish (exchange, routing_key, message) triples; raise OutboxPublishError
+        unless the broker confirmed every one of them."""
+        try:
+            channel = self._ensure_channel()
+            self._nacked.clear()
+            for exchange, routing_key, message in messages:
+                self._pending.add(self._next_tag)  # before: acks may arrive while writing
+                self._next_tag += 1
+                channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
+            self._wait_for_confirms()
+        except OutboxPublishError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise OutboxPublishError(f"publishing failed: {exc!r}") from exc
+        if self._nacked:
+            raise OutboxPublishError(f"broker nacked {len(self._nacked)} message(s)")
+
+    def _wait_for_confirms(self) -> None:
+        deadline = time.monotonic() + self.confirm_timeout
+        while self._pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OutboxPublishError(f"no confirm within {self.confirm_timeout}s")
+            self._conn.drain_events(timeout=remaining)
+
+    def _on_ack(self, tag: int, multiple: bool) -> None:
+        self._settle(tag, multiple)
+
+    def _on_nack(self, tag: int, multiple: bool) -> None:
+        self._nacked.update(t for t in self._pending if t == tag or (multiple and t <= tag))
+        self._settle(tag, multiple)
+
+    def _settle(self, tag: int, multiple: bool) -> None:
+        if multiple:
+            self._pending = {t for t in self._pending if t > tag}
+        else:
+            self._pending.discard(tag)
+
+    def _ensure_channel(self):
+        if self._channel is None:
+            conn = Connection(self.amqp_uri, ssl=self.ssl, login_method=self.login_method,
+                              connect_timeout=CONNECT_TIMEOUT, heartbeat=0)
+            conn.ensure_connection(max_retries=0)  # the relay loop retries, with back-off
+            channel = conn.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            declare_topology(channel)
+            self._conn, self._channel, self._next_tag = conn, channel, 1
+        return self._channel
+
+    def close(self) -> None:
+        """Drop the connection; the next batch reconnects (and counts tags from 1)."""
+        conn, self._conn, self._channel = self._conn, None, None
+        self._pending = set()
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception as exc:  # closing a broken connection may fail too
+                log.debug("closing the relay's AMQP connection: %r", exc)
+
+
+class OutboxPump:
+    """Moves outbox rows of one schema to the broker; :meth:`relay_once` does one batch."""
+
+    def __init__(self, engine: sa.Engine, schema: str, publisher: BatchPublisher,
+                 batch_size: int = DEFAULT_BATCH) -> None:
+        self.engine = engine
+        self.table = tables_for(schema)["outbox"]
+        self.publisher = publisher
+        self.batch_size = batch_size
+
+    def relay_once(self) -> int:
+        """Publish and delete up to one batch; return how many rows were published.
+
+        Raises OutboxPublishError (rows kept, attempts incremented) or a database error.
+        """
+        with self.engine.connect() as conn, conn.begin():
+            rows = self._lock_batch(conn)
+            if not rows:
+                return 0
+            failure = self._publish(rows)
+            if failure is None:
+                conn.execute(sa.delete(self.table).where(
+                    self.table.c.id.in_([row.id for row in rows])))
+        if failure is not None:
+            self._record_failure([row.id for row in rows], failure)
+            raise failure
+        return len(rows)
+
+    def _lock_batch(self, conn: sa.Connection) -> list[sa.Row]:
+        table = self.table
+        query = (sa.select(table.c.id, table.c.exchange, table.c.routing_key, table.c.body)
+                 .order_by(table.c.id).limit(self.batch_size)
+                 .with_for_update(skip_locked=True))
+        return list(conn.execute(query))
+
+    def _publish(self, rows: list[sa.Row]) -> OutboxPublishError | None:
+        try:
+            self.publisher.publish_batch(
+                [(row.exchange, row.routing_key, _amqp_message(row.body)) for row in rows])
+        except OutboxPublishError as exc:
+            return exc
+        return None
+
+    def _record_failure(self, ids: list[int], failure: Exception) -> None:
+        table = self.table
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.update(table).where(table.c.id.in_(ids)).values(
+                    attempts=table.c.attempts + 1, last_error=str(failure)[:MAX_ERROR_TEXT]))
+        except Exception as exc:  # the database may be down as well; the rows stay anyway
+            log.warning("could not record an outbox failure: %r", exc)
+
+    def pending(self) -> int:
+        """Rows waiting (for metrics and tests)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(self.table)).scalar_one()
+
+    def close(self) -> None:
+        self.publisher.close()
+
+
+def backoff(poll_seconds: float, failures: int) -> float:
+    """Poll interval when healthy; doubling after consecutive failures, capped."""
+    if failures == 0:
+        return poll_seconds
+    return min(max(poll_seconds, 0.05) * (2 ** failures), MAX_BACKOFF_SECONDS)
+
+
+class OutboxRelay(DependencyProvider):
+    """Runs an :class:`OutboxPump` in a managed greenlet for the container's lifetime.
+
+    Config: ``DB_URL``, ``DB_SCHEMA``, ``AMQP_URI``, ``OUTBOX_POLL_SECONDS`` (0.2),
+    ``OUTBOX_BATCH`` (500). Injected into the service as itself (``relay_once()``,
+    ``wake()``, ``pending()``).
+    """
+
+    def setup(self) -> None:
+        config = self.container.config
+        missing = [key for key in (DB_URL_KEY, DB_SCHEMA_KEY, AMQP_URI_CONFIG_KEY)
+                   if not config.get(key)]
+        if missing:
+            raise RuntimeError(f"OutboxRelay needs config keys {', '.join(missing)}")
+        self.poll_seconds = float(config.get(POLL_SECONDS_KEY, DEFAULT_POLL_SECONDS))
+        self.batch_size = int(config.get(BATCH_KEY, DEFAULT_BATCH))
+        self.engine = make_engine(config[DB_URL_KEY], pool_size=RELAY_POOL_SIZE)
+        publisher = BatchPublisher(config[AMQP_URI_CONFIG_KEY],
+                                   ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                                   login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        self.pump = OutboxPump(self.engine, config[DB_SCHEMA_KEY], publisher, self.batch_size)
+        self._wakeup: LightQueue = LightQueue(maxsize=1)
+        self._stopping = False
+        self._gt = None
+
+    def start(self) -> None:
+        register_container_schema(self.container)
+        self._gt = self.container.spawn_managed_thread(self._run, identifier="OutboxRelay")
+
+    def stop(self) -> None:
+        """Finish the batch in flight, then close (the rest waits for the next start)."""
+        self._stopping = True
+        self.wake()
+        if self._gt is not None:
+            self._gt.wait()
+        self._close()
+
+    def kill(self) -> None:
+        self._stopping = True
+        if self._gt is not None:
+            self._gt.kill()
+        self._close()
+
+    def get_dependency(self, worker_ctx) -> OutboxRelay:
+        return self
+
+    def relay_once(self) -> int:
+        return self.pump.relay_once()
+
+    def pending(self) -> int:
+        return self.pump.pending()
+
+    def wake(self) -> None:
+        """Poll now instead of at the end of the interval."""
+        try:
+            self._wakeup.put_nowait(None)
+        except Full:  # already awake
+            pass
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            published, failures = self._step(failures)
+            if published < self.batch_size and not self._stopping:
+                self._sleep(backoff(self.poll_seconds, failures))
+
+    def _step(self, failures: int) -> tuple[int, int]:
+        """One batch; never raises (an exception would kill the container)."""
+        try:
+            return self.pump.relay_once(), 0
+        except Exception as exc:
+            log.warning("outbox relay failed (%d in a row): %r", failures + 1, exc)
+            return 0, failures + 1
+
+    def _sleep(self, seconds: float) -> None:
+        try:
+            self._wakeup.get(timeout=seconds)
+        except Empty:
+            pass
+        eventlet.sleep(0)
+
+    def _close(self) -> None:
+        self.pump.close()
+        self.engine.dispose()
