@@ -1,0 +1,278 @@
+"""Grid staff roles, the neighbourhood grid worker's lifecycle, departments and code lists.
+
+Roles and their scope levels are shared with authentication, so they are re-exported from
+``gridgov_common.roles`` (one definition for tokens and for the registry).  Everything
+else here — lifecycle, departments, work categories, information classes, special
+groups — is the registry's master data with stable codes (P4.2, P5.0–P5.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
+
+__all__ = [
+    "DEPARTMENTS", "DEPARTMENTS_BY_CODE", "ROLE_SCOPE", "SPECIAL_GROUP_DEPARTMENTS",
+    "TRANSITIONS", "Action", "Department", "InfoClass", "Role", "ScopeLevel", "SpecialGroup",
+    "State", "Transition", "TransitionError", "WorkCategory", "allowed_actions",
+    "departments_for", "scope_level", "transition", "validate_special_groups",
+]
+
+
+def scope_level(role: Role | str) -> ScopeLevel:
+    """The scope level a role holds (P5.0).
+
+    P5.1.1: the town grid chief holds a town; P5.1.2: one grid instructor per community;
+    P5.1.3/P5.1.4: the community grid chief and community grid workers serve a community
+    (a community grid worker leads the neighbourhood workers of a few grids, so a single
+    grid would be too narrow); P5.1.5: a neighbourhood grid worker serves one grid.
+    """
+    return ROLE_SCOPE[Role(role)]
+
+
+# --- Neighbourhood grid worker lifecycle (P5.1.5, P5.4.1) ---------------------------------
+
+class State(StrEnum):
+    """Lifecycle states; ``active`` is the state of appointed (non-recruited) staff."""
+
+    RECRUITED = "recruited"
+    REVIEWED = "reviewed"
+    HIRED = "hired"
+    FILED = "filed"
+    ADJUSTMENT_PROPOSED = "adjustment_proposed"
+    DISMISSED = "dismissed"
+    REJECTED = "rejected"
+    ACTIVE = "active"
+
+
+class Action(StrEnum):
+    REVIEW = "review"
+    REJECT = "reject"
+    HIRE = "hire"
+    FILE = "file"
+    PROPOSE_ADJUSTMENT = "propose_adjustment"
+    APPROVE_ADJUSTMENT = "approve_adjustment"
+    REJECT_ADJUSTMENT = "reject_adjustment"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    target: State
+    roles: frozenset[Role]
+    rule: str  # the policy clause, for error messages and docs
+
+
+_TOWN = frozenset({Role.TOWN_GRID_CHIEF})
+_COMMUNITY = frozenset({Role.COMMUNITY_GRID_CHIEF})
+_BUREAU = frozenset({Role.DISTRICT_ADMIN})
+
+TRANSITIONS: dict[tuple[State, Action], Transition] = {
+    # P5.1.5: recruited by the community (the initial state), reviewed and hired by the town
+    (State.RECRUITED, Action.REVIEW): Transition(State.REVIEWED, _TOWN, "P5.1.5"),
+    (State.RECRUITED, Action.REJECT): Transition(State.REJECTED, _TOWN, "P5.1.5"),
+    (State.REVIEWED, Action.HIRE): Transition(State.HIRED, _TOWN, "P5.1.5"),
+    (State.REVIEWED, Action.REJECT): Transition(State.REJECTED, _TOWN, "P5.1.5"),
+    # P5.1.5/P5.4.1: filed with the district Social Affairs Bureau (district_admin)
+    (State.HIRED, Action.FILE): Transition(State.FILED, _BUREAU, "P5.4.1"),
+    # P5.4.1: those failing assessment are adjusted: the community proposes ...
+    (State.FILED, Action.PROPOSE_ADJUSTMENT):
+        Transition(State.ADJUSTMENT_PROPOSED, _COMMUNITY, "P5.4.1"),
+    # ... and the town approves (dismissal) or turns the proposal down (stays filed)
+    (State.ADJUSTMENT_PROPOSED, Action.APPROVE_ADJUSTMENT):
+        Transition(State.DISMISSED, _TOWN, "P5.4.1"),
+    (State.ADJUSTMENT_PROPOSED, Action.REJECT_ADJUSTMENT):
+        Transition(State.FILED, _TOWN, "P5.4.1"),
+}
+TERMINAL_STATES = frozenset({State.DISMISSED, State.REJECTED})
+
+
+class TransitionError(ValueError):
+    """An action is not allowed: ``code`` is ``unknown_action``, ``unknown_state``,
+    ``unknown_role``, ``illegal_transition`` or ``forbidden_role``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _parse(enum: type[StrEnum], value: str, code: str, what: str) -> StrEnum:
+    try:
+        return enum(value)
+    except ValueError:
+        raise TransitionError(code, f"unknown {what} {value!r}") from None
+
+
+def transition(current_state: str, action: str, actor_role: str) -> str:
+    """Apply one lifecycle action; return the new state or raise ``TransitionError``.
+
+    The error says what *is* possible from the current state, so a caller can correct
+    itself (e.g. "hire is not possible from recruited; possible: review, reject").
+    """
+    state = _parse(State, current_state, "unknown_state", "state")
+    act = _parse(Action, action, "unknown_action", "action")
+    role = _parse(Role, actor_role, "unknown_role", "role")
+    step = TRANSITIONS.get((state, act))  # type: ignore[arg-type]
+    if step is None:
+        possible = ", ".join(a.value for (s, a) in TRANSITIONS if s == state) or "none"
+        raise TransitionError("illegal_transition",
+                              f"{act} is not possible from state {state}; possible: {possible}")
+    if role not in step.roles:
+        who = ", ".join(sorted(r.value for r in step.roles))
+        raise TransitionError("forbidden_role",
+                              f"{role} may not {act} a neighbourhood grid worker "
+                              f"({step.rule}: only {who})")
+    return step.target.value
+
+
+def allowed_actions(current_state: str, actor_role: str) -> list[str]:
+    """Actions ``actor_role`` may take from ``current_state`` (for UI buttons)."""
+    return sorted(a.value for (s, a), t in TRANSITIONS.items()
+                  if s.value == current_state and actor_role in t.roles)
+
+
+# --- Work categories (P5.2), departments (P4.2), information classes (P5.4.4) -------------
+
+class WorkCategory(StrEnum):
+    """P5.2 work categories of a case, numbered as in the policy."""
+
+    LIVELIHOOD_SERVICE = "livelihood_service"  # 1 民生事项服务
+    PUBLIC_OPINION = "public_opinion"  # 2 社情民意收集
+    DISPUTE_MEDIATION = "dispute_mediation"  # 3 矛盾纠纷调处
+    PUBLIC_SECURITY_PREVENTION = "public_security_prevention"  # 4 社会治安防控
+    SPECIAL_GROUP_ASSISTANCE = "special_group_assistance"  # 5 特殊人群帮教
+    POLICY_PUBLICITY = "policy_publicity"  # 6 政策法律宣传
+    MAJOR_EVENT = "major_event"  # 7 重大事件报告
+    OTHER = "other"  # 8 other tasks from above
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+    work_categories: tuple[WorkCategory, ...]
+
+
+_W = WorkCategory
+# P4.2: the ten departments brought into grid management.  Which work categories each
+# answers for is our reading of their statutory remits (documented per line); "other"
+# (P5.2.8, tasks from above) is routed by the town's triage (P5.3.2), not by default.
+# Community corrections and released prisoners belong to justice bureaus, which P4.2 folds
+# into the political-legal line (综治/政法).
+DEPARTMENTS: tuple[Department, ...] = (
+    # Party building, Party branches per grid (P4.3), mass organisations
+    Department("organization", "组织", "Organization",
+               (_W.POLICY_PUBLICITY, _W.PUBLIC_OPINION)),
+    # political-legal: disputes, petitions, stability, special groups, law publicity
+    Department("comprehensive_governance", "综治（政法）",
+               "Comprehensive Governance (Political-Legal)",
+               (_W.DISPUTE_MEDIATION, _W.PUBLIC_SECURITY_PREVENTION,
+                _W.SPECIAL_GROUP_ASSISTANCE, _W.PUBLIC_OPINION, _W.POLICY_PUBLICITY,
+                _W.MAJOR_EVENT)),
+    # low-income allowance, hardship relief, elderly and disabled services
+    Department("civil_affairs", "民政", "Civil Affairs",
+               (_W.LIVELIHOOD_SERVICE, _W.SPECIAL_GROUP_ASSISTANCE, _W.POLICY_PUBLICITY)),
+    # public order, drug users, hazardous goods, incidents
+    Department("public_security", "公安", "Public Security",
+               (_W.PUBLIC_SECURITY_PREVENTION, _W.SPECIAL_GROUP_ASSISTANCE,
+                _W.DISPUTE_MEDIATION, _W.MAJOR_EVENT)),
+    # social insurance, unemployment registration, labour disputes
+    Department("human_resources", "人社", "Human Resources and Social Security",
+               (_W.LIVELIHOOD_SERVICE, _W.DISPUTE_MEDIATION, _W.POLICY_PUBLICITY)),
+    # health services, severe mental disorders, public-health emergencies
+    Department("health", "卫健", "Health",
+               (_W.LIVELIHOOD_SERVICE, _W.SPECIAL_GROUP_ASSISTANCE, _W.MAJOR_EVENT,
+                _W.POLICY_PUBLICITY)),
+    # pollution complaints and incidents
+    Department("ecology_environment", "生态环境", "Ecology and Environment",
+               (_W.PUBLIC_OPINION, _W.MAJOR_EVENT, _W.POLICY_PUBLICITY)),
+    # safety hazards, accidents, emergencies
+    Department("emergency_management", "应急管理", "Emergency Management",
+               (_W.PUBLIC_SECURITY_PREVENTION, _W.MAJOR_EVENT, _W.POLICY_PUBLICITY)),
+    # veterans' care (P5.2.1 names it among livelihood services), veterans' petitions
+    Department("veterans_affairs", "退役军人事务", "Veterans Affairs",
+               (_W.LIVELIHOOD_SERVICE, _W.DISPUTE_MEDIATION, _W.POLICY_PUBLICITY)),
+    # fire hazards (P5.2.4), fires
+    Department("fire", "消防", "Fire and Rescue",
+               (_W.PUBLIC_SECURITY_PREVENTION, _W.MAJOR_EVENT, _W.POLICY_PUBLICITY)),
+)
+DEPARTMENTS_BY_CODE: dict[str, Department] = {d.code: d for d in DEPARTMENTS}
+
+
+def departments_for(category: str) -> list[str]:
+    """Codes of the departments answering for a work category (routing suggestions)."""
+    cat = WorkCategory(category)
+    return [d.code for d in DEPARTMENTS if cat in d.work_categories]
+
+
+class InfoClass(StrEnum):
+    """P5.4.4 information classes ("one grid, one ledger"); the policy gives no code list,
+    these codes are ours."""
+
+    PARTY_MASS_ORGANISATIONS = "party_mass_organisations"  # 党群组织
+    ECONOMY_FINANCE = "economy_finance"  # 经济财政
+    STABILITY_GOVERNANCE = "stability_governance"  # 综治维稳
+    SOCIAL_AFFAIRS = "social_affairs"  # 社会事务
+    POPULATION_FAMILY_PLANNING = "population_family_planning"  # 人口计生
+    LABOUR_SOCIAL_SECURITY = "labour_social_security"  # 劳动保障
+    URBAN_MANAGEMENT = "urban_management"  # 城市管理
+    CULTURE_EDUCATION_SPORT = "culture_education_sport"  # 文教体育
+
+
+INFO_CLASS_NAMES_ZH: dict[InfoClass, str] = {
+    InfoClass.PARTY_MASS_ORGANISATIONS: "党群组织",
+    InfoClass.ECONOMY_FINANCE: "经济财政",
+    InfoClass.STABILITY_GOVERNANCE: "综治维稳",
+    InfoClass.SOCIAL_AFFAIRS: "社会事务",
+    InfoClass.POPULATION_FAMILY_PLANNING: "人口计生",
+    InfoClass.LABOUR_SOCIAL_SECURITY: "劳动保障",
+    InfoClass.URBAN_MANAGEMENT: "城市管理",
+    InfoClass.CULTURE_EDUCATION_SPORT: "文教体育",
+}
+
+
+class SpecialGroup(StrEnum):
+    """P5.2.5 special groups: highly sensitive personal information (PIPL Art. 28) —
+    always stored encrypted and shown only to the roles that organise assistance."""
+
+    PETITIONER = "petitioner"  # 信访人员
+    COMMUNITY_CORRECTIONS = "community_corrections"  # 社区矫正对象
+    RELEASED_PRISONER = "released_prisoner"  # 刑满释放人员
+    DRUG_USER = "drug_user"  # 吸毒人员
+    HAZARDOUS_GOODS_WORKER = "hazardous_goods_worker"  # 危险物品从业人员
+    MENTAL_ILLNESS_RISK = "mental_illness_risk"  # 肇事肇祸精神障碍患者
+
+
+SPECIAL_GROUP_NAMES_ZH: dict[SpecialGroup, str] = {
+    SpecialGroup.PETITIONER: "信访人员",
+    SpecialGroup.COMMUNITY_CORRECTIONS: "社区矫正对象",
+    SpecialGroup.RELEASED_PRISONER: "刑满释放人员",
+    SpecialGroup.DRUG_USER: "吸毒人员",
+    SpecialGroup.HAZARDOUS_GOODS_WORKER: "危险物品从业人员",
+    SpecialGroup.MENTAL_ILLNESS_RISK: "肇事肇祸精神障碍患者",
+}
+
+_SPECIAL_GROUP_CODES = frozenset(g.value for g in SpecialGroup)
+
+# Which departments take part in assisting each group (P5.2.5 with P4.2).
+SPECIAL_GROUP_DEPARTMENTS: dict[SpecialGroup, tuple[str, ...]] = {
+    SpecialGroup.PETITIONER: ("comprehensive_governance",),
+    SpecialGroup.COMMUNITY_CORRECTIONS: ("comprehensive_governance",),
+    SpecialGroup.RELEASED_PRISONER: ("comprehensive_governance", "public_security"),
+    SpecialGroup.DRUG_USER: ("public_security", "health"),
+    SpecialGroup.HAZARDOUS_GOODS_WORKER: ("public_security", "emergency_management"),
+    SpecialGroup.MENTAL_ILLNESS_RISK: ("health", "public_security", "civil_affairs"),
+}
+
+
+def validate_special_groups(tags: Iterable[str]) -> list[str]:
+    """Sorted, de-duplicated special-group codes; ValueError naming any unknown tag."""
+    tags = list(tags)
+    unknown = sorted({t for t in tags if t not in _SPECIAL_GROUP_CODES})
+    if unknown:
+        raise ValueError(f"unknown special-group tags: {', '.join(unknown)}")
+    return sorted(set(tags))
