@@ -65,7 +65,9 @@ class Database(DependencyProvider):
         if not url:
             raise RuntimeError(f"config key {DB_URL_KEY} is not set")
         self.engine = make_engine(url, self.pool_size)
-        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # the outbox and the idempotency table live in the service's own schema
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False,
+                                     info={"db_schema": self.container.config.get("DB_SCHEMA")})
 
     def stop(self) -> None:
         if self.engine is not None:

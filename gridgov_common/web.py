@@ -103,6 +103,8 @@ class Http(HttpRequestHandler):
                  many: bool = False, summary: str = "", description: str = "",
                  tags: tuple[str, ...] = (), max_body: int | None = None,
                  produces: str = JSON, status: int = 200, **kwargs) -> None:
+        # caller errors are logged as warnings, not as tracebacks of a failing service
+        kwargs.setdefault("expected_exceptions", (errors.ApiError, ValidationError))
         super().__init__(method, url, **kwargs)
         if public and roles:
             raise ValueError("a public route has no roles")
@@ -162,13 +164,17 @@ class Http(HttpRequestHandler):
         return int(self.container.config.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY))
 
     def _load_body(self, request) -> Any:
+        """Read the body within the size limit; parse and validate it if a schema is set.
+
+        Routes without a body schema (CSV uploads) find the bytes in ``request.raw_body``.
+        """
+        request.raw_body = self._read_body(request)
         if self.body_schema is None:
             return None
-        raw = self._read_body(request)
         if not (request.mimetype or "").endswith("json"):
             raise errors.UnsupportedMediaType("send the body as application/json")
         try:
-            document = json.loads(raw or b"null")
+            document = json.loads(request.raw_body or b"null")
         except ValueError as exc:
             raise errors.BadRequest(f"body is not valid JSON: {exc}",
                                     code="malformed_json") from None

@@ -1,0 +1,71 @@
+"""Dependency providers of the registry: each injects a small domain-shaped interface."""
+
+from __future__ import annotations
+
+import logging
+
+from nameko.extensions import DependencyProvider
+
+from gridgov_common.db import Database, transaction
+from services.registry import places
+from services.registry.domain import pii
+from services.registry.domain.spatial import GridIndex
+
+log = logging.getLogger(__name__)
+
+
+class Pii(DependencyProvider):
+    """The personal-data cipher; keys come from config (the environment), never the DB."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        try:
+            self.cipher = pii.PiiCipher(pii.key_from_b64(config.get("PII_KEY", "")),
+                                        pii.key_from_b64(config.get("PII_INDEX_KEY", "")))
+        except ValueError as exc:
+            raise RuntimeError(f"PII_KEY / PII_INDEX_KEY: {exc}") from None
+
+    def get_dependency(self, worker_ctx) -> pii.PiiCipher:
+        return self.cipher
+
+
+class GridLocator(DependencyProvider):
+    """Point → grid from an in-memory STRtree snapshot of the grids valid today.
+
+    Each replica keeps its own snapshot and rebuilds it when the grid table's fingerprint
+    changes (checked by a timer, and at once after a local change); readers keep the old
+    snapshot until the new one is swapped in whole.
+    """
+
+    def setup(self) -> None:
+        self.index = GridIndex.build([])
+        self.version: tuple | None = None
+
+    def start(self) -> None:
+        self.refresh_if_changed()
+
+    def _engine(self):
+        for provider in self.container.dependencies:
+            if isinstance(provider, Database) and provider.engine is not None:
+                return provider.engine
+        raise RuntimeError("GridLocator needs a Database dependency on the service")
+
+    def refresh_if_changed(self) -> bool:
+        with transaction(self._engine()) as session:
+            version = places.grid_version(session)
+            if version == self.version:
+                return False
+            shapes = places.active_grid_shapes(session)
+        self.index = GridIndex.build(shapes)
+        self.version = version
+        log.info("grid index rebuilt: %d grids", len(self.index))
+        return True
+
+    def get_dependency(self, worker_ctx) -> GridLocator:
+        return self
+
+    def lookup(self, lon: float, lat: float) -> str | None:
+        return self.index.lookup(lon, lat)
+
+    def lookup_many(self, points: list[tuple[float, float]]) -> list[str | None]:
+        return self.index.lookup_many(points)

@@ -1,0 +1,52 @@
+"""Department data push (P6.2 "mutual push and fusion"): a department reports a change
+about a resident on ``gridgov.intake``; the registry applies it once, or rejects it with
+a reason that ends in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gridgov_common.messaging import PermanentError, claim_message
+from services.registry import people
+from services.registry.domain import identity, pii
+
+CONSUMER = "registry.intake"
+
+
+def apply(session: Session, cipher: pii.PiiCipher, envelope) -> bool:
+    """Apply one pushed change; False if this message was already applied (idempotent)."""
+    if not claim_message(session, envelope.message_id, CONSUMER):
+        return False
+    payload = envelope.payload
+    id_number = _id_number(payload["id_number"])
+    row = people.find_active_by_id_number(session, cipher, id_number)
+    if row is None:
+        raise PermanentError("unknown_resident", "no active resident with that ID number",
+                             {"id_number": ["not registered"]})
+    if envelope.type == "intake.resident.moved_out":
+        people.mark_moved_out(session, row, payload["moved_out_on"], payload["department"],
+                              envelope.message_id)
+    elif envelope.type == "intake.resident.updated":
+        phone = _phone(payload.get("phone"))
+        people.update_contact(session, cipher, row, phone, payload.get("household_id"),
+                              envelope.message_id)
+    else:
+        raise PermanentError("unsupported_type", f"registry does not apply {envelope.type}", {})
+    return True
+
+
+def _id_number(value: str) -> str:
+    try:
+        return identity.normalise_id_number(value)
+    except identity.IdentityError as exc:
+        raise PermanentError("invalid_id_number", str(exc), {"id_number": [str(exc)]}) from None
+
+
+def _phone(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return identity.normalise_phone(value)
+    except identity.IdentityError as exc:
+        raise PermanentError("invalid_phone", str(exc), {"phone": [str(exc)]}) from None

@@ -1,0 +1,202 @@
+"""Tables of the registry schema: places, people, staff, departments, audit.
+
+Personal data (ID numbers, phones, special-group tags) is stored only as AES-GCM
+ciphertext plus a keyed blind index for exact lookup (P5.4.4; GB/T 35273 §6.3).  The
+audit log is append-only, enforced by a trigger in the migration.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gridgov_common.messaging import messaging_tables
+
+SCHEMA = "registry"
+metadata = sa.MetaData(schema=SCHEMA)
+messaging_tables(metadata)
+
+NOW = sa.text("now()")
+
+
+def _created() -> sa.Column:
+    return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW)
+
+
+districts = sa.Table(
+    "districts", metadata,
+    sa.Column("code", sa.String(6), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    _created(),
+)
+
+towns = sa.Table(
+    "towns", metadata,
+    sa.Column("code", sa.String(9), primary_key=True),
+    sa.Column("district_code", sa.String(6), sa.ForeignKey("districts.code"), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    _created(),
+)
+
+communities = sa.Table(
+    "communities", metadata,
+    sa.Column("code", sa.String(12), primary_key=True),
+    sa.Column("town_code", sa.String(9), sa.ForeignKey("towns.code"), nullable=False,
+              index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("boundary", JSONB, nullable=True),  # GeoJSON, WGS84
+    _created(),
+)
+
+# P4.1: grids are issued centrally (15-digit code), drawn on the map, fixed once drawn;
+# valid_from/valid_to keep history across a redivision.
+grids = sa.Table(
+    "grids", metadata,
+    sa.Column("grid_code", sa.String(15), primary_key=True),
+    sa.Column("community_code", sa.String(12), sa.ForeignKey("communities.code"),
+              nullable=False, index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # base | exclusive
+    sa.Column("owner_org", sa.Text, nullable=True),  # exclusive grids: employer / property co.
+    sa.Column("geometry", JSONB, nullable=False),
+    sa.Column("min_lon", sa.Float, nullable=False),
+    sa.Column("min_lat", sa.Float, nullable=False),
+    sa.Column("max_lon", sa.Float, nullable=False),
+    sa.Column("max_lat", sa.Float, nullable=False),
+    sa.Column("supervision_phone", sa.Text, nullable=True),  # P5.4.2, a public number
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date, nullable=True),
+    sa.Column("flags", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    _created(),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.CheckConstraint("kind IN ('base', 'exclusive')", name="grid_kind"),
+    sa.CheckConstraint("kind = 'base' OR owner_org IS NOT NULL", name="exclusive_has_owner"),
+    sa.Index("ix_grids_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),
+)
+
+neighbourhoods = sa.Table(
+    "neighbourhoods", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("grid_code", sa.String(15), sa.ForeignKey("grids.grid_code"), nullable=False,
+              index=True),
+    sa.Column("name", sa.Text, nullable=False),
+    _created(),
+)
+
+buildings = sa.Table(
+    "buildings", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("grid_code", sa.String(15), sa.ForeignKey("grids.grid_code"), nullable=False,
+              index=True),
+    sa.Column("neighbourhood_id", sa.BigInteger, sa.ForeignKey("neighbourhoods.id"),
+              nullable=True),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("lat", sa.Float, nullable=False),
+    _created(),
+    sa.Index("ix_buildings_address_trgm", "address", postgresql_using="gin",
+             postgresql_ops={"address": "gin_trgm_ops"}),
+)
+
+households = sa.Table(
+    "households", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("building_id", sa.BigInteger, sa.ForeignKey("buildings.id"), nullable=False,
+              index=True),
+    sa.Column("grid_code", sa.String(15), nullable=False, index=True),  # scope checks
+    sa.Column("unit", sa.Text, nullable=False),  # e.g. "2单元301"
+    _created(),
+    sa.UniqueConstraint("building_id", "unit", name="household_unit"),
+)
+
+residents = sa.Table(
+    "residents", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("household_id", sa.BigInteger, sa.ForeignKey("households.id"), nullable=True,
+              index=True),
+    sa.Column("grid_code", sa.String(15), nullable=False, index=True),  # P3.1: one grid
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("sex", sa.String(1), nullable=False),
+    sa.Column("birth_year", sa.SmallInteger, nullable=False),
+    sa.Column("relationship", sa.Text, nullable=False, server_default="member"),
+    sa.Column("id_number_enc", sa.LargeBinary, nullable=False),
+    sa.Column("id_number_bidx", sa.LargeBinary, nullable=False),
+    sa.Column("id_number_masked", sa.Text, nullable=False),  # display form, GB/T 35273 §7.2
+    sa.Column("phone_enc", sa.LargeBinary, nullable=True),
+    sa.Column("phone_bidx", sa.LargeBinary, nullable=True, index=True),
+    sa.Column("phone_masked", sa.Text, nullable=True),
+    sa.Column("special_groups_enc", sa.LargeBinary, nullable=True),  # P5.2.5
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("moved_out_on", sa.Date, nullable=True),
+    _created(),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.CheckConstraint("status IN ('active', 'moved_out', 'deceased')", name="resident_status"),
+    # one active registration per person (dedupe on the blind index, P3.1)
+    sa.Index("ux_residents_active_id", "id_number_bidx", unique=True,
+             postgresql_where=sa.text("status = 'active'")),
+    sa.Index("ix_residents_name", "name"),
+)
+
+departments = sa.Table(
+    "departments", metadata,
+    sa.Column("code", sa.Text, primary_key=True),  # P4.2, e.g. public_security
+    sa.Column("name_zh", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("work_categories", JSONB, nullable=False),
+)
+
+staff = sa.Table(
+    "staff", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("scope_code", sa.Text, nullable=False, index=True),  # town/community/grid/dept
+    # P5.4.2: the work phone printed on the grid's public notice board; staff's private
+    # numbers are not collected.
+    sa.Column("work_phone", sa.Text, nullable=True),
+    sa.Column("duties", sa.Text, nullable=False, server_default=""),
+    sa.Column("lifecycle_state", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    _created(),
+)
+
+staff_transitions = sa.Table(
+    "staff_transitions", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("staff_id", sa.BigInteger, sa.ForeignKey("staff.id"), nullable=False,
+              index=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("from_state", sa.Text, nullable=False),
+    sa.Column("to_state", sa.Text, nullable=False),
+    sa.Column("actor_sub", sa.Text, nullable=False),
+    sa.Column("actor_role", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# P4.3: one Party branch or Party group per grid; its secretary is also a grid worker.
+party_branches = sa.Table(
+    "party_branches", metadata,
+    sa.Column("grid_code", sa.String(15), sa.ForeignKey("grids.grid_code"), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # branch | group
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("secretary_staff_id", sa.BigInteger, sa.ForeignKey("staff.id"), nullable=False),
+    sa.CheckConstraint("kind IN ('branch', 'group')", name="party_kind"),
+)
+
+# P5.4.4 / PIPL Art. 51 / Cybersecurity Law Art. 21: every read of personal data is
+# recorded; rows are never updated or deleted (trigger in the migration).
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW, index=True),
+    sa.Column("actor_sub", sa.Text, nullable=False, index=True),
+    sa.Column("actor_role", sa.Text, nullable=False),
+    sa.Column("actor_scope", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject_type", sa.Text, nullable=False),
+    sa.Column("subject_id", sa.Text, nullable=False),
+    sa.Column("fields", JSONB, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)

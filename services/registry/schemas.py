@@ -1,0 +1,222 @@
+"""marshmallow schemas of the registry's HTTP and RPC inputs and outputs.
+
+Unknown fields are rejected (marshmallow's default RAISE), so a typo in a field name is
+an error, not silently ignored data.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from gridgov_common.roles import Role
+
+DIGITS = validate.Regexp(r"^\d+$", error="digits only")
+GRID_CODE = fields.String(validate=[validate.Length(equal=15), DIGITS])
+SPECIAL_GROUPS = ("petitioner", "community_corrections", "released_prisoner", "drug_user",
+                  "hazardous_goods_worker", "mental_illness_risk")  # P5.2.5
+
+
+class PlaceSchema(Schema):
+    code = fields.String(required=True, validate=DIGITS)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class CommunitySchema(PlaceSchema):
+    boundary = fields.Dict(load_default=None, allow_none=True)
+
+
+class GridCreateSchema(Schema):
+    community_code = fields.String(required=True, validate=[validate.Length(equal=12), DIGITS])
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    kind = fields.String(load_default="base", validate=validate.OneOf(["base", "exclusive"]))
+    owner_org = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(max=200))
+    geometry = fields.Dict(required=True)
+    valid_from = fields.Date(load_default=None, allow_none=True)
+    supervision_phone = fields.String(load_default=None, allow_none=True,
+                                      validate=validate.Length(max=30))
+
+
+class GridRetireSchema(Schema):
+    valid_to = fields.Date(required=True)
+
+
+class GridSchema(Schema):
+    grid_code = fields.String()
+    community_code = fields.String()
+    town_code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    owner_org = fields.String(allow_none=True)
+    geometry = fields.Dict()
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True)
+    supervision_phone = fields.String(allow_none=True)
+    households = fields.Integer()
+    people = fields.Integer()
+    flags = fields.List(fields.String())
+    coverage_gaps = fields.List(fields.Dict())
+
+
+class PrefixQuerySchema(Schema):
+    prefix = fields.String(load_default="", validate=[validate.Length(max=15),
+                                                      validate.Regexp(r"^\d*$")])
+
+
+class PointQuerySchema(Schema):
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+
+
+class PointsSchema(Schema):
+    points = fields.List(fields.List(fields.Float(), validate=validate.Length(equal=2)),
+                         required=True, validate=validate.Length(min=1, max=10000))
+
+
+class AddressQuerySchema(Schema):
+    q = fields.String(required=True, validate=validate.Length(min=2, max=100))
+
+
+class NeighbourhoodSchema(Schema):
+    grid_code = GRID_CODE
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class BuildingSchema(Schema):
+    grid_code = fields.String(required=True, validate=[validate.Length(equal=15), DIGITS])
+    address = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    neighbourhood_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class HouseholdSchema(Schema):
+    building_id = fields.Integer(required=True)
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=50))
+
+
+class ResidentCreateSchema(Schema):
+    household_id = fields.Integer(load_default=None, allow_none=True)
+    grid_code = fields.String(load_default=None, allow_none=True,
+                              validate=[validate.Length(equal=15), DIGITS])
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    id_number = fields.String(required=True, validate=validate.Length(min=15, max=18))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    relationship = fields.String(load_default="member", validate=validate.Length(max=20))
+    special_groups = fields.List(fields.String(validate=validate.OneOf(SPECIAL_GROUPS)),
+                                 load_default=None, allow_none=True)
+
+    @validates_schema
+    def _placed(self, data, **kwargs):
+        if data.get("household_id") is None and data.get("grid_code") is None:
+            raise ValidationError("give household_id or grid_code", "household_id")
+
+
+class ResidentSchema(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer(allow_none=True)
+    grid_code = fields.String()
+    name = fields.String()
+    sex = fields.String()
+    birth_year = fields.Integer()
+    relationship = fields.String()
+    status = fields.String()
+    moved_out_on = fields.Date(allow_none=True)
+    id_number = fields.String(metadata={"description": "masked unless unmasked with a reason"})
+    phone = fields.String(allow_none=True)
+    special_groups = fields.List(fields.String())
+    masked = fields.Boolean()
+
+
+class UnmaskQuerySchema(Schema):
+    unmask = fields.String(load_default="", validate=validate.Length(max=60),
+                           metadata={"description": "comma list: id_number,phone,special_groups"})
+    reason = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class ResidentListQuerySchema(Schema):
+    grid_code = fields.String(load_default=None, validate=[validate.Length(equal=15), DIGITS])
+    household_id = fields.Integer(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class SearchQuerySchema(Schema):
+    """P6.2 one query: a person by full ID number or phone (exact), or name; or address."""
+
+    id_number = fields.String(load_default=None, validate=validate.Length(min=15, max=18))
+    phone = fields.String(load_default=None, validate=validate.Length(min=7, max=20))
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=50))
+    address = fields.String(load_default=None, validate=validate.Length(min=2, max=100))
+    reason = fields.String(required=True, validate=validate.Length(min=4, max=200))
+
+    @validates_schema
+    def _one_criterion(self, data, **kwargs):
+        if not any(data.get(k) for k in ("id_number", "phone", "name", "address")):
+            raise ValidationError("give id_number, phone, name or address", "id_number")
+
+
+class StaffCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    scope = fields.String(required=True, validate=validate.Length(max=40),
+                          metadata={"example": "grid:320505001001001"})
+    work_phone = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Length(max=20))
+    duties = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class StaffSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+    scope_code = fields.String()
+    work_phone = fields.String(allow_none=True)
+    duties = fields.String()
+    lifecycle_state = fields.String()
+    active = fields.Boolean()
+
+
+class StaffListQuerySchema(Schema):
+    prefix = fields.String(load_default="", validate=validate.Length(max=40))
+    role = fields.String(load_default=None, validate=validate.OneOf([r.value for r in Role]))
+
+
+class StaffTransitionSchema(Schema):
+    action = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class PartyBranchSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["branch", "group"]))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    secretary_staff_id = fields.Integer(required=True)
+
+
+class AuditQuerySchema(Schema):
+    actor_sub = fields.String(load_default=None)
+    subject_type = fields.String(load_default=None)
+    subject_id = fields.String(load_default=None)
+    since = fields.AwareDateTime(load_default=None)
+    until = fields.AwareDateTime(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class NoticeBoardQuerySchema(Schema):
+    lang = fields.String(load_default="zh", validate=validate.OneOf(["zh", "en"]))
+
+
+class FeatureCollectionSchema(Schema):
+    """A GeoJSON FeatureCollection of grids; each feature's properties carry
+    community_code, name, and optionally kind, owner_org, supervision_phone, valid_from."""
+
+    type = fields.String(required=True, validate=validate.Equal("FeatureCollection"))
+    features = fields.List(fields.Dict(), required=True, validate=validate.Length(min=1))
+
+
+class ImportReportSchema(Schema):
+    total = fields.Integer()
+    imported = fields.Integer()
+    rejected_count = fields.Integer()
+    rejected = fields.List(fields.Dict())

@@ -1,0 +1,277 @@
+"""The registry service: grids, places, residents, staff, departments (P3.1, P4, P5.0–P5.1,
+P5.4.1–P5.4.2, P5.4.4, P6.2).  Entrypoints only: the logic lives in plain modules."""
+
+from __future__ import annotations
+
+from nameko.timer import timer
+
+from gridgov_common.contract import INTAKE_EXCHANGE
+from gridgov_common.errors import NotFound, UnsupportedMediaType
+from gridgov_common.messaging import consume_contract
+from gridgov_common.outbox import OutboxRelay
+from gridgov_common.platform import PlatformService
+from gridgov_common.roles import ALL_ROLES, Role
+from gridgov_common.rpc import rpc
+from gridgov_common.web import http
+from services.registry import (
+    audit,
+    departments,
+    importer,
+    intake,
+    noticeboard,
+    people,
+    places,
+    privacy,
+    schemas,
+    search,
+    staffing,
+)
+from services.registry.dependencies import GridLocator, Pii
+
+ADMIN = {Role.DISTRICT_ADMIN}
+PLACE_EDITORS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF,
+                 Role.COMMUNITY_GRID_WORKER, Role.NEIGHBOURHOOD_GRID_WORKER}
+STAFF_MANAGERS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF}
+GRID_INDEX_REFRESH_SECONDS = 2
+IMPORT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class RegistryService(PlatformService):
+    name = "registry"
+    title = "gridgov registry"
+    description = ("Grids (issued codes, GeoJSON), places, residents with encrypted personal "
+                   "data, staff, departments, the public notice board and one-query search.")
+
+    pii = Pii()
+    locator = GridLocator()
+    relay = OutboxRelay()
+
+    # -- places ---------------------------------------------------------------------------
+
+    @http("POST", "/districts", roles=ADMIN, body=schemas.PlaceSchema, status=201,
+          tags=("places",))
+    def create_district(self, request):
+        return places.create_district(self.db, **request.data)
+
+    @http("POST", "/towns", roles=ADMIN, body=schemas.PlaceSchema, status=201, tags=("places",))
+    def create_town(self, request):
+        return places.create_town(self.db, **request.data)
+
+    @http("POST", "/communities", roles=ADMIN, body=schemas.CommunitySchema, status=201,
+          tags=("places",))
+    def create_community(self, request):
+        return places.create_community(self.db, **request.data)
+
+    @http("GET", "/communities/<string:code>/coverage", tags=("places",),
+          summary="P3.1: parts of the community no grid covers")
+    def community_coverage(self, request, code):
+        return {"community_code": code, "gaps": places.coverage_gaps(self.db, code)}
+
+    @http("POST", "/grids", roles=ADMIN, body=schemas.GridCreateSchema,
+          response=schemas.GridSchema, status=201, tags=("grids",),
+          summary="Draw a grid and issue its 15-digit code (P4.1; only the registry issues)")
+    def issue_grid(self, request):
+        return places.issue_grid(self.db, request.data)
+
+    @http("GET", "/grids", query=schemas.PrefixQuerySchema, tags=("grids",))
+    def list_grids(self, request):
+        return places.list_grids(self.db, request.params["prefix"])
+
+    @http("GET", "/grids.geojson", tags=("grids",), summary="Valid grids as a FeatureCollection")
+    def grids_geojson(self, request):
+        return places.grids_feature_collection(self.db)
+
+    @http("GET", "/grids/<string:grid_code>", response=schemas.GridSchema, tags=("grids",))
+    def get_grid(self, request, grid_code):
+        return places.get_grid(self.db, grid_code)
+
+    @http("POST", "/grids/<string:grid_code>/retire", roles=ADMIN,
+          body=schemas.GridRetireSchema, response=schemas.GridSchema, tags=("grids",),
+          summary="End a grid's validity (redivision keeps its history and code)")
+    def retire_grid(self, request, grid_code):
+        return places.retire_grid(self.db, grid_code, request.data["valid_to"])
+
+    @http("GET", "/grids/<string:grid_code>/notice-board", public=True,
+          query=schemas.NoticeBoardQuerySchema, produces="text/html; charset=utf-8",
+          tags=("grids",), summary="P5.4.2 public notice board (printable HTML)")
+    def notice_board(self, request, grid_code):
+        grid = places.get_grid(self.db, grid_code)
+        staff = staffing.responsible_staff(self.db, grid_code)
+        party = staffing.party_branch(self.db, grid_code)
+        return noticeboard.render(grid, staff, party, request.params["lang"])
+
+    @http("PUT", "/grids/<string:grid_code>/party-branch", roles=STAFF_MANAGERS,
+          body=schemas.PartyBranchSchema, tags=("grids",), summary="P4.3 Party branch")
+    def set_party_branch(self, request, grid_code):
+        request.principal.require_covers(grid_code, f"grid {grid_code}")
+        places.get_grid(self.db, grid_code)
+        return staffing.set_party_branch(self.db, grid_code, request.data)
+
+    # -- import (all or nothing, with a report of every rejected row) ----------------------
+
+    @http("POST", "/import/grids", roles=ADMIN, body=schemas.FeatureCollectionSchema,
+          response=schemas.ImportReportSchema, max_body=IMPORT_MAX_BYTES, status=201,
+          tags=("import",), summary="Import grids from GeoJSON; codes issued by the registry")
+    def import_grids(self, request):
+        return importer.import_grids(self.db, request.data).as_dict()
+
+    @http("POST", "/import/residents", roles={Role.DISTRICT_ADMIN, Role.COMMUNITY_GRID_CHIEF},
+          response=schemas.ImportReportSchema, max_body=IMPORT_MAX_BYTES, status=201,
+          tags=("import",), description="CSV (UTF-8) with columns " +
+          ", ".join(importer.RESIDENT_COLUMNS) + "; special_groups separated by ';'.",
+          summary="Import residents from CSV (encrypted on the way in)")
+    def import_residents(self, request):
+        if not (request.mimetype or "").endswith("csv"):
+            raise UnsupportedMediaType("send the residents as text/csv")
+        try:
+            text = request.raw_body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsupportedMediaType("the CSV must be UTF-8") from None
+        principal = request.principal
+        prefix = "" if principal.is_district_wide else principal.scope_code
+        return importer.import_residents(self.db, self.pii, importer.read_csv(text),
+                                         scope_prefix=prefix).as_dict()
+
+    # -- lookups --------------------------------------------------------------------------
+
+    @http("GET", "/lookup/point", query=schemas.PointQuerySchema, tags=("lookup",),
+          summary="Point (WGS84) → grid")
+    def lookup_point_http(self, request):
+        found = self._locate(request.params["lon"], request.params["lat"])
+        if found is None:
+            raise NotFound("no grid contains that point", code="outside_grids")
+        return found
+
+    @http("POST", "/lookup/points", body=schemas.PointsSchema, tags=("lookup",),
+          summary="Many points → grid codes (null outside every grid)")
+    def lookup_points_http(self, request):
+        return {"grid_codes": self.locator.lookup_many(
+            [tuple(p) for p in request.data["points"]])}
+
+    @http("GET", "/lookup/address", query=schemas.AddressQuerySchema, tags=("lookup",),
+          summary="Address → buildings → grid")
+    def lookup_address(self, request):
+        return places.find_buildings(self.db, request.params["q"], "")
+
+    def _locate(self, lon: float, lat: float) -> dict | None:
+        grid_code = self.locator.lookup(lon, lat)
+        if grid_code is None and self.locator.refresh_if_changed():
+            grid_code = self.locator.lookup(lon, lat)  # a grid drawn since the last rebuild
+        if grid_code is None:
+            return None
+        return {"grid_code": grid_code, "community_code": grid_code[:12],
+                "town_code": grid_code[:9]}
+
+    # -- buildings, households ------------------------------------------------------------
+
+    @http("POST", "/neighbourhoods", roles=PLACE_EDITORS, body=schemas.NeighbourhoodSchema,
+          status=201, tags=("places",))
+    def create_neighbourhood(self, request):
+        request.principal.require_covers(request.data["grid_code"], "that grid")
+        return places.create_neighbourhood(self.db, **request.data)
+
+    @http("POST", "/buildings", roles=PLACE_EDITORS, body=schemas.BuildingSchema, status=201,
+          tags=("places",))
+    def create_building(self, request):
+        request.principal.require_covers(request.data["grid_code"], "that grid")
+        return places.create_building(self.db, **request.data)
+
+    @http("POST", "/households", roles=PLACE_EDITORS, body=schemas.HouseholdSchema,
+          status=201, tags=("places",))
+    def create_household(self, request):
+        household = places.create_household(self.db, **request.data)
+        request.principal.require_covers(household["grid_code"], "that building")
+        return household
+
+    # -- residents (personal data) --------------------------------------------------------
+
+    @http("POST", "/residents", roles=privacy.EDIT_RESIDENTS, body=schemas.ResidentCreateSchema,
+          response=schemas.ResidentSchema, status=201, tags=("residents",))
+    def register_resident(self, request):
+        return people.register_resident(self.db, self.pii, request.principal, request.data)
+
+    @http("GET", "/residents", roles=privacy.VIEW_RESIDENTS,
+          query=schemas.ResidentListQuerySchema, response=schemas.ResidentSchema, many=True,
+          tags=("residents",), summary="Residents of a grid or household, masked")
+    def list_residents(self, request):
+        return people.list_residents(self.db, request.principal, **request.params)
+
+    @http("GET", "/residents/<int:resident_id>", roles=privacy.VIEW_RESIDENTS,
+          query=schemas.UnmaskQuerySchema, response=schemas.ResidentSchema,
+          tags=("residents",),
+          summary="One resident; masked unless unmask=… with a reason (audited, P5.4.4)")
+    def get_resident(self, request, resident_id):
+        unmask = {f.strip() for f in request.params["unmask"].split(",") if f.strip()}
+        return people.get_resident(self.db, self.pii, request.principal, resident_id,
+                                   unmask, request.params["reason"])
+
+    @http("GET", "/search", roles=privacy.VIEW_RESIDENTS, query=schemas.SearchQuerySchema,
+          tags=("residents",), summary="P6.2 one query: person or address → household, grid, "
+          "responsible staff (scoped, audited)")
+    def one_query(self, request):
+        return search.one_query(self.db, self.pii, request.principal, request.params)
+
+    @http("GET", "/audit", roles=ADMIN, query=schemas.AuditQuerySchema, tags=("audit",),
+          summary="The sensitive-data audit log (its own reads are audited)")
+    def read_audit(self, request):
+        return audit.query(self.db, request.principal, **request.params)
+
+    # -- staff and departments ------------------------------------------------------------
+
+    @http("POST", "/staff", roles=STAFF_MANAGERS, body=schemas.StaffCreateSchema,
+          response=schemas.StaffSchema, status=201, tags=("staff",))
+    def create_staff(self, request):
+        return staffing.create_staff(self.db, request.principal, request.data)
+
+    @http("GET", "/staff", query=schemas.StaffListQuerySchema, response=schemas.StaffSchema,
+          many=True, tags=("staff",))
+    def list_staff(self, request):
+        return staffing.list_staff(self.db, **request.params)
+
+    @http("POST", "/staff/<int:staff_id>/transitions", roles=STAFF_MANAGERS,
+          body=schemas.StaffTransitionSchema, response=schemas.StaffSchema, tags=("staff",),
+          summary="Lifecycle step: review, hire, file, propose adjustment, dismiss (P5.4.1)")
+    def transition_staff(self, request, staff_id):
+        return staffing.transition_staff(self.db, request.principal, staff_id,
+                                         request.data["action"], request.data["reason"])
+
+    @http("GET", "/staff/<int:staff_id>/history", roles=STAFF_MANAGERS, tags=("staff",))
+    def staff_history(self, request, staff_id):
+        return staffing.staff_history(self.db, staff_id)
+
+    @http("GET", "/departments", roles=ALL_ROLES, tags=("departments",))
+    def list_departments_http(self, request):
+        return departments.list_departments(self.db)
+
+    # -- RPC for the other services -------------------------------------------------------
+
+    @rpc
+    def lookup_point(self, lon: float, lat: float) -> dict | None:
+        data = schemas.PointQuerySchema().load({"lon": lon, "lat": lat})
+        return self._locate(data["lon"], data["lat"])
+
+    @rpc
+    def lookup_points(self, points: list) -> list:
+        data = schemas.PointsSchema().load({"points": points})
+        return self.locator.lookup_many([tuple(p) for p in data["points"]])
+
+    @rpc
+    def get_grid_summary(self, grid_code: str) -> dict:
+        grid = places.get_grid(self.db, grid_code)
+        grid.pop("geometry")
+        return {**grid, "responsible_staff": staffing.responsible_staff(self.db, grid_code)}
+
+    @rpc
+    def list_departments(self) -> list:
+        return departments.list_departments(self.db)
+
+    # -- department data push (P6.2) ------------------------------------------------------
+
+    @consume_contract("registry.intake", INTAKE_EXCHANGE,
+                      ["*.resident.moved_out", "*.resident.updated"])
+    def apply_department_push(self, envelope):
+        intake.apply(self.db, self.pii, envelope)
+
+    @timer(interval=GRID_INDEX_REFRESH_SECONDS)
+    def refresh_grid_index(self):
+        self.locator.refresh_if_changed()

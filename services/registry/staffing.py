@@ -1,0 +1,130 @@
+"""Grid staff (P5.0, P5.1), their lifecycle (P5.1.5, P5.4.1) and Party branches (P4.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridgov_common.auth import Principal, parse_scope
+from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.roles import Role, ScopeLevel
+from services.registry.domain import staff as staff_domain
+from services.registry.models import party_branches, staff, staff_transitions
+
+# P5.1.5/P5.4.1: neighbourhood grid workers go through recruitment, review, hiring and
+# filing; the other roles are appointed and start active.
+INITIAL_STATE = {Role.NEIGHBOURHOOD_GRID_WORKER: "recruited"}
+APPOINTED = "active"
+# who may appoint whom: the level above, or the district admin
+APPOINTERS: dict[Role, frozenset[Role]] = {
+    Role.TOWN_GRID_CHIEF: frozenset({Role.DISTRICT_ADMIN}),
+    Role.GRID_INSTRUCTOR: frozenset({Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}),
+    Role.COMMUNITY_GRID_CHIEF: frozenset({Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}),
+    Role.COMMUNITY_GRID_WORKER: frozenset({Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}),
+    # P5.1.5: recruited by the community
+    Role.NEIGHBOURHOOD_GRID_WORKER: frozenset({Role.DISTRICT_ADMIN, Role.COMMUNITY_GRID_CHIEF}),
+    Role.DEPARTMENT_OFFICER: frozenset({Role.DISTRICT_ADMIN}),
+    Role.DISTRICT_ADMIN: frozenset({Role.DISTRICT_ADMIN}),
+    Role.OPS_VIEWER: frozenset({Role.DISTRICT_ADMIN}),
+}
+
+
+def create_staff(session: Session, principal: Principal, command: dict[str, Any]) -> dict:
+    role = Role(command["role"])
+    if principal.role not in APPOINTERS[role]:
+        raise Forbidden(f"role {principal.role} may not appoint a {role}")
+    try:
+        level, scope_code = parse_scope(role, command["scope"])
+    except ValueError as exc:
+        raise Unprocessable(str(exc), fields={"scope": [str(exc)]}) from None
+    if level != ScopeLevel.DEPARTMENT:
+        principal.require_covers(scope_code, f"scope {scope_code}")
+    new_id = session.execute(staff.insert().values(
+        name=command["name"], role=role.value, scope_code=scope_code,
+        work_phone=command.get("work_phone"), duties=command.get("duties", ""),
+        lifecycle_state=INITIAL_STATE.get(role, APPOINTED),
+    ).returning(staff.c.id)).scalar_one()
+    return get_staff(session, new_id)
+
+
+def get_staff(session: Session, staff_id: int) -> dict[str, Any]:
+    row = session.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
+    if row is None:
+        raise NotFound(f"staff {staff_id} not found")
+    return _view(row)
+
+
+def _view(row) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "role": row.role, "scope_code": row.scope_code,
+            "work_phone": row.work_phone, "duties": row.duties,
+            "lifecycle_state": row.lifecycle_state, "active": row.active}
+
+
+def list_staff(session: Session, prefix: str = "", role: str | None = None) -> list[dict]:
+    stmt = sa.select(staff).order_by(staff.c.id)
+    if prefix:
+        stmt = stmt.where(staff.c.scope_code.startswith(prefix))
+    if role:
+        stmt = stmt.where(staff.c.role == role)
+    return [_view(r) for r in session.execute(stmt)]
+
+
+def transition_staff(session: Session, principal: Principal, staff_id: int, action: str,
+                     reason: str = "") -> dict[str, Any]:
+    """Apply one lifecycle step (P5.4.1: community proposes, town approves)."""
+    row = session.execute(sa.select(staff).where(staff.c.id == staff_id)
+                          .with_for_update()).first()
+    if row is None:
+        raise NotFound(f"staff {staff_id} not found")
+    principal.require_covers(row.scope_code, f"staff {staff_id}")
+    try:
+        new_state = staff_domain.transition(row.lifecycle_state, action, principal.role)
+    except staff_domain.TransitionError as exc:
+        raise Conflict(str(exc), code="illegal_transition") from None
+    session.execute(staff.update().where(staff.c.id == staff_id).values(
+        lifecycle_state=new_state, active=new_state != "dismissed"))
+    session.execute(staff_transitions.insert().values(
+        staff_id=staff_id, action=action, from_state=row.lifecycle_state, to_state=new_state,
+        actor_sub=principal.sub, actor_role=str(principal.role), reason=reason))
+    return get_staff(session, staff_id)
+
+
+def staff_history(session: Session, staff_id: int) -> list[dict[str, Any]]:
+    rows = session.execute(sa.select(staff_transitions).where(
+        staff_transitions.c.staff_id == staff_id).order_by(staff_transitions.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
+def responsible_staff(session: Session, grid_code: str) -> list[dict[str, Any]]:
+    """Everyone answerable for a grid: its workers, the community's chief, workers and
+    instructor, the town grid chief (P5.0), active only, top of the hierarchy first."""
+    scopes = [grid_code, grid_code[:12], grid_code[:9]]
+    rows = session.execute(sa.select(staff).where(
+        staff.c.scope_code.in_(scopes), staff.c.active.is_(True))).all()
+    order = {role.value: i for i, role in enumerate(Role)}
+    return sorted((_view(r) for r in rows), key=lambda s: (order[s["role"]], s["id"]))
+
+
+def set_party_branch(session: Session, grid_code: str, command: dict[str, Any]) -> dict:
+    """P4.3: one Party branch or group per grid; its secretary is a grid worker of it."""
+    secretary = session.execute(sa.select(staff).where(
+        staff.c.id == command["secretary_staff_id"])).first()
+    if secretary is None:
+        raise NotFound(f"staff {command['secretary_staff_id']} not found")
+    if secretary.scope_code != grid_code and secretary.scope_code != grid_code[:12]:
+        raise Unprocessable("the secretary must be a grid worker of this grid (P4.3)",
+                            fields={"secretary_staff_id": ["not a worker of this grid"]})
+    values = {"kind": command["kind"], "name": command["name"],
+              "secretary_staff_id": secretary.id}
+    stmt = sa.dialects.postgresql.insert(party_branches).values(grid_code=grid_code, **values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["grid_code"], set_=values))
+    return {"grid_code": grid_code, **values, "secretary_name": secretary.name}
+
+
+def party_branch(session: Session, grid_code: str) -> dict[str, Any] | None:
+    row = session.execute(sa.select(party_branches, staff.c.name.label("secretary_name"))
+                          .join(staff, staff.c.id == party_branches.c.secretary_staff_id)
+                          .where(party_branches.c.grid_code == grid_code)).first()
+    return dict(row._mapping) if row else None

@@ -1,0 +1,84 @@
+"""Import of a real district: all or nothing, with every rejected row reported."""
+
+import pytest
+import sqlalchemy as sa
+
+from tests.registry.conftest import GRID_A, GRID_B, OTHER_COMMUNITY, id_number, square
+
+pytestmark = pytest.mark.integration
+CSV = "text/csv; charset=utf-8"
+HEADER = "grid_code,address,unit,name,id_number,phone,relationship,special_groups\n"
+
+
+def count(db_engine, table):
+    with db_engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM registry.{table}")).scalar()
+
+
+def test_residents_csv_is_imported_encrypted(district, web_session, admin, db_engine):
+    body = HEADER + (
+        f"{GRID_A},锦绣花园3幢,2单元301,周一,{id_number('19600101', '111')},13800000001,head,\n"
+        f"{GRID_A},锦绣花园3幢,2单元301,周二,{id_number('19620101', '112')},,spouse,\n"
+        f"{GRID_B},锦绣花园9幢,1单元101,吴三,{id_number('19900101', '113')},,head,drug_user\n")
+    response = web_session.post("/import/residents", data=body.encode(), headers={
+        **admin, "Content-Type": CSV})
+    assert response.status_code == 201, response.text
+    assert response.json() == {"total": 3, "imported": 3, "rejected_count": 0, "rejected": []}
+    assert count(db_engine, "residents") == 3
+    assert count(db_engine, "households") == 2  # the existing 2单元301 was reused
+    listed = web_session.get("/residents", params={"grid_code": GRID_A}, headers=admin).json()
+    assert {r["name"] for r in listed} == {"周一", "周二"}
+    assert all("*" in r["id_number"] for r in listed)
+
+
+def test_a_bad_row_rejects_the_whole_file_with_a_report(district, web_session, admin,
+                                                        db_engine):
+    good = id_number("19600101", "121")
+    bad_check = good[:-1] + ("0" if good[-1] != "0" else "1")
+    body = HEADER + (
+        f"{GRID_A},锦绣花园3幢,2单元302,甲,{good},,head,\n"
+        f"{GRID_A},锦绣花园3幢,2单元302,乙,{bad_check},,member,\n"
+        f"999999999999999,某地,1,丙,{id_number('19700101', '122')},,head,\n"
+        f"{GRID_A},锦绣花园3幢,2单元303,丁,{good},,head,\n"
+        f"{GRID_A},锦绣花园3幢,2单元304,戊,{id_number('19700101', '124')},12345,head,\n")
+    response = web_session.post("/import/residents", data=body.encode(), headers={
+        **admin, "Content-Type": CSV})
+    assert response.status_code == 422
+    report = response.json()["error"]["fields"]["report"]
+    assert report["imported"] == 0 and report["rejected_count"] == 4
+    assert [(r["row"], r["field"]) for r in report["rejected"]] == [
+        (3, "id_number"), (4, "grid_code"), (6, "phone"), (5, "id_number")]
+    assert count(db_engine, "residents") == 0
+    assert count(db_engine, "households") == 1
+
+
+def test_csv_upload_needs_csv(district, web_session, admin):
+    response = web_session.post("/import/residents", json={"a": 1}, headers=admin)
+    assert response.status_code == 415
+
+
+def test_grids_geojson_import(district, web_session, admin, db_engine):
+    def feature(name, geom):
+        return {"type": "Feature", "geometry": geom,
+                "properties": {"community_code": OTHER_COMMUNITY, "name": name}}
+
+    clash = {"type": "FeatureCollection", "features": [
+        feature("一", square(121.0, 31.0, 121.01, 31.01)),
+        feature("二", square(121.005, 31.0, 121.015, 31.01)),
+        feature("三", {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]})]}
+    rejected = web_session.post("/import/grids", json=clash, headers=admin)
+    assert rejected.status_code == 422
+    rows = rejected.json()["error"]["fields"]["report"]["rejected"]
+    assert [(r["row"], r["field"]) for r in rows] == [(2, "geometry"), (3, "geometry")]
+    before = count(db_engine, "grids")
+    assert before == 2
+
+    ok = {"type": "FeatureCollection", "features": [
+        feature("一", square(121.0, 31.0, 121.01, 31.01)),
+        feature("二", square(121.01, 31.0, 121.02, 31.01))]}
+    imported = web_session.post("/import/grids", json=ok, headers=admin)
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["imported"] == 2
+    codes = [g["grid_code"] for g in web_session.get(
+        "/grids", params={"prefix": OTHER_COMMUNITY}, headers=admin).json()]
+    assert codes == [OTHER_COMMUNITY + "001", OTHER_COMMUNITY + "002"]
