@@ -233,17 +233,23 @@ COPY_COLUMNS = ("household_id", "grid_code", "name", "sex", "birth_year", "relat
 
 def _copy_residents(session: Session, parsed: list[_Row],
                     household_ids: dict[tuple[str, str, str], int], progress: Progress) -> None:
-    """COPY in the caller's transaction: all rows commit together or not at all."""
+    rows = ((household_ids[(r.grid_code, r.address, r.unit)], r.grid_code, r.name,
+             r.columns["sex"], r.columns["birth_year"], r.relationship,
+             *(r.columns[c] for c in COPY_COLUMNS[6:])) for r in parsed)
+    copy_residents(session, rows, len(parsed), progress)
+
+
+def copy_residents(session: Session, rows: Iterable[tuple], total: int,
+                   progress: Progress = _noop) -> int:
+    """COPY resident tuples (in ``COPY_COLUMNS`` order) in the caller's transaction, so
+    they commit together with everything else or not at all."""
     cursor = session.connection().connection.cursor()
     sql = f"COPY registry.residents ({', '.join(COPY_COLUMNS)}) FROM STDIN"
+    written = 0
     with cursor.copy(sql) as copy:
-        for n, row in enumerate(parsed, start=1):
-            c = row.columns
-            copy.write_row((household_ids[(row.grid_code, row.address, row.unit)],
-                            row.grid_code, row.name, c["sex"], c["birth_year"], row.relationship,
-                            c["id_number_enc"], c["id_number_bidx"], c["id_number_masked"],
-                            c["phone_enc"], c["phone_bidx"], c["phone_masked"],
-                            c["special_groups_enc"]))
-            if n % 10000 == 0:
-                progress(n, len(parsed))
-    progress(len(parsed), len(parsed))
+        for written, row in enumerate(rows, start=1):
+            copy.write_row(row)
+            if written % 10000 == 0:
+                progress(written, total)
+    progress(written, total)
+    return written
