@@ -5,7 +5,7 @@ follow docs/BUS-CONTRACT.md and the sample envelopes in ``samples/``. Importing 
 package registers every payload schema (``messages``).
 """
 
-from gridgov_common.contract import messages  # noqa: F401  (registers the payload schemas)
+from gridgov_common.contract import cases, messages  # noqa: F401  (registers payload schemas)
 from gridgov_common.contract.envelope import (
     INVALID_ENVELOPE,
     INVALID_JSON,
@@ -36,6 +36,7 @@ from gridgov_common.contract.routing import (
     EXCHANGES,
     INTAKE_EXCHANGE,
     REPORTS_EXCHANGE,
+    InfoClass,
     Priority,
     ReportKind,
     RoutingKeyError,
@@ -61,7 +62,7 @@ __all__ = [
     "ALERTS_EXCHANGE", "DEAD_LETTER_EXCHANGE", "DISPATCH_EXCHANGE", "EVENTS_EXCHANGE",
     "EXCHANGES", "INTAKE_EXCHANGE", "REPORTS_EXCHANGE", "INVALID_ENVELOPE", "INVALID_JSON",
     "INVALID_PAYLOAD", "MAX_MESSAGE_BYTES", "MESSAGE_TOO_LARGE", "UNKNOWN_TYPE",
-    "ContractError", "Envelope", "EnvelopeSchema", "Payload", "Priority", "ReportKind",
+    "ContractError", "Envelope", "InfoClass", "EnvelopeSchema", "Payload", "Priority", "ReportKind",
     "RoutingKeyError", "Severity", "WorkCategory", "alert_key", "dispatch_key", "dlq_name",
     "encode", "event_key", "format_timestamp", "intake_key", "latest_version", "load_sample",
     "make_envelope", "message_type", "parse_alert_key", "parse_dispatch_key",

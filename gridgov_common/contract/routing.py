@@ -54,6 +54,20 @@ class WorkCategory(StrEnum):
     OTHER = "other"
 
 
+class InfoClass(StrEnum):
+    """P5.4.4 information classes ("one grid, one ledger"); the policy gives no code list,
+    these codes are ours."""
+
+    PARTY_MASS_ORGANISATIONS = "party_mass_organisations"  # 党群组织
+    ECONOMY_FINANCE = "economy_finance"  # 经济财政
+    STABILITY_GOVERNANCE = "stability_governance"  # 综治维稳
+    SOCIAL_AFFAIRS = "social_affairs"  # 社会事务
+    POPULATION_FAMILY_PLANNING = "population_family_planning"  # 人口计生
+    LABOUR_SOCIAL_SECURITY = "labour_social_security"  # 劳动保障
+    URBAN_MANAGEMENT = "urban_management"  # 城市管理
+    CULTURE_EDUCATION_SPORT = "culture_education_sport"  # 文教体育
+
+
 class Priority(StrEnum):
     """P2.1 "rapid response": how fast a dispatched case must be taken up."""
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gridgov_common.contract.routing import InfoClass, WorkCategory
 from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
 
 __all__ = [
@@ -136,19 +137,6 @@ def allowed_actions(current_state: str, actor_role: str) -> list[str]:
 
 # --- Work categories (P5.2), departments (P4.2), information classes (P5.4.4) -------------
 
-class WorkCategory(StrEnum):
-    """P5.2 work categories of a case, numbered as in the policy."""
-
-    LIVELIHOOD_SERVICE = "livelihood_service"  # 1 民生事项服务
-    PUBLIC_OPINION = "public_opinion"  # 2 社情民意收集
-    DISPUTE_MEDIATION = "dispute_mediation"  # 3 矛盾纠纷调处
-    PUBLIC_SECURITY_PREVENTION = "public_security_prevention"  # 4 社会治安防控
-    SPECIAL_GROUP_ASSISTANCE = "special_group_assistance"  # 5 特殊人群帮教
-    POLICY_PUBLICITY = "policy_publicity"  # 6 政策法律宣传
-    MAJOR_EVENT = "major_event"  # 7 重大事件报告
-    OTHER = "other"  # 8 other tasks from above
-
-
 @dataclass(frozen=True, slots=True)
 class Department:
     code: str
@@ -207,20 +195,6 @@ def departments_for(category: str) -> list[str]:
     """Codes of the departments answering for a work category (routing suggestions)."""
     cat = WorkCategory(category)
     return [d.code for d in DEPARTMENTS if cat in d.work_categories]
-
-
-class InfoClass(StrEnum):
-    """P5.4.4 information classes ("one grid, one ledger"); the policy gives no code list,
-    these codes are ours."""
-
-    PARTY_MASS_ORGANISATIONS = "party_mass_organisations"  # 党群组织
-    ECONOMY_FINANCE = "economy_finance"  # 经济财政
-    STABILITY_GOVERNANCE = "stability_governance"  # 综治维稳
-    SOCIAL_AFFAIRS = "social_affairs"  # 社会事务
-    POPULATION_FAMILY_PLANNING = "population_family_planning"  # 人口计生
-    LABOUR_SOCIAL_SECURITY = "labour_social_security"  # 劳动保障
-    URBAN_MANAGEMENT = "urban_management"  # 城市管理
-    CULTURE_EDUCATION_SPORT = "culture_education_sport"  # 文教体育
 
 
 INFO_CLASS_NAMES_ZH: dict[InfoClass, str] = {

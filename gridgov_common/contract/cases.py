@@ -1,0 +1,221 @@
+"""Payload schemas of the case flow (P2.2, P5.2, P5.3): intake, the town whistle to the
+departments, their reports, major-event alerts, case state changes and escalations.
+
+Cases carry no personal data on the bus (P5.4.4): a resident is referred to by id only;
+a department that needs contact details asks through its case, and that read is audited.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
+from gridgov_common.contract.messages import code_field, enum_field, grid_code_field, id_field
+from gridgov_common.contract.routing import (
+    InfoClass,
+    Priority,
+    ReportKind,
+    Severity,
+    WorkCategory,
+)
+
+CASE_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,31}$")
+TOWN_CODE_RE = re.compile(r"^\d{9}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DESCRIPTION_MAX = 4000  # as Open311 GeoReport v2
+NOTE_MAX = 2000
+
+
+class Source(StrEnum):
+    APP = "app"  # grid workers' mobile app (P6.2: real-time collection)
+    HOTLINE = "hotline"  # e.g. 12345 citizen hotline over gridgov.intake
+    OPEN311 = "open311"
+    DEPARTMENT = "department"
+
+
+class AssignmentRole(StrEnum):
+    """Multi-department cases (P5.3.2 "coordinate several departments"): one lead."""
+
+    LEAD = "lead"
+    ASSIST = "assist"
+
+
+class AlertMsgType(StrEnum):
+    """CAP 1.2 msgType subset used for a major event's life (P5.2.7)."""
+
+    ALERT = "alert"
+    UPDATE = "update"
+    CANCEL = "cancel"
+
+
+class EscalationKind(StrEnum):
+    ACK_TIMEOUT = "ack_timeout"  # no report-in within the ack deadline (P2.2)
+    OVERDUE = "overdue"  # not handled within the prescribed time limit (P5.3.3)
+    UNROUTABLE = "unroutable"  # no department queue bound for the assignment
+
+
+class Card(StrEnum):
+    """P6.2 督办: supervision cards, ordinary → yellow → red."""
+
+    ORDINARY = "ordinary"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+def town_code_field(**kwargs) -> fields.String:
+    return fields.String(validate=validate.Regexp(TOWN_CODE_RE, error="Not a 9-digit town code."),
+                         **kwargs)
+
+
+def case_number_field(**kwargs) -> fields.String:
+    return fields.String(validate=validate.Regexp(CASE_NUMBER_RE,
+                                                  error="Not a case number."), **kwargs)
+
+
+class Location(Payload):
+    """WGS84 longitude/latitude (convert GCJ-02 from Chinese map apps before sending)."""
+
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+
+
+@message_type("events.case.reported", 1)
+class CaseReportedV1(Payload):
+    """A case was filed (P5.3.1): from the app, a hotline, Open311 or a department."""
+
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    reported_at = UtcTimestamp(required=True)
+    source = enum_field(Source, required=True)
+    grid_code = grid_code_field(required=True)
+    town_code = town_code_field(required=True)
+    location = fields.Nested(Location, required=True, allow_none=True)
+    building_id = id_field(required=True, allow_none=True)
+    work_category = enum_field(WorkCategory, required=True)
+    info_class = enum_field(InfoClass, required=True)
+    subcategory = code_field(required=True)
+    severity = enum_field(Severity, required=True)
+    description = fields.String(required=True, validate=validate.Length(1, DESCRIPTION_MAX))
+    photos = fields.List(fields.String(validate=validate.Regexp(SHA256_RE)), required=True,
+                         validate=validate.Length(max=9))
+    resident_id = id_field(required=True, allow_none=True)
+    handled_on_spot = fields.Boolean(required=True)  # P5.1.5 "small problems stay in the grid"
+    duplicate_of = fields.UUID(required=True, allow_none=True)
+    private = fields.Boolean(required=True)
+
+    @validates_schema
+    def _town_of_grid(self, data, **kwargs):
+        if not data["grid_code"].startswith(data["town_code"]):
+            raise ValidationError("grid_code must lie in town_code", "town_code")
+
+
+@message_type("dispatch.assignment", 1)
+class AssignmentV1(Payload):
+    """The town whistles (P2.2): a case is assigned to a department, which must report in
+    (ack) by ``ack_due_at`` and report a result by ``handle_due_at`` (P5.3.3)."""
+
+    assignment_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    department = code_field(required=True)
+    role = enum_field(AssignmentRole, required=True)
+    town_code = town_code_field(required=True)
+    grid_code = grid_code_field(required=True)
+    work_category = enum_field(WorkCategory, required=True)
+    subcategory = code_field(required=True)
+    priority = enum_field(Priority, required=True)
+    severity = enum_field(Severity, required=True)
+    description = fields.String(required=True, validate=validate.Length(1, DESCRIPTION_MAX))
+    location = fields.Nested(Location, required=True, allow_none=True)
+    ack_due_at = UtcTimestamp(required=True)
+    handle_due_at = UtcTimestamp(required=True)
+    rule_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    rework = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+
+
+@message_type("department.report", 1)
+class DepartmentReportV1(Payload):
+    """A department reports in on an assignment (P2.2, P5.3.3), published on
+    ``gridgov.reports`` with routing key ``<department>.<kind>``."""
+
+    assignment_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    department = code_field(required=True)
+    kind = enum_field(ReportKind, required=True)
+    department_ref = fields.String(validate=validate.Length(1, 64))  # their own reference
+    note = fields.String(validate=validate.Length(1, NOTE_MAX))
+    resolved = fields.Boolean()  # kind=result: was the problem solved
+    reason = fields.String(validate=validate.Length(1, NOTE_MAX))  # return / delay_request
+    requested_due_at = UtcTimestamp()  # delay_request
+    reported_at = UtcTimestamp(required=True)
+
+    @validates_schema
+    def _kind_fields(self, data, **kwargs):
+        kind = data["kind"]
+        if kind == ReportKind.RESULT and "resolved" not in data:
+            raise ValidationError("a result says whether it resolved the case", "resolved")
+        if kind in (ReportKind.RETURN, ReportKind.DELAY_REQUEST) and not data.get("reason"):
+            raise ValidationError(f"a {kind} needs a reason", "reason")
+        if kind == ReportKind.DELAY_REQUEST and "requested_due_at" not in data:
+            raise ValidationError("a delay request names the new due time", "requested_due_at")
+
+
+@message_type("alert.major_event", 1)
+class MajorEventAlertV1(Payload):
+    """P5.2.7: a major event, published at once, before anything else happens to the case;
+    routing key ``<town_code>.<severity>.<category>``."""
+
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    msg_type = enum_field(AlertMsgType, required=True)
+    town_code = town_code_field(required=True)
+    grid_code = grid_code_field(required=True)
+    severity = enum_field(Severity, required=True)
+    category = code_field(required=True)  # e.g. fire, safety, public_order, petition
+    headline = fields.String(required=True, validate=validate.Length(1, 200))
+    description = fields.String(required=True, validate=validate.Length(1, DESCRIPTION_MAX))
+    location = fields.Nested(Location, required=True, allow_none=True)
+    reported_at = UtcTimestamp(required=True)
+
+
+@message_type("dispatch.case.changed", 1)
+class CaseChangedV1(Payload):
+    """A case moved in its state machine; every change is also in the case file."""
+
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    from_state = code_field(required=True, allow_none=True)
+    to_state = code_field(required=True)
+    at = UtcTimestamp(required=True)
+    actor_role = code_field(required=True)
+    grid_code = grid_code_field(required=True)
+    town_code = town_code_field(required=True)
+    departments = fields.List(code_field(), required=True)
+    on_time = fields.Boolean(required=True, allow_none=True)  # frozen when a stage ends
+
+
+@message_type("dispatch.escalation", 1)
+class EscalationV1(Payload):
+    """An ack timeout, an overdue case or an unroutable assignment, raised to the next
+    level (community grid chief → grid instructor → town grid chief) with a card."""
+
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    assignment_id = fields.UUID(required=True, allow_none=True)
+    department = code_field(required=True, allow_none=True)
+    kind = enum_field(EscalationKind, required=True)
+    card = enum_field(Card, required=True, allow_none=True)
+    level = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    target_role = code_field(required=True)
+    target_scope = fields.String(required=True, validate=validate.Length(1, 40))
+    reason = fields.String(required=True, validate=validate.Length(1, NOTE_MAX))
+    at = UtcTimestamp(required=True)
+
+
+__all__ = [
+    "AlertMsgType", "AssignmentRole", "Card", "EscalationKind", "Location", "Source",
+    "case_number_field", "town_code_field",
+]
