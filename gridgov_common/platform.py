@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import eventlet
 import sqlalchemy as sa
 from kombu import Connection
 from nameko.extensions import DependencyProvider
@@ -56,6 +57,23 @@ class Readiness(DependencyProvider):
         return "ok"
 
 
+class Heartbeat(DependencyProvider):
+    """Wakes the eventlet hub every second.
+
+    Python runs a signal handler only when the main thread runs bytecode; an idle service
+    sleeping in the hub could take a minute to act on SIGTERM (``make down``, Kubernetes).
+    """
+
+    INTERVAL = 1.0
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self._beat, identifier="heartbeat")
+
+    def _beat(self) -> None:
+        while True:
+            eventlet.sleep(self.INTERVAL)
+
+
 class PlatformService:
     """Base class of the five services."""
 
@@ -66,6 +84,7 @@ class PlatformService:
     db = Database()
     readiness = Readiness()
     call_id = CallIdLogging()
+    heartbeat = Heartbeat()
 
     @http("GET", "/healthz", public=True, tags=("ops",),
           summary="Process liveness (no dependencies checked)")

@@ -1,0 +1,34 @@
+# One image for the five gridgov services and the one-shot migration; docker-compose.yml
+# picks the command. Build from the repository root: docker build -t gridgov .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PSYCOPG_WAIT_FUNC=wait_select
+
+RUN groupadd --system --gid 10001 gridgov \
+ && useradd --system --uid 10001 --gid gridgov --home-dir /app --shell /usr/sbin/nologin gridgov
+
+WORKDIR /app
+
+# Dependencies first, so that code changes do not reinstall them. Wheels exist for every
+# pinned package on linux/amd64 and arm64, so no compiler is needed.
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+# Only what runs: never .env, .venv or var/ (secrets come from the environment).
+COPY pyproject.toml ./
+COPY gridgov_common ./gridgov_common
+COPY services ./services
+COPY scripts/wait_for.py ./scripts/wait_for.py
+RUN pip install --no-build-isolation --no-deps -e . \
+ && chown -R root:root /app && chmod -R a+rX,go-w /app
+
+USER gridgov:gridgov
+EXPOSE 8001 8002 8003 8004 8005
+
+# Overridden per service in docker-compose.yml, e.g.
+#   nameko run --config services/registry/config.yaml services.registry.service
+CMD ["nameko", "run", "--config", "services/registry/config.yaml", "services.registry.service"]

@@ -1,0 +1,124 @@
+# gridgov developer entry points (GNU make; every recipe line runs in its own bash).
+# `make help` lists the targets. Nothing here needs Docker: the servers are the locally
+# installed PostgreSQL and RabbitMQ (docker-compose.yml is the container alternative).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# The services, in start order. Compose has one entry per name (tests/test_tooling.py).
+SERVICES := registry events dispatch assessment notify
+
+# Python 3.11 (pyproject says >=3.11,<3.12): python3.11 if there is one, else python3.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.gridgov-requirements.sha256
+# What the installed environment depends on; deferred, so computed only when needed.
+REQ_HASH = $(shell cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-64)
+# Export .env into a recipe line's shell.
+LOAD_ENV := set -a && . ./.env && set +a
+
+PYTEST_ARGS ?=
+SVC ?=
+ROLE ?= district_admin
+SCOPE ?= district:320505
+SUB ?= ops-1
+
+export GRIDGOV_SERVICES := $(SERVICES)
+
+.PHONY: help up down restart status logs test bench lint migrate demo token \
+        venv env servers clean distclean
+
+help: ## show this help
+	@echo "gridgov: make <target> [VAR=value]"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: SVC=<service> (logs, down), PYTEST_ARGS='-k x tests/y.py' (test),"
+	@echo "           ROLE=, SCOPE=, SUB= (token), PYTHON= (interpreter for .venv)"
+	@echo "Services:  $(SERVICES)"
+
+up: venv env servers ## everything: .venv, .env, servers, migrations, 5 services, demo data
+	@scripts/up.sh
+
+down: ## stop the services (SIGTERM, then SIGKILL after 20 s); SVC=x for one
+	@scripts/down.sh $(SVC)
+
+restart: ## down, then up
+	@$(MAKE) down
+	@$(MAKE) up
+
+status: ## which services run (pid files under var/run)
+	@for svc in $(SERVICES); do \
+	  pid=$$(cat var/run/$$svc.pid 2>/dev/null || true); \
+	  if [ -n "$$pid" ] && [ -r /proc/$$pid/cmdline ] && \
+	     tr '\0' ' ' < /proc/$$pid/cmdline | grep -q "services\.$$svc\.service"; then \
+	    printf '%-11s running (pid %s)\n' $$svc $$pid; \
+	  else printf '%-11s stopped\n' $$svc; fi; \
+	done
+
+logs: ## follow all service logs (tail -F); SVC=registry for one
+	@scripts/logs.sh $(SVC)
+
+test: venv env servers ## whole test suite on the real servers (services not started); PYTEST_ARGS=
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: venv env servers ## run every bench/bench_*.py in order and print their figures
+	@shopt -s nullglob; scripts=(bench/bench_*.py); failed=(); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "bench: no bench/bench_*.py yet"; exit 0; fi; \
+	$(LOAD_ENV); \
+	for f in "$${scripts[@]}"; do \
+	  echo "===== $$f"; \
+	  $(VPY) "$$f" || { echo "bench: $$f FAILED (exit $$?)"; failed+=("$$f"); }; \
+	done; \
+	if [ $${#failed[@]} -gt 0 ]; then echo "bench: failed: $${failed[*]}"; exit 1; fi
+
+lint: venv ## ruff check .
+	$(VENV)/bin/ruff check .
+
+migrate: venv env servers ## create the database if missing and run every service's migrations
+	@$(LOAD_ENV) && $(VPY) -m gridgov_common.migrate upgrade
+
+demo: venv env servers ## load the demo district if the registry is empty
+	@$(LOAD_ENV) && $(VPY) -m services.registry.cli load-demo --if-empty
+
+token: venv env ## print a bearer token (only it, on stdout): ROLE= SCOPE=district:320505 SUB=
+	@$(LOAD_ENV) && $(VPY) -m gridgov_common.auth mint --role $(ROLE) --scope $(SCOPE) --sub $(SUB)
+
+# --- building blocks -------------------------------------------------------------------
+
+venv: ## create .venv and install requirements-dev.txt + the project (skipped if unchanged)
+	@if [ ! -x $(VPY) ] || ! $(VPY) -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then \
+	  echo "==> creating $(VENV) with $(PYTHON)" >&2; \
+	  $(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 needed, this is " + sys.version' \
+	    || { echo "make: set PYTHON=/path/to/python3.11"; exit 1; }; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); \
+	fi
+	@hash="$(REQ_HASH)"; \
+	if [ "$$(cat $(STAMP) 2>/dev/null)" = "$$hash" ]; then \
+	  echo "==> $(VENV) up to date (requirements unchanged)" >&2; \
+	else \
+	  echo "==> installing requirements-dev.txt and the project (editable) into $(VENV)" >&2; \
+	  rm -f $(STAMP); \
+	  $(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt; \
+	  $(VENV)/bin/pip install --disable-pip-version-check -q --no-build-isolation --no-deps -e .; \
+	  echo "$$hash" > $(STAMP); \
+	fi
+
+env: ## generate .env (mode 0600, fresh secrets) if missing; never overwrites
+	@$(PYTHON) scripts/gen_env.py >&2
+
+servers: venv env ## start local PostgreSQL/RabbitMQ if down, then check they answer
+	@$(LOAD_ENV) && scripts/ensure_services.sh
+	@$(LOAD_ENV) && $(VPY) scripts/wait_for.py --timeout 60 "$$GRIDGOV_DB_URL" "$$GRIDGOV_AMQP_URI"
+
+clean: down ## stop services; remove var/ (logs, pids), caches, build files (keeps .venv, .env)
+	rm -rf var .pytest_cache .ruff_cache build dist *.egg-info
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## clean, and remove .venv too (.env is kept: it holds the data keys)
+	rm -rf $(VENV)
+	@echo "kept .env on purpose: GRIDGOV_PII_KEY decrypts stored personal data"

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Migrate, start the five services in the background, wait for their /healthz, load the
+# demo district if the database is empty, and print where everything lives.
+#
+#   scripts/up.sh        (run by `make up`, after .venv, .env and the servers are ready)
+#
+# Per service: pid file var/run/<svc>.pid, log var/log/<svc>.log (appended to). A service
+# whose pid file names a live process of that service is left alone. Each service runs
+#   .venv/bin/nameko run --config services/<svc>/config.yaml services.<svc>.service
+# from the repository root, in its own session (Ctrl-C on the terminal does not reach it),
+# with .env exported. Stop them with scripts/down.sh (`make down`).
+#
+# Environment: GRIDGOV_SERVICES (list, default the five), UP_TIMEOUT (seconds to wait for
+# all /healthz, default 120), DEMO_SCOPE (scope shown in the token hint).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+read -r -a SERVICES <<<"${GRIDGOV_SERVICES:-registry events dispatch assessment notify}"
+UP_TIMEOUT="${UP_TIMEOUT:-120}"
+DEMO_SCOPE="${DEMO_SCOPE:-district:320505}"
+RUN_DIR=var/run
+LOG_DIR=var/log
+PY=.venv/bin/python
+
+say() { echo "up: $*"; }
+die() { echo "up: ERROR: $*" >&2; exit 1; }
+
+[[ -x .venv/bin/nameko ]] || die ".venv is missing or incomplete: run 'make up' (it creates it)"
+[[ -f .env ]] || die ".env is missing: run 'make up' (or python3 scripts/gen_env.py)"
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+
+port_of() {  # port_of SVC -> $<SVC>_HTTP_PORT, else the default in services/<svc>/config.yaml
+    local var default
+    var="$(tr '[:lower:]' '[:upper:]' <<<"$1")_HTTP_PORT"
+    default="$(grep -o "{${var}:[0-9]*}" "services/$1/config.yaml" 2>/dev/null | tr -dc '0-9')"
+    [[ -n "${!var:-$default}" ]] || die "no port for $1: set $var or fix services/$1/config.yaml"
+    echo "${!var:-$default}"
+}
+
+running_pid() {  # running_pid SVC -> pid of our live process of SVC, or fail
+    local pidfile="$RUN_DIR/$1.pid" pid
+    [[ -f "$pidfile" ]] || return 1
+    pid="$(cat "$pidfile" 2>/dev/null)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [[ -r "/proc/$pid/cmdline" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "services\.$1\.service" || return 1
+    echo "$pid"
+}
+
+port_open() {
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' 127.0.0.1 "$1" 2>/dev/null
+}
+
+http_ok() {
+    if command -v curl >/dev/null 2>&1; then
+        curl -fsS -o /dev/null --max-time 3 "$1" 2>/dev/null
+    else
+        "$PY" scripts/wait_for.py --quiet --timeout 0 "$1" >/dev/null 2>&1
+    fi
+}
+
+show_log_tail() {
+    echo "----- last 25 lines of $LOG_DIR/$1.log -----" >&2
+    tail -n 25 "$LOG_DIR/$1.log" >&2 || true
+    echo "-----" >&2
+}
+
+# 1. Database and migrations (every service's Alembic history; creates the database).
+say "migrating the database (python -m gridgov_common.migrate upgrade)"
+"$PY" -m gridgov_common.migrate upgrade || die "migrations failed (output above)"
+
+# 2. Start what is not running yet.
+declare -A PORT=()
+for svc in "${SERVICES[@]}"; do
+    [[ -f "services/$svc/config.yaml" && -f "services/$svc/service.py" ]] ||
+        die "services/$svc/config.yaml or service.py is missing"
+    PORT[$svc]="$(port_of "$svc")"
+    if pid="$(running_pid "$svc")"; then
+        say "$svc already running (pid $pid, port ${PORT[$svc]})"
+        continue
+    fi
+    rm -f "$RUN_DIR/$svc.pid"
+    if port_open "${PORT[$svc]}"; then
+        die "port ${PORT[$svc]} of $svc is taken by another process (not started by make up):
+    stop it (ss -ltnp 'sport = :${PORT[$svc]}' shows which), or choose another port with
+    $(tr '[:lower:]' '[:upper:]' <<<"$svc")_HTTP_PORT in .env"
+    fi
+    echo "===== $(date -Is) make up: starting $svc on port ${PORT[$svc]} =====" >>"$LOG_DIR/$svc.log"
+    # setsid: a session of its own; as a background job of a script the child is no group
+    # leader, so setsid and nohup exec in place and $! is the nameko process itself.
+    nohup setsid .venv/bin/nameko run --config "services/$svc/config.yaml" \
+        "services.$svc.service" >>"$LOG_DIR/$svc.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/$svc.pid"
+    say "started $svc (pid $!, port ${PORT[$svc]}, log $LOG_DIR/$svc.log)"
+done
+
+# 3. Wait, bounded, until every /healthz answers; a service that exits fails at once.
+pending=("${SERVICES[@]}")
+deadline=$((SECONDS + UP_TIMEOUT))
+while ((${#pending[@]})); do
+    still=()
+    for svc in "${pending[@]}"; do
+        if ! running_pid "$svc" >/dev/null; then
+            show_log_tail "$svc"
+            die "$svc exited during start-up; its log is $LOG_DIR/$svc.log (make logs SVC=$svc).
+    Fix the cause, then 'make up' again ('make down' stops the others)."
+        fi
+        if http_ok "http://127.0.0.1:${PORT[$svc]}/healthz"; then
+            say "$svc is healthy"
+        else
+            still+=("$svc")
+        fi
+    done
+    pending=("${still[@]+"${still[@]}"}")
+    ((${#pending[@]})) || break
+    if ((SECONDS >= deadline)); then
+        for svc in "${pending[@]}"; do show_log_tail "$svc"; done
+        die "no answer within ${UP_TIMEOUT}s from /healthz of: ${pending[*]}.
+    Logs: $(printf "$LOG_DIR/%s.log " "${pending[@]}")(make logs SVC=<name>).
+    They are still running; 'make down' stops everything."
+    fi
+    sleep 1
+done
+
+# 4. A demo district when the database is empty.
+say "loading the demo district if the registry is empty"
+"$PY" -m services.registry.cli load-demo --if-empty ||
+    die "loading the demo district failed (output above); the services are running"
+
+# 5. Where everything lives.
+host=127.0.0.1
+mq_host=127.0.0.1
+echo
+printf '%-11s %-7s %-24s %-36s %-32s %s\n' service pid API OpenAPI metrics log
+for svc in "${SERVICES[@]}"; do
+    base="http://$host:${PORT[$svc]}"
+    printf '%-11s %-7s %-24s %-36s %-32s %s\n' "$svc" "$(running_pid "$svc" || echo '?')" \
+        "$base/" "$base/openapi.json" "$base/metrics" "$LOG_DIR/$svc.log"
+done
+echo
+echo "health:     http://$host:<port>/healthz (process), /readyz (database and broker)"
+echo "RabbitMQ:   management http://$mq_host:15672/ (guest/guest), metrics http://$mq_host:15692/metrics"
+echo "PostgreSQL: ${GRIDGOV_DB_URL}"
+docs=(README.md deploy/README.md)
+for f in docs/*.md; do [[ -e "$f" ]] && docs+=("$f"); done
+echo "docs:       ${docs[*]}"
+echo
+echo "A bearer token for an operator (or: TOKEN=\$(make -s token ROLE=district_admin SCOPE=$DEMO_SCOPE)):"
+echo "    set -a; . ./.env; set +a"
+echo "    TOKEN=\$(.venv/bin/python -m gridgov_common.auth mint --role district_admin --scope $DEMO_SCOPE --sub ops-1)"
+echo "    curl -H \"Authorization: Bearer \$TOKEN\" http://$host:${PORT[registry]:-8001}/grids"
+echo
+echo "logs: make logs [SVC=registry]    stop: make down"

@@ -1,0 +1,226 @@
+"""The developer and deployment tooling: Makefile, scripts, .ci/run, docker-compose.yml.
+
+No server is needed: files are parsed, and scripts run against temp files and free ports.
+"""
+
+import base64
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+SECRETS = ("GRIDGOV_JWT_SECRET", "GRIDGOV_PII_KEY", "GRIDGOV_PII_INDEX_KEY")
+SERVICE_MODULE = re.compile(r"^services\.([a-z_]+)\.service$")
+
+
+def run(*args, **kwargs):
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+
+
+def command_words(service: dict) -> list[str]:
+    command = service.get("command", [])
+    return command.split() if isinstance(command, str) else list(command)
+
+
+def nameko_services() -> dict[str, dict]:
+    """Compose entries whose command runs a ``services.<x>.service`` module, by ``x``."""
+    found = {}
+    for name, service in compose()["services"].items():
+        for word in command_words(service):
+            match = SERVICE_MODULE.match(word)
+            if match:
+                found[match.group(1)] = dict(service, compose_name=name)
+    return found
+
+
+def makefile_services() -> list[str]:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^SERVICES\s*:?=\s*(.+)$", text, re.MULTILINE)
+    assert match, "Makefile has no SERVICES := … line"
+    return match.group(1).split()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def parse_env(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+# --- docker-compose.yml -----------------------------------------------------------------
+
+def test_compose_file_parses_and_names_every_service_that_exists():
+    services = nameko_services()
+    assert services, "docker-compose.yml runs no services.<x>.service"
+    for svc, entry in services.items():
+        assert entry["compose_name"] == svc
+        words = command_words(entry)
+        assert words[:2] == ["nameko", "run"], words
+        assert words[words.index("--config") + 1] == f"services/{svc}/config.yaml"
+        folder = ROOT / "services" / svc
+        assert folder.is_dir(), f"{folder} is missing"
+        assert (folder / "config.yaml").is_file(), f"{folder}/config.yaml is missing"
+        assert (folder / "service.py").is_file(), f"{folder}/service.py is missing"
+
+
+def test_every_makefile_service_has_a_compose_entry_and_vice_versa():
+    assert sorted(makefile_services()) == sorted(nameko_services())
+
+
+def test_scripts_default_service_lists_match_the_makefile():
+    expected = " ".join(makefile_services())
+    for script in ("up.sh", "down.sh", "logs.sh"):
+        text = (ROOT / "scripts" / script).read_text(encoding="utf-8")
+        assert f'GRIDGOV_SERVICES:-{expected}' in text, script
+
+
+def test_compose_services_wait_for_migrate_and_check_healthz_on_their_port():
+    spec = compose()
+    assert spec["services"]["migrate"]["command"] == [
+        "python", "-m", "gridgov_common.migrate", "upgrade"]
+    for svc, entry in nameko_services().items():
+        assert entry["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        config = (ROOT / "services" / svc / "config.yaml").read_text(encoding="utf-8")
+        variable = f"{svc.upper()}_HTTP_PORT"
+        default = re.search(r"^WEB_SERVER_ADDRESS:.*\{" + variable + r":(\d+)\}", config,
+                            re.MULTILINE)
+        assert default, f"services/{svc}/config.yaml: no ${{{svc.upper()}_HTTP_PORT:…}}"
+        port = default.group(1)
+        assert str(entry["environment"][f"{svc.upper()}_HTTP_PORT"]) == port
+        assert f"127.0.0.1:{port}:{port}" in entry["ports"]
+        assert f"http://127.0.0.1:{port}/healthz" in entry["healthcheck"]["test"]
+
+
+def test_compose_secrets_come_from_the_environment_without_defaults():
+    for svc in ["migrate", *nameko_services()]:
+        environment = compose()["services"][svc]["environment"]
+        for name in SECRETS:
+            assert environment[name].startswith("${" + name + ":?"), (svc, name)
+    plugins = (ROOT / "deploy" / "rabbitmq" / "enabled_plugins").read_text()
+    assert "rabbitmq_management" in plugins and "rabbitmq_prometheus" in plugins
+
+
+def test_dockerfile_runs_as_a_non_root_user():
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert text.startswith("#") and "FROM python:3.11-slim" in text
+    users = re.findall(r"^USER\s+(\S+)", text, re.MULTILINE)
+    assert users and not users[-1].startswith(("root", "0"))
+    assert "COPY . " not in text, "copying the whole tree would bake .env into the image"
+
+
+# --- .ci/run, Makefile, shell scripts ---------------------------------------------------
+
+def test_ci_run_calls_make_test():
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "set -euo pipefail" in text
+    assert re.search(r"^make test\s*$", text, re.MULTILINE)
+
+
+def test_shell_scripts_pass_bash_n():
+    scripts = sorted((ROOT / "scripts").glob("*.sh")) + [ROOT / ".ci" / "run"]
+    assert len(scripts) >= 5
+    for script in scripts:
+        result = run("bash", "-n", str(script))
+        assert result.returncode == 0, f"{script}: {result.stderr}"
+
+
+def test_make_dry_run_of_the_main_targets():
+    result = run("make", "-n", "up", "test", "down", "logs", "bench", "lint", "clean")
+    assert result.returncode == 0, result.stderr
+    assert ".venv/bin/pytest" in result.stdout
+    assert "scripts/up.sh" in result.stdout
+
+
+# --- scripts/gen_env.py -------------------------------------------------------------------
+
+def test_gen_env_writes_valid_keys_of_the_right_lengths(tmp_path):
+    target = tmp_path / "generated.env"
+    result = run(sys.executable, "scripts/gen_env.py", "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    env = parse_env(target.read_text())
+    assert env["GRIDGOV_DB_URL"] == "postgresql+psycopg://postgres@127.0.0.1:5432/gridgov"
+    assert env["GRIDGOV_AMQP_URI"] == "pyamqp://guest:guest@127.0.0.1:5672/"
+    assert env["PSYCOPG_WAIT_FUNC"] == "wait_select"
+    jwt = env["GRIDGOV_JWT_SECRET"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", jwt)
+    assert len(base64.urlsafe_b64decode(jwt + "=" * (-len(jwt) % 4))) == 48
+    for name in ("GRIDGOV_PII_KEY", "GRIDGOV_PII_INDEX_KEY"):
+        assert len(base64.b64decode(env[name], validate=True)) == 32, name
+    assert env["GRIDGOV_PII_KEY"] != env["GRIDGOV_PII_INDEX_KEY"]
+    for name in ("GRIDGOV_DB_PASSWORD", "GRIDGOV_AMQP_PASSWORD"):  # URL-safe: used in URLs
+        assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[name]), name
+
+    other = tmp_path / "other.env"
+    run(sys.executable, "scripts/gen_env.py", "--output", str(other), check=True)
+    assert parse_env(other.read_text())["GRIDGOV_PII_KEY"] != env["GRIDGOV_PII_KEY"]
+
+
+def test_gen_env_never_overwrites_and_only_appends_missing_keys(tmp_path):
+    target = tmp_path / ".env"
+    target.write_text("GRIDGOV_PII_KEY=keep-me\nOTHER=1")
+    target.chmod(0o644)
+    run(sys.executable, "scripts/gen_env.py", "--output", str(target), check=True)
+    env = parse_env(target.read_text())
+    assert env["GRIDGOV_PII_KEY"] == "keep-me" and env["OTHER"] == "1"
+    assert "GRIDGOV_JWT_SECRET" in env and "GRIDGOV_PII_INDEX_KEY" in env
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    before = target.read_text()
+    result = run(sys.executable, "scripts/gen_env.py", "--output", str(target), check=True)
+    assert target.read_text() == before
+    assert "left alone" in result.stdout
+
+
+# --- scripts/wait_for.py ------------------------------------------------------------------
+
+@pytest.mark.parametrize("scheme", ["tcp", "http", "postgresql+psycopg", "pyamqp"])
+def test_wait_for_fails_clearly_on_a_closed_port(scheme):
+    port = free_port()
+    url = {"tcp": f"tcp://127.0.0.1:{port}",
+           "http": f"http://127.0.0.1:{port}/healthz",
+           "postgresql+psycopg": f"postgresql+psycopg://postgres@127.0.0.1:{port}/gridgov",
+           "pyamqp": f"pyamqp://guest:secret@127.0.0.1:{port}/"}[scheme]
+    result = run(sys.executable, "scripts/wait_for.py", "--timeout", "0", url)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "not ready" in result.stderr and "refused" in result.stderr.lower()
+    assert "secret" not in result.stderr
+
+
+def test_wait_for_succeeds_on_a_listening_port_and_rejects_unknown_schemes():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = run(sys.executable, "scripts/wait_for.py", "--timeout", "0",
+                     f"tcp://127.0.0.1:{port}")
+    assert result.returncode == 0, result.stderr
+    assert "answers" in result.stdout
+    result = run(sys.executable, "scripts/wait_for.py", "ftp://127.0.0.1:21/")
+    assert result.returncode == 2 and "unsupported target" in result.stderr
+
+
+def test_logs_rejects_an_unknown_service():
+    result = run("bash", "scripts/logs.sh", "no-such-service",
+                 env={**os.environ, "TAIL_LINES": "0"})
+    assert result.returncode == 2 and "unknown service" in result.stderr
