@@ -101,3 +101,37 @@ def _responses(ep: Http) -> dict[str, Any]:
     if ep.body_schema is not None or ep.query_schema is not None:
         responses["422"] = err
     return responses
+
+
+def document_for(service_cls, config: dict | None = None) -> dict[str, Any]:
+    """The OpenAPI document of a service class, without starting it (for docs and tests)."""
+    from nameko.containers import ServiceContainer
+
+    container = ServiceContainer(service_cls, config or {"AMQP_URI": "memory://"})
+    return build_openapi(container, service_cls.title, description=service_cls.description)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gridgov_common.openapi`` rewrites docs/openapi/<service>.json."""
+    import importlib
+    import json
+    import sys
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parent.parent / "docs" / "openapi"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, cls_name in SERVICES.items():
+        module = importlib.import_module(f"services.{name}.service")
+        doc = document_for(getattr(module, cls_name))
+        (out / f"{name}.json").write_text(
+            json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n")
+        print(f"docs/openapi/{name}.json", file=sys.stderr)
+    return 0
+
+
+SERVICES = {"registry": "RegistryService", "events": "EventsService",
+            "dispatch": "DispatchService", "assessment": "AssessmentService",
+            "notify": "NotifyService"}
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,6 +7,8 @@ tags are encrypted at rest, masked on output, and every unmasked read is audited
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 from typing import Any
@@ -210,3 +212,34 @@ def update_contact(session: Session, cipher: pii.PiiCipher, row, phone: str | No
         "resident_id": row.id, "household_id": values.get("household_id", row.household_id),
         "grid_code": values.get("grid_code", row.grid_code), "action": "updated"},
         correlation_id=correlation_id)
+
+
+EXPORT_COLUMNS = ("id", "grid_code", "household_id", "name", "sex", "birth_year",
+                  "relationship", "status", "id_number", "phone")
+
+
+def export_csv(session: Session, principal: Principal, prefix: str) -> str:
+    """Residents inside ``prefix`` (and the caller's scope) as CSV, masked, audited.
+
+    Exports never carry plaintext personal data (an exported spreadsheet of people is the
+    classic leak, DOMAIN-REFERENCES §6); who exported what is in the audit log.
+    """
+    principal.require_role(*privacy.EXPORT_RESIDENTS)
+    if not principal.is_district_wide:
+        if prefix and not prefix.startswith(principal.scope_code):
+            raise Forbidden(f"{prefix} is outside your scope {principal.scope}")
+        prefix = prefix or principal.scope_code
+    stmt = sa.select(residents).order_by(residents.c.id)
+    if prefix:
+        stmt = stmt.where(residents.c.grid_code.startswith(prefix))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for row in session.execute(stmt):
+        view = masked(row)
+        writer.writerow([view[c] for c in EXPORT_COLUMNS])
+        count += 1
+    audit.record(session, principal, "export_masked", "residents", prefix or "all",
+                 ["id_number", "phone"], f"masked CSV export of {count} residents")
+    return out.getvalue()

@@ -31,6 +31,10 @@ UNMASK_CONTACT = frozenset({
 SEE_SPECIAL_GROUPS = frozenset({
     Role.COMMUNITY_GRID_CHIEF, Role.GRID_INSTRUCTOR, Role.DISTRICT_ADMIN,
 })
+# masked exports for the staff who keep the grid's ledger (P5.4.4 一个网格一本台帐)
+EXPORT_RESIDENTS = frozenset({
+    Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF, Role.DISTRICT_ADMIN,
+})
 UNMASKABLE_FIELDS = frozenset({"id_number", "phone"})
 MIN_REASON_LENGTH = 4
 

@@ -205,6 +205,12 @@ class RegistryService(PlatformService):
         return people.get_resident(self.db, self.pii, request.principal, resident_id,
                                    unmask, request.params["reason"])
 
+    @http("GET", "/export/residents.csv", roles=privacy.EXPORT_RESIDENTS,
+          query=schemas.PrefixQuerySchema, produces="text/csv; charset=utf-8",
+          tags=("residents",), summary="Masked CSV export of residents (audited)")
+    def export_residents(self, request):
+        return people.export_csv(self.db, request.principal, request.params["prefix"])
+
     @http("GET", "/search", roles=privacy.VIEW_RESIDENTS, query=schemas.SearchQuerySchema,
           tags=("residents",), summary="P6.2 one query: person or address → household, grid, "
           "responsible staff (scoped, audited)")

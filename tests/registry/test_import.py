@@ -82,3 +82,25 @@ def test_grids_geojson_import(district, web_session, admin, db_engine):
     codes = [g["grid_code"] for g in web_session.get(
         "/grids", params={"prefix": OTHER_COMMUNITY}, headers=admin).json()]
     assert codes == [OTHER_COMMUNITY + "001", OTHER_COMMUNITY + "002"]
+
+
+def test_export_is_masked_scoped_and_audited(district, web_session, admin, token, db_engine):
+    person = id_number("19600101", "131")
+    body = HEADER + f"{GRID_A},锦绣花园3幢,2单元301,周一,{person},13800000009,head,\n"
+    web_session.post("/import/residents", data=body.encode(),
+                     headers={**admin, "Content-Type": CSV})
+    chief = token("community_grid_chief", "community:320505001001", sub="chief-x")
+    export = web_session.get("/export/residents.csv", headers=chief)
+    assert export.status_code == 200
+    assert export.headers["Content-Type"].startswith("text/csv")
+    lines = export.text.strip().splitlines()
+    assert lines[0].startswith("id,grid_code")
+    assert "138****0009" in lines[1] and person not in export.text
+    outside = web_session.get("/export/residents.csv", params={"prefix": "320505001002"},
+                              headers=chief)
+    assert outside.status_code == 403
+    worker = token("neighbourhood_grid_worker", f"grid:{GRID_A}")
+    assert web_session.get("/export/residents.csv", headers=worker).status_code == 403
+    with db_engine.connect() as conn:
+        actions = conn.execute(sa.text("SELECT action, actor_sub FROM registry.audit_log")).all()
+    assert ("export_masked", "chief-x") in actions
