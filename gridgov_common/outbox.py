@@ -19,10 +19,11 @@ deduplicate by ``message_id`` (:func:`gridgov_common.messaging.claim_message`).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import amqp
 import eventlet
@@ -114,12 +115,32 @@ def _amqp_message(body: Mapping[str, Any]) -> amqp.Message:
     return amqp.Message(encode(body), **properties)
 
 
+class Returned(NamedTuple):
+    """A mandatory message the broker could not route to any queue."""
+
+    exchange: str
+    routing_key: str
+    body: dict[str, Any]
+    reply_text: str
+
+
+ReturnedHandler = Callable[[sa.Connection, list[Returned]], None]
+
+
 class BatchPublisher:
     """One AMQP connection in confirm mode that publishes a batch and waits once for the
-    confirms of all of it (one round trip per batch, not per message)."""
+    confirms of all of it (one round trip per batch, not per message).
+
+    Messages to ``mandatory_exchanges`` are published mandatory: one that no queue is
+    bound for comes back (basic.return, before its confirm) and is listed in the result
+    of :meth:`publish_batch` instead of vanishing.
+    """
 
     def __init__(self, amqp_uri: str, confirm_timeout: float = CONFIRM_TIMEOUT,
-                 ssl: Any = None, login_method: str | None = None) -> None:
+                 ssl: Any = None, login_method: str | None = None,
+                 mandatory_exchanges: frozenset[str] = frozenset()) -> None:
+        self.mandatory_exchanges = mandatory_exchanges
+        self._returned: list[Returned] = []
         self.amqp_uri = amqp_uri
         self.confirm_timeout = confirm_timeout
         self.ssl = ssl
@@ -130,16 +151,19 @@ class BatchPublisher:
         self._pending: set[int] = set()
         self._nacked: set[int] = set()
 
-    def publish_batch(self, messages: Sequence[tuple[str, str, amqp.Message]]) -> None:
+    def publish_batch(self, messages: Sequence[tuple[str, str, amqp.Message]]
+                      ) -> list[Returned]:
         """Publish (exchange, routing_key, message) triples; raise OutboxPublishError
-        unless the broker confirmed every one of them."""
+        unless the broker confirmed every one of them; return the unroutable ones."""
         try:
             channel = self._ensure_channel()
             self._nacked.clear()
+            self._returned = []
             for exchange, routing_key, message in messages:
                 self._pending.add(self._next_tag)  # before: acks may arrive while writing
                 self._next_tag += 1
-                channel.basic_publish(message, exchange=exchange, routing_key=routing_key)
+                channel.basic_publish(message, exchange=exchange, routing_key=routing_key,
+                                      mandatory=exchange in self.mandatory_exchanges)
             self._wait_for_confirms()
         except OutboxPublishError:
             self.close()
@@ -149,6 +173,11 @@ class BatchPublisher:
             raise OutboxPublishError(f"publishing failed: {exc!r}") from exc
         if self._nacked:
             raise OutboxPublishError(f"broker nacked {len(self._nacked)} message(s)")
+        return self._returned
+
+    def _on_return(self, exc, exchange: str, routing_key: str, message) -> None:
+        body = json.loads(message.body)
+        self._returned.append(Returned(exchange, routing_key, body, str(exc)))
 
     def _wait_for_confirms(self) -> None:
         deadline = time.monotonic() + self.confirm_timeout
@@ -180,6 +209,7 @@ class BatchPublisher:
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
             declare_topology(channel)
             self._conn, self._channel, self._next_tag = conn, channel, 1
         return self._channel
@@ -199,7 +229,9 @@ class OutboxPump:
     """Moves outbox rows of one schema to the broker; :meth:`relay_once` does one batch."""
 
     def __init__(self, engine: sa.Engine, schema: str, publisher: BatchPublisher,
-                 batch_size: int = DEFAULT_BATCH) -> None:
+                 batch_size: int = DEFAULT_BATCH,
+                 on_returned: ReturnedHandler | None = None) -> None:
+        self.on_returned = on_returned
         self.engine = engine
         self.table = tables_for(schema)["outbox"]
         self.publisher = publisher
@@ -214,8 +246,10 @@ class OutboxPump:
             rows = self._lock_batch(conn)
             if not rows:
                 return 0
-            failure = self._publish(rows)
+            failure, returned = self._publish(rows)
             if failure is None:
+                if returned:
+                    self._handle_returned(conn, returned)
                 conn.execute(sa.delete(self.table).where(
                     self.table.c.id.in_([row.id for row in rows])))
         if failure is not None:
@@ -230,13 +264,22 @@ class OutboxPump:
                  .with_for_update(skip_locked=True))
         return list(conn.execute(query))
 
-    def _publish(self, rows: list[sa.Row]) -> OutboxPublishError | None:
+    def _publish(self, rows: list[sa.Row]) -> tuple[OutboxPublishError | None, list[Returned]]:
         try:
-            self.publisher.publish_batch(
+            returned = self.publisher.publish_batch(
                 [(row.exchange, row.routing_key, _amqp_message(row.body)) for row in rows])
         except OutboxPublishError as exc:
-            return exc
-        return None
+            return exc, []
+        return None, returned
+
+    def _handle_returned(self, conn: sa.Connection, returned: list[Returned]) -> None:
+        """Record unroutable messages in the same transaction that deletes their rows,
+        so an unroutable message is never lost (the owner escalates it)."""
+        if self.on_returned is None:
+            log.error("%d unroutable message(s) and no handler: %s", len(returned),
+                      [(r.exchange, r.routing_key) for r in returned])
+            return
+        self.on_returned(conn, returned)
 
     def _record_failure(self, ids: list[int], failure: Exception) -> None:
         table = self.table
@@ -271,6 +314,11 @@ class OutboxRelay(DependencyProvider):
     ``wake()``, ``pending()``).
     """
 
+    def __init__(self, mandatory_exchanges: tuple[str, ...] = (),
+                 on_returned: ReturnedHandler | None = None) -> None:
+        self.mandatory_exchanges = frozenset(mandatory_exchanges)
+        self.on_returned = on_returned
+
     def setup(self) -> None:
         config = self.container.config
         missing = [key for key in (DB_URL_KEY, DB_SCHEMA_KEY, AMQP_URI_CONFIG_KEY)
@@ -282,8 +330,10 @@ class OutboxRelay(DependencyProvider):
         self.engine = make_engine(config[DB_URL_KEY], pool_size=RELAY_POOL_SIZE)
         publisher = BatchPublisher(config[AMQP_URI_CONFIG_KEY],
                                    ssl=config.get(AMQP_SSL_CONFIG_KEY),
-                                   login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
-        self.pump = OutboxPump(self.engine, config[DB_SCHEMA_KEY], publisher, self.batch_size)
+                                   login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+                                   mandatory_exchanges=self.mandatory_exchanges)
+        self.pump = OutboxPump(self.engine, config[DB_SCHEMA_KEY], publisher, self.batch_size,
+                               on_returned=self.on_returned)
         self._wakeup: LightQueue = LightQueue(maxsize=1)
         self._stopping = False
         self._gt = None

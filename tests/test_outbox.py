@@ -275,3 +275,35 @@ def test_the_relay_survives_an_unreachable_broker(engine, outbox, rabbit_config,
     container.stop()  # wakes the relay out of its back-off
     assert time.monotonic() - started < 2
     assert count_rows(engine, outbox) == 3
+
+
+def test_unroutable_mandatory_messages_are_handed_back_in_the_same_transaction(
+        engine, outbox, rabbit_config, channel, sink):
+    """An assignment no department queue is bound for is not lost: the handler records it
+    in the transaction that deletes its outbox row (dispatch escalates it)."""
+    seen = []
+
+    def on_returned(conn, returned):
+        seen.extend(returned)
+        conn.execute(sa.text("SELECT 1"))  # runs inside the pump's transaction
+
+    publisher = BatchPublisher(rabbit_config["AMQP_URI"], confirm_timeout=5,
+                               mandatory_exchanges=frozenset({EVENTS_EXCHANGE}))
+    made = OutboxPump(engine, SCHEMA, publisher, on_returned=on_returned)
+    try:
+        channel.queue_unbind(sink, EVENTS_EXCHANGE, "#")
+        channel.queue_bind(sink, EVENTS_EXCHANGE, "registry.resident.changed")
+        with Session(bind=engine, info={"db_schema": SCHEMA}) as session:
+            add_event(session, "registry.resident.changed", RESIDENT, "registry")
+            add_event(session, "registry.grid.changed", {
+                "grid_code": "610113001001003", "community_code": "610113001001",
+                "action": "created", "valid_from": "2026-12-01", "valid_to": None}, "registry")
+            session.commit()
+        assert made.relay_once() == 2
+    finally:
+        made.close()
+    assert [(r.exchange, r.routing_key, r.body["type"]) for r in seen] == [
+        (EVENTS_EXCHANGE, "registry.grid.changed", "registry.grid.changed")]
+    assert "NO_ROUTE" in seen[0].reply_text
+    assert count_rows(engine, outbox) == 0
+    assert len(drain(channel, sink, expected=1, settle=0.1)) == 1
