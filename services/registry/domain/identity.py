@@ -22,10 +22,11 @@ from operator import mul
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
+from gridgov_common.contract.messages import ID_CHECK_CHARS, ID_CHECK_WEIGHTS
 from services.registry.domain.codes import PROVINCE_PREFIXES
 
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-CHECK_CHARS = "10X98765432"
+# GB 11643-1999 weights and check characters: one definition, shared with the bus contract
+WEIGHTS, CHECK_CHARS = ID_CHECK_WEIGHTS, ID_CHECK_CHARS
 ID_LENGTH = 18
 LEGACY_ID_LENGTH = 15
 # A birth date before this year is a typo, not a living resident.

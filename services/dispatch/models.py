@@ -1,0 +1,115 @@
+"""Tables of the dispatch schema: cases, department assignments, the electronic case file,
+escalations, versioned triage rules and calendar overrides (P2.2, P5.3, P6.2)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from gridgov_common.messaging import messaging_tables
+
+SCHEMA = "dispatch"
+metadata = sa.MetaData(schema=SCHEMA)
+messaging_tables(metadata)
+NOW = sa.text("now()")
+
+
+def _ts(name: str, nullable: bool = True) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("case_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("case_number", sa.Text, nullable=False, unique=True),
+    sa.Column("state", sa.Text, nullable=False, index=True),
+    sa.Column("handling_level", sa.Text, nullable=False),  # grid|community|town|district
+    sa.Column("grid_code", sa.String(15), nullable=False, index=True),
+    sa.Column("town_code", sa.String(9), nullable=False, index=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("work_category", sa.Text, nullable=False),
+    sa.Column("info_class", sa.Text, nullable=False),
+    sa.Column("subcategory", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("priority", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("location", JSONB, nullable=True),
+    sa.Column("private", sa.Boolean, nullable=False),
+    sa.Column("handled_on_spot", sa.Boolean, nullable=False),
+    sa.Column("duplicate_of", UUID(as_uuid=False), nullable=True),
+    sa.Column("rule_id", sa.Text, nullable=True),
+    sa.Column("rule_version", sa.Integer, nullable=True),  # a running case keeps its rules
+    sa.Column("rework_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("satisfaction", sa.SmallInteger, nullable=True),  # return visit 1–5
+    _ts("reported_at", False),
+    _ts("filed_at", False),
+    _ts("resolved_at"),
+    _ts("closed_at"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+assignments = sa.Table(
+    "assignments", metadata,
+    sa.Column("assignment_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), sa.ForeignKey("cases.case_id"), nullable=False,
+              index=True),
+    sa.Column("department", sa.Text, nullable=False, index=True),
+    sa.Column("role", sa.Text, nullable=False),  # lead | assist
+    sa.Column("state", sa.Text, nullable=False),  # sent|acked|reported|returned|withdrawn
+    sa.Column("routing_key", sa.Text, nullable=False),
+    sa.Column("rework", sa.Integer, nullable=False, server_default="0"),
+    _ts("sent_at", False),
+    _ts("ack_due_at", False),
+    _ts("acked_at"),
+    sa.Column("ack_on_time", sa.Boolean, nullable=True),  # frozen when the stage ends
+    _ts("handle_due_at", False),
+    _ts("reported_at"),
+    sa.Column("handle_on_time", sa.Boolean, nullable=True),
+    sa.Column("resolved", sa.Boolean, nullable=True),
+    sa.Column("department_ref", sa.Text, nullable=True),  # their own reference
+    sa.Column("unroutable", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_assignments_open_due", "state", "ack_due_at", "handle_due_at"),
+)
+
+# P5.3.4: every step of a case is kept; append-only and hash-chained (trigger + casefile).
+case_file = sa.Table(
+    "case_file", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("entry", JSONB, nullable=False),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.UniqueConstraint("case_id", "seq", name="case_file_seq"),
+)
+
+escalations = sa.Table(
+    "escalations", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), nullable=False, index=True),
+    sa.Column("assignment_id", UUID(as_uuid=False), nullable=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("card", sa.Text, nullable=True),
+    sa.Column("target_role", sa.Text, nullable=False),
+    sa.Column("target_scope", sa.Text, nullable=False),
+    _ts("at", False),
+    # the same escalation is never raised twice, whichever replica's timer finds it
+    sa.Index("ux_escalation_once", "case_id", sa.text("coalesce(assignment_id::text, '')"),
+             "kind", "level", unique=True),
+)
+
+rule_sets = sa.Table(
+    "rule_sets", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("rules", JSONB, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+calendar_overrides = sa.Table(
+    "calendar_overrides", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("is_workday", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+)
