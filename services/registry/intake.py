@@ -19,6 +19,7 @@ def apply(session: Session, cipher: pii.PiiCipher, envelope) -> bool:
     if not claim_message(session, envelope.message_id, CONSUMER):
         return False
     payload = envelope.payload
+    _same_department(envelope.routing_key, payload["department"])
     id_number = _id_number(payload["id_number"])
     row = people.find_active_by_id_number(session, cipher, id_number)
     if row is None:
@@ -34,6 +35,15 @@ def apply(session: Session, cipher: pii.PiiCipher, envelope) -> bool:
     else:
         raise PermanentError("unsupported_type", f"registry does not apply {envelope.type}", {})
     return True
+
+
+def _same_department(routing_key: str | None, department: str) -> None:
+    """A department speaks for itself only: the key ``<department>.<entity>.<action>`` (which
+    the broker's topic permissions tie to the publishing user) must name the payload's."""
+    if not routing_key or routing_key.split(".", 1)[0] != department:
+        raise PermanentError("department_mismatch",
+                             f"routing key {routing_key!r} is not {department}'s",
+                             {"department": ["does not match the routing key"]})
 
 
 def _id_number(value: str) -> str:

@@ -82,6 +82,15 @@ def test_unknown_resident_and_bad_id_are_rejected_with_reasons(person, rabbit_co
     assert codes == ["invalid_payload", "unknown_resident"]
 
 
+def test_a_department_cannot_push_in_anothers_name(person, rabbit_config, db_engine):
+    uri = rabbit_config["AMQP_URI"]
+    publish(uri, "gridgov.intake", "public_security.resident.moved_out",
+            moved_out(department="civil_affairs"))
+    [(_, props, _)] = drain(uri, DLQ, expect=1)
+    assert props.headers["x-gridgov-error-code"] == "department_mismatch"
+    assert status_of(db_engine, person["id"]) == "active"
+
+
 def test_grid_change_event_reaches_subscribers(district, rabbit_config, web_session, admin):
     uri = rabbit_config["AMQP_URI"]
     bind_queue(uri, "grid-watch", "gridgov.events", ["registry.grid.changed"])
