@@ -138,3 +138,13 @@ def test_skeleton_services_serve_ops_routes(service_cls, container_factory, serv
     assert web_session.get("/healthz").json()["service"] == service_cls.name
     assert web_session.get("/readyz").status_code == 200
     assert web_session.get("/openapi.json").json()["info"]["title"] == service_cls.title
+
+
+@pytest.mark.parametrize("name", ["registry", "events", "dispatch", "assessment", "notify"])
+def test_nameko_run_module_form_finds_exactly_one_service(name):
+    """`nameko run services.<svc>.service` starts every class with entrypoints it finds;
+    a visible base class would start a second container on the same port."""
+    from nameko.cli.run import import_service  # what `nameko run` uses
+
+    found = import_service(f"services.{name}.service")
+    assert [cls.name for cls in found] == [name]

@@ -4,10 +4,10 @@
 Skeleton: health, readiness, metrics and OpenAPI only; its domain comes in a later issue.
 """
 
-from gridgov_common.platform import PlatformService
+from gridgov_common import platform  # module, so `nameko run` sees one service class
 
 
-class AssessmentService(PlatformService):
+class AssessmentService(platform.PlatformService):
     name = "assessment"
     title = "gridgov assessment"
     description = (

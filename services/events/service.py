@@ -1,16 +1,221 @@
-"""The events service: Case intake from grid workers' app, hotline systems and Open311 clients
-(P5.3.1).
+"""The events service: case intake (P5.3.1 "collect and archive by class") from the grid
+workers' app (P6.2: real-time reporting from phones), hotline and department systems on the
+bus, and Open311 clients.  Entrypoints only: the logic lives in plain modules.
 
-Skeleton: health, readiness, metrics and OpenAPI only; its domain comes in a later issue.
+Every accepted case is announced as ``events.case.reported`` on ``gridgov.events``; a major
+event (P5.2.7) is also alerted at once on ``gridgov.alerts`` and rendered as CAP 1.2.
 """
 
-from gridgov_common.platform import PlatformService
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from werkzeug.wrappers import Response
+
+from gridgov_common import platform  # module, so `nameko run` sees one service class
+from gridgov_common.contract import INTAKE_EXCHANGE
+from gridgov_common.errors import ApiError, Conflict, NotFound
+from gridgov_common.messaging import claim_message, consume_contract
+from gridgov_common.outbox import OutboxRelay
+from gridgov_common.roles import GRID_ROLES, Role
+from gridgov_common.web import http
+from services.events import cases, georeport, intake, photos, schemas
+from services.events.dependencies import EventsSettings, Registry
+from services.events.domain import cap, catalogue, media
+from services.events.metrics import CASES_REPORTED
+
+# Who files cases: the five grid roles (P5.0) and the district admin.  Department officers
+# report over the bus; the ops viewer only reads.
+REPORTERS = GRID_ROLES | {Role.DISTRICT_ADMIN}
+VIEWERS = GRID_ROLES | {Role.DISTRICT_ADMIN, Role.OPS_VIEWER}
+# CAP's restricted audience for major-event alerts (P5.2.7, P2.2)
+ALERT_READERS = {Role.TOWN_GRID_CHIEF, Role.DISTRICT_ADMIN, Role.OPS_VIEWER,
+                 Role.DEPARTMENT_OFFICER}
+CAP_TYPE = "application/cap+xml; charset=utf-8"
+OPEN311 = "/open311/v2"
 
 
-class EventsService(PlatformService):
+class EventsService(platform.PlatformService):
     name = "events"
     title = "gridgov events"
     description = (
-        "Case intake from grid workers' app, hotline systems and Open311 clients "
-        "(P5.3.1)."
+        "Case intake (P5.3.1) from the grid workers' app, hotline and department systems "
+        "(gridgov.intake) and Open311 GeoReport v2 clients; major events alerted at once "
+        "(P5.2.7) and rendered as CAP 1.2."
     )
+
+    settings = EventsSettings()
+    registry = Registry()
+    relay = OutboxRelay()
+
+    # -- cases from the app ---------------------------------------------------------------
+
+    @http("POST", "/cases", roles=REPORTERS, body=schemas.CaseCreateSchema,
+          response=schemas.CaseSchema, status=201, tags=("cases",),
+          summary="File a case (P5.3.1); 200 with the same case for a repeated client_ref",
+          description="The location (WGS84) decides the grid, which must lie in your scope. "
+          "Without a location give building_id and grid_code (the registry has no building "
+          "lookup yet). A major event (work_category major_event or severity critical) is "
+          "alerted at once (P5.2.7). A case near an open one of the same subcategory is "
+          "linked as a suggested duplicate, never dropped.")
+    def report_case(self, request):
+        principal = request.principal
+        report = self._report_from_app(request.data, principal)
+        sub = cases.complete(report)
+        placement = cases.place(self.registry, report)
+        principal.require_covers(placement.grid_code, f"grid {placement.grid_code}")
+        case, created = cases.file_case(self.db, self.settings, report, placement, sub)
+        if not created and case["reporter_sub"] != principal.sub:
+            raise Conflict("client_ref was already used for another reporter's case",
+                           fields={"client_ref": ["already used"]}, code="client_ref_taken")
+        self._committed(case, created)
+        return (201 if created else 200), schemas.CaseSchema().dump(case)
+
+    @staticmethod
+    def _report_from_app(data: dict[str, Any], principal) -> cases.Report:
+        location = data["location"] or {}
+        reported_at = data["reported_at"]
+        return cases.Report(
+            source="app", source_system="app", reporter_sub=principal.sub,
+            reporter_role=principal.role.value, work_category=data["work_category"],
+            subcategory=data["subcategory"], description=data["description"],
+            info_class=data["info_class"], severity=data["severity"],
+            lon=location.get("lon"), lat=location.get("lat"),
+            building_id=data["building_id"], grid_code=data["grid_code"],
+            photos=data["photos"], attributes=data["attributes"],
+            resident_id=data["resident_id"], handled_on_spot=data["handled_on_spot"],
+            private=data["private"],
+            reported_at=reported_at.astimezone(UTC) if reported_at else None,
+            external_ref=data["client_ref"])
+
+    def _committed(self, case: dict[str, Any], created: bool) -> None:
+        """Commit now, so the counter counts stored cases only."""
+        self.db.commit()
+        if created:
+            CASES_REPORTED.labels(case["source"], case["work_category"]).inc()
+
+    @http("GET", "/cases", roles=VIEWERS, query=schemas.CaseListQuerySchema,
+          response=schemas.CaseSchema, many=True, tags=("cases",),
+          summary="Cases in your scope, newest first")
+    def list_cases(self, request):
+        found = cases.list_cases(self.db, request.principal, request.params)
+        return schemas.CaseSchema(many=True).dump(found)
+
+    @http("GET", "/cases/<string:case_number>", roles=VIEWERS, response=schemas.CaseSchema,
+          tags=("cases",))
+    def get_case(self, request, case_number):
+        case = cases.get_case(self.db, case_number)
+        cases.require_can_see(request.principal, case)
+        return schemas.CaseSchema().dump(case)
+
+    @http("POST", "/cases/<string:case_number>/duplicate", roles=REPORTERS,
+          body=schemas.DuplicateActionSchema, response=schemas.CaseSchema, tags=("cases",),
+          summary="Confirm or undo a suggested duplicate link")
+    def decide_duplicate(self, request, case_number):
+        case = cases.set_duplicate(self.db, request.principal, case_number,
+                                   request.data["action"])
+        return schemas.CaseSchema().dump(case)
+
+    @http("GET", "/cases/<string:case_number>/cap.xml", roles=ALERT_READERS, produces=CAP_TYPE,
+          tags=("cases",), summary="The major event as a CAP 1.2 alert (restricted audience)")
+    def case_cap(self, request, case_number):
+        case = cases.get_case(self.db, case_number)
+        cases.require_can_read_alert(request.principal, case)
+        if not case["major"]:
+            raise NotFound(f"case {case_number} is not a major event: no alert",
+                           code="no_alert")
+        sub = catalogue.BY_CODE[case["subcategory"]]
+        return cap.render(case, sub, self.settings.cap_sender)
+
+    # -- photos ---------------------------------------------------------------------------
+
+    @http("POST", "/photos", roles=REPORTERS, max_body=media.MAX_PHOTO_BYTES,
+          response=schemas.PhotoSchema, status=201, tags=("photos",),
+          summary="Upload a photo (raw JPEG/PNG/WebP body, ≤ 5 MiB); returns its sha256",
+          description="Reference the hash in POST /cases. The same bytes are stored once.")
+    def upload_photo(self, request):
+        return photos.store(self.db, request.raw_body, request.mimetype, request.principal.sub)
+
+    @http("GET", "/photos/<string:sha256>", roles=VIEWERS, produces="image/*",
+          tags=("photos",), summary="A photo of a case you may see")
+    def get_photo(self, request, sha256):
+        data, content_type = photos.for_staff(self.db, request.principal, sha256)
+        return Response(data, content_type=content_type,
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+    # -- cases from hotline and department systems (gridgov.intake) ---------------------
+
+    @consume_contract(intake.QUEUE, INTAKE_EXCHANGE, intake.ROUTING_KEYS,
+                      message_types=[intake.MESSAGE_TYPE])
+    def take_intake_case(self, envelope):
+        if not claim_message(self.db, envelope.message_id, intake.CONSUMER):
+            return  # a redelivery: filed already
+        report = intake.report_from(envelope)
+        try:
+            sub = cases.complete(report)
+            placement = cases.place(self.registry, report)
+            case, created = cases.file_case(self.db, self.settings, report, placement, sub)
+        except ApiError as exc:
+            refusal = intake.permanent(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
+        self._committed(case, created)
+
+    # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
+
+    @http("GET", OPEN311 + "/discovery.<string:fmt>", public=True, tags=("open311",))
+    def open311_discovery(self, request, fmt):
+        endpoint = request.url_root.rstrip("/") + OPEN311
+        return georeport.guarded(fmt, self.db, lambda: georeport.discovery(
+            fmt, endpoint, self.settings))
+
+    @http("GET", OPEN311 + "/services.<string:fmt>", public=True, tags=("open311",),
+          summary="Public service list (our public subcategories)")
+    def open311_services(self, request, fmt):
+        return georeport.guarded(fmt, self.db, lambda: georeport.services(fmt))
+
+    @http("GET", OPEN311 + "/services/<string:service_code>.<string:fmt>", public=True,
+          tags=("open311",), summary="Service definition with typed attributes")
+    def open311_service_definition(self, request, service_code, fmt):
+        return georeport.guarded(fmt, self.db, lambda: georeport.service_definition(
+            fmt, service_code))
+
+    @http("POST", OPEN311 + "/requests.<string:fmt>", public=True, tags=("open311",),
+          summary="File a public request (form-encoded, api_key required)")
+    def open311_create_request(self, request, fmt):
+        def create() -> Response:
+            form = georeport.parse_form(request.raw_body, request.mimetype)
+            report, sub = georeport.report_from_form(form, self.settings)
+            cases.complete(report)
+            placement = cases.place(self.registry, report)
+            case, created = cases.file_case(self.db, self.settings, report, placement, sub)
+            self._committed(case, created)
+            return georeport.respond(fmt, georeport.doc.created(
+                case["case_number"], georeport.NOTICE), georeport.doc.requests_xml,
+                status=201)
+        return georeport.guarded(fmt, self.db, create)
+
+    @http("GET", OPEN311 + "/requests.<string:fmt>", public=True, tags=("open311",),
+          summary="Public requests: ids, service_code, status, start_date/end_date")
+    def open311_list_requests(self, request, fmt):
+        return georeport.guarded(fmt, self.db, lambda: georeport.list_requests(
+            self.db, fmt, request.args, self._media_base(request)))
+
+    @http("GET", OPEN311 + "/requests/<string:request_id>.<string:fmt>", public=True,
+          tags=("open311",), summary="One public request")
+    def open311_get_request(self, request, request_id, fmt):
+        return georeport.guarded(fmt, self.db, lambda: georeport.get_request(
+            self.db, fmt, request_id, self._media_base(request)))
+
+    @http("GET", OPEN311 + "/media/<string:sha256>", public=True, produces="image/*",
+          tags=("open311",), summary="A photo shown by a public request (media_url)")
+    def open311_media(self, request, sha256):
+        data, content_type = photos.for_public(self.db, sha256)
+        return Response(data, content_type=content_type,
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+    @staticmethod
+    def _media_base(request) -> str:
+        return request.url_root.rstrip("/") + OPEN311 + "/media/"

@@ -3,10 +3,10 @@
 Skeleton: health, readiness, metrics and OpenAPI only; its domain comes in a later issue.
 """
 
-from gridgov_common.platform import PlatformService
+from gridgov_common import platform  # module, so `nameko run` sees one service class
 
 
-class NotifyService(PlatformService):
+class NotifyService(platform.PlatformService):
     name = "notify"
     title = "gridgov notify"
     description = (

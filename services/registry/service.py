@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from nameko.timer import timer
 
+from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.contract import INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
 from gridgov_common.outbox import OutboxRelay
-from gridgov_common.platform import PlatformService
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.rpc import rpc
 from gridgov_common.web import http
@@ -36,7 +36,7 @@ GRID_INDEX_REFRESH_SECONDS = 2
 IMPORT_MAX_BYTES = 64 * 1024 * 1024
 
 
-class RegistryService(PlatformService):
+class RegistryService(platform.PlatformService):
     name = "registry"
     title = "gridgov registry"
     description = ("Grids (issued codes, GeoJSON), places, residents with encrypted personal "
@@ -154,9 +154,7 @@ class RegistryService(PlatformService):
         return places.find_buildings(self.db, request.params["q"], "")
 
     def _locate(self, lon: float, lat: float) -> dict | None:
-        grid_code = self.locator.lookup(lon, lat)
-        if grid_code is None and self.locator.refresh_if_changed():
-            grid_code = self.locator.lookup(lon, lat)  # a grid drawn since the last rebuild
+        grid_code = self.locator.locate(lon, lat)
         if grid_code is None:
             return None
         return {"grid_code": grid_code, "community_code": grid_code[:12],
