@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from nameko.extensions import DependencyProvider
 
@@ -37,9 +38,13 @@ class GridLocator(DependencyProvider):
     snapshot until the new one is swapped in whole.
     """
 
+    # a miss re-checks the database at most this often (misses must not cost a query each)
+    MISS_RECHECK_SECONDS = 1.0
+
     def setup(self) -> None:
         self.index = GridIndex.build([])
         self.version: tuple | None = None
+        self._last_miss_check = 0.0
 
     def start(self) -> None:
         self.refresh_if_changed()
@@ -66,6 +71,21 @@ class GridLocator(DependencyProvider):
 
     def lookup(self, lon: float, lat: float) -> str | None:
         return self.index.lookup(lon, lat)
+
+    def locate(self, lon: float, lat: float) -> str | None:
+        """Look up; on a miss, pick up grids drawn since the last rebuild (rate-limited) and
+        look again whenever the snapshot changed — also when another request rebuilt it."""
+        index = self.index
+        found = index.lookup(lon, lat)
+        if found is not None:
+            return found
+        now = time.monotonic()
+        if now - self._last_miss_check >= self.MISS_RECHECK_SECONDS:
+            self._last_miss_check = now
+            self.refresh_if_changed()
+        if self.index is not index:
+            return self.index.lookup(lon, lat)
+        return None
 
     def lookup_many(self, points: list[tuple[float, float]]) -> list[str | None]:
         return self.index.lookup_many(points)

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from gridgov_common.errors import ApiError
 from services.registry import people, places
 from services.registry.domain import geometry, identity, pii
 from services.registry.models import buildings, communities, grids, households, residents
+from services.registry.schemas import SPECIAL_GROUPS
 
 RESIDENT_COLUMNS = ("grid_code", "address", "unit", "name", "id_number", "phone",
                     "relationship", "special_groups")
@@ -135,7 +137,7 @@ def import_residents(session: Session, cipher: pii.PiiCipher, rows: Iterable[dic
         report.reject(1, ",".join(missing), "missing CSV columns")
         raise ImportRejected(report)
     valid_grids = set(session.execute(sa.select(grids.c.grid_code).where(
-        grids.c.valid_to.is_(None))).scalars())
+        places.active_on(date.today()))).scalars())
     parsed = [_parse_row(n, raw, cipher, valid_grids, scope_prefix, report)
               for n, raw in enumerate(rows, start=2)]  # line 1 is the header
     parsed = [p for p in parsed if p is not None]
@@ -173,7 +175,11 @@ def _parse_row(line: int, raw: dict[str, str], cipher: pii.PiiCipher, valid_grid
         except identity.IdentityError as exc:
             report.reject(line, "phone", str(exc))
             return None
-    groups = [g for g in (raw.get("special_groups") or "").split(";") if g.strip()]
+    groups = [g.strip() for g in (raw.get("special_groups") or "").split(";") if g.strip()]
+    unknown = sorted(set(groups) - set(SPECIAL_GROUPS))
+    if unknown:
+        report.reject(line, "special_groups", f"unknown special group(s) {', '.join(unknown)}")
+        return None
     return _Row(line, grid_code, raw["address"].strip(), raw["unit"].strip(),
                 raw["name"].strip(), (raw.get("relationship") or "member").strip(),
                 people.encrypted_columns(cipher, id_number, phone, groups))

@@ -144,13 +144,13 @@ def _overlapping_grids(session: Session, geom, on: date) -> list[str]:
         sa.select(grids.c.grid_code, grids.c.geometry).where(
             grids.c.min_lon <= max_lon, grids.c.max_lon >= min_lon,
             grids.c.min_lat <= max_lat, grids.c.max_lat >= min_lat,
-            _active_on(on))
+            active_on(on))
     ).all()
     existing = [(c.grid_code, shape(c.geometry)) for c in candidates]
     return geometry.find_overlaps(geom, existing)
 
 
-def _active_on(on: date):
+def active_on(on: date):
     return sa.and_(grids.c.valid_from <= on,
                    sa.or_(grids.c.valid_to.is_(None), grids.c.valid_to > on))
 
@@ -215,7 +215,7 @@ def list_grids(session: Session, prefix: str = "", on: date | None = None) -> li
     """
     stmt = sa.select(grids.c.grid_code, grids.c.community_code, grids.c.name, grids.c.kind,
                      grids.c.owner_org, grids.c.valid_from, grids.c.valid_to).where(
-        _active_on(on or date.today())).order_by(grids.c.grid_code)
+        active_on(on or date.today())).order_by(grids.c.grid_code)
     if prefix:
         stmt = stmt.where(grids.c.grid_code.startswith(prefix))
     return [dict(r._mapping) for r in session.execute(stmt)]
@@ -225,7 +225,7 @@ def grids_feature_collection(session: Session, on: date | None = None) -> dict[s
     """All valid grids as GeoJSON, for the operations map (no personal data)."""
     rows = session.execute(
         sa.select(grids.c.grid_code, grids.c.community_code, grids.c.name, grids.c.kind,
-                  grids.c.geometry).where(_active_on(on or date.today()))
+                  grids.c.geometry).where(active_on(on or date.today()))
         .order_by(grids.c.grid_code)).all()
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": r.geometry, "properties": {
@@ -245,20 +245,23 @@ def coverage_gaps(session: Session, community_code: str) -> list[dict[str, Any]]
                             code="no_boundary")
     geoms = [shape(g) for g in session.execute(
         sa.select(grids.c.geometry).where(grids.c.community_code == community_code,
-                                          _active_on(date.today()))).scalars()]
+                                          active_on(date.today()))).scalars()]
     return geometry.coverage_gaps(shape(community.boundary), geoms)
 
 
 def active_grid_shapes(session: Session) -> list[tuple[str, Any]]:
     """(grid_code, shapely geometry) of every grid valid today, for the spatial index."""
     rows = session.execute(
-        sa.select(grids.c.grid_code, grids.c.geometry).where(_active_on(date.today()))).all()
+        sa.select(grids.c.grid_code, grids.c.geometry).where(active_on(date.today()))).all()
     return [(r.grid_code, shape(r.geometry)) for r in rows]
 
 
 def grid_version(session: Session) -> tuple:
-    """Cheap fingerprint of the grid table: replicas rebuild their index when it changes."""
-    return tuple(session.execute(
+    """Cheap fingerprint of the grid table: replicas rebuild their index when it changes.
+
+    Today's date is part of it: a grid drawn or retired with a future date enters or
+    leaves the index on that day, with no other change to the table."""
+    return (date.today(), *session.execute(
         sa.select(sa.func.count(), sa.func.max(grids.c.changed_at))).one())
 
 

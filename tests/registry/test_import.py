@@ -104,3 +104,13 @@ def test_export_is_masked_scoped_and_audited(district, web_session, admin, token
     with db_engine.connect() as conn:
         actions = conn.execute(sa.text("SELECT action, actor_sub FROM registry.audit_log")).all()
     assert ("export_masked", "chief-x") in actions
+
+
+def test_unknown_special_group_in_csv_is_rejected(district, web_session, admin, db_engine):
+    body = HEADER + (f"{GRID_A},锦绣花园3幢,2单元305,己,{id_number('19700101', '141')},,head,"
+                     "drug_user; astronaut\n")
+    response = web_session.post("/import/residents", data=body.encode(),
+                                headers={**admin, "Content-Type": CSV})
+    assert response.status_code == 422
+    [row] = response.json()["error"]["fields"]["report"]["rejected"]
+    assert row["field"] == "special_groups" and "astronaut" in row["message"]
