@@ -1,0 +1,384 @@
+"""Case intake (P5.3.1 "collect and archive by class"): validate, place, number, link
+duplicates, file, and announce — the same path for the app, the hotline and Open311.
+
+Filing is one transaction: the case row, its ``events.case.reported`` event and, for a
+major event (P5.2.7), its ``alert.major_event`` alert are written together (transactional
+outbox), so a case is never announced without being stored, nor stored without being
+announced.  The alert is written first: outbox rows are published in id order, so a
+subscriber to both exchanges sees the alert before the case (P5.2.7 "reported at once").
+
+Concurrency: the day's counter row is locked before the duplicate search and the insert.
+Every filing of the day queues on that one row for a few milliseconds, which buys three
+things across any number of replicas: unique, gapless case numbers; a duplicate search that
+sees every earlier case; and at most one case per (source system, external reference).
+The registry is asked *before* the lock, so a slow RPC never holds it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import Session
+
+from gridgov_common.auth import Principal
+from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
+from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.outbox import add_event, add_to_outbox
+from gridgov_common.roles import ScopeLevel
+from services.events.dependencies import RegistryClient, Settings
+from services.events.domain import catalogue, geo
+from services.events.domain.cap import alert_headline
+from services.events.domain.numbers import format_case_number, local_day, now_utc
+from services.events.models import case_number_counters, cases, photos
+
+PRODUCER = "events"
+CASE_REPORTED = "events.case.reported"
+MAJOR_EVENT_ALERT = "alert.major_event"
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+MAX_DUPLICATE_CANDIDATES = 200
+ON_SPOT_NOTE = "handled on the spot at grid level (P5.1.5)"
+
+
+@dataclass
+class Report:
+    """A case as a reporter describes it, whatever the channel."""
+
+    source: str  # app | hotline | open311 | department
+    source_system: str  # "app", "open311", or the sending system's code
+    reporter_sub: str
+    reporter_role: str
+    work_category: str
+    subcategory: str
+    description: str
+    info_class: str | None = None
+    severity: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    building_id: int | None = None
+    grid_code: str | None = None  # only with building_id and no location
+    photos: list[str] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    resident_id: int | None = None
+    handled_on_spot: bool = False
+    private: bool = False
+    reported_at: datetime | None = None
+    external_ref: str | None = None
+    correlation_id: str | None = None  # the intake message that caused it
+
+
+@dataclass(frozen=True)
+class Placement:
+    grid_code: str
+    town_code: str
+
+
+# --- validation -------------------------------------------------------------------------
+
+def _invalid(field_name: str, message: str, code: str = "validation_failed") -> Unprocessable:
+    return Unprocessable(message, fields={field_name: [message]}, code=code)
+
+
+def complete(report: Report) -> catalogue.Subcategory:
+    """Check the report against the catalogue and fill in the subcategory's defaults."""
+    try:
+        sub = catalogue.subcategory(report.subcategory, report.work_category)
+        report.attributes = catalogue.check_attributes(sub, report.attributes or {})
+    except catalogue.CatalogueError as exc:
+        raise _invalid(exc.field, str(exc)) from None
+    report.info_class = report.info_class or sub.info_class.value
+    report.severity = report.severity or sub.severity.value
+    now = now_utc()
+    if report.reported_at is None:
+        report.reported_at = now
+    elif report.reported_at > now + MAX_CLOCK_SKEW:
+        raise _invalid("reported_at", "reported_at is in the future")
+    if report.handled_on_spot and catalogue.is_major(report.work_category, report.severity):
+        # P5.2.7 vs P5.1.5: a major event is reported at once, never closed in the grid
+        raise _invalid("handled_on_spot", "a major event or critical case cannot be "
+                                          "handled on the spot (P5.2.7)")
+    if len(set(report.photos)) != len(report.photos):
+        raise _invalid("photos", "a photo is listed twice")
+    return sub
+
+
+def place(registry: RegistryClient, report: Report) -> Placement:
+    """The grid of the case: from the location (registry point lookup), else the given
+    grid_code of a building (checked to exist and be valid today)."""
+    if report.lon is not None and report.lat is not None:
+        found = registry.lookup_point(report.lon, report.lat)
+        if found is None:
+            raise _invalid("location", "the location lies outside every grid",
+                           code="outside_grids")
+        return Placement(found["grid_code"], found["town_code"])
+    grid = registry.grid(report.grid_code) if report.grid_code else None
+    if grid is None:
+        raise _invalid("grid_code", f"no grid {report.grid_code}", code="unknown_grid")
+    valid_to = grid.get("valid_to")
+    if valid_to and str(valid_to) < local_day(now_utc()).isoformat():
+        raise _invalid("grid_code", f"grid {report.grid_code} was retired on {valid_to}",
+                       code="retired_grid")
+    # the registry offers no building → grid lookup yet: building_id is stored as given
+    return Placement(report.grid_code, report.grid_code[:9])
+
+
+def check_photos(session: Session, hashes: list[str]) -> None:
+    if not hashes:
+        return
+    found = set(session.execute(
+        sa.select(photos.c.sha256).where(photos.c.sha256.in_(hashes))).scalars())
+    missing = [h for h in hashes if h not in found]
+    if missing:
+        raise Unprocessable("photos must be uploaded first with POST /photos",
+                            fields={"photos": [f"unknown photo {h}" for h in missing]},
+                            code="unknown_photo")
+
+
+# --- filing -----------------------------------------------------------------------------
+
+def file_case(session: Session, settings: Settings, report: Report, placement: Placement,
+              sub: catalogue.Subcategory) -> tuple[dict[str, Any], bool]:
+    """File the case and put its event(s) in the outbox; (case, True).
+
+    A report whose (source_system, external_ref) was filed before returns (that case, False)
+    and changes nothing.
+    """
+    check_photos(session, report.photos)
+    day = local_day(now_utc())
+    last = _lock_counter(session, day)
+    if report.external_ref is not None:
+        existing = _by_external_ref(session, report.source_system, report.external_ref)
+        if existing is not None:
+            return existing, False
+    duplicate_of = find_duplicate(session, settings, report)
+    case_number = format_case_number(settings.case_number_prefix, day, last + 1)
+    session.execute(sa.update(case_number_counters)
+                    .where(case_number_counters.c.day == day).values(last_value=last + 1))
+    row = _row(report, placement, case_number, duplicate_of)
+    inserted = session.execute(
+        pg.insert(cases).values(**row)
+        .on_conflict_do_nothing(index_elements=["source_system", "external_ref"],
+                                index_where=cases.c.external_ref.isnot(None))
+        .returning(cases.c.case_id)).first()
+    if inserted is None:
+        # the same reference filed at the same instant on both sides of midnight (two counter
+        # rows, two locks): the other filing won; give the number back (we hold the lock)
+        session.execute(sa.update(case_number_counters)
+                        .where(case_number_counters.c.day == day).values(last_value=last))
+        return _by_external_ref(session, report.source_system, report.external_ref), False
+    case = get_by_id(session, row["case_id"])
+    announce(session, case, sub, report.correlation_id)
+    return case, True
+
+
+def _lock_counter(session: Session, day) -> int:
+    """Lock the day's counter row (creating it) and return its current value."""
+    table = case_number_counters
+    statement = (pg.insert(table).values(day=day, last_value=0)
+                 .on_conflict_do_update(index_elements=[table.c.day],
+                                        set_={"last_value": table.c.last_value})
+                 .returning(table.c.last_value))
+    return session.execute(statement).scalar_one()
+
+
+def _row(report: Report, placement: Placement, case_number: str,
+         duplicate_of: str | None) -> dict[str, Any]:
+    closed = report.handled_on_spot  # P5.1.5: filed and closed at grid level, still counted
+    return {
+        "case_id": str(uuid.uuid4()),
+        "case_number": case_number,
+        "reported_at": report.reported_at,
+        "source": report.source,
+        "source_system": report.source_system,
+        "external_ref": report.external_ref,
+        "grid_code": placement.grid_code,
+        "town_code": placement.town_code,
+        "lon": report.lon,
+        "lat": report.lat,
+        "building_id": report.building_id,
+        "work_category": report.work_category,
+        "info_class": report.info_class,
+        "subcategory": report.subcategory,
+        "severity": report.severity,
+        "description": report.description,
+        "photos": list(report.photos),
+        "attributes": dict(report.attributes),
+        "resident_id": report.resident_id,
+        "handled_on_spot": report.handled_on_spot,
+        "duplicate_of": duplicate_of,
+        "duplicate_status": "suggested" if duplicate_of else None,
+        "private": report.private,
+        "reporter_sub": report.reporter_sub,
+        "reporter_role": report.reporter_role,
+        "status": "closed" if closed else "open",
+        "status_notes": ON_SPOT_NOTE if closed else None,
+    }
+
+
+def announce(session: Session, case: dict[str, Any], sub: catalogue.Subcategory,
+             correlation_id: str | None) -> None:
+    """Outbox: the major-event alert first (P5.2.7 "at once"), then the filed case."""
+    location = case["location"]
+    if case["major"]:
+        alert = make_envelope(MAJOR_EVENT_ALERT, {
+            "case_id": case["case_id"], "case_number": case["case_number"],
+            "msg_type": "alert", "town_code": case["town_code"],
+            "grid_code": case["grid_code"], "severity": case["severity"],
+            "category": sub.alert_category,
+            "headline": alert_headline(sub, case["description"]),
+            "description": case["description"], "location": location,
+            "reported_at": case["reported_at"],
+        }, PRODUCER, correlation_id=correlation_id)
+        add_to_outbox(session, ALERTS_EXCHANGE,
+                      alert_key(case["town_code"], case["severity"], sub.alert_category), alert)
+    add_event(session, CASE_REPORTED, {
+        "case_id": case["case_id"], "case_number": case["case_number"],
+        "reported_at": case["reported_at"], "source": case["source"],
+        "grid_code": case["grid_code"], "town_code": case["town_code"],
+        "location": location, "building_id": case["building_id"],
+        "work_category": case["work_category"], "info_class": case["info_class"],
+        "subcategory": case["subcategory"], "severity": case["severity"],
+        "description": case["description"], "photos": case["photos"],
+        "resident_id": case["resident_id"], "handled_on_spot": case["handled_on_spot"],
+        "duplicate_of": case["duplicate_of"], "private": case["private"],
+    }, PRODUCER, correlation_id=correlation_id)
+
+
+# --- duplicates -------------------------------------------------------------------------
+
+def find_duplicate(session: Session, settings: Settings, report: Report) -> str | None:
+    """The open, non-duplicate case of the same subcategory within the distance and the
+    time window (or at the same building), nearest first; None if there is none.
+
+    A match is only *suggested*: the new case is still filed and announced, and a grid
+    worker confirms or undoes the link (never dropped, DOMAIN-REFERENCES §4).
+    """
+    window = timedelta(hours=settings.duplicate_window_hours)
+    conditions = [
+        cases.c.subcategory == report.subcategory,
+        cases.c.status == "open",
+        sa.or_(cases.c.duplicate_status.is_(None), cases.c.duplicate_status == "undone"),
+        cases.c.reported_at.between(report.reported_at - window, report.reported_at + window),
+    ]
+    if report.lon is not None and report.lat is not None:
+        box = geo.box_around(report.lon, report.lat, settings.duplicate_distance_m)
+        conditions += [cases.c.lon.between(box.min_lon, box.max_lon),
+                       cases.c.lat.between(box.min_lat, box.max_lat)]
+    elif report.building_id is not None:
+        conditions.append(cases.c.building_id == report.building_id)
+    else:
+        return None
+    rows = session.execute(
+        sa.select(cases.c.case_id, cases.c.lon, cases.c.lat, cases.c.reported_at)
+        .where(*conditions).order_by(cases.c.reported_at).limit(MAX_DUPLICATE_CANDIDATES)
+    ).all()
+    best: tuple[float, datetime, str] | None = None
+    for row in rows:
+        if report.lon is not None and report.lat is not None:
+            distance = geo.haversine_m(report.lon, report.lat, row.lon, row.lat)
+            if distance > settings.duplicate_distance_m:
+                continue
+        else:
+            distance = 0.0
+        candidate = (distance, row.reported_at, str(row.case_id))
+        if best is None or candidate < best:
+            best = candidate
+    return best[2] if best else None
+
+
+def set_duplicate(session: Session, principal: Principal, case_number: str,
+                  action: str) -> dict[str, Any]:
+    """A grid worker confirms a suggested duplicate link, or undoes it (kept, marked
+    undone, so the case counts again as a case of its own)."""
+    case = get_case(session, case_number, lock=True)
+    require_can_see(principal, case)
+    if case["duplicate_of"] is None:
+        raise Conflict(f"case {case_number} is not linked to another case",
+                       code="not_a_duplicate")
+    target = {"confirm": "confirmed", "undo": "undone"}[action]
+    if case["duplicate_status"] != target:
+        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
+                        .values(duplicate_status=target, updated_at=sa.func.now()))
+    return get_case(session, case_number)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+_original = cases.alias("original")
+
+
+def _select():
+    return (sa.select(cases, _original.c.case_number.label("duplicate_of_number"))
+            .select_from(cases.outerjoin(_original, cases.c.duplicate_of == _original.c.case_id)))
+
+
+def view(row) -> dict[str, Any]:
+    """A case row as the API shows it to staff in scope."""
+    data = dict(row._mapping)
+    lon, lat = data.pop("lon"), data.pop("lat")
+    data["location"] = None if lon is None else {"lon": lon, "lat": lat}
+    data["case_id"] = str(data["case_id"])
+    data["duplicate_of"] = None if data["duplicate_of"] is None else str(data["duplicate_of"])
+    data["major"] = catalogue.is_major(data["work_category"], data["severity"])
+    data.setdefault("duplicate_of_number", None)
+    return data
+
+
+def get_by_id(session: Session, case_id: str) -> dict[str, Any]:
+    return view(session.execute(_select().where(cases.c.case_id == case_id)).one())
+
+
+def get_case(session: Session, case_number: str, lock: bool = False) -> dict[str, Any]:
+    statement = _select().where(cases.c.case_number == case_number)
+    if lock:
+        statement = statement.with_for_update(of=cases)
+    row = session.execute(statement).first()
+    if row is None:
+        raise NotFound(f"no case {case_number}")
+    return view(row)
+
+
+def _by_external_ref(session: Session, source_system: str, ref: str) -> dict[str, Any] | None:
+    row = session.execute(_select().where(cases.c.source_system == source_system,
+                                          cases.c.external_ref == ref)).first()
+    return None if row is None else view(row)
+
+
+def require_can_see(principal: Principal, case: dict[str, Any]) -> None:
+    """Grid staff see their scope's cases; district-wide roles their district's."""
+    principal.require_covers(case["grid_code"], f"case {case['case_number']}")
+
+
+def require_can_read_alert(principal: Principal, case: dict[str, Any]) -> None:
+    """CAP's restricted audience: the departments concerned read every major event
+    (P2.2 "departments report in"); everyone else within their scope."""
+    if principal.scope_level != ScopeLevel.DEPARTMENT:
+        require_can_see(principal, case)
+
+
+def list_cases(session: Session, principal: Principal, params: dict[str, Any],
+               ) -> list[dict[str, Any]]:
+    prefix = principal.scope_code
+    wanted = params.get("grid_code")
+    if wanted:
+        if wanted.startswith(prefix):
+            prefix = wanted
+        elif not prefix.startswith(wanted):
+            raise Forbidden(f"{wanted} is outside your scope {principal.scope}")
+    conditions = [cases.c.grid_code.startswith(prefix, autoescape=True)]
+    for key in ("status", "work_category", "subcategory", "duplicate_status"):
+        if params.get(key):
+            conditions.append(cases.c[key] == params[key])
+    if params.get("since"):
+        conditions.append(cases.c.reported_at >= params["since"])
+    if params.get("until"):
+        conditions.append(cases.c.reported_at < params["until"])
+    rows = session.execute(_select().where(*conditions)
+                           .order_by(cases.c.reported_at.desc(), cases.c.case_number.desc())
+                           .limit(params["limit"]).offset(params["offset"])).all()
+    return [view(row) for row in rows]
+

@@ -1,0 +1,148 @@
+"""Dependency providers of the events service: its settings and the registry client.
+
+Each injects a small domain-shaped interface, so the plain modules (``cases``, ``intake``,
+``open311``) never touch nameko.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import eventlet
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
+
+from gridgov_common.errors import ServiceUnavailable
+from services.events.domain.numbers import check_prefix
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DUPLICATE_DISTANCE_M = 100.0
+DEFAULT_DUPLICATE_WINDOW_HOURS = 72.0
+DEFAULT_RPC_TIMEOUT = 5.0
+MIN_API_KEY_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class Settings:
+    case_number_prefix: str
+    duplicate_distance_m: float
+    duplicate_window_hours: float
+    open311_api_keys: tuple[str, ...]
+    cap_sender: str
+    open311_contact: str
+    registry_timeout: float
+
+    def open311_client(self, api_key: str | None) -> str | None:
+        """A stable pseudonym of the Open311 client holding ``api_key`` (never the key
+        itself, which must not reach the database), or None if the key is not ours."""
+        if not api_key:
+            return None
+        given = api_key.encode()
+        for key in self.open311_api_keys:
+            if hmac.compare_digest(given, key.encode()):
+                return "open311:" + hashlib.sha256(given).hexdigest()[:12]
+        return None
+
+
+def _number(config: dict, key: str, default: float) -> float:
+    value = config.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RuntimeError(f"config {key} must be a number, got {value!r}") from None
+    if number <= 0:
+        raise RuntimeError(f"config {key} must be positive")
+    return number
+
+
+def settings_from_config(config: dict[str, Any]) -> Settings:
+    """Read and check the events settings; a bad value stops the service at start."""
+    raw_keys = config.get("OPEN311_API_KEYS") or ""
+    keys = tuple(k.strip() for k in str(raw_keys).split(",") if k.strip())
+    short = [k for k in keys if len(k) < MIN_API_KEY_LENGTH]
+    if short:
+        raise RuntimeError(f"OPEN311_API_KEYS: every key needs {MIN_API_KEY_LENGTH}+ characters")
+    try:
+        prefix = check_prefix(str(config.get("CASE_NUMBER_PREFIX") or "GS"))
+    except ValueError as exc:
+        raise RuntimeError(f"CASE_NUMBER_PREFIX: {exc}") from None
+    return Settings(
+        case_number_prefix=prefix,
+        duplicate_distance_m=_number(config, "DUPLICATE_DISTANCE_METRES",
+                                     DEFAULT_DUPLICATE_DISTANCE_M),
+        duplicate_window_hours=_number(config, "DUPLICATE_WINDOW_HOURS",
+                                       DEFAULT_DUPLICATE_WINDOW_HOURS),
+        open311_api_keys=keys,
+        cap_sender=str(config.get("CAP_SENDER") or "gridgov-events"),
+        open311_contact=str(config.get("OPEN311_CONTACT") or ""),
+        registry_timeout=_number(config, "REGISTRY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT),
+    )
+
+
+class EventsSettings(DependencyProvider):
+    def setup(self) -> None:
+        self.settings = settings_from_config(self.container.config)
+        if not self.settings.open311_api_keys:
+            log.warning("OPEN311_API_KEYS is empty: Open311 POST requests are refused")
+
+    def get_dependency(self, worker_ctx) -> Settings:
+        return self.settings
+
+
+class RegistryClient:
+    """The two registry questions intake asks, with a time limit.
+
+    Why a time limit: nameko's RPC waits forever for a reply, and a registry that is down
+    would hang every report; better to answer 503 (HTTP) or requeue (bus) at once.
+    """
+
+    def __init__(self, proxy, timeout: float) -> None:
+        self.proxy = proxy
+        self.timeout = timeout
+
+    def lookup_point(self, lon: float, lat: float) -> dict[str, str] | None:
+        """{grid_code, community_code, town_code} of the grid containing the point."""
+        return self._call("lookup_point", lon, lat)
+
+    def grid(self, grid_code: str) -> dict[str, Any] | None:
+        """The grid's summary (valid_from/valid_to …), or None if no such grid."""
+        try:
+            return self._call("get_grid_summary", grid_code)
+        except RemoteError as exc:
+            if exc.exc_type == "NotFound":
+                return None
+            raise
+
+    def _call(self, method: str, *args):
+        try:
+            reply = getattr(self.proxy, method).call_async(*args)
+            with eventlet.Timeout(self.timeout):
+                return reply.result()
+        except eventlet.Timeout:
+            raise ServiceUnavailable(f"the registry did not answer within {self.timeout}s",
+                                     code="registry_unavailable") from None
+        except UnknownService:
+            raise ServiceUnavailable("the registry is not running",
+                                     code="registry_unavailable") from None
+
+
+class Registry(RpcProxy):
+    """``RpcProxy("registry")`` wrapped in a :class:`RegistryClient`."""
+
+    def __init__(self) -> None:
+        super().__init__("registry")
+
+    def setup(self) -> None:
+        super().setup()
+        self.timeout = settings_from_config(self.container.config).registry_timeout
+
+    def get_dependency(self, worker_ctx) -> RegistryClient:
+        return RegistryClient(super().get_dependency(worker_ctx), self.timeout)

@@ -1,0 +1,224 @@
+"""Open311 GeoReport v2 endpoints (docs/OPEN311.md): discovery, services, service
+definitions, filing public requests with an API key, and reading public requests.
+
+Errors use GeoReport's shape (``[{"code", "description"}]`` / ``<errors>``) and its status
+codes (400 for bad input, 403 for a bad key, 404), not gridgov's, because Open311 clients
+parse them.  Personal fields a client may send (name, e-mail, phone, device id) are not
+stored (P5.4.4): the platform has no use for them that would justify keeping them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from gridgov_common.contract.cases import DESCRIPTION_MAX, Source
+from gridgov_common.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from services.events import cases
+from services.events.dependencies import Settings
+from services.events.domain import catalogue
+from services.events.domain import open311 as doc
+from services.events.domain.numbers import DISTRICT_TZ, now_utc
+from services.events.models import cases as cases_table
+from services.events.visibility import public_conditions
+
+FORMATS = ("json", "xml")
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS = 100
+MAX_IDS = 100
+ATTRIBUTE_KEY = re.compile(r"^attribute\[([a-z][a-z0-9_]*)\](\[\])?$")
+REPORTER_ROLE = "open311_client"
+NOTICE = "已受理，编号即案件编号 / Received; the request id is the case number."
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise NotFound(f"unknown format {fmt!r}: use .json or .xml")
+    return fmt
+
+
+def respond(fmt: str, data: Any, xml_render: Callable[[Any], str], status: int = 200,
+            ) -> Response:
+    if fmt == "xml":
+        return Response(xml_render(data), status=status, content_type=doc.XML_TYPE)
+    return Response(json.dumps(data, ensure_ascii=False), status=status,
+                    content_type=doc.JSON_TYPE)
+
+
+def error(fmt: str, exc: ApiError) -> Response:
+    """GeoReport v2 error list; a failed validation is a 400 there, not a 422."""
+    status = 400 if exc.status == 422 else exc.status
+    details = "; ".join(f"{name}: {', '.join(map(str, problems))}"
+                        for name, problems in exc.fields.items()
+                        if isinstance(problems, list))
+    text = f"{exc.message} ({details})" if details else exc.message
+    return respond(fmt if fmt in FORMATS else "json", doc.errors(status, text), doc.errors_xml,
+                   status=status)
+
+
+def guarded(fmt: str, session: Session, action: Callable[[], Response]) -> Response:
+    """Run ``action``; any caller error becomes a GeoReport error and nothing is kept."""
+    try:
+        check_format(fmt)
+        return action()
+    except ApiError as exc:
+        session.rollback()
+        return error(fmt, exc)
+
+
+# --- reads ------------------------------------------------------------------------------
+
+def discovery(fmt: str, endpoint_url: str, settings: Settings) -> Response:
+    return respond(fmt, doc.discovery(endpoint_url, settings.open311_contact),
+                   doc.discovery_xml)
+
+
+def services(fmt: str) -> Response:
+    return respond(fmt, doc.services(), doc.services_xml)
+
+
+def service_definition(fmt: str, code: str) -> Response:
+    try:
+        sub = catalogue.public_subcategory(code)
+    except catalogue.CatalogueError:
+        raise NotFound(f"no service {code}") from None
+    return respond(fmt, doc.service_definition(sub), doc.service_definition_xml)
+
+
+def _w3c(name: str, text: str) -> datetime:
+    """A W3C datetime from a query string ("+" may arrive decoded as a space)."""
+    text = re.sub(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$", r"\1+\2", text.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name} is not a W3C datetime", fields={name: [text]}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=DISTRICT_TZ)
+
+
+def _comma_list(args, name: str) -> list[str]:
+    values = [v.strip() for v in (args.get(name) or "").split(",") if v.strip()]
+    if len(values) > MAX_IDS:
+        raise BadRequest(f"at most {MAX_IDS} values in {name}")
+    return values
+
+
+def list_requests(session: Session, fmt: str, args, media_base: str) -> Response:
+    """GET requests: by ids, or by service_code/status/date range (default the last 90
+    days), newest first, at most 1,000; public cases only."""
+    conditions = list(public_conditions())
+    ids = _comma_list(args, "service_request_id")
+    if ids:  # GeoReport v2: ids given → the other filters are ignored
+        conditions.append(cases_table.c.case_number.in_(ids))
+    else:
+        end = _w3c("end_date", args["end_date"]) if args.get("end_date") else now_utc()
+        start = (_w3c("start_date", args["start_date"]) if args.get("start_date")
+                 else end - timedelta(days=doc.DEFAULT_DAYS))
+        if start > end:
+            raise BadRequest("start_date is after end_date")
+        conditions += [cases_table.c.reported_at >= start, cases_table.c.reported_at <= end]
+        codes = _comma_list(args, "service_code")
+        if codes:
+            conditions.append(cases_table.c.subcategory.in_(codes))
+        statuses = _comma_list(args, "status")
+        if statuses:
+            if set(statuses) - {"open", "closed"}:
+                raise BadRequest("status is open and/or closed")
+            conditions.append(cases_table.c.status.in_(statuses))
+    rows = session.execute(
+        sa.select(cases_table).where(*conditions)
+        .order_by(cases_table.c.reported_at.desc(), cases_table.c.case_number.desc())
+        .limit(doc.MAX_REQUESTS)).all()
+    items = [_public(dict(row._mapping), media_base) for row in rows]
+    return respond(fmt, items, doc.requests_xml)
+
+
+def get_request(session: Session, fmt: str, request_id: str, media_base: str) -> Response:
+    row = session.execute(sa.select(cases_table).where(
+        cases_table.c.case_number == request_id, *public_conditions())).first()
+    if row is None:
+        raise NotFound(f"no public request {request_id}")
+    return respond(fmt, [_public(dict(row._mapping), media_base)], doc.requests_xml)
+
+
+def _public(case: dict[str, Any], media_base: str) -> dict[str, Any]:
+    return doc.service_request(case, catalogue.BY_CODE[case["subcategory"]], media_base)
+
+
+# --- filing -----------------------------------------------------------------------------
+
+def parse_form(raw_body: bytes, mimetype: str | None) -> dict[str, list[str]]:
+    if (mimetype or "").lower() != FORM_TYPE:
+        raise UnsupportedMediaType(f"send the request as {FORM_TYPE}")
+    try:
+        return parse_qs(raw_body.decode("utf-8"), keep_blank_values=True,
+                        max_num_fields=MAX_FORM_FIELDS)
+    except UnicodeDecodeError:
+        raise BadRequest("the form is not UTF-8") from None
+    except ValueError as exc:
+        raise BadRequest(f"malformed form: {exc}") from None
+
+
+def _one(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0].strip() if values else None
+
+
+def _coordinate(form, name: str, low: float, high: float) -> float:
+    text = _one(form, name)
+    if not text:
+        raise Unprocessable("lat and long (WGS84) are required; addresses are not looked up",
+                            fields={name: ["required"]})
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise Unprocessable(f"{name} is not a WGS84 coordinate", fields={name: [text]})
+    return value
+
+
+def report_from_form(form: dict[str, list[str]], settings: Settings,
+                     ) -> tuple[cases.Report, catalogue.Subcategory]:
+    client = settings.open311_client(_one(form, "api_key"))
+    if client is None:
+        raise Forbidden("api_key missing or invalid", code="invalid_api_key")
+    code = _one(form, "service_code")
+    if not code:
+        raise Unprocessable("service_code is required", fields={"service_code": ["required"]})
+    try:
+        sub = catalogue.public_subcategory(code)
+    except catalogue.CatalogueError as exc:
+        raise Unprocessable(str(exc), fields={"service_code": [code]}) from None
+    description = _one(form, "description") or ""
+    if not description:
+        raise Unprocessable("description is required", fields={"description": ["required"]})
+    if len(description) > DESCRIPTION_MAX:
+        raise Unprocessable(f"description is longer than {DESCRIPTION_MAX} characters",
+                            fields={"description": ["too long"]})
+    attributes: dict[str, Any] = {}
+    for key, values in form.items():
+        match = ATTRIBUTE_KEY.match(key)
+        if match:
+            attributes[match.group(1)] = values if match.group(2) else values[0]
+    report = cases.Report(
+        source=Source.OPEN311.value, source_system=Source.OPEN311.value, reporter_sub=client,
+        reporter_role=REPORTER_ROLE, work_category=sub.work_category.value,
+        subcategory=sub.code, description=description,
+        lon=_coordinate(form, "long", -180, 180), lat=_coordinate(form, "lat", -90, 90),
+        attributes=attributes)
+    return report, sub

@@ -1,0 +1,6 @@
+"""Alembic environment of the events schema (see gridgov_common.migrate)."""
+
+from gridgov_common.migrate import run_env
+from services.events.models import metadata
+
+run_env(metadata)

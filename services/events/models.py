@@ -1,0 +1,108 @@
+"""Tables of the events schema: cases, photos, the daily case-number counters.
+
+P5.3.1 "collect and archive by class": every case is filed once, with its P5.2 work
+category, P5.4.4 information class and subcategory, whoever reported it and however it
+came in (app, hotline, Open311, department).  Nothing is ever deleted here: a duplicate is
+linked, not dropped; a case handled on the spot is filed closed, still counted (P5.1.5).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gridgov_common.contract import InfoClass, Severity, WorkCategory
+from gridgov_common.contract.cases import Source
+from gridgov_common.messaging import messaging_tables
+
+SCHEMA = "events"
+metadata = sa.MetaData(schema=SCHEMA)
+messaging_tables(metadata)
+
+NOW = sa.text("now()")
+DUPLICATE_STATUSES = ("suggested", "confirmed", "undone")
+STATUSES = ("open", "closed")  # Open311's two states; dispatch keeps the detailed ones
+
+
+def _one_of(column: str, values, name: str) -> sa.CheckConstraint:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"{column} IN ({quoted})", name=name)
+
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("case_id", sa.Uuid(as_uuid=False), primary_key=True),
+    sa.Column("case_number", sa.String(32), nullable=False, unique=True),
+    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),  # as the reporter says
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("source", sa.Text, nullable=False),
+    # who sent it: "app", "open311", or the hotline/department system code
+    sa.Column("source_system", sa.Text, nullable=False),
+    # the sender's own reference (hotline ticket, the app's retry key); one case per sender+ref
+    sa.Column("external_ref", sa.Text, nullable=True),
+    sa.Column("grid_code", sa.String(15), nullable=False),
+    sa.Column("town_code", sa.String(9), nullable=False),
+    sa.Column("lon", sa.Float, nullable=True),  # WGS84
+    sa.Column("lat", sa.Float, nullable=True),
+    sa.Column("building_id", sa.BigInteger, nullable=True),  # registry building, no FK across
+    sa.Column("work_category", sa.Text, nullable=False),  # P5.2
+    sa.Column("info_class", sa.Text, nullable=False),  # P5.4.4
+    sa.Column("subcategory", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("photos", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),  # sha256
+    sa.Column("attributes", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("resident_id", sa.BigInteger, nullable=True),  # reported on behalf of
+    sa.Column("handled_on_spot", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("duplicate_of", sa.Uuid(as_uuid=False), sa.ForeignKey("cases.case_id"),
+              nullable=True),
+    sa.Column("duplicate_status", sa.Text, nullable=True),
+    sa.Column("private", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reporter_sub", sa.Text, nullable=False),
+    sa.Column("reporter_role", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="open"),  # Open311
+    sa.Column("status_notes", sa.Text, nullable=True),
+    _one_of("source", [s.value for s in Source], "case_source"),
+    _one_of("work_category", [w.value for w in WorkCategory], "case_work_category"),
+    _one_of("info_class", [i.value for i in InfoClass], "case_info_class"),
+    _one_of("severity", [s.value for s in Severity], "case_severity"),
+    _one_of("status", STATUSES, "case_status"),
+    _one_of("duplicate_status", DUPLICATE_STATUSES, "case_duplicate_status"),
+    sa.CheckConstraint("(duplicate_of IS NULL) = (duplicate_status IS NULL)",
+                       name="case_duplicate_link"),
+    sa.CheckConstraint("duplicate_of <> case_id", name="case_not_own_duplicate"),
+    sa.CheckConstraint("(lon IS NULL) = (lat IS NULL)", name="case_location_pair"),
+    sa.CheckConstraint("char_length(description) BETWEEN 1 AND 4000",
+                       name="case_description_length"),
+    sa.Index("ux_cases_external_ref", "source_system", "external_ref", unique=True,
+             postgresql_where=sa.text("external_ref IS NOT NULL")),
+    sa.Index("ix_cases_grid_reported", "grid_code", "reported_at"),
+    sa.Index("ix_cases_reported_at", "reported_at"),
+    # duplicate search: same subcategory, open, recent, then a lon/lat box
+    sa.Index("ix_cases_duplicate_search", "subcategory", "reported_at",
+             postgresql_where=sa.text("status = 'open'")),
+    sa.Index("ix_cases_photos", "photos", postgresql_using="gin"),
+)
+
+# Stored by content hash: a photo attached twice (or re-uploaded after a lost reply) is one
+# row.  Bytes live in PostgreSQL; 5 MiB at most each (see domain.media).
+photos = sa.Table(
+    "photos", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("content_type", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.LargeBinary, nullable=False),
+    sa.Column("uploaded_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    _one_of("content_type", ["image/jpeg", "image/png", "image/webp"], "photo_content_type"),
+    sa.CheckConstraint("size = octet_length(bytes)", name="photo_size"),
+)
+
+# One row per district day; the filing transaction locks it, so case numbers are unique
+# across replicas and gapless (a rolled-back filing rolls its increment back too).
+case_number_counters = sa.Table(
+    "case_number_counters", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("last_value", sa.Integer, nullable=False),
+)

@@ -1,0 +1,74 @@
+"""Photos of cases: uploaded before the case (the app sends them while the worker types),
+stored once by SHA-256, referenced by hash from cases (P6.2: collect once, share many times).
+
+Only JPEG/PNG/WebP whose bytes say so are stored (see ``domain.media``).  Staff read a photo
+through a case they may see; the public reads one only when a public case shows it
+(P5.4.4: nothing of a private case leaks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import Session
+
+from gridgov_common.auth import Principal
+from gridgov_common.errors import BadRequest, NotFound, UnsupportedMediaType
+from services.events.domain import media
+from services.events.models import cases, photos
+from services.events.visibility import public_conditions
+
+
+def store(session: Session, data: bytes, declared_type: str | None,
+          uploaded_by: str) -> dict[str, Any]:
+    """Store the photo (once per content) and return its hash, type and size."""
+    declared = (declared_type or "").split(";")[0].strip().lower()
+    if declared not in media.ALLOWED_TYPES:
+        raise UnsupportedMediaType(
+            f"send a photo as one of {', '.join(media.ALLOWED_TYPES)}",
+            fields={"Content-Type": [declared or "missing"]})
+    if not data:
+        raise BadRequest("the photo is empty", code="empty_body")
+    actual = media.sniff(data)
+    if actual != declared:
+        raise UnsupportedMediaType(
+            f"the body is not a {declared} image", code="content_mismatch",
+            fields={"Content-Type": [f"declared {declared}, content is {actual or 'unknown'}"]})
+    digest = media.sha256_hex(data)
+    session.execute(pg.insert(photos).values(
+        sha256=digest, content_type=actual, size=len(data), bytes=data,
+        uploaded_by=uploaded_by).on_conflict_do_nothing(index_elements=[photos.c.sha256]))
+    return {"sha256": digest, "content_type": actual, "size": len(data)}
+
+
+def _load(session: Session, digest: str) -> tuple[bytes, str]:
+    row = session.execute(sa.select(photos.c.bytes, photos.c.content_type)
+                          .where(photos.c.sha256 == digest)).first()
+    if row is None:
+        raise NotFound("no such photo")
+    return bytes(row.bytes), row.content_type
+
+
+def for_staff(session: Session, principal: Principal, digest: str) -> tuple[bytes, str]:
+    """A photo its uploader, or anyone who may see a case showing it, may read."""
+    uploader = session.execute(sa.select(photos.c.uploaded_by)
+                               .where(photos.c.sha256 == digest)).scalar()
+    if uploader is None:
+        raise NotFound("no such photo")
+    if uploader != principal.sub:
+        grids = session.execute(sa.select(cases.c.grid_code)
+                                .where(cases.c.photos.contains([digest]))).scalars().all()
+        if not any(principal.covers(grid) for grid in grids):
+            raise NotFound("no such photo")  # not 403: do not confirm that it exists
+    return _load(session, digest)
+
+
+def for_public(session: Session, digest: str) -> tuple[bytes, str]:
+    """A photo shown by at least one public case (Open311 ``media_url``)."""
+    shown = session.execute(sa.select(sa.literal(1)).where(
+        cases.c.photos.contains([digest]), *public_conditions()).limit(1)).first()
+    if shown is None:
+        raise NotFound("no such photo")
+    return _load(session, digest)

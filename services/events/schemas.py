@@ -1,0 +1,149 @@
+"""marshmallow schemas of the events service's HTTP inputs and outputs.
+
+Unknown fields are rejected (marshmallow's default RAISE): a typo in the app is an error,
+not silently lost data.  The enumerations are the contract's (P5.2 work categories, P5.4.4
+information classes, severities), so the API cannot drift from the bus.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from gridgov_common.contract import InfoClass, Severity, WorkCategory
+from gridgov_common.contract.cases import DESCRIPTION_MAX, SHA256_RE
+from services.events.domain.media import MAX_PHOTOS_PER_CASE
+from services.events.models import DUPLICATE_STATUSES, STATUSES
+
+DIGITS15 = [validate.Length(equal=15), validate.Regexp(r"^\d+$", error="digits only")]
+CLIENT_REF = validate.Regexp(r"^[\x21-\x7e]{1,64}$",
+                             error="1-64 printable ASCII characters, no spaces")
+
+
+def _one_of(enum_cls) -> validate.OneOf:
+    return validate.OneOf([member.value for member in enum_cls])
+
+
+class LocationSchema(Schema):
+    """WGS84 (GPS) longitude/latitude; the app converts GCJ-02 map coordinates first."""
+
+    lon = fields.Float(required=True, allow_nan=False, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, allow_nan=False, validate=validate.Range(-90, 90))
+
+
+class Location(fields.Field):
+    """A ``{"lon", "lat"}`` object checked by :class:`LocationSchema`.
+
+    A plain Field rather than ``fields.Nested``: the shared OpenAPI generator names schemas
+    by class and cannot name a nested schema instance.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("metadata", {}).update(
+            type="object", example={"lon": 120.5712, "lat": 31.2989},
+            description="WGS84 longitude/latitude (convert GCJ-02 first)")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Give an object with lon and lat.")
+        return LocationSchema().load(value)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+class CaseCreateSchema(Schema):
+    location = Location(load_default=None, allow_none=True)
+    building_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1))
+    grid_code = fields.String(load_default=None, allow_none=True, validate=DIGITS15, metadata={
+        "description": "required with building_id when no location is given"})
+    work_category = fields.String(required=True, validate=_one_of(WorkCategory))
+    info_class = fields.String(load_default=None, allow_none=True, validate=_one_of(InfoClass),
+                               metadata={"description": "default: the subcategory's class"})
+    subcategory = fields.String(required=True, validate=validate.Length(1, 48))
+    severity = fields.String(load_default=None, allow_none=True, validate=_one_of(Severity),
+                             metadata={"description": "default: the subcategory's severity"})
+    description = fields.String(required=True, validate=validate.Length(1, DESCRIPTION_MAX))
+    photos = fields.List(fields.String(validate=validate.Regexp(SHA256_RE)), load_default=list,
+                         validate=validate.Length(max=MAX_PHOTOS_PER_CASE), metadata={
+                             "description": "sha256 of photos uploaded with POST /photos"})
+    attributes = fields.Dict(keys=fields.String(), load_default=dict)
+    resident_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1))
+    handled_on_spot = fields.Boolean(load_default=False, metadata={
+        "description": "P5.1.5: handled and closed at grid level, still filed and counted"})
+    private = fields.Boolean(load_default=False, metadata={
+        "description": "never shown on public reads (Open311)"})
+    reported_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "when the worker saw it (app offline queue); default: now"})
+    client_ref = fields.String(load_default=None, allow_none=True, validate=CLIENT_REF,
+                               metadata={"description": "the app's retry key: a repeated "
+                                         "POST with the same key returns the same case"})
+
+    @validates_schema
+    def _placed(self, data, **kwargs):
+        if data.get("location") is None:
+            if data.get("building_id") is None or data.get("grid_code") is None:
+                raise ValidationError("give location, or building_id with grid_code",
+                                      "location")
+        elif data.get("grid_code") is not None:
+            raise ValidationError("the grid follows from the location; omit grid_code",
+                                  "grid_code")
+
+
+class CaseSchema(Schema):
+    case_id = fields.String()
+    case_number = fields.String()
+    reported_at = fields.DateTime()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    source = fields.String()
+    source_system = fields.String()
+    external_ref = fields.String(allow_none=True)
+    grid_code = fields.String()
+    town_code = fields.String()
+    location = Location(allow_none=True)
+    building_id = fields.Integer(allow_none=True)
+    work_category = fields.String()
+    info_class = fields.String()
+    subcategory = fields.String()
+    severity = fields.String()
+    major = fields.Boolean(metadata={"description": "P5.2.7: an alert was raised"})
+    description = fields.String()
+    photos = fields.List(fields.String())
+    attributes = fields.Dict()
+    resident_id = fields.Integer(allow_none=True)
+    handled_on_spot = fields.Boolean()
+    duplicate_of = fields.String(allow_none=True)
+    duplicate_of_number = fields.String(allow_none=True)
+    duplicate_status = fields.String(allow_none=True)
+    private = fields.Boolean()
+    reporter_sub = fields.String()
+    reporter_role = fields.String()
+    status = fields.String()
+    status_notes = fields.String(allow_none=True)
+
+
+class CaseListQuerySchema(Schema):
+    grid_code = fields.String(load_default=None, validate=validate.Regexp(r"^\d{6,15}$"),
+                              metadata={"description": "a code prefix inside your scope"})
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    work_category = fields.String(load_default=None, validate=_one_of(WorkCategory))
+    subcategory = fields.String(load_default=None, validate=validate.Length(1, 48))
+    duplicate_status = fields.String(load_default=None,
+                                     validate=validate.OneOf(DUPLICATE_STATUSES))
+    since = fields.AwareDateTime(load_default=None)
+    until = fields.AwareDateTime(load_default=None)
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+class DuplicateActionSchema(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(["confirm", "undo"]))
+
+
+class PhotoSchema(Schema):
+    sha256 = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()

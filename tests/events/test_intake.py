@@ -1,0 +1,124 @@
+"""Cases pushed by a hotline over plain AMQP (``intake.case.report`` v1 on gridgov.intake):
+filed once however often delivered, refused into ``events.intake.dlq`` with reasons."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pika
+import pytest
+import sqlalchemy as sa
+
+from gridgov_common.contract import load_sample, make_envelope, parse_envelope
+from tests.amqp import drain, publish, wait_until
+from tests.events.conftest import GRID_A, IN_A, OUTSIDE, TOWN, received
+
+pytestmark = pytest.mark.integration
+
+DLQ = "events.intake.dlq"
+SYSTEM = "hotline_12345"
+KEY = f"{SYSTEM}.case.report"
+
+
+def hotline_case(external_ref=None, **overrides):
+    payload = {
+        "source": "hotline", "source_system": SYSTEM,
+        "external_ref": external_ref or f"12345-{uuid.uuid4().hex[:10]}",
+        "location": IN_A, "work_category": "public_security_prevention",
+        "info_class": "stability_governance", "subcategory": "electric_bike_charging",
+        "severity": "minor", "description": "市民来电：楼道内私拉电线给电动车充电",
+        "reported_at": "2026-11-28T02:18:05.000Z", "private": False,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def envelope(payload, producer=SYSTEM):
+    return make_envelope("intake.case.report", payload, producer)
+
+
+def cases_with_ref(db_engine, ref):
+    with db_engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT case_number, source, source_system, reporter_sub, grid_code, reported_at "
+            "FROM events.cases WHERE external_ref = :r"), {"r": ref}).mappings().all()
+
+
+def test_the_sample_is_a_valid_hotline_report():
+    sample = load_sample("intake.case.report", 1)
+    assert parse_envelope(json.dumps(sample)).payload["source_system"] == sample["producer"]
+
+
+def test_hotline_case_is_filed_once_however_often_delivered(events, observer, db_engine):
+    payload = hotline_case()
+    message = envelope(payload)
+    publish(observer, "gridgov.intake", KEY, message)
+    publish(observer, "gridgov.intake", KEY, message)  # a redelivery: same message_id
+    resent = envelope(payload)  # the same ticket sent again as a new message
+    publish(observer, "gridgov.intake", KEY, resent)
+    [(key, _, event)] = received(observer, 1)
+    assert key == "events.case.reported"
+    assert event["correlation_id"] == message["message_id"]
+    assert event["payload"]["source"] == "hotline"
+    assert event["payload"]["grid_code"] == GRID_A and event["payload"]["town_code"] == TOWN
+    rows = cases_with_ref(db_engine, payload["external_ref"])
+    assert len(rows) == 1
+    assert rows[0]["source_system"] == SYSTEM and rows[0]["reporter_sub"] == SYSTEM
+    assert rows[0]["reported_at"].isoformat().startswith("2026-11-28T02:18:05")
+    # nothing more was filed or announced for the two duplicates
+    assert received(observer, 1, timeout=2.0) == []
+    with db_engine.connect() as conn:
+        claims = conn.execute(sa.text("SELECT count(*) FROM events.processed_messages")).scalar()
+    assert claims == 2  # the first message and the resent ticket, each claimed once
+    assert drain(observer, DLQ, expect=1, timeout=0.5) == []
+
+
+def test_major_event_from_the_hotline_is_alerted(events, observer):
+    publish(observer, "gridgov.intake", KEY, envelope(hotline_case(
+        work_category="major_event", subcategory="public_order_incident", severity="major",
+        info_class="stability_governance", description="市民来电：小区门口有人持械斗殴")))
+    keys = [key for key, _, _ in received(observer, 2)]
+    assert keys == [f"{TOWN}.major.public_order", "events.case.reported"]
+
+
+def refusals(uri, expect):
+    return {props.headers["x-gridgov-error-code"]: (props, body)
+            for _, props, body in drain(uri, DLQ, expect=expect, timeout=15)}
+
+
+def test_bad_reports_are_dead_lettered_with_reasons(events, observer, db_engine):
+    uri = observer
+    publish(uri, "gridgov.intake", KEY, b"{not json")
+    publish(uri, "gridgov.intake", KEY, envelope(hotline_case(subcategory="no_such_thing")))
+    publish(uri, "gridgov.intake", KEY, envelope(hotline_case(location=OUTSIDE)))
+    publish(uri, "gridgov.intake", "another_system.case.report", envelope(hotline_case()))
+    unknown_field = envelope(hotline_case())
+    unknown_field["payload"]["caller_phone"] = "13800138000"  # personal data: not in v1
+    publish(uri, "gridgov.intake", KEY, unknown_field)
+    got = refusals(uri, 5)
+    assert set(got) == {"invalid_json", "validation_failed", "outside_grids",
+                        "source_mismatch", "invalid_payload"}
+    props, body = got["invalid_json"]
+    assert body == b"{not json"  # dead-lettered unchanged
+    assert props.headers["x-gridgov-consumer"] == "events.intake"
+    assert props.headers["x-gridgov-original-routing-key"] == KEY
+    fields = json.loads(got["validation_failed"][0].headers["x-gridgov-error-fields"])
+    assert "subcategory" in fields
+    fields = json.loads(got["invalid_payload"][0].headers["x-gridgov-error-fields"])
+    assert fields == {"caller_phone": ["Unknown field."]}
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events.cases")).scalar() == 0
+    # the consumer keeps going: a good report after the bad ones is filed
+    good = hotline_case()
+    publish(uri, "gridgov.intake", KEY, envelope(good))
+    assert wait_until(lambda: cases_with_ref(db_engine, good["external_ref"]))
+
+
+def test_other_message_types_on_the_case_key_are_refused(events, observer):
+    moved = make_envelope("intake.resident.moved_out", {
+        "department": SYSTEM, "id_number": "11010519491231002X",
+        "moved_out_on": "2026-11-20"}, SYSTEM)
+    publish(observer, "gridgov.intake", KEY, moved,
+            pika.BasicProperties(content_type="application/json", delivery_mode=2))
+    assert set(refusals(observer, 1)) == {"unexpected_type"}
