@@ -1,0 +1,354 @@
+"""Triage rules as data (P5.3.2 分流交办) with their time limits (P5.3.3).
+
+Real systems keep, per subcategory, the filing condition, handling time limit, closing
+condition, responsible department and legal basis as master data (DOMAIN-REFERENCES §2).
+Here they are a versioned ``RuleSet`` (JSON, validated with marshmallow): each rule matches
+on (work category, subcategory, severity, town-code prefix) and says who handles the case,
+how fast, and whether it stays at a level or goes to departments.
+
+Versions are immutable: a running case keeps the rule version it started with (its due
+times and escalations must not change when an operator edits the rules), so a ``RuleBook``
+holds every version and looks rules up by (version, rule id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from gridgov_common.contract.routing import (
+    CODE_MAX_LENGTH,
+    CODE_RE,
+    Priority,
+    Severity,
+    WorkCategory,
+)
+from services.dispatch.domain.calendar import TimeLimit, WorkCalendar
+from services.dispatch.domain.states import HandlingLevel
+from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors, summarise
+
+__all__ = [
+    "DEFAULT_RULES_PATH", "WILDCARD", "CaseFacts", "Outcome", "Rule", "RuleBook", "RuleSet",
+    "RuleSetError", "TriageFacts", "UnknownRule", "deadlines", "load_default_rules",
+]
+
+WILDCARD = "*"
+DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "default_rules.json"
+RULE_ID_RE = r"^[a-z0-9][a-z0-9_.-]{0,79}$"
+TOWN_PREFIX_RE = r"^\d{1,9}$"  # a prefix of a 9-digit town code: district (6) or town (9)
+TEXT_MAX = 1000
+
+
+class Outcome(StrEnum):
+    """P5.3.2: handle at own level, or route to the responsible department(s)."""
+
+    LOCAL = "local"
+    DISPATCH = "dispatch"
+
+
+class RuleSetError(ValueError):
+    """A rule set failed validation; ``errors`` maps field paths to messages."""
+
+    def __init__(self, message: str, errors: Mapping[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = dict(errors or {})
+
+
+class UnknownRule(LookupError):
+    """No rule set with that version, or no rule with that id in it."""
+
+
+class TriageFacts(Protocol):
+    """What triage looks at in a case (attributes of ``CaseFacts`` or a service row)."""
+
+    work_category: str
+    subcategory: str
+    severity: str
+    town_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFacts:
+    work_category: str
+    subcategory: str
+    severity: str
+    town_code: str
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> CaseFacts:
+        """From a ``CaseReportedV1`` payload or a ``cases`` row mapping."""
+        return cls(str(data["work_category"]), str(data["subcategory"]),
+                   str(data["severity"]), str(data["town_code"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One triage rule.  ``handling_level`` is the level that owns the case: the level
+    that handles it (``local``) or the level that whistles the departments (``dispatch``,
+    normally the town, P2.2)."""
+
+    id: str
+    work_category: str  # a WorkCategory value or "*"
+    subcategory: str  # a code or "*"
+    severity: str  # a Severity value or "*"
+    town_prefix: str | None
+    handling_level: HandlingLevel
+    outcome: Outcome
+    lead: str | None
+    assist: tuple[str, ...]
+    priority: Priority
+    ack_limit: TimeLimit
+    handle_limit: TimeLimit
+    closing_condition: str
+    legal_basis: str
+    title: str = ""
+
+    @property
+    def departments(self) -> tuple[str, ...]:
+        """Lead first, then the assisting departments (empty for local handling)."""
+        return ((self.lead,) if self.lead else ()) + self.assist
+
+    @property
+    def match_key(self) -> tuple[str, str, str, str]:
+        return (self.work_category, self.subcategory, self.severity, self.town_prefix or "")
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """P5.3.2 most specific rule wins: subcategory > category > wildcard, then a
+        specific severity, then a longer town prefix."""
+        if self.subcategory != WILDCARD:
+            category_rank = 2
+        else:
+            category_rank = 1 if self.work_category != WILDCARD else 0
+        return (category_rank, int(self.severity != WILDCARD), len(self.town_prefix or ""))
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.match_key == (WILDCARD, WILDCARD, WILDCARD, "")
+
+    def matches(self, case: TriageFacts) -> bool:
+        return (
+            self.work_category in (WILDCARD, str(case.work_category))
+            and self.subcategory in (WILDCARD, str(case.subcategory))
+            and self.severity in (WILDCARD, str(case.severity))
+            and str(case.town_code).startswith(self.town_prefix or "")
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "work_category": self.work_category,
+            "subcategory": self.subcategory, "severity": self.severity,
+            "town_prefix": self.town_prefix, "handling_level": self.handling_level.value,
+            "outcome": self.outcome.value, "lead": self.lead, "assist": list(self.assist),
+            "priority": self.priority.value, "ack_limit": self.ack_limit.to_dict(),
+            "handle_limit": self.handle_limit.to_dict(),
+            "closing_condition": self.closing_condition, "legal_basis": self.legal_basis,
+        }
+
+
+# --- validation (marshmallow 4) -----------------------------------------------------------
+
+def _one_of(values: Iterable[str], wildcard: bool = False) -> validate.OneOf:
+    choices = [*values, *([WILDCARD] if wildcard else [])]
+    return validate.OneOf(choices, error="Must be one of: {choices}.")
+
+
+def _code(**kwargs: Any) -> fields.String:
+    return fields.String(validate=[validate.Regexp(CODE_RE, error="Not a snake_case code."),
+                                   validate.Length(max=CODE_MAX_LENGTH)], **kwargs)
+
+
+class _RuleSchema(Schema):
+    id = fields.String(required=True, validate=validate.Regexp(RULE_ID_RE))
+    title = fields.String(load_default="", validate=validate.Length(max=200))
+    work_category = fields.String(required=True, validate=_one_of(WorkCategory, True))
+    subcategory = fields.String(required=True, validate=validate.Regexp(
+        rf"^(?:\*|{CODE_RE.pattern[1:-1]})$", error="Must be a snake_case code or '*'."))
+    severity = fields.String(required=True, validate=_one_of(Severity, True))
+    town_prefix = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Regexp(TOWN_PREFIX_RE,
+                                                         error="Must be 1-9 digits."))
+    handling_level = fields.String(required=True, validate=_one_of(HandlingLevel))
+    outcome = fields.String(required=True, validate=_one_of(Outcome))
+    lead = _code(load_default=None, allow_none=True)
+    assist = fields.List(_code(), load_default=list)
+    priority = fields.String(required=True, validate=_one_of(Priority))
+    ack_limit = fields.Nested(TimeLimitSchema, required=True)
+    handle_limit = fields.Nested(TimeLimitSchema, required=True)
+    closing_condition = fields.String(required=True, validate=validate.Length(1, TEXT_MAX))
+    legal_basis = fields.String(required=True, validate=validate.Length(1, TEXT_MAX))
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
+        # P5.3.3: a prescribed time limit allows some time
+        for name in ("ack_limit", "handle_limit"):
+            if name in data and data[name].amount <= 0:
+                raise ValidationError("must be more than zero", name)
+        # P5.3.2: subcategories belong to a category, so a specific one needs its category
+        if data.get("subcategory") not in (None, WILDCARD) \
+                and data.get("work_category") == WILDCARD:
+            raise ValidationError("a specific subcategory needs a specific work_category",
+                                  "subcategory")
+        self._check_departments(data)
+
+    @staticmethod
+    def _check_departments(data: dict[str, Any]) -> None:
+        """P2.2: a dispatched case has exactly one lead department; a local one none."""
+        lead, assist = data.get("lead"), data.get("assist") or []
+        if data.get("outcome") == Outcome.DISPATCH:
+            if not lead:
+                raise ValidationError("a dispatch rule names its lead department", "lead")
+            if lead in assist:
+                raise ValidationError("the lead department cannot also assist", "assist")
+            if len(set(assist)) != len(assist):
+                raise ValidationError("assisting departments are listed twice", "assist")
+        elif data.get("outcome") == Outcome.LOCAL and (lead or assist):
+            raise ValidationError("a local rule names no departments", "lead")
+
+    @post_load
+    def _make(self, data: dict[str, Any], **kwargs: Any) -> Rule:
+        return Rule(
+            id=data["id"], title=data["title"], work_category=data["work_category"],
+            subcategory=data["subcategory"], severity=data["severity"],
+            town_prefix=data["town_prefix"],
+            handling_level=HandlingLevel(data["handling_level"]),
+            outcome=Outcome(data["outcome"]), lead=data["lead"], assist=tuple(data["assist"]),
+            priority=Priority(data["priority"]), ack_limit=data["ack_limit"],
+            handle_limit=data["handle_limit"], closing_condition=data["closing_condition"],
+            legal_basis=data["legal_basis"],
+        )
+
+
+class _RuleSetSchema(Schema):
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    description = fields.String(load_default="", validate=validate.Length(max=TEXT_MAX))
+    rules = fields.List(fields.Nested(_RuleSchema), required=True,
+                        validate=validate.Length(min=1))
+
+    @validates_schema
+    def _whole_set(self, data: dict[str, Any], **kwargs: Any) -> None:
+        rules: list[Rule] = data.get("rules") or []
+        ids = [rule.id for rule in rules]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValidationError(f"rule ids used twice: {', '.join(duplicates)}", "rules")
+        keys: dict[tuple[str, str, str, str], str] = {}
+        for rule in rules:
+            if rule.match_key in keys:
+                raise ValidationError(
+                    f"rules {keys[rule.match_key]} and {rule.id} match exactly the same "
+                    "cases; which one applies would be arbitrary", "rules")
+            keys[rule.match_key] = rule.id
+        # P5.3.2: every case must be triaged somewhere
+        if rules and not any(rule.is_catch_all for rule in rules):
+            raise ValidationError(
+                "a catch-all rule (work_category, subcategory and severity '*', no "
+                "town_prefix) is mandatory", "rules")
+
+
+# --- rule sets ----------------------------------------------------------------------------
+
+def _canonical(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """One immutable version of the triage rules."""
+
+    version: int
+    rules: tuple[Rule, ...]
+    description: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleSet:
+        """Validate and build; raises ``RuleSetError`` naming every failing field."""
+        try:
+            loaded = _RuleSetSchema().load(dict(data))
+        except ValidationError as exc:
+            errors = flatten_errors(exc.messages)
+            raise RuleSetError(f"invalid triage rule set: {summarise(errors)}", errors) \
+                from None
+        return cls(loaded["version"], tuple(loaded["rules"]), loaded["description"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "description": self.description,
+                "rules": [rule.to_dict() for rule in self.rules]}
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON: the same version must always mean the same rules."""
+        return hashlib.sha256(_canonical(self.to_dict())).hexdigest()
+
+    def match(self, case: TriageFacts) -> Rule:
+        """P5.3.2: the most specific matching rule (see ``Rule.specificity``).  Validation
+        guarantees a catch-all and no two rules with the same match, so there is exactly
+        one answer."""
+        candidates = [rule for rule in self.rules if rule.matches(case)]
+        if not candidates:  # only if built without validation
+            raise UnknownRule(f"rule set {self.version} has no rule for {case!r}")
+        return max(candidates, key=lambda rule: rule.specificity)
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise UnknownRule(f"rule set {self.version} has no rule {rule_id!r}")
+
+
+class RuleBook:
+    """Every version of the rules, so a running case keeps the rules it started with."""
+
+    def __init__(self, rule_sets: Iterable[RuleSet] = ()) -> None:
+        self._sets: dict[int, RuleSet] = {}
+        for rule_set in rule_sets:
+            self.add(rule_set)
+
+    def add(self, rule_set: RuleSet) -> None:
+        """Register a version; re-adding identical content is harmless, changing a
+        published version is refused (edit by publishing a new version)."""
+        existing = self._sets.get(rule_set.version)
+        if existing is not None and existing.fingerprint != rule_set.fingerprint:
+            raise RuleSetError(f"rule set version {rule_set.version} already exists with "
+                               "different rules; publish a new version instead")
+        self._sets[rule_set.version] = rule_set
+
+    @property
+    def versions(self) -> list[int]:
+        return sorted(self._sets)
+
+    @property
+    def current(self) -> RuleSet:
+        """The newest version: the one new cases are triaged with."""
+        if not self._sets:
+            raise UnknownRule("no triage rule set loaded")
+        return self._sets[max(self._sets)]
+
+    def get(self, version: int) -> RuleSet:
+        try:
+            return self._sets[version]
+        except KeyError:
+            raise UnknownRule(f"no triage rule set version {version}") from None
+
+    def rule(self, version: int, rule_id: str) -> Rule:
+        return self.get(version).rule(rule_id)
+
+
+def load_default_rules(path: Path = DEFAULT_RULES_PATH) -> RuleSet:
+    """The shipped default rules (``default_rules.json``), validated."""
+    return RuleSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def deadlines(rule: Rule, start: datetime, calendar: WorkCalendar) -> tuple[datetime, datetime]:
+    """(ack_due_at, handle_due_at) in UTC, both counted from ``start``: the clock starts
+    when the case is dispatched or taken up locally (DOMAIN-REFERENCES §1; P5.3.3)."""
+    return calendar.add(start, rule.ack_limit), calendar.add(start, rule.handle_limit)
