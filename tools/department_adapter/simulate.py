@@ -1,0 +1,159 @@
+"""Simulated departments for the demo district: one reference adapter per department.
+
+``make up`` starts the five services and a demo district; without department systems no
+case would ever be reported in, so this runs one :class:`DepartmentAdapter` thread per
+department that acknowledges every assignment at once (``ack``) and reports a ``result``
+a few seconds later -- exactly what a real department's system would publish, over the
+same queues. Every message received is written as one JSON line to ``--output`` (default
+stdout), which the demo keeps as a log.
+
+    python -m tools.department_adapter.simulate --amqp-url amqp://guest:guest@127.0.0.1/%2F \
+        [--departments fire,public_security] [--result-after 5] [--output var/log/x.jsonl]
+
+SIGTERM or SIGINT stops every adapter after the message in hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from .adapter import (
+    AdapterConfig,
+    AdapterConfigError,
+    DepartmentAdapter,
+    configure_logging,
+    parse_bool,
+)
+
+# The departments of services/registry/domain/staff.py (DEPARTMENTS); copied, not imported,
+# so that this tool needs nothing of gridgov (tests/test_department_adapter.py checks it).
+DEFAULT_DEPARTMENTS = (
+    "organization", "comprehensive_governance", "civil_affairs", "public_security",
+    "human_resources", "health", "ecology_environment", "emergency_management",
+    "veterans_affairs", "fire",
+)
+DEFAULT_RESULT_AFTER = 5.0
+JOIN_SECONDS = 15.0
+
+log = logging.getLogger("department_adapter.simulate")
+
+
+def amqp_url_from_env(environ: dict[str, str] | os._Environ[str]) -> str:
+    """DEPARTMENT_AMQP_URL, else the services' GRIDGOV_AMQP_URI (nameko writes it as
+    ``pyamqp://``, which is the same URL for pika once the scheme is ``amqp://``)."""
+    url = environ.get("DEPARTMENT_AMQP_URL") or environ.get("GRIDGOV_AMQP_URI") or ""
+    return "amqp://" + url[len("pyamqp://"):] if url.startswith("pyamqp://") else url
+
+
+class Simulation:
+    """Adapters in threads, started and stopped together (also used by tests)."""
+
+    def __init__(self, amqp_url: str, departments: list[str], result_after: float,
+                 resolved: bool = True, output: TextIO | None = None, **options: Any):
+        self.output_lock = threading.Lock()  # one line at a time from every thread
+        self.adapters = [
+            DepartmentAdapter(AdapterConfig(
+                department=department, amqp_url=amqp_url, auto_ack=True,
+                auto_result_after=result_after, resolved=resolved, **options),
+                output=output, output_lock=self.output_lock)
+            for department in departments]
+        self.threads: list[threading.Thread] = []
+        self.failed: list[str] = []
+
+    def start(self) -> None:
+        for adapter in self.adapters:
+            thread = threading.Thread(target=self._run, args=(adapter,),
+                                      name=f"dept-{adapter.config.department}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self, adapter: DepartmentAdapter) -> None:
+        try:
+            adapter.run()
+        except AdapterConfigError as exc:
+            self.failed.append(adapter.config.department)
+            log.error("%s: %s", adapter.config.department, exc)
+        except Exception:
+            self.failed.append(adapter.config.department)
+            log.exception("%s: adapter crashed", adapter.config.department)
+
+    def stop(self) -> None:
+        for adapter in self.adapters:
+            adapter.stop()
+
+    def join(self, timeout: float = JOIN_SECONDS) -> bool:
+        """True when every adapter thread ended within ``timeout``."""
+        for thread in self.threads:
+            thread.join(timeout)
+        return not any(thread.is_alive() for thread in self.threads)
+
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.department_adapter.simulate",
+        description="Simulated departments: auto-ack every assignment, report a result later.")
+    parser.add_argument("--amqp-url", help="default $DEPARTMENT_AMQP_URL, else "
+                        "$GRIDGOV_AMQP_URI (pyamqp:// accepted)")
+    parser.add_argument("--departments", default=",".join(DEFAULT_DEPARTMENTS),
+                        help="comma-separated department codes (default: all ten)")
+    parser.add_argument("--result-after", type=float, default=DEFAULT_RESULT_AFTER,
+                        metavar="SECONDS", help=f"default {DEFAULT_RESULT_AFTER:g}")
+    parser.add_argument("--resolved", type=parse_bool, default=True, metavar="true|false")
+    parser.add_argument("--output", help="append the received messages (JSON lines) here "
+                        "instead of stdout")
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    url = args.amqp_url or amqp_url_from_env(os.environ)
+    departments = [code.strip() for code in args.departments.split(",") if code.strip()]
+    if not url or not departments:
+        parser.error("an AMQP URL and at least one department are needed")
+    configure_logging(args.log_level)
+    output: TextIO | None = None
+    if args.output:
+        output = open(args.output, "a", encoding="utf-8")  # closed in the finally below
+    elif hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(encoding="utf-8")
+    try:
+        simulation = Simulation(url, departments, args.result_after, args.resolved, output)
+    except AdapterConfigError as exc:
+        parser.error(str(exc))
+    stopped = {"flag": False}  # a plain flag: no lock is taken inside a signal handler
+
+    def handler(signum: int, frame: Any) -> None:
+        stopped["flag"] = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    log.info("simulating %d departments: %s", len(departments), ", ".join(departments))
+    simulation.start()
+    try:
+        while not stopped["flag"] and simulation.alive():
+            time.sleep(0.2)
+    finally:
+        simulation.stop()
+        clean = simulation.join()
+        if output is not None:
+            output.close()
+    if simulation.failed:
+        log.error("adapters failed: %s", ", ".join(simulation.failed))
+        return 2
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
