@@ -1,0 +1,1 @@
+"""Benchmark scripts that print figures (``make bench``); see bench/README.md."""
