@@ -22,6 +22,7 @@ RUN pip install -r requirements.txt
 COPY pyproject.toml ./
 COPY gridgov_common ./gridgov_common
 COPY services ./services
+COPY tools ./tools
 COPY scripts/wait_for.py ./scripts/wait_for.py
 RUN pip install --no-build-isolation --no-deps -e . \
  && chown -R root:root /app && chmod -R a+rX,go-w /app

@@ -52,6 +52,14 @@ poke() {  # open and close a TCP connection to the service's HTTP port (wakes it
     timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$port" 2>/dev/null || true
 }
 
+# the simulated departments (started by up.sh) first: they hold no state
+if dept_pid="$(cat "$RUN_DIR/departments.pid" 2>/dev/null)" && kill -0 "$dept_pid" 2>/dev/null
+then
+    say "stopping simulated departments (pid $dept_pid)"
+    kill -TERM "$dept_pid" 2>/dev/null || true
+fi
+rm -f "$RUN_DIR/departments.pid"
+
 declare -A PIDS=()
 for svc in "${SERVICES[@]}"; do
     if pid="$(running_pid "$svc")"; then

@@ -42,6 +42,8 @@ ENTRIES: list[tuple[str, Callable[[], str], str]] = [
      "AES-256-GCM key of personal data: 32 random bytes, base64. LOSING IT LOSES THE DATA"),
     ("GRIDGOV_PII_INDEX_KEY", _b64_key(32),
      "HMAC key of the blind index of personal data: 32 random bytes, base64"),
+    ("GRIDGOV_OPEN311_API_KEYS", lambda: secrets.token_urlsafe(24),
+     "API keys accepted by POST /open311/v2/requests (comma list), one per client system"),
     ("PSYCOPG_WAIT_FUNC", lambda: "wait_select",
      "psycopg 3 must wait with select() under eventlet (gridgov_common/greening.py)"),
     ("GRIDGOV_DB_PASSWORD", lambda: secrets.token_urlsafe(24),

@@ -131,7 +131,19 @@ say "loading the demo district if the registry is empty"
 "$PY" -m services.registry.cli load-demo --if-empty ||
     die "loading the demo district failed (output above); the services are running"
 
-# 5. Where everything lives.
+# 5. Simulated departments (the reference adapter, one per department): they receive
+#    their assignments on their own routing keys, report in and report results.
+dept_pid="$(cat "$RUN_DIR/departments.pid" 2>/dev/null || true)"
+if [[ -n "$dept_pid" ]] && kill -0 "$dept_pid" 2>/dev/null; then
+    say "simulated departments already running (pid $dept_pid)"
+else
+    setsid "$PY" -m tools.department_adapter.simulate \
+        --output "$LOG_DIR/departments.jsonl" >>"$LOG_DIR/departments.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/departments.pid"
+    say "started simulated departments (pid $!, assignments in $LOG_DIR/departments.jsonl)"
+fi
+
+# 6. Where everything lives.
 host=127.0.0.1
 mq_host=127.0.0.1
 echo
