@@ -203,29 +203,48 @@ def _reject_duplicates(session: Session, parsed: list[_Row], report: ImportRepor
 
 
 def _households(session: Session, parsed: list[_Row]) -> dict[tuple[str, str, str], int]:
-    """Find or create the buildings and households the rows live in."""
+    """Find or create the buildings and households the rows live in, set-based: one
+    statement per kind, however many rows (one INSERT per household was 70 % of the time)."""
     wanted = {(r.grid_code, r.address, r.unit) for r in parsed}
-    building_ids = {(g, a): i for g, a, i in session.execute(
-        sa.select(buildings.c.grid_code, buildings.c.address, buildings.c.id))}
-    for grid_code, address in sorted({(g, a) for g, a, _ in wanted} - set(building_ids)):
-        lon, lat = _grid_centre(session, grid_code)
-        building_ids[(grid_code, address)] = session.execute(buildings.insert().values(
-            grid_code=grid_code, address=address, lon=lon, lat=lat)
-            .returning(buildings.c.id)).scalar_one()
+    grid_codes = sorted({g for g, _, _ in wanted})
+    building_ids = _building_ids(session, grid_codes, {(g, a) for g, a, _ in wanted})
     existing = {(b, u): i for b, u, i in session.execute(
-        sa.select(households.c.building_id, households.c.unit, households.c.id))}
-    result = {}
-    for grid_code, address, unit in sorted(wanted):
-        building_id = building_ids[(grid_code, address)]
-        if (building_id, unit) not in existing:
-            existing[(building_id, unit)] = session.execute(households.insert().values(
-                building_id=building_id, grid_code=grid_code, unit=unit)
-                .returning(households.c.id)).scalar_one()
-        result[(grid_code, address, unit)] = existing[(building_id, unit)]
-    return result
+        sa.select(households.c.building_id, households.c.unit, households.c.id)
+        .where(households.c.building_id.in_(list(building_ids.values()))))}
+    missing = sorted({(building_ids[(g, a)], g, u) for g, a, u in wanted
+                      if (building_ids[(g, a)], u) not in existing})
+    if missing:
+        rows = session.execute(sa.text(
+            "INSERT INTO registry.households (building_id, grid_code, unit) "
+            "SELECT * FROM unnest(CAST(:b AS bigint[]), CAST(:g AS text[]), "
+            "CAST(:u AS text[])) "
+            "RETURNING building_id, unit, id"),
+            {"b": [m[0] for m in missing], "g": [m[1] for m in missing],
+             "u": [m[2] for m in missing]})
+        existing.update({(b, u): i for b, u, i in rows})
+    return {(g, a, u): existing[(building_ids[(g, a)], u)] for g, a, u in wanted}
+
+
+def _building_ids(session: Session, grid_codes: list[str],
+                  wanted: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    found = {(g, a): i for g, a, i in session.execute(
+        sa.select(buildings.c.grid_code, buildings.c.address, buildings.c.id)
+        .where(buildings.c.grid_code.in_(grid_codes)))}
+    missing = sorted(wanted - set(found))
+    if missing:
+        centres = {g: _grid_centre(session, g) for g in {g for g, _ in missing}}
+        rows = session.execute(sa.text(
+            "INSERT INTO registry.buildings (grid_code, address, lon, lat) "
+            "SELECT * FROM unnest(CAST(:g AS text[]), CAST(:a AS text[]), "
+            "CAST(:x AS float8[]), CAST(:y AS float8[])) RETURNING grid_code, address, id"),
+            {"g": [g for g, _ in missing], "a": [a for _, a in missing],
+             "x": [centres[g][0] for g, _ in missing], "y": [centres[g][1] for g, _ in missing]})
+        found.update({(g, a): i for g, a, i in rows})
+    return found
 
 
 def _grid_centre(session: Session, grid_code: str) -> tuple[float, float]:
+    """Where a building of unknown position is drawn: a point inside its grid."""
     row = session.execute(sa.select(grids.c.geometry).where(
         grids.c.grid_code == grid_code)).scalar_one()
     point = shape(row).representative_point()
