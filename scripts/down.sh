@@ -28,22 +28,9 @@ fi
 
 say() { echo "down: $*"; }
 
-running_pid() {  # running_pid SVC -> pid of our live process of SVC, or fail
-    local pidfile="$RUN_DIR/$1.pid" pid
-    [[ -f "$pidfile" ]] || return 1
-    pid="$(cat "$pidfile" 2>/dev/null)"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "services\.$1\.service" || return 1
-    echo "$pid"
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-port_of() {  # port_of SVC -> $<SVC>_HTTP_PORT, else the default in services/<svc>/config.yaml
-    local var default
-    var="$(tr '[:lower:]' '[:upper:]' <<<"$1")_HTTP_PORT"
-    default="$(grep -o "{${var}:[0-9]*}" "services/$1/config.yaml" 2>/dev/null | tr -dc '0-9')"
-    echo "${!var:-$default}"
-}
 
 poke() {  # open and close a TCP connection to the service's HTTP port (wakes its hub)
     local port

@@ -33,23 +33,9 @@ set -a
 set +a
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
-port_of() {  # port_of SVC -> $<SVC>_HTTP_PORT, else the default in services/<svc>/config.yaml
-    local var default
-    var="$(tr '[:lower:]' '[:upper:]' <<<"$1")_HTTP_PORT"
-    default="$(grep -o "{${var}:[0-9]*}" "services/$1/config.yaml" 2>/dev/null | tr -dc '0-9')"
-    [[ -n "${!var:-$default}" ]] || die "no port for $1: set $var or fix services/$1/config.yaml"
-    echo "${!var:-$default}"
-}
 
-running_pid() {  # running_pid SVC -> pid of our live process of SVC, or fail
-    local pidfile="$RUN_DIR/$1.pid" pid
-    [[ -f "$pidfile" ]] || return 1
-    pid="$(cat "$pidfile" 2>/dev/null)"
-    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "services\.$1\.service" || return 1
-    echo "$pid"
-}
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 port_open() {
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' 127.0.0.1 "$1" 2>/dev/null
@@ -79,6 +65,7 @@ for svc in "${SERVICES[@]}"; do
     [[ -f "services/$svc/config.yaml" && -f "services/$svc/service.py" ]] ||
         die "services/$svc/config.yaml or service.py is missing"
     PORT[$svc]="$(port_of "$svc")"
+    [[ -n "${PORT[$svc]}" ]] || die "no port for $svc: set its _HTTP_PORT or fix its config.yaml"
     if pid="$(running_pid "$svc")"; then
         say "$svc already running (pid $pid, port ${PORT[$svc]})"
         continue

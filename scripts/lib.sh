@@ -1,0 +1,18 @@
+# Helpers shared by up.sh and down.sh (sourced; needs RUN_DIR set).
+
+port_of() {  # port_of SVC -> $<SVC>_HTTP_PORT, else the default in services/<svc>/config.yaml
+    local var default
+    var="$(tr '[:lower:]' '[:upper:]' <<<"$1")_HTTP_PORT"
+    default="$(grep -o "{${var}:[0-9]*}" "services/$1/config.yaml" 2>/dev/null | tr -dc '0-9')"
+    echo "${!var:-$default}"
+}
+
+running_pid() {  # running_pid SVC -> pid of our live process of SVC, or fail
+    local pidfile="$RUN_DIR/$1.pid" pid
+    [[ -f "$pidfile" ]] || return 1
+    pid="$(cat "$pidfile" 2>/dev/null)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    [[ -r "/proc/$pid/cmdline" ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "services\.$1\.service" || return 1
+    echo "$pid"
+}
