@@ -1,0 +1,48 @@
+"""Storing the electronic case file (P5.3.4): append hash-chained entries, read and verify.
+
+The table refuses UPDATE and DELETE (trigger of migration 0001); appending locks the
+case's last entry (``FOR UPDATE``) so two writers cannot both link to the same hash (the
+first entry of a file is guarded by the unique (case_id, seq) constraint).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from services.dispatch.domain.casefile import GENESIS_HASH, Entry, link, verify
+from services.dispatch.models import case_file
+
+
+def append(session, case_id: str, *, action: str, actor_sub: str, actor_role: str,
+           at: datetime | None = None, **fields: Any) -> Entry:
+    """Append one entry to the case's file, after its last one; returns the linked entry."""
+    last = session.execute(
+        sa.select(case_file.c.seq, case_file.c.hash)
+        .where(case_file.c.case_id == str(case_id))
+        .order_by(case_file.c.seq.desc()).limit(1).with_for_update()).first()
+    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
+    entry = link(Entry(seq=seq, at=at or datetime.now(UTC), actor_sub=actor_sub,
+                       actor_role=actor_role, action=action, **fields), prev_hash)
+    session.execute(sa.insert(case_file).values(
+        case_id=str(case_id), seq=entry.seq, entry=entry.body(),
+        prev_hash=entry.prev_hash, hash=entry.hash))
+    return entry
+
+
+def entries(session, case_id: str) -> list[dict[str, Any]]:
+    """The whole file in order, each entry with its hashes."""
+    rows = session.execute(
+        sa.select(case_file.c.entry, case_file.c.prev_hash, case_file.c.hash)
+        .where(case_file.c.case_id == str(case_id)).order_by(case_file.c.seq)).all()
+    return [{**row.entry, "prev_hash": row.prev_hash, "hash": row.hash} for row in rows]
+
+
+def verified(session, case_id: str) -> dict[str, Any]:
+    """The file and whether its chain holds (``broken_at``: first seq not to be trusted)."""
+    found = entries(session, case_id)
+    ok, broken_at = verify(found)
+    return {"case_id": str(case_id), "entries": found,
+            "verification": {"valid": ok, "broken_at": broken_at, "count": len(found)}}

@@ -1,0 +1,148 @@
+"""Filing a reported case (P5.3.1) and triaging it (P5.3.2, P2.2): closed on the spot,
+handled locally, or dispatched to its departments with deadlines (P5.3.3).
+
+Everything happens in the caller's transaction: the case, its assignments, the case file
+entries and the outgoing messages (outbox) commit together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from gridgov_common.contract import DISPATCH_EXCHANGE, dispatch_key, make_envelope
+from gridgov_common.outbox import add_event, add_to_outbox
+from services.dispatch import casefile_store
+from services.dispatch.domain import states, triage
+from services.dispatch.domain.calendar import WorkCalendar
+from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName
+from services.dispatch.models import assignments, cases
+
+PRODUCER = "dispatch"
+CONSUMER = "dispatch.cases"
+SYSTEM = PseudoActor.SYSTEM.value
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> triage.RuleSet:
+    return triage.load_default_rules()
+
+
+def case_changed(session, case: dict[str, Any], from_state: str | None, to_state: str,
+                 at: datetime, actor_role: str, departments: list[str],
+                 on_time: bool | None = None, correlation_id: str | None = None) -> None:
+    add_event(session, "dispatch.case.changed", {
+        "case_id": case["case_id"], "case_number": case["case_number"],
+        "from_state": from_state, "to_state": to_state, "at": at, "actor_role": actor_role,
+        "grid_code": case["grid_code"], "town_code": case["town_code"],
+        "departments": departments, "on_time": on_time,
+    }, PRODUCER, correlation_id=correlation_id)
+
+
+def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
+                  calendar: WorkCalendar | None = None,
+                  now: datetime | None = None) -> dict[str, Any] | None:
+    """File and triage an ``events.case.reported`` case; None if the case is known."""
+    rule_set = rule_set or default_rules()
+    calendar = calendar or WorkCalendar()
+    now = now or datetime.now(UTC)
+    p = envelope.payload
+    case_id = str(p["case_id"])
+    rule = rule_set.match(triage.CaseFacts.from_mapping(p))
+    case = {
+        "case_id": case_id, "case_number": p["case_number"], "state": CaseState.FILED.value,
+        "handling_level": rule.handling_level.value, "grid_code": p["grid_code"],
+        "town_code": p["town_code"], "source": str(p["source"]),
+        "work_category": str(p["work_category"]), "info_class": str(p["info_class"]),
+        "subcategory": p["subcategory"], "severity": str(p["severity"]),
+        "priority": rule.priority.value, "description": p["description"],
+        "location": p["location"], "private": p["private"],
+        "handled_on_spot": p["handled_on_spot"],
+        "duplicate_of": str(p["duplicate_of"]) if p["duplicate_of"] else None,
+        "rule_id": rule.id, "rule_version": rule_set.version,
+        "reported_at": p["reported_at"], "filed_at": now,
+    }
+    inserted = session.execute(
+        pg.insert(cases).values(**case)
+        .on_conflict_do_nothing(index_elements=["case_id"]).returning(cases.c.case_id)).first()
+    if inserted is None:
+        return None  # the same case reported again under another message id
+    corr = envelope.message_id
+    casefile_store.append(session, case_id, action="filed", actor_sub=SYSTEM,
+                          actor_role=SYSTEM, at=now, to_state=CaseState.FILED.value,
+                          data={"source": case["source"], "rule_id": rule.id,
+                                "rule_version": rule_set.version,
+                                "message_id": envelope.message_id})
+    case_changed(session, case, None, CaseState.FILED.value, now, SYSTEM, [],
+                 correlation_id=corr)
+
+    departments: list[str] = []
+    if p["handled_on_spot"]:
+        transition = TransitionName.CLOSE_ON_SPOT
+    elif rule.outcome == triage.Outcome.LOCAL:
+        transition = TransitionName.TRIAGE_LOCAL
+    else:
+        transition = TransitionName.DISPATCH
+    target = states.apply(CaseState.FILED, transition, PseudoActor.SYSTEM).value
+    values: dict[str, Any] = {"state": target, "updated_at": now}
+    if target == CaseState.CLOSED:
+        values["closed_at"] = now
+    notifications = []
+    if transition == TransitionName.DISPATCH:
+        ack_due, handle_due = triage.deadlines(rule, now, calendar)
+        for department in rule.departments:
+            role = "lead" if department == rule.lead else "assist"
+            notifications.append(_assign(session, case, department, role, ack_due,
+                                         handle_due, rule_set.version, now, corr))
+            departments.append(department)
+    session.execute(sa.update(cases).where(cases.c.case_id == case_id).values(**values))
+    casefile_store.append(session, case_id, action=transition.value, actor_sub=SYSTEM,
+                          actor_role=SYSTEM, at=now, from_state=CaseState.FILED.value,
+                          to_state=target, notifications=notifications,
+                          data={"rule_id": rule.id, "handling_level": case["handling_level"],
+                                "departments": departments})
+    case_changed(session, case, CaseState.FILED.value, target, now, SYSTEM, departments,
+                 correlation_id=corr)
+    return {**case, **values}
+
+
+def _assign(session, case: dict[str, Any], department: str, role: str, ack_due: datetime,
+            handle_due: datetime, rule_version: int, now: datetime,
+            correlation_id: str | None) -> dict[str, Any]:
+    """One department's work order; its ``dispatch.assignment`` goes to the outbox."""
+    key = dispatch_key(department, case["town_code"], case["work_category"],
+                       case["priority"])
+    assignment_id = str(uuid.uuid4())
+    session.execute(sa.insert(assignments).values(
+        assignment_id=assignment_id, case_id=case["case_id"], department=department,
+        role=role, state=states.AssignmentState.SENT.value, routing_key=key, sent_at=now,
+        ack_due_at=ack_due, handle_due_at=handle_due))
+    envelope = make_envelope("dispatch.assignment", {
+        "assignment_id": assignment_id, "case_id": case["case_id"],
+        "case_number": case["case_number"], "department": department, "role": role,
+        "town_code": case["town_code"], "grid_code": case["grid_code"],
+        "work_category": case["work_category"], "subcategory": case["subcategory"],
+        "priority": case["priority"], "severity": case["severity"],
+        "description": case["description"], "location": case["location"],
+        "ack_due_at": ack_due, "handle_due_at": handle_due, "rule_version": rule_version,
+        "rework": 0,
+    }, PRODUCER, correlation_id=correlation_id)
+    add_to_outbox(session, DISPATCH_EXCHANGE, key, envelope)
+    return {"channel": "amqp", "exchange": DISPATCH_EXCHANGE, "routing_key": key,
+            "message_id": envelope["message_id"], "assignment_id": assignment_id,
+            "department": department, "role": role}
+
+
+def mark_unroutable(conn, returned) -> None:
+    """OutboxRelay ``on_returned``: no department queue took an assignment."""
+    for item in returned:
+        payload = (item.body or {}).get("payload") or {}
+        if item.exchange == DISPATCH_EXCHANGE and payload.get("assignment_id"):
+            conn.execute(sa.update(assignments)
+                         .where(assignments.c.assignment_id == payload["assignment_id"])
+                         .values(unroutable=True))

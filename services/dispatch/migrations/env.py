@@ -1,0 +1,6 @@
+"""Alembic environment of the dispatch schema (see gridgov_common.migrate)."""
+
+from gridgov_common.migrate import run_env
+from services.dispatch.models import metadata
+
+run_env(metadata)

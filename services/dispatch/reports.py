@@ -1,0 +1,238 @@
+"""Departments reporting in on their assignments (P2.2, P5.3.3) over ``gridgov.reports``.
+
+A report is applied to the assignment it names and, through the state machine, to the case:
+the lead's ``ack`` puts the case in progress, the result that completes the set of results
+resolves it, the lead's ``return`` sends it back for re-triage.  On-time flags are frozen
+when the stage ends.  A report that may not be applied raises :class:`Refused`; the service
+turns it into a ``platform.rejection`` to ``<department>.rejections``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from gridgov_common.contract import (
+    DISPATCH_EXCHANGE,
+    make_envelope,
+    parse_report_key,
+    rejection_key,
+)
+from gridgov_common.contract.cases import AssignmentRole
+from gridgov_common.outbox import add_to_outbox
+from services.dispatch import casefile_store
+from services.dispatch.domain import states
+from services.dispatch.domain.casefile import stage_outcome
+from services.dispatch.domain.states import (
+    AssignmentState,
+    AssignmentStatus,
+    IllegalTransition,
+    PseudoActor,
+    TransitionName,
+)
+from services.dispatch.filing import PRODUCER, case_changed
+from services.dispatch.models import assignments, cases
+
+CONSUMER = "dispatch.reports"
+DEPARTMENT = PseudoActor.DEPARTMENT.value
+
+
+class Refused(Exception):
+    """The report cannot be applied; ``department`` is who is told (the sender)."""
+
+    def __init__(self, department: str | None, code: str, message: str,
+                 fields: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.department = department
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+
+
+def sender(envelope) -> str | None:
+    """The department named by the routing key (``<department>.<kind>``), if well formed."""
+    try:
+        return parse_report_key(envelope.routing_key or "").department
+    except ValueError:
+        return None
+
+
+def apply_report(session, envelope, now: datetime | None = None) -> dict[str, Any]:
+    """Apply a ``department.report``; returns {"assignment": …, "case_state": …}."""
+    now = now or datetime.now(UTC)
+    p = envelope.payload
+    department, kind = p["department"], str(p["kind"])
+    from_key = sender(envelope)
+    if from_key is None:
+        raise Refused(None, "bad_routing_key",
+                      f"routing key {envelope.routing_key!r} is not <department>.<kind>")
+    if from_key != department:
+        raise Refused(from_key, "department_mismatch",
+                      f"sent as {from_key} but the report names {department}",
+                      {"department": ["does not match the routing key"]})
+    if parse_report_key(envelope.routing_key).kind != kind:
+        raise Refused(from_key, "kind_mismatch",
+                      f"routing key kind differs from the report's kind {kind}",
+                      {"kind": ["does not match the routing key"]})
+    assignment = session.execute(
+        sa.select(assignments).where(assignments.c.assignment_id == str(p["assignment_id"]))
+        .with_for_update()).mappings().first()
+    if assignment is None or assignment["case_id"] != str(p["case_id"]):
+        raise Refused(from_key, "unknown_assignment",
+                      "no such assignment on this case", {"assignment_id": ["unknown"]})
+    if assignment["department"] != department:
+        raise Refused(from_key, "not_your_assignment",
+                      f"assignment belongs to {assignment['department']}, not {department}",
+                      {"assignment_id": ["assigned to another department"]})
+    case = dict(session.execute(sa.select(cases).where(cases.c.case_id == assignment["case_id"])
+                                .with_for_update()).mappings().one())
+    at = p["reported_at"]
+    handler = _HANDLERS.get(kind, _record_only)
+    return handler(session, envelope, dict(assignment), case, at, now)
+
+
+def _wrong_state(assignment: dict[str, Any], kind: str, case_state: str) -> Refused:
+    return Refused(assignment["department"], "wrong_state",
+                   f"cannot {kind}: assignment is {assignment['state']}, case is {case_state}",
+                   {"kind": [f"not allowed in assignment state {assignment['state']}"]})
+
+
+WORKING = frozenset({states.CaseState.DISPATCHED.value, states.CaseState.IN_PROGRESS.value})
+
+
+def _move(session, case, transition: TransitionName, assignment, **context) -> str | None:
+    """The case's new state, or None when the state machine keeps it where it is.
+
+    An assisting department's ack or return only touches its own assignment (P5.3.2), so
+    the state machine is asked about the lead's only; the assist needs a working case.
+    """
+    if (transition in (TransitionName.ACK, TransitionName.DEPARTMENT_RETURN)
+            and assignment["role"] != AssignmentRole.LEAD):
+        if case["state"] not in WORKING:
+            raise Refused(assignment["department"], "wrong_state",
+                          f"cannot {transition}: the case is {case['state']}")
+        return None
+    if (transition == TransitionName.DEPARTMENT_RESULT
+            and case["state"] != states.CaseState.IN_PROGRESS):
+        return None  # an assist's result before the lead reported in: recorded, case waits
+    try:
+        return states.apply(case["state"], transition, PseudoActor.DEPARTMENT,
+                            assignment_role=assignment["role"], **context).value
+    except IllegalTransition as exc:
+        if exc.code in ("lead_only", "results_pending"):
+            return None
+        raise Refused(assignment["department"], "wrong_state",
+                      f"cannot {transition} a {case['state']} case: {exc}") from None
+
+
+def _ack(session, envelope, assignment, case, at, now):
+    if assignment["state"] != AssignmentState.SENT:
+        raise _wrong_state(assignment, "ack", case["state"])
+    target = _move(session, case, TransitionName.ACK, assignment)
+    on_time = stage_outcome(assignment["ack_due_at"], at)
+    _update_assignment(session, assignment, state=AssignmentState.ACKED.value, acked_at=at,
+                       ack_on_time=on_time,
+                       department_ref=envelope.payload.get("department_ref")
+                       or assignment["department_ref"])
+    return _finish(session, envelope, assignment, case, target, "ack", at, now,
+                   deadline=assignment["ack_due_at"], on_time=on_time)
+
+
+def _result(session, envelope, assignment, case, at, now):
+    if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
+        raise _wrong_state(assignment, "result", case["state"])
+    if assignment["role"] == AssignmentRole.LEAD and assignment["state"] == AssignmentState.SENT:
+        raise Refused(assignment["department"], "wrong_state",
+                      "cannot report a result: the lead reports in (ack) first",
+                      {"kind": ["ack the assignment before its result"]})
+    if case["state"] not in WORKING:
+        raise _wrong_state(assignment, "result", case["state"])
+    on_time = stage_outcome(assignment["handle_due_at"], at)
+    _update_assignment(session, assignment, state=AssignmentState.REPORTED.value,
+                       reported_at=at, handle_on_time=on_time,
+                       resolved=envelope.payload["resolved"],
+                       department_ref=envelope.payload.get("department_ref")
+                       or assignment["department_ref"])
+    every = session.execute(sa.select(assignments.c.department, assignments.c.role,
+                                      assignments.c.state)
+                            .where(assignments.c.case_id == case["case_id"])).all()
+    statuses = [AssignmentStatus(row.department, AssignmentRole(row.role),
+                                 AssignmentState(row.state)) for row in every]
+    target = _move(session, case, TransitionName.DEPARTMENT_RESULT, assignment,
+                   assignments=statuses)
+    return _finish(session, envelope, assignment, case, target, "department_result", at, now,
+                   deadline=assignment["handle_due_at"], on_time=on_time)
+
+
+def _return(session, envelope, assignment, case, at, now):
+    if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
+        raise _wrong_state(assignment, "return", case["state"])
+    reason = envelope.payload.get("reason")
+    target = _move(session, case, TransitionName.DEPARTMENT_RETURN, assignment, reason=reason)
+    _update_assignment(session, assignment, state=AssignmentState.RETURNED.value)
+    if target is not None:  # the lead returned it: the others are withdrawn, re-triage
+        session.execute(sa.update(assignments).where(
+            assignments.c.case_id == case["case_id"],
+            assignments.c.state.in_([s.value for s in states.ACTIVE_ASSIGNMENT_STATES]))
+            .values(state=AssignmentState.WITHDRAWN.value))
+    return _finish(session, envelope, assignment, case, target, "department_return", at, now,
+                   reason=reason)
+
+
+def _record_only(session, envelope, assignment, case, at, now):
+    """progress / delay_request: recorded in the case file only (for now)."""
+    if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
+        raise _wrong_state(assignment, str(envelope.payload["kind"]), case["state"])
+    return _finish(session, envelope, assignment, case, None,
+                   str(envelope.payload["kind"]), at, now,
+                   reason=envelope.payload.get("reason"))
+
+
+_HANDLERS = {"ack": _ack, "result": _result, "return": _return}
+
+
+def _update_assignment(session, assignment, **values) -> None:
+    session.execute(sa.update(assignments)
+                    .where(assignments.c.assignment_id == assignment["assignment_id"])
+                    .values(**values))
+
+
+def _finish(session, envelope, assignment, case, target, action, at, now, *,
+            deadline=None, on_time=None, reason=None) -> dict[str, Any]:
+    p = envelope.payload
+    from_state = case["state"]
+    data = {"assignment_id": assignment["assignment_id"], "department": assignment["department"],
+            "role": assignment["role"], "message_id": envelope.message_id}
+    for key in ("department_ref", "note", "resolved"):
+        if p.get(key) is not None:
+            data[key] = p[key]
+    if target is not None and target != from_state:
+        values: dict[str, Any] = {"state": target, "updated_at": now}
+        if target == states.CaseState.RESOLVED:
+            values["resolved_at"] = at
+        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
+                        .values(**values))
+    casefile_store.append(session, case["case_id"], action=action,
+                          actor_sub=assignment["department"], actor_role=DEPARTMENT, at=now,
+                          from_state=from_state if target else None, to_state=target,
+                          reason=reason, deadline=deadline, on_time=on_time, data=data)
+    if target is not None and target != from_state:
+        departments = [row.department for row in session.execute(
+            sa.select(assignments.c.department).where(
+                assignments.c.case_id == case["case_id"]).order_by(assignments.c.sent_at))]
+        case_changed(session, case, from_state, target, now, DEPARTMENT, departments,
+                     on_time=on_time, correlation_id=envelope.message_id)
+    return {"assignment_id": assignment["assignment_id"], "case_state": target or from_state}
+
+
+def add_rejection(session, envelope, refused: Refused) -> None:
+    """``platform.rejection`` to ``<department>.rejections`` (correlation: their id)."""
+    if refused.department is None:
+        return
+    rejection = make_envelope("platform.rejection", {
+        "original_message_id": envelope.message_id, "code": refused.code,
+        "message": refused.message[:2000], "fields": refused.fields,
+    }, PRODUCER, correlation_id=envelope.message_id)
+    add_to_outbox(session, DISPATCH_EXCHANGE, rejection_key(refused.department), rejection)
