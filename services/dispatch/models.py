@@ -41,6 +41,12 @@ cases = sa.Table(
     sa.Column("rule_version", sa.Integer, nullable=True),  # a running case keeps its rules
     sa.Column("rework_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("satisfaction", sa.SmallInteger, nullable=True),  # return visit 1–5
+    sa.Column("escalation_version", sa.Integer, nullable=True),  # P6.2 ladder it runs under
+    sa.Column("handled_locally", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("return_count", sa.Integer, nullable=False, server_default="0"),  # 退办 count
+    _ts("handle_due_at"),  # P5.3.3: own-level handling deadline (departments: per assignment)
+    _ts("cancelled_at"),
+    _ts("suspended_at"),
     _ts("reported_at", False),
     _ts("filed_at", False),
     _ts("resolved_at"),
@@ -93,10 +99,42 @@ escalations = sa.Table(
     sa.Column("card", sa.Text, nullable=True),
     sa.Column("target_role", sa.Text, nullable=False),
     sa.Column("target_scope", sa.Text, nullable=False),
-    _ts("at", False),
+    sa.Column("department", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("policy_version", sa.Integer, nullable=True),
+    _ts("due_at"),  # the missed due time
+    _ts("at", False),  # the instant it was scheduled for
     # the same escalation is never raised twice, whichever replica's timer finds it
     sa.Index("ux_escalation_once", "case_id", sa.text("coalesce(assignment_id::text, '')"),
              "kind", "level", unique=True),
+)
+
+# P6.2: supervision ladders, versioned like the rule sets; a case keeps the version it began with
+escalation_policies = sa.Table(
+    "escalation_policies", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("policy", JSONB, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# P5.3.3: a department asks for more time; town staff approve or deny
+delay_requests = sa.Table(
+    "delay_requests", metadata,
+    sa.Column("request_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), nullable=False, index=True),
+    sa.Column("assignment_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
+    _ts("requested_due_at", False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=True),
+    sa.Column("state", sa.Text, nullable=False, server_default="pending"),  # approved|denied
+    _ts("requested_at", False),
+    sa.Column("decided_by", sa.Text, nullable=True),
+    sa.Column("decided_role", sa.Text, nullable=True),
+    _ts("decided_at"),
+    sa.Column("decision_note", sa.Text, nullable=True),
+    sa.Index("ix_delay_requests_pending", "state", "requested_at"),
 )
 
 rule_sets = sa.Table(
