@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import DISPATCH_EXCHANGE, dispatch_key, make_envelope
 from gridgov_common.outbox import add_event, add_to_outbox
-from services.dispatch import casefile_store
+from services.dispatch import casefile_store, config_store
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName
@@ -26,11 +25,6 @@ from services.dispatch.models import assignments, cases
 PRODUCER = "dispatch"
 CONSUMER = "dispatch.cases"
 SYSTEM = PseudoActor.SYSTEM.value
-
-
-@lru_cache(maxsize=1)
-def default_rules() -> triage.RuleSet:
-    return triage.load_default_rules()
 
 
 def case_changed(session, case: dict[str, Any], from_state: str | None, to_state: str,
@@ -47,9 +41,13 @@ def case_changed(session, case: dict[str, Any], from_state: str | None, to_state
 def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
                   calendar: WorkCalendar | None = None,
                   now: datetime | None = None) -> dict[str, Any] | None:
-    """File and triage an ``events.case.reported`` case; None if the case is known."""
-    rule_set = rule_set or default_rules()
-    calendar = calendar or WorkCalendar()
+    """File and triage an ``events.case.reported`` case; None if the case is known.
+
+    The case is stamped with the current rule set and escalation policy versions: it keeps
+    them to the end, whatever operators publish later (P5.3.2, P6.2)."""
+    rule_set = rule_set or config_store.rule_set(session)
+    calendar = calendar or config_store.work_calendar(session)
+    policy_version = config_store.escalation_policy(session).version
     now = now or datetime.now(UTC)
     p = envelope.payload
     case_id = str(p["case_id"])
@@ -65,6 +63,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         "handled_on_spot": p["handled_on_spot"],
         "duplicate_of": str(p["duplicate_of"]) if p["duplicate_of"] else None,
         "rule_id": rule.id, "rule_version": rule_set.version,
+        "escalation_version": policy_version,
         "reported_at": p["reported_at"], "filed_at": now,
     }
     inserted = session.execute(
@@ -93,8 +92,10 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
     if target == CaseState.CLOSED:
         values["closed_at"] = now
     notifications = []
+    ack_due, handle_due = triage.deadlines(rule, now, calendar)
+    if transition == TransitionName.TRIAGE_LOCAL:  # P5.3.3: own level, own time limit
+        values.update(handled_locally=True, handle_due_at=handle_due)
     if transition == TransitionName.DISPATCH:
-        ack_due, handle_due = triage.deadlines(rule, now, calendar)
         for department in rule.departments:
             role = "lead" if department == rule.lead else "assist"
             notifications.append(_assign(session, case, department, role, ack_due,

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import load_sample
+from services.dispatch import config_store
 from services.dispatch.models import metadata as dispatch_metadata
 from services.dispatch.service import DispatchService
 from tests.amqp import bind_queue, drain, publish
@@ -25,6 +26,7 @@ def clean_db(db_engine):
                       if t.name != "alembic_version")
     with db_engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    config_store.forget()  # cached "current" versions refer to the truncated tables
 
 
 @pytest.fixture

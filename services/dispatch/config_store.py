@@ -1,0 +1,95 @@
+"""Versioned configuration of dispatch kept in its database: triage rule sets, escalation
+policies (P6.2) and calendar overrides (调休 corrections).
+
+A version, once stored, never changes (a running case keeps the rule set and ladder it
+started with, P5.3.2/P6.2), so versions are cached per process for good; "current" (the
+highest version) is re-read at most every ``CURRENT_TTL`` seconds so that a version added by
+one replica is picked up by the others.  When a table is empty the packaged default
+(``domain/default_*.json``) is stored as version 1, so every case refers to a stored version.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from services.dispatch.domain import escalation, triage
+from services.dispatch.domain.calendar import WorkCalendar
+from services.dispatch.models import calendar_overrides, escalation_policies, rule_sets
+
+CURRENT_TTL = 5.0
+SEEDED_BY = "system:default"
+
+_rule_sets: dict[int, triage.RuleSet] = {}
+_policies: dict[int, escalation.EscalationPolicy] = {}
+_current: dict[str, tuple[float, int]] = {}
+_calendar: list[Any] = []  # [(loaded_at, WorkCalendar)]
+
+
+def _seed(session, table, column: str, body: dict[str, Any]) -> None:
+    session.execute(pg.insert(table).values(version=body["version"], created_by=SEEDED_BY,
+                                            **{column: body})
+                    .on_conflict_do_nothing(index_elements=["version"]))
+
+
+def _current_version(session, kind: str, table, column: str, default_body) -> int:
+    cached = _current.get(kind)
+    if cached and time.monotonic() - cached[0] < CURRENT_TTL:
+        return cached[1]
+    version = session.execute(sa.select(sa.func.max(table.c.version))).scalar()
+    if version is None:
+        body = default_body()
+        _seed(session, table, column, body)
+        version = body["version"]
+    _current[kind] = (time.monotonic(), version)
+    return version
+
+
+def rule_set(session, version: int | None = None) -> triage.RuleSet:
+    """The triage rule set ``version`` (default: the current one)."""
+    if version is None:
+        version = _current_version(session, "rules", rule_sets, "rules",
+                                   lambda: triage.load_default_rules().to_dict())
+    if version not in _rule_sets:
+        body = session.execute(sa.select(rule_sets.c.rules)
+                               .where(rule_sets.c.version == version)).scalar()
+        if body is None:
+            raise LookupError(f"no triage rule set version {version}")
+        _rule_sets[version] = triage.RuleSet.from_dict(body)
+    return _rule_sets[version]
+
+
+def escalation_policy(session, version: int | None = None) -> escalation.EscalationPolicy:
+    """The escalation policy ``version`` (default: the current one)."""
+    if version is None:
+        version = _current_version(session, "escalation", escalation_policies, "policy",
+                                   lambda: escalation.load_default_policy().to_dict())
+    if version not in _policies:
+        body = session.execute(sa.select(escalation_policies.c.policy)
+                               .where(escalation_policies.c.version == version)).scalar()
+        if body is None:
+            raise LookupError(f"no escalation policy version {version}")
+        _policies[version] = escalation.EscalationPolicy.from_dict(body)
+    return _policies[version]
+
+
+def work_calendar(session) -> WorkCalendar:
+    """The working-time calendar with the operators' overrides (re-read every few seconds)."""
+    if _calendar and time.monotonic() - _calendar[0][0] < CURRENT_TTL:
+        return _calendar[0][1]
+    rows = session.execute(sa.select(calendar_overrides.c.day,
+                                     calendar_overrides.c.is_workday)).all()
+    calendar = WorkCalendar({row.day: row.is_workday for row in rows})
+    _calendar[:] = [(time.monotonic(), calendar)]
+    return calendar
+
+
+def forget() -> None:
+    """Drop cached "current" versions and the calendar (tests: after truncating tables)."""
+    _current.clear()
+    _calendar.clear()
+    _rule_sets.clear()
+    _policies.clear()
