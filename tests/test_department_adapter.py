@@ -19,10 +19,8 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
 
 import pika
 import pytest
@@ -38,6 +36,7 @@ from gridgov_common.contract import (
     schema_for,
 )
 from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
+from tests.adapters import FAST, WAIT, Lines, amqp_url, running
 from tests.amqp import bind_queue, drain, pika_params, publish, wait_until
 from tools.department_adapter import adapter as adapter_module
 from tools.department_adapter.adapter import (
@@ -46,7 +45,6 @@ from tools.department_adapter.adapter import (
     REQUIRED_PAYLOAD_FIELDS,
     AdapterConfig,
     AdapterConfigError,
-    DepartmentAdapter,
     Refused,
     build_parser,
     build_report,
@@ -60,19 +58,9 @@ FIRE_KEY = "fire.320505001.public_security_prevention.normal"
 PS_KEY = "public_security.320505001.public_security_prevention.normal"
 FIRE_QUEUE = "dept.fire.assignments"
 FIRE_DLQ = "dept.fire.assignments.dlq"
-WAIT = 10.0
-FAST = {"retry_initial": 0.05, "retry_max": 0.2, "reconnect_initial": 0.1,
-        "reconnect_max": 0.5}
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-def amqp_url(rabbit_config: dict) -> str:
-    """nameko's ``pyamqp://…/vhost`` as the amqp:// URL a department would be given."""
-    parsed = urlparse(rabbit_config["AMQP_URI"])
-    return (f"amqp://{parsed.username}:{parsed.password}@{parsed.hostname}:"
-            f"{parsed.port or 5672}/{quote(parsed.path[1:] or '/', safe='')}")
-
 
 def assignment(department: str = "fire") -> dict[str, Any]:
     """A fresh dispatch.assignment v1 envelope built from the committed sample."""
@@ -89,49 +77,6 @@ def queue_counts(uri: str, queue: str) -> tuple[int, int]:
         return ok.method.message_count, ok.method.consumer_count
     finally:
         connection.close()
-
-
-class Lines:
-    """A text stream standing in for stdout: collects the lines written."""
-
-    def __init__(self) -> None:
-        self.text = ""
-
-    def write(self, data: str) -> int:
-        self.text += data
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def envelopes(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.text.splitlines()]
-
-
-@contextmanager
-def running(config: AdapterConfig, output: Lines | None = None,
-            ) -> Iterator[DepartmentAdapter]:
-    """Run an adapter in a thread until the block ends; it must stop cleanly."""
-    adapter = DepartmentAdapter(config, output=output)
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            adapter.run()
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    try:
-        assert wait_until(lambda: adapter.consuming.is_set() or errors, WAIT)
-        assert not errors, errors
-        yield adapter
-    finally:
-        adapter.stop()
-        thread.join(WAIT)
-        assert not thread.is_alive(), "the adapter did not stop"
-        assert not errors, errors
 
 
 def fire_config(url: str, **options: Any) -> AdapterConfig:
