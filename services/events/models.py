@@ -22,6 +22,7 @@ messaging_tables(metadata)
 NOW = sa.text("now()")
 DUPLICATE_STATUSES = ("suggested", "confirmed", "undone")
 STATUSES = ("open", "closed")  # Open311's two states; dispatch keeps the detailed ones
+ALERT_FOLLOW_UPS = ("update", "cancel")  # CAP 1.2 msgType after the first "alert"
 
 
 def _one_of(column: str, values, name: str) -> sa.CheckConstraint:
@@ -63,12 +64,26 @@ cases = sa.Table(
     sa.Column("reporter_role", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False, server_default="open"),  # Open311
     sa.Column("status_notes", sa.Text, nullable=True),
+    # followed from dispatch.case.changed (services/events/following.py): the dispatch state,
+    # when it was reached (orders out-of-order deliveries), the departments responsible
+    sa.Column("dispatch_state", sa.Text, nullable=True),
+    sa.Column("dispatch_state_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("departments", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    # a major event's last CAP message on gridgov.alerts after the first alert (P5.2.7):
+    # NULL while only the alert was sent; what GET /cases/{n}/cap.xml renders
+    sa.Column("alert_msg_type", sa.Text, nullable=True),
+    sa.Column("alert_sent_at", sa.DateTime(timezone=True), nullable=True),
     _one_of("source", [s.value for s in Source], "case_source"),
     _one_of("work_category", [w.value for w in WorkCategory], "case_work_category"),
     _one_of("info_class", [i.value for i in InfoClass], "case_info_class"),
     _one_of("severity", [s.value for s in Severity], "case_severity"),
     _one_of("status", STATUSES, "case_status"),
     _one_of("duplicate_status", DUPLICATE_STATUSES, "case_duplicate_status"),
+    _one_of("alert_msg_type", ALERT_FOLLOW_UPS, "case_alert_msg_type"),
+    sa.CheckConstraint("(dispatch_state IS NULL) = (dispatch_state_at IS NULL)",
+                       name="case_dispatch_state_pair"),
+    sa.CheckConstraint("(alert_msg_type IS NULL) = (alert_sent_at IS NULL)",
+                       name="case_alert_pair"),
     sa.CheckConstraint("(duplicate_of IS NULL) = (duplicate_status IS NULL)",
                        name="case_duplicate_link"),
     sa.CheckConstraint("duplicate_of <> case_id", name="case_not_own_duplicate"),

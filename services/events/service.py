@@ -4,6 +4,8 @@ bus, and Open311 clients.  Entrypoints only: the logic lives in plain modules.
 
 Every accepted case is announced as ``events.case.reported`` on ``gridgov.events``; a major
 event (P5.2.7) is also alerted at once on ``gridgov.alerts`` and rendered as CAP 1.2.
+Dispatch's ``dispatch.case.changed`` is followed (following.py): the Open311 status and
+notes, and a major event's CAP ``update`` / ``cancel``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
-from gridgov_common.contract import INTAKE_EXCHANGE
+from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
 from gridgov_common.messaging import claim_message, consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
 from gridgov_common.web import http
-from services.events import cases, georeport, intake, photos, schemas
+from services.events import cases, following, georeport, intake, photos, schemas
 from services.events.dependencies import EventsSettings, Registry
 from services.events.domain import cap, catalogue, media
 from services.events.metrics import CASES_REPORTED
@@ -162,6 +164,16 @@ class EventsService(platform.PlatformService):
                 raise
             raise refusal from None
         self._committed(case, created)
+
+    # -- following the case as dispatch moves it (gridgov.events) ------------------------
+
+    @consume_contract(following.QUEUE, EVENTS_EXCHANGE, following.ROUTING_KEYS,
+                      max_redeliveries=following.MAX_REDELIVERIES,
+                      message_types=[following.MESSAGE_TYPE])
+    def follow_case_change(self, envelope):
+        if not claim_message(self.db, envelope.message_id, following.CONSUMER):
+            return  # a redelivery: applied already
+        following.apply_change(self.db, envelope)
 
     # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
 

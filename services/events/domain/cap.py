@@ -3,8 +3,10 @@
 Why CAP: alerting systems of the emergency and fire services already read it, so a major
 event reported by a grid worker reaches them in a format they know, with "on-site control
 first" as the instruction.  It is an alert format, not a case workflow: one message per
-state of the alert — ``Alert`` when filed, ``Update`` once the case is closed, ``Cancel``
-when it was confirmed to be a duplicate of another case (whose alert stands).
+state of the alert — ``Alert`` when filed, ``Update`` as dispatch moves the open case,
+``Cancel`` once dispatch closed or cancelled it, or when it was confirmed to be a duplicate
+of another case (whose alert stands).  The follow-ups go on ``gridgov.alerts`` too
+(services/events/following.py); a follow-up ``references`` the first alert (CAP 1.2 §3.2.1).
 
 The audience is restricted (``scope`` Restricted): it carries the description a grid worker
 wrote, which may name places and people.
@@ -47,12 +49,27 @@ def alert_headline(sub_: Subcategory, description: str) -> str:
 
 
 def message_kind(case: dict[str, Any]) -> str:
-    """Alert / Update / Cancel, from the case's state."""
+    """Alert / Update / Cancel, from the case's state: the last follow-up sent on the bus
+    (``alert_msg_type``) once dispatch has moved the case."""
     if case.get("duplicate_status") == "confirmed":
         return "Cancel"
+    if case.get("alert_msg_type"):
+        return case["alert_msg_type"].capitalize()
     if case.get("status") == "closed":
         return "Update"
     return "Alert"
+
+
+def _note(case: dict[str, Any], kind: str) -> str:
+    if kind == "Cancel" and case.get("duplicate_status") == "confirmed":
+        return f"duplicate of case {case.get('duplicate_of_number') or ''}".strip()
+    return case.get("status_notes") or "case closed"
+
+
+def _response_type(case: dict[str, Any]) -> str:
+    if case.get("alert_msg_type") == "cancel":
+        return "AllClear"  # closed or cancelled by dispatch: the event is over
+    return "Monitor" if case.get("status") == "closed" else "Execute"
 
 
 def render(case: dict[str, Any], sub_: Subcategory, sender: str) -> str:
@@ -65,8 +82,8 @@ def render(case: dict[str, Any], sub_: Subcategory, sender: str) -> str:
         sub(root, "identifier", number)
         sent = alert_sent
     else:
-        sent = case.get("updated_at") or alert_sent
-        stamp = f"{sent.astimezone(DISTRICT_TZ):%Y%m%d%H%M%S}"
+        sent = case.get("alert_sent_at") or case.get("updated_at") or alert_sent
+        stamp = f"{sent.astimezone(DISTRICT_TZ):%Y%m%d%H%M%S%f}"[:-3]  # unique per follow-up
         sub(root, "identifier", f"{number}-{kind.lower()}-{stamp}")
     sub(root, "sender", sender)
     sub(root, "sent", cap_time(sent))
@@ -75,11 +92,8 @@ def render(case: dict[str, Any], sub_: Subcategory, sender: str) -> str:
     sub(root, "source", case["source"])
     sub(root, "scope", "Restricted")
     sub(root, "restriction", RESTRICTION)
-    if kind == "Cancel":
-        sub(root, "note", f"duplicate of case {case.get('duplicate_of_number') or ''}".strip())
-    elif kind == "Update":
-        sub(root, "note", case.get("status_notes") or "case closed")
     if kind != "Alert":
+        sub(root, "note", _note(case, kind))
         sub(root, "references", f"{sender},{number},{cap_time(alert_sent)}")
     sub(root, "incidents", number)
     _info(root, case, sub_)
@@ -92,7 +106,7 @@ def _info(root: ET.Element, case: dict[str, Any], sub_: Subcategory) -> None:
     sub(info, "language", "zh-CN")
     sub(info, "category", sub_.cap_category)
     sub(info, "event", sub_.name)
-    sub(info, "responseType", "Monitor" if case.get("status") == "closed" else "Execute")
+    sub(info, "responseType", _response_type(case))
     sub(info, "urgency", "Expected" if severity == Severity.MINOR else "Immediate")
     sub(info, "severity", CAP_SEVERITY[severity])
     # a grid worker on the spot saw it; a hotline caller's account is likely, not observed

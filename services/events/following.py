@@ -1,0 +1,182 @@
+"""The intake side follows the case as dispatch moves it (P5.3.3 "the result goes back to
+the grid worker, unit or resident"): ``dispatch.case.changed`` on ``gridgov.events`` is
+applied to the events case, so Open311 clients and CAP readers see where it stands.
+
+What a change does, in the consumer's one transaction (claim, case row, outbox):
+
+- stores the dispatch state, the time it was reached and the departments responsible
+  (Open311 ``agency_responsible``);
+- sets the Open311 ``status``: ``closed`` once dispatch closed or cancelled the case,
+  ``open`` otherwise (a suspended case stays open, with a note); ``status_notes`` is a
+  public sentence per state that names no person (P5.4.4); ``updated_datetime`` advances;
+- for a major event (P5.2.7), whose filing sent a CAP ``alert`` on ``gridgov.alerts``,
+  puts a follow-up ``alert.major_event`` in the outbox: ``update`` while the case is open,
+  ``cancel`` once it is closed or cancelled (CAP 1.2 msgType, then nothing more).
+
+Order: RabbitMQ may deliver changes out of order (redeliveries, several consumers), so a
+change is applied only if it is newer than the stored one (``at`` later than
+``dispatch_state_at``); a case never moves backwards.  Dispatch stamps two changes of one
+transaction with the same instant (filed, then dispatched, at filing): at an equal ``at`` a
+change applies only if it continues from the stored state (its ``from_state`` is the stored
+``dispatch_state``), so the pair lands whichever way round it arrives.
+
+Unknown case: the change may overtake the case's own commit (or a restored database), so
+:class:`CaseNotFiledYet` is a *transient* error: ``consume_contract`` rolls the transaction
+back (claim included), requeues the message with a doubling back-off (0.5 s … 5 s) and, once
+the delivery limit (``MAX_REDELIVERIES`` redeliveries, about 12 s in all) is spent,
+dead-letters it to ``events.case_changes.dlq`` with code ``delivery_limit``: never lost, and
+replayable from there.  A change that breaks a rule (another producer, an unknown state, a
+case number that does not match) is refused for good (PermanentError → the DLQ at once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
+from gridgov_common.contract.envelope import Envelope
+from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
+from gridgov_common.outbox import add_to_outbox
+from services.events.cases import MAJOR_EVENT_ALERT, ON_SPOT_NOTE, PRODUCER, view
+from services.events.domain import catalogue
+from services.events.domain.cap import alert_headline
+from services.events.domain.numbers import now_utc
+from services.events.models import cases
+
+QUEUE = "events.case_changes"
+CONSUMER = QUEUE
+MESSAGE_TYPE = "dispatch.case.changed"
+ROUTING_KEYS = [MESSAGE_TYPE]
+SENDER = "dispatch"  # the only producer of case changes
+MAX_REDELIVERIES = DEFAULT_MAX_REDELIVERIES
+
+# Dispatch's states (services/dispatch/domain/states.py, CaseState), each with the public
+# note Open311 shows: what happens to the request now, never who is involved (P5.4.4).
+STATE_NOTES = {
+    "filed": "received; awaiting triage (P5.3.2)",
+    "handling_local": "being handled at grid level (P5.3.2)",
+    "dispatched": "assigned to the responsible department(s) (P2.2)",
+    "in_progress": "the responsible department is handling it (P2.2, P5.3.3)",
+    "resolved": "result reported; awaiting the return visit (P5.3.3)",
+    "closed": "closed after the return visit (P5.3.3)",
+    "suspended": "suspended with approval: cannot be solved for now; stays open (P5.3.2)",
+    "cancelled": "cancelled: does not meet the conditions for a case (P5.3.1)",
+}
+FINAL_STATES = frozenset({"closed", "cancelled"})
+ENTRY_STATE = "filed"
+
+
+class CaseNotFiledYet(Exception):
+    """Transient on purpose (not a PermanentError): the message is retried, then
+    dead-lettered after the delivery limit (see the module docstring)."""
+
+
+def apply_change(session: Session, envelope: Envelope) -> str:
+    """Apply one ``dispatch.case.changed``; returns what happened ("applied", "stale").
+
+    The caller claims the message id in the same transaction (exactly-once effect).
+    """
+    change = envelope.payload
+    _check(envelope)
+    case = _locked_case(session, str(change["case_id"]))
+    if case is None:
+        raise CaseNotFiledYet(f"case {change['case_id']} ({change['case_number']}) is not "
+                              "filed here (yet)")
+    if case["case_number"] != change["case_number"]:
+        raise PermanentError("case_mismatch", "case_id and case_number name different cases",
+                             {"case_number": [change["case_number"]]})
+    if not is_newer(case, change):
+        return "stale"
+    status, note = public_status(change["to_state"], case["handled_on_spot"])
+    values: dict[str, Any] = {
+        "dispatch_state": change["to_state"], "dispatch_state_at": change["at"],
+        "departments": list(change["departments"]), "status": status, "status_notes": note,
+        # Open311 updated_datetime: when it changed, never earlier than before
+        "updated_at": sa.func.greatest(cases.c.updated_at, change["at"]),
+    }
+    msg_type = follow_up(case, change)
+    if msg_type is not None:
+        values.update(alert_msg_type=msg_type, alert_sent_at=now_utc())
+        _send_follow_up(session, case, msg_type, envelope.message_id)
+    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"]).values(**values))
+    return "applied"
+
+
+def _check(envelope: Envelope) -> None:
+    change = envelope.payload
+    if envelope.producer != SENDER:
+        raise PermanentError("unexpected_producer", f"case changes come from {SENDER}",
+                             {"producer": [envelope.producer]})
+    if change["to_state"] not in STATE_NOTES:
+        raise PermanentError("unknown_state", f"unknown dispatch state {change['to_state']!r}",
+                             {"to_state": [change["to_state"]]})
+
+
+def _locked_case(session: Session, case_id: str) -> dict[str, Any] | None:
+    """The case, locked: concurrent changes of one case apply one after the other, each
+    comparing against what the previous one stored."""
+    row = session.execute(sa.select(cases).where(cases.c.case_id == case_id)
+                          .with_for_update()).first()
+    return None if row is None else view(row)
+
+
+def is_newer(case: dict[str, Any], change: dict[str, Any]) -> bool:
+    """Later than the stored change, or at the same instant continuing from it."""
+    stored_at: datetime | None = case["dispatch_state_at"]
+    if stored_at is None:
+        return True
+    if change["at"] != stored_at:
+        return change["at"] > stored_at
+    return (change["from_state"] == case["dispatch_state"]
+            and change["to_state"] != case["dispatch_state"])
+
+
+def public_status(state: str, handled_on_spot: bool) -> tuple[str, str]:
+    """(Open311 status, status note) of a dispatch state.
+
+    A case handled on the spot (P5.1.5) was filed closed; dispatch files it, then closes
+    it at once: it stays closed with the on-the-spot note rather than blinking open.
+    """
+    if handled_on_spot and state in (ENTRY_STATE, "closed"):
+        return "closed", ON_SPOT_NOTE
+    return ("closed" if state in FINAL_STATES else "open"), STATE_NOTES[state]
+
+
+def follow_up(case: dict[str, Any], change: dict[str, Any]) -> str | None:
+    """The CAP msgType to send after this change, or None.
+
+    Only a major event was alerted (P5.2.7); its first change (entering dispatch as filed)
+    is what the alert already said; a change that stays in the same state says nothing new;
+    after a cancel nothing more is sent.  A confirmed duplicate's alert is cancelled (the
+    other case's alert stands), as its CAP rendering says.
+    """
+    if not case["major"] or case["alert_msg_type"] == "cancel":
+        return None
+    if change["from_state"] is None and change["to_state"] == ENTRY_STATE:
+        return None
+    if change["to_state"] == case["dispatch_state"]:
+        return None
+    final = change["to_state"] in FINAL_STATES or case["duplicate_status"] == "confirmed"
+    return "cancel" if final else "update"
+
+
+def _send_follow_up(session: Session, case: dict[str, Any], msg_type: str,
+                    correlation_id: str) -> None:
+    """Outbox: an ``alert.major_event`` like the first (same key, same fields), with the
+    new msg_type: subscribers bound for the alert receive its follow-ups too."""
+    sub = catalogue.BY_CODE[case["subcategory"]]
+    envelope = make_envelope(MAJOR_EVENT_ALERT, {
+        "case_id": case["case_id"], "case_number": case["case_number"],
+        "msg_type": msg_type, "town_code": case["town_code"],
+        "grid_code": case["grid_code"], "severity": case["severity"],
+        "category": sub.alert_category,
+        "headline": alert_headline(sub, case["description"]),
+        "description": case["description"], "location": case["location"],
+        "reported_at": case["reported_at"],
+    }, PRODUCER, correlation_id=correlation_id)
+    add_to_outbox(session, ALERTS_EXCHANGE,
+                  alert_key(case["town_code"], case["severity"], sub.alert_category), envelope)
