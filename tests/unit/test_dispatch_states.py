@@ -1,5 +1,7 @@
 """The case state machine (P2.2, P5.1.5, P5.2.1, P5.3): one table, every transition."""
 
+from pathlib import Path
+
 import pytest
 
 from gridgov_common.contract.cases import AssignmentRole
@@ -265,3 +267,10 @@ def test_markdown_table_has_one_row_per_transition():
     assert "reason required" in suspend and "`district_admin`" in suspend
     rework = next(line for line in lines if line.startswith("| `return_visit_unsatisfied`"))
     assert "counts as rework" in rework and "handling_local" in rework
+
+
+def test_case_flow_doc_carries_the_generated_table():
+    """docs/CASE-FLOW.md shows the table the code enforces (regenerate it from
+    ``states.render_markdown()``)."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "CASE-FLOW.md"
+    assert states.render_markdown() in doc.read_text(encoding="utf-8")
