@@ -51,6 +51,7 @@ from gridgov_common.contract.messages import ID_NUMBER_RE, IdNumber
 from gridgov_common.contract.routing import (
     CODE_MAX_LENGTH,
     CODE_RE,
+    DECISIONS,
     EXCHANGE_TYPE,
     REJECTIONS,
     TOWN_CODE_RE,
@@ -262,7 +263,8 @@ def _summary(text: str) -> str:
 def channel_of(type_name: str) -> str:
     """The channel a message type travels on. An unknown area raises, so a new type cannot
     appear on the bus without its channel being decided here."""
-    explicit = {"dispatch.assignment": "assignments", "platform.rejection": "rejections"}
+    explicit = {"dispatch.assignment": "assignments", "platform.rejection": "rejections",
+                "dispatch.delay_decision": "decisions"}
     if type_name in explicit:
         return explicit[type_name]
     area = type_name.split(".", 1)[0]
@@ -336,7 +338,8 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
     intake_actions = sorted({t.split(".", 2)[2] for t, _ in intake_types if t.count(".") >= 2})
     event_producers = sorted({t.split(".", 1)[0] for t, _ in types_by_channel.get("events", [])})
     department_queue_messages = (types_by_channel.get("assignments", [])
-                                 + types_by_channel.get("rejections", []))
+                                 + types_by_channel.get("rejections", [])
+                                 + types_by_channel.get("decisions", []))
     payload = "$message.payload#/payload/"
     channels: dict[str, Any] = {
         "assignments": {
@@ -366,6 +369,16 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
                 "Published by gridgov on `gridgov.dispatch` with key "
                 "`<department>.rejections`; `correlation_id` is the `message_id` you sent."),
             "parameters": {"department": _department_param()},
+        },
+        "decisions": {
+            "address": "{department}." + DECISIONS,
+            "title": f"Decisions ({DISPATCH_EXCHANGE})",
+            "summary": "P5.3.3: town staff's decision on a delay request of yours.",
+            "description": (
+                "Published by gridgov on `gridgov.dispatch` with key "
+                "`<department>.decisions`; `correlation_id` is the `message_id` of your "
+                "`delay_request` report."),
+            "parameters": {"department": _department_param(payload + "department")},
         },
         "reports": {
             "address": "{department}.{kind}",
@@ -445,7 +458,8 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
                 "Declared by the department (the reference adapter in "
                 "tools/department_adapter does it) with the same arguments gridgov's own "
                 "consuming queues have, bound to `gridgov.dispatch` with the department's "
-                "patterns (default `<department>.#`) and `<department>.rejections`. "
+                "patterns (default `<department>.#`), `<department>.rejections` and "
+                "`<department>.decisions`. "
                 "Acknowledge a message only after storing it."),
             "parameters": {"department": _department_param()},
         },
@@ -459,6 +473,7 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
     }
     exchanges = {
         "assignments": DISPATCH_EXCHANGE, "rejections": DISPATCH_EXCHANGE,
+        "decisions": DISPATCH_EXCHANGE,
         "reports": REPORTS_EXCHANGE, "alerts": ALERTS_EXCHANGE, "intake": INTAKE_EXCHANGE,
         "events": EVENTS_EXCHANGE, "deadLetters": DEAD_LETTER_EXCHANGE,
     }
@@ -476,7 +491,8 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
     channels["departmentQueue"]["bindings"] = _queue_binding(
         DEPARTMENT_QUEUE, consumer_queue_arguments(DEPARTMENT_QUEUE, DEFAULT_MAX_REDELIVERIES),
         [{"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}.#"},
-         {"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}." + REJECTIONS}])
+         {"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}." + REJECTIONS},
+         {"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}." + DECISIONS}])
     channels["departmentDeadLetterQueue"]["messages"] = {
         "deadLetter": {"$ref": MESSAGE_REF + "deadLetter"}}
     channels["departmentDeadLetterQueue"]["bindings"] = _queue_binding(
@@ -493,6 +509,8 @@ def _operations(channels: dict[str, Any]) -> dict[str, Any]:
          "`ack` on gridgov.reports, then acknowledge."),
         ("receiveRejection", "receive", "rejections", _AMQP_RECEIVE,
          "Learn that gridgov refused one of your reports or pushes (code, message, fields)."),
+        ("receiveDelayDecision", "receive", "decisions", _AMQP_RECEIVE,
+         "Learn whether your delay request was approved and the assignment's due time now."),
         ("sendReport", "send", "reports", _AMQP_SEND,
          "Report in on an assignment: ack, progress, result (with resolved), return or "
          "delay_request (with reason)."),

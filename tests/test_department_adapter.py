@@ -154,7 +154,7 @@ def test_required_fields_and_queue_layout_follow_the_contract():
     assert config.queue == FIRE_QUEUE
     assert config.queue_arguments() == consumer_queue_arguments(FIRE_QUEUE,
                                                                 DEFAULT_MAX_REDELIVERIES)
-    assert config.all_bindings() == ["fire.#", "fire.rejections"]
+    assert config.all_bindings() == ["fire.#", "fire.rejections", "fire.decisions"]
 
 
 def test_simulated_departments_are_the_registry_departments():

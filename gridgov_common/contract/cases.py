@@ -215,6 +215,24 @@ class EscalationV1(Payload):
     at = UtcTimestamp(required=True)
 
 
+@message_type("dispatch.delay_decision", 1)
+class DelayDecisionV1(Payload):
+    """P5.3.3 办理时限: town staff decided a department's ``delay_request``; sent on
+    ``gridgov.dispatch`` with key ``<department>.decisions``.  ``handle_due_at`` is the
+    assignment's due time after the decision: the requested one if approved, else the
+    unchanged one."""
+
+    request_id = fields.UUID(required=True)
+    assignment_id = fields.UUID(required=True)
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    department = code_field(required=True)
+    approved = fields.Boolean(required=True)
+    handle_due_at = UtcTimestamp(required=True)
+    note = fields.String(required=True, allow_none=True, validate=validate.Length(max=NOTE_MAX))
+    decided_at = UtcTimestamp(required=True)
+
+
 __all__ = [
     "AlertMsgType", "AssignmentRole", "Card", "EscalationKind", "Location", "Source",
     "case_number_field", "town_code_field",

@@ -30,6 +30,7 @@ EXCHANGES: tuple[str, ...] = (
 )
 
 REJECTIONS = "rejections"  # second word of `<department>.rejections` on gridgov.dispatch
+DECISIONS = "decisions"  # second word of `<department>.decisions` on gridgov.dispatch
 DLQ_SUFFIX = ".dlq"
 
 # Codes. Department, source and producer codes are lowercase snake_case (P4.2 lists the
@@ -184,6 +185,20 @@ def parse_rejection_key(key: str) -> str:
     return check_code(department, "department")
 
 
+def decision_key(department: str) -> str:
+    """`<department>.decisions` on gridgov.dispatch: decisions on requests of theirs
+    (P5.3.3 delay requests)."""
+    return f"{check_code(department, 'department')}.{DECISIONS}"
+
+
+def parse_decision_key(key: str) -> str:
+    """Return the department of a decision key."""
+    department, word = _split(key, 2, "decision")
+    if word != DECISIONS:
+        raise RoutingKeyError(f"decision key must end in .{DECISIONS} (got {key!r})")
+    return check_code(department, "department")
+
+
 def report_key(department: str, kind: str) -> str:
     """`<department>.<kind>` on gridgov.reports."""
     return f"{check_code(department, 'department')}.{_enum(ReportKind, kind, 'report kind')}"
@@ -252,6 +267,8 @@ def dlq_name(queue: str) -> str:
 def _check_dispatch(key: str) -> None:
     if key.endswith(f".{REJECTIONS}"):
         parse_rejection_key(key)
+    elif key.endswith(f".{DECISIONS}"):
+        parse_decision_key(key)
     else:
         parse_dispatch_key(key)
 

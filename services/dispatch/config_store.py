@@ -6,6 +6,10 @@ started with, P5.3.2/P6.2), so versions are cached per process for good; "curren
 highest version) is re-read at most every ``CURRENT_TTL`` seconds so that a version added by
 one replica is picked up by the others.  When a table is empty the packaged default
 (``domain/default_*.json``) is stored as version 1, so every case refers to a stored version.
+
+Operators add versions and overrides through the admin API (``admin``); after such a write
+this replica drops its cached "current" (``drop_current``) so its next new case uses the new
+version at once, while other replicas pick it up within ``CURRENT_TTL``.
 """
 
 from __future__ import annotations
@@ -85,6 +89,18 @@ def work_calendar(session) -> WorkCalendar:
     calendar = WorkCalendar({row.day: row.is_workday for row in rows})
     _calendar[:] = [(time.monotonic(), calendar)]
     return calendar
+
+
+def drop_current(kind: str | None = None) -> None:
+    """Forget the cached "current" of ``kind`` (``rules``, ``escalation`` or ``calendar``;
+    None: all of them) so that the next read goes to the table.  Stored versions stay
+    cached: they never change."""
+    if kind in (None, "calendar"):
+        _calendar.clear()
+    if kind is None:
+        _current.clear()
+    else:
+        _current.pop(kind, None)
 
 
 def forget() -> None:

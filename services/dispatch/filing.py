@@ -142,8 +142,10 @@ def _assign(session, case: dict[str, Any], department: str, role: str, ack_due: 
 def mark_unroutable(conn, returned) -> None:
     """OutboxRelay ``on_returned``: no department queue took an assignment."""
     for item in returned:
-        payload = (item.body or {}).get("payload") or {}
-        if item.exchange == DISPATCH_EXCHANGE and payload.get("assignment_id"):
+        body = item.body or {}
+        payload = body.get("payload") or {}
+        if (item.exchange == DISPATCH_EXCHANGE and body.get("type") == "dispatch.assignment"
+                and payload.get("assignment_id")):  # not a delay decision, which names one too
             conn.execute(sa.update(assignments)
                          .where(assignments.c.assignment_id == payload["assignment_id"])
                          .values(unroutable=True))

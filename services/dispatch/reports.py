@@ -22,7 +22,7 @@ from gridgov_common.contract import (
 )
 from gridgov_common.contract.cases import AssignmentRole
 from gridgov_common.outbox import add_to_outbox
-from services.dispatch import casefile_store
+from services.dispatch import casefile_store, delays
 from services.dispatch.domain import states
 from services.dispatch.domain.casefile import stage_outcome
 from services.dispatch.domain.states import (
@@ -182,7 +182,7 @@ def _return(session, envelope, assignment, case, at, now):
 
 
 def _record_only(session, envelope, assignment, case, at, now):
-    """progress / delay_request: recorded in the case file only (for now)."""
+    """progress: recorded in the case file only."""
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise _wrong_state(assignment, str(envelope.payload["kind"]), case["state"])
     return _finish(session, envelope, assignment, case, None,
@@ -190,7 +190,17 @@ def _record_only(session, envelope, assignment, case, at, now):
                    reason=envelope.payload.get("reason"))
 
 
-_HANDLERS = {"ack": _ack, "result": _result, "return": _return}
+def _delay_request(session, envelope, assignment, case, at, now):
+    """P5.3.3: a pending delay request for town staff to decide (``delays``)."""
+    try:
+        return delays.record_request(session, envelope, assignment, case, now)
+    except delays.DelayRefused as refused:
+        raise Refused(assignment["department"], refused.code, refused.message,
+                      refused.fields) from None
+
+
+_HANDLERS = {"ack": _ack, "result": _result, "return": _return,
+             "delay_request": _delay_request}
 
 
 def _update_assignment(session, assignment, **values) -> None:

@@ -22,7 +22,8 @@ from gridgov_common.messaging import PermanentError, claim_message, consume_cont
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import STAFF_ROLES, Role
 from gridgov_common.web import http
-from services.dispatch import casefile_store, filing, reports
+from services.dispatch import admin, casefile_store, delays, filing, reports, schemas
+from services.dispatch.domain.casefile import render_html
 from services.dispatch.models import assignments, cases
 
 VIEWERS = STAFF_ROLES | {Role.OPS_VIEWER, Role.DEPARTMENT_OFFICER}
@@ -101,6 +102,110 @@ class DispatchService(platform.PlatformService):
     def get_case_file(self, request, case_id):
         self._visible_case(request.principal, case_id)
         return _plain(casefile_store.verified(self.db, case_id))
+
+    # -- delay requests --------------------------------------------------------------------
+
+    @http("GET", "/delay-requests", roles=delays.DECIDERS, query=schemas.DelayRequestQuerySchema,
+          response=schemas.DelayRequestSchema, many=True, tags=("delay requests",),
+          summary="Delay requests (P5.3.3) on cases in the caller's area, oldest first")
+    def list_delay_requests(self, request):
+        return _plain(delays.list_requests(self.db, request.principal,
+                                           request.params["state"]))
+
+    @http("POST", "/delay-requests/<string:request_id>/decision", roles=delays.DECIDERS,
+          body=schemas.DelayDecisionBodySchema, response=schemas.DelayRequestSchema,
+          tags=("delay requests",),
+          summary="Approve or deny a pending delay request once; the department is told on "
+                  "<department>.decisions")
+    def decide_delay_request(self, request, request_id):
+        return _plain(delays.decide(self.db, request.principal, request_id,
+                                    request.data["approve"], request.data["note"]))
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @http("GET", "/config/rule-sets", roles=admin.READERS, response=schemas.ConfigVersionSchema,
+          many=True, tags=("configuration",), summary="Triage rule set versions, newest first")
+    def list_rule_sets(self, request):
+        return _plain(admin.list_versions(self.db, admin.RULE_SETS))
+
+    @http("GET", "/config/rule-sets/<int:version>", roles=admin.READERS,
+          response=schemas.RuleSetSchema, tags=("configuration",),
+          summary="One triage rule set version")
+    def get_rule_set(self, request, version):
+        return _plain(admin.get_version(self.db, admin.RULE_SETS, version))
+
+    @http("POST", "/config/rule-sets", roles=admin.WRITERS, body=schemas.RuleSetBodySchema,
+          response=schemas.RuleSetSchema, status=201, tags=("configuration",),
+          summary="Publish a whole new rule set as the next version (new cases only)")
+    def publish_rule_set(self, request):
+        return _plain(admin.publish(self.db, admin.RULE_SETS, request.data,
+                                    request.principal.sub))
+
+    @http("GET", "/config/escalation-policies", roles=admin.READERS,
+          response=schemas.ConfigVersionSchema, many=True, tags=("configuration",),
+          summary="Escalation policy versions, newest first")
+    def list_escalation_policies(self, request):
+        return _plain(admin.list_versions(self.db, admin.POLICIES))
+
+    @http("GET", "/config/escalation-policies/<int:version>", roles=admin.READERS,
+          response=schemas.EscalationPolicySchema, tags=("configuration",),
+          summary="One escalation policy version")
+    def get_escalation_policy(self, request, version):
+        return _plain(admin.get_version(self.db, admin.POLICIES, version))
+
+    @http("POST", "/config/escalation-policies", roles=admin.WRITERS,
+          body=schemas.EscalationPolicyBodySchema, response=schemas.EscalationPolicySchema,
+          status=201, tags=("configuration",),
+          summary="Publish a whole new escalation policy as the next version (new cases only)")
+    def publish_escalation_policy(self, request):
+        return _plain(admin.publish(self.db, admin.POLICIES, request.data,
+                                    request.principal.sub))
+
+    @http("GET", "/config/calendar-overrides", roles=admin.READERS,
+          query=schemas.DateRangeQuerySchema, response=schemas.CalendarOverrideSchema,
+          many=True, tags=("configuration",), summary="Calendar overrides (调休) in a range")
+    def list_calendar_overrides(self, request):
+        return _plain(admin.list_overrides(self.db, request.params["from_"],
+                                           request.params["to"]))
+
+    @http("PUT", "/config/calendar-overrides/<string:day>", roles=admin.WRITERS,
+          body=schemas.CalendarOverrideBodySchema, response=schemas.CalendarOverrideSchema,
+          tags=("configuration",), summary="Set whether a date is a workday (调休 correction)")
+    def put_calendar_override(self, request, day):
+        created, row = admin.put_override(self.db, admin.parse_day(day),
+                                          request.data["is_workday"], request.data["note"])
+        return (201 if created else 200), _plain(row)
+
+    @http("DELETE", "/config/calendar-overrides/<string:day>", roles=admin.WRITERS,
+          status=204, tags=("configuration",), summary="Remove a date's calendar override")
+    def delete_calendar_override(self, request, day):
+        admin.delete_override(self.db, admin.parse_day(day))
+        return 204, ""
+
+    @http("GET", "/config/calendar", roles=admin.READERS, query=schemas.DateRangeQuerySchema,
+          response=schemas.CalendarDaySchema, many=True, tags=("configuration",),
+          summary="Each day's workday flag and the source that decided it")
+    def get_calendar(self, request):
+        return _plain(admin.calendar_days(self.db, request.params["from_"],
+                                          request.params["to"]))
+
+    # -- case file export -------------------------------------------------------------------
+
+    @http("GET", "/cases/<string:case_id>/file.html", roles=VIEWERS,
+          query=schemas.CaseFileHtmlQuerySchema, produces="text/html; charset=utf-8",
+          tags=("cases",), summary="The case file as a printable page (P5.3.4), verified")
+    def get_case_file_html(self, request, case_id):
+        case = self._visible_case(request.principal, case_id)
+        return render_html(case, casefile_store.entries(self.db, case_id),
+                           lang=request.params["lang"])
+
+    @http("GET", "/cases/<string:case_id>/file.json", roles=VIEWERS, tags=("cases",),
+          summary="The case file with its verification as a download (P5.3.4)")
+    def download_case_file(self, request, case_id):
+        case = self._visible_case(request.principal, case_id)
+        name = f"case-file-{case['case_number']}.json"
+        return 200, {"Content-Disposition": f'attachment; filename="{name}"'}, \
+            _plain(casefile_store.verified(self.db, case_id))
 
 
 def _is_uuid(text: str) -> bool:

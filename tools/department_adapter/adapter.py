@@ -65,6 +65,7 @@ DISPATCH_EXCHANGE = "gridgov.dispatch"
 REPORTS_EXCHANGE = "gridgov.reports"
 DEAD_LETTER_EXCHANGE = "gridgov.dlx"
 REJECTIONS = "rejections"
+DECISIONS = "decisions"
 MAX_MESSAGE_BYTES = 256 * 1024
 CODE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 CODE_MAX_LENGTH = 48
@@ -73,6 +74,7 @@ PATTERN_WORD_RE = re.compile(r"^(?:[a-z0-9_]+|\*|#)$")
 
 ASSIGNMENT = ("dispatch.assignment", 1)
 REJECTION = ("platform.rejection", 1)
+DELAY_DECISION = ("dispatch.delay_decision", 1)
 REPORT = ("department.report", 1)
 # (type, version) this adapter understands -> payload fields that must be present. Anything
 # else is dead-lettered as unknown_type: upgrade the adapter when gridgov announces a new
@@ -83,6 +85,8 @@ REQUIRED_PAYLOAD_FIELDS: dict[tuple[str, int], tuple[str, ...]] = {
                  "description", "location", "ack_due_at", "handle_due_at", "rule_version",
                  "rework"),
     REJECTION: ("original_message_id", "code", "message"),
+    DELAY_DECISION: ("request_id", "assignment_id", "case_id", "case_number", "department",
+                     "approved", "handle_due_at", "note", "decided_at"),
 }
 ENVELOPE_REQUIRED = ("message_id", "type", "version", "occurred_at", "producer", "payload")
 ENVELOPE_FIELDS = frozenset((*ENVELOPE_REQUIRED, "correlation_id"))
@@ -203,8 +207,9 @@ class AdapterConfig:
         }
 
     def all_bindings(self) -> list[str]:
-        """The department's patterns plus its rejections key (always wanted)."""
-        return list(dict.fromkeys([*self.bindings, f"{self.department}.{REJECTIONS}"]))
+        """The department's patterns plus its rejections and decisions keys (always wanted)."""
+        return list(dict.fromkeys([*self.bindings, f"{self.department}.{REJECTIONS}",
+                                   f"{self.department}.{DECISIONS}"]))
 
 
 def check_pattern(pattern: str, department: str) -> str:
@@ -615,6 +620,8 @@ class DepartmentAdapter:
             self._forward(envelope, delivery)
             if (envelope["type"], envelope["version"]) == REJECTION:
                 self._log_rejection(envelope)
+            elif (envelope["type"], envelope["version"]) == DELAY_DECISION:
+                self._log_decision(envelope)
             elif self.config.auto_ack:
                 self._report_now(envelope)
             self._channel.basic_ack(tag)  # acknowledged = stored (and reported)
@@ -678,6 +685,15 @@ class DepartmentAdapter:
                          payload.get("original_message_id"), payload.get("code"),
                          payload.get("message"),
                          json.dumps(payload.get("fields") or {}, ensure_ascii=False))
+
+    def _log_decision(self, envelope: dict[str, Any]) -> None:
+        """P5.3.3: forwarded like everything else; logged so operators see the outcome."""
+        payload = envelope["payload"]
+        self.stats["decisions"] = self.stats.get("decisions", 0) + 1
+        self.log.info("delay request %s %s: assignment %s now due %s",
+                      payload.get("request_id"),
+                      "approved" if payload.get("approved") else "denied",
+                      payload.get("assignment_id"), payload.get("handle_due_at"))
 
     def _dead_letter(self, delivery: _Delivery, exc: Refused) -> None:
         """Copy the message unchanged, with the reason in headers, to our DLQ, then ack.

@@ -1,0 +1,203 @@
+"""Configuration admin on a real broker and database: rule sets and escalation policies are
+published as whole new versions (validated, 422 with field errors), new cases use them at
+once while running cases keep theirs, and calendar overrides move new cases' deadlines."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from services.dispatch.models import assignments, cases
+from tests.amqp import publish
+from tests.dispatch.conftest import (
+    DISTRICT,
+    EM_SINK,
+    FIRE_SINK,
+    POLICE_SINK,
+    received,
+    reported_envelope,
+)
+
+ADMIN = ("district_admin", f"district:{DISTRICT}")
+RULE = "public_security_prevention.fire_hazard_corridor"
+
+
+def _file_case(uri: str, sink: str = FIRE_SINK) -> tuple[str, dict]:
+    """A fire-hazard case with a fresh number; returns (case_id, first assignment)."""
+    envelope = reported_envelope(case_number=f"GS20261128-{uuid.uuid4().hex[:6].upper()}")
+    publish(uri, "gridgov.events", "events.case.reported", envelope)
+    [(_, assignment)] = received(uri, sink)
+    return envelope["payload"]["case_id"], assignment["payload"]
+
+
+def _case(db_engine, case_id: str) -> dict:
+    with db_engine.connect() as conn:
+        return dict(conn.execute(sa.select(cases).where(cases.c.case_id == case_id))
+                    .mappings().one())
+
+
+def _departments(db_engine, case_id: str) -> list[tuple[str, str]]:
+    with db_engine.connect() as conn:
+        return sorted(tuple(r) for r in conn.execute(
+            sa.select(assignments.c.department, assignments.c.role)
+            .where(assignments.c.case_id == case_id)))
+
+
+def test_rule_set_versions_apply_to_new_cases_only(dispatch, sinks, db_engine, web_session,
+                                                   token):
+    admin = token(*ADMIN, sub="admin-1")
+    first_id, first = _file_case(sinks)
+    received(sinks, EM_SINK)
+    listed = web_session.get("/config/rule-sets", headers=token("ops_viewer",
+                                                                f"district:{DISTRICT}"))
+    assert listed.status_code == 200, listed.text
+    assert [(v["version"], v["created_by"]) for v in listed.json()] == [(1, "system:default")]
+    current = web_session.get("/config/rule-sets/1", headers=admin).json()["rules"]
+
+    changed = copy.deepcopy(current)
+    changed.pop("version")
+    changed["description"] = "corridor hazards go to the police"
+    rule = next(r for r in changed["rules"] if r["id"] == RULE)
+    rule.update(lead="police", assist=[])
+    stale = web_session.post("/config/rule-sets", json={**changed, "version": 5}, headers=admin)
+    assert stale.status_code == 409, stale.text
+    created = web_session.post("/config/rule-sets", json=changed, headers=admin)
+    assert created.status_code == 201, created.text
+    assert (created.json()["version"], created.json()["created_by"]) == (2, "admin-1")
+    assert created.json()["rules"]["version"] == 2
+
+    second_id, second = _file_case(sinks, POLICE_SINK)
+    assert (second["department"], second["rule_version"]) == ("police", 2)
+    assert _case(db_engine, second_id)["rule_version"] == 2
+    assert _departments(db_engine, second_id) == [("police", "lead")]
+    # the running case keeps the version it was filed under, and its departments
+    assert first["rule_version"] == 1 and _case(db_engine, first_id)["rule_version"] == 1
+    assert _departments(db_engine, first_id) == [("emergency_management", "assist"),
+                                                  ("fire", "lead")]
+    versions = web_session.get("/config/rule-sets", headers=admin).json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[0]["description"] == "corridor hazards go to the police"
+
+
+def test_invalid_rule_set_is_refused_with_its_fields(dispatch, web_session, token):
+    admin = token(*ADMIN)
+    current = web_session.get("/config/rule-sets/1", headers=admin).json()["rules"]
+    broken = copy.deepcopy(current)
+    broken["rules"][1]["priority"] = "whenever"
+    broken["rules"][1]["lead"] = "Not A Code"
+    response = web_session.post("/config/rule-sets", json=broken, headers=admin)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_rules"
+    assert any(key.startswith("rules.1") for key in error["fields"]), error
+    missing = web_session.post("/config/rule-sets", json={"description": "x"}, headers=admin)
+    assert missing.status_code == 422 and "rules" in missing.json()["error"]["fields"]
+    assert [v["version"] for v in
+            web_session.get("/config/rule-sets", headers=admin).json()] == [1]
+    assert web_session.get("/config/rule-sets/9", headers=admin).status_code == 404
+
+
+def test_escalation_policy_versions(dispatch, sinks, db_engine, web_session, token):
+    admin = token(*ADMIN, sub="admin-2")
+    first_id, _ = _file_case(sinks)
+    received(sinks, EM_SINK)
+    policy = web_session.get("/config/escalation-policies/1", headers=admin)
+    assert policy.status_code == 200, policy.text
+    body = policy.json()["policy"]
+    invalid = web_session.post("/config/escalation-policies", json={**body, "ladder": []},
+                               headers=admin)
+    assert invalid.status_code == 422, invalid.text
+    assert invalid.json()["error"]["code"] == "invalid_escalation"
+    assert any(key.startswith("ladder") for key in invalid.json()["error"]["fields"])
+    created = web_session.post("/config/escalation-policies",
+                               json={**body, "version": 2, "description": "stricter"},
+                               headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["version"] == 2 and created.json()["policy"]["version"] == 2
+    second_id, _ = _file_case(sinks)
+    assert _case(db_engine, second_id)["escalation_version"] == 2
+    assert _case(db_engine, first_id)["escalation_version"] == 1
+    listed = web_session.get("/config/escalation-policies", headers=admin).json()
+    assert [(v["version"], v["created_by"]) for v in listed] == [(2, "admin-2"),
+                                                                 (1, "system:default")]
+
+
+def test_calendar_override_moves_a_new_cases_deadline(dispatch, sinks, web_session, token):
+    admin = token(*ADMIN)
+    _, before = _file_case(sinks)
+    received(sinks, EM_SINK)
+    due = datetime.fromisoformat(before["handle_due_at"])
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    last = due.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    days = [today + timedelta(days=n) for n in range((last - today).days + 1)]
+    for day in days:  # every day up to the old deadline is now a day off
+        response = web_session.put(f"/config/calendar-overrides/{day.isoformat()}",
+                                   json={"is_workday": False, "note": "test closure"},
+                                   headers=admin)
+        assert response.status_code == 201, response.text
+    again = web_session.put(f"/config/calendar-overrides/{today.isoformat()}",
+                            json={"is_workday": False, "note": "still closed"}, headers=admin)
+    assert again.status_code == 200 and again.json()["note"] == "still closed"
+
+    _, after = _file_case(sinks)
+    received(sinks, EM_SINK)
+    assert datetime.fromisoformat(after["handle_due_at"]) > due
+    assert datetime.fromisoformat(after["ack_due_at"]).astimezone(
+        ZoneInfo("Asia/Shanghai")).date() > last
+
+    span = f"from={today.isoformat()}&to={last.isoformat()}"
+    overrides = web_session.get(f"/config/calendar-overrides?{span}", headers=admin).json()
+    assert [o["day"] for o in overrides] == [d.isoformat() for d in days]
+    calendar = web_session.get(f"/config/calendar?{span}", headers=admin).json()
+    assert {(d["is_workday"], d["source"]) for d in calendar} == {(False, "override")}
+    assert calendar[0]["note"] == "still closed"
+
+    gone = web_session.delete(f"/config/calendar-overrides/{today.isoformat()}",
+                              headers=admin)
+    assert gone.status_code == 204, gone.text
+    assert web_session.delete(f"/config/calendar-overrides/{today.isoformat()}",
+                              headers=admin).status_code == 404
+    shown = web_session.get(f"/config/calendar?from={today.isoformat()}&to="
+                            f"{today.isoformat()}", headers=admin).json()
+    assert shown[0]["source"] != "override"
+    bad = web_session.put("/config/calendar-overrides/2027-02-30",
+                          json={"is_workday": True}, headers=admin)
+    assert bad.status_code == 422
+
+
+def test_calendar_shows_a_make_up_working_day(dispatch, web_session, token):
+    """调休 the libraries may lack (2027): an operator marks a Sunday as a working day."""
+    admin = token(*ADMIN)
+    sunday = date(2027, 2, 7)
+    assert sunday.weekday() == 6
+    put = web_session.put(f"/config/calendar-overrides/{sunday}",
+                          json={"is_workday": True, "note": "春节调休上班"}, headers=admin)
+    assert put.status_code == 201, put.text
+    [day] = web_session.get(f"/config/calendar?from={sunday}&to={sunday}",
+                            headers=admin).json()
+    assert day == {"day": "2027-02-07", "is_workday": True, "source": "override",
+                   "note": "春节调休上班"}
+    too_long = web_session.get("/config/calendar?from=2027-01-01&to=2028-06-01",
+                               headers=admin)
+    assert too_long.status_code == 422
+
+
+def test_only_the_district_admin_writes(dispatch, web_session, token):
+    viewer = token("ops_viewer", f"district:{DISTRICT}")
+    chief = token("town_grid_chief", "town:320505001")
+    officer = token("department_officer", "department:fire")
+    body = web_session.get("/config/rule-sets/1", headers=viewer).json()["rules"]
+    for headers in (viewer, chief, officer):
+        assert web_session.post("/config/rule-sets", json=body, headers=headers) \
+            .status_code == 403
+        assert web_session.put("/config/calendar-overrides/2027-02-07",
+                               json={"is_workday": True}, headers=headers).status_code == 403
+        assert web_session.delete("/config/calendar-overrides/2027-02-07",
+                                  headers=headers).status_code == 403
+    for headers in (chief, officer):
+        assert web_session.get("/config/rule-sets", headers=headers).status_code == 403
+        assert web_session.get("/config/calendar", headers=headers).status_code == 403
