@@ -52,6 +52,14 @@ cases = sa.Table(
     _ts("resolved_at"),
     _ts("closed_at"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    # P6.2 timer (escalating.py, 0003): next ladder step ahead, and the updated_at it was
+    # computed from; a case is looked at only when that step is due or the case changed
+    _ts("next_escalation_at"),
+    _ts("escalation_basis_at"),
+    sa.Index("ix_cases_next_escalation", "next_escalation_at",
+             postgresql_where=sa.text("next_escalation_at IS NOT NULL")),
+    sa.Index("ix_cases_escalation_unseen", "case_id",
+             postgresql_where=sa.text("escalation_basis_at IS DISTINCT FROM updated_at")),
 )
 
 assignments = sa.Table(
@@ -75,6 +83,7 @@ assignments = sa.Table(
     sa.Column("department_ref", sa.Text, nullable=True),  # their own reference
     sa.Column("unroutable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_assignments_open_due", "state", "ack_due_at", "handle_due_at"),
+    sa.Index("ix_assignments_unroutable", "case_id", postgresql_where=sa.text("unroutable")),
 )
 
 # P5.3.4: every step of a case is kept; append-only and hash-chained (trigger + casefile).

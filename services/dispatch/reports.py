@@ -100,6 +100,7 @@ def _wrong_state(assignment: dict[str, Any], kind: str, case_state: str) -> Refu
 
 
 WORKING = frozenset({states.CaseState.DISPATCHED.value, states.CaseState.IN_PROGRESS.value})
+_SETTLED = (AssignmentState.RETURNED.value, AssignmentState.WITHDRAWN.value)
 
 
 def _move(session, case, transition: TransitionName, assignment, **context) -> str | None:
@@ -155,9 +156,12 @@ def _result(session, envelope, assignment, case, at, now):
                        resolved=envelope.payload["resolved"],
                        department_ref=envelope.payload.get("department_ref")
                        or assignment["department_ref"])
+    # assignments returned or withdrawn before a re-triage owe nothing (an earlier lead's
+    # 退办 must not keep the new lead's result from resolving the case)
     every = session.execute(sa.select(assignments.c.department, assignments.c.role,
                                       assignments.c.state)
-                            .where(assignments.c.case_id == case["case_id"])).all()
+                            .where(assignments.c.case_id == case["case_id"],
+                                   assignments.c.state.notin_(_SETTLED))).all()
     statuses = [AssignmentStatus(row.department, AssignmentRole(row.role),
                                  AssignmentState(row.state)) for row in every]
     target = _move(session, case, TransitionName.DEPARTMENT_RESULT, assignment,
@@ -177,6 +181,8 @@ def _return(session, envelope, assignment, case, at, now):
             assignments.c.case_id == case["case_id"],
             assignments.c.state.in_([s.value for s in states.ACTIVE_ASSIGNMENT_STATES]))
             .values(state=AssignmentState.WITHDRAWN.value))
+        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
+                        .values(return_count=cases.c.return_count + 1))  # 退办 counted
     return _finish(session, envelope, assignment, case, target, "department_return", at, now,
                    reason=reason)
 

@@ -6,7 +6,163 @@ an error, not silently ignored data.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from gridgov_common.contract.messages import code_field, grid_code_field
+from gridgov_common.contract.routing import TOWN_CODE_RE, WorkCategory
+from services.dispatch.domain.states import CaseState, HandlingLevel
+
+# --- people acting on cases, case lists (P5.3.1–P5.3.3, P5.2.1) ---------------------------
+
+TEXT = validate.Length(max=2000)
+TRIAGE_OUTCOMES = ("local", "dispatch", "report_up", "assign_down")
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def _reason(required: bool) -> fields.String:
+    if required:
+        return fields.String(required=True, validate=[validate.Length(1, 2000), _not_blank])
+    return fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+
+class TriageBodySchema(Schema):
+    """P5.3.2 triage by a person.  ``dispatch``: ``lead`` (and ``assist``) as chosen, or the
+    case's rule's departments when none are named; ``report_up`` says why."""
+
+    outcome = fields.String(required=True, validate=validate.OneOf(TRIAGE_OUTCOMES))
+    reason = _reason(required=False)
+    lead = code_field(load_default=None, allow_none=True)
+    assist = fields.List(code_field(), load_default=list, validate=validate.Length(max=20))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs) -> None:
+        outcome, lead, assist = data.get("outcome"), data.get("lead"), data.get("assist") or []
+        if outcome == "report_up" and not (data.get("reason") or "").strip():
+            raise ValidationError("say why the level above is asked (report_up)", "reason")
+        if outcome != "dispatch" and (lead or assist):
+            raise ValidationError("departments are named only when dispatching", "lead")
+        if assist and not lead:
+            raise ValidationError("name the lead department with the assisting ones", "lead")
+        if lead and lead in assist:
+            raise ValidationError("the lead department cannot also assist", "assist")
+        if len(set(assist)) != len(assist):
+            raise ValidationError("assisting departments are listed twice", "assist")
+
+
+class ReasonBodySchema(Schema):
+    """Cancel (注销) and suspend (挂账): the reason is kept in the case file."""
+
+    reason = _reason(required=True)
+
+
+class ResumeBodySchema(Schema):
+    reason = _reason(required=False)
+
+
+class LocalResultBodySchema(Schema):
+    """P5.3.3: the result of handling at own level."""
+
+    note = fields.String(required=True, validate=[validate.Length(1, 2000), _not_blank])
+    resolved = fields.Boolean(required=True)
+
+
+class ReturnVisitBodySchema(Schema):
+    """P5.2.1 回访: the resident's verdict; not satisfied means rework, with a note."""
+
+    satisfied = fields.Boolean(required=True)
+    satisfaction = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
+    method = fields.String(required=True, validate=validate.OneOf(["phone", "visit"]))
+    note = fields.String(load_default=None, allow_none=True, validate=TEXT)
+
+    @validates_schema
+    def _note_for_rework(self, data, **kwargs) -> None:
+        if data.get("satisfied") is False and not (data.get("note") or "").strip():
+            raise ValidationError("say what is still wrong: the case goes back for rework",
+                                  "note")
+
+
+class AssignmentSchema(Schema):
+    assignment_id = fields.UUID()
+    department = fields.String()
+    role = fields.String(validate=validate.OneOf(["lead", "assist"]))
+    state = fields.String()
+    rework = fields.Integer()
+    routing_key = fields.String()
+    sent_at = fields.DateTime()
+    ack_due_at = fields.DateTime()
+    acked_at = fields.DateTime(allow_none=True)
+    handle_due_at = fields.DateTime()
+    reported_at = fields.DateTime(allow_none=True)
+    resolved = fields.Boolean(allow_none=True)
+    unroutable = fields.Boolean()
+
+
+class CaseSummarySchema(Schema):
+    case_id = fields.UUID()
+    case_number = fields.String()
+    state = fields.String(validate=validate.OneOf([s.value for s in CaseState]))
+    grid_code = fields.String()
+    town_code = fields.String()
+    work_category = fields.String()
+    subcategory = fields.String()
+    severity = fields.String()
+    priority = fields.String()
+    handling_level = fields.String(validate=validate.OneOf([h.value for h in HandlingLevel]))
+    reported_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CaseSchema(CaseSummarySchema):
+    """A case as the people acting on it see it (GET /cases/<id> and every action)."""
+
+    description = fields.String()
+    handled_locally = fields.Boolean()
+    handle_due_at = fields.DateTime(allow_none=True)
+    rework_count = fields.Integer()
+    return_count = fields.Integer()
+    satisfaction = fields.Integer(allow_none=True)
+    rule_id = fields.String(allow_none=True)
+    rule_version = fields.Integer(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    suspended_at = fields.DateTime(allow_none=True)
+    assignments = fields.List(fields.Dict(), metadata={
+        "description": "the case's assignments, oldest round first: assignment_id, "
+                       "department, role, state, rework, sent_at, ack_due_at, "
+                       "handle_due_at, … (AssignmentSchema in services/dispatch/schemas.py)"})
+
+
+class CaseListSchema(Schema):
+    items = fields.List(fields.Dict(), metadata={
+        "description": "one page of cases, newest reported first, each with the "
+                       "fields of CaseSummarySchema (services/dispatch/schemas.py)"})
+    total = fields.Integer()
+
+
+class CaseListQuerySchema(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf([s.value for s in CaseState]))
+    town_code = fields.String(load_default=None, validate=validate.Regexp(TOWN_CODE_RE))
+    grid_code = grid_code_field(load_default=None)
+    work_category = fields.String(load_default=None,
+                                  validate=validate.OneOf([w.value for w in WorkCategory]))
+    overdue = fields.Boolean(load_default=None)
+    reported_from = fields.DateTime(load_default=None)
+    reported_to = fields.DateTime(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class CaseActionsSchema(Schema):
+    case_id = fields.UUID()
+    state = fields.String()
+    handling_level = fields.String()
+    transitions = fields.List(fields.String())
+
 
 # --- delay requests, configuration admin, case file export (P5.3.3, P5.3.2, P6.2, P5.3.4) --
 

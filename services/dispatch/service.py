@@ -13,20 +13,46 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
+from nameko.timer import Timer
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
-from gridgov_common.errors import NotFound
 from gridgov_common.messaging import PermanentError, claim_message, consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import STAFF_ROLES, Role
+from gridgov_common.rpc import rpc
 from gridgov_common.web import http
-from services.dispatch import admin, casefile_store, delays, filing, reports, schemas
+from services.dispatch import (
+    actions,
+    admin,
+    casefile_store,
+    delays,
+    escalating,
+    filing,
+    queries,
+    reports,
+    rework,
+    schemas,
+)
 from services.dispatch.domain.casefile import render_html
-from services.dispatch.models import assignments, cases
 
 VIEWERS = STAFF_ROLES | {Role.OPS_VIEWER, Role.DEPARTMENT_OFFICER}
+
+
+class ConfigTimer(Timer):
+    """nameko's timer with its interval read from the container config at ``setup`` (the
+    stock one takes a fixed interval when the class is defined)."""
+
+    def __init__(self, config_key: str, default: float, **kwargs: Any) -> None:
+        self.config_key = config_key
+        self.default = default
+        super().__init__(interval=default, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = float(self.container.config.get(self.config_key, self.default))
+
+
+config_timer = ConfigTimer.decorator
 
 
 def _plain(value: Any) -> Any:
@@ -44,6 +70,19 @@ class DispatchService(platform.PlatformService):
 
     relay = OutboxRelay(mandatory_exchanges=(DISPATCH_EXCHANGE,),
                         on_returned=filing.mark_unroutable)
+
+    # -- supervision timer (P6.2 督办) ------------------------------------------------------
+
+    @config_timer("ESCALATION_POLL_SECONDS", 15.0)
+    def escalate_due(self):
+        """One transaction per tick; an exception is logged by nameko (the worker fails,
+        the session rolls back) and the next tick runs as usual."""
+        config = self.relay.container.config
+        sent = escalating.run_due(self.db, batch=int(config.get("ESCALATION_BATCH",
+                                                               escalating.DEFAULT_BATCH)))
+        self.db.commit()
+        if sent:
+            self.relay.wake()  # publish now rather than at the next poll
 
     # -- cases reported by the events service ---------------------------------------------
 
@@ -74,34 +113,89 @@ class DispatchService(platform.PlatformService):
     # -- reading cases ---------------------------------------------------------------------
 
     def _visible_case(self, principal, case_id: str) -> dict[str, Any]:
-        case = self.db.execute(sa.select(cases).where(cases.c.case_id == case_id)) \
-            .mappings().first() if _is_uuid(case_id) else None
-        if case is None:
-            raise NotFound(f"no case {case_id}", code="unknown_case")
-        if principal.role == Role.DEPARTMENT_OFFICER:
-            mine = self.db.execute(sa.select(assignments.c.assignment_id).where(
-                assignments.c.case_id == case_id,
-                assignments.c.department == principal.scope_code)).first()
-            if mine is None:
-                raise NotFound(f"no case {case_id}", code="unknown_case")
-        elif not principal.covers(case["grid_code"]):
-            raise NotFound(f"no case {case_id}", code="unknown_case")
-        return dict(case)
+        return queries.visible_case(self.db, principal, case_id)
 
-    @http("GET", "/cases/<string:case_id>", roles=VIEWERS, tags=("cases",),
+    @http("GET", "/cases/<string:case_id>", roles=VIEWERS, response=schemas.CaseSchema,
+          tags=("cases",),
           summary="A case with its assignments (grid staff: in scope; departments: assigned)")
-    def get_case(self, request, case_id):
-        case = self._visible_case(request.principal, case_id)
-        rows = self.db.execute(sa.select(assignments).where(assignments.c.case_id == case_id)
-                               .order_by(assignments.c.sent_at, assignments.c.role.desc())
-                               ).mappings().all()
-        return _plain({**case, "assignments": [dict(r) for r in rows]})
+    def get_case_http(self, request, case_id):
+        return _plain(queries.case_with_assignments(self.db, request.principal, case_id))
 
     @http("GET", "/cases/<string:case_id>/file", roles=VIEWERS, tags=("cases",),
           summary="The electronic case file (P5.3.4) with its hash-chain verification")
     def get_case_file(self, request, case_id):
         self._visible_case(request.principal, case_id)
         return _plain(casefile_store.verified(self.db, case_id))
+
+    # -- people acting on cases --------------------------------------------------------------
+
+    @http("GET", "/cases", roles=VIEWERS, query=schemas.CaseListQuerySchema,
+          response=schemas.CaseListSchema, tags=("cases",),
+          summary="Cases in the caller's scope (departments: assigned ones), newest first")
+    def list_cases_http(self, request):
+        return _plain(queries.list_cases(self.db, request.principal, request.params))
+
+    @http("GET", "/cases/<string:case_id>/actions", roles=VIEWERS,
+          response=schemas.CaseActionsSchema, tags=("cases",),
+          summary="The transitions the caller may attempt on the case now (app buttons)")
+    def case_actions(self, request, case_id):
+        return _plain(queries.allowed_actions(self.db, request.principal, case_id))
+
+    @http("POST", "/cases/<string:case_id>/triage", roles=actions.ACTORS,
+          body=schemas.TriageBodySchema, response=schemas.CaseSchema, tags=("case actions",),
+          summary="Triage a filed case (P5.3.2): handle locally, dispatch, report up, "
+                  "assign down")
+    def triage_case(self, request, case_id):
+        return _plain(actions.triage_case(self.db, request.principal, case_id, request.data))
+
+    @http("POST", "/cases/<string:case_id>/cancel", roles=actions.ACTORS,
+          body=schemas.ReasonBodySchema, response=schemas.CaseSchema, tags=("case actions",),
+          summary="Cancel (注销) a filed case that fails the filing conditions (P5.3.1)")
+    def cancel_case(self, request, case_id):
+        return _plain(actions.cancel(self.db, request.principal, case_id,
+                                     request.data["reason"]))
+
+    @http("POST", "/cases/<string:case_id>/local-result", roles=actions.ACTORS,
+          body=schemas.LocalResultBodySchema, response=schemas.CaseSchema,
+          tags=("case actions",), summary="The result of handling at own level (P5.3.3)")
+    def report_local_result(self, request, case_id):
+        return _plain(actions.local_result(self.db, request.principal, case_id,
+                                           request.data["note"], request.data["resolved"]))
+
+    @http("POST", "/cases/<string:case_id>/return-visit", roles=actions.ACTORS,
+          body=schemas.ReturnVisitBodySchema, response=schemas.CaseSchema,
+          tags=("case actions",),
+          summary="Return visit (回访, P5.2.1): satisfied closes, not satisfied means rework")
+    def record_return_visit(self, request, case_id):
+        return _plain(rework.return_visit(self.db, request.principal, case_id, request.data))
+
+    @http("POST", "/cases/<string:case_id>/suspend", roles=actions.ACTORS,
+          body=schemas.ReasonBodySchema, response=schemas.CaseSchema, tags=("case actions",),
+          summary="Suspend (挂账) with approval; open assignments are withdrawn")
+    def suspend_case(self, request, case_id):
+        return _plain(actions.suspend(self.db, request.principal, case_id,
+                                      request.data["reason"]))
+
+    @http("POST", "/cases/<string:case_id>/resume", roles=actions.ACTORS,
+          body=schemas.ResumeBodySchema, response=schemas.CaseSchema, tags=("case actions",),
+          summary="Resume a suspended case for re-triage")
+    def resume_case(self, request, case_id):
+        return _plain(actions.resume(self.db, request.principal, case_id,
+                                     request.data["reason"]))
+
+    @rpc
+    def get_case(self, case_id: str, role: str, scope: str) -> dict:
+        """A case with its assignments as ``role`` over ``scope`` ("town:320505001")
+        would see it (other services act for a person and pass that person's scope)."""
+        principal = queries.principal_for(role, scope)
+        return _plain(queries.case_with_assignments(self.db, principal, case_id))
+
+    @rpc
+    def list_cases(self, role: str, scope: str, filters: dict | None = None) -> dict:
+        """``GET /cases`` for other services; ``filters`` as its query parameters."""
+        principal = queries.principal_for(role, scope)
+        params = schemas.CaseListQuerySchema().load(filters or {})
+        return _plain(queries.list_cases(self.db, principal, params))
 
     # -- delay requests --------------------------------------------------------------------
 
@@ -206,12 +300,3 @@ class DispatchService(platform.PlatformService):
         name = f"case-file-{case['case_number']}.json"
         return 200, {"Content-Disposition": f'attachment; filename="{name}"'}, \
             _plain(casefile_store.verified(self.db, case_id))
-
-
-def _is_uuid(text: str) -> bool:
-    import uuid
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

@@ -1,0 +1,191 @@
+"""The supervision timer (督办, P6.2, P2.2, P5.3.3): raise due escalations of running cases.
+
+``run_due`` runs in one transaction (the caller commits): it locks candidate cases
+``FOR UPDATE SKIP LOCKED`` (replicas share the work and never handle the same case at
+once), asks the pure ladder (``domain.escalation.next_escalations``) what is due, and per
+new escalation writes its row (the unique index makes it exactly once), a case-file entry
+and the ``dispatch.escalation`` event (outbox; the notify service tells the people).
+
+Not re-examining idle cases every tick: each examined case stores ``next_escalation_at``
+(the earliest step still ahead, NULL when its ladders are exhausted) and
+``escalation_basis_at`` (the ``updated_at`` that value was computed from).  A case is a
+candidate only when that step is due, or when it changed since (every state change bumps
+``updated_at``: new assignments after a return, rework, local handling).  Deadlines that
+only move later (delay approved) or stages that end (ack) leave at worst an early look.
+A writer that moves a deadline *earlier* without a state change must bump ``updated_at``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from gridgov_common.contract import EVENTS_EXCHANGE
+from gridgov_common.contract.cases import EscalationKind
+from gridgov_common.outbox import add_event
+from gridgov_common.roles import Role
+from services.dispatch import casefile_store, config_store
+from services.dispatch.domain.escalation import (
+    AssignmentView,
+    CaseView,
+    Escalation,
+    next_escalations,
+)
+from services.dispatch.domain.states import AssignmentState, CaseState, PseudoActor
+from services.dispatch.models import assignments, cases, escalations
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "dispatch"
+MESSAGE_TYPE = "dispatch.escalation"
+SYSTEM = PseudoActor.SYSTEM.value
+DEFAULT_BATCH = 200
+# Cases whose stages the ladder watches (domain ``_open_stages``).
+WATCHED_STATES = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value,
+                  CaseState.HANDLING_LOCAL.value)
+DISPATCHED_STATES = (CaseState.DISPATCHED.value, CaseState.IN_PROGRESS.value)
+ACTIVE = (AssignmentState.SENT.value, AssignmentState.ACKED.value)
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+def run_due(session, now: datetime | None = None, batch: int = DEFAULT_BATCH) -> int:
+    """Raise every escalation due at ``now`` on up to ``batch`` cases; return how many."""
+    now = now or datetime.now(UTC)
+    sent = 0
+    for case in _lock_timed_candidates(session, now, batch):
+        sent += _escalate_case(session, case, now)
+    for case, assignment in _lock_unroutable(session, batch):
+        sent += _escalate_unroutable(session, case, assignment, now)
+    return sent
+
+
+# --- candidates ---------------------------------------------------------------------------
+
+def _lock_timed_candidates(session, now: datetime, batch: int) -> list[dict[str, Any]]:
+    """Cases with a step due, or changed since last examined (partial indexes of 0003)."""
+    query = (sa.select(cases).where(
+        cases.c.state.in_(WATCHED_STATES),
+        sa.or_(cases.c.next_escalation_at <= now,
+               cases.c.escalation_basis_at.is_distinct_from(cases.c.updated_at)))
+        .limit(batch).with_for_update(skip_locked=True))
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
+def _lock_unroutable(session, batch: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Active assignments no department queue took, not escalated yet (rare: tiny index)."""
+    told = sa.exists().where(escalations.c.case_id == assignments.c.case_id,
+                             escalations.c.assignment_id == assignments.c.assignment_id,
+                             escalations.c.kind == EscalationKind.UNROUTABLE.value)
+    query = (sa.select(cases, assignments.c.assignment_id.label("a_id"),
+                       assignments.c.department.label("a_department"),
+                       assignments.c.routing_key.label("a_routing_key"))
+             .join(assignments, assignments.c.case_id == cases.c.case_id)
+             .where(assignments.c.unroutable, assignments.c.state.in_(ACTIVE),
+                    cases.c.state.in_(DISPATCHED_STATES), ~told)
+             .limit(batch).with_for_update(of=cases, skip_locked=True))
+    found = []
+    for row in session.execute(query).mappings():
+        row = dict(row)
+        assignment = {"assignment_id": row.pop("a_id"), "department": row.pop("a_department"),
+                      "routing_key": row.pop("a_routing_key")}
+        found.append((row, assignment))
+    return found
+
+
+# --- timed escalations (ack timeout, overdue) --------------------------------------------
+
+def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
+    version = case["escalation_version"]
+    if version is None:  # filed before policies were versioned: the current one, for good
+        version = config_store.escalation_policy(session).version
+    policy = config_store.escalation_policy(session, version)
+    calendar = config_store.work_calendar(session)
+    view = _case_view(session, case, version)
+    keys = _sent_keys(session, case["case_id"])
+    sent = 0
+    for escalation in next_escalations(view, now, calendar, keys, policy):
+        if _record(session, case, escalation, now):
+            sent += 1
+        keys.add(escalation.key)
+    ahead = [e.at for e in next_escalations(view, _FAR_FUTURE, calendar, keys, policy)]
+    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"]).values(
+        escalation_version=version, next_escalation_at=min(ahead, default=None),
+        escalation_basis_at=case["updated_at"]))  # updated_at untouched: not a case change
+    return sent
+
+
+def _case_view(session, case: dict[str, Any], version: int) -> CaseView:
+    rows = session.execute(sa.select(assignments).where(
+        assignments.c.case_id == case["case_id"], assignments.c.state.in_(ACTIVE))
+    ).mappings().all()
+    return CaseView(
+        case_id=case["case_id"], case_number=case["case_number"],
+        state=CaseState(case["state"]), priority=case["priority"],
+        grid_code=case["grid_code"], town_code=case["town_code"], policy_version=version,
+        handle_due_at=case["handle_due_at"],
+        assignments=tuple(AssignmentView(
+            str(a["assignment_id"]), a["department"], a["role"], AssignmentState(a["state"]),
+            a["ack_due_at"], a["handle_due_at"]) for a in rows))
+
+
+def _sent_keys(session, case_id: str) -> set[tuple[str, int, str | None]]:
+    rows = session.execute(sa.select(escalations.c.kind, escalations.c.level,
+                                     escalations.c.assignment_id)
+                           .where(escalations.c.case_id == case_id))
+    return {(row.kind, row.level, row.assignment_id) for row in rows}
+
+
+# --- unroutable assignments ---------------------------------------------------------------
+
+def _escalate_unroutable(session, case: dict[str, Any], assignment: dict[str, Any],
+                         now: datetime) -> int:
+    """No queue is bound for the department: its district admin must fix the routing."""
+    reason = (f"{assignment['department']} 部门没有绑定接收队列，派遣消息无法投递"
+              f"（路由键 {assignment['routing_key']}），请配置部门对接")
+    escalation = Escalation(
+        case["case_id"], case["case_number"], str(assignment["assignment_id"]),
+        assignment["department"], EscalationKind.UNROUTABLE, 1, None, Role.DISTRICT_ADMIN,
+        f"district:{case['town_code'][:6]}", reason, now, now,
+        case["escalation_version"] or config_store.escalation_policy(session).version)
+    return int(_record(session, case, escalation, now))
+
+
+# --- writing one escalation ---------------------------------------------------------------
+
+def _record(session, case: dict[str, Any], escalation: Escalation, now: datetime) -> bool:
+    """Row, case-file entry and event; False if another run recorded it already."""
+    inserted = session.execute(pg.insert(escalations).values(
+        case_id=escalation.case_id, assignment_id=escalation.assignment_id,
+        kind=escalation.kind.value, level=escalation.level,
+        card=escalation.card.value if escalation.card else None,
+        target_role=escalation.target_role.value, target_scope=escalation.target_scope,
+        department=escalation.department, reason=escalation.reason,
+        policy_version=escalation.policy_version, due_at=escalation.due_at,
+        at=escalation.at,
+    ).on_conflict_do_nothing().returning(escalations.c.id)).first()
+    if inserted is None:
+        return False
+    envelope = add_event(session, MESSAGE_TYPE, escalation.payload(), PRODUCER,
+                         correlation_id=case["case_id"])
+    casefile_store.append(
+        session, case["case_id"], action="escalation", actor_sub=SYSTEM, actor_role=SYSTEM,
+        at=now, reason=escalation.reason, deadline=escalation.due_at,
+        notifications=[{"channel": "amqp", "exchange": EVENTS_EXCHANGE,
+                        "routing_key": MESSAGE_TYPE, "type": MESSAGE_TYPE,
+                        "message_id": envelope["message_id"],
+                        "to": f"{escalation.target_role.value}@{escalation.target_scope}"}],
+        data={"kind": escalation.kind.value, "level": escalation.level,
+              "card": escalation.card.value if escalation.card else None,
+              "target_role": escalation.target_role.value,
+              "target_scope": escalation.target_scope,
+              "assignment_id": escalation.assignment_id,
+              "department": escalation.department, "scheduled_at": escalation.at,
+              "policy_version": escalation.policy_version})
+    log.info("escalation %s level %s of case %s to %s %s", escalation.kind.value,
+             escalation.level, escalation.case_number, escalation.target_role.value,
+             escalation.target_scope)
+    return True
