@@ -28,7 +28,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help up down restart status logs test bench lint migrate demo token \
+.PHONY: help up down restart status logs test bench lint migrate demo demo-case token \
         venv env servers clean distclean
 
 help: ## show this help
@@ -84,6 +84,9 @@ migrate: venv env servers ## create the database if missing and run every servic
 
 demo: venv env servers ## load the demo district if the registry is empty
 	@$(LOAD_ENV) && $(VPY) -m services.registry.cli load-demo --if-empty
+
+demo-case: venv env ## follow one case through the running services (after make up)
+	@$(LOAD_ENV) && $(VPY) scripts/demo_case.py
 
 token: venv env ## print a bearer token (only it, on stdout): ROLE= SCOPE=district:320505 SUB=
 	@$(LOAD_ENV) && $(VPY) -m gridgov_common.auth mint --role $(ROLE) --scope $(SCOPE) --sub $(SUB)
