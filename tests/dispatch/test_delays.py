@@ -154,6 +154,21 @@ def test_delay_to_an_earlier_time_is_refused(dispatch, sinks, db_engine):
     assert _due(db_engine, fire["assignment_id"]) == current
 
 
+def test_a_second_request_while_one_waits_is_refused(dispatch, sinks, db_engine):
+    """One pending request per assignment: town staff decide it before another is made."""
+    _, fire = _dispatch_case(sinks)
+    _first, row, current, _wanted = _ask_for_more_time(sinks, db_engine, fire, days=2)
+    again = report_envelope(fire, "delay_request", reason="再次申请延期",
+                            requested_due_at=_ts(current + timedelta(days=5)))
+    send_report(sinks, again)
+    [(key, rejection)] = received(sinks, FIRE_SINK)
+    assert key == "fire.rejections"
+    assert rejection["payload"]["code"] == "delay_request_pending"
+    assert rejection["payload"]["original_message_id"] == again["message_id"]
+    assert [r["request_id"] for r in _requests(db_engine, fire["assignment_id"])] == \
+        [row["request_id"]]
+
+
 def test_only_town_staff_in_scope_decide(dispatch, sinks, db_engine, web_session, token):
     _, fire = _dispatch_case(sinks)
     _, row, _, _ = _ask_for_more_time(sinks, db_engine, fire)
