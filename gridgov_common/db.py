@@ -10,6 +10,7 @@ left (timers, stock entrypoints) or rolls back on error.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import Session, sessionmaker
 
 import gridgov_common.greening  # noqa: F401  (psycopg must be green before connecting)
+
+log = logging.getLogger(__name__)
 
 DB_URL_KEY = "DB_URL"
 DEFAULT_POOL_SIZE = 10
@@ -74,6 +77,14 @@ class Database(DependencyProvider):
             self.engine.dispose()
 
     def kill(self) -> None:
+        """Drop the connections of workers that were killed, as a dying process would: their
+        transactions roll back and their locks go at once, not when the garbage collector
+        gets round to them (a lock left behind would stall every other replica)."""
+        for session in list(self._sessions.values()):
+            try:
+                session.invalidate()
+            except Exception as exc:  # noqa: BLE001  (the container is dying anyway)
+                log.warning("could not drop a killed worker's connection: %r", exc)
         self.stop()
 
     def get_dependency(self, worker_ctx) -> Session:

@@ -34,9 +34,18 @@ _calendar: list[Any] = []  # [(loaded_at, WorkCalendar)]
 
 
 def _seed(session, table, column: str, body: dict[str, Any]) -> None:
-    session.execute(pg.insert(table).values(version=body["version"], created_by=SEEDED_BY,
-                                            **{column: body})
-                    .on_conflict_do_nothing(index_elements=["version"]))
+    """Store the packaged default as version 1 in a transaction of its own, committed at
+    once. Seeding inside a case's transaction made every other worker wait on (or fail to
+    see) an uncommitted version until that case committed, or forever if it died."""
+    insert = (pg.insert(table).values(version=body["version"], created_by=SEEDED_BY,
+                                      **{column: body})
+              .on_conflict_do_nothing(index_elements=["version"]))
+    bind = session.get_bind()
+    if not isinstance(bind, sa.Engine):  # a session bound to a caller's connection
+        session.execute(insert)
+        return
+    with bind.begin() as conn:
+        conn.execute(insert)
 
 
 def _current_version(session, kind: str, table, column: str, default_body) -> int:

@@ -1,0 +1,54 @@
+"""The packaged defaults are stored as version 1 in a transaction of their own: a case's
+transaction that is still open (or that died) must not hide or lock the seed from every
+other worker; and a killed container's open transactions roll back at once."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from gridgov_common.db import Database
+from services.dispatch import config_store
+from services.dispatch.models import rule_sets
+
+
+def test_seed_is_visible_to_others_while_the_seeding_transaction_is_open(db_engine, db_url,
+                                                                           clean_db):
+    # the other worker gives up on a lock after 5 s instead of hanging the suite
+    impatient = sa.create_engine(db_url, connect_args={"options": "-c lock_timeout=5s"})
+    first = Session(bind=db_engine)
+    try:
+        assert config_store.rule_set(first).version == 1  # seeds, first stays open
+        config_store.forget()  # another process: nothing cached
+        with Session(bind=impatient) as second:
+            assert config_store.rule_set(second).version == 1
+        first.rollback()  # the case that seeded fails: the seed stays
+        with db_engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(rule_sets)).scalar() == 1
+    finally:
+        first.close()
+        impatient.dispose()
+
+
+class _Container:
+    config: dict
+
+
+def test_killed_database_provider_drops_its_workers_connections(db_engine, db_url, clean_db):
+    """A worker killed mid-transaction never reaches worker_teardown; its row lock must
+    not outlive the kill, or another replica redoing the work waits on it forever."""
+    provider = Database(pool_size=2)
+    provider.container = _Container()
+    provider.container.config = {"DB_URL": db_url, "DB_SCHEMA": "dispatch"}
+    provider.setup()
+    worker_ctx = object.__new__(type("WorkerCtx", (), {}))
+    session = provider.get_dependency(worker_ctx)
+    session.execute(sa.insert(rule_sets).values(version=7, rules={}, created_by="test"))
+    provider.kill()
+    with db_engine.connect() as conn:  # would block on the uncommitted version 7
+        conn.execute(sa.text("SET lock_timeout = '5s'"))
+        inserted = conn.execute(
+            sa.insert(rule_sets).values(version=7, rules={}, created_by="other replica")
+            .returning(rule_sets.c.created_by)).scalar()
+        conn.rollback()
+    assert inserted == "other replica"
