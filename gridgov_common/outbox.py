@@ -32,9 +32,11 @@ from eventlet.queue import Empty, Full, LightQueue
 from kombu import Connection
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.extensions import DependencyProvider
+from sqlalchemy.orm import Session
 
 from gridgov_common.contract import (
     EVENTS_EXCHANGE,
+    ValidatedEnvelope,
     encode,
     make_envelope,
     parse_envelope,
@@ -62,6 +64,13 @@ CONFIRM_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 MAX_ERROR_TEXT = 2000
 RELAY_POOL_SIZE = 2
+LINGER_SECONDS_KEY = "OUTBOX_LINGER_SECONDS"
+DEFAULT_LINGER_SECONDS = 0.005
+PENDING_KEY = "gridgov_outbox_pending"  # session.info: {schema: [rows]} until commit
+WRITTEN_KEY = "gridgov_outbox_written"  # session.info: schemas written by this commit
+
+# schema -> wake() of the relays running in this process (woken after each commit)
+_relays: dict[str, set[Callable[[], None]]] = {}
 
 
 class OutboxPublishError(Exception):
@@ -76,14 +85,50 @@ def add_to_outbox(session, exchange: str, routing_key: str, envelope: Mapping[st
     transaction. The schema: see :func:`gridgov_common.messaging.resolve_schema`.
 
     Validated here (routing key, envelope, size) so that a bad message fails the business
-    transaction instead of blocking the relay later.
+    transaction instead of blocking the relay later. The row is written when the session
+    commits (see ``_write_pending``), so ``session`` must be an ORM Session.
     """
     validate_routing_key(exchange, routing_key)
-    parse_envelope(encode(envelope))
-    table = tables_for(resolve_schema(session, schema))["outbox"]
-    session.execute(sa.insert(table).values(
-        message_id=str(envelope["message_id"]), exchange=exchange, routing_key=routing_key,
-        body=dict(envelope)))
+    if not isinstance(envelope, ValidatedEnvelope):  # make_envelope has checked the rest
+        parse_envelope(encode(envelope))
+    schema = resolve_schema(session, schema)
+    session.connection()  # begin the transaction now, so that its end forgets the rows
+    pending = session.info.setdefault(PENDING_KEY, {})
+    pending.setdefault(schema, []).append({
+        "message_id": str(envelope["message_id"]), "exchange": exchange,
+        "routing_key": routing_key, "body": dict(envelope)})
+
+
+# The rows of a transaction are written by one multi-row INSERT just before it commits
+# (one statement instead of one per message), and the relays of this process are woken
+# right after it commits (no waiting for the next poll). Rolled back: they never existed.
+
+@sa.event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    for schema, rows in pending.items():
+        session.execute(sa.insert(tables_for(schema)["outbox"]), rows)
+    session.info[WRITTEN_KEY] = set(pending)
+    pending.clear()
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    for schema in session.info.pop(WRITTEN_KEY, ()):
+        for wake in list(_relays.get(schema, ())):
+            wake()
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction) -> None:
+    """Rows of a transaction that ended without commit (rolled back, closed) never existed.
+    (``after_rollback`` would miss a rollback before any SQL ran.) Savepoints are not
+    tracked: rows added inside a rolled-back ``begin_nested`` still go out."""
+    if transaction.parent is None:
+        session.info.pop(PENDING_KEY, None)
+        session.info.pop(WRITTEN_KEY, None)
 
 
 def add_event(session, type: str, payload: Mapping[str, Any], producer: str,
@@ -326,6 +371,8 @@ class OutboxRelay(DependencyProvider):
         if missing:
             raise RuntimeError(f"OutboxRelay needs config keys {', '.join(missing)}")
         self.poll_seconds = float(config.get(POLL_SECONDS_KEY, DEFAULT_POLL_SECONDS))
+        self.linger_seconds = float(config.get(LINGER_SECONDS_KEY, DEFAULT_LINGER_SECONDS))
+        self.schema = config[DB_SCHEMA_KEY]
         self.batch_size = int(config.get(BATCH_KEY, DEFAULT_BATCH))
         self.engine = make_engine(config[DB_URL_KEY], pool_size=RELAY_POOL_SIZE)
         publisher = BatchPublisher(config[AMQP_URI_CONFIG_KEY],
@@ -340,6 +387,7 @@ class OutboxRelay(DependencyProvider):
 
     def start(self) -> None:
         register_container_schema(self.container)
+        _relays.setdefault(self.schema, set()).add(self.wake)
         self._gt = self.container.spawn_managed_thread(self._run, identifier="OutboxRelay")
 
     def stop(self) -> None:
@@ -388,12 +436,16 @@ class OutboxRelay(DependencyProvider):
             return 0, failures + 1
 
     def _sleep(self, seconds: float) -> None:
+        """Until the poll interval ends or a commit wakes us; after a wake, linger a few
+        milliseconds so that the commits of a burst leave in one batch."""
         try:
             self._wakeup.get(timeout=seconds)
         except Empty:
-            pass
-        eventlet.sleep(0)
+            eventlet.sleep(0)
+            return
+        eventlet.sleep(self.linger_seconds)
 
     def _close(self) -> None:
+        _relays.get(self.schema, set()).discard(self.wake)
         self.pump.close()
         self.engine.dispose()

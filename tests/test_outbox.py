@@ -307,3 +307,33 @@ def test_unroutable_mandatory_messages_are_handed_back_in_the_same_transaction(
     assert "NO_ROUTE" in seen[0].reply_text
     assert count_rows(engine, outbox) == 0
     assert len(drain(channel, sink, expected=1, settle=0.1)) == 1
+
+
+def test_rows_are_written_when_the_session_commits_and_vanish_on_rollback(engine, outbox):
+    """One multi-row INSERT at commit; a rolled-back transaction leaves no row behind."""
+    with Session(bind=engine, info={"db_schema": SCHEMA}) as session:
+        add_event(session, "registry.resident.changed", RESIDENT, "registry")
+        assert count_rows(engine, outbox) == 0  # not before the commit
+        session.rollback()
+        add_event(session, "registry.resident.changed", {**RESIDENT, "resident_id": 8},
+                  "registry")
+        add_event(session, "registry.resident.changed", {**RESIDENT, "resident_id": 9},
+                  "registry")
+        session.commit()
+    with engine.connect() as conn:
+        bodies = conn.execute(sa.select(outbox.c.body).order_by(outbox.c.id)).scalars().all()
+    assert [body["payload"]["resident_id"] for body in bodies] == [8, 9]
+
+
+def test_a_commit_wakes_the_relay_of_its_schema(engine, outbox, channel, sink, rabbit_config,
+                                                container_factory):
+    """The relay polls once a minute here: the event still leaves at once, because the
+    commit that wrote it wakes the relay of this process."""
+    config = {**rabbit_config, "DB_URL": TEST_DB_URL, "DB_SCHEMA": SCHEMA,
+              "OUTBOX_POLL_SECONDS": 60}
+    container = container_factory(RegistryLike, config)
+    container.start()
+    eventlet.sleep(0.5)  # the relay's first poll has run; the next one is a minute away
+    [message_id] = _add_events(engine, 1)
+    [(_method, _props, body)] = drain(channel, sink, expected=1, settle=0.2, timeout=10)
+    assert parse_envelope(body).message_id == message_id

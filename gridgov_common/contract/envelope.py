@@ -236,6 +236,12 @@ def _messages(exc: ValidationError) -> dict[str, Any]:
     return messages if isinstance(messages, dict) else {"_schema": messages}
 
 
+class ValidatedEnvelope(dict):
+    """An envelope built by :func:`make_envelope`: already checked against its schema and
+    the size limit, so the outbox need not parse it a second time (a fifth of a case's
+    CPU went to validating each outgoing message twice). Do not mutate one."""
+
+
 def make_envelope(type: str, payload: Mapping[str, Any], producer: str,
                   correlation_id: str | None = None, version: int | None = None,
                   ) -> dict[str, Any]:
@@ -247,7 +253,7 @@ def make_envelope(type: str, payload: Mapping[str, Any], producer: str,
     version = latest_version(type) if version is None else version
     wire_payload = _to_wire(dict(payload))
     _load_payload(type, version, wire_payload)
-    envelope = {
+    envelope = ValidatedEnvelope({
         "message_id": str(uuid.uuid4()),
         "type": type,
         "version": version,
@@ -255,7 +261,7 @@ def make_envelope(type: str, payload: Mapping[str, Any], producer: str,
         "producer": producer,
         "correlation_id": correlation_id,
         "payload": wire_payload,
-    }
+    })
     _load_envelope(envelope)
     _check_size(len(encode(envelope)))
     return envelope

@@ -15,21 +15,38 @@ import sqlalchemy as sa
 from services.dispatch.domain.casefile import GENESIS_HASH, Entry, link, verify
 from services.dispatch.models import case_file
 
+HEADS_KEY = "gridgov_casefile_heads"  # session.info: {case_id: (transaction, seq, hash)}
+
 
 def append(session, case_id: str, *, action: str, actor_sub: str, actor_role: str,
            at: datetime | None = None, **fields: Any) -> Entry:
     """Append one entry to the case's file, after its last one; returns the linked entry."""
-    last = session.execute(
-        sa.select(case_file.c.seq, case_file.c.hash)
-        .where(case_file.c.case_id == str(case_id))
-        .order_by(case_file.c.seq.desc()).limit(1).with_for_update()).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS_HASH)
-    entry = link(Entry(seq=seq, at=at or datetime.now(UTC), actor_sub=actor_sub,
+    case_id = str(case_id)
+    seq, prev_hash = _head(session, case_id)
+    entry = link(Entry(seq=seq + 1, at=at or datetime.now(UTC), actor_sub=actor_sub,
                        actor_role=actor_role, action=action, **fields), prev_hash)
     session.execute(sa.insert(case_file).values(
-        case_id=str(case_id), seq=entry.seq, entry=entry.body(),
+        case_id=case_id, seq=entry.seq, entry=entry.body(),
         prev_hash=entry.prev_hash, hash=entry.hash))
+    session.info.setdefault(HEADS_KEY, {})[case_id] = (
+        session.get_transaction(), entry.seq, entry.hash)
     return entry
+
+
+def _head(session, case_id: str) -> tuple[int, str]:
+    """(seq, hash) of the case's last entry, 0 and the genesis hash for a new file.
+
+    The first append of a transaction reads it with ``FOR UPDATE``; later appends of the
+    same transaction know it already (the lock is still ours), which saves a query for
+    every entry after the first — filing a case writes two or three."""
+    known = session.info.get(HEADS_KEY, {}).get(case_id)
+    if known is not None and known[0] is session.get_transaction() and known[0].is_active:
+        return known[1], known[2]
+    last = session.execute(
+        sa.select(case_file.c.seq, case_file.c.hash)
+        .where(case_file.c.case_id == case_id)
+        .order_by(case_file.c.seq.desc()).limit(1).with_for_update()).first()
+    return (last.seq, last.hash) if last else (0, GENESIS_HASH)
 
 
 def entries(session, case_id: str) -> list[dict[str, Any]]:

@@ -95,7 +95,10 @@ def work_calendar(session) -> WorkCalendar:
         return _calendar[0][1]
     rows = session.execute(sa.select(calendar_overrides.c.day,
                                      calendar_overrides.c.is_workday)).all()
-    calendar = WorkCalendar({row.day: row.is_workday for row in rows})
+    overrides = {row.day: row.is_workday for row in rows}
+    calendar = _calendar[0][1] if _calendar else None
+    if calendar is None or calendar.overrides != overrides:  # else keep its day cache
+        calendar = WorkCalendar(overrides)
     _calendar[:] = [(time.monotonic(), calendar)]
     return calendar
 

@@ -177,6 +177,14 @@ class WorkCalendar:
         self._warned_years = set() if _warned_years is None else _warned_years
         self._cc_unsupported: set[int] = set()
         self._holidays = holidays_lib.China()
+        # what the libraries say of a day never changes: asked once per day per calendar
+        # (deadline arithmetic asks about the same few days for every case)
+        self._library_days: dict[date, DayInfo] = {}
+
+    @property
+    def overrides(self) -> dict[date, bool]:
+        """The operators' corrections this calendar was built with."""
+        return dict(self._overrides)
 
     # --- which days are workdays --------------------------------------------------------
 
@@ -233,8 +241,12 @@ class WorkCalendar:
             return DayInfo(day, self._overrides[day], CalendarSource.OVERRIDE, "")
         if day.year in self.complete_years:
             return DayInfo(day, day.weekday() < _SATURDAY, CalendarSource.OPERATOR_SCHEDULE, "")
-        return (self._from_chinese_calendar(day) or self._from_holidays(day)
-                or self._fallback(day))
+        known = self._library_days.get(day)
+        if known is None:
+            known = (self._from_chinese_calendar(day) or self._from_holidays(day)
+                     or self._fallback(day))
+            self._library_days[day] = known
+        return known
 
     def is_workday(self, day: date) -> bool:
         return self.day_info(day).is_workday

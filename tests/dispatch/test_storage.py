@@ -1,6 +1,7 @@
-"""The packaged defaults are stored as version 1 in a transaction of their own: a case's
-transaction that is still open (or that died) must not hide or lock the seed from every
-other worker; and a killed container's open transactions roll back at once."""
+"""Dispatch's storage under concurrency: the packaged defaults are stored as version 1 in a
+transaction of their own (an open or dead case transaction must not hide or lock the seed);
+a killed container's open transactions roll back at once; case-file appends of one
+transaction chain on the head read once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common.db import Database
-from services.dispatch import config_store
+from services.dispatch import casefile_store, config_store
 from services.dispatch.models import rule_sets
 
 
@@ -52,3 +53,24 @@ def test_killed_database_provider_drops_its_workers_connections(db_engine, db_ur
             .returning(rule_sets.c.created_by)).scalar()
         conn.rollback()
     assert inserted == "other replica"
+
+
+def test_case_file_appends_chain_within_and_across_transactions(db_engine, clean_db):
+    """Later appends of a transaction reuse the head read by the first (no second query);
+    the chain stays whole, and the next transaction reads the head from the table."""
+    case_id = "5d1c7a58-8f0e-4c1b-9a3e-2b6f0d4e9a11"
+    with Session(bind=db_engine) as session:
+        for action in ("filed", "dispatch", "note"):
+            casefile_store.append(session, case_id, action=action, actor_sub="system",
+                                  actor_role="system")
+        session.commit()
+        casefile_store.append(session, case_id, action="note", actor_sub="system",
+                              actor_role="system")
+        session.rollback()  # this entry never existed: the next one takes its place
+        casefile_store.append(session, case_id, action="acknowledged", actor_sub="fire",
+                              actor_role="department_officer")
+        session.commit()
+        found = casefile_store.verified(session, case_id)
+    assert [e["seq"] for e in found["entries"]] == [1, 2, 3, 4]
+    assert found["entries"][-1]["action"] == "acknowledged"
+    assert found["verification"] == {"valid": True, "broken_at": None, "count": 4}
