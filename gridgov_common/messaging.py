@@ -249,6 +249,13 @@ class RawQueueConsumer(QueueConsumer):
     """nameko's QueueConsumer, but kombu hands over the raw message (``on_message``):
     nothing is decoded in the consumer thread, so no body can crash it."""
 
+    @property
+    def prefetch_count(self) -> int:
+        """One delivery per worker, or two full batches when a provider consumes in
+        batches (:mod:`gridgov_common.batching`), so a batch can fill while one runs."""
+        batch = max((getattr(p, "batch_size", 1) for p in self._providers), default=1)
+        return max(self.container.max_workers, 2 * batch)
+
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
             provider.declare_dead_letter_queue(channel)  # again after every reconnect

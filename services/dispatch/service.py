@@ -16,6 +16,7 @@ from typing import Any
 from nameko.timer import Timer
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
+from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
 from gridgov_common.messaging import PermanentError, claim_message, consume_contract
 from gridgov_common.outbox import OutboxRelay
@@ -78,20 +79,19 @@ class DispatchService(platform.PlatformService):
         """One transaction per tick; an exception is logged by nameko (the worker fails,
         the session rolls back) and the next tick runs as usual."""
         config = self.relay.container.config
-        sent = escalating.run_due(self.db, batch=int(config.get("ESCALATION_BATCH",
-                                                               escalating.DEFAULT_BATCH)))
-        self.db.commit()
-        if sent:
-            self.relay.wake()  # publish now rather than at the next poll
+        escalating.run_due(self.db, batch=int(config.get("ESCALATION_BATCH",
+                                                         escalating.DEFAULT_BATCH)))
+        self.db.commit()  # the commit wakes the relay (gridgov_common.outbox)
 
     # -- cases reported by the events service ---------------------------------------------
 
-    @consume_contract(filing.CONSUMER, EVENTS_EXCHANGE, ["events.case.reported"],
-                      message_types=["events.case.reported"])
-    def take_reported_case(self, envelope):
-        if not claim_message(self.db, envelope.message_id, filing.CONSUMER):
-            return  # a redelivery: filed already
-        filing.file_reported(self.db, envelope)
+    @consume_contract_batch(filing.CONSUMER, EVENTS_EXCHANGE, ["events.case.reported"],
+                            message_types=["events.case.reported"])
+    def take_reported_cases(self, envelopes):
+        """In batches (gridgov_common.batching): one transaction files many cases."""
+        for envelope in envelopes:
+            if claim_message(self.db, envelope.message_id, filing.CONSUMER):
+                filing.file_reported(self.db, envelope)  # else a redelivery: filed
 
     # -- departments reporting in ---------------------------------------------------------
 

@@ -16,6 +16,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
+from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
 from gridgov_common.messaging import claim_message, consume_contract
@@ -167,13 +168,15 @@ class EventsService(platform.PlatformService):
 
     # -- following the case as dispatch moves it (gridgov.events) ------------------------
 
-    @consume_contract(following.QUEUE, EVENTS_EXCHANGE, following.ROUTING_KEYS,
-                      max_redeliveries=following.MAX_REDELIVERIES,
-                      message_types=[following.MESSAGE_TYPE])
-    def follow_case_change(self, envelope):
-        if not claim_message(self.db, envelope.message_id, following.CONSUMER):
-            return  # a redelivery: applied already
-        following.apply_change(self.db, envelope)
+    @consume_contract_batch(following.QUEUE, EVENTS_EXCHANGE, following.ROUTING_KEYS,
+                            max_redeliveries=following.MAX_REDELIVERIES,
+                            message_types=[following.MESSAGE_TYPE])
+    def follow_case_changes(self, envelopes):
+        """In batches: two or more changes per case, each too small to pay for a worker
+        and a transaction of its own (gridgov_common.batching)."""
+        for envelope in envelopes:
+            if claim_message(self.db, envelope.message_id, following.CONSUMER):
+                following.apply_change(self.db, envelope)  # else a redelivery: applied
 
     # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
 

@@ -1,0 +1,133 @@
+"""BatchConsumer against the real RabbitMQ and PostgreSQL: messages are handled many to a
+worker and a transaction; a batch that fails is replayed one message at a time, so only the
+bad message is retried or dead-lettered; malformed bodies never join a batch."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from gridgov_common.batching import consume_contract_batch
+from gridgov_common.contract import INTAKE_EXCHANGE, INVALID_JSON, Envelope, dlq_name, encode
+from gridgov_common.db import Database
+from gridgov_common.messaging import ERROR_CODE_HEADER, PermanentError, claim_message
+from tests._messaging_conftest_helpers import (
+    TEST_DB_URL,
+    create_schema,
+    drain,
+    drop_schema,
+    fresh_sample,
+    new_schema_name,
+    pika_connection,
+    publish,
+    queue_depth,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = new_schema_name("batchtest")
+QUEUE = "batchtest.intake"
+DLQ = dlq_name(QUEUE)
+KEY = "civil_affairs.resident.moved_out"
+batches: list[list[Envelope]] = []
+
+
+def _tables(metadata: sa.MetaData) -> None:
+    sa.Table("applied", metadata,
+             sa.Column("message_id", sa.Uuid(as_uuid=False), primary_key=True),
+             sa.Column("id_number", sa.Text, nullable=False))
+
+
+class BatchedIntake:
+    """Applies moved-out reports in batches; ``reason`` steers failures."""
+
+    name = "batchtest_intake"
+    db = Database()
+
+    @consume_contract_batch(QUEUE, INTAKE_EXCHANGE, ["*.resident.moved_out"],
+                            max_redeliveries=2, retry_delay=0, batch_size=10,
+                            batch_wait=0.3, message_types=["intake.resident.moved_out"])
+    def handle(self, envelopes: list[Envelope]) -> None:
+        batches.append(envelopes)
+        for envelope in envelopes:
+            if not claim_message(self.db, envelope.message_id, QUEUE, schema=SCHEMA):
+                continue
+            self.db.execute(sa.text(f'INSERT INTO "{SCHEMA}".applied VALUES (:m, :i)'),
+                            {"m": envelope.message_id, "i": envelope.payload["id_number"]})
+            if envelope.payload.get("reason") == "permanent":
+                raise PermanentError("unknown_resident", "no such resident")
+
+
+@pytest.fixture(scope="module")
+def db():
+    engine, _ = create_schema(SCHEMA, _tables)
+    yield engine
+    drop_schema(engine, SCHEMA)
+
+
+@pytest.fixture
+def service(db, rabbit_config, container_factory):
+    batches.clear()
+    container = container_factory(BatchedIntake, {**rabbit_config, "DB_URL": TEST_DB_URL})
+    container.start()
+    return container
+
+
+@pytest.fixture
+def channel(rabbit_config):
+    connection = pika_connection(rabbit_config["AMQP_URI"])
+    chan = connection.channel()
+    chan.confirm_delivery()
+    yield chan
+    connection.close()
+
+
+def _applied(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.text(f'SELECT message_id::text FROM "{SCHEMA}".applied'))
+                   .scalars())
+
+
+def test_messages_are_handled_many_to_a_worker_each_once(service, channel, db):
+    sent = [fresh_sample("intake.resident.moved_out") for _ in range(25)]
+    for envelope in sent:
+        publish(channel, INTAKE_EXCHANGE, KEY, encode(envelope))
+    publish(channel, INTAKE_EXCHANGE, KEY, encode(sent[0]))  # a redelivery of the first
+    ids = {envelope["message_id"] for envelope in sent}
+    wait_for(lambda: _applied(db) >= ids)
+    service.stop()  # an unacked message would go back to the queue now
+    assert _applied(db) == ids
+    assert max(len(batch) for batch in batches) == 10  # batch_size caps a batch
+    assert sum(len(batch) for batch in batches) == 26  # each delivery handled once
+    assert queue_depth(channel, QUEUE) == 0 and queue_depth(channel, DLQ) == 0
+
+
+def test_a_failing_batch_is_replayed_alone_and_only_the_bad_message_is_dead_lettered(
+        service, channel, db):
+    good = [fresh_sample("intake.resident.moved_out") for _ in range(4)]
+    bad = fresh_sample("intake.resident.moved_out", reason="permanent")
+    for envelope in [*good[:2], bad, *good[2:]]:
+        publish(channel, INTAKE_EXCHANGE, KEY, encode(envelope))
+    [(_method, properties, body)] = drain(channel, DLQ, expected=1, settle=0.5)
+    assert properties.headers[ERROR_CODE_HEADER] == "unknown_resident"
+    assert body == encode(bad)
+    wait_for(lambda: _applied(db) >= {e["message_id"] for e in good})
+    service.stop()
+    assert bad["message_id"] not in _applied(db)  # its batch and its own try rolled back
+    with_bad = [[e.message_id for e in batch] for batch in batches
+                if bad["message_id"] in {e.message_id for e in batch}]
+    assert len(with_bad[0]) > 1  # it came in a batch with others…
+    assert with_bad[1:] == [[bad["message_id"]]]  # …which was replayed one by one
+    assert queue_depth(channel, QUEUE) == 0
+
+
+def test_a_malformed_body_is_dead_lettered_and_never_joins_a_batch(service, channel, db):
+    good = fresh_sample("intake.resident.moved_out")
+    publish(channel, INTAKE_EXCHANGE, KEY, b"\x00not json")
+    publish(channel, INTAKE_EXCHANGE, KEY, encode(good))
+    [(_method, properties, _body)] = drain(channel, DLQ, expected=1, settle=0.5)
+    assert properties.headers[ERROR_CODE_HEADER] == INVALID_JSON
+    wait_for(lambda: good["message_id"] in _applied(db))
+    service.stop()
+    assert [len(batch) for batch in batches] == [1]
