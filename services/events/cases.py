@@ -126,6 +126,24 @@ def place(registry: RegistryClient, report: Report) -> Placement:
     return Placement(report.grid_code, report.grid_code[:9])
 
 
+def place_many(registry: RegistryClient, reports: list[Report]) -> list[Placement]:
+    """:func:`place` for a batch: the located reports in one registry call."""
+    located = [i for i, r in enumerate(reports) if r.lon is not None and r.lat is not None]
+    points = [(reports[i].lon, reports[i].lat) for i in located]
+    grid_codes = registry.lookup_points(points) if points else []
+    found = dict(zip(located, grid_codes, strict=True))
+    placements = []
+    for index, report in enumerate(reports):
+        if index not in found:
+            placements.append(place(registry, report))
+            continue
+        if found[index] is None:
+            raise _invalid("location", "the location lies outside every grid",
+                           code="outside_grids")
+        placements.append(Placement(found[index], found[index][:9]))  # P4.1: town = 9 digits
+    return placements
+
+
 def check_photos(session: Session, hashes: list[str]) -> None:
     if not hashes:
         return

@@ -112,6 +112,11 @@ class RegistryClient:
         """{grid_code, community_code, town_code} of the grid containing the point."""
         return self._call("lookup_point", lon, lat)
 
+    def lookup_points(self, points: list[tuple[float, float]]) -> list[str | None]:
+        """The grid code containing each (lon, lat), None where no grid does: one call
+        for a whole batch of reports."""
+        return self._call("lookup_points", [list(point) for point in points])
+
     def grid(self, grid_code: str) -> dict[str, Any] | None:
         """The grid's summary (valid_from/valid_to …), or None if no such grid."""
         try:

@@ -122,3 +122,20 @@ def test_other_message_types_on_the_case_key_are_refused(events, observer):
     publish(observer, "gridgov.intake", KEY, moved,
             pika.BasicProperties(content_type="application/json", delivery_mode=2))
     assert set(refusals(observer, 1)) == {"unexpected_type"}
+
+
+def test_a_refused_report_among_good_ones_costs_the_good_ones_nothing(events, observer,
+                                                                      db_engine):
+    """Hotline reports are filed in batches (one registry call, one transaction); a report
+    outside every grid fails its batch, which is replayed report by report: it alone is
+    refused, and each of the others is filed once, with its own case number."""
+    good = [hotline_case() for _ in range(6)]
+    bad = hotline_case(location=OUTSIDE)
+    for payload in [*good[:3], bad, *good[3:]]:
+        publish(observer, "gridgov.intake", KEY, envelope(payload))
+    assert set(refusals(observer, 1)) == {"outside_grids"}
+    assert wait_until(lambda: all(cases_with_ref(db_engine, p["external_ref"]) for p in good))
+    numbers = [cases_with_ref(db_engine, p["external_ref"])[0]["case_number"] for p in good]
+    assert len(set(numbers)) == len(good)
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events.cases")).scalar() == len(good)
