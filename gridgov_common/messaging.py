@@ -540,6 +540,27 @@ def claim_message(session, message_id: str, consumer: str, *, schema: str | None
     return session.execute(statement).first() is not None
 
 
+def claim_messages(session, envelopes: Iterable[Any], consumer: str, *,
+                   schema: str | None = None) -> list[Any]:
+    """:func:`claim_message` for a batch in one statement: the envelopes seen for the first
+    time, in their order (a message id twice in the batch counts once)."""
+    envelopes = list(envelopes)
+    if not envelopes:
+        return []
+    table = tables_for(resolve_schema(session, schema))["processed_messages"]
+    rows = [{"message_id": str(e.message_id), "consumer": consumer} for e in envelopes]
+    unique = list({row["message_id"]: row for row in rows}.values())
+    claimed = set(session.execute(
+        pg.insert(table).values(unique).on_conflict_do_nothing()
+        .returning(table.c.message_id)).scalars())
+    fresh = []
+    for envelope in envelopes:
+        if str(envelope.message_id) in claimed:
+            claimed.discard(str(envelope.message_id))
+            fresh.append(envelope)
+    return fresh
+
+
 def prune_processed_messages(session, older_than: timedelta, *, schema: str | None = None,
                              ) -> int:
     """Forget claims older than ``older_than`` (longer than any redelivery can take)."""

@@ -6,11 +6,24 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from gridgov_common.batching import consume_contract_batch
-from gridgov_common.contract import INTAKE_EXCHANGE, INVALID_JSON, Envelope, dlq_name, encode
+from gridgov_common.contract import (
+    INTAKE_EXCHANGE,
+    INVALID_JSON,
+    Envelope,
+    dlq_name,
+    encode,
+    parse_envelope,
+)
 from gridgov_common.db import Database
-from gridgov_common.messaging import ERROR_CODE_HEADER, PermanentError, claim_message
+from gridgov_common.messaging import (
+    ERROR_CODE_HEADER,
+    PermanentError,
+    claim_message,
+    claim_messages,
+)
 from tests._messaging_conftest_helpers import (
     TEST_DB_URL,
     create_schema,
@@ -131,3 +144,15 @@ def test_a_malformed_body_is_dead_lettered_and_never_joins_a_batch(service, chan
     wait_for(lambda: good["message_id"] in _applied(db))
     service.stop()
     assert [len(batch) for batch in batches] == [1]
+
+
+def test_claim_messages_returns_each_first_sighting_once_in_order(db):
+    first, second, third = (parse_envelope(fresh_sample("intake.resident.moved_out"))
+                            for _ in range(3))
+    with Session(bind=db) as session:
+        assert claim_messages(session, [first], QUEUE, schema=SCHEMA) == [first]
+        session.commit()
+        batch = [second, first, third, second]  # first: seen before; second: twice here
+        assert claim_messages(session, batch, QUEUE, schema=SCHEMA) == [second, third]
+        assert claim_messages(session, [], QUEUE, schema=SCHEMA) == []
+        session.rollback()

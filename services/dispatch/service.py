@@ -18,7 +18,12 @@ from nameko.timer import Timer
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
-from gridgov_common.messaging import PermanentError, claim_message, consume_contract
+from gridgov_common.messaging import (
+    PermanentError,
+    claim_message,
+    claim_messages,
+    consume_contract,
+)
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import STAFF_ROLES, Role
 from gridgov_common.rpc import rpc
@@ -89,9 +94,8 @@ class DispatchService(platform.PlatformService):
                             message_types=["events.case.reported"])
     def take_reported_cases(self, envelopes):
         """In batches (gridgov_common.batching): one transaction files many cases."""
-        for envelope in envelopes:
-            if claim_message(self.db, envelope.message_id, filing.CONSUMER):
-                filing.file_reported(self.db, envelope)  # else a redelivery: filed
+        for envelope in claim_messages(self.db, envelopes, filing.CONSUMER):
+            filing.file_reported(self.db, envelope)  # the others were filed already
 
     # -- departments reporting in ---------------------------------------------------------
 

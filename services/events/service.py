@@ -19,7 +19,7 @@ from gridgov_common import platform  # module, so `nameko run` sees one service 
 from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
-from gridgov_common.messaging import claim_message
+from gridgov_common.messaging import claim_messages
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
 from gridgov_common.web import http
@@ -155,7 +155,7 @@ class EventsService(platform.PlatformService):
         """In batches (gridgov_common.batching): one registry call places the batch, one
         transaction files it. A report we cannot file fails the batch, which is then
         replayed message by message, so only that report is refused."""
-        fresh = [e for e in envelopes if claim_message(self.db, e.message_id, intake.CONSUMER)]
+        fresh = claim_messages(self.db, envelopes, intake.CONSUMER)  # else filed already
         reports = [intake.report_from(envelope) for envelope in fresh]
         try:
             subs = [cases.complete(report) for report in reports]
@@ -180,9 +180,8 @@ class EventsService(platform.PlatformService):
     def follow_case_changes(self, envelopes):
         """In batches: two or more changes per case, each too small to pay for a worker
         and a transaction of its own (gridgov_common.batching)."""
-        for envelope in envelopes:
-            if claim_message(self.db, envelope.message_id, following.CONSUMER):
-                following.apply_change(self.db, envelope)  # else a redelivery: applied
+        for envelope in claim_messages(self.db, envelopes, following.CONSUMER):
+            following.apply_change(self.db, envelope)  # the others were applied already
 
     # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
 
