@@ -155,6 +155,10 @@ def triage_case(session, principal, case_id: str, body: dict[str, Any],
     outcome = Outcome(body["outcome"])
     transition = TRIAGE_TRANSITIONS[outcome]
     target = move(case, transition, principal, reason=body.get("reason"))
+    try:
+        states.require_level(case["handling_level"], principal.role)  # P5.3.2
+    except IllegalTransition as exc:
+        raise refusal(case, transition, exc) from None
     if outcome in (Outcome.REPORT_UP, Outcome.ASSIGN_DOWN):
         return _shift_level(session, principal, case, transition, target, body, now)
     rule_version, rule = case_rule(session, case)

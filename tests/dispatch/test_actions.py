@@ -166,6 +166,10 @@ def test_report_up_level_by_level_and_assign_down(dispatch, sinks, db_engine, we
     case = act(web_session, who["cchief"], case_id, "triage", outcome="report_up",
                reason="需街道协调多个小区")
     assert case["handling_level"] == "town"
+    below = web_session.post(f"/cases/{case_id}/triage", headers=who["cchief"],
+                             json={"outcome": "local", "reason": "社区自行处理"})
+    assert below.status_code == 409  # P5.3.2: out of the community's hands now
+    assert below.json()["error"]["fields"]["code"] == "below_handling_level"
     buttons = web_session.get(f"/cases/{case_id}/actions", headers=who["tchief"]).json()
     assert {"dispatch", "report_up", "assign_down", "cancel"} <= set(buttons["transitions"])
     case = act(web_session, who["tchief"], case_id, "triage", outcome="assign_down",

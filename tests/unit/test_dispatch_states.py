@@ -274,3 +274,16 @@ def test_case_flow_doc_carries_the_generated_table():
     ``states.render_markdown()``)."""
     doc = Path(__file__).resolve().parents[2] / "docs" / "CASE-FLOW.md"
     assert states.render_markdown() in doc.read_text(encoding="utf-8")
+
+
+def test_staff_below_the_handling_level_may_not_triage():
+    """P5.3.2: a case reported up is out of the lower level's hands."""
+    states.require_level("grid", "neighbourhood_grid_worker")
+    states.require_level("community", "community_grid_chief")
+    states.require_level("community", "town_grid_chief")  # a higher level may take over
+    states.require_level("town", "district_admin")
+    with pytest.raises(states.IllegalTransition) as refused:
+        states.require_level("town", "grid_instructor")
+    assert refused.value.code == "below_handling_level"
+    with pytest.raises(states.IllegalTransition):
+        states.require_level("community", "community_grid_worker")

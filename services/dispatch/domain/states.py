@@ -379,6 +379,30 @@ def shift_level(level: HandlingLevel | str, transition: TransitionName | str) ->
     raise IllegalTransition("unknown_transition", f"{name} does not change the handling level")
 
 
+# P5.0/P5.3.2: the level each grid role works at. A case belongs to its handling level:
+# staff of that level or above triage it, staff below do not (once reported up, a case is
+# out of the grid worker's hands until it is assigned down again).
+ROLE_LEVEL: dict[Role, HandlingLevel] = {
+    Role.NEIGHBOURHOOD_GRID_WORKER: HandlingLevel.GRID,
+    Role.COMMUNITY_GRID_WORKER: HandlingLevel.GRID,
+    Role.COMMUNITY_GRID_CHIEF: HandlingLevel.COMMUNITY,
+    Role.GRID_INSTRUCTOR: HandlingLevel.COMMUNITY,
+    Role.TOWN_GRID_CHIEF: HandlingLevel.TOWN,
+    Role.DISTRICT_ADMIN: HandlingLevel.DISTRICT,
+}
+
+
+def require_level(level: HandlingLevel | str, role: Role | str) -> None:
+    """P5.3.2: refuse a triage by staff below the case's handling level."""
+    case_level = HandlingLevel(str(level))
+    role_level = ROLE_LEVEL.get(str(role))  # type: ignore[call-overload]
+    if role_level is None or _LEVELS.index(role_level) >= _LEVELS.index(case_level):
+        return  # non-staff actors are checked by the transition table
+    raise IllegalTransition(
+        "below_handling_level",
+        f"the case is handled at {case_level} level; {role} works at {role_level} level")
+
+
 def _cell_target(rule: TransitionRule) -> str:
     if rule.target is not None:
         return f"`{rule.target}`"
