@@ -11,6 +11,7 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from marshmallow import Schema
 
 from gridgov_common.web import Http
 
@@ -37,8 +38,11 @@ def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     return _PARAM.sub(r"{\2}", rule), params
 
 
-def _schema_name(schema: type) -> str:
-    return schema.__name__.removesuffix("Schema") or schema.__name__
+def _schema_name(schema: type | Schema) -> str:
+    """Component name: the class name without "Schema". apispec passes a class, or an
+    instance for ``fields.Nested(SomeSchema(...))``."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    return cls.__name__.removesuffix("Schema") or cls.__name__
 
 
 def build_openapi(container, title: str, version: str = "1.0.0",

@@ -29,3 +29,16 @@ def test_every_protected_operation_documents_roles_and_errors():
                 if op.get("security"):
                     assert op["x-roles"], (path, method)
                     assert {"401", "403"} <= set(op["responses"]), (path, method)
+
+
+def test_component_names_for_schema_classes_and_instances():
+    """apispec names a ``fields.Nested(SomeSchema(...))`` by its instance."""
+    from marshmallow import Schema
+
+    from gridgov_common.openapi import _schema_name
+
+    class CaseSummarySchema(Schema):
+        pass
+
+    assert _schema_name(CaseSummarySchema) == "CaseSummary"
+    assert _schema_name(CaseSummarySchema(only=())) == "CaseSummary"
