@@ -172,6 +172,14 @@ class Returned(NamedTuple):
 ReturnedHandler = Callable[[sa.Connection, list[Returned]], None]
 
 
+class BatchResult(NamedTuple):
+    """What the broker did with a batch: ``returned`` (unroutable, mandatory) messages,
+    and the positions in the batch of the messages it refused (basic.nack)."""
+
+    returned: list[Returned]
+    nacked: frozenset[int]
+
+
 class BatchPublisher:
     """One AMQP connection in confirm mode that publishes a batch and waits once for the
     confirms of all of it (one round trip per batch, not per message).
@@ -197,13 +205,16 @@ class BatchPublisher:
         self._nacked: set[int] = set()
 
     def publish_batch(self, messages: Sequence[tuple[str, str, amqp.Message]]
-                      ) -> list[Returned]:
-        """Publish (exchange, routing_key, message) triples; raise OutboxPublishError
-        unless the broker confirmed every one of them; return the unroutable ones."""
+                      ) -> BatchResult:
+        """Publish (exchange, routing_key, message) triples and wait for every confirm;
+        raise OutboxPublishError if the connection fails or a confirm does not come.
+        A message the broker refuses (e.g. a full queue that rejects publishes) is
+        reported by position, so the rest of the batch is not held back by it."""
         try:
             channel = self._ensure_channel()
             self._nacked.clear()
             self._returned = []
+            first_tag = self._next_tag
             for exchange, routing_key, message in messages:
                 self._pending.add(self._next_tag)  # before: acks may arrive while writing
                 self._next_tag += 1
@@ -216,9 +227,7 @@ class BatchPublisher:
         except Exception as exc:
             self.close()
             raise OutboxPublishError(f"publishing failed: {exc!r}") from exc
-        if self._nacked:
-            raise OutboxPublishError(f"broker nacked {len(self._nacked)} message(s)")
-        return self._returned
+        return BatchResult(self._returned, frozenset(tag - first_tag for tag in self._nacked))
 
     def _on_return(self, exc, exchange: str, routing_key: str, message) -> None:
         body = json.loads(message.body)
@@ -291,16 +300,21 @@ class OutboxPump:
             rows = self._lock_batch(conn)
             if not rows:
                 return 0
-            failure, returned = self._publish(rows)
+            failure, result = self._publish(rows)
             if failure is None:
-                if returned:
-                    self._handle_returned(conn, returned)
-                conn.execute(sa.delete(self.table).where(
-                    self.table.c.id.in_([row.id for row in rows])))
+                if result.returned:
+                    self._handle_returned(conn, result.returned)
+                delivered = [row.id for i, row in enumerate(rows) if i not in result.nacked]
+                conn.execute(sa.delete(self.table).where(self.table.c.id.in_(delivered)))
         if failure is not None:
             self._record_failure([row.id for row in rows], failure)
             raise failure
-        return len(rows)
+        if result.nacked:  # kept, counted, retried; the rest of the batch has gone
+            refused = OutboxPublishError(f"broker nacked {len(result.nacked)} message(s)")
+            self._record_failure([rows[i].id for i in sorted(result.nacked)], refused)
+            if not delivered:
+                raise refused
+        return len(delivered)
 
     def _lock_batch(self, conn: sa.Connection) -> list[sa.Row]:
         table = self.table
@@ -309,13 +323,13 @@ class OutboxPump:
                  .with_for_update(skip_locked=True))
         return list(conn.execute(query))
 
-    def _publish(self, rows: list[sa.Row]) -> tuple[OutboxPublishError | None, list[Returned]]:
+    def _publish(self, rows: list[sa.Row]) -> tuple[OutboxPublishError | None, BatchResult]:
         try:
-            returned = self.publisher.publish_batch(
+            result = self.publisher.publish_batch(
                 [(row.exchange, row.routing_key, _amqp_message(row.body)) for row in rows])
         except OutboxPublishError as exc:
-            return exc, []
-        return None, returned
+            return exc, BatchResult([], frozenset())
+        return None, result
 
     def _handle_returned(self, conn: sa.Connection, returned: list[Returned]) -> None:
         """Record unroutable messages in the same transaction that deletes their rows,

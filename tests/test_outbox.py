@@ -337,3 +337,30 @@ def test_a_commit_wakes_the_relay_of_its_schema(engine, outbox, channel, sink, r
     [message_id] = _add_events(engine, 1)
     [(_method, _props, body)] = drain(channel, sink, expected=1, settle=0.2, timeout=10)
     assert parse_envelope(body).message_id == message_id
+
+
+def test_a_message_the_broker_refuses_does_not_hold_back_its_batch(engine, outbox, pump,
+                                                                   channel, sink):
+    """A full queue that rejects publishes makes the broker nack the messages routed to it
+    (here every ``registry.grid.changed``): those rows stay, counted, and are retried; the
+    rest of the batch goes out at once."""
+    channel.queue_declare("outboxtest.full", durable=True, arguments={
+        "x-queue-type": "classic", "x-max-length": 0, "x-overflow": "reject-publish"})
+    channel.queue_bind("outboxtest.full", EVENTS_EXCHANGE, "registry.grid.changed")
+    grid = fresh_sample("registry.grid.changed")
+    with Session(bind=engine, info={"db_schema": SCHEMA}) as session:
+        first = add_event(session, "registry.resident.changed", RESIDENT, "registry")
+        add_to_outbox(session, EVENTS_EXCHANGE, "registry.grid.changed", grid)
+        last = add_event(session, "registry.resident.changed",
+                         {**RESIDENT, "resident_id": 8}, "registry")
+        session.commit()
+    assert pump().relay_once() == 2
+    received = drain(channel, sink, expected=3, settle=0.1)  # the sink got the nacked one too
+    assert {first["message_id"], last["message_id"]} <= {p.message_id for _, p, _ in received}
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(outbox.c.message_id, outbox.c.attempts,
+                                      outbox.c.last_error)).all()
+    assert [(row.message_id, row.attempts) for row in kept] == [(grid["message_id"], 1)]
+    assert "nacked" in kept[0].last_error
+    with pytest.raises(OutboxPublishError):  # alone in its batch: a failure, backed off
+        pump().relay_once()
