@@ -50,6 +50,7 @@ from nameko.messaging import QueueConsumer
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
+import gridgov_common.compression  # noqa: F401  (bounds kombu's decompression at import)
 from gridgov_common.contract import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGES,
@@ -274,8 +275,12 @@ class RawQueueConsumer(QueueConsumer):
                                             identifier=ident)
 
     def handle_undecodable(self, provider: ReliableConsumer, message, exc: Exception) -> None:
-        self.container.spawn_managed_thread(
-            partial(provider.refuse, message, UNDECODABLE, f"cannot decode the body: {exc!r}"))
+        if isinstance(exc, ContractError):  # refused by gridgov_common.compression
+            refusal = partial(provider.refuse, message, exc.code, exc.message, exc.fields)
+        else:
+            refusal = partial(provider.refuse, message, UNDECODABLE,
+                              f"cannot decode the body: {exc!r}")
+        self.container.spawn_managed_thread(refusal)
 
 
 class ReliableConsumer(Entrypoint):

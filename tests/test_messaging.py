@@ -7,7 +7,9 @@ dead-letter queue is read back over AMQP.
 from __future__ import annotations
 
 import json
+import lzma
 import uuid
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -309,3 +311,18 @@ def test_consume_contract_validates_its_arguments():
                 @consume_contract(*args)
                 def handle(self, envelope):
                     pass
+
+
+def test_a_compressed_body_is_decompressed_only_up_to_the_size_limit(service, channel, db):
+    """kombu decompresses before our checks: a zip bomb must stop at MAX_MESSAGE_BYTES."""
+    bomb = zlib.compress(b" " * (MAX_MESSAGE_BYTES * 50))  # ~50 kB expanding to 50 MB
+    publish(channel, INTAKE_EXCHANGE, MOVED_OUT_KEY, bomb,
+            headers={"compression": "application/x-gzip"})
+    good = fresh_sample("intake.resident.moved_out")
+    publish(channel, INTAKE_EXCHANGE, MOVED_OUT_KEY, lzma.compress(encode(good)),
+            headers={"compression": "application/x-lzma"})
+    [(_, props, body)] = drain(channel, DLQ, expected=1, settle=0.2)
+    assert _headers(props)[ERROR_CODE_HEADER] == MESSAGE_TOO_LARGE
+    assert _headers(props)["compression"] == "application/x-gzip"  # replayable as sent
+    assert body == bomb
+    wait_for(lambda: _applied(db, good["message_id"]) == 1)  # a small one is accepted
