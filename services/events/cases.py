@@ -147,8 +147,9 @@ def place_many(registry: RegistryClient, reports: list[Report]) -> list[Placemen
 def check_photos(session: Session, hashes: list[str]) -> None:
     if not hashes:
         return
-    found = set(session.execute(
-        sa.select(photos.c.sha256).where(photos.c.sha256.in_(hashes))).scalars())
+    found = set(session.execute(  # FOR SHARE: the purge timer skips them until we commit
+        sa.select(photos.c.sha256).where(photos.c.sha256.in_(hashes))
+        .with_for_update(read=True)).scalars())
     missing = [h for h in hashes if h not in found]
     if missing:
         raise Unprocessable("photos must be uploaded first with POST /photos",

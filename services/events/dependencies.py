@@ -37,6 +37,7 @@ class Settings:
     cap_sender: str
     open311_contact: str
     registry_timeout: float
+    photo_retention_hours: float = 48.0  # an upload no case shows is deleted after this
 
     def open311_client(self, api_key: str | None) -> str | None:
         """A stable pseudonym of the Open311 client holding ``api_key`` (never the key
@@ -84,6 +85,7 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
         cap_sender=str(config.get("CAP_SENDER") or "gridgov-events"),
         open311_contact=str(config.get("OPEN311_CONTACT") or ""),
         registry_timeout=_number(config, "REGISTRY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT),
+        photo_retention_hours=_number(config, "PHOTO_RETENTION_HOURS", 48.0),
     )
 
 

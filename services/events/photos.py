@@ -8,6 +8,7 @@ through a case they may see; the public reads one only when a public case shows 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,3 +73,19 @@ def for_public(session: Session, digest: str) -> tuple[bytes, str]:
     if shown is None:
         raise NotFound("no such photo")
     return _load(session, digest)
+
+
+def purge_unattached(session: Session, older_than: timedelta, now: datetime,
+                     limit: int = 500) -> int:
+    """Delete photos no case shows, uploaded more than ``older_than`` ago; how many.
+
+    An upload the worker never attached to a case (a report abandoned in the app) would
+    otherwise be kept for ever, and a photo may show people (P5.4.4: keep no personal
+    data without a purpose). The age leaves the app time to file the case after
+    uploading; the GIN index on ``cases.photos`` answers the containment test."""
+    shown = sa.exists().where(cases.c.photos.contains(sa.func.jsonb_build_array(photos.c.sha256)))
+    doomed = (sa.select(photos.c.sha256)
+              .where(photos.c.created_at < now - older_than, ~shown)
+              .limit(limit).with_for_update(skip_locked=True))
+    return session.execute(sa.delete(photos).where(photos.c.sha256.in_(doomed.scalar_subquery()))
+                           ).rowcount

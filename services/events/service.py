@@ -10,7 +10,7 @@ notes, and a major event's CAP ``update`` / ``cancel``.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -22,6 +22,7 @@ from gridgov_common.errors import ApiError, Conflict, NotFound
 from gridgov_common.messaging import claim_messages
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
+from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.events import cases, following, georeport, intake, photos, schemas
 from services.events.dependencies import EventsSettings, Registry
@@ -171,6 +172,15 @@ class EventsService(platform.PlatformService):
         for case, created in filed:
             if created:
                 CASES_REPORTED.labels(case["source"], case["work_category"]).inc()
+
+    # -- housekeeping ---------------------------------------------------------------------
+
+    @config_timer("PHOTO_PURGE_SECONDS", 3600)
+    def purge_photos(self):
+        """Uploads no case shows, older than PHOTO_RETENTION_HOURS, are deleted (P5.4.4)."""
+        retention = timedelta(hours=self.settings.photo_retention_hours)
+        while photos.purge_unattached(self.db, retention, datetime.now(UTC)):
+            self.db.commit()  # in slices: a backlog never holds one long transaction
 
     # -- following the case as dispatch moves it (gridgov.events) ------------------------
 

@@ -382,3 +382,29 @@ def test_registry_down_is_a_503_not_a_hang(container_factory, service_config, cl
     response = web_session.post("/cases", json=case_body(), headers=worker_a)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "registry_unavailable"
+
+
+def test_photos_no_case_shows_are_purged_after_the_retention(events, web_session, worker_a,
+                                                             db_engine):
+    """P5.4.4: an upload never attached to a case is deleted once it is older than the
+    retention; a photo a case shows, or a recent upload, stays."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy.orm import Session
+
+    from services.events import photos
+
+    attached = upload(web_session, worker_a).json()["sha256"]
+    file(web_session, worker_a, photos=[attached])
+    abandoned = upload(web_session, worker_a, PNG, "image/png").json()["sha256"]
+    recent = upload(web_session, worker_a, WEBP, "image/webp").json()["sha256"]
+    with db_engine.begin() as conn:  # the first two were uploaded three days ago
+        conn.execute(sa.text("UPDATE events.photos SET created_at = now() - interval '3 days' "
+                             "WHERE sha256 IN (:a, :b)"), {"a": attached, "b": abandoned})
+    with Session(bind=db_engine) as session:
+        assert photos.purge_unattached(session, timedelta(hours=48), datetime.now(UTC)) == 1
+        session.commit()
+    with db_engine.connect() as conn:
+        left = set(conn.execute(sa.text("SELECT sha256 FROM events.photos")).scalars())
+    assert left == {attached, recent}
+    assert web_session.get(f"/photos/{abandoned}", headers=worker_a).status_code == 404
