@@ -128,6 +128,10 @@ def decide(session, principal, request_id: str, approve: bool, note: str | None,
         session.execute(sa.update(assignments)
                         .where(assignments.c.assignment_id == assignment["assignment_id"])
                         .values(handle_due_at=due))
+        # the supervision timer looks at the case again: its overdue ladder re-arms against
+        # the new due time (escalating._sent_keys), even if the old one was exhausted (P6.2)
+        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
+                        .values(escalation_basis_at=None))
     state = APPROVED if approve else DENIED
     session.execute(sa.update(delay_requests)
                     .where(delay_requests.c.request_id == request["request_id"])

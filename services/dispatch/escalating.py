@@ -10,8 +10,9 @@ Not re-examining idle cases every tick: each examined case stores ``next_escalat
 (the earliest step still ahead, NULL when its ladders are exhausted) and
 ``escalation_basis_at`` (the ``updated_at`` that value was computed from).  A case is a
 candidate only when that step is due, or when it changed since (every state change bumps
-``updated_at``: new assignments after a return, rework, local handling).  Deadlines that
-only move later (delay approved) or stages that end (ack) leave at worst an early look.
+``updated_at``: new assignments after a return, rework, local handling).  Stages that end
+(ack) leave at worst an early look.  An approved delay clears ``escalation_basis_at``: the
+overdue ladder re-arms against the new due time (escalations are unique per deadline, 0004).
 A writer that moves a deadline *earlier* without a state change must bump ``updated_at``.
 """
 
@@ -105,7 +106,7 @@ def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
     policy = config_store.escalation_policy(session, version)
     calendar = config_store.work_calendar(session)
     view = _case_view(session, case, version)
-    keys = _sent_keys(session, case["case_id"])
+    keys = _sent_keys(session, case["case_id"], _current_dues(view))
     sent = 0
     for escalation in next_escalations(view, now, calendar, keys, policy):
         if _record(session, case, escalation, now):
@@ -132,11 +133,26 @@ def _case_view(session, case: dict[str, Any], version: int) -> CaseView:
             a["ack_due_at"], a["handle_due_at"]) for a in rows))
 
 
-def _sent_keys(session, case_id: str) -> set[tuple[str, int, str | None]]:
+def _current_dues(view: CaseView) -> dict[tuple[str, str | None], datetime | None]:
+    """(overdue, assignment id or None) → the handling deadline the ladder runs against
+    now. Only handling deadlines move (delay approved); report-in deadlines never do."""
+    dues: dict[tuple[str, str | None], datetime | None] = {
+        (EscalationKind.OVERDUE.value, None): view.handle_due_at}
+    for a in view.assignments:
+        dues[(EscalationKind.OVERDUE.value, a.assignment_id)] = a.handle_due_at
+    return dues
+
+
+def _sent_keys(session, case_id: str, dues: dict[tuple[str, str | None], datetime | None]
+               ) -> set[tuple[str, int, str | None]]:
+    """Keys of the escalations raised against the stages' current deadlines: those raised
+    against a deadline since moved (an approved delay) no longer count, so the ladder
+    starts again from level 1 against the new one (P5.3.3, P6.2)."""
     rows = session.execute(sa.select(escalations.c.kind, escalations.c.level,
-                                     escalations.c.assignment_id)
+                                     escalations.c.assignment_id, escalations.c.due_at)
                            .where(escalations.c.case_id == case_id))
-    return {(row.kind, row.level, row.assignment_id) for row in rows}
+    return {(row.kind, row.level, row.assignment_id) for row in rows
+            if dues.get((row.kind, row.assignment_id), row.due_at) == row.due_at}
 
 
 # --- unroutable assignments ---------------------------------------------------------------
@@ -149,7 +165,7 @@ def _escalate_unroutable(session, case: dict[str, Any], assignment: dict[str, An
     escalation = Escalation(
         case["case_id"], case["case_number"], str(assignment["assignment_id"]),
         assignment["department"], EscalationKind.UNROUTABLE, 1, None, Role.DISTRICT_ADMIN,
-        f"district:{case['town_code'][:6]}", reason, now, now,
+        f"district:{case['town_code'][:6]}", reason, now, None,  # no deadline was missed
         case["escalation_version"] or config_store.escalation_policy(session).version)
     return int(_record(session, case, escalation, now))
 

@@ -113,9 +113,11 @@ escalations = sa.Table(
     sa.Column("policy_version", sa.Integer, nullable=True),
     _ts("due_at"),  # the missed due time
     _ts("at", False),  # the instant it was scheduled for
-    # the same escalation is never raised twice, whichever replica's timer finds it
-    sa.Index("ux_escalation_once", "case_id", sa.text("coalesce(assignment_id::text, '')"),
-             "kind", "level", unique=True),
+    # the same escalation is never raised twice for the same deadline, whichever replica's
+    # timer finds it; a deadline moved by an approved delay re-arms the ladder (0004)
+    sa.Index("ux_escalation_once_per_due", "case_id",
+             sa.text("coalesce(assignment_id::text, '')"), "kind", "level",
+             sa.text("coalesce(due_at, '-infinity'::timestamptz)"), unique=True),
 )
 
 # P6.2: supervision ladders, versioned like the rule sets; a case keeps the version it began with

@@ -9,11 +9,18 @@ Deadlines are moved into the past in the database after dispatch, bumping the ca
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from services.dispatch.models import assignments, case_file, cases, escalations
+from services.dispatch.models import (
+    assignments,
+    case_file,
+    cases,
+    delay_requests,
+    escalations,
+)
 from services.dispatch.service import DispatchService
 from tests.amqp import bind_queue, publish, wait_until
 from tests.dispatch.conftest import (
@@ -145,6 +152,38 @@ def test_overdue_long_ago_climbs_the_whole_ladder(timer_dispatch, esc_sink, db_e
     entries = [e for e in _file(db_engine, case_id) if e["action"] == "escalation"]
     assert [(e["data"]["level"], e["data"]["card"]) for e in entries] == [
         (1, "ordinary"), (2, "yellow"), (3, "red")]
+
+
+def test_an_approved_delay_rearms_the_overdue_ladder(timer_dispatch, esc_sink, db_engine,
+                                                     web_session, token):
+    """P5.3.3/P6.2: after an approved delay the cards raised against the old due time stay
+    in the file, and a department late again is supervised anew from level 1."""
+    case_id, fire, _ = _dispatch_case(esc_sink)
+    send_report(esc_sink, report_envelope(fire, "ack"))
+    assert wait_until(lambda: _examined(db_engine, case_id) and _case_state(db_engine, case_id)
+                      == "in_progress")
+    _move_due(db_engine, case_id, fire["assignment_id"], handle_due_at=FAR_PAST)
+    assert len(_escalations(esc_sink, expect=3)) == 3  # the ladder is exhausted
+    wanted = datetime.now(UTC) - timedelta(seconds=30)  # granted, and missed again already
+    send_report(esc_sink, report_envelope(
+        fire, "delay_request", reason="需协调物业清运，申请延期",
+        requested_due_at=wanted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"))
+    assert wait_until(lambda: _delay_request(db_engine, fire["assignment_id"]))
+    chief = token("town_grid_chief", "town:320505001", sub="chief-1")
+    request_id = _delay_request(db_engine, fire["assignment_id"])
+    decided = web_session.post(f"/delay-requests/{request_id}/decision",
+                               json={"approve": True, "note": "同意"}, headers=chief)
+    assert decided.status_code == 200, decided.text
+    [again] = _escalations(esc_sink, expect=1)
+    assert _levels([again]) == [("overdue", 1, LADDER[0], "ordinary")]
+    rows = [(r["kind"], r["level"]) for r in _rows(db_engine, case_id)]
+    assert sorted(rows) == [("overdue", 1), ("overdue", 1), ("overdue", 2), ("overdue", 3)]
+
+
+def _delay_request(db_engine, assignment_id: str) -> str | None:
+    with db_engine.connect() as conn:
+        return conn.execute(sa.select(delay_requests.c.request_id).where(
+            delay_requests.c.assignment_id == assignment_id)).scalar()
 
 
 def test_ack_timeout_repeats_while_nobody_reports_in(timer_dispatch, esc_sink, db_engine):

@@ -319,7 +319,7 @@ class Escalation:
     target_scope: str
     reason: str
     at: datetime  # the scheduled instant, identical on every replica
-    due_at: datetime  # the missed due time
+    due_at: datetime | None  # the missed due time (None: unroutable, no deadline)
     policy_version: int
 
     @property
