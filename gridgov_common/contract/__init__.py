@@ -5,7 +5,7 @@ follow docs/BUS-CONTRACT.md and the sample envelopes in ``samples/``. Importing 
 package registers every payload schema (``messages``).
 """
 
-from gridgov_common.contract import cases, intake_cases, messages  # noqa: F401  (registers schemas)
+from gridgov_common.contract import cases, intake_cases, messages, notify  # noqa: F401  (registers schemas)
 from gridgov_common.contract.envelope import (
     INVALID_ENVELOPE,
     INVALID_JSON,

@@ -1,0 +1,219 @@
+"""Turning a request into stored deliveries, in the consumer's transaction.
+
+A ``notify.request`` (or a ``dispatch.escalation`` / ``alert.major_event`` translated into
+one by ``causes``) becomes: one ``notifications`` row per cause, one ``deliveries`` row per
+(cause, recipient, channel) — inserted with ``ON CONFLICT DO NOTHING``, so the same cause
+requested again adds nothing and sends nothing — and, for people addressed by (role,
+scope), an inbox message stored at once (the inbox delivery is "sent" when it commits, and
+``notify.sent`` goes into the outbox with it).  Webhook, e-mail and SMS deliveries stay
+``pending``: the sender (``sending``) picks them up after this transaction committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+
+from gridgov_common.auth import parse_scope
+from gridgov_common.contract import format_timestamp
+from gridgov_common.outbox import add_event
+from gridgov_common.roles import Role, ScopeLevel
+from services.notify import templates
+from services.notify.models import SCHEMA, deliveries, inbox, notifications, subscriptions
+
+PRODUCER = "notify"
+SENT_EVENT = "notify.sent"
+ALERT_PRIORITY = 0  # major events first (P5.2.7), in the sender and in the inbox
+NORMAL_PRIORITY = 1
+
+
+class Refused(Exception):
+    """A request that can never be served (unknown template, role, subscriber…)."""
+
+    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.fields = dict(fields or {})
+
+
+@dataclass(frozen=True)
+class Request:
+    """A notification request, whatever message it came from."""
+
+    cause_id: str
+    case_id: str | None
+    kind: str
+    template: str
+    locale: str
+    recipients: list[dict[str, Any]]
+    params: dict[str, Any]
+    producer: str
+    priority: int = NORMAL_PRIORITY
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class People:
+    role: str
+    level: str
+    code: str
+
+    @property
+    def key(self) -> str:
+        return f"inbox:{self.role}@{self.level}:{self.code}"
+
+
+def people(recipient: Mapping[str, Any]) -> People:
+    """Check (role, scope) as a token's would be checked (P5.0 role ↔ scope level)."""
+    try:
+        role = Role(recipient["role"])
+        level, code = parse_scope(role, recipient["scope"])
+    except ValueError as exc:
+        raise Refused("bad_recipient", str(exc), {"recipient": dict(recipient)}) from None
+    return People(role.value, level.value, code)
+
+
+def covers(sub_level: str, sub_code: str, who: People) -> bool:
+    """A subscription's scope covers a recipient's as a token's scope covers a record."""
+    if ScopeLevel.DEPARTMENT in (sub_level, who.level):
+        return sub_level == who.level and sub_code == who.code
+    return who.code.startswith(sub_code)
+
+
+def accept(session, requests: list[Request], now: datetime | None = None) -> int:
+    """Store ``requests`` (one consumer batch) in a few multi-row statements; the number
+    of new deliveries (0 when every cause was seen before).  Everything is checked before
+    anything is written: a Refused request fails the whole batch, which the batch consumer
+    then replays message by message, so only the refused one is dead-lettered."""
+    now = now or datetime.now(UTC)
+    plans = [_plan(request) for request in requests]
+    note_ids = _notifications(session, requests)
+    reached = _reached(session, plans)
+    new = _inbox(session, plans, note_ids, now)
+    new += _queue(session, plans, note_ids, reached)
+    return new
+
+
+@dataclass(frozen=True)
+class Plan:
+    request: Request
+    groups: list[People]
+    subscriber_ids: list[int]
+
+
+def _plan(request: Request) -> Plan:
+    try:
+        templates.check(request.template, request.params)
+    except templates.TemplateError as exc:
+        raise Refused(exc.code, exc.message, exc.fields) from None
+    groups = list({g.key: g for g in (people(r) for r in request.recipients
+                                      if "role" in r)}.values())
+    return Plan(request, groups, [r["subscriber"] for r in request.recipients
+                                  if "subscriber" in r])
+
+
+def _notifications(session, requests: list[Request]) -> dict[str, str]:
+    """cause_id → notification_id, the existing one for a cause seen before."""
+    session.execute(pg.insert(notifications).on_conflict_do_nothing(
+        index_elements=["cause_id"]), [
+        {"notification_id": str(uuid.uuid4()), "cause_id": r.cause_id, "case_id": r.case_id,
+         "kind": r.kind, "template": r.template, "locale": r.locale, "params": r.params,
+         "priority": r.priority, "producer": r.producer} for r in requests])
+    rows = session.execute(sa.select(notifications.c.cause_id, notifications.c.notification_id)
+                           .where(notifications.c.cause_id.in_({r.cause_id for r in requests})))
+    return {row.cause_id: row.notification_id for row in rows}
+
+
+def _reached(session, plans: list[Plan]) -> list[list[sa.Row]]:
+    """Per plan, the active subscriptions it reaches: by role and covering scope, or named
+    by id (an unknown or inactive id refuses the request)."""
+    roles = sorted({g.role for plan in plans for g in plan.groups})
+    ids = sorted({i for plan in plans for i in plan.subscriber_ids})
+    condition = sa.or_(subscriptions.c.role.in_(roles),
+                       subscriptions.c.subscription_id.in_(ids))
+    rows = list(session.execute(sa.select(subscriptions).where(subscriptions.c.active,
+                                                               condition)))
+    by_id = {row.subscription_id: row for row in rows}
+    result = []
+    for plan in plans:
+        unknown = sorted(set(plan.subscriber_ids) - set(by_id))
+        if unknown:
+            raise Refused("unknown_subscriber", f"no active subscription {unknown}",
+                          {"subscriber": unknown})
+        found = {i: by_id[i] for i in plan.subscriber_ids}
+        found.update({row.subscription_id: row for row in rows if any(
+            g.role == row.role and covers(row.scope_level, row.scope_code, g)
+            for g in plan.groups)})
+        kind = plan.request.kind
+        result.append([row for row in found.values()
+                       if row.kinds is None or kind in row.kinds])
+    return result
+
+
+def _insert_deliveries(session, values: list[dict[str, Any]]) -> list[sa.Row]:
+    if not values:
+        return []
+    # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues") with a
+    # cached statement, instead of compiling one statement with thousands of parameters
+    statement = (pg.insert(deliveries).on_conflict_do_nothing(constraint="deliveries_once")
+                 .returning(deliveries.c.delivery_id, deliveries.c.cause_id,
+                            deliveries.c.recipient))
+    return list(session.execute(statement, values))
+
+
+def _base(request: Request, notification_id: str) -> dict[str, Any]:
+    return {"notification_id": notification_id, "cause_id": request.cause_id,
+            "priority": request.priority}
+
+
+def _inbox(session, plans: list[Plan], note_ids: dict[str, str], now: datetime) -> int:
+    """Inbox messages: stored now, so "sent" now (once per cause and group)."""
+    created = _insert_deliveries(session, [
+        {**_base(p.request, note_ids[p.request.cause_id]), "channel": "inbox",
+         "recipient": g.key, "state": "sent", "attempts": 1, "sent_at": now}
+        for p in plans for g in p.groups])
+    if not created:
+        return 0
+    targets = {(p.request.cause_id, g.key): (p.request, g) for p in plans for g in p.groups}
+    messages = []
+    for row in created:
+        request, group = targets[(row.cause_id, row.recipient)]
+        title, body = templates.render(request.template, request.locale, request.params)
+        note = note_ids[request.cause_id]
+        messages.append({"notification_id": note, "case_id": request.case_id,
+                         "kind": request.kind, "role": group.role,
+                         "scope_level": group.level, "scope_code": group.code,
+                         "priority": request.priority, "title": title, "body": body,
+                         "created_at": now})
+        announce(session, row.delivery_id, note, request.cause_id, request.case_id,
+                 request.kind, "inbox", row.recipient, 1, now)
+    session.execute(sa.insert(inbox), messages)
+    return len(created)
+
+
+def _queue(session, plans: list[Plan], note_ids: dict[str, str],
+           reached: list[list[sa.Row]]) -> int:
+    created = _insert_deliveries(session, [
+        {**_base(p.request, note_ids[p.request.cause_id]), "channel": row.channel,
+         "recipient": f"subscription:{row.subscription_id}",
+         "subscription_id": row.subscription_id, "state": "pending"}
+        for p, rows in zip(plans, reached, strict=True) for row in rows])
+    return len(created)
+
+
+def announce(session, delivery_id: int, notification_id: str, cause_id: str,
+             case_id: str | None, kind: str, channel: str, recipient: str, attempts: int,
+             sent_at: datetime) -> None:
+    """``notify.sent`` into the outbox, in the transaction that marks the delivery sent."""
+    add_event(session, SENT_EVENT, {
+        "delivery_id": delivery_id, "notification_id": str(notification_id),
+        "cause_id": cause_id, "case_id": str(case_id) if case_id else None, "kind": kind,
+        "channel": channel, "recipient": recipient[:120], "attempts": attempts,
+        "sent_at": format_timestamp(sent_at)}, PRODUCER, schema=SCHEMA)

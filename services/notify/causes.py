@@ -1,0 +1,69 @@
+"""What each incoming message means as a notification request (who, which template).
+
+- ``notify.request``: as sent; ``cause_id`` is the sender's.
+- ``dispatch.escalation`` (P6.2 督办): the escalation's target (``target_role`` over
+  ``target_scope``), and the department's officers when a department is late; cause
+  ``dispatch.escalation:<case>:<assignment>:<kind>:<level>`` — dispatch's own once-key, so a
+  re-published escalation is not notified twice.
+- ``alert.major_event`` (P5.2.7): the grid's neighbourhood grid workers, the community's
+  grid chief and instructor, the town grid chief and the district admins; one cause per
+  alert message (an ``update`` or ``cancel`` is a new message, a new notification).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridgov_common.contract import Envelope
+from gridgov_common.roles import Role
+from services.notify.accepting import ALERT_PRIORITY, Request
+
+DISTRICT_DIGITS, TOWN_DIGITS, COMMUNITY_DIGITS = 6, 9, 12
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if value is not None and not isinstance(value, str | int | float | bool) \
+        else value
+
+
+def from_request(envelope: Envelope) -> Request:
+    p = envelope.payload
+    return Request(
+        cause_id=p["cause_id"], case_id=_plain(p["case_id"]), kind=p["kind"],
+        template=p["template"], locale=p["locale"], recipients=list(p["recipients"]),
+        params={k: _plain(v) for k, v in p["params"].items()}, producer=envelope.producer)
+
+
+def from_escalation(envelope: Envelope, locale: str) -> Request:
+    p = envelope.payload
+    recipients = [{"role": p["target_role"], "scope": p["target_scope"]}]
+    if p["department"]:
+        recipients.append({"role": Role.DEPARTMENT_OFFICER.value,
+                           "scope": f"department:{p['department']}"})
+    cause = ":".join(("dispatch.escalation", str(p["case_id"]),
+                      str(p["assignment_id"] or ""), p["kind"], str(p["level"])))
+    return Request(
+        cause_id=cause, case_id=str(p["case_id"]), kind="escalation", template="escalation",
+        locale=locale, recipients=recipients, producer=envelope.producer,
+        params={"case_number": p["case_number"], "kind": p["kind"], "card": p["card"] or "",
+                "level": p["level"], "reason": p["reason"],
+                "department": p["department"] or "", "at": _plain(p["at"])})
+
+
+def from_alert(envelope: Envelope, locale: str) -> Request:
+    p = envelope.payload
+    grid = p["grid_code"]
+    recipients = [
+        {"role": Role.NEIGHBOURHOOD_GRID_WORKER.value, "scope": f"grid:{grid}"},
+        {"role": Role.COMMUNITY_GRID_CHIEF.value, "scope": f"community:{grid[:COMMUNITY_DIGITS]}"},
+        {"role": Role.GRID_INSTRUCTOR.value, "scope": f"community:{grid[:COMMUNITY_DIGITS]}"},
+        {"role": Role.TOWN_GRID_CHIEF.value, "scope": f"town:{grid[:TOWN_DIGITS]}"},
+        {"role": Role.DISTRICT_ADMIN.value, "scope": f"district:{grid[:DISTRICT_DIGITS]}"},
+    ]
+    return Request(
+        cause_id=f"alert.major_event:{envelope.message_id}", case_id=str(p["case_id"]),
+        kind="major_event", template="major_event", locale=locale, recipients=recipients,
+        producer=envelope.producer, priority=ALERT_PRIORITY,
+        params={"case_number": p["case_number"], "headline": p["headline"],
+                "description": p["description"], "severity": p["severity"],
+                "category": p["category"], "msg_type": p["msg_type"], "grid_code": grid})

@@ -1,0 +1,114 @@
+"""Subscriptions: where a role over a scope (or a department system) is reached outside the
+app — an e-mail address, a mobile number or a webhook URL with its signing secret.
+
+Addresses and secrets are personal or secret data: stored encrypted with the platform's
+PII cipher (AES-256-GCM, keys from the environment; services/registry/domain/pii.py),
+shown masked (P5.4.4; GB/T 35273 §6.3 encryption, §7.2 display masking).  A webhook secret
+is shown once, in the answer that created it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from gridgov_common.errors import NotFound, Unprocessable
+from gridgov_common.roles import Role
+from services.notify import accepting
+from services.notify.models import subscriptions
+from services.registry.domain.pii import PiiCipher, mask_phone
+
+FIELDS = {"email": "notify.email", "sms": "notify.phone", "webhook": "notify.webhook_url"}
+SECRET_FIELD = "notify.webhook_secret"
+
+
+def mask_email(address: str) -> str:
+    """'zhang.san@example.cn' → 'z***@example.cn' (the domain says which office)."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_url(url: str) -> str:
+    """Scheme, host and port only: paths and queries often carry tokens."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/***"
+
+
+def mask(channel: str, address: str) -> str:
+    if channel == "email":
+        return mask_email(address)
+    if channel == "sms":
+        return mask_phone(address)  # P5.4.4: '138****1234'
+    return mask_url(address)
+
+
+def public(row: Any) -> dict[str, Any]:
+    return {"subscription_id": row.subscription_id, "role": row.role,
+            "scope": f"{row.scope_level}:{row.scope_code}", "channel": row.channel,
+            "address": row.address_masked, "locale": row.locale, "kinds": row.kinds,
+            "label": row.label, "active": row.active, "created_by": row.created_by,
+            "created_at": row.created_at.isoformat()}
+
+
+def create(session, cipher: PiiCipher, body: dict[str, Any], sub: str) -> dict[str, Any]:
+    """Store a subscription; a webhook without a secret gets a generated one, returned
+    here only."""
+    try:  # P5.0: the scope level must be the role's
+        who = accepting.people({"role": body["role"], "scope": body["scope"]})
+    except accepting.Refused as exc:
+        raise Unprocessable(exc.message, fields={"scope": [exc.message]}) from None
+    channel, address = body["channel"], body["address"]
+    if channel == "webhook" and urlsplit(address).scheme not in ("http", "https"):
+        raise Unprocessable("a webhook address is an http(s) URL",
+                            fields={"address": ["not an http(s) URL"]})
+    secret = body.get("secret") or (secrets.token_urlsafe(32) if channel == "webhook" else None)
+    row = session.execute(sa.insert(subscriptions).values(
+        role=who.role, scope_level=who.level, scope_code=who.code, channel=channel,
+        address_enc=cipher.encrypt(address, FIELDS[channel]),
+        address_masked=mask(channel, address),
+        secret_enc=cipher.encrypt(secret, SECRET_FIELD) if secret else None,
+        locale=body["locale"], kinds=body.get("kinds"), label=body.get("label", ""),
+        created_by=sub).returning(subscriptions)).one()
+    result = public(row)
+    if secret:
+        result["secret"] = secret
+    return result
+
+
+def listing(session, role: Role | None, active: bool | None) -> list[dict[str, Any]]:
+    query = sa.select(subscriptions).order_by(subscriptions.c.subscription_id)
+    if role is not None:
+        query = query.where(subscriptions.c.role == role)
+    if active is not None:
+        query = query.where(subscriptions.c.active == active)
+    return [public(row) for row in session.execute(query)]
+
+
+def get(session, subscription_id: int) -> dict[str, Any]:
+    row = session.execute(sa.select(subscriptions).where(
+        subscriptions.c.subscription_id == subscription_id)).first()
+    if row is None:
+        raise NotFound(f"no subscription {subscription_id}")
+    return public(row)
+
+
+def deactivate(session, subscription_id: int) -> dict[str, Any]:
+    """Kept (its deliveries refer to it), no longer matched; pending deliveries to it are
+    dead-lettered by the sender with the reason."""
+    row = session.execute(sa.update(subscriptions).where(
+        subscriptions.c.subscription_id == subscription_id).values(active=False)
+        .returning(subscriptions)).first()
+    if row is None:
+        raise NotFound(f"no subscription {subscription_id}")
+    return public(row)
+
+
+def addresses(cipher: PiiCipher, rows: list[Any]) -> dict[int, tuple[str, str | None]]:
+    """subscription id → (address, secret), decrypted for sending only."""
+    return {row.subscription_id: (
+        cipher.decrypt(row.address_enc, FIELDS[row.channel]),
+        cipher.decrypt(row.secret_enc, SECRET_FIELD) if row.secret_enc else None)
+        for row in rows}

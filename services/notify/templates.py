@@ -1,0 +1,127 @@
+"""Message templates in zh-CN and en: one (title, body) per template and locale.
+
+Templates are code, reviewed like code: a message to a town grid chief is part of the
+supervision procedure (P6.2 督办) and must not be edited at run time by whoever holds an
+admin token.  Parameters fill ``{name}`` placeholders; enum values (escalation ``kind``,
+``card``, alert ``severity``) also get a translated ``{<name>_label}``.  A template that
+does not exist or a placeholder without a parameter is refused when the request arrives
+(:class:`TemplateError`), so a bad request is dead-lettered with the reason instead of
+failing later at delivery time.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+LOCALES = ("zh-CN", "en")
+
+TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
+    "assignment": {  # P2.2 the town whistles: a department is given a case
+        "zh-CN": ("新交办：{case_number}", "案件 {case_number} 已交办给 {department}，"
+                  "请于 {ack_due_at} 前签收。"),
+        "en": ("New assignment: {case_number}", "Case {case_number} was assigned to "
+               "{department}; acknowledge it by {ack_due_at}."),
+    },
+    "escalation": {  # P6.2 督办: ordinary → yellow → red card
+        "zh-CN": ("督办{card_label}：{case_number}", "案件 {case_number}{kind_label}，"
+                  "已升级至第 {level} 级。原因：{reason}"),
+        "en": ("Supervision {card_label}: {case_number}", "Case {case_number}: "
+               "{kind_label}; escalated to level {level}. Reason: {reason}"),
+    },
+    "deadline_reminder": {  # P5.3.3 the prescribed time limit
+        "zh-CN": ("办理时限提醒：{case_number}", "案件 {case_number} 须在 {due_at} 前办结。"),
+        "en": ("Deadline reminder: {case_number}", "Case {case_number} is due by {due_at}."),
+    },
+    "major_event": {  # P5.2.7 major events reported at once
+        "zh-CN": ("【重大事件·{severity_label}】{headline}", "案件 {case_number}，"
+                  "网格 {grid_code}：{description}"),
+        "en": ("[Major event · {severity_label}] {headline}", "Case {case_number}, grid "
+               "{grid_code}: {description}"),
+    },
+    "return_visit": {  # P5.2.1 livelihood services end with a return visit
+        "zh-CN": ("回访请求：{case_number}", "案件 {case_number} 已办结，请在 {due_at} 前回访。"),
+        "en": ("Return visit: {case_number}", "Case {case_number} is resolved; visit the "
+               "reporter by {due_at}."),
+    },
+    "meeting_reminder": {  # P5.4.5 grid meetings
+        "zh-CN": ("会议提醒：{title}", "{title} 将于 {starts_at} 在 {place} 召开。"),
+        "en": ("Meeting reminder: {title}", "{title} starts at {starts_at} in {place}."),
+    },
+    "circular": {  # P5.3.5 circulars (通报)
+        "zh-CN": ("通知：{title}", "{text}"),
+        "en": ("Circular: {title}", "{text}"),
+    },
+    "daily_digest": {
+        "zh-CN": ("每日汇总 {day}", "新案件 {new_cases} 件，办结 {closed_cases} 件，"
+                  "超期 {overdue_cases} 件。"),
+        "en": ("Daily digest {day}", "{new_cases} new cases, {closed_cases} closed, "
+               "{overdue_cases} overdue."),
+    },
+}
+
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "kind": {
+        "zh-CN": {"ack_timeout": "超时未签收", "overdue": "超期未办结",
+                  "unroutable": "无法送达部门"},
+        "en": {"ack_timeout": "not acknowledged in time", "overdue": "overdue",
+               "unroutable": "no department queue"},
+    },
+    "card": {
+        "zh-CN": {"ordinary": "督办单", "yellow": "黄牌", "red": "红牌", "": "通知"},
+        "en": {"ordinary": "notice", "yellow": "yellow card", "red": "red card", "": "notice"},
+    },
+    "severity": {
+        "zh-CN": {"minor": "一般", "major": "重大", "critical": "特别重大"},
+        "en": {"minor": "minor", "major": "major", "critical": "critical"},
+    },
+}
+
+
+class TemplateError(ValueError):
+    """An unknown template or locale, or a placeholder without its parameter."""
+
+    def __init__(self, code: str, message: str, fields: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = dict(fields)
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _with_labels(params: Mapping[str, Any], locale: str) -> dict[str, Any]:
+    values = {key: ("" if value is None else value) for key, value in params.items()}
+    for name, by_locale in LABELS.items():
+        if name in values:
+            raw = str(values[name])
+            values[f"{name}_label"] = by_locale[locale].get(raw, raw)
+    return values
+
+
+def render(template: str, locale: str, params: Mapping[str, Any]) -> tuple[str, str]:
+    """(title, body) of ``template`` in ``locale``; TemplateError if it cannot be."""
+    by_locale = TEMPLATES.get(template)
+    if by_locale is None:
+        raise TemplateError("unknown_template", f"no template {template!r}",
+                            {"template": template, "known": sorted(TEMPLATES)})
+    if locale not in by_locale:
+        raise TemplateError("unknown_locale", f"template {template!r} has no {locale!r}",
+                            {"locale": locale, "known": list(LOCALES)})
+    title, body = by_locale[locale]
+    values = _with_labels(params, locale)
+    missing = sorted((placeholders(title) | placeholders(body)) - set(values))
+    if missing:
+        raise TemplateError("missing_params", f"template {template!r} needs {missing}",
+                            {"missing": missing})
+    return title.format_map(values), body.format_map(values)
+
+
+def check(template: str, params: Mapping[str, Any]) -> None:
+    """Raise TemplateError unless ``template`` renders in every locale with ``params``
+    (a subscriber may read another locale than the requester's)."""
+    for locale in LOCALES:
+        render(template, locale, params)

@@ -1,0 +1,72 @@
+"""Messages of other services become notifications: a ``dispatch.escalation`` (the
+dispatch sample) reaches its target's inbox and the subscribed channels; a major-event
+alert reaches the grid's chain of command and is listed before everything else."""
+
+from __future__ import annotations
+
+import json
+
+from gridgov_common.contract import load_sample
+from tests.amqp import publish, wait_until
+from tests.notify.conftest import request_envelope, send_request, sent_events
+from tests.notify.test_channels import inbox, subscribe
+
+INSTRUCTOR = ("grid_instructor", "community:320505001001")
+FIRE = ("department_officer", "department:fire")
+SAMPLE_CASE = "5d1c7a58-8f0e-4c1b-9a3e-2b6f0d4e9a11"
+
+
+def test_escalation_sample_becomes_inbox_and_subscribed_channel_messages(
+        notify, web_session, token, webhook, smtp, rabbit_config):
+    uri = rabbit_config["AMQP_URI"]
+    hook = subscribe(web_session, token, role=FIRE[0], scope=FIRE[1], channel="webhook",
+                     address=f"{webhook.url}/fire", locale="en")
+    subscribe(web_session, token, role=INSTRUCTOR[0], scope=INSTRUCTOR[1], channel="email",
+              address="li.si@jinji.gov.cn")
+    escalation = load_sample("dispatch.escalation", 1)
+    publish(uri, "gridgov.events", "dispatch.escalation", escalation)
+
+    items = wait_until(lambda: inbox(web_session, token(*INSTRUCTOR)))
+    assert [(i["title"], i["case_id"], i["kind"]) for i in items] == [
+        ("督办黄牌：GS20261128-000123", SAMPLE_CASE, "escalation")]
+    assert [i["title"] for i in inbox(web_session, token(*FIRE))] == [
+        "督办黄牌：GS20261128-000123"]
+    assert wait_until(lambda: webhook.requests and smtp.messages)
+    body = json.loads(webhook.requests[0]["raw"])
+    assert body["title"] == "Supervision yellow card: GS20261128-000123"
+    assert body["case_id"] == SAMPLE_CASE
+    assert webhook.requests[0]["headers"]["X-Gridgov-Signature"].startswith("sha256=")
+    assert hook["secret"]
+    assert smtp.messages[0]["to"] == ["li.si@jinji.gov.cn"]
+    events = sent_events(uri, 4)
+    assert sorted(e["channel"] for e in events) == ["email", "inbox", "inbox", "webhook"]
+    assert {e["case_id"] for e in events} == {SAMPLE_CASE}
+    assert {e["cause_id"] for e in events} == {
+        f"dispatch.escalation:{SAMPLE_CASE}:9e2b4c10-3f6d-4a8b-b1c2-7d5e6f708192:"
+        "ack_timeout:2"}
+
+    # dispatch publishes the same escalation again (a new message id): nothing more
+    escalation["message_id"] = "1f0e5c2a-0000-4000-8000-0000000000ff"
+    publish(uri, "gridgov.events", "dispatch.escalation", escalation)
+    assert sent_events(uri, 1, timeout=1.5) == []
+    assert len(webhook.requests) == 1 and len(smtp.messages) == 1
+
+
+def test_major_event_alert_reaches_the_chain_of_command_and_comes_first(
+        notify, web_session, token, rabbit_config):
+    uri = rabbit_config["AMQP_URI"]
+    chief = token("town_grid_chief", "town:320505001")
+    send_request(uri, request_envelope([{"role": "town_grid_chief",
+                                         "scope": "town:320505001"}]))
+    assert wait_until(lambda: inbox(web_session, chief))
+    publish(uri, "gridgov.alerts", "320505001.critical.fire",
+            load_sample("alert.major_event", 1))
+    items = wait_until(lambda: len(inbox(web_session, chief)) == 2 and
+                       inbox(web_session, chief))
+    assert [i["title"] for i in items] == ["【重大事件·特别重大】锦绣花园3幢火情", "通知：防汛值班"]
+    assert items[0]["priority"] == 0
+    for role, scope in [("neighbourhood_grid_worker", "grid:320505001001003"),
+                        ("community_grid_chief", "community:320505001001"),
+                        ("district_admin", "district:320505")]:
+        assert [i["kind"] for i in inbox(web_session, token(role, scope))] == ["major_event"]
+    assert inbox(web_session, token("neighbourhood_grid_worker", "grid:320505001001004")) == []

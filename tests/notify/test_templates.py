@@ -1,0 +1,54 @@
+"""Templates render in zh-CN and en; a request that cannot render is refused up front."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.notify import templates
+from services.notify.channels import sign, verify
+
+ESCALATION = {"case_number": "GS20261128-000123", "kind": "ack_timeout", "card": "yellow",
+              "level": 2, "reason": "消防部门超过1小时未签收", "department": "fire",
+              "at": "2026-11-28T03:16:00.000Z"}
+
+
+def test_escalation_renders_in_chinese_with_translated_labels():
+    title, body = templates.render("escalation", "zh-CN", ESCALATION)
+    assert title == "督办黄牌：GS20261128-000123"
+    assert body == ("案件 GS20261128-000123超时未签收，已升级至第 2 级。"
+                    "原因：消防部门超过1小时未签收")
+
+
+def test_escalation_renders_in_english_with_translated_labels():
+    title, body = templates.render("escalation", "en", ESCALATION)
+    assert title == "Supervision yellow card: GS20261128-000123"
+    assert "not acknowledged in time; escalated to level 2" in body
+
+
+def test_every_template_has_both_locales_with_the_same_placeholders():
+    for name, by_locale in templates.TEMPLATES.items():
+        assert set(by_locale) == set(templates.LOCALES), name
+        zh, en = (templates.placeholders(" ".join(by_locale[loc])) for loc in templates.LOCALES)
+        assert zh == en, name
+
+
+def test_a_missing_parameter_is_named():
+    with pytest.raises(templates.TemplateError) as info:
+        templates.check("deadline_reminder", {"case_number": "GS1"})
+    assert info.value.code == "missing_params"
+    assert info.value.fields == {"missing": ["due_at"]}
+
+
+def test_an_unknown_template_is_refused():
+    with pytest.raises(templates.TemplateError) as info:
+        templates.render("birthday", "en", {})
+    assert info.value.code == "unknown_template"
+
+
+def test_webhook_signature_verifies_only_the_exact_body():
+    body = b'{"title":"x"}'
+    header = sign("s3cret-s3cret-s3cret", body)
+    assert header.startswith("sha256=")
+    assert verify("s3cret-s3cret-s3cret", body, header)
+    assert not verify("s3cret-s3cret-s3cret", body + b" ", header)
+    assert not verify("another-secret-value", body, header)
