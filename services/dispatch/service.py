@@ -35,6 +35,7 @@ from services.dispatch import (
     delays,
     escalating,
     filing,
+    notifications,
     queries,
     reports,
     rework,
@@ -113,6 +114,15 @@ class DispatchService(platform.PlatformService):
             reports.add_rejection(self.db, envelope, refused)
             self.db.commit()
             raise PermanentError(refused.code, refused.message, refused.fields) from None
+
+    # -- notifications sent for a case (notify) -------------------------------------------
+
+    @consume_contract_batch(notifications.QUEUE, EVENTS_EXCHANGE, notifications.ROUTING_KEYS,
+                            message_types=[notifications.MESSAGE_TYPE])
+    def record_notifications(self, envelopes):
+        """P5.3.4: each delivery notify made for a case is an entry of its case file."""
+        for envelope in claim_messages(self.db, envelopes, notifications.CONSUMER):
+            notifications.record_sent(self.db, envelope)
 
     # -- reading cases ---------------------------------------------------------------------
 
