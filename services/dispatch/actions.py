@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from gridgov_common.contract.cases import AssignmentRole
 from gridgov_common.errors import Conflict, Unprocessable
 from gridgov_common.roles import STAFF_ROLES, Role
-from services.dispatch import casefile_store, config_store, filing, queries
+from services.dispatch import casefile_store, config_store, filing, notices, queries
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.casefile import stage_outcome
-from services.dispatch.domain.states import IllegalTransition, TransitionName
+from services.dispatch.domain.states import CaseState, IllegalTransition, TransitionName
 from services.dispatch.models import assignments, cases, rule_sets
 
 # Who may call the action endpoints: every person who may act on a case.  Which of them
@@ -234,6 +234,8 @@ def local_result(session, principal, case_id: str, note: str, resolved: bool,
     target = move(case, TransitionName.LOCAL_RESULT, principal)
     due = case["handle_due_at"]
     on_time = stage_outcome(due, now) if due else None
+    if target == CaseState.RESOLVED:
+        notices.request_return_visit(session, case, now)  # P5.2.1 回访
     return record(session, principal, case, TransitionName.LOCAL_RESULT.value, target, now,
                   values={"resolved_at": now}, departments=[], deadline=due,
                   on_time=on_time, data={"note": note, "resolved": resolved})

@@ -22,7 +22,7 @@ from gridgov_common.contract import (
 )
 from gridgov_common.contract.cases import AssignmentRole
 from gridgov_common.outbox import add_to_outbox
-from services.dispatch import casefile_store, delays
+from services.dispatch import casefile_store, delays, notices
 from services.dispatch.domain import states
 from services.dispatch.domain.casefile import stage_outcome
 from services.dispatch.domain.states import (
@@ -228,6 +228,7 @@ def _finish(session, envelope, assignment, case, target, action, at, now, *,
         values: dict[str, Any] = {"state": target, "updated_at": now}
         if target == states.CaseState.RESOLVED:
             values["resolved_at"] = at
+            notices.request_return_visit(session, case, at)  # P5.2.1 回访
         session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
                         .values(**values))
     casefile_store.append(session, case["case_id"], action=action,

@@ -1,0 +1,40 @@
+"""Asking the notify service to tell people (``notify.request``, through the outbox).
+
+A resolved case asks the grid's workers for the return visit (回访, P5.2.1/P5.3.3): the
+grid's neighbourhood and community grid workers see it in their app inbox (and on any
+channel their role is subscribed to over the grid), with a due time in working time.
+The ``cause_id`` makes it once per resolution, however often the request is replayed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
+from gridgov_common.outbox import add_to_outbox
+from gridgov_common.roles import Role
+from services.dispatch import config_store
+
+PRODUCER = "dispatch"
+RETURN_VISIT_WORKING_HOURS = 16  # two working days to call or visit the resident
+# P5.0: neighbourhood grid workers work in one grid, community grid workers for a community
+VISITORS = ((Role.NEIGHBOURHOOD_GRID_WORKER, "grid", 15),
+            (Role.COMMUNITY_GRID_WORKER, "community", 12))
+LOCALE = "zh-CN"
+
+
+def request_return_visit(session, case: dict[str, Any], resolved_at: datetime) -> None:
+    """``notify.request`` (kind ``return_visit``) to the visitors of the case's grid."""
+    calendar = config_store.work_calendar(session)
+    due = calendar.add_working_time(resolved_at, RETURN_VISIT_WORKING_HOURS, "working_hours")
+    envelope = make_envelope("notify.request", {
+        "cause_id": f"dispatch:return_visit:{case['case_id']}:{resolved_at.isoformat()}",
+        "case_id": case["case_id"], "kind": "return_visit", "template": "return_visit",
+        "locale": LOCALE,
+        "recipients": [{"role": role.value, "scope": f"{level}:{case['grid_code'][:digits]}"}
+                       for role, level, digits in VISITORS],
+        "params": {"case_number": case["case_number"],
+                   "due_at": due.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")},
+    }, PRODUCER, correlation_id=None)
+    add_to_outbox(session, EVENTS_EXCHANGE, "notify.request", envelope)

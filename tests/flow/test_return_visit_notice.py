@@ -1,0 +1,51 @@
+"""Dispatch → notify → dispatch over the real broker: a case the departments resolve asks
+the grid's workers for the return visit (P5.2.1); the neighbourhood grid worker finds it in
+the app inbox, and the delivery is an entry of the case file (P5.3.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.notify.models import metadata as notify_metadata
+from services.notify.service import NotifyService
+from tests.amqp import wait_until
+from tests.events.conftest import PrefixedSession, _truncate, file, free_port
+from tests.flow.test_case_flow import FLOW_WAIT, wait_state
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def notify_http(services, container_factory, service_config, db_engine):
+    _truncate(db_engine, "notify", notify_metadata, {"alembic_version"})
+    port = free_port()
+    container = container_factory(NotifyService, service_config(
+        "notify", WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", SEND_POLL_SECONDS=0.05))
+    container.start()
+    session = PrefixedSession(f"http://127.0.0.1:{port}/")
+    yield session
+    session.close()
+
+
+def test_resolved_case_asks_the_grid_for_the_return_visit(services, web_session, worker_a,
+                                                          dispatch_http, notify_http):
+    case = file(web_session, worker_a)
+    wait_state(dispatch_http, worker_a, case["case_id"], "resolved")
+
+    def visits():
+        found = notify_http.get("/inbox", headers=worker_a)
+        assert found.status_code == 200, found.text
+        return [m for m in found.json()["items"] if m["kind"] == "return_visit"]
+
+    [message] = wait_until(visits, FLOW_WAIT)
+    assert case["case_number"] in message["title"]
+    assert message["case_id"] == case["case_id"]
+
+    def delivered():
+        entries = dispatch_http.get(f"/cases/{case['case_id']}/file",
+                                    headers=worker_a).json()["entries"]
+        return [e for e in entries if e["action"] == "notification_sent"]
+
+    recorded = wait_until(delivered, FLOW_WAIT)
+    assert {e["data"]["kind"] for e in recorded} == {"return_visit"}
+    assert {e["data"]["channel"] for e in recorded} == {"inbox"}
