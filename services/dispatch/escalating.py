@@ -29,7 +29,7 @@ from gridgov_common.contract import EVENTS_EXCHANGE
 from gridgov_common.contract.cases import EscalationKind
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
-from services.dispatch import casefile_store, config_store
+from services.dispatch import casefile_store, config_store, reminders
 from services.dispatch.domain.escalation import (
     AssignmentView,
     CaseView,
@@ -113,6 +113,9 @@ def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
             sent += 1
         keys.add(escalation.key)
     ahead = [e.at for e in next_escalations(view, _FAR_FUTURE, calendar, keys, policy)]
+    reminder = reminders.remind_due(session, case, calendar, now)  # P5.3.3, 50 % / 80 %
+    if reminder is not None:
+        ahead.append(reminder)
     session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"]).values(
         escalation_version=version, next_escalation_at=min(ahead, default=None),
         escalation_basis_at=case["updated_at"]))  # updated_at untouched: not a case change

@@ -86,6 +86,17 @@ assignments = sa.Table(
     sa.Index("ix_assignments_unroutable", "case_id", postgresql_where=sa.text("unroutable")),
 )
 
+# P5.3.3: reminders at shares of a department's handling time, once per due time (0005)
+deadline_reminders = sa.Table(
+    "deadline_reminders", metadata,
+    sa.Column("assignment_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("percent", sa.Integer, primary_key=True),
+    sa.Column("due_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=NOW),
+)
+
 # P5.3.4: every step of a case is kept; append-only and hash-chained (trigger + casefile).
 case_file = sa.Table(
     "case_file", metadata,

@@ -281,3 +281,25 @@ def _acked(db_engine, case_id: str) -> int:
     with db_engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(assignments).where(
             assignments.c.case_id == case_id, assignments.c.state == "acked")).scalar_one()
+
+
+def test_departments_are_reminded_at_half_and_four_fifths_of_their_time(
+        timer_dispatch, esc_sink, db_engine):
+    """P5.3.3: before the ladder starts at the due time, the department handling the case is
+    reminded at 50 % and 80 % of its working time, once each."""
+    bind_queue(esc_sink, "notify-sink", "gridgov.events", ["notify.request"])
+    case_id, fire, _ = _dispatch_case(esc_sink)
+    _move_due(db_engine, case_id, fire["assignment_id"],
+              sent_at=sa.text("now() - interval '60 days'"),
+              handle_due_at=sa.text("now() + interval '5 days'"))
+    got = received(esc_sink, "notify-sink", expect=2)
+    payloads = sorted((body["payload"] for _, body in got), key=lambda p: p["params"]["percent"])
+    assert [p["params"]["percent"] for p in payloads] == [50, 80]
+    assert {p["kind"] for p in payloads} == {"deadline_reminder"}
+    assert payloads[0]["recipients"] == [{"role": "department_officer",
+                                          "scope": "department:fire"}]
+    assert payloads[0]["case_id"] == case_id
+    _move_due(db_engine, case_id)  # the timer looks again: nothing new
+    assert wait_until(lambda: _examined(db_engine, case_id))
+    assert received(esc_sink, "notify-sink", expect=1, timeout=1.0) == []
+    assert _rows(db_engine, case_id) == []  # not overdue: no supervision card
