@@ -40,10 +40,14 @@ from services.dispatch import (
     reports,
     rework,
     schemas,
+    statistics,
+    statistics_schemas,
 )
+from services.dispatch import metrics as dispatch_metrics
 from services.dispatch.domain.casefile import render_html
 
 VIEWERS = STAFF_ROLES | {Role.OPS_VIEWER, Role.DEPARTMENT_OFFICER}
+STATISTICS_READERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF}
 
 
 class ConfigTimer(Timer):
@@ -210,6 +214,23 @@ class DispatchService(platform.PlatformService):
         principal = queries.principal_for(role, scope)
         params = schemas.CaseListQuerySchema().load(filters or {})
         return _plain(queries.list_cases(self.db, principal, params))
+
+    # -- statistics (operations dashboard, Prometheus domain metrics) ----------------------
+
+    domain_metrics = dispatch_metrics.DomainMetrics()  # /metrics: gridgov_cases_open, …
+
+    @http("GET", "/statistics", roles=STATISTICS_READERS,
+          response=statistics_schemas.CaseStatisticsSchema, tags=("cases",),
+          summary="Open/overdue/closed figures of the cases in the caller's scope "
+                  "(definitions: docs/METRICS.md)")
+    def case_statistics_http(self, request):
+        return statistics.case_statistics(self.db, [request.principal.scope_code])
+
+    @rpc
+    def case_statistics(self, scope: str) -> dict:
+        """``GET /statistics`` for other services, over ``scope`` ("district:320505")."""
+        checked = statistics_schemas.StatisticsScopeSchema().load({"scope": scope})
+        return statistics.case_statistics(self.db, [statistics.parse_scope(checked["scope"])])
 
     # -- delay requests --------------------------------------------------------------------
 
