@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nameko.timer import Timer
-
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
@@ -27,6 +25,7 @@ from gridgov_common.messaging import (
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import STAFF_ROLES, Role
 from gridgov_common.rpc import rpc
+from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.dispatch import (
     actions,
@@ -50,20 +49,6 @@ VIEWERS = STAFF_ROLES | {Role.OPS_VIEWER, Role.DEPARTMENT_OFFICER}
 STATISTICS_READERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF}
 
 
-class ConfigTimer(Timer):
-    """nameko's timer with its interval read from the container config at ``setup`` (the
-    stock one takes a fixed interval when the class is defined)."""
-
-    def __init__(self, config_key: str, default: float, **kwargs: Any) -> None:
-        self.config_key = config_key
-        self.default = default
-        super().__init__(interval=default, **kwargs)
-
-    def setup(self) -> None:
-        self.interval = float(self.container.config.get(self.config_key, self.default))
-
-
-config_timer = ConfigTimer.decorator
 
 
 def _plain(value: Any) -> Any:
