@@ -1,16 +1,24 @@
 """The assessment service: Patrols, meetings, KPIs, circulars and the operations dashboard
 (P5.3.5, P5.4.3, P5.4.5, P5.4.6).
 
-Skeleton: health, readiness, metrics and OpenAPI only; its domain comes in a later issue.
+Today: the district operations centre's dashboard (``dashboard/``, docs/DASHBOARD.md) —
+grid map coloured by open and overdue cases, live feed, departments, town ranking, queues
+and dead letters, service health. Patrols, meetings, KPIs and circulars come next.
 """
 
-from gridgov_common import platform  # module, so `nameko run` sees one service class
+# modules, not classes: `nameko run` starts every visible class that has entrypoints
+from gridgov_common import platform
+from services.assessment.dashboard import routes as dashboard_routes
+from services.assessment.dashboard import sources as dashboard_deps
 
 
-class AssessmentService(platform.PlatformService):
+class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRoutes):
     name = "assessment"
     title = "gridgov assessment"
     description = (
         "Patrols, meetings, KPIs, circulars and the operations dashboard (P5.3.5, P5.4.3, "
         "P5.4.5, P5.4.6)."
     )
+
+    dashboard_sources = dashboard_deps.DashboardSources()
+    dashboard_dispatch = dashboard_deps.DispatchStatistics()  # RpcProxy("dispatch")

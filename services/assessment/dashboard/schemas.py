@@ -1,0 +1,84 @@
+"""marshmallow schemas of the dashboard's query parameters and of the dispatch statistics
+it reads (checked, so a change of that RPC's shape shows as a clear error on the page)."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+LANGUAGES = ("zh-CN", "en")
+STATIC_NAME = r"^[a-z0-9_-]+\.(js|css)$"
+
+
+class PageQuerySchema(Schema):
+    """``/dashboard?lang=en&token=…&refresh=10``: the page reads these itself."""
+
+    lang = fields.String(load_default="zh-CN", validate=validate.OneOf(LANGUAGES))
+    token = fields.String(load_default="", validate=validate.Length(max=4096))
+    refresh = fields.Integer(load_default=10, validate=validate.Range(min=2, max=600))
+
+
+class DataQuerySchema(Schema):
+    """``/dashboard/data`` takes no parameters (the token's scope decides what it shows)."""
+
+
+class _Loose(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class GridCountSchema(_Loose):
+    grid_code = fields.String(required=True)
+    open = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+
+
+class DepartmentRowSchema(_Loose):
+    department = fields.String(required=True)
+    assigned = fields.Integer(required=True)
+    acked = fields.Integer(required=True)
+    acked_on_time = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    closed = fields.Integer(required=True)
+    closure_rate = fields.Float(required=True, allow_none=True)
+
+
+class TownRowSchema(_Loose):
+    town_code = fields.String(required=True)
+    total = fields.Integer(required=True)
+    open = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+    closed = fields.Integer(required=True)
+    closure_rate = fields.Float(required=True, allow_none=True)
+    on_time_rate = fields.Float(required=True, allow_none=True)
+
+
+class RecentCaseSchema(_Loose):
+    case_id = fields.String(required=True)
+    case_number = fields.String(required=True)
+    state = fields.String(required=True)
+    town_code = fields.String(allow_none=True, load_default=None)
+    grid_code = fields.String(allow_none=True, load_default=None)
+    work_category = fields.String(allow_none=True, load_default=None)
+    severity = fields.String(allow_none=True, load_default=None)
+    updated_at = fields.String(required=True)
+
+
+class EscalationSchema(_Loose):
+    case_number = fields.String(required=True)
+    kind = fields.String(required=True)
+    card = fields.String(allow_none=True, load_default=None)
+    level = fields.Raw(allow_none=True, load_default=None)
+    department = fields.String(allow_none=True, load_default=None)
+    target_role = fields.String(allow_none=True, load_default=None)
+    at = fields.String(required=True)
+
+
+class CaseStatisticsSchema(_Loose):
+    """The reply of ``dispatch.case_statistics(scope)``."""
+
+    generated_at = fields.String(required=True)
+    by_grid = fields.List(fields.Nested(GridCountSchema), required=True)
+    by_department = fields.List(fields.Nested(DepartmentRowSchema), required=True)
+    by_town = fields.List(fields.Nested(TownRowSchema), required=True)
+    recent = fields.List(fields.Nested(RecentCaseSchema), required=True)
+    escalations = fields.List(fields.Nested(EscalationSchema), required=True)
