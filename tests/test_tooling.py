@@ -224,3 +224,12 @@ def test_logs_rejects_an_unknown_service():
     result = run("bash", "scripts/logs.sh", "no-such-service",
                  env={**os.environ, "TAIL_LINES": "0"})
     assert result.returncode == 2 and "unknown service" in result.stderr
+
+
+def test_every_file_compose_mounts_from_the_repository_exists():
+    """Prometheus, Grafana and RabbitMQ read their configuration from deploy/."""
+    mounts = [volume.split(":")[0] for service in compose()["services"].values()
+              for volume in service.get("volumes", []) if volume.startswith("./")]
+    assert {"./deploy/prometheus", "./deploy/grafana/provisioning",
+            "./deploy/grafana/dashboards"} <= set(mounts)
+    assert [m for m in mounts if not (ROOT / m).exists()] == []
