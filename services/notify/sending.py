@@ -34,8 +34,8 @@ from nameko.extensions import DependencyProvider
 
 from gridgov_common.contract import format_timestamp
 from gridgov_common.db import Database, transaction
+from gridgov_common.pii_provider import Pii
 from services.notify import accepting, channels, contacts, templates
-from services.notify.dependencies import Pii
 from services.notify.models import deliveries, notifications, subscriptions
 
 log = logging.getLogger(__name__)

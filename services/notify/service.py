@@ -19,10 +19,10 @@ from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import ALERTS_EXCHANGE, EVENTS_EXCHANGE
 from gridgov_common.messaging import PermanentError, claim_messages, consume_contract
 from gridgov_common.outbox import OutboxRelay
+from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.web import http
 from services.notify import accepting, causes, contacts, reading, schemas
-from services.notify.dependencies import Pii
 from services.notify.sending import Sender
 
 REQUESTS = "notify.requests"

@@ -18,10 +18,10 @@ import time
 
 import sqlalchemy as sa
 
+from gridgov_common import pii
 from gridgov_common.db import make_engine, transaction
 from gridgov_common.migrate import DEFAULT_URL
 from services.registry import demo, importer
-from services.registry.domain import pii
 from services.registry.models import grids
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgov_common import pii
 from services.registry import importer, people
-from services.registry.domain import generator, pii
+from services.registry.domain import generator
 from services.registry.domain.geometry import to_geojson
 from services.registry.models import (
     buildings,

@@ -9,25 +9,9 @@ from nameko.extensions import DependencyProvider
 
 from gridgov_common.db import Database, transaction
 from services.registry import places
-from services.registry.domain import pii
 from services.registry.domain.spatial import GridIndex
 
 log = logging.getLogger(__name__)
-
-
-class Pii(DependencyProvider):
-    """The personal-data cipher; keys come from config (the environment), never the DB."""
-
-    def setup(self) -> None:
-        config = self.container.config
-        try:
-            self.cipher = pii.PiiCipher(pii.key_from_b64(config.get("PII_KEY", "")),
-                                        pii.key_from_b64(config.get("PII_INDEX_KEY", "")))
-        except ValueError as exc:
-            raise RuntimeError(f"PII_KEY / PII_INDEX_KEY: {exc}") from None
-
-    def get_dependency(self, worker_ctx) -> pii.PiiCipher:
-        return self.cipher
 
 
 class GridLocator(DependencyProvider):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from gridgov_common import pii
 from gridgov_common.messaging import PermanentError, claim_message
 from services.registry import people
-from services.registry.domain import identity, pii
+from services.registry.domain import identity
 
 CONSUMER = "registry.intake"
 

@@ -16,10 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgov_common import pii
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.registry import audit, privacy
-from services.registry.domain import identity, pii
+from services.registry.domain import identity
 from services.registry.emit import emit
 from services.registry.models import households, residents
 

@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgov_common import pii
 from gridgov_common.auth import Principal
 from services.registry import audit, people, places, privacy, staffing
-from services.registry.domain import pii
 from services.registry.models import buildings, households, residents
 
 MAX_RESULTS = 50

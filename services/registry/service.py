@@ -10,6 +10,7 @@ from gridgov_common.contract import INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
 from gridgov_common.outbox import OutboxRelay
+from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.rpc import rpc
 from gridgov_common.web import http
@@ -26,7 +27,7 @@ from services.registry import (
     search,
     staffing,
 )
-from services.registry.dependencies import GridLocator, Pii
+from services.registry.dependencies import GridLocator
 
 ADMIN = {Role.DISTRICT_ADMIN}
 PLACE_EDITORS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF,

@@ -14,14 +14,13 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import platform
+from gridgov_common import pii, platform
 from services.assessment.dashboard.routes import DashboardRoutes
 from services.assessment.dashboard.sources import DashboardSources, DispatchStatistics
 from services.dispatch import config_store
 from services.dispatch.models import metadata as dispatch_metadata
 from services.dispatch.service import DispatchService
 from services.registry import demo
-from services.registry.domain import pii
 from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
 from tests.assessment_dashboard import cases

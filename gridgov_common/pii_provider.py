@@ -1,15 +1,16 @@
-"""Dependency providers of notify: the PII cipher (addresses, webhook secrets)."""
+"""The personal-data cipher as a nameko dependency (P5.4.4): keys come from the service's
+config (the environment, ``PII_KEY`` and ``PII_INDEX_KEY``), never from the database; a
+bad key stops the service at start."""
 
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 
-from services.registry.domain import pii
+from gridgov_common import pii
 
 
 class Pii(DependencyProvider):
-    """The platform's personal-data cipher (services/registry/domain/pii.py); keys come
-    from config (the environment), never from the database."""
+    """Injects a :class:`gridgov_common.pii.PiiCipher`."""
 
     def setup(self) -> None:
         config = self.container.config
