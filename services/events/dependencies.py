@@ -17,6 +17,7 @@ from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 
+from gridgov_common.config import positive_number
 from gridgov_common.errors import ServiceUnavailable
 from services.events.domain.numbers import check_prefix
 
@@ -51,19 +52,6 @@ class Settings:
         return None
 
 
-def _number(config: dict, key: str, default: float) -> float:
-    value = config.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RuntimeError(f"config {key} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise RuntimeError(f"config {key} must be positive")
-    return number
-
-
 def settings_from_config(config: dict[str, Any]) -> Settings:
     """Read and check the events settings; a bad value stops the service at start."""
     raw_keys = config.get("OPEN311_API_KEYS") or ""
@@ -77,15 +65,15 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
         raise RuntimeError(f"CASE_NUMBER_PREFIX: {exc}") from None
     return Settings(
         case_number_prefix=prefix,
-        duplicate_distance_m=_number(config, "DUPLICATE_DISTANCE_METRES",
-                                     DEFAULT_DUPLICATE_DISTANCE_M),
-        duplicate_window_hours=_number(config, "DUPLICATE_WINDOW_HOURS",
-                                       DEFAULT_DUPLICATE_WINDOW_HOURS),
+        duplicate_distance_m=positive_number(config, "DUPLICATE_DISTANCE_METRES",
+                                             DEFAULT_DUPLICATE_DISTANCE_M),
+        duplicate_window_hours=positive_number(config, "DUPLICATE_WINDOW_HOURS",
+                                               DEFAULT_DUPLICATE_WINDOW_HOURS),
         open311_api_keys=keys,
         cap_sender=str(config.get("CAP_SENDER") or "gridgov-events"),
         open311_contact=str(config.get("OPEN311_CONTACT") or ""),
-        registry_timeout=_number(config, "REGISTRY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT),
-        photo_retention_hours=_number(config, "PHOTO_RETENTION_HOURS", 48.0),
+        registry_timeout=positive_number(config, "REGISTRY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT),
+        photo_retention_hours=positive_number(config, "PHOTO_RETENTION_HOURS", 48.0),
     )
 
 

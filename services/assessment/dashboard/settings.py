@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
+from gridgov_common.config import positive_number
+
 DEFAULT_TIMEOUT = 3.0
 DEFAULT_GRIDS_CACHE_SECONDS = 60.0
 MANAGEMENT_PORT = 15672
@@ -56,19 +58,6 @@ def parse_service_urls(value: Any) -> dict[str, str]:
     return urls
 
 
-def _positive(config: dict, key: str, default: float) -> float:
-    value = config.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RuntimeError(f"config {key} must be a number, got {value!r}") from None
-    if number <= 0:
-        raise RuntimeError(f"config {key} must be positive")
-    return number
-
-
 def settings_from_config(config: dict[str, Any]) -> Settings:
     """Read and check the dashboard's keys; a bad value stops the service at start."""
     amqp_uri = str(config.get("AMQP_URI") or "pyamqp://guest:guest@127.0.0.1:5672/")
@@ -79,7 +68,7 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
         rabbit_api_url=rabbit_api.rstrip("/"),
         vhost=str(config.get("RABBIT_VHOST") or vhost_from_amqp(amqp_uri)),
         service_urls=parse_service_urls(config.get("SERVICE_URLS")),
-        timeout=_positive(config, "DASHBOARD_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
-        grids_cache_seconds=_positive(config, "DASHBOARD_GRIDS_CACHE_SECONDS",
+        timeout=positive_number(config, "DASHBOARD_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
+        grids_cache_seconds=positive_number(config, "DASHBOARD_GRIDS_CACHE_SECONDS",
                                       DEFAULT_GRIDS_CACHE_SECONDS),
     )
