@@ -70,5 +70,5 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
         service_urls=parse_service_urls(config.get("SERVICE_URLS")),
         timeout=positive_number(config, "DASHBOARD_TIMEOUT_SECONDS", DEFAULT_TIMEOUT),
         grids_cache_seconds=positive_number(config, "DASHBOARD_GRIDS_CACHE_SECONDS",
-                                      DEFAULT_GRIDS_CACHE_SECONDS),
+                                            DEFAULT_GRIDS_CACHE_SECONDS),
     )
