@@ -26,7 +26,6 @@ import eventlet
 from nameko.exceptions import ContainerBeingKilled
 
 from gridgov_common.contract import ContractError
-from gridgov_common.db import finish_worker_transactions
 from gridgov_common.messaging import (
     DEFAULT_MAX_REDELIVERIES,
     DEFAULT_RETRY_DELAY,
@@ -34,6 +33,7 @@ from gridgov_common.messaging import (
     _check_consumer_args,
     _context_data,
     ack_if_alive,
+    committed,
     requeue_if_alive,
 )
 
@@ -101,10 +101,7 @@ class BatchConsumer(ReliableConsumer):
     def handle_batch_result(self, batch, worker_ctx, result=None, exc_info=None):
         """Commit, then ack all; on any failure replay the batch one message at a time."""
         try:
-            if exc_info is None:
-                failure = finish_worker_transactions(worker_ctx)
-                if failure is not None:
-                    exc_info = (type(failure), failure, failure.__traceback__)
+            exc_info = committed(worker_ctx, exc_info)
             if exc_info is None:
                 for message, _ in batch:
                     ack_if_alive(message)

@@ -384,11 +384,9 @@ class ReliableConsumer(Entrypoint):
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
         """Commit the worker's transactions, then ack / dead-letter / requeue."""
         try:
-            if exc_info is None:
-                failure = finish_worker_transactions(worker_ctx)
-                if failure is not None:
-                    exc_info = (type(failure), failure, failure.__traceback__)
-                    result = None
+            exc_info = committed(worker_ctx, exc_info)
+            if exc_info is not None:
+                result = None
             self._settle(message, exc_info)
         except Exception:
             log.exception("unexpected error settling a message of %s", self.queue_name)
@@ -416,6 +414,15 @@ class ReliableConsumer(Entrypoint):
                     self.queue_name, previous + 1, self.max_redeliveries + 1, exc)
         eventlet.sleep(retry_delay(previous, self.retry_delay))
         requeue_if_alive(message)
+
+
+def committed(worker_ctx, exc_info):
+    """Commit the worker's transactions unless it failed; the failure (the worker's, or the
+    commit's) as ``exc_info``, None when everything is stored."""
+    if exc_info is not None:
+        return exc_info
+    failure = finish_worker_transactions(worker_ctx)
+    return None if failure is None else (type(failure), failure, failure.__traceback__)
 
 
 def _context_data(message) -> dict[str, Any]:
