@@ -363,7 +363,8 @@ class ReliableConsumer(Entrypoint):
                                 f"{self.queue_name} does not accept {envelope.type}",
                                 {"type": envelope.type, "accepted": sorted(self.message_types)})
         return dataclasses.replace(envelope,
-                                   routing_key=(message.delivery_info or {}).get("routing_key"))
+                                   routing_key=(message.delivery_info or {}).get("routing_key"),
+                                   user_id=(message.properties or {}).get("user_id"))
 
     def refuse(self, message, code: str, text: str,
                fields: Mapping[str, Any] | None = None) -> None:

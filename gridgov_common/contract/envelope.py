@@ -177,7 +177,8 @@ _ENVELOPE_SCHEMA = EnvelopeSchema()
 @dataclass(frozen=True)
 class Envelope:
     """A parsed, validated message. ``payload`` holds deserialized values (dates are
-    ``date`` objects); ``routing_key`` is filled in by the consumer that received it."""
+    ``date`` objects); ``routing_key`` and ``user_id`` are filled in by the consumer that
+    received it."""
 
     message_id: str
     type: str
@@ -187,6 +188,9 @@ class Envelope:
     correlation_id: str | None
     payload: dict[str, Any]
     routing_key: str | None = field(default=None, compare=False)
+    # AMQP ``user_id`` property: when set, RabbitMQ has checked that it is the user who
+    # published (validated user-ID), so consumers may trust it (docs/BUS-CONTRACT.md)
+    user_id: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as JSON-able wire data (payload re-serialized by its schema)."""

@@ -59,7 +59,32 @@ def sender(envelope) -> str | None:
         return None
 
 
-def apply_report(session, envelope, now: datetime | None = None) -> dict[str, Any]:
+DEPARTMENT_USER_PREFIX = "dept."  # each department's own RabbitMQ user: dept.<code>
+
+
+def check_publisher(envelope, department: str, require_user: bool) -> None:
+    """The publishing user must be the department's own (P2.2: a department reports for
+    itself only). RabbitMQ vouches for ``user_id`` when it is set; a ``dept.*`` user
+    reporting for another department is refused, and with ``require_user`` (production,
+    per-department users) so is a report without the department's user."""
+    expected = DEPARTMENT_USER_PREFIX + department
+    user = envelope.user_id
+    if user == expected:
+        return
+    if user is not None and user.startswith(DEPARTMENT_USER_PREFIX):
+        # told on the publisher's own rejections key, not on the department it posed as
+        raise Refused(user.removeprefix(DEPARTMENT_USER_PREFIX), "user_mismatch",
+                      f"published by {user}, which may only report for "
+                      f"{user.removeprefix(DEPARTMENT_USER_PREFIX)}",
+                      {"user_id": [f"must be {expected}"]})
+    if require_user:
+        raise Refused(department, "user_required",
+                      f"reports must be published by {expected} with its user_id property",
+                      {"user_id": [f"must be {expected}"]})
+
+
+def apply_report(session, envelope, now: datetime | None = None,
+                 require_user: bool = False) -> dict[str, Any]:
     """Apply a ``department.report``; returns {"assignment": …, "case_state": …}."""
     now = now or datetime.now(UTC)
     p = envelope.payload
@@ -68,6 +93,7 @@ def apply_report(session, envelope, now: datetime | None = None) -> dict[str, An
     if from_key is None:
         raise Refused(None, "bad_routing_key",
                       f"routing key {envelope.routing_key!r} is not <department>.<kind>")
+    check_publisher(envelope, from_key, require_user)
     if from_key != department:
         raise Refused(from_key, "department_mismatch",
                       f"sent as {from_key} but the report names {department}",

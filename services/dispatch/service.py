@@ -95,7 +95,7 @@ class DispatchService(platform.PlatformService):
         if not claim_message(self.db, envelope.message_id, reports.CONSUMER):
             return  # applied already
         try:
-            reports.apply_report(self.db, envelope)
+            reports.apply_report(self.db, envelope, require_user=self._require_report_user())
         except reports.Refused as refused:
             # undo any partial work, keep the claim and the rejection, then dead-letter
             self.db.rollback()
@@ -112,6 +112,11 @@ class DispatchService(platform.PlatformService):
         """P5.3.4: each delivery notify made for a case is an entry of its case file."""
         for envelope in claim_messages(self.db, envelopes, notifications.CONSUMER):
             notifications.record_sent(self.db, envelope)
+
+    def _require_report_user(self) -> bool:
+        """REQUIRE_REPORT_USER_ID: reports only from the department's own broker user."""
+        value = str(self.relay.container.config.get("REQUIRE_REPORT_USER_ID", "false"))
+        return value.strip().lower() in ("1", "true", "yes")
 
     # -- reading cases ---------------------------------------------------------------------
 

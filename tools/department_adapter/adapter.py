@@ -516,6 +516,7 @@ class DepartmentAdapter:
 
     def _session(self) -> None:
         params = pika.URLParameters(self.config.amqp_url)
+        self._login = params.credentials.username  # the user_id of our reports
         params.client_properties = {
             "connection_name": f"department-adapter:{self.config.department}",
             "product": USER_AGENT}
@@ -760,7 +761,9 @@ class DepartmentAdapter:
         properties = pika.BasicProperties(
             content_type="application/json", delivery_mode=2,
             message_id=envelope["message_id"], type=envelope["type"],
-            correlation_id=envelope["correlation_id"], app_id=USER_AGENT)
+            correlation_id=envelope["correlation_id"], app_id=USER_AGENT,
+            # the broker checks it is our login; gridgov checks it is our department's user
+            user_id=self._login)
         try:
             self._channel.basic_publish(REPORTS_EXCHANGE, f"{department}.{report.kind}",
                                         encode(envelope), properties, mandatory=True)
