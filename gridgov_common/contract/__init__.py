@@ -5,6 +5,7 @@ follow docs/BUS-CONTRACT.md and the sample envelopes in ``samples/``. Importing 
 package registers every payload schema (``messages``).
 """
 
+import gridgov_common.contract.assessment  # noqa: F401  (registers schemas)
 from gridgov_common.contract import cases, intake_cases, messages, notify  # noqa: F401  (registers schemas)
 from gridgov_common.contract.envelope import (
     INVALID_ENVELOPE,
