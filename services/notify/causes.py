@@ -8,6 +8,8 @@
 - ``alert.major_event`` (P5.2.7): the grid's neighbourhood grid workers, the community's
   grid chief and instructor, the town grid chief and the district admins; one cause per
   alert message (an ``update`` or ``cancel`` is a new message, a new notification).
+- ``assessment.meeting.reminder`` (P5.4.5): the role over the scope it names, before the
+  period ends without enough meetings; cause once per (person, rule, period).
 """
 
 from __future__ import annotations
@@ -67,3 +69,15 @@ def from_alert(envelope: Envelope, locale: str) -> Request:
         params={"case_number": p["case_number"], "headline": p["headline"],
                 "description": p["description"], "severity": p["severity"],
                 "category": p["category"], "msg_type": p["msg_type"], "grid_code": grid})
+
+
+def from_meeting_reminder(envelope: Envelope, locale: str) -> Request:
+    p = envelope.payload
+    cause = ":".join(("assessment.meeting.reminder", p["staff_sub"], p["rule"],
+                      _plain(p["period_start"])))
+    return Request(
+        cause_id=cause, case_id=None, kind="meeting_reminder", template="meeting_due",
+        locale=locale, recipients=[{"role": p["role"], "scope": p["scope"]}],
+        producer=envelope.producer,
+        params={"rule": p["rule"], "required": p["required"], "held": p["held"],
+                "period_end": _plain(p["period_end"]), "clause": p["clause"]})

@@ -4,7 +4,8 @@ app inbox, webhooks, e-mail and SMS, at least once and never twice per cause.
 In: ``notify.request`` (gridgov.events, from any service; queue ``notify.requests``, in
 batches), ``dispatch.escalation`` (gridgov.events; ``notify.escalations``) and
 ``alert.major_event`` (gridgov.alerts; ``notify.alerts``, its own queue and consumer, so an
-alert never waits behind a backlog of other requests, and its deliveries go first).
+alert never waits behind a backlog of other requests, and its deliveries go first) and
+``assessment.meeting.reminder`` (gridgov.events; ``notify.meeting_reminders``).
 Out, through the outbox: ``notify.sent`` on gridgov.events for each delivery sent.
 Entrypoints only: the logic is in ``accepting`` (requests → deliveries), ``sending``
 (deliveries → channels, retries, dead letters), ``reading`` and ``contacts``.
@@ -28,6 +29,7 @@ from services.notify.sending import Sender
 REQUESTS = "notify.requests"
 ESCALATIONS = "notify.escalations"
 ALERTS = "notify.alerts"
+MEETINGS = "notify.meeting_reminders"
 # requests per consumer batch (one transaction): a digest or a circular to a whole district
 # arrives as thousands of requests at once; bench_07 measured 50 vs 200
 REQUEST_BATCH = 200
@@ -75,6 +77,13 @@ class NotifyService(platform.PlatformService):
         """P6.2 督办: the escalation's target and the late department are told."""
         self._accept([envelope], ESCALATIONS,
                      lambda e: causes.from_escalation(e, self._locale()))
+
+    @consume_contract(MEETINGS, EVENTS_EXCHANGE, ["assessment.meeting.reminder"],
+                      message_types=["assessment.meeting.reminder"])
+    def take_meeting_reminder(self, envelope):
+        """P5.4.5: a period about to end without enough meetings."""
+        self._accept([envelope], MEETINGS,
+                     lambda e: causes.from_meeting_reminder(e, self._locale()))
 
     @consume_contract_batch(REQUESTS, EVENTS_EXCHANGE, ["notify.request"],
                             message_types=["notify.request"], batch_size=REQUEST_BATCH)

@@ -49,6 +49,12 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("会议提醒：{title}", "{title} 将于 {starts_at} 在 {place} 召开。"),
         "en": ("Meeting reminder: {title}", "{title} starts at {starts_at} in {place}."),
     },
+    "meeting_due": {  # P5.4.5 meeting frequency: a period about to end short of meetings
+        "zh-CN": ("例会提醒", "本期（截至 {period_end}）应召开 {required} 次例会，已召开 {held} 次"
+                  "（{clause}）。"),
+        "en": ("Meetings due", "{held} of {required} meetings held in the period ending "
+               "{period_end} ({clause})."),
+    },
     "circular": {  # P5.3.5 circulars (通报)
         "zh-CN": ("通知：{title}", "{text}"),
         "en": ("Circular: {title}", "{text}"),

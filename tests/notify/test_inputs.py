@@ -70,3 +70,31 @@ def test_major_event_alert_reaches_the_chain_of_command_and_comes_first(
                         ("district_admin", "district:320505")]:
         assert [i["kind"] for i in inbox(web_session, token(role, scope))] == ["major_event"]
     assert inbox(web_session, token("neighbourhood_grid_worker", "grid:320505001001004")) == []
+
+
+def test_meeting_reminder_reaches_the_role_over_its_scope_once(notify, web_session, token,
+                                                               rabbit_config, db_engine):
+    """P5.4.5: assessment's reminder becomes an inbox message for the role over the scope;
+    the same person, rule and period announced again is not notified twice."""
+    import uuid
+
+    uri = rabbit_config["AMQP_URI"]
+    reminder = load_sample("assessment.meeting.reminder", 1)
+    again = {**reminder, "message_id": str(uuid.uuid4())}
+    for message in (reminder, again):
+        publish(uri, "gridgov.events", "assessment.meeting.reminder", message)
+    import sqlalchemy as sa
+
+    def handled():
+        with db_engine.connect() as conn:
+            return conn.execute(sa.text(
+                "SELECT count(*) FROM notify.processed_messages WHERE message_id IN (:a, :b)"),
+                {"a": reminder["message_id"], "b": again["message_id"]}).scalar() == 2
+
+    assert wait_until(handled)  # both messages taken: the second added nothing
+    worker = token("community_grid_worker", "community:320505001001")
+    items = inbox(web_session, worker)
+    assert [(i["title"], i["kind"], i["case_id"]) for i in items] == [
+        ("例会提醒", "meeting_reminder", None)]
+    assert "已召开 1 次" in items[0]["body"] and "2026-11-30" in items[0]["body"]
+    assert inbox(web_session, token("community_grid_worker", "community:320505001002")) == []
