@@ -34,6 +34,7 @@ from services.dispatch import (
     delays,
     escalating,
     filing,
+    kpis,
     notifications,
     queries,
     reports,
@@ -221,6 +222,15 @@ class DispatchService(platform.PlatformService):
         """``GET /statistics`` for other services, over ``scope`` ("district:320505")."""
         checked = statistics_schemas.StatisticsScopeSchema().load({"scope": scope})
         return statistics.case_statistics(self.db, [statistics.parse_scope(checked["scope"])])
+
+    @http("GET", "/kpis", roles=STATISTICS_READERS, query=statistics_schemas.KpiQuerySchema,
+          response=statistics_schemas.KpiReportSchema, tags=("cases",),
+          summary="Case-handling KPIs of a period by town, community, grid or department, "
+                  "in the caller's scope (P5.3.5, P5.4.6; definitions: docs/KPIS.md)")
+    def kpis_http(self, request):
+        p = request.params
+        start, end = kpis.local_period(p["from_"], p["to"])
+        return kpis.kpis(self.db, [request.principal.scope_code], start, end, p["by"])
 
     # -- delay requests --------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def _is_open():
     return cases.c.state.in_(OPEN)
 
 
-def _closed_on_time():
+def closed_on_time():
     late_assignment = sa.exists().where(assignments.c.case_id == cases.c.case_id,
                                         assignments.c.handle_on_time.is_(False))
     late_local = sa.and_(cases.c.handle_due_at.is_not(None),
@@ -116,7 +116,7 @@ def by_town(session, scope_codes: list[str] | None, now: datetime) -> list[dict[
                        _count(_is_open()).label("open"),
                        _count(overdue_condition(now)).label("overdue"),
                        _count(cases.c.state == CLOSED).label("closed"),
-                       _count(_closed_on_time()).label("closed_on_time"))
+                       _count(closed_on_time()).label("closed_on_time"))
              .where(in_scope(scope_codes)).group_by(cases.c.town_code)
              .order_by(cases.c.town_code))
     found = []

@@ -6,11 +6,12 @@ The shape is a contract with the operations dashboard; every figure is defined i
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.dispatch.domain.states import CaseState
 
 COUNT = {"validate": validate.Range(min=0)}
+MAX_PERIOD_DAYS = 366  # a half-year assessment (P5.4.6) or a year
 
 
 def _rate(description: str) -> fields.Float:
@@ -84,3 +85,50 @@ class CaseStatisticsSchema(Schema):
                          metadata={"description": "the 20 cases updated last"})
     escalations = fields.List(fields.Nested(RecentEscalationSchema),
                               metadata={"description": "the 20 latest escalations"})
+
+
+class KpiQuerySchema(Schema):
+    """``GET /kpis``: a period of local days (Asia/Shanghai), ``to`` included, and the rows."""
+
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    by = fields.String(load_default="town",
+                       validate=validate.OneOf(["town", "community", "grid", "department"]))
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        if data["to"] < data["from_"]:
+            raise ValidationError("must not be before from", "to")
+        if (data["to"] - data["from_"]).days > MAX_PERIOD_DAYS:
+            raise ValidationError(f"at most {MAX_PERIOD_DAYS} days", "to")
+
+
+class KpiRowSchema(Schema):
+    """One area (town, community, grid) or department; the fields of its kind only
+    (definitions: docs/KPIS.md)."""
+
+    code = fields.String(required=True)
+    due = fields.Integer(**COUNT)
+    closed = fields.Integer(**COUNT)
+    closure_rate = fields.Float(allow_none=True)
+    on_time_closure_rate = fields.Float(allow_none=True)
+    rework_rate = fields.Float(allow_none=True)
+    forwarding_rate = fields.Float(allow_none=True)
+    first_contact_rate = fields.Float(allow_none=True)
+    satisfaction = fields.Float(allow_none=True)
+    satisfied_rate = fields.Float(allow_none=True)
+    avg_hours_to_close = fields.Float(allow_none=True)
+    assigned = fields.Integer(**COUNT)
+    ack_on_time_rate = fields.Float(allow_none=True)
+    handling_rate = fields.Float(allow_none=True)
+    on_time_handling_rate = fields.Float(allow_none=True)
+    return_rate = fields.Float(allow_none=True)
+    avg_ack_hours = fields.Float(allow_none=True)
+    avg_handle_hours = fields.Float(allow_none=True)
+
+
+class KpiReportSchema(Schema):
+    by = fields.String(required=True)
+    start = fields.String(required=True, metadata={"description": "first instant (UTC)"})
+    end = fields.String(required=True, metadata={"description": "first instant after"})
+    rows = fields.List(fields.Nested(KpiRowSchema), required=True)
