@@ -9,7 +9,7 @@ turns it into a ``platform.rejection`` to ``<department>.rejections``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,6 +57,15 @@ def sender(envelope) -> str | None:
         return parse_report_key(envelope.routing_key or "").department
     except ValueError:
         return None
+
+
+# How long a lead's result may wait for its ack to arrive (redelivered messages can be
+# overtaken); the consumer's retries (0.5, 1, 2, 4, 5 s) span a little more than this.
+ORDER_GRACE = timedelta(seconds=10)
+
+
+class AheadOfAck(Exception):
+    """Transient: a lead's result arrived before its ack; the message is retried."""
 
 
 DEPARTMENT_USER_PREFIX = "dept."  # each department's own RabbitMQ user: dept.<code>
@@ -171,6 +180,10 @@ def _result(session, envelope, assignment, case, at, now):
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise _wrong_state(assignment, "result", case["state"])
     if assignment["role"] == AssignmentRole.LEAD and assignment["state"] == AssignmentState.SENT:
+        if now - at < ORDER_GRACE:
+            # at-least-once delivery can reorder: the ack published before this result may
+            # still be on its way (redelivered after a consumer died); try again shortly
+            raise AheadOfAck(f"result for {assignment['assignment_id']} came before the ack")
         raise Refused(assignment["department"], "wrong_state",
                       "cannot report a result: the lead reports in (ack) first",
                       {"kind": ["ack the assignment before its result"]})

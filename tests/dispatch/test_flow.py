@@ -4,6 +4,8 @@ repeated reports are refused or applied once; the case file's hash chain holds."
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 
 from services.dispatch.models import assignments, case_file, cases
@@ -190,7 +192,8 @@ def test_assist_reports_only_touch_their_assignment(dispatch, sinks, db_engine):
     send_report(sinks, report_envelope(em, "result", resolved=True))
     assert wait_until(lambda: _assignment_row(db_engine, em["assignment_id"])["state"]
                       == "reported")
-    send_report(sinks, report_envelope(fire, "result", resolved=True))  # lead not acked
+    # lead not acked, and no ack on its way (the result is older than ORDER_GRACE)
+    send_report(sinks, report_envelope(fire, "result", resolved=True, reported_at=_ago(60)))
     [(key, rejection)] = received(sinks, FIRE_SINK)
     assert (key, rejection["payload"]["code"]) == ("fire.rejections", "wrong_state")
     send_report(sinks, report_envelope(fire, "ack"))
@@ -210,3 +213,24 @@ def test_assignment_nobody_listens_for_is_marked_unroutable(dispatch, sinks, db_
             return conn.execute(sa.select(assignments.c.department, assignments.c.unroutable)
                                 .where(assignments.c.case_id == case_id)).all()
     assert wait_until(lambda: [tuple(r) for r in unroutable()] == [("civil_affairs", True)])
+
+
+def _ago(seconds: float) -> str:
+    moment = datetime.now(UTC) - timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_a_result_overtaking_its_ack_waits_for_it(dispatch, sinks, db_engine):
+    """At-least-once delivery can reorder a department's ack and result (the ack was
+    redelivered after a consumer died): a fresh result for an unacknowledged lead is retried
+    until the ack is applied, then taken; nothing is refused."""
+    envelope, (_, fire), (_, em) = _dispatch_case(sinks)
+    case_id = envelope["payload"]["case_id"]
+    send_report(sinks, report_envelope(em, "ack"))
+    send_report(sinks, report_envelope(em, "result", resolved=True))
+    send_report(sinks, report_envelope(fire, "result", resolved=True))  # before its ack
+    assert wait_until(lambda: _assignment_row(db_engine, em["assignment_id"])["state"]
+                      == "reported")
+    send_report(sinks, report_envelope(fire, "ack", reported_at=_ago(1)))
+    assert wait_until(lambda: _case(db_engine, case_id)["state"] == "resolved", timeout=20)
+    assert received(sinks, FIRE_SINK, expect=1, timeout=1.0) == []  # no rejection
