@@ -1,0 +1,297 @@
+"""Per-department RabbitMQ users: created, revoked and listed through the management API.
+
+Issue 5 ("Security on the bus"): each department logs in as its own user ``dept.<code>``
+that can touch only its own queues ``dept.<code>.*`` and publish only keys that start with
+its own code. The grants are the least the reference adapter (tools/department_adapter)
+needs; docs/BUS-SECURITY.md explains each one. Plain module: no nameko.
+
+CLI: ``python -m gridgov_common.bus_users create|revoke|list|definitions`` (see ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import sys
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+
+from gridgov_common.contract.routing import (
+    DEAD_LETTER_EXCHANGE,
+    DISPATCH_EXCHANGE,
+    EXCHANGES,
+    INTAKE_EXCHANGE,
+    REPORTS_EXCHANGE,
+    check_code,
+)
+
+DEFAULT_API = "http://guest:guest@127.0.0.1:15672"
+USER_PREFIX = "dept."
+QUEUE_PREFIX = "dept."  # queues are dept.<code>.<purpose> (docs/BUS-CONTRACT.md section 9)
+TIMEOUT = 10.0
+# Departments of the demo data (services/dispatch/domain/default_rules.json, lead/assist).
+DEMO_DEPARTMENTS: tuple[str, ...] = (
+    "civil_affairs", "comprehensive_governance", "ecology_environment",
+    "emergency_management", "fire", "health", "human_resources", "organization",
+    "public_security", "veterans_affairs",
+)
+
+
+class BusUsersError(Exception):
+    """The management API refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class Grants:
+    """Everything RabbitMQ is told about one department user on one vhost."""
+
+    configure: str
+    write: str
+    read: str
+    topic: dict[str, tuple[str, str]]  # exchange -> (write, read) regex
+
+
+def user_name(department: str) -> str:
+    """``dept.<code>``: the code is checked so that it cannot smuggle regex syntax in."""
+    return f"{USER_PREFIX}{check_code(department, 'department')}"
+
+
+def _names(*names: str) -> str:
+    return "|".join(re.escape(name) for name in names)
+
+
+def grants(department: str) -> Grants:
+    """The least a department needs (P2.2: departments report in; P6.2: they push intake).
+
+    - configure: only its own queues (declare/delete); never an exchange.
+    - write: its own queues (bind), gridgov.reports and gridgov.intake (publish),
+      gridgov.dlx (the adapter copies refused messages there, and RabbitMQ checks write on
+      the dead-letter exchange when a queue with x-dead-letter-exchange is declared).
+    - read: its own queues (consume), gridgov.dispatch and gridgov.dlx (bind only).
+    - topic: every key it publishes or binds must start with its own code (its queue name
+      on gridgov.dlx). gridgov.events and gridgov.alerts are in no regex at all.
+    """
+    code = check_code(department, "department")
+    own = rf"{re.escape(QUEUE_PREFIX + code)}\..*"
+    own_key = rf"^{re.escape(code)}\."
+    own_dlq_key = rf"^{re.escape(QUEUE_PREFIX + code)}\."
+    return Grants(
+        configure=rf"^{own}$",
+        write=rf"^(?:{own}|{_names(REPORTS_EXCHANGE, INTAKE_EXCHANGE, DEAD_LETTER_EXCHANGE)})$",
+        read=rf"^(?:{own}|{_names(DISPATCH_EXCHANGE, DEAD_LETTER_EXCHANGE)})$",
+        topic={
+            DISPATCH_EXCHANGE: ("^$", own_key),
+            REPORTS_EXCHANGE: (own_key, "^$"),
+            INTAKE_EXCHANGE: (own_key, "^$"),
+            DEAD_LETTER_EXCHANGE: (own_dlq_key, own_dlq_key),
+        },
+    )
+
+
+class ManagementApi:
+    """The few management HTTP API calls this module needs."""
+
+    def __init__(self, url: str | None = None, vhost: str = "/"):
+        parts = urlsplit(url or os.environ.get("GRIDGOV_RABBIT_API", DEFAULT_API))
+        self.auth = (parts.username or "guest", parts.password or "guest")
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        self.base = urlunsplit((parts.scheme, netloc, "/api", "", ""))
+        self.vhost = vhost
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(method, f"{self.base}/{path}", json=body, auth=self.auth,
+                                    timeout=TIMEOUT)
+        if method == "DELETE" and response.status_code == 404:
+            return None  # already gone: revoke is idempotent
+        if response.status_code >= 400:
+            raise BusUsersError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def _v(self) -> str:
+        return quote(self.vhost, safe="")
+
+    def create(self, department: str, password: str) -> str:
+        """Create (or reset) the user and its grants; returns the user name."""
+        user = user_name(department)
+        g = grants(department)
+        self._call("PUT", f"users/{quote(user, safe='')}", {"password": password, "tags": ""})
+        self._call("PUT", f"permissions/{self._v()}/{quote(user, safe='')}",
+                   {"configure": g.configure, "write": g.write, "read": g.read})
+        for exchange, (write, read) in g.topic.items():
+            self._call("PUT", f"topic-permissions/{self._v()}/{quote(user, safe='')}",
+                       {"exchange": exchange, "write": write, "read": read})
+        return user
+
+    def revoke(self, department: str) -> str:
+        """Delete the user: RabbitMQ closes its open connections and drops its grants."""
+        return self.delete_user(user_name(department))
+
+    def close_connections(self, department: str, reason: str = "password rotated") -> int:
+        """Close the user's open connections: a new password does not end sessions opened
+        with the old one (RabbitMQ only authenticates at connection time)."""
+        # /connections/username/<user> reads the broker's connection tracking table, which
+        # is current; /connections lags by the statistics interval (5 s by default).
+        path = f"connections/username/{quote(user_name(department), safe='')}"
+        count = len(self._call("GET", path))
+        requests.delete(f"{self.base}/{path}", auth=self.auth, headers={"X-Reason": reason},
+                        timeout=TIMEOUT).raise_for_status()
+        return count
+
+    def delete_user(self, user: str) -> str:
+        self._call("DELETE", f"users/{quote(user, safe='')}")
+        return user
+
+    def import_definitions(self, document: dict[str, Any]) -> None:
+        """POST a definitions document (what the node does with the file at boot)."""
+        self._call("POST", "definitions", document)
+
+    def list(self) -> list[str]:
+        return sorted(u["name"] for u in self._call("GET", "users")
+                      if u["name"].startswith(USER_PREFIX))
+
+
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's ``rabbit_password_hashing_sha256``: base64(salt + sha256(salt + password))."""
+    salt = salt if salt is not None else secrets.token_bytes(4)
+    digest = hashlib.sha256(salt + password.encode()).digest()
+    return base64.b64encode(salt + digest).decode()
+
+
+def definitions(departments: list[str], vhost: str = "/",
+                passwords: dict[str, str] | None = None) -> dict[str, Any]:
+    """Definitions file for rabbitmq.conf: the exchanges and the department users + grants.
+
+    Without ``passwords`` (the committed file) users carry an empty ``password_hash``: such a
+    user cannot log in until the operators set a password, so no secret is ever committed.
+    RabbitMQ cannot grant permissions to a user that does not exist, which is why the users
+    are in the file at all. With ``passwords`` (code -> password, production) the file holds
+    salted hashes and must be written outside the repository.
+    """
+    codes = sorted(set(departments))
+    users, permissions, topic = [], [], []
+    for code in codes:
+        user, g = user_name(code), grants(code)
+        secret = (passwords or {}).get(code)
+        users.append({"name": user, "password_hash": password_hash(secret) if secret else "",
+                      "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []})
+        permissions.append({"user": user, "vhost": vhost, "configure": g.configure,
+                            "write": g.write, "read": g.read})
+        topic.extend({"user": user, "vhost": vhost, "exchange": exchange, "write": write,
+                      "read": read} for exchange, (write, read) in g.topic.items())
+    exchanges = [{"name": name, "vhost": vhost, "type": "topic", "durable": True,
+                  "auto_delete": False, "internal": False, "arguments": {}}
+                 for name in EXCHANGES]
+    return {"vhosts": [{"name": vhost}], "users": users, "permissions": permissions,
+            "topic_permissions": topic, "exchanges": exchanges}
+
+
+def add_platform_user(document: dict[str, Any], name: str, password: str) -> dict[str, Any]:
+    """Add gridgov's own administrator user: a node that imports definitions at boot does not
+    create its default user (RABBITMQ_DEFAULT_USER), so the file must carry it."""
+    vhost = document["vhosts"][0]["name"]
+    document["users"].insert(0, {"name": name, "password_hash": password_hash(password),
+                                 "hashing_algorithm": "rabbit_password_hashing_sha256",
+                                 "tags": ["administrator"]})
+    document["permissions"].insert(0, {"user": name, "vhost": vhost, "configure": ".*",
+                                       "write": ".*", "read": ".*"})
+    return document
+
+
+def render_definitions(departments: list[str], vhost: str = "/",
+                       passwords: dict[str, str] | None = None,
+                       platform: tuple[str, str] | None = None) -> str:
+    document = definitions(departments, vhost, passwords)
+    if platform:
+        add_platform_user(document, *platform)
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def env_passwords(departments: list[str], prefix: str) -> dict[str, str]:
+    """``<prefix><CODE>`` for every department (e.g. GRIDGOV_BUS_PASSWORD_FIRE); all must be
+    set, so that no department is silently left locked out."""
+    found = {code: os.environ.get(f"{prefix}{code.upper()}", "") for code in departments}
+    missing = [f"{prefix}{code.upper()}" for code, value in found.items() if not value]
+    if missing:
+        raise BusUsersError(f"unset password variables: {', '.join(missing)}")
+    return found
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gridgov_common.bus_users",
+                                     description="Per-department RabbitMQ users.")
+    parser.add_argument("--vhost", default="/", help="vhost (default /)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="create or reset a department user")
+    create.add_argument("department")
+    create.add_argument("--password-env", metavar="VAR",
+                        help="read the password from this environment variable; "
+                             "without it one is generated and printed once")
+    create.add_argument("--close-connections", action="store_true",
+                        help="rotation: also close connections opened with the old password")
+    sub.add_parser("revoke", help="delete a department user").add_argument("department")
+    sub.add_parser("list", help="list department users")
+    defs = sub.add_parser("definitions", help="print a definitions file for load_definitions")
+    defs.add_argument("departments", nargs="*", default=list(DEMO_DEPARTMENTS))
+    defs.add_argument("--password-env-prefix", metavar="PREFIX",
+                      help="hash each department's password from $<PREFIX><CODE> "
+                           "(production; never commit the output)")
+    defs.add_argument("--platform-user", metavar="NAME:VAR",
+                      help="also add gridgov's administrator NAME with the password in $VAR "
+                           "(needed when the node loads the file at boot)")
+    return parser
+
+
+def _password(var: str | None) -> tuple[str, bool]:
+    """Returns (password, generated)."""
+    if not var:
+        return secrets.token_urlsafe(24), True
+    value = os.environ.get(var, "")
+    if not value:
+        raise BusUsersError(f"environment variable {var} is empty or unset")
+    return value, False
+
+
+def _platform(spec: str) -> tuple[str, str]:
+    name, _, var = spec.partition(":")
+    if not name or not var:
+        raise BusUsersError("--platform-user must be NAME:VAR")
+    return name, _password(var)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "definitions":
+            prefix = args.password_env_prefix
+            passwords = env_passwords(args.departments, prefix) if prefix else None
+            platform = _platform(args.platform_user) if args.platform_user else None
+            sys.stdout.write(render_definitions(args.departments, args.vhost, passwords,
+                                                platform))
+            return 0
+        api = ManagementApi(vhost=args.vhost)
+        if args.command == "list":
+            print("\n".join(api.list()))
+        elif args.command == "revoke":
+            print(f"revoked {api.revoke(args.department)}")
+        else:
+            password, generated = _password(args.password_env)
+            user = api.create(args.department, password)
+            print(f"created {user}" + (f" password {password}" if generated else ""))
+            if args.close_connections:
+                print(f"closed {api.close_connections(args.department)} connection(s)")
+        return 0
+    except (BusUsersError, ValueError, requests.RequestException) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
