@@ -99,18 +99,31 @@ class Database(DependencyProvider):
             session.commit()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+        """Commit what is left (timers, stock entrypoints), or roll back a failed worker.
+
+        Never raises: an exception here would kill the whole container (nameko runs it in
+        the worker's thread), and a database that just restarted makes even ROLLBACK fail.
+        A lost commit is logged; the entrypoint's own error handling has run already."""
         session = self._sessions.get(worker_ctx)
         if session is None:
             return
-        if exc_info is None:
-            session.commit()
-        else:
-            session.rollback()
+        try:
+            if exc_info is None:
+                session.commit()
+            else:
+                session.rollback()
+        except Exception as exc:  # noqa: BLE001  (see the docstring)
+            log.warning("%s: could not end the worker's transaction: %r", worker_ctx, exc)
+            _drop(session)
 
     def worker_teardown(self, worker_ctx) -> None:
         session = self._sessions.pop(worker_ctx, None)
         if session is not None:
-            session.close()
+            try:
+                session.close()
+            except Exception as exc:  # noqa: BLE001  (the connection is gone already)
+                log.warning("could not close a worker's session: %r", exc)
+                _drop(session)
 
 
 def finish_worker_transactions(worker_ctx) -> BaseException | None:
@@ -130,7 +143,20 @@ def finish_worker_transactions(worker_ctx) -> BaseException | None:
     return None
 
 
+def _drop(session: Session) -> None:
+    """Discard the session's connections without talking to the server."""
+    try:
+        session.invalidate()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not invalidate a session: %r", exc)
+
+
 def _rollback_quietly(provider: Database, worker_ctx) -> None:
     session = provider._sessions.get(worker_ctx)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.rollback()
+    except Exception as exc:  # noqa: BLE001  (the commit's failure is what is reported)
+        log.warning("could not roll back after a failed commit: %r", exc)
+        _drop(session)

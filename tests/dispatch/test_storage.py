@@ -74,3 +74,24 @@ def test_case_file_appends_chain_within_and_across_transactions(db_engine, clean
     assert [e["seq"] for e in found["entries"]] == [1, 2, 3, 4]
     assert found["entries"][-1]["action"] == "acknowledged"
     assert found["verification"] == {"valid": True, "broken_at": None, "count": 4}
+
+
+def test_a_worker_whose_connection_the_database_dropped_does_not_kill_its_container(
+        db_engine, db_url, clean_db):
+    """After a database restart even ROLLBACK fails; worker_result and worker_teardown must
+    not raise (in nameko that would kill the container, as a fault-injection run showed)."""
+    provider = Database(pool_size=2)
+    provider.container = _Container()
+    provider.container.config = {"DB_URL": db_url, "DB_SCHEMA": "dispatch"}
+    provider.setup()
+    worker_ctx = object.__new__(type("WorkerCtx", (), {}))
+    session = provider.get_dependency(worker_ctx)
+    pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    with db_engine.connect() as conn:  # the administrator's shutdown, for this one session
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    failure = RuntimeError("the worker failed")
+    provider.worker_result(worker_ctx, None, (RuntimeError, failure, None))
+    provider.worker_teardown(worker_ctx)
+    provider.stop()
+    with db_engine.connect() as conn:  # and the database is fine for everyone else
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
