@@ -28,7 +28,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help up down restart status logs test bench lint migrate demo demo-case token \
+.PHONY: help up down restart status logs test bench faults lint migrate demo demo-case token \
         venv env servers clean distclean
 
 help: ## show this help
@@ -75,6 +75,9 @@ bench: venv env servers ## run every bench/bench_*.py in order and print their f
 	  $(VPY) "$$f" || { echo "bench: $$f FAILED (exit $$?)"; failed+=("$$f"); }; \
 	done; \
 	if [ $${#failed[@]} -gt 0 ]; then echo "bench: failed: $${failed[*]}"; exit 1; fi
+
+faults: venv env servers ## fault injection: SIGKILL services, restart RabbitMQ and PostgreSQL (run alone)
+	@$(LOAD_ENV); $(VPY) scripts/fault_injection.py
 
 lint: venv ## ruff check .
 	$(VENV)/bin/ruff check .
