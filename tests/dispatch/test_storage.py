@@ -35,15 +35,20 @@ class _Container:
     config: dict
 
 
-def test_killed_database_provider_drops_its_workers_connections(db_engine, db_url, clean_db):
-    """A worker killed mid-transaction never reaches worker_teardown; its row lock must
-    not outlive the kill, or another replica redoing the work waits on it forever."""
+def _provider_and_session(db_url: str):
+    """A Database provider set up outside nameko, and one worker's session."""
     provider = Database(pool_size=2)
     provider.container = _Container()
     provider.container.config = {"DB_URL": db_url, "DB_SCHEMA": "dispatch"}
     provider.setup()
     worker_ctx = object.__new__(type("WorkerCtx", (), {}))
-    session = provider.get_dependency(worker_ctx)
+    return provider, worker_ctx, provider.get_dependency(worker_ctx)
+
+
+def test_killed_database_provider_drops_its_workers_connections(db_engine, db_url, clean_db):
+    """A worker killed mid-transaction never reaches worker_teardown; its row lock must
+    not outlive the kill, or another replica redoing the work waits on it forever."""
+    provider, worker_ctx, session = _provider_and_session(db_url)
     session.execute(sa.insert(rule_sets).values(version=7, rules={}, created_by="test"))
     provider.kill()
     with db_engine.connect() as conn:  # would block on the uncommitted version 7
@@ -80,12 +85,7 @@ def test_a_worker_whose_connection_the_database_dropped_does_not_kill_its_contai
         db_engine, db_url, clean_db):
     """After a database restart even ROLLBACK fails; worker_result and worker_teardown must
     not raise (in nameko that would kill the container, as a fault-injection run showed)."""
-    provider = Database(pool_size=2)
-    provider.container = _Container()
-    provider.container.config = {"DB_URL": db_url, "DB_SCHEMA": "dispatch"}
-    provider.setup()
-    worker_ctx = object.__new__(type("WorkerCtx", (), {}))
-    session = provider.get_dependency(worker_ctx)
+    provider, worker_ctx, session = _provider_and_session(db_url)
     pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar()
     with db_engine.connect() as conn:  # the administrator's shutdown, for this one session
         conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
