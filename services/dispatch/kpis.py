@@ -41,7 +41,13 @@ import sqlalchemy as sa
 from services.dispatch.domain.calendar import DEFAULT_TZ
 from services.dispatch.domain.states import AssignmentState, CaseState
 from services.dispatch.models import assignments, cases
-from services.dispatch.statistics import in_scope, rate
+from services.dispatch.statistics import (
+    closed_on_time,
+    count_where,
+    in_scope,
+    late_results,
+    rate,
+)
 
 AREAS = {"town": 9, "community": 12, "grid": 15}
 BY = (*AREAS, "department")
@@ -72,35 +78,21 @@ def _hours(later, earlier) -> sa.ColumnElement:
     return sa.func.avg(sa.extract("epoch", later - earlier) / 3600.0)
 
 
-def _count(condition) -> sa.ColumnElement:
-    return sa.func.count().filter(condition)
-
-
-def _on_time_closed(late) -> sa.ColumnElement:
-    """``statistics.closed_on_time`` as a join: the cases with a late result are one hash
-    table, not a subquery per case (ten times faster over millions of cases)."""
-    late_local = sa.and_(cases.c.handle_due_at.is_not(None),
-                         cases.c.resolved_at > cases.c.handle_due_at)
-    return sa.and_(cases.c.state == CLOSED, late.c.case_id.is_(None),
-                   sa.not_(sa.func.coalesce(late_local, False)))
-
-
 def area_rows(session, scope_codes, start, end, digits: int) -> list[dict[str, Any]]:
     code = sa.func.substr(cases.c.grid_code, 1, digits).label("code")
     closed = cases.c.state == CLOSED
-    late = (sa.select(assignments.c.case_id).where(assignments.c.handle_on_time.is_(False))
-            .group_by(assignments.c.case_id).subquery("late"))
+    late = late_results()  # one hash join, not a subquery per case (10× over 1 M cases)
     query = (sa.select(
-        code, sa.func.count().label("due"), _count(closed).label("closed"),
-        _count(_on_time_closed(late)).label("closed_on_time"),
-        _count(cases.c.resolved_at.is_not(None) | closed).label("handled"),
-        _count(cases.c.rework_count > 0).label("reworked"),
-        _count(cases.c.return_count > 0).label("forwarded"),
-        _count(closed & (cases.c.rework_count == 0) & (cases.c.return_count == 0))
+        code, sa.func.count().label("due"), count_where(closed).label("closed"),
+        count_where(closed_on_time(late)).label("closed_on_time"),
+        count_where(cases.c.resolved_at.is_not(None) | closed).label("handled"),
+        count_where(cases.c.rework_count > 0).label("reworked"),
+        count_where(cases.c.return_count > 0).label("forwarded"),
+        count_where(closed & (cases.c.rework_count == 0) & (cases.c.return_count == 0))
         .label("first_contact"),
         sa.func.avg(cases.c.satisfaction).label("satisfaction"),
         sa.func.count(cases.c.satisfaction).label("scored"),
-        _count(cases.c.satisfaction >= SATISFIED).label("satisfied"),
+        count_where(cases.c.satisfaction >= SATISFIED).label("satisfied"),
         _hours(cases.c.closed_at, cases.c.filed_at).filter(closed).label("hours_to_close"))
         .select_from(cases.outerjoin(late, late.c.case_id == cases.c.case_id))
         .where(cases.c.filed_at >= start, cases.c.filed_at < end,
@@ -123,11 +115,11 @@ def department_rows(session, scope_codes, start, end) -> list[dict[str, Any]]:
     reported = a.reported_at.is_not(None)
     query = (sa.select(
         a.department, sa.func.count().label("assigned"),
-        _count(a.ack_on_time.is_(True)).label("acked_on_time"),
-        _count(reported).label("reported"),
-        _count(reported & a.handle_on_time.is_(True)).label("reported_on_time"),
-        _count(a.state == AssignmentState.RETURNED.value).label("returned"),
-        _count(reported & (a.rework > 0)).label("rework_rounds"),
+        count_where(a.ack_on_time.is_(True)).label("acked_on_time"),
+        count_where(reported).label("reported"),
+        count_where(reported & a.handle_on_time.is_(True)).label("reported_on_time"),
+        count_where(a.state == AssignmentState.RETURNED.value).label("returned"),
+        count_where(reported & (a.rework > 0)).label("rework_rounds"),
         _hours(a.acked_at, a.sent_at).label("ack_hours"),
         _hours(a.reported_at, a.sent_at).label("handle_hours"))
         .join(cases, cases.c.case_id == a.case_id)
