@@ -28,13 +28,19 @@ def request_return_visit(session, case: dict[str, Any], resolved_at: datetime) -
     """``notify.request`` (kind ``return_visit``) to the visitors of the case's grid."""
     calendar = config_store.work_calendar(session)
     due = calendar.add_working_time(resolved_at, RETURN_VISIT_WORKING_HOURS, "working_hours")
+    request_notification(
+        session, cause_id=f"dispatch:return_visit:{case['case_id']}:{resolved_at.isoformat()}",
+        case_id=case["case_id"], kind="return_visit",
+        recipients=[{"role": role.value, "scope": f"{level}:{case['grid_code'][:digits]}"}
+                    for role, level, digits in VISITORS],
+        params={"case_number": case["case_number"],
+                "due_at": due.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")})
+
+
+def request_notification(session, *, cause_id: str, case_id: str | None, kind: str,
+                         recipients: list[dict[str, Any]], params: dict[str, Any]) -> None:
+    """A ``notify.request`` (template named as its kind) in the caller's outbox."""
     envelope = make_envelope("notify.request", {
-        "cause_id": f"dispatch:return_visit:{case['case_id']}:{resolved_at.isoformat()}",
-        "case_id": case["case_id"], "kind": "return_visit", "template": "return_visit",
-        "locale": LOCALE,
-        "recipients": [{"role": role.value, "scope": f"{level}:{case['grid_code'][:digits]}"}
-                       for role, level, digits in VISITORS],
-        "params": {"case_number": case["case_number"],
-                   "due_at": due.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")},
-    }, PRODUCER, correlation_id=None)
+        "cause_id": cause_id, "case_id": case_id, "kind": kind, "template": kind,
+        "locale": LOCALE, "recipients": recipients, "params": params}, PRODUCER)
     add_to_outbox(session, EVENTS_EXCHANGE, "notify.request", envelope)

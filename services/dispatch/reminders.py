@@ -17,16 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
-from gridgov_common.outbox import add_to_outbox
+from services.dispatch import notices
 from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.domain.states import AssignmentState
 from services.dispatch.models import assignments, deadline_reminders
 
 SHARES = (50, 80)  # per cent of the handling time used
 HANDLING = (AssignmentState.SENT.value, AssignmentState.ACKED.value)
-PRODUCER = "dispatch"
-LOCALE = "zh-CN"
 
 
 def remind_due(session, case: dict[str, Any], calendar: WorkCalendar,
@@ -77,14 +74,10 @@ def _send(session, case: dict[str, Any], row, percent: int, calendar: WorkCalend
         deadline_reminders.c.percent)).first()
     if inserted is None:
         return  # another replica sent it
-    envelope = make_envelope("notify.request", {
-        "cause_id": f"dispatch:deadline_reminder:{row.assignment_id}:{percent}:"
-                    f"{row.handle_due_at.isoformat()}",
-        "case_id": case["case_id"], "kind": "deadline_reminder",
-        "template": "deadline_reminder", "locale": LOCALE,
-        "recipients": [{"role": "department_officer", "scope": f"department:{row.department}"}],
-        "params": {"case_number": case["case_number"], "percent": percent,
-                   "due_at": row.handle_due_at.astimezone(calendar.tz)
-                   .strftime("%Y-%m-%d %H:%M")},
-    }, PRODUCER)
-    add_to_outbox(session, EVENTS_EXCHANGE, "notify.request", envelope)
+    notices.request_notification(
+        session, cause_id=f"dispatch:deadline_reminder:{row.assignment_id}:{percent}:"
+                          f"{row.handle_due_at.isoformat()}",
+        case_id=case["case_id"], kind="deadline_reminder",
+        recipients=[{"role": "department_officer", "scope": f"department:{row.department}"}],
+        params={"case_number": case["case_number"], "percent": percent,
+                "due_at": row.handle_due_at.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")})
