@@ -103,6 +103,27 @@ def test_responsible_departments(default, category, subcategory, lead):
     assert chosen.outcome == Outcome.DISPATCH and chosen.lead == lead
 
 
+def test_every_rule_names_a_subcategory_the_app_can_report():
+    """A rule for a subcategory the events catalogue does not offer never matches a case:
+    its department silently gets nothing (found when the simulated district showed Civil
+    Affairs, Veterans Affairs and Ecology & Environment without a single case)."""
+    from services.events.domain.catalogue import CATALOGUE
+
+    offered = {(sub.work_category.value, sub.code) for sub in CATALOGUE}
+    named = {(rule["work_category"], rule["subcategory"])
+             for rule in json.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))["rules"]
+             if rule["subcategory"] != "*"}
+    assert named - offered == set()
+
+
+def test_every_department_of_p42_gets_cases_from_some_subcategory(default):
+    """P4.2: each responsible department leads for at least one reportable subcategory."""
+    from services.events.domain.catalogue import CATALOGUE
+
+    leads = {default.match(facts(sub.work_category.value, sub.code)).lead for sub in CATALOGUE}
+    assert P42_DEPARTMENTS - leads == set()
+
+
 @pytest.mark.parametrize("severity, priority, level", [
     ("minor", Priority.URGENT, HandlingLevel.TOWN),
     ("major", Priority.MAJOR, HandlingLevel.TOWN),
