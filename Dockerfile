@@ -23,9 +23,14 @@ COPY pyproject.toml ./
 COPY gridgov_common ./gridgov_common
 COPY services ./services
 COPY tools ./tools
-COPY scripts/wait_for.py ./scripts/wait_for.py
+COPY scripts/wait_for.py scripts/wait_migrated.py ./scripts/
 RUN pip install --no-build-isolation --no-deps -e . \
- && chown -R root:root /app && chmod -R a+rX,go-w /app
+ && chown -R root:root /app && chmod -R a+rX,go-w /app \
+ && mkdir -p /run/gridgov && chown gridgov:gridgov /run/gridgov
+
+# /run/gridgov: the only place the image writes (compose's rabbitmq-definitions job; a
+# named volume mounted there takes this owner). Kubernetes mounts the root file system
+# read-only (deploy/k8s/base), so nothing else may be written.
 
 USER gridgov:gridgov
 EXPOSE 8001 8002 8003 8004 8005

@@ -50,6 +50,8 @@ ENTRIES: list[tuple[str, Callable[[], str], str]] = [
      "docker-compose.yml only: password of the PostgreSQL container's gridgov user"),
     ("GRIDGOV_AMQP_PASSWORD", lambda: secrets.token_urlsafe(24),
      "docker-compose.yml only: password of the RabbitMQ container's gridgov user"),
+    ("GRIDGOV_GRAFANA_PASSWORD", lambda: secrets.token_urlsafe(18),
+     "docker-compose.yml only: Grafana's admin password"),
 ]
 
 HEADER = (

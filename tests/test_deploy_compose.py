@@ -1,0 +1,178 @@
+"""docker-compose.yml and deploy/proxy/nginx.conf: the whole stack, checked without Docker.
+
+The compose file is validated against the Compose specification's JSON schema
+(tests/schemas/compose-spec.json) and cross-checked with the code: service modules,
+migrations, ports, health checks, users, secrets and the proxy's routes. nginx's own
+`nginx -t` checks the proxy configuration (upstream host names replaced by 127.0.0.1,
+which only resolve inside compose or Kubernetes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import gen_env  # noqa: E402
+
+from gridgov_common.migrate import SERVICES, migrations_dir  # noqa: E402
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+NGINX = (ROOT / "deploy" / "proxy" / "nginx.conf").read_text(encoding="utf-8")
+SCALABLE = (*SERVICES, "departments")
+
+
+def port_of(svc: str) -> int:
+    text = (ROOT / "services" / svc / "config.yaml").read_text(encoding="utf-8")
+    return int(re.search(r"\{" + svc.upper() + r"_HTTP_PORT:(\d+)\}", text).group(1))
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    schema = json.loads((ROOT / "tests" / "schemas" / "compose-spec.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(COMPOSE), key=str)
+    assert errors == [], [e.message for e in errors]
+    broken = dict(COMPOSE, services=dict(COMPOSE["services"], proxy={"image": 5, "portz": []}))
+    assert list(validator.iter_errors(broken)), "the schema refuses nothing"
+
+
+def test_the_full_stack_is_there():
+    assert {"rabbitmq", "rabbitmq-definitions", "postgres", "migrate", *SERVICES, "proxy",
+            "departments", "prometheus", "grafana"} <= set(COMPOSE["services"])
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_each_service_runs_its_module_scales_and_checks_readyz(svc):
+    entry = COMPOSE["services"][svc]
+    assert entry["command"] == ["nameko", "run", "--config", f"services/{svc}/config.yaml",
+                                f"services.{svc}.service"]
+    assert (ROOT / "services" / svc / "service.py").is_file()
+    assert entry["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    port = port_of(svc)
+    assert entry["environment"][f"{svc.upper()}_HTTP_PORT"] == str(port)
+    assert f"http://127.0.0.1:{port}/readyz" in entry["healthcheck"]["test"]
+
+
+@pytest.mark.parametrize("name", SCALABLE)
+def test_scalable_services_publish_no_port_and_have_no_container_name(name):
+    entry = COMPOSE["services"][name]
+    assert "ports" not in entry and "container_name" not in entry
+
+
+def test_containers_of_our_image_run_as_the_non_root_user_of_the_dockerfile():
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    uid = re.search(r"useradd .*--uid (\d+)", dockerfile).group(1)
+    ours = [n for n, e in COMPOSE["services"].items() if e.get("image") == "gridgov:latest"]
+    assert set(SCALABLE) | {"migrate", "rabbitmq-definitions"} <= set(ours)
+    for name in ours:
+        user = COMPOSE["services"][name]["user"]
+        assert user.split(":")[0] == uid != "0", name
+    assert "scripts/wait_migrated.py" in dockerfile  # the k8s init container's check
+
+
+def test_migrate_runs_every_services_migrations():
+    assert COMPOSE["services"]["migrate"]["command"] == [
+        "python", "-m", "gridgov_common.migrate", "upgrade"]  # no list: all of SERVICES
+    assert sorted(SERVICES) == sorted(
+        p.parent.name for p in (ROOT / "services").glob("*/service.py"))
+    for svc in SERVICES:
+        assert any(migrations_dir(svc).glob("versions/*.py")), svc
+
+
+def test_the_broker_loads_the_definitions_the_job_writes():
+    broker = COMPOSE["services"]["rabbitmq"]
+    job = COMPOSE["services"]["rabbitmq-definitions"]
+    conf = (ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    path = re.search(r"^definitions\.local\.path = (\S+)$", conf, re.MULTILINE).group(1)
+    volume = path.rsplit("/", 1)[0]
+    assert f"rabbitmq-definitions:{volume}:ro" in broker["volumes"]
+    assert f"rabbitmq-definitions:{volume}" in job["volumes"]
+    assert "./deploy/rabbitmq/rabbitmq.conf:/etc/rabbitmq/conf.d/20-gridgov.conf:ro" in \
+        broker["volumes"]
+    assert broker["depends_on"]["rabbitmq-definitions"]["condition"] == \
+        "service_completed_successfully"
+    script = " ".join(job["command"])
+    assert "gridgov_common.bus_users definitions" in script and path in script
+    assert "--platform-user gridgov:GRIDGOV_AMQP_PASSWORD" in script
+    assert "RABBITMQ_DEFAULT_PASS" not in json.dumps(broker)  # ignored when importing
+
+
+def test_every_secret_compose_requires_is_written_by_gen_env_and_has_no_default():
+    text = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+    assert {"GRIDGOV_JWT_SECRET", "GRIDGOV_PII_KEY", "GRIDGOV_DB_PASSWORD",
+            "GRIDGOV_AMQP_PASSWORD", "GRIDGOV_GRAFANA_PASSWORD"} <= required
+    assert required <= {name for name, _, _ in gen_env.ENTRIES}
+    for name in required:
+        assert not re.search(r"\$\{" + name + r":-", text), f"{name} has a default"
+    assert "change-me" not in text
+
+
+# --- the reverse proxy ----------------------------------------------------------------------
+
+def nginx_locations() -> dict[str, str]:
+    """location prefix -> proxy_pass target."""
+    return dict(re.findall(r"location (/[^ ]*) \{[^}]*?proxy_pass ([^;]+);", NGINX))
+
+
+def test_the_proxy_routes_every_service_under_one_origin():
+    proxy = COMPOSE["services"]["proxy"]
+    assert "./deploy/proxy/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert proxy["ports"] == ["127.0.0.1:8080:8080"]
+    upstreams = {n: f"{h}:{p}" for n, h, p in
+                 re.findall(r"upstream (\w+)\s*\{\s*server ([\w.-]+):(\d+);", NGINX)}
+    locations = nginx_locations()
+    for svc in SERVICES:
+        assert upstreams[svc] == f"{svc}:{port_of(svc)}"  # a compose service and its port
+        assert locations[f"/api/{svc}/"] == f"http://{svc}/", svc  # prefix stripped
+    for target in locations.values():
+        name = re.match(r"http://(\w+)", target).group(1)
+        assert name in upstreams and name in COMPOSE["services"]
+    assert locations["/"] == "http://assessment"  # the dashboard at the origin's root
+
+
+def test_the_dashboard_reaches_every_service_through_the_proxy_paths():
+    env = COMPOSE["services"]["assessment"]["environment"]
+    urls = dict(pair.split("=", 1) for pair in env["GRIDGOV_SERVICE_URLS"].split(","))
+    assert sorted(urls) == sorted(SERVICES)
+    locations = nginx_locations()
+    for svc, url in urls.items():
+        assert url == f"http://proxy:8080/api/{svc}"
+        assert f"/api/{svc}/" in locations
+    assert env["GRIDGOV_REGISTRY_URL"] == "http://proxy:8080/api/registry"
+    js = (ROOT / "services/assessment/dashboard/static/dashboard.js").read_text(encoding="utf-8")
+    assert 'fetch("/dashboard/data"' in js  # absolute path: served at the origin's root
+
+
+def test_intake_is_rate_limited_by_the_proxy():
+    zones = re.findall(r"limit_req_zone \$(\w+) zone=(\w+):", NGINX)
+    assert zones == [("intake_client", "intake"), ("intake_client", "open311")]
+    assert re.search(r"map \$request_method \$intake_client \{\s*POST\s+\$binary_remote_addr;",
+                     NGINX)
+    for prefix, zone in (("/api/events/", "intake"), ("/api/events/open311/", "open311")):
+        block = re.search(r"location " + re.escape(prefix) + r" \{([^}]*)\}", NGINX).group(1)
+        assert f"limit_req zone={zone} " in block, prefix
+    assert "limit_req_status 429;" in NGINX
+    assert re.search(r"location ~ \^/api/\[a-z\]\+/metrics\$ \{\s*return 404;", NGINX)
+
+
+def test_nginx_accepts_the_proxy_configuration(tmp_path):
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if nginx is None:
+        pytest.skip("nginx is not installed (.ci/run installs nginx-light)")
+    conf = re.sub(r"server ([a-z]+):(\d+);", r"server 127.0.0.1:\2;", NGINX)
+    assert conf != NGINX
+    (tmp_path / "nginx.conf").write_text(conf)
+    result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p",
+                             str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
