@@ -29,7 +29,7 @@ SUB ?= ops-1
 export GRIDGOV_SERVICES := $(SERVICES)
 
 .PHONY: help up down restart status logs test bench faults lint migrate demo demo-case token \
-        venv env servers clean distclean
+        venv env servers clean distclean simulate
 
 help: ## show this help
 	@echo "gridgov: make <target> [VAR=value]"
@@ -90,6 +90,9 @@ demo: venv env servers ## load the demo district if the registry is empty
 
 demo-case: venv env ## follow one case through the running services (after make up)
 	@$(LOAD_ENV) && $(VPY) scripts/demo_case.py
+
+simulate: venv env ## a simulated district day against the running services (RATE= cases/min, COUNT=)
+	@$(LOAD_ENV) && $(VPY) -m tools.case_simulator --per-minute $${RATE:-6} $${COUNT:+--count $$COUNT}
 
 token: venv env ## print a bearer token (only it, on stdout): ROLE= SCOPE=district:320505 SUB=
 	@$(LOAD_ENV) && $(VPY) -m gridgov_common.auth mint --role $(ROLE) --scope $(SCOPE) --sub $(SUB)

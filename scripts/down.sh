@@ -39,7 +39,13 @@ poke() {  # open and close a TCP connection to the service's HTTP port (wakes it
     timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$port" 2>/dev/null || true
 }
 
-# the simulated departments (started by up.sh) first: they hold no state
+# the case simulation and the simulated departments (started by up.sh) first: no state
+if sim_pid="$(cat "$RUN_DIR/simulator.pid" 2>/dev/null)" && kill -0 "$sim_pid" 2>/dev/null
+then
+    say "stopping the case simulation (pid $sim_pid)"
+    kill -TERM "$sim_pid" 2>/dev/null || true
+fi
+rm -f "$RUN_DIR/simulator.pid"
 if dept_pid="$(cat "$RUN_DIR/departments.pid" 2>/dev/null)" && kill -0 "$dept_pid" 2>/dev/null
 then
     say "stopping simulated departments (pid $dept_pid)"

@@ -11,7 +11,8 @@
 # with .env exported. Stop them with scripts/down.sh (`make down`).
 #
 # Environment: GRIDGOV_SERVICES (list, default the five), UP_TIMEOUT (seconds to wait for
-# all /healthz, default 120), DEMO_SCOPE (scope shown in the token hint).
+# all /healthz, default 120), DEMO_SCOPE (scope shown in the token hint),
+# SIMULATE_CASES_PER_MINUTE (the simulated district's case rate, default 6, 0 = off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -128,6 +129,21 @@ else
         --output "$LOG_DIR/departments.jsonl" >>"$LOG_DIR/departments.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/departments.pid"
     say "started simulated departments (pid $!, assignments in $LOG_DIR/departments.jsonl)"
+fi
+
+# 5b. A simulated district day (tools/case_simulator): grid workers report cases,
+#     communities and towns handle theirs, return visits close them, so the dashboard shows
+#     the demo district live. SIMULATE_CASES_PER_MINUTE=0 turns it off.
+sim_pid="$(cat "$RUN_DIR/simulator.pid" 2>/dev/null || true)"
+if [[ "${SIMULATE_CASES_PER_MINUTE:-6}" == "0" ]]; then
+    say "case simulation off (SIMULATE_CASES_PER_MINUTE=0)"
+elif [[ -n "$sim_pid" ]] && kill -0 "$sim_pid" 2>/dev/null; then
+    say "case simulation already running (pid $sim_pid)"
+else
+    setsid "$PY" -m tools.case_simulator --per-minute "${SIMULATE_CASES_PER_MINUTE:-6}" \
+        >>"$LOG_DIR/simulator.log" 2>&1 </dev/null &
+    echo $! >"$RUN_DIR/simulator.pid"
+    say "started the case simulation (pid $!, ${SIMULATE_CASES_PER_MINUTE:-6} cases a minute, log $LOG_DIR/simulator.log)"
 fi
 
 # 6. Where everything lives.
