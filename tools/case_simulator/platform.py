@@ -5,6 +5,7 @@ the identity provider)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -13,6 +14,7 @@ from shapely.geometry import shape
 from gridgov_common.auth import mint
 
 TIMEOUT = 30
+REMINT_SECONDS = 600.0  # well inside the default token lifetime (gridgov_common.auth)
 
 
 class PlatformError(RuntimeError):
@@ -27,14 +29,15 @@ class Platform:
         self.secret = jwt_secret
         self.district = district
         self.http = requests.Session()
-        self._tokens: dict[tuple[str, str, str], str] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def headers(self, role: str, scope: str, sub: str) -> dict[str, str]:
         key = (role, scope, sub)
-        if key not in self._tokens:  # one token per person; the default TTL outlives a demo
-            self._tokens[key] = mint(self.secret, sub=sub, role=role, scope=scope,
-                                     name="模拟 / simulated")
-        return {"Authorization": f"Bearer {self._tokens[key]}"}
+        token, minted = self._tokens.get(key, ("", 0.0))
+        if time.monotonic() - minted > REMINT_SECONDS:  # tokens expire; a demo runs for days
+            token = mint(self.secret, sub=sub, role=role, scope=scope, name="模拟 / simulated")
+            self._tokens[key] = (token, time.monotonic())
+        return {"Authorization": f"Bearer {token}"}
 
     def _call(self, method: str, service: str, path: str, headers: dict[str, str],
               **kwargs: Any) -> dict[str, Any]:
