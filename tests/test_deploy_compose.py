@@ -176,3 +176,23 @@ def test_nginx_accepts_the_proxy_configuration(tmp_path):
                              str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
+
+
+def test_every_python_module_a_container_runs_exists():
+    """`python -m x.y` in a command of our image names a module of this repository."""
+    for name, entry in COMPOSE["services"].items():
+        command = entry.get("command")
+        if entry.get("image") != "gridgov:latest" or not isinstance(command, list) \
+                or command[:2] != ["python", "-m"]:
+            continue
+        module = ROOT.joinpath(*command[2].split("."))
+        assert module.with_suffix(".py").is_file() or (module / "__main__.py").is_file(), name
+
+
+def test_the_demo_simulator_reaches_the_services_on_their_ports():
+    entry = COMPOSE["services"]["simulator"]
+    assert entry["profiles"] == ["demo"]
+    command = entry["command"]
+    for svc in ("registry", "events", "dispatch"):
+        url = command[command.index(f"--{svc}-url") + 1]
+        assert url == f"http://{svc}:{port_of(svc)}", url
