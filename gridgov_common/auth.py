@@ -23,6 +23,10 @@ ISSUER = "gridgov"
 AUDIENCE = "gridgov"
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 8 * 3600  # one working day
+# No token lives longer than a day, whoever minted it: a leaked token is worth a day at
+# most (there is no revocation list; rotating GRIDGOV_JWT_SECRET without keeping the old
+# one as GRIDGOV_JWT_PREVIOUS_SECRET revokes all).
+MAX_TTL_SECONDS = 24 * 3600
 MIN_SECRET_BYTES = 32
 
 
@@ -89,6 +93,8 @@ def mint(secret: str, sub: str, role: str, scope: str, name: str = "",
     """Mint a signed token; refuses a scope that does not fit the role."""
     role_value = Role(role)
     parse_scope(role_value, scope)
+    if ttl_seconds > MAX_TTL_SECONDS:
+        raise ValueError(f"a token lives at most {MAX_TTL_SECONDS} s, not {ttl_seconds}")
     issued = int(now if now is not None else time.time())
     claims = {
         "iss": ISSUER, "aud": AUDIENCE, "sub": sub, "name": name, "role": role_value.value,
@@ -97,17 +103,34 @@ def mint(secret: str, sub: str, role: str, scope: str, name: str = "",
     return jwt.encode(claims, check_secret(secret), algorithm=ALGORITHM)
 
 
-def verify(secret: str, token: str) -> Principal:
-    """Decode and check a token; every failure is a 401 with a reason."""
+def _decode(token: str, secret: str, previous: str | None) -> dict:
+    """Rotation (issue 5): a token whose signature fails under the current secret is tried
+    once more under the previous one, so tokens minted before the switch live out their
+    (at most a day's) lifetime; minting only ever uses the current secret."""
+    options = {"require": ["exp", "iat", "sub", "role", "scope"]}
     try:
-        claims = jwt.decode(
-            token, check_secret(secret), algorithms=[ALGORITHM], audience=AUDIENCE,
-            issuer=ISSUER, options={"require": ["exp", "iat", "sub", "role", "scope"]},
-        )
+        return jwt.decode(token, check_secret(secret), algorithms=[ALGORITHM],
+                          audience=AUDIENCE, issuer=ISSUER, options=options)
+    except jwt.InvalidSignatureError:
+        if not previous:
+            raise
+    return jwt.decode(token, check_secret(previous), algorithms=[ALGORITHM],
+                      audience=AUDIENCE, issuer=ISSUER, options=options)
+
+
+def verify(secret: str, token: str, previous: str | None = None) -> Principal:
+    """Decode and check a token (signed with ``secret`` or, during a rotation, with
+    ``previous``); every failure is a 401 with a reason."""
+    try:
+        claims = _decode(token, secret, previous)
     except jwt.ExpiredSignatureError:
         raise Unauthorized("token expired", code="token_expired") from None
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from None
+    lifetime = claims["exp"] - claims["iat"]
+    if not isinstance(lifetime, int) or lifetime > MAX_TTL_SECONDS:
+        raise Unauthorized(f"invalid token: lifetime over {MAX_TTL_SECONDS} s",
+                           code="invalid_token")
     try:
         role = Role(claims["role"])
         level, code = parse_scope(role, claims["scope"])
@@ -117,18 +140,21 @@ def verify(secret: str, token: str) -> Principal:
                      name=claims.get("name", ""))
 
 
-def principal_from_header(secret: str, header: str | None) -> Principal:
+def principal_from_header(secret: str, header: str | None,
+                          previous: str | None = None) -> Principal:
     if not header:
         raise Unauthorized("missing Authorization: Bearer <token>")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization header must be 'Bearer <token>'")
-    return verify(secret, token.strip())
+    return verify(secret, token.strip(), previous)
 
 
 def require(principal: Principal, roles: frozenset[Role] | set[Role]) -> None:
+    """The route-level role check; its own error code tells it from a scope refusal."""
     if principal.role not in roles:
-        raise Forbidden(f"role {principal.role} may not call this endpoint")
+        raise Forbidden(f"role {principal.role} may not call this endpoint",
+                        code="role_not_allowed")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,8 @@ that can touch only its own queues ``dept.<code>.*`` and publish only keys that 
 its own code. The grants are the least the reference adapter (tools/department_adapter)
 needs; docs/BUS-SECURITY.md explains each one. Plain module: no nameko.
 
-CLI: ``python -m gridgov_common.bus_users create|revoke|list|definitions`` (see ``--help``).
+CLI: ``python -m gridgov_common.bus_users create|rotate|revoke|list|definitions`` (see
+``--help``).
 """
 
 from __future__ import annotations
@@ -130,6 +131,20 @@ class ManagementApi:
                        {"exchange": exchange, "write": write, "read": read})
         return user
 
+    def rotate(self, department: str, password: str) -> str:
+        """New password for an existing user: the user, its tags and grants stay (never a
+        delete + create, which would drop the grants and its queues' consumers at once);
+        a department that does not exist is an error, not a new account."""
+        user = user_name(department)
+        try:
+            current = self._call("GET", f"users/{quote(user, safe='')}")
+        except BusUsersError as exc:
+            raise BusUsersError(f"no user {user} to rotate ({exc})") from None
+        tags = current.get("tags") or []  # a list since RabbitMQ 3.9, a string before
+        self._call("PUT", f"users/{quote(user, safe='')}", {
+            "password": password, "tags": ",".join(tags) if isinstance(tags, list) else tags})
+        return user
+
     def revoke(self, department: str) -> str:
         """Delete the user: RabbitMQ closes its open connections and drops its grants."""
         return self.delete_user(user_name(department))
@@ -236,6 +251,14 @@ def _parser() -> argparse.ArgumentParser:
                              "without it one is generated and printed once")
     create.add_argument("--close-connections", action="store_true",
                         help="rotation: also close connections opened with the old password")
+    rotate = sub.add_parser("rotate", help="new password for an existing department user "
+                            "(grants kept)")
+    rotate.add_argument("department")
+    rotate.add_argument("--password-env", metavar="VAR",
+                        help="read the new password from this environment variable; "
+                             "without it one is generated and printed once")
+    rotate.add_argument("--close-connections", action="store_true",
+                        help="also close connections opened with the old password")
     sub.add_parser("revoke", help="delete a department user").add_argument("department")
     sub.add_parser("list", help="list department users")
     defs = sub.add_parser("definitions", help="print a definitions file for load_definitions")
@@ -283,8 +306,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"revoked {api.revoke(args.department)}")
         else:
             password, generated = _password(args.password_env)
-            user = api.create(args.department, password)
-            print(f"created {user}" + (f" password {password}" if generated else ""))
+            if args.command == "rotate":
+                user = api.rotate(args.department, password)
+                print(f"rotated {user}" + (f" password {password}" if generated else ""))
+            else:
+                user = api.create(args.department, password)
+                print(f"created {user}" + (f" password {password}" if generated else ""))
             if args.close_connections:
                 print(f"closed {api.close_connections(args.department)} connection(s)")
         return 0

@@ -51,6 +51,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
 import gridgov_common.compression  # noqa: F401  (bounds kombu's decompression at import)
+from gridgov_common.bulk import insert_rows
 from gridgov_common.contract import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGES,
@@ -232,6 +233,8 @@ class DeadLetterPublisher(SharedExtension):
 
     def publish(self, message, queue_name: str, headers: dict[str, Any]) -> None:
         body = message.body
+        if isinstance(body, str):  # py-amqp hands an empty body over as "": kombu would
+            body = body.encode("utf-8")  # try .encode("binary") and fail (found by fuzzing)
         properties = {key: message.properties[key] for key in COPIED_PROPERTIES
                       if message.properties.get(key) is not None}
         with producers[self.connection].acquire(block=True, timeout=POOL_TIMEOUT) as producer:
@@ -563,9 +566,8 @@ def claim_messages(session, envelopes: Iterable[Any], consumer: str, *,
     table = tables_for(resolve_schema(session, schema))["processed_messages"]
     rows = [{"message_id": str(e.message_id), "consumer": consumer} for e in envelopes]
     unique = list({row["message_id"]: row for row in rows}.values())
-    claimed = set(session.execute(
-        pg.insert(table).values(unique).on_conflict_do_nothing()
-        .returning(table.c.message_id)).scalars())
+    claimed = set(insert_rows(session, table, unique, on_conflict="DO NOTHING",
+                              returning=("message_id",)).scalars())
     fresh = []
     for envelope in envelopes:
         if str(envelope.message_id) in claimed:

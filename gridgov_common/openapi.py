@@ -13,7 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from gridgov_common.web import Http
+from gridgov_common.web import PATH_INT_MAX, Http
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -24,6 +24,16 @@ ERROR_SCHEMA = {
                        "fields": {"type": "object"}},
     }},
 }
+# GeoReport v2 routes (``….<fmt>``, tag "open311") answer errors in GeoReport's own shape,
+# JSON or XML by the format asked (services/events/georeport.py), not in ours
+GEOREPORT_TAG = "open311"
+GEOREPORT_ERRORS = {
+    "type": "array", "minItems": 1,
+    "items": {"type": "object", "required": ["code", "description"],
+              "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}},
+}
+# eventlet's HTTP parser answers a request line over 8 KiB itself, before any route: no body
+URI_TOO_LONG = {"description": "request line too long (answered by the HTTP server, no body)"}
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 _PARAM_TYPES = {"int": "integer", "float": "number"}
 
@@ -31,11 +41,16 @@ _PARAM_TYPES = {"int": "integer", "float": "number"}
 def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     """Turn a werkzeug rule into an OpenAPI path and its path parameters."""
     params = [
-        {"name": name, "in": "path", "required": True,
-         "schema": {"type": _PARAM_TYPES.get(conv or "", "string")}}
+        {"name": name, "in": "path", "required": True, "schema": _param_schema(conv)}
         for conv, name in _PARAM.findall(rule)
     ]
     return _PARAM.sub(r"{\2}", rule), params
+
+
+def _param_schema(converter: str) -> dict[str, Any]:
+    if converter == "int":  # gridgov_common.web.BigintConverter: 0 … PostgreSQL's bigint
+        return {"type": "integer", "minimum": 0, "maximum": PATH_INT_MAX}
+    return {"type": _PARAM_TYPES.get(converter or "", "string")}
 
 
 def _schema_name(schema: type | Schema) -> str:
@@ -98,10 +113,19 @@ def _responses(ep: Http) -> dict[str, Any]:
         ok["content"] = {ep.produces: {"schema": {"type": "string"}}}
     err = {"description": "error", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Error"}}}}
-    responses: dict[str, Any] = {str(ep.success_status): ok, "default": err}
+    if GEOREPORT_TAG in ep.tags and "<string:fmt>" in ep.url:
+        err = {"description": "GeoReport v2 error list", "content": {
+            "application/json": {"schema": GEOREPORT_ERRORS},
+            "text/xml": {"schema": {"type": "string"}}}}
+    responses: dict[str, Any] = {str(ep.success_status): ok, "default": err,
+                                 "414": URI_TOO_LONG}
     if not ep.public:
         responses["401"] = err
         responses["403"] = err
+    if ep.rate_limit:  # gridgov_common.ratelimit: our error shape, with Retry-After
+        responses["429"] = {"description": "rate limited (per process)", "headers": {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     if ep.body_schema is not None or ep.query_schema is not None:
         responses["422"] = err
     return responses

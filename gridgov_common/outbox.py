@@ -32,8 +32,10 @@ from eventlet.queue import Empty, Full, LightQueue
 from kombu import Connection
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.extensions import DependencyProvider
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
+from gridgov_common.bulk import insert_rows
 from gridgov_common.contract import (
     EVENTS_EXCHANGE,
     ValidatedEnvelope,
@@ -108,8 +110,8 @@ def _write_pending(session: Session) -> None:
     pending = session.info.get(PENDING_KEY)
     if not pending:
         return
-    for schema, rows in pending.items():
-        session.execute(sa.insert(tables_for(schema)["outbox"]), rows)
+    for schema, rows in pending.items():  # one INSERT over arrays, not one per row
+        insert_rows(session, tables_for(schema)["outbox"], rows)
     session.info[WRITTEN_KEY] = set(pending)
     pending.clear()
 
@@ -305,7 +307,8 @@ class OutboxPump:
                 if result.returned:
                     self._handle_returned(conn, result.returned)
                 delivered = [row.id for i, row in enumerate(rows) if i not in result.nacked]
-                conn.execute(sa.delete(self.table).where(self.table.c.id.in_(delivered)))
+                conn.execute(sa.delete(self.table).where(self.table.c.id == sa.any_(
+                    sa.literal(delivered, pg.ARRAY(sa.BigInteger)))))  # one short SQL
         if failure is not None:
             self._record_failure([row.id for row in rows], failure)
             raise failure

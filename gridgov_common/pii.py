@@ -56,6 +56,50 @@ def key_from_b64(value: str, name: str = "key") -> bytes:
     return key
 
 
+def old_keys_from_text(value: str | None, name: str = "PII_OLD_KEYS") -> dict[int, bytes]:
+    """``"1:<base64>,3:<base64>"`` → {version: key}: the other keys blobs may name.
+
+    During a rotation these are the retired keys (read until ``rekey-pii`` has rewritten
+    their blobs) and, for one rolling restart, the next key (so replicas still on the old
+    current key can read what upgraded replicas write; deploy/README.md "Rotating keys").
+    """
+    keys: dict[int, bytes] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        version_text, sep, key_text = item.strip().partition(":")
+        if not sep or not version_text.strip().isdigit():
+            raise PiiError(f"{name}: each entry is <version>:<base64 key>, got {item[:8]!r}…")
+        version = _check_version(int(version_text))
+        if version in keys:
+            raise PiiError(f"{name}: version {version} appears twice")
+        keys[version] = key_from_b64(key_text, f"{name} v{version}")
+    return keys
+
+
+def cipher_from_settings(settings: Mapping[str, object], prefix: str = "") -> PiiCipher:
+    """The cipher from ``PII_KEY``, ``PII_INDEX_KEY``, ``PII_KEY_VERSION`` (default 1) and
+    ``PII_OLD_KEYS`` (each name with ``prefix``: a service's config has none, the CLIs read
+    the environment's ``GRIDGOV_``).  Keys live in configuration only, never the database.
+    """
+    def get(name: str) -> str:
+        value = settings.get(prefix + name)
+        return "" if value is None else str(value).strip()
+
+    version_text = get("PII_KEY_VERSION") or str(DEFAULT_KEY_VERSION)
+    if not version_text.isdigit():
+        raise PiiError(f"{prefix}PII_KEY_VERSION must be a number 1–255, got {version_text!r}")
+    version = _check_version(int(version_text))
+    current = key_from_b64(get("PII_KEY"), f"{prefix}PII_KEY")
+    old = old_keys_from_text(get("PII_OLD_KEYS"), f"{prefix}PII_OLD_KEYS")
+    if version in old and old[version] != current:  # two keys for one version byte
+        raise PiiError(f"{prefix}PII_OLD_KEYS names version {version} with another key "
+                       f"than {prefix}PII_KEY")
+    old.pop(version, None)
+    return PiiCipher(current, key_from_b64(get("PII_INDEX_KEY"), f"{prefix}PII_INDEX_KEY"),
+                     key_version=version, old_keys=old)
+
+
 def _check_key(key: bytes, name: str) -> bytes:
     if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
         raise PiiError(f"{name} must be {KEY_BYTES} bytes")
@@ -110,6 +154,11 @@ class PiiCipher:
     def key_version(self) -> int:
         """Version byte written into new blobs."""
         return self._current
+
+    @property
+    def key_versions(self) -> frozenset[int]:
+        """Every version this cipher can read (the current one and ``old_keys``)."""
+        return frozenset(self._aead)
 
     @staticmethod
     def _aad(version: int, field: str) -> bytes:

@@ -1,6 +1,7 @@
 """The personal-data cipher as a nameko dependency (P5.4.4): keys come from the service's
-config (the environment, ``PII_KEY`` and ``PII_INDEX_KEY``), never from the database; a
-bad key stops the service at start."""
+config (the environment: ``PII_KEY``, ``PII_INDEX_KEY``, and for a rotation
+``PII_KEY_VERSION`` and ``PII_OLD_KEYS``), never from the database; a bad key stops the
+service at start."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ class Pii(DependencyProvider):
     def setup(self) -> None:
         config = self.container.config
         try:
-            self.cipher = pii.PiiCipher(pii.key_from_b64(config.get("PII_KEY", "")),
-                                        pii.key_from_b64(config.get("PII_INDEX_KEY", "")))
+            self.cipher = pii.cipher_from_settings(config)
         except ValueError as exc:
-            raise RuntimeError(f"PII_KEY / PII_INDEX_KEY: {exc}") from None
+            raise RuntimeError(f"PII keys: {exc}") from None
 
     def get_dependency(self, worker_ctx) -> pii.PiiCipher:
         return self.cipher

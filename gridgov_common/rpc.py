@@ -1,4 +1,5 @@
-"""RPC entrypoint that commits the worker's transaction before the reply is sent.
+"""RPC both ways: an entrypoint that commits the worker's transaction before the reply is
+sent, and a proxy whose calls have a time limit.
 
 Stock nameko sends the reply in ``handle_result``, before dependencies' ``worker_result``
 (where a session would commit): a caller could be told "done" for a write that then
@@ -8,11 +9,17 @@ fails to commit.  Validation errors (marshmallow ``ValidationError``) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import eventlet
 from marshmallow import ValidationError
+from nameko.exceptions import UnknownService
 from nameko.rpc import Rpc as NamekoRpc
+from nameko.rpc import RpcProxy
 
 from gridgov_common.db import finish_worker_transactions
-from gridgov_common.errors import ApiError
+from gridgov_common.errors import ApiError, ServiceUnavailable
 
 
 class Rpc(NamekoRpc):
@@ -30,3 +37,56 @@ class Rpc(NamekoRpc):
 
 
 rpc = Rpc.decorator
+
+
+class TimedClient:
+    """Calls one service's RPC methods with a time limit.
+
+    Why: nameko's ``RpcProxy`` waits for a reply forever; an HTTP request or a consumer
+    blocked on a service that is down would hold its worker for good. Here a call that is
+    not answered within ``timeout`` seconds, or to a service with no queue yet, raises
+    :class:`ServiceUnavailable` (503, code ``<service>_unavailable``), which HTTP routes
+    answer as is and consumers treat as "retry later".
+    """
+
+    def __init__(self, proxy, service: str, timeout: float) -> None:
+        self.proxy = proxy
+        self.service = service
+        self.timeout = timeout
+
+    def call(self, method: str, *args: Any) -> Any:
+        try:
+            reply = getattr(self.proxy, method).call_async(*args)
+            with eventlet.Timeout(self.timeout):
+                return reply.result()
+        except eventlet.Timeout:
+            raise ServiceUnavailable(f"{self.service} did not answer {method} within "
+                                     f"{self.timeout}s",
+                                     code=f"{self.service}_unavailable") from None
+        except UnknownService:
+            raise ServiceUnavailable(f"{self.service} is not running",
+                                     code=f"{self.service}_unavailable") from None
+
+
+class TimedRpcProxy(RpcProxy):
+    """``RpcProxy(service)`` injecting ``wrap(TimedClient)``: a domain-shaped client (or the
+    :class:`TimedClient` itself) whose time limit is ``timeout(config)`` seconds."""
+
+    def __init__(self, service: str, timeout: Callable[[dict], float],
+                 wrap: Callable[[TimedClient], Any] = lambda client: client) -> None:
+        super().__init__(service)
+        self.timeout_of = timeout
+        self.wrap = wrap
+
+    def setup(self) -> None:
+        super().setup()
+        self.timeout = float(self.timeout_of(self.container.config))
+
+    def get_dependency(self, worker_ctx) -> Any:
+        proxy = super().get_dependency(worker_ctx)
+        return self.wrap(TimedClient(proxy, self.target_service, self.timeout))
+
+
+def timeout_setting(key: str, default: float) -> Callable[[dict], float]:
+    """``timeout=`` for :class:`TimedRpcProxy`: the config value ``key``, else ``default``."""
+    return lambda config: float(config.get(key, default))

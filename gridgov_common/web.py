@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import date, datetime
+from datetime import time as dt_time
 from functools import partial
 from typing import Any
 
@@ -26,11 +28,11 @@ from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map
+from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
-from gridgov_common import errors
-from gridgov_common.auth import principal_from_header, require
+from gridgov_common import errors, ratelimit, storable
+from gridgov_common.auth import check_secret, principal_from_header, require
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from gridgov_common.roles import ALL_ROLES, Role
@@ -38,16 +40,34 @@ from gridgov_common.roles import ALL_ROLES, Role
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB; photo uploads set their own limit
+PATH_INT_MAX = 2**63 - 1  # PostgreSQL bigint: no id is larger
 JSON = "application/json"
 
 
+def _json_default(value: Any) -> str:
+    """RFC 3339 for instants (what the OpenAPI documents promise: ``str`` of a datetime has
+    a space where ``date-time`` needs a ``T``); ``str`` for the rest (UUID, Decimal…)."""
+    if isinstance(value, datetime | date | dt_time):
+        return value.isoformat()
+    return str(value)
+
+
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False, default=str)
+    body = json.dumps(payload, ensure_ascii=False, default=_json_default)
     return Response(body, status=status, headers=headers, content_type=f"{JSON}; charset=utf-8")
 
 
 def error_response(exc: errors.ApiError) -> Response:
-    return json_response(exc.to_dict(), status=exc.status)
+    return json_response(exc.to_dict(), status=exc.status, headers=getattr(exc, "headers", None))
+
+
+def storable_or_422(data: Any, where: str) -> Any:
+    """NUL, unpaired surrogates, ints beyond bigint, years outside 1900-2999: a 422 here,
+    not a 500 from the database later (gridgov_common.storable; found by fuzzing)."""
+    found = storable.problems(data)
+    if found:
+        raise errors.Unprocessable(f"invalid {where}", fields=found)
+    return data
 
 
 def validation_error(exc: ValidationError, where: str) -> errors.Unprocessable:
@@ -79,12 +99,22 @@ class JsonWsgiApp:
         return response(environ, start_response)
 
 
+class BigintConverter(IntegerConverter):
+    """``<int:…>`` path values up to PostgreSQL's bigint: a larger one names nothing, so
+    the route does not match (404) instead of the database refusing it (a 500, found by
+    fuzzing). Handlers of int4 columns check their own smaller bound."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", PATH_INT_MAX)
+        super().__init__(url_map, *args, **kwargs)
+
+
 class JsonWebServer(WebServer):
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
 
     def make_url_map(self):
-        url_map = Map(strict_slashes=False)
+        url_map = Map(strict_slashes=False, converters={"int": BigintConverter})
         for provider in self._providers:
             rule = provider.get_url_rule()
             rule.endpoint = provider
@@ -102,7 +132,8 @@ class Http(HttpRequestHandler):
                  query: type[Schema] | None = None, response: type[Schema] | None = None,
                  many: bool = False, summary: str = "", description: str = "",
                  tags: tuple[str, ...] = (), max_body: int | None = None,
-                 produces: str = JSON, status: int = 200, **kwargs) -> None:
+                 produces: str = JSON, status: int = 200, rate_limit: str | None = None,
+                 **kwargs) -> None:
         # caller errors are logged as warnings, not as tracebacks of a failing service
         kwargs.setdefault("expected_exceptions", (errors.ApiError, ValidationError))
         super().__init__(method, url, **kwargs)
@@ -120,6 +151,21 @@ class Http(HttpRequestHandler):
         self.max_body = max_body
         self.produces = produces
         self.success_status = status
+        self.rate_limit = rate_limit  # a group of gridgov_common.ratelimit.DEFAULTS
+        self.bucket: ratelimit.TokenBucket | None = None
+        self.trusted_proxies: ratelimit.Networks = ()
+
+    def setup(self) -> None:
+        """Fail at start, not at the first request: a guarded route needs the signing
+        secret from the environment, and a rate limit needs a sane config."""
+        super().setup()
+        if not self.public:
+            check_secret(self.container.config.get("JWT_SECRET"))
+            if self.container.config.get("JWT_PREVIOUS_SECRET"):  # rotation overlap
+                check_secret(self.container.config.get("JWT_PREVIOUS_SECRET"))
+        if self.rate_limit:
+            self.bucket = ratelimit.bucket_from_config(self.container.config, self.rate_limit)
+            self.trusted_proxies = ratelimit.trusted_proxies(self.container.config)
 
     # -- request handling ---------------------------------------------------------------
 
@@ -141,22 +187,29 @@ class Http(HttpRequestHandler):
 
     def _prepare(self, request) -> None:
         request.principal = None if self.public else self._authenticate(request)
+        if self.bucket is not None:  # before the body is read: heavy uploads cost nothing
+            ratelimit.check(self.bucket, request, request.principal,
+                            self.container.service_name, self.url, self.rate_limit,
+                            self.trusted_proxies)
         request.params = self._load_query(request)
         request.data = self._load_body(request)
 
     def _authenticate(self, request):
-        secret = self.container.config.get("JWT_SECRET", "")
-        principal = principal_from_header(secret, request.headers.get("Authorization"))
+        config = self.container.config
+        principal = principal_from_header(config.get("JWT_SECRET", ""),
+                                          request.headers.get("Authorization"),
+                                          config.get("JWT_PREVIOUS_SECRET") or None)
         require(principal, self.roles)
         return principal
 
     def _load_query(self, request) -> dict:
         if self.query_schema is None:
-            return dict(request.args)
+            return storable_or_422(dict(request.args), "query parameters")
         try:
-            return self.query_schema().load(request.args.to_dict(flat=True))
+            params = self.query_schema().load(request.args.to_dict(flat=True))
         except ValidationError as exc:
             raise validation_error(exc, "query parameters") from None
+        return storable_or_422(params, "query parameters")
 
     def _body_limit(self) -> int:
         if self.max_body is not None:
@@ -179,9 +232,10 @@ class Http(HttpRequestHandler):
             raise errors.BadRequest(f"body is not valid JSON: {exc}",
                                     code="malformed_json") from None
         try:
-            return self.body_schema().load(document, many=self.many)
+            data = self.body_schema().load(document, many=self.many)
         except ValidationError as exc:
             raise validation_error(exc, "request body") from None
+        return storable_or_422(data, "request body")
 
     def _read_body(self, request) -> bytes:
         limit = self._body_limit()

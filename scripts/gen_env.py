@@ -3,6 +3,8 @@
 
     python3 scripts/gen_env.py                 # writes ./.env if it is missing
     python3 scripts/gen_env.py --output PATH   # somewhere else (tests use a temp file)
+    python3 scripts/gen_env.py --new GRIDGOV_PII_KEY   # print a fresh value, write nothing
+                                                       # (key rotation, deploy/README.md)
 
 An existing file is never overwritten: its values (above all the personal-data keys,
 without which encrypted fields can no longer be read) are kept, and only keys it lacks
@@ -104,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", "-o", type=Path, default=ROOT / ".env",
                         help="file to write (default: .env at the repository root)")
+    parser.add_argument("--new", metavar="NAME", choices=[name for name, _, _ in ENTRIES],
+                        help="print a fresh value for NAME (a rotation) and write nothing")
     args = parser.parse_args(argv)
+    if args.new:
+        print(dict((name, factory) for name, factory, _ in ENTRIES)[args.new]())
+        return 0
     existed = args.output.exists()
     written = write_env(args.output)
     if not existed:

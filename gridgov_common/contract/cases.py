@@ -112,6 +112,17 @@ class CaseReportedV1(Payload):
             raise ValidationError("grid_code must lie in town_code", "town_code")
 
 
+@message_type("events.case.reported", 2)
+class CaseReportedV2(CaseReportedV1):
+    """v1 plus the reporting grid staff member, so that case figures can be kept per grid
+    worker (P5.4.6 assessment; docs/KPIS.md ``by=grid_worker``)."""
+
+    # the token subject of the grid staff member who reported through the app; null for
+    # hotlines, Open311 clients and department systems (their ids name systems, not staff)
+    reporter_sub = fields.String(required=True, allow_none=True,
+                                 validate=validate.Length(1, 128))
+
+
 @message_type("dispatch.assignment", 1)
 class AssignmentV1(Payload):
     """The town whistles (P2.2): a case is assigned to a department, which must report in

@@ -21,6 +21,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from gridgov_common import storable
 from gridgov_common.contract.routing import CODE_MAX_LENGTH, CODE_RE
 
 MAX_MESSAGE_BYTES = 256 * 1024  # a whole envelope, UTF-8 encoded; larger ones are refused
@@ -229,10 +230,17 @@ def encode(envelope: Mapping[str, Any]) -> bytes:
 def _load_payload(type_name: str, version: int, payload: Any) -> dict[str, Any]:
     schema = schema_for(type_name, version)
     try:
-        return schema.load(payload)
+        loaded = schema.load(payload)
     except ValidationError as exc:
         raise ContractError(INVALID_PAYLOAD, f"payload does not match {type_name} v{version}",
                             _messages(exc)) from None
+    # NUL, unpaired surrogates, ints beyond bigint, years outside 1900-2999: refused here,
+    # not retried to the delivery limit by a database that cannot store them (fuzzing)
+    unstorable = storable.problems(loaded)
+    if unstorable:
+        raise ContractError(INVALID_PAYLOAD, f"payload of {type_name} v{version} holds values "
+                            "that cannot be stored", unstorable)
+    return loaded
 
 
 def _messages(exc: ValidationError) -> dict[str, Any]:
@@ -297,10 +305,14 @@ def _load_envelope(data: Any) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise ContractError(INVALID_ENVELOPE, "the message must be a JSON object")
     try:
-        return _ENVELOPE_SCHEMA.load(data)
+        loaded = _ENVELOPE_SCHEMA.load(data)
     except ValidationError as exc:
         raise ContractError(INVALID_ENVELOPE, "the envelope is malformed",
                             _messages(exc)) from None
+    unstorable = storable.problems({k: v for k, v in loaded.items() if k != "payload"})
+    if unstorable:  # e.g. a NUL in correlation_id (see _load_payload)
+        raise ContractError(INVALID_ENVELOPE, "the envelope is malformed", unstorable)
+    return loaded
 
 
 def parse_envelope(raw: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> Envelope:

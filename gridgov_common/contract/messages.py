@@ -138,6 +138,42 @@ class GridChangedV1(Payload):
             raise ValidationError("valid_to is before valid_from", "valid_to")
 
 
+class StaffAction(StrEnum):
+    """What happened to a staff record (P5.0, P5.1.5 lifecycle, P5.4.1 adjustment)."""
+
+    CREATED = "created"
+    SUBJECT_SET = "subject_set"
+    GRIDS_CHANGED = "grids_changed"
+    STATUS_CHANGED = "status_changed"
+
+
+@message_type("registry.staff.changed", 1)
+class StaffChangedV1(Payload):
+    """A staff record was created, tied to a token subject, given grids or moved in its
+    lifecycle. The whole current state each time, so a consumer keeps the latest and may
+    skip any message. Ids, codes and states only: no name, phone or ID number (P5.4.4)."""
+
+    staff_id = id_field(required=True)
+    subject = fields.String(required=True, allow_none=True, validate=validate.Length(1, 128))
+    action = enum_field(StaffAction, required=True)
+    role = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{1,40}$"))
+    scope = fields.String(required=True, validate=validate.Regexp(
+        r"^(district:\d{6}|town:\d{9}|community:\d{12}|grid:\d{15}|department:[a-z_]{1,40})$"))
+    town_code = fields.String(required=True, allow_none=True,
+                              validate=validate.Regexp(r"^\d{9}$"))
+    community_code = community_code_field(required=True, allow_none=True)
+    grid_codes = fields.List(grid_code_field(), required=True, validate=validate.Length(max=50))
+    lifecycle_state = code_field(required=True)
+    active = fields.Boolean(required=True)
+    valid_from = fields.Date(required=True)  # local day of this state (Asia/Shanghai)
+
+    @validates_schema
+    def _grids_in_scope(self, data, **kwargs):
+        code = data["scope"].partition(":")[2]
+        if any(not g.startswith(code) for g in data["grid_codes"]):
+            raise ValidationError("grid_codes must lie in scope", "grid_codes")
+
+
 @message_type("registry.resident.changed", 1)
 class ResidentChangedV1(Payload):
     """A resident's registration changed. Ids only: P5.4.4 forbids leaking personal data,

@@ -1,0 +1,54 @@
+"""How long an audit log of personal-data reads is kept, for every service that has one.
+
+P5.4.4 ("personal privacy must never leak") and the Cybersecurity Law Art. 21: logs are kept
+at least six months. Each audit table refuses UPDATE and TRUNCATE in the database and lets a
+DELETE through only inside its purge function, which itself refuses fewer than 183 days
+(registry migration 0004, assessment migration 0005). Here: the configured retention,
+checked when the service starts (a value under six months stops it), and the purge call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
+
+MIN_RETENTION_DAYS = 183  # six months; the same floor is in the migrations' triggers
+DEFAULT_RETENTION_DAYS = 365
+
+
+def retention_days(config: Mapping[str, Any], key: str = "AUDIT_RETENTION_DAYS") -> int:
+    """``key`` from the config; under six months is refused (P5.4.4)."""
+    value = config.get(key)
+    if value in (None, ""):
+        return DEFAULT_RETENTION_DAYS
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise RuntimeError(f"{key} must be a whole number, got {value!r}") from None
+    if days < MIN_RETENTION_DAYS:
+        raise RuntimeError(f"{key} must be at least {MIN_RETENTION_DAYS} "
+                           f"(six months, P5.4.4), got {days}")
+    return days
+
+
+def purge(session, function: str, days: int) -> int:
+    """Delete rows older than ``days`` through the database's one allowed path,
+    ``function`` (a constant such as ``registry.purge_audit_log``, never user input)."""
+    return int(session.execute(sa.text(f"SELECT {function}(:days)"),
+                               {"days": days}).scalar_one())
+
+
+class AuditRetention(DependencyProvider):
+    """The configured retention, checked when the service starts (not at the first purge)."""
+
+    def __init__(self, key: str = "AUDIT_RETENTION_DAYS") -> None:
+        self.key = key
+
+    def setup(self) -> None:
+        self.days = retention_days(self.container.config, self.key)
+
+    def get_dependency(self, worker_ctx) -> int:
+        return self.days
