@@ -4,10 +4,16 @@ Every read of a personal field — an unmasked ID number or phone, special-group
 a one-query search by person — writes one row: who, in which role and scope, when,
 what, about whom and why.  Rows are written in the same transaction as the read, and the
 response is sent only after that transaction commits, so no read goes unrecorded.
+
+Retention: rows are kept at least six months (Cybersecurity Law Art. 21; ``AUDIT_RETENTION_DAYS``,
+a value under 183 stops the service at start) and then purged by a timer through the one
+path the database allows, ``registry.purge_audit_log(days)`` (migration 0004), which itself
+refuses fewer than 183 days.  UPDATE, TRUNCATE and any other DELETE are refused by triggers.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -15,8 +21,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgov_common import audit_retention
 from gridgov_common.auth import Principal
 from services.registry.models import audit_log
+
+# the floor (183 days, also in migration 0004's trigger) and the start-up check, shared
+# with assessment's track audit
+MIN_RETENTION_DAYS = audit_retention.MIN_RETENTION_DAYS
+DEFAULT_RETENTION_DAYS = audit_retention.DEFAULT_RETENTION_DAYS
+AuditRetention = audit_retention.AuditRetention
+retention_days = audit_retention.retention_days
 
 
 def record(session: Session, principal: Principal, action: str, subject_type: str,
@@ -47,6 +61,15 @@ def query(session: Session, principal: Principal, *, actor_sub: str | None = Non
     if until is not None:
         stmt = stmt.where(audit_log.c.at < until)
     rows = [dict(r._mapping) for r in session.execute(stmt)]
-    record(session, principal, "read_audit_log", "audit_log", "query",
-           [k.name for k, v in filters.items() if v is not None], "audit review")
+    # who read the log (actor, at), and with which filter (names in fields, values in reason)
+    asked = {k.name: v for k, v in filters.items() if v is not None}
+    asked.update({k: v.isoformat() for k, v in (("since", since), ("until", until)) if v})
+    record(session, principal, "read_audit_log", "audit_log", "query", asked,
+           "audit review: " + json.dumps({**asked, "limit": limit, "offset": offset},
+                                         ensure_ascii=False, sort_keys=True))
     return rows
+
+
+def purge(session: Session, days: int) -> int:
+    """Delete rows older than ``days`` through the database's one allowed path."""
+    return audit_retention.purge(session, "registry.purge_audit_log", days)

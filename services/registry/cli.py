@@ -3,9 +3,12 @@
 ``python -m services.registry.cli load-demo [--if-empty] [--towns N …]``
 ``python -m services.registry.cli import-grids grids.geojson``
 ``python -m services.registry.cli import-residents residents.csv``
+``python -m services.registry.cli rekey-pii [--batch N] [--status]`` (after a PII key
+rotation: re-encrypt every blob under the current key; deploy/README.md "Rotating keys")
 
 Keys and the database come from the environment (``GRIDGOV_DB_URL``, ``GRIDGOV_PII_KEY``,
-``GRIDGOV_PII_INDEX_KEY``), as for the services.
+``GRIDGOV_PII_INDEX_KEY``, ``GRIDGOV_PII_KEY_VERSION``, ``GRIDGOV_PII_OLD_KEYS``), as for
+the services.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ import time
 
 import sqlalchemy as sa
 
-from gridgov_common import pii
+from gridgov_common import pii, rekey
 from gridgov_common.db import make_engine, transaction
 from gridgov_common.migrate import DEFAULT_URL
-from services.registry import demo, importer
-from services.registry.models import grids
+from services.registry import demo, importer, people
+from services.registry.models import grids, residents
+
+# P5.4.4: every encrypted column of the registry (the blind indexes are not: see
+# deploy/README.md "Rotating keys" on PII_INDEX_KEY)
+PII_TARGETS = [rekey.Target(residents, "id", (
+    rekey.Encrypted("id_number_enc", people.ID_FIELD),
+    rekey.Encrypted("phone_enc", people.PHONE_FIELD),
+    rekey.Encrypted("special_groups_enc", people.GROUPS_FIELD)))]
 
 
 def progress_bar(label: str):
@@ -42,8 +52,8 @@ def progress_bar(label: str):
 
 
 def cipher_from_env() -> pii.PiiCipher:
-    return pii.PiiCipher(pii.key_from_b64(os.environ.get("GRIDGOV_PII_KEY", "")),
-                         pii.key_from_b64(os.environ.get("GRIDGOV_PII_INDEX_KEY", "")))
+    return pii.cipher_from_settings(os.environ, prefix="GRIDGOV_")
+
 
 
 def print_report(report: importer.ImportReport) -> None:
@@ -64,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     grids_cmd.add_argument("path")
     res_cmd = sub.add_parser("import-residents", help="import residents from a UTF-8 CSV")
     res_cmd.add_argument("path")
+    rekey.add_parser(sub)
     args = parser.parse_args(argv)
 
     engine = make_engine(os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL))
@@ -81,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args, engine) -> int:
+    if args.cmd == "rekey-pii":
+        return rekey.run(engine, cipher_from_env(), PII_TARGETS, args.batch, args.status)
     if args.cmd == "load-demo":
         with transaction(engine) as session:
             if args.if_empty and session.execute(sa.select(sa.func.count()).select_from(

@@ -11,16 +11,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common import pii
-from services.registry import importer, people
+from gridgov_common.messaging import SESSION_SCHEMA_KEY
+from services.registry import importer, people, staff_identity
 from services.registry.domain import generator
 from services.registry.domain.geometry import to_geojson
 from services.registry.models import (
+    SCHEMA,
     buildings,
     communities,
     districts,
     grids,
     households,
     staff,
+    staff_grids,
     towns,
 )
 
@@ -96,12 +99,32 @@ def _residents(session: Session, cipher: pii.PiiCipher, district,
     return importer.copy_residents(session, rows(), total, progress)
 
 
+def demo_subject(role: str, scope_code: str, nth: int = 1) -> str:
+    """The token subject of a demo staff member, ``demo-<role>-<scope code>`` (``-<n>`` for
+    the n-th of a role in one scope): deterministic, so the simulated district day
+    (tools/case_simulator) reports and acts as these very people, and per-grid-worker KPIs
+    and the adjustment flow (P5.4.1) find them."""
+    return f"demo-{role}-{scope_code}" + (f"-{nth}" if nth > 1 else "")
+
+
 def _staff(session: Session, district) -> int:
-    rows = [{"name": s.name, "role": s.role, "scope_code": s.scope_code, "work_phone": s.phone,
-             "duties": "", "lifecycle_state": s.lifecycle_state}
-            for s in district.iter_staff()]
-    session.execute(staff.insert(), rows)
-    return len(rows)
+    """Staff with subjects and grids, announced as ``registry.staff.changed`` (outbox) like
+    any staff member created through the API, so dispatch and assessment know them."""
+    session.info.setdefault(SESSION_SCHEMA_KEY, SCHEMA)
+    seen: dict[tuple[str, str], int] = {}
+    count = 0
+    for s in district.iter_staff():
+        nth = seen[(s.role, s.scope_code)] = seen.get((s.role, s.scope_code), 0) + 1
+        staff_id = session.execute(staff.insert().values(
+            name=s.name, role=s.role, scope_code=s.scope_code, work_phone=s.phone, duties="",
+            lifecycle_state=s.lifecycle_state, subject=demo_subject(s.role, s.scope_code, nth),
+        ).returning(staff.c.id)).scalar_one()
+        if s.grid_codes:
+            session.execute(staff_grids.insert(), [{"staff_id": staff_id, "grid_code": code}
+                                                   for code in s.grid_codes])
+        staff_identity.publish(session, staff_id, "created")
+        count += 1
+    return count
 
 
 def is_empty(session: Session) -> bool:

@@ -159,6 +159,21 @@ staff = sa.Table(
     sa.Column("lifecycle_state", sa.Text, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     _created(),
+    # the ``sub`` of the person's tokens, unique among active staff (migration 0003)
+    sa.Column("subject", sa.Text, nullable=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index("ux_staff_active_subject", "subject", unique=True,
+             postgresql_where=sa.text("active AND subject IS NOT NULL")),
+)
+
+# P5.1.4/P5.1.5: the grids a staff member answers for (a neighbourhood grid worker's one
+# grid; the few grids a community grid worker leads). docs/FIELD-WORK.md "Who and where".
+staff_grids = sa.Table(
+    "staff_grids", metadata,
+    sa.Column("staff_id", sa.BigInteger, sa.ForeignKey("staff.id"), primary_key=True),
+    sa.Column("grid_code", sa.String(15), sa.ForeignKey("grids.grid_code"), primary_key=True),
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Index("ix_staff_grids_grid", "grid_code"),
 )
 
 staff_transitions = sa.Table(
@@ -199,4 +214,54 @@ audit_log = sa.Table(
     sa.Column("subject_id", sa.Text, nullable=False),
     sa.Column("fields", JSONB, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+)
+
+# P5.4.1: those failing the half-year assessment (P5.4.6, ``assessment.staff.flagged``)
+# are adjusted: the community proposes a measure, the town approves it (migration 0005;
+# services/registry/adjustments.py). One row per flagged subject and half-year; a later
+# report version updates it.
+staff_adjustments = sa.Table(
+    "staff_adjustments", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("staff_sub", sa.Text, nullable=False),
+    sa.Column("staff_id", sa.BigInteger, sa.ForeignKey("staff.id"), nullable=True,
+              index=True),  # null while unmatched
+    sa.Column("half_year", sa.String(6), nullable=False),
+    sa.Column("report_id", sa.Uuid(as_uuid=False), nullable=False),
+    sa.Column("report_version", sa.Integer, nullable=False),
+    sa.Column("grade", sa.Text, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("flag_grades", JSONB, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("scope_code", sa.Text, nullable=False, index=True),  # for scoped reads
+    sa.Column("town_code", sa.String(9), nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("measure", sa.Text, nullable=True),
+    sa.Column("grid_codes", JSONB, nullable=True),  # the new grids of a reassignment
+    sa.Column("reason", sa.Text, nullable=True),  # of the latest proposal
+    sa.Column("decision_reason", sa.Text, nullable=True),
+    _created(),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.UniqueConstraint("staff_sub", "half_year", name="ux_staff_adjustment_half_year"),
+    sa.CheckConstraint("state IN ('unmatched', 'flagged', 'proposed', 'approved', "
+                       "'rejected', 'applied')", name="staff_adjustment_state"),
+    sa.CheckConstraint("measure IS NULL OR measure IN ('keep_with_training', 'reassign', "
+                       "'dismiss')", name="staff_adjustment_measure"),
+)
+
+# every step of an adjustment: who, when, what (P5.4.1; the flag itself included)
+staff_adjustment_steps = sa.Table(
+    "staff_adjustment_steps", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("adjustment_id", sa.BigInteger, sa.ForeignKey("staff_adjustments.id"),
+              nullable=False, index=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("from_state", sa.Text, nullable=True),
+    sa.Column("to_state", sa.Text, nullable=False),
+    sa.Column("actor_sub", sa.Text, nullable=False),
+    sa.Column("actor_role", sa.Text, nullable=False),
+    sa.Column("measure", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("detail", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )

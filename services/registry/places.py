@@ -234,6 +234,20 @@ def grids_feature_collection(session: Session, on: date | None = None) -> dict[s
         for r in rows]}
 
 
+def grid_features(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:
+    """The named grids as GeoJSON features, retired ones included with their
+    ``valid_to`` (the assessment drops them from its patrol checks); unknown codes are
+    left out. No personal data."""
+    rows = session.execute(
+        sa.select(grids.c.grid_code, grids.c.community_code, grids.c.geometry,
+                  grids.c.valid_from, grids.c.valid_to)
+        .where(grids.c.grid_code.in_(grid_codes)).order_by(grids.c.grid_code)).all()
+    return [{"type": "Feature", "geometry": r.geometry, "properties": {
+        "grid_code": r.grid_code, "community_code": r.community_code,
+        "valid_from": r.valid_from.isoformat(),
+        "valid_to": r.valid_to.isoformat() if r.valid_to else None}} for r in rows]
+
+
 def coverage_gaps(session: Session, community_code: str) -> list[dict[str, Any]]:
     """P3.1 full coverage: parts of the community's boundary no valid grid covers."""
     community = session.execute(

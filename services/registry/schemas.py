@@ -78,7 +78,8 @@ class AddressQuerySchema(Schema):
 
 
 class NeighbourhoodSchema(Schema):
-    grid_code = GRID_CODE
+    # required: without it the handler's scope check met a KeyError (a 500, found by fuzzing)
+    grid_code = fields.String(required=True, validate=[validate.Length(equal=15), DIGITS])
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 
@@ -156,6 +157,11 @@ class SearchQuerySchema(Schema):
             raise ValidationError("give id_number, phone, name or address", "id_number")
 
 
+# a token subject: an opaque account id, never a name or phone (P5.4.4)
+SUBJECT = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",
+                          error="1-128 letters, digits, '.', '_', ':', '@', '-'")
+
+
 class StaffCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
@@ -164,6 +170,28 @@ class StaffCreateSchema(Schema):
     work_phone = fields.String(load_default=None, allow_none=True,
                                validate=validate.Length(max=20))
     duties = fields.String(load_default="", validate=validate.Length(max=500))
+    subject = fields.String(load_default=None, allow_none=True, validate=SUBJECT,
+                            metadata={"description": "the `sub` of the person's tokens"})
+
+
+class StaffSubjectSchema(Schema):
+    """Tie a staff record to a token subject (null unties it)."""
+
+    subject = fields.String(required=True, allow_none=True, validate=SUBJECT)
+
+
+class StaffGridsSchema(Schema):
+    """The grids a staff member answers for (replaces the previous list)."""
+
+    grid_codes = fields.List(fields.String(validate=validate.Regexp(r"^\d{15}$")),
+                             required=True, validate=validate.Length(max=50))
+
+
+class GridCodesSchema(Schema):
+    """The ``get_grid_geometry`` RPC's argument."""
+
+    grid_codes = fields.List(fields.String(validate=validate.Regexp(r"^\d{15}$")),
+                             required=True, validate=validate.Length(min=1, max=500))
 
 
 class StaffSchema(Schema):
@@ -175,6 +203,8 @@ class StaffSchema(Schema):
     duties = fields.String()
     lifecycle_state = fields.String()
     active = fields.Boolean()
+    subject = fields.String(allow_none=True)
+    grid_codes = fields.List(fields.String())
 
 
 class StaffListQuerySchema(Schema):

@@ -6,15 +6,18 @@ from __future__ import annotations
 from nameko.timer import timer
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
-from gridgov_common.contract import INTAKE_EXCHANGE
+from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.rpc import rpc
+from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.registry import (
+    adjustment_schemas,
+    adjustments,
     audit,
     departments,
     importer,
@@ -25,6 +28,7 @@ from services.registry import (
     privacy,
     schemas,
     search,
+    staff_identity,
     staffing,
 )
 from services.registry.dependencies import GridLocator
@@ -33,6 +37,10 @@ ADMIN = {Role.DISTRICT_ADMIN}
 PLACE_EDITORS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF,
                  Role.COMMUNITY_GRID_WORKER, Role.NEIGHBOURHOOD_GRID_WORKER}
 STAFF_MANAGERS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF}
+# P5.4.1 adjustments: the community proposes, the town approves, the district sees all
+ADJUSTMENT_PROPOSERS = {Role.COMMUNITY_GRID_CHIEF, Role.GRID_INSTRUCTOR}
+ADJUSTMENT_APPROVERS = {Role.TOWN_GRID_CHIEF}
+ADJUSTMENT_READERS = ADJUSTMENT_PROPOSERS | ADJUSTMENT_APPROVERS | {Role.DISTRICT_ADMIN}
 GRID_INDEX_REFRESH_SECONDS = 2
 IMPORT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -46,6 +54,7 @@ class RegistryService(platform.PlatformService):
     pii = Pii()
     locator = GridLocator()
     relay = OutboxRelay()
+    audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
 
     # -- places ---------------------------------------------------------------------------
 
@@ -111,12 +120,14 @@ class RegistryService(platform.PlatformService):
     # -- import (all or nothing, with a report of every rejected row) ----------------------
 
     @http("POST", "/import/grids", roles=ADMIN, body=schemas.FeatureCollectionSchema,
+          rate_limit="import",
           response=schemas.ImportReportSchema, max_body=IMPORT_MAX_BYTES, status=201,
           tags=("import",), summary="Import grids from GeoJSON; codes issued by the registry")
     def import_grids(self, request):
         return importer.import_grids(self.db, request.data).as_dict()
 
     @http("POST", "/import/residents", roles={Role.DISTRICT_ADMIN, Role.COMMUNITY_GRID_CHIEF},
+          rate_limit="import",
           response=schemas.ImportReportSchema, max_body=IMPORT_MAX_BYTES, status=201,
           tags=("import",), description="CSV (UTF-8) with columns " +
           ", ".join(importer.RESIDENT_COLUMNS) + "; special_groups separated by ';'.",
@@ -144,6 +155,7 @@ class RegistryService(platform.PlatformService):
         return found
 
     @http("POST", "/lookup/points", body=schemas.PointsSchema, tags=("lookup",),
+          rate_limit="lookup",
           summary="Many points → grid codes (null outside every grid)")
     def lookup_points_http(self, request):
         return {"grid_codes": self.locator.lookup_many(
@@ -221,6 +233,11 @@ class RegistryService(platform.PlatformService):
     def read_audit(self, request):
         return audit.query(self.db, request.principal, **request.params)
 
+    @config_timer("AUDIT_PURGE_SECONDS", 3600)
+    def purge_audit_log(self):
+        """P5.4.4: rows older than the retention (>= 6 months) go, through the DB's one path."""
+        audit.purge(self.db, self.audit_retention)  # committed by the Database provider
+
     # -- staff and departments ------------------------------------------------------------
 
     @http("POST", "/staff", roles=STAFF_MANAGERS, body=schemas.StaffCreateSchema,
@@ -240,9 +257,69 @@ class RegistryService(platform.PlatformService):
         return staffing.transition_staff(self.db, request.principal, staff_id,
                                          request.data["action"], request.data["reason"])
 
+    @http("GET", "/staff/me", roles=ALL_ROLES, response=schemas.StaffSchema, tags=("staff",),
+          summary="The caller's staff record and grids, by the token's subject")
+    def my_staff(self, request):
+        return staffing.get_staff(self.db, staff_identity.my_staff_id(self.db,
+                                                                      request.principal))
+
+    @http("PUT", "/staff/<int:staff_id>/subject", roles=STAFF_MANAGERS,
+          body=schemas.StaffSubjectSchema, response=schemas.StaffSchema, tags=("staff",),
+          summary="Tie a staff record to a token subject (unique among active staff)")
+    def set_staff_subject(self, request, staff_id):
+        staff_identity.set_subject(self.db, request.principal, staff_id,
+                                   request.data["subject"])
+        return staffing.get_staff(self.db, staff_id)
+
+    @http("PUT", "/staff/<int:staff_id>/grids", roles=STAFF_MANAGERS,
+          body=schemas.StaffGridsSchema, response=schemas.StaffSchema, tags=("staff",),
+          summary="The grids a staff member answers for (P5.1.4, P5.1.5)")
+    def set_staff_grids(self, request, staff_id):
+        staff_identity.set_grids(self.db, request.principal, staff_id,
+                                 request.data["grid_codes"])
+        return staffing.get_staff(self.db, staff_id)
+
     @http("GET", "/staff/<int:staff_id>/history", roles=STAFF_MANAGERS, tags=("staff",))
     def staff_history(self, request, staff_id):
         return staffing.staff_history(self.db, staff_id)
+
+    # -- staff adjustments (P5.4.1: community proposes, town approves) ---------------------
+
+    @http("GET", "/staff-adjustments", roles=ADJUSTMENT_READERS,
+          query=adjustment_schemas.AdjustmentListQuerySchema,
+          response=adjustment_schemas.AdjustmentSchema, many=True, tags=("staff",),
+          summary="Adjustments of staff flagged by the half-year assessment, in your scope")
+    def list_staff_adjustments(self, request):
+        return adjustments.list_adjustments(self.db, request.principal, **request.params)
+
+    @http("GET", "/staff-adjustments/<int:adjustment_id>", roles=ADJUSTMENT_READERS,
+          response=adjustment_schemas.AdjustmentSchema, tags=("staff",),
+          summary="One adjustment with every step (who, when, what)")
+    def get_staff_adjustment(self, request, adjustment_id):
+        return adjustments.get(self.db, request.principal, adjustment_id)
+
+    @http("POST", "/staff-adjustments/<int:adjustment_id>/propose",
+          roles=ADJUSTMENT_PROPOSERS, body=adjustment_schemas.ProposalSchema,
+          response=adjustment_schemas.AdjustmentSchema, tags=("staff",),
+          summary="P5.4.1 the community proposes a measure (again after a rejection)")
+    def propose_staff_adjustment(self, request, adjustment_id):
+        return adjustments.propose(self.db, request.principal, adjustment_id, request.data)
+
+    @http("POST", "/staff-adjustments/<int:adjustment_id>/approve",
+          roles=ADJUSTMENT_APPROVERS, body=adjustment_schemas.ApprovalSchema,
+          response=adjustment_schemas.AdjustmentSchema, tags=("staff",),
+          summary="P5.4.1 the town approves; the measure is applied at once")
+    def approve_staff_adjustment(self, request, adjustment_id):
+        return adjustments.approve(self.db, request.principal, adjustment_id,
+                                   request.data["reason"])
+
+    @http("POST", "/staff-adjustments/<int:adjustment_id>/reject",
+          roles=ADJUSTMENT_APPROVERS, body=adjustment_schemas.RejectionSchema,
+          response=adjustment_schemas.AdjustmentSchema, tags=("staff",),
+          summary="P5.4.1 the town turns the proposal down, with a reason")
+    def reject_staff_adjustment(self, request, adjustment_id):
+        return adjustments.reject(self.db, request.principal, adjustment_id,
+                                  request.data["reason"])
 
     @http("GET", "/departments", roles=ALL_ROLES, tags=("departments",))
     def list_departments_http(self, request):
@@ -267,6 +344,13 @@ class RegistryService(platform.PlatformService):
         return {**grid, "responsible_staff": staffing.responsible_staff(self.db, grid_code)}
 
     @rpc
+    def get_grid_geometry(self, grid_codes: list) -> list:
+        """GeoJSON features of the given grids (retired ones with ``valid_to``), for the
+        assessment's patrol checks when ``registry.grid.changed`` arrives."""
+        data = schemas.GridCodesSchema().load({"grid_codes": grid_codes})
+        return places.grid_features(self.db, data["grid_codes"])
+
+    @rpc
     def list_departments(self) -> list:
         return departments.list_departments(self.db)
 
@@ -276,6 +360,12 @@ class RegistryService(platform.PlatformService):
                       ["*.resident.moved_out", "*.resident.updated"])
     def apply_department_push(self, envelope):
         intake.apply(self.db, self.pii, envelope)
+
+    @consume_contract(adjustments.CONSUMER, EVENTS_EXCHANGE, ["assessment.staff.flagged"],
+                      message_types=["assessment.staff.flagged"])
+    def open_staff_adjustment(self, envelope):
+        """P5.4.6 → P5.4.1: a published assessment flagged a person: open the adjustment."""
+        adjustments.open_from_flag(self.db, envelope)
 
     @timer(interval=GRID_INDEX_REFRESH_SECONDS)
     def refresh_grid_index(self):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from gridgov_common.auth import Principal, parse_scope
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.roles import Role, ScopeLevel
+from services.registry import staff_identity
 from services.registry.domain import staff as staff_domain
 from services.registry.models import party_branches, staff, staff_transitions
 
@@ -41,11 +42,14 @@ def create_staff(session: Session, principal: Principal, command: dict[str, Any]
         raise Unprocessable(str(exc), fields={"scope": [str(exc)]}) from None
     if level != ScopeLevel.DEPARTMENT:
         principal.require_covers(scope_code, f"scope {scope_code}")
-    new_id = session.execute(staff.insert().values(
+    staff_identity.require_free_subject(session, command.get("subject"), None)
+    new_id = staff_identity.guarded_subject_write(session, staff.insert().values(
         name=command["name"], role=role.value, scope_code=scope_code,
         work_phone=command.get("work_phone"), duties=command.get("duties", ""),
-        lifecycle_state=INITIAL_STATE.get(role, APPOINTED),
+        lifecycle_state=INITIAL_STATE.get(role, APPOINTED), subject=command.get("subject"),
     ).returning(staff.c.id)).scalar_one()
+    staff_identity.assign_own_grid(session, new_id, scope_code)
+    staff_identity.publish(session, new_id, "created")
     return get_staff(session, new_id)
 
 
@@ -53,13 +57,14 @@ def get_staff(session: Session, staff_id: int) -> dict[str, Any]:
     row = session.execute(sa.select(staff).where(staff.c.id == staff_id)).first()
     if row is None:
         raise NotFound(f"staff {staff_id} not found")
-    return _view(row)
+    return {**_view(row), "grid_codes": staff_identity.grid_codes(session, staff_id)}
 
 
 def _view(row) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "role": row.role, "scope_code": row.scope_code,
             "work_phone": row.work_phone, "duties": row.duties,
-            "lifecycle_state": row.lifecycle_state, "active": row.active}
+            "lifecycle_state": row.lifecycle_state, "active": row.active,
+            "subject": row.subject}
 
 
 def list_staff(session: Session, prefix: str = "", role: str | None = None) -> list[dict]:
@@ -83,11 +88,15 @@ def transition_staff(session: Session, principal: Principal, staff_id: int, acti
         new_state = staff_domain.transition(row.lifecycle_state, action, principal.role)
     except staff_domain.TransitionError as exc:
         raise Conflict(str(exc), code="illegal_transition") from None
+    active = new_state != "dismissed"
+    if active and not row.active:
+        staff_identity.require_free_subject(session, row.subject, staff_id)
     session.execute(staff.update().where(staff.c.id == staff_id).values(
-        lifecycle_state=new_state, active=new_state != "dismissed"))
+        lifecycle_state=new_state, active=active, changed_at=sa.func.now()))
     session.execute(staff_transitions.insert().values(
         staff_id=staff_id, action=action, from_state=row.lifecycle_state, to_state=new_state,
         actor_sub=principal.sub, actor_role=str(principal.role), reason=reason))
+    staff_identity.publish(session, staff_id, "status_changed")
     return get_staff(session, staff_id)
 
 

@@ -67,7 +67,8 @@ class Transition:
 
 
 _TOWN = frozenset({Role.TOWN_GRID_CHIEF})
-_COMMUNITY = frozenset({Role.COMMUNITY_GRID_CHIEF})
+# P5.4.1 "the community proposes": its grid chief, or its grid instructor (P5.1.2)
+_PROPOSERS = frozenset({Role.COMMUNITY_GRID_CHIEF, Role.GRID_INSTRUCTOR})
 _BUREAU = frozenset({Role.DISTRICT_ADMIN})
 
 TRANSITIONS: dict[tuple[State, Action], Transition] = {
@@ -80,7 +81,7 @@ TRANSITIONS: dict[tuple[State, Action], Transition] = {
     (State.HIRED, Action.FILE): Transition(State.FILED, _BUREAU, "P5.4.1"),
     # P5.4.1: those failing assessment are adjusted: the community proposes ...
     (State.FILED, Action.PROPOSE_ADJUSTMENT):
-        Transition(State.ADJUSTMENT_PROPOSED, _COMMUNITY, "P5.4.1"),
+        Transition(State.ADJUSTMENT_PROPOSED, _PROPOSERS, "P5.4.1"),
     # ... and the town approves (dismissal) or turns the proposal down (stays filed)
     (State.ADJUSTMENT_PROPOSED, Action.APPROVE_ADJUSTMENT):
         Transition(State.DISMISSED, _TOWN, "P5.4.1"),
