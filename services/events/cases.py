@@ -29,7 +29,7 @@ from gridgov_common.auth import Principal
 from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event, add_to_outbox
-from gridgov_common.roles import ScopeLevel
+from gridgov_common.roles import GRID_ROLES, ScopeLevel
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue, geo
 from services.events.domain.cap import alert_headline
@@ -38,6 +38,7 @@ from services.events.models import case_number_counters, cases, photos
 
 PRODUCER = "events"
 CASE_REPORTED = "events.case.reported"
+STAFF_REPORTERS = frozenset(str(role) for role in GRID_ROLES)  # P5.0 grid staff
 MAJOR_EVENT_ALERT = "alert.major_event"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_DUPLICATE_CANDIDATES = 200
@@ -264,6 +265,9 @@ def announce(session: Session, case: dict[str, Any], sub: catalogue.Subcategory,
         "description": case["description"], "photos": case["photos"],
         "resident_id": case["resident_id"], "handled_on_spot": case["handled_on_spot"],
         "duplicate_of": case["duplicate_of"], "private": case["private"],
+        # v2: who of the grid staff reported it (per-grid-worker KPIs, docs/KPIS.md)
+        "reporter_sub": (case["reporter_sub"] if case["reporter_role"] in STAFF_REPORTERS
+                         else None),
     }, PRODUCER, correlation_id=correlation_id)
 
 

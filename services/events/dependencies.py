@@ -12,13 +12,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import eventlet
-from nameko.exceptions import RemoteError, UnknownService
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 
 from gridgov_common.config import positive_number
-from gridgov_common.errors import ServiceUnavailable
+from gridgov_common.rpc import TimedClient, TimedRpcProxy
 from services.events.domain.numbers import check_prefix
 
 log = logging.getLogger(__name__)
@@ -94,9 +92,8 @@ class RegistryClient:
     would hang every report; better to answer 503 (HTTP) or requeue (bus) at once.
     """
 
-    def __init__(self, proxy, timeout: float) -> None:
-        self.proxy = proxy
-        self.timeout = timeout
+    def __init__(self, rpc: TimedClient) -> None:
+        self.rpc = rpc
 
     def lookup_point(self, lon: float, lat: float) -> dict[str, str] | None:
         """{grid_code, community_code, town_code} of the grid containing the point."""
@@ -117,27 +114,13 @@ class RegistryClient:
             raise
 
     def _call(self, method: str, *args):
-        try:
-            reply = getattr(self.proxy, method).call_async(*args)
-            with eventlet.Timeout(self.timeout):
-                return reply.result()
-        except eventlet.Timeout:
-            raise ServiceUnavailable(f"the registry did not answer within {self.timeout}s",
-                                     code="registry_unavailable") from None
-        except UnknownService:
-            raise ServiceUnavailable("the registry is not running",
-                                     code="registry_unavailable") from None
+        return self.rpc.call(method, *args)
 
 
-class Registry(RpcProxy):
-    """``RpcProxy("registry")`` wrapped in a :class:`RegistryClient`."""
+class Registry(TimedRpcProxy):
+    """``RpcProxy("registry")`` with a time limit, injecting a :class:`RegistryClient`."""
 
     def __init__(self) -> None:
-        super().__init__("registry")
-
-    def setup(self) -> None:
-        super().setup()
-        self.timeout = settings_from_config(self.container.config).registry_timeout
-
-    def get_dependency(self, worker_ctx) -> RegistryClient:
-        return RegistryClient(super().get_dependency(worker_ctx), self.timeout)
+        super().__init__("registry",
+                         lambda config: settings_from_config(config).registry_timeout,
+                         RegistryClient)

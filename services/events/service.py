@@ -55,7 +55,7 @@ class EventsService(platform.PlatformService):
 
     # -- cases from the app ---------------------------------------------------------------
 
-    @http("POST", "/cases", roles=REPORTERS, body=schemas.CaseCreateSchema,
+    @http("POST", "/cases", roles=REPORTERS, body=schemas.CaseCreateSchema, rate_limit="intake",
           response=schemas.CaseSchema, status=201, tags=("cases",),
           summary="File a case (P5.3.1); 200 with the same case for a repeated client_ref",
           description="The location (WGS84) decides the grid, which must lie in your scope. "
@@ -134,7 +134,7 @@ class EventsService(platform.PlatformService):
 
     # -- photos ---------------------------------------------------------------------------
 
-    @http("POST", "/photos", roles=REPORTERS, max_body=media.MAX_PHOTO_BYTES,
+    @http("POST", "/photos", roles=REPORTERS, max_body=media.MAX_PHOTO_BYTES, rate_limit="intake",
           response=schemas.PhotoSchema, status=201, tags=("photos",),
           summary="Upload a photo (raw JPEG/PNG/WebP body, ≤ 5 MiB); returns its sha256",
           description="Reference the hash in POST /cases. The same bytes are stored once.")
@@ -213,6 +213,7 @@ class EventsService(platform.PlatformService):
             fmt, service_code))
 
     @http("POST", OPEN311 + "/requests.<string:fmt>", public=True, tags=("open311",),
+          rate_limit="intake",
           summary="File a public request (form-encoded, api_key required)")
     def open311_create_request(self, request, fmt):
         def create() -> Response:

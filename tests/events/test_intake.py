@@ -61,6 +61,7 @@ def test_hotline_case_is_filed_once_however_often_delivered(events, observer, db
     assert key == "events.case.reported"
     assert event["correlation_id"] == message["message_id"]
     assert event["payload"]["source"] == "hotline"
+    assert event["payload"]["reporter_sub"] is None  # v2: a hotline is not grid staff
     assert event["payload"]["grid_code"] == GRID_A and event["payload"]["town_code"] == TOWN
     rows = cases_with_ref(db_engine, payload["external_ref"])
     assert len(rows) == 1
