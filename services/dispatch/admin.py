@@ -62,7 +62,12 @@ def list_versions(session, kind: Kind) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
+INT4_MAX = 2**31 - 1  # the version columns are PostgreSQL integers
+
+
 def get_version(session, kind: Kind, version: int) -> dict[str, Any]:
+    if version > INT4_MAX:  # no such version; the database would refuse it (a 500)
+        raise NotFound(f"no {kind.what} version {version}", code="unknown_version")
     kind.current(session)
     row = session.execute(sa.select(kind.table).where(kind.table.c.version == version)) \
         .mappings().first()

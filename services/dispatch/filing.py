@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import DISPATCH_EXCHANGE, dispatch_key, make_envelope
 from gridgov_common.outbox import add_event, add_to_outbox
-from services.dispatch import casefile_store, config_store
+from services.dispatch import casefile_store, config_store, notices
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName
@@ -65,6 +65,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         "rule_id": rule.id, "rule_version": rule_set.version,
         "escalation_version": policy_version,
         "reported_at": p["reported_at"], "filed_at": now,
+        "reporter_sub": p.get("reporter_sub"),  # v2 only (per-grid-worker KPIs)
     }
     inserted = session.execute(
         pg.insert(cases).values(**case)
@@ -137,6 +138,7 @@ def assign(session, case: dict[str, Any], department: str, role: str, ack_due: d
         "rework": rework,
     }, PRODUCER, correlation_id=correlation_id)
     add_to_outbox(session, DISPATCH_EXCHANGE, key, envelope)
+    notices.request_assignment_notice(session, case, assignment_id, department, ack_due)
     return {"channel": "amqp", "exchange": DISPATCH_EXCHANGE, "routing_key": key,
             "message_id": envelope["message_id"], "assignment_id": assignment_id,
             "department": department, "role": role}

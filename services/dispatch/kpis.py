@@ -16,7 +16,10 @@ left out ("due to close", 应结案):
 - ``first_contact_rate`` = closed with no rework and no return / closed;
 - ``satisfaction`` = mean return-visit score (1–5) and ``satisfied_rate`` = scores ≥ 4 /
   scores;
-- ``avg_hours_to_close`` = mean of closed_at − filed_at, in hours.
+- ``avg_hours_to_close`` = mean of closed_at − filed_at, in hours; its two stages:
+  ``avg_hours_to_resolve`` = mean of resolved_at − filed_at (triage, report-in, handling)
+  and ``avg_hours_to_return_visit`` = mean of closed_at − resolved_at over closed cases
+  (the return visit); cases never resolved (closed on the spot) count in neither.
 
 Departments over their assignments **sent** in ``[start, end)`` (one row per department
 and round; withdrawn ones left out):
@@ -26,6 +29,9 @@ and round; withdrawn ones left out):
   reported on time / assigned; ``return_rate`` = returned / assigned;
 - ``rework_rate`` 返工率 = rework rounds / reported;
 - ``avg_ack_hours``, ``avg_handle_hours`` = mean acked_at − sent_at, reported_at − sent_at.
+
+Grid workers (``by=grid_worker``): the cases each reported and the cases in their grids,
+with the areas' definitions — ``kpis_workers.py``.
 
 Rates are ``None`` when their denominator is 0.
 """
@@ -38,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from services.dispatch import kpis_workers
 from services.dispatch.domain.calendar import DEFAULT_TZ
 from services.dispatch.domain.states import AssignmentState, CaseState
 from services.dispatch.models import assignments, cases
@@ -50,7 +57,7 @@ from services.dispatch.statistics import (
 )
 
 AREAS = {"town": 9, "community": 12, "grid": 15}
-BY = (*AREAS, "department")
+BY = (*AREAS, "department", "grid_worker")
 CANCELLED = CaseState.CANCELLED.value
 CLOSED = CaseState.CLOSED.value
 SATISFIED = 4
@@ -61,8 +68,12 @@ def kpis(session, scope_codes: list[str] | None, start: datetime, end: datetime,
     """{"by", "start", "end", "rows": [...]}: one row per area or department."""
     if by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}")
-    rows = (department_rows(session, scope_codes, start, end) if by == "department"
-            else area_rows(session, scope_codes, start, end, AREAS[by]))
+    if by == "grid_worker":  # P5.4.6: per grid staff member (kpis_workers.py)
+        rows = kpis_workers.worker_rows(session, scope_codes, start, end)
+    elif by == "department":
+        rows = department_rows(session, scope_codes, start, end)
+    else:
+        rows = area_rows(session, scope_codes, start, end, AREAS[by])
     return {"by": by, "start": start.isoformat(), "end": end.isoformat(), "rows": rows}
 
 
@@ -93,7 +104,10 @@ def area_rows(session, scope_codes, start, end, digits: int) -> list[dict[str, A
         sa.func.avg(cases.c.satisfaction).label("satisfaction"),
         sa.func.count(cases.c.satisfaction).label("scored"),
         count_where(cases.c.satisfaction >= SATISFIED).label("satisfied"),
-        _hours(cases.c.closed_at, cases.c.filed_at).filter(closed).label("hours_to_close"))
+        _hours(cases.c.closed_at, cases.c.filed_at).filter(closed).label("hours_to_close"),
+        _hours(cases.c.resolved_at, cases.c.filed_at).label("hours_to_resolve"),
+        _hours(cases.c.closed_at, cases.c.resolved_at).filter(closed)
+        .label("hours_to_return_visit"))
         .select_from(cases.outerjoin(late, late.c.case_id == cases.c.case_id))
         .where(cases.c.filed_at >= start, cases.c.filed_at < end,
                cases.c.state != CANCELLED, in_scope(scope_codes))
@@ -107,6 +121,8 @@ def area_rows(session, scope_codes, start, end, digits: int) -> list[dict[str, A
         "first_contact_rate": rate(r.first_contact, r.closed),
         "satisfaction": _round(r.satisfaction), "satisfied_rate": rate(r.satisfied, r.scored),
         "avg_hours_to_close": _round(r.hours_to_close),
+        "avg_hours_to_resolve": _round(r.hours_to_resolve),
+        "avg_hours_to_return_visit": _round(r.hours_to_return_visit),
     } for r in session.execute(query)]
 
 

@@ -60,6 +60,30 @@ cases = sa.Table(
              postgresql_where=sa.text("next_escalation_at IS NOT NULL")),
     sa.Index("ix_cases_escalation_unseen", "case_id",
              postgresql_where=sa.text("escalation_basis_at IS DISTINCT FROM updated_at")),
+    # events.case.reported v2: the grid staff member who reported it (0007; KPIS.md)
+    sa.Column("reporter_sub", sa.Text, nullable=True),
+    sa.Index("ix_cases_reporter_sub", "reporter_sub",
+             postgresql_where=sa.text("reporter_sub IS NOT NULL")),
+)
+
+# Grid staff and their grids from registry.staff.changed (0007), for by=grid_worker KPIs.
+grid_workers = sa.Table(
+    "grid_workers", metadata,
+    sa.Column("staff_id", sa.BigInteger, primary_key=True),
+    sa.Column("subject", sa.Text, nullable=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("scope_code", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    _ts("registry_at", False),
+    sa.Index("ix_grid_workers_subject", "subject"),
+)
+
+grid_worker_grids = sa.Table(
+    "grid_worker_grids", metadata,
+    sa.Column("staff_id", sa.BigInteger,
+              sa.ForeignKey("grid_workers.staff_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("grid_code", sa.String(15), primary_key=True),
+    sa.Index("ix_grid_worker_grids_grid", "grid_code"),
 )
 
 assignments = sa.Table(
@@ -95,6 +119,15 @@ deadline_reminders = sa.Table(
     sa.Column("case_id", UUID(as_uuid=False), nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False,
               server_default=NOW),
+)
+
+# Daily digests sent (digests.py): one per recipient scope and local day, whichever
+# replica's timer claims it first.
+daily_digests = sa.Table(
+    "daily_digests", metadata,
+    sa.Column("scope", sa.Text, primary_key=True),  # department:<code> | town:<code>
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
 
 # P5.3.4: every step of a case is kept; append-only and hash-chained (trigger + casefile).

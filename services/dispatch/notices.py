@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
 from gridgov_common.outbox import add_to_outbox
 from gridgov_common.roles import Role
 from services.dispatch import config_store
+from services.dispatch.domain.calendar import DEFAULT_TZ
 
 PRODUCER = "dispatch"
 RETURN_VISIT_WORKING_HOURS = 16  # two working days to call or visit the resident
@@ -22,6 +24,7 @@ RETURN_VISIT_WORKING_HOURS = 16  # two working days to call or visit the residen
 VISITORS = ((Role.NEIGHBOURHOOD_GRID_WORKER, "grid", 15),
             (Role.COMMUNITY_GRID_WORKER, "community", 12))
 LOCALE = "zh-CN"
+DISTRICT_TZ = ZoneInfo(DEFAULT_TZ)
 
 
 def request_return_visit(session, case: dict[str, Any], resolved_at: datetime) -> None:
@@ -35,6 +38,19 @@ def request_return_visit(session, case: dict[str, Any], resolved_at: datetime) -
                     for role, level, digits in VISITORS],
         params={"case_number": case["case_number"],
                 "due_at": due.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")})
+
+
+def request_assignment_notice(session, case: dict[str, Any], assignment_id: str,
+                              department: str, ack_due: datetime) -> None:
+    """P2.2: the department's officers see a new assignment in their app inbox (and on any
+    channel subscribed for the department), next to the work order its system receives on
+    its own routing key. Once per assignment."""
+    request_notification(
+        session, cause_id=f"dispatch:assignment:{assignment_id}", case_id=case["case_id"],
+        kind="assignment",
+        recipients=[{"role": Role.DEPARTMENT_OFFICER.value, "scope": f"department:{department}"}],
+        params={"case_number": case["case_number"], "department": department,
+                "ack_due_at": ack_due.astimezone(DISTRICT_TZ).strftime("%Y-%m-%d %H:%M")})
 
 
 def request_notification(session, *, cause_id: str, case_id: str | None, kind: str,

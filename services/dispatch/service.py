@@ -11,6 +11,7 @@ Out, through the outbox: ``dispatch.assignment`` on gridgov.dispatch
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
@@ -32,8 +33,11 @@ from services.dispatch import (
     admin,
     casefile_store,
     delays,
+    digests,
     escalating,
     filing,
+    grid_workers,
+    handling,
     kpis,
     notifications,
     queries,
@@ -79,6 +83,13 @@ class DispatchService(platform.PlatformService):
                                                          escalating.DEFAULT_BATCH)))
         self.db.commit()  # the commit wakes the relay (gridgov_common.outbox)
 
+    @config_timer("DIGEST_POLL_SECONDS", 300.0)
+    def send_daily_digests(self):
+        """Daily digests of open cases, once per recipient and day (digests.py)."""
+        hour = int(self.relay.container.config.get("DIGEST_HOUR", digests.DEFAULT_HOUR))
+        digests.send_due(self.db, datetime.now(UTC), hour)
+        self.db.commit()  # the commit wakes the relay
+
     # -- cases reported by the events service ---------------------------------------------
 
     @consume_contract_batch(filing.CONSUMER, EVENTS_EXCHANGE, ["events.case.reported"],
@@ -87,6 +98,12 @@ class DispatchService(platform.PlatformService):
         """In batches (gridgov_common.batching): one transaction files many cases."""
         for envelope in claim_messages(self.db, envelopes, filing.CONSUMER):
             filing.file_reported(self.db, envelope)  # the others were filed already
+
+    @consume_contract(grid_workers.CONSUMER, EVENTS_EXCHANGE, [grid_workers.MESSAGE_TYPE],
+                      message_types=[grid_workers.MESSAGE_TYPE])
+    def take_staff_changed(self, envelope):
+        """Grid staff and their grids, for KPIs per grid worker (docs/KPIS.md)."""
+        grid_workers.apply_staff_changed(self.db, envelope)
 
     # -- departments reporting in ---------------------------------------------------------
 
@@ -231,6 +248,26 @@ class DispatchService(platform.PlatformService):
         p = request.params
         start, end = kpis.local_period(p["from_"], p["to"])
         return kpis.kpis(self.db, [request.principal.scope_code], start, end, p["by"])
+
+    @rpc
+    def kpis(self, scope: str, first: str, last: str, by: str) -> dict:
+        """``GET /kpis`` for other services over ``scope`` ("town:320505001"), e.g. the
+        half-year assessment (P5.4.6, services/assessment/appraisal.py)."""
+        code = statistics.parse_scope(statistics_schemas.StatisticsScopeSchema().load(
+            {"scope": scope})["scope"])
+        p = statistics_schemas.KpiQuerySchema().load({"from": first, "to": last, "by": by})
+        start, end = kpis.local_period(p["from_"], p["to"])
+        return kpis.kpis(self.db, [code], start, end, p["by"])
+
+    @rpc
+    def handling_figures(self, scope: str, start: str, end: str) -> dict:
+        """How the items sent in [start, end) were handled, by department and town, and
+        the overdue list (P5.3.5 circulars; read-only, services/dispatch/handling.py)."""
+        checked = handling.HandlingQuerySchema().load({"scope": scope, "start": start,
+                                                       "end": end})
+        return _plain(handling.handling_figures(
+            self.db, [statistics.parse_scope(checked["scope"])], checked["start"],
+            checked["end"]))
 
     # -- delay requests --------------------------------------------------------------------
 

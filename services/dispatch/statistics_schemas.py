@@ -93,7 +93,8 @@ class KpiQuerySchema(Schema):
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
     by = fields.String(load_default="town",
-                       validate=validate.OneOf(["town", "community", "grid", "department"]))
+                       validate=validate.OneOf(["town", "community", "grid", "department",
+                                                "grid_worker"]))
 
     @validates_schema
     def _period(self, data, **kwargs):
@@ -103,9 +104,20 @@ class KpiQuerySchema(Schema):
             raise ValidationError(f"at most {MAX_PERIOD_DAYS} days", "to")
 
 
+class WorkerFiguresSchema(Schema):
+    """Cases a grid worker reported, or cases in their grids (docs/KPIS.md)."""
+
+    due = fields.Integer(**COUNT)
+    closed = fields.Integer(**COUNT)
+    closure_rate = fields.Float(allow_none=True)
+    on_time_closure_rate = fields.Float(allow_none=True)
+    first_contact_rate = fields.Float(allow_none=True)
+    rework_rate = fields.Float(allow_none=True)
+
+
 class KpiRowSchema(Schema):
-    """One area (town, community, grid) or department; the fields of its kind only
-    (definitions: docs/KPIS.md)."""
+    """One area (town, community, grid), department or grid worker (``code`` = token
+    subject); the fields of its kind only (definitions: docs/KPIS.md)."""
 
     code = fields.String(required=True)
     due = fields.Integer(**COUNT)
@@ -118,6 +130,8 @@ class KpiRowSchema(Schema):
     satisfaction = fields.Float(allow_none=True)
     satisfied_rate = fields.Float(allow_none=True)
     avg_hours_to_close = fields.Float(allow_none=True)
+    avg_hours_to_resolve = fields.Float(allow_none=True)
+    avg_hours_to_return_visit = fields.Float(allow_none=True)
     assigned = fields.Integer(**COUNT)
     ack_on_time_rate = fields.Float(allow_none=True)
     handling_rate = fields.Float(allow_none=True)
@@ -125,6 +139,12 @@ class KpiRowSchema(Schema):
     return_rate = fields.Float(allow_none=True)
     avg_ack_hours = fields.Float(allow_none=True)
     avg_handle_hours = fields.Float(allow_none=True)
+    staff_id = fields.Integer()
+    role = fields.String()
+    scope_code = fields.String()
+    grid_codes = fields.List(fields.String())
+    reported = fields.Nested(WorkerFiguresSchema)
+    responsible = fields.Nested(WorkerFiguresSchema)
 
 
 class KpiReportSchema(Schema):

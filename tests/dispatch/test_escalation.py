@@ -292,8 +292,13 @@ def test_departments_are_reminded_at_half_and_four_fifths_of_their_time(
     _move_due(db_engine, case_id, fire["assignment_id"],
               sent_at=sa.text("now() - interval '60 days'"),
               handle_due_at=sa.text("now() + interval '5 days'"))
-    got = received(esc_sink, "notify-sink", expect=2)
-    payloads = sorted((body["payload"] for _, body in got), key=lambda p: p["params"]["percent"])
+    # besides the two reminders, the two assignment notices (P2.2) of the dispatch itself
+    got = received(esc_sink, "notify-sink", expect=4)
+    assert sorted(body["payload"]["kind"] for _, body in got) == [
+        "assignment", "assignment", "deadline_reminder", "deadline_reminder"]
+    payloads = sorted((body["payload"] for _, body in got
+                       if body["payload"]["kind"] == "deadline_reminder"),
+                      key=lambda p: p["params"]["percent"])
     assert [p["params"]["percent"] for p in payloads] == [50, 80]
     assert {p["kind"] for p in payloads} == {"deadline_reminder"}
     assert payloads[0]["recipients"] == [{"role": "department_officer",

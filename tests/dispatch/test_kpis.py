@@ -76,10 +76,13 @@ def period(db_engine, clean_db):
 TOWN1 = {"code": T1, "due": 3, "closed": 2, "closure_rate": 0.6667,
          "on_time_closure_rate": 0.3333, "rework_rate": 0.5, "forwarding_rate": 0.3333,
          "first_contact_rate": 0.5, "satisfaction": 4.0, "satisfied_rate": 0.5,
-         "avg_hours_to_close": 84.0}
+         "avg_hours_to_close": 84.0,
+         # stages: A resolved 24 h after filing, B 96 h → 60; each closed 24 h later
+         "avg_hours_to_resolve": 60.0, "avg_hours_to_return_visit": 24.0}
 TOWN2 = {"code": T2, "due": 1, "closed": 1, "closure_rate": 1.0, "on_time_closure_rate": 1.0,
          "rework_rate": 0.0, "forwarding_rate": 0.0, "first_contact_rate": 1.0,
-         "satisfaction": None, "satisfied_rate": None, "avg_hours_to_close": 0.0}
+         "satisfaction": None, "satisfied_rate": None, "avg_hours_to_close": 0.0,
+         "avg_hours_to_resolve": None, "avg_hours_to_return_visit": None}  # D: on the spot
 FIRE = {"code": "fire", "assigned": 4, "ack_on_time_rate": 0.75, "handling_rate": 0.75,
         "on_time_handling_rate": 0.5, "return_rate": 0.0, "rework_rate": 0.3333,
         "avg_ack_hours": 2.25, "avg_handle_hours": 32.0}
