@@ -29,6 +29,8 @@ DEFAULT_MAX_GAP_SECONDS = 900
 _INSIDE = """EXISTS (
   SELECT 1 FROM assessment.grid_rings g
    WHERE g.ring = 0 AND g.grid_code >= {scope} AND g.grid_code <= {scope} || '999999999999999'
+     AND (g.valid_from IS NULL OR g.valid_from <= :day)
+     AND (g.valid_to IS NULL OR g.valid_to > :day)
      AND g.area @> point({lon}, {lat})
      AND NOT EXISTS (SELECT 1 FROM assessment.grid_rings h
                       WHERE h.grid_code = g.grid_code AND h.part = g.part AND h.ring > 0
@@ -37,7 +39,7 @@ _INSIDE = """EXISTS (
 DAY_SQL = sa.text(f"""
 WITH people AS (
   SELECT staff_sub, role, scope_code FROM assessment.field_staff
-   WHERE scope_code LIKE :scope || '%'
+   WHERE scope_code LIKE :scope || '%' AND active
 ), pts AS (
   SELECT t.staff_sub, p.scope_code, t.patrol_id, t.recorded_at, t.lon, t.lat,
          lead(t.recorded_at) OVER (PARTITION BY t.staff_sub ORDER BY t.recorded_at) AS next_at
@@ -66,7 +68,7 @@ SELECT people.staff_sub, people.role, people.scope_code,
 
 INSTRUCTOR_SQL = sa.text(f"""
 SELECT s.staff_sub FROM assessment.field_staff s
- WHERE s.role = :role AND s.scope_code LIKE :scope || '%'
+ WHERE s.role = :role AND s.scope_code LIKE :scope || '%' AND s.active
    AND EXISTS (SELECT 1 FROM assessment.track_points t
                 WHERE t.staff_sub = s.staff_sub
                   AND t.recorded_at >= :month_start AND t.recorded_at < :day_end
@@ -90,11 +92,12 @@ def patrol_day(db, day: date, scope_code: str, is_workday: bool,
     db.execute(sa.text("SET LOCAL jit = off"))
     rows = db.execute(DAY_SQL, {"day_start": day_start, "day_end": day_end,
                                 "work_start": work_start, "work_end": work_end,
-                                "max_gap": max_gap, "scope": scope_code}).mappings().all()
+                                "max_gap": max_gap, "scope": scope_code,
+                                "day": day}).mappings().all()
     month_start = datetime.combine(day.replace(day=1), time(0), TZ)
     instructors = {r[0] for r in db.execute(INSTRUCTOR_SQL, {
         "role": Role.GRID_INSTRUCTOR.value, "scope": scope_code,
-        "month_start": month_start, "day_end": day_end})}
+        "month_start": month_start, "day_end": day_end, "day": day})}
     working = (work_end - work_start).total_seconds() if is_workday else 0.0
     month_end = (day + timedelta(days=1)).month != day.month
     return [_judge(dict(r), working, is_workday, instructors, month_end) for r in rows]

@@ -75,9 +75,10 @@ class FieldWorkRoutes:
         return _plain(patrols.read_track(self.db, request.principal, patrol_id))
 
     @http("GET", "/patrols/audit", roles=ADMIN, query=schemas.AuditQuerySchema,
-          tags=("patrols",), summary="Who read which tracks, newest first")
+          tags=("patrols",),
+          summary="Who read which tracks, newest first (this read is audited too)")
     def track_audit(self, request):
-        return _plain(patrols.read_audit(self.db, request.params["limit"]))
+        return _plain(patrols.read_audit(self.db, request.principal, request.params["limit"]))
 
     @http("PUT", "/patrol-grids", roles=ADMIN, body=schemas.GridCollectionSchema,
           tags=("patrols",),
@@ -90,6 +91,8 @@ class FieldWorkRoutes:
         """Retention of location data (P5.4.4)."""
         days = int(self._setting("TRACK_RETENTION_DAYS", patrols.DEFAULT_RETENTION_DAYS))
         patrols.purge(self.db, datetime.now(UTC), days)
+        self.db.commit()
+        patrols.purge_audit(self.db, self.track_audit_retention)
         self.db.commit()
 
     # -- compliance ------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def standing(db, scope_code: str, day: date) -> list[dict[str, Any]]:
                  .select_from(field_staff.outerjoin(meetings, sa.and_(
                      meetings.c.convener_sub == field_staff.c.staff_sub,
                      meetings.c.kind == rule.kind, meetings.c.held_on.between(start, end))))
-                 .where(field_staff.c.role == rule.role.value,
+                 .where(field_staff.c.role == rule.role.value, field_staff.c.active,
                         field_staff.c.scope_code.startswith(scope_code))
                  .group_by(field_staff.c.staff_sub, field_staff.c.scope_code))
         for row in db.execute(query).mappings():

@@ -33,7 +33,8 @@ def _ts(name: str, nullable: bool = True, **kw) -> sa.Column:
 
 
 # One row per ring of a grid's (multi)polygon; a hole ring excludes its area from its
-# polygon (``part``). Filled by PUT /patrol-grids (admin) from the registry's GeoJSON.
+# polygon (``part``). Kept current from registry.grid.changed (registry_sync.py); PUT
+# /patrol-grids (admin) is the override and the backfill.
 grid_rings = sa.Table(
     "grid_rings", metadata,
     sa.Column("grid_code", sa.String(15), primary_key=True),
@@ -41,6 +42,8 @@ grid_rings = sa.Table(
     sa.Column("ring", sa.Integer, primary_key=True),  # 0 = outer, > 0 = hole
     sa.Column("area", PgPolygon, nullable=False),
     _ts("updated_at", False, server_default=NOW),
+    sa.Column("valid_from", sa.Date, nullable=True),  # null: always (operator's PUT)
+    sa.Column("valid_to", sa.Date, nullable=True),  # first day no longer valid (retired)
 )
 
 patrols = sa.Table(
@@ -106,13 +109,18 @@ meeting_reminders = sa.Table(
     _ts("sent_at", False, server_default=NOW),
 )
 
-# The people the meeting rules apply to (sub, role, scope), as known from their tokens.
+# The people the patrol and meeting rules apply to (sub, role, scope): from the registry's
+# registry.staff.changed (migration 0004) and from the tokens of people using the app.
 field_staff = sa.Table(
     "field_staff", metadata,
     sa.Column("staff_sub", sa.Text, primary_key=True),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("scope_code", sa.String(15), nullable=False),
     _ts("last_seen_at", False, server_default=NOW),
+    sa.Column("staff_id", sa.BigInteger, nullable=True, index=True),  # the registry's id
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("grid_codes", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    _ts("registry_at"),  # occurred_at of the newest registry message applied
 )
 
 work_logs = sa.Table(
@@ -129,4 +137,87 @@ work_logs = sa.Table(
     _ts("reviewed_at"),
     _ts("created_at", False, server_default=NOW),
     sa.UniqueConstraint("author_sub", "grid_code", "day", name="uq_work_logs_author_day"),
+)
+
+# Circulars (P5.3.5 通报): immutable (a trigger refuses UPDATE and DELETE), versioned per
+# (kind, period, scope); a schedule's circular exists at most once per period (the partial
+# unique index), whichever replica's timer gets there first. docs/CIRCULARS.md.
+circulars = sa.Table(
+    "circulars", metadata,
+    sa.Column("circular_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # weekly | monthly | custom
+    sa.Column("period", sa.Text, nullable=False),  # 2026-W48 | 2026-11 | 2026-11-01..2026-11-15
+    sa.Column("scope", sa.Text, nullable=False),  # district:320505 | town:320505001
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),  # schedule | demand
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("generated_by", sa.Text, nullable=False),
+    sa.Column("content", JSONB, nullable=False),
+    _ts("created_at", False, server_default=NOW),
+    sa.UniqueConstraint("kind", "period", "scope", "version", name="uq_circulars_version"),
+    sa.Index("uq_circulars_scheduled", "kind", "period", "scope", unique=True,
+             postgresql_where=sa.text("origin = 'schedule'")),
+    sa.Index("ix_circulars_created", "created_at"),
+)
+
+# Half-year assessment (P5.4.6, docs/ASSESSMENT.md; migration 0003_appraisal).
+# Base-data spot checks (基础信息准确率): ids of the checked records only, never their data.
+spot_checks = sa.Table(
+    "spot_checks", metadata,
+    sa.Column("check_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("grid_code", sa.String(15), nullable=False),
+    sa.Column("record_kind", sa.Text, nullable=False),  # resident | household | building …
+    sa.Column("record_id", sa.Text, nullable=False),  # the registry's id, no personal data
+    sa.Column("field_class", sa.Text, nullable=False),  # spotchecks.FIELD_CLASSES (P5.4.4)
+    sa.Column("method", sa.Text, nullable=False),  # phone | field
+    sa.Column("correct", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("checked_by", sa.Text, nullable=False),
+    sa.Column("checker_role", sa.Text, nullable=False),
+    _ts("checked_at", False),
+    _ts("created_at", False, server_default=NOW),
+    sa.Index("ix_spot_checks_grid_checked", "grid_code", "checked_at"),
+)
+
+# Versioned assessment schemes (indicators, weights, mappings, grade bands): immutable rows.
+appraisal_schemes = sa.Table(
+    "appraisal_schemes", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("body", JSONB, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_by", sa.Text, nullable=False),
+    _ts("created_at", False, server_default=NOW),
+)
+
+# The only hand-entered figures: democratic appraisal and quantified points (P5.4.6).
+appraisal_inputs = sa.Table(
+    "appraisal_inputs", metadata,
+    sa.Column("half_year", sa.String(6), primary_key=True),  # 2026H2
+    sa.Column("subject_kind", sa.Text, primary_key=True),  # town|community|staff|department
+    sa.Column("subject_code", sa.Text, primary_key=True),  # code, staff sub or department
+    sa.Column("town_code", sa.String(9), nullable=True),  # who may edit it (None: district)
+    sa.Column("democratic_appraisal", sa.Numeric(6, 2), nullable=True),
+    sa.Column("quantified_points", sa.Numeric(8, 2), nullable=True),
+    sa.Column("entered_by", sa.Text, nullable=False),
+    _ts("entered_at", False, server_default=NOW),
+)
+
+# Reports: a trigger refuses DELETE and every UPDATE but draft -> published (content frozen).
+appraisal_reports = sa.Table(
+    "appraisal_reports", metadata,
+    sa.Column("report_id", UUID(as_uuid=False), primary_key=True),
+    sa.Column("half_year", sa.String(6), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),  # town:320505001 | district:320505
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("scheme_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.Text, nullable=False, server_default="draft"),  # draft | published
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    _ts("created_at", False, server_default=NOW),
+    sa.Column("published_by", sa.Text, nullable=True),
+    _ts("published_at"),
+    sa.Column("content", JSONB, nullable=False),
+    sa.UniqueConstraint("half_year", "scope", "version", name="uq_appraisal_reports_version"),
 )

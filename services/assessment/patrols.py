@@ -8,12 +8,13 @@ tracks inside their scope, and every read leaves a row in ``track_audit``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from gridgov_common import audit_retention
 from gridgov_common.errors import Conflict, Forbidden, NotFound
 from gridgov_common.roles import Role
 from services.assessment.models import (
@@ -132,9 +133,17 @@ def read_track(db, principal, patrol_id: str) -> dict[str, Any]:
     return {**dict(patrol), "points": [dict(p) for p in points]}
 
 
-def read_audit(db, limit: int) -> list[dict[str, Any]]:
-    rows = db.execute(sa.select(track_audit).order_by(track_audit.c.id.desc()).limit(limit))
-    return [dict(r) for r in rows.mappings()]
+def read_audit(db, principal, limit: int) -> list[dict[str, Any]]:
+    """Who read which tracks, newest first; reading the log is itself a row of it."""
+    rows = [dict(r) for r in db.execute(
+        sa.select(track_audit).order_by(track_audit.c.id.desc()).limit(limit)).mappings()]
+    _audit(db, principal, "read_audit", "track_audit", {"limit": limit})
+    return rows
+
+
+def purge_audit(db, days: int) -> int:
+    """P5.4.4: audit rows older than ``days`` (≥ 183), through migration 0005's function."""
+    return audit_retention.purge(db, "assessment.purge_track_audit", days)
 
 
 def purge(db, now: datetime, retention_days: int = DEFAULT_RETENTION_DAYS) -> int:
@@ -161,10 +170,14 @@ def replace_grids(db, features: list[dict]) -> int:
     """Replace the rings of each grid given (GeoJSON features with ``grid_code``)."""
     rows = []
     for feature in features:
-        code = feature["properties"]["grid_code"]
+        props = feature["properties"]
+        code = props["grid_code"]
+        # P4.1: the registry's validity (registry_sync); an operator's PUT has none
+        valid = {k: date.fromisoformat(props[k]) if props.get(k) else None
+                 for k in ("valid_from", "valid_to")}
         for part, polygon in enumerate(_polygons(feature["geometry"])):
-            rows += [{"grid_code": code, "part": part, "ring": n, "area": _ring_text(ring)}
-                     for n, ring in enumerate(polygon)]
+            rows += [{"grid_code": code, "part": part, "ring": n, "area": _ring_text(ring),
+                      **valid} for n, ring in enumerate(polygon)]
     codes = sorted({f["properties"]["grid_code"] for f in features})
     db.execute(grid_rings.delete().where(grid_rings.c.grid_code.in_(codes)))
     if rows:

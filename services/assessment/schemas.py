@@ -94,7 +94,9 @@ class MeetingListQuerySchema(Schema):
 
 
 class MeetingComplianceQuerySchema(Schema):
-    period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+    # years 1900-2999: the fuzzer's "0000-01" reached date() and answered 500
+    period = fields.String(required=True,
+                           validate=validate.Regexp(r"^(19|2\d)\d{2}-(0[1-9]|1[0-2])$"),
                            metadata={"example": "2026-11"})
     scope = fields.String(load_default=None, validate=validate.Regexp(r"^\d{6,15}$"))
 

@@ -9,14 +9,16 @@ circulars come next.
 """
 
 # modules, not classes: `nameko run` starts every visible class that has entrypoints
-from gridgov_common import outbox, platform
-from services.assessment import fieldwork
+from gridgov_common import audit_retention, outbox, platform
+from services.assessment import appraisal_routes, circular_routes, fieldwork, registry_consumers
 from services.assessment.dashboard import routes as dashboard_routes
 from services.assessment.dashboard import sources as dashboard_deps
 
 
 class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRoutes,
-                        fieldwork.FieldWorkRoutes):
+                        fieldwork.FieldWorkRoutes, circular_routes.CircularRoutes,
+                        registry_consumers.RegistryConsumers,
+                        appraisal_routes.AppraisalRoutes):
     name = "assessment"
     title = "gridgov assessment"
     description = (
@@ -26,4 +28,9 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
 
     dashboard_sources = dashboard_deps.DashboardSources()
     dashboard_dispatch = dashboard_deps.DispatchStatistics()  # RpcProxy("dispatch")
-    relay = outbox.OutboxRelay()  # field work (fieldwork.py): assessment.meeting.reminder
+    relay = outbox.OutboxRelay()  # meeting reminders, circulars (P5.3.5) through the outbox
+    circular_figures = circular_routes.DispatchFigures()  # RpcProxy("dispatch"), circulars
+    registry_geometry = registry_consumers.RegistryGeometry()  # RpcProxy("registry"), grids
+    appraisal_kpis = appraisal_routes.DispatchKpis()  # RpcProxy("dispatch"), P5.4.6
+    # P5.4.4: who read whose track is kept ≥ 183 days; a shorter setting stops the start
+    track_audit_retention = audit_retention.AuditRetention("TRACK_AUDIT_RETENTION_DAYS")

@@ -12,13 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import eventlet
 import requests
-from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 
-from gridgov_common.errors import ServiceUnavailable
+from gridgov_common.rpc import TimedClient, TimedRpcProxy
 from services.assessment.dashboard import health, rabbit
 from services.assessment.dashboard.schemas import CaseStatisticsSchema
 from services.assessment.dashboard.settings import Settings, settings_from_config
@@ -101,34 +98,19 @@ class DashboardSources(DependencyProvider):
 
 
 class StatisticsClient:
-    def __init__(self, proxy, timeout: float) -> None:
-        self.proxy = proxy
-        self.timeout = timeout
+    """What the dashboard needs from dispatch: its ``case_statistics`` RPC."""
+
+    def __init__(self, rpc: TimedClient) -> None:
+        self.rpc = rpc
 
     def case_statistics(self, scope: str) -> dict[str, Any]:
         """Counts by grid, department and town, recent cases and escalations (validated)."""
-        try:
-            reply = self.proxy.case_statistics.call_async(scope)
-            with eventlet.Timeout(self.timeout):
-                result = reply.result()
-        except eventlet.Timeout:
-            raise ServiceUnavailable(f"dispatch did not answer within {self.timeout}s",
-                                     code="dispatch_unavailable") from None
-        except UnknownService:
-            raise ServiceUnavailable("dispatch is not running",
-                                     code="dispatch_unavailable") from None
-        return CaseStatisticsSchema().load(result)
+        return CaseStatisticsSchema().load(self.rpc.call("case_statistics", scope))
 
 
-class DispatchStatistics(RpcProxy):
-    """``RpcProxy("dispatch")`` wrapped in a :class:`StatisticsClient`."""
+class DispatchStatistics(TimedRpcProxy):
+    """``RpcProxy("dispatch")`` with a time limit, injecting a :class:`StatisticsClient`."""
 
     def __init__(self) -> None:
-        super().__init__("dispatch")
-
-    def setup(self) -> None:
-        super().setup()
-        self.timeout = settings_from_config(self.container.config).timeout
-
-    def get_dependency(self, worker_ctx) -> StatisticsClient:
-        return StatisticsClient(super().get_dependency(worker_ctx), self.timeout)
+        super().__init__("dispatch", lambda config: settings_from_config(config).timeout,
+                         StatisticsClient)

@@ -1,0 +1,96 @@
+"""marshmallow schemas of the half-year assessment and spot-check entrypoints (P5.4.6)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services.assessment import appraisal_scheme, spotchecks
+
+HALF_YEAR = validate.Regexp(r"^(19|2\d)\d{2}H[12]$", error="YYYYH1 or YYYYH2.")
+MAX_PERIOD_DAYS = 366
+
+
+class SpotCheckCreateSchema(Schema):
+    grid_code = fields.String(required=True, validate=validate.Regexp(r"^\d{15}$"))
+    record_kind = fields.String(required=True, validate=validate.OneOf(spotchecks.RECORD_KINDS))
+    record_id = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_.:-]{1,64}$", error="the registry's record id (no personal data)"))
+    field_class = fields.String(required=True,
+                                validate=validate.OneOf(spotchecks.FIELD_CLASSES))
+    method = fields.String(required=True, validate=validate.OneOf(spotchecks.METHODS))
+    correct = fields.Boolean(required=True)
+    checked_at = fields.AwareDateTime(load_default=None)
+    note = fields.String(load_default="", validate=validate.Length(max=500),
+                         metadata={"description": "what was wrong; no personal data"})
+
+
+class SpotCheckSchema(Schema):
+    check_id = fields.String()
+    grid_code = fields.String()
+    record_kind = fields.String()
+    record_id = fields.String()
+    field_class = fields.String()
+    method = fields.String()
+    correct = fields.Boolean()
+    note = fields.String()
+    checked_by = fields.String()
+    checker_role = fields.String()
+    checked_at = fields.String()
+
+
+class _PeriodSchema(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    scope = fields.String(load_default=None, validate=validate.Regexp(r"^\d{6,15}$"))
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        if data["to"] < data["from_"]:
+            raise ValidationError("must not be before from", "to")
+        if (data["to"] - data["from_"]).days > MAX_PERIOD_DAYS:
+            raise ValidationError(f"at most {MAX_PERIOD_DAYS} days", "to")
+
+
+class SpotCheckListQuerySchema(_PeriodSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class AccuracyQuerySchema(_PeriodSchema):
+    by = fields.String(load_default="grid", validate=validate.OneOf(spotchecks.BY))
+
+
+class SchemeCreateSchema(Schema):
+    body = fields.Dict(required=True, metadata={"description": "docs/ASSESSMENT.md"})
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class InputSchema(Schema):
+    subject_kind = fields.String(required=True, validate=validate.OneOf(
+        ("town", "community", "staff", "department")))
+    subject_code = fields.String(required=True, validate=validate.Length(1, 120))
+    democratic_appraisal = fields.Float(required=True, allow_none=True,
+                                        validate=validate.Range(0, 100))
+    quantified_points = fields.Float(required=True, allow_none=True,
+                                     validate=validate.Range(-10000, 10000))
+
+
+class InputsPutSchema(Schema):
+    inputs = fields.List(fields.Nested(InputSchema), required=True,
+                         validate=validate.Length(1, 2000))
+
+
+class RunSchema(Schema):
+    half_year = fields.String(required=True, validate=HALF_YEAR,
+                              metadata={"example": "2026H2"})
+    scope = fields.String(load_default=None, validate=validate.Regexp(
+        r"^(town:\d{9}|district:\d{6})$"), metadata={"description": "default: the caller's"})
+    scheme_version = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
+
+
+class ReportListQuerySchema(Schema):
+    half_year = fields.String(load_default=None, validate=HALF_YEAR)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+def check_scheme(body: dict) -> dict:
+    return appraisal_scheme.check(body)

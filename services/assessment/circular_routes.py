@@ -1,0 +1,154 @@
+"""Circular entrypoints of the assessment service (a mixin, like ``fieldwork``): the
+schedule's timer, on-demand generation and reading as JSON, HTML, CSV and XLSX (P5.3.5).
+Thin: figures in ``circulars``, documents in ``circular_doc``, formats in ``tabular``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from werkzeug.wrappers import Response
+
+from gridgov_common.errors import NotFound
+from gridgov_common.roles import Role
+from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
+from gridgov_common.timers import config_timer
+from gridgov_common.web import http
+from services.assessment import circular_doc, circular_schemas, circulars, tabular
+from services.assessment.compliance import TZ
+from services.assessment.fieldwork import _plain
+from services.assessment.models import circulars as circulars_table
+
+WRITERS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}
+READERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF, Role.DEPARTMENT_OFFICER}
+DEFAULT_SCOPE = "district:320505"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8004"
+
+
+class FiguresClient:
+    """What circulars need from dispatch: its ``handling_figures`` RPC (P5.3.5)."""
+
+    def __init__(self, rpc: TimedClient) -> None:
+        self.rpc = rpc
+
+    def handling_figures(self, scope: str, start: datetime, end: datetime) -> dict[str, Any]:
+        return self.rpc.call("handling_figures", scope, start.isoformat(), end.isoformat())
+
+
+class DispatchFigures(TimedRpcProxy):
+    """``RpcProxy("dispatch")`` with a time limit, injecting a :class:`FiguresClient`."""
+
+    def __init__(self) -> None:
+        super().__init__("dispatch", timeout_setting("CIRCULAR_RPC_TIMEOUT_SECONDS", 60),
+                         FiguresClient)
+
+
+def _visible(principal):
+    """Department officers read every circular (each names every department); a
+    geographic role reads those over its area or over an area holding it."""
+    if principal.role == Role.DEPARTMENT_OFFICER:
+        return sa.true()
+    code = sa.func.split_part(circulars_table.c.scope, ":", 2)
+    return sa.or_(code.startswith(principal.scope_code, autoescape=True),
+                  sa.literal(principal.scope_code).startswith(code))
+
+
+class CircularRoutes:
+    """Needs ``self.db``, ``self.relay`` and ``self.circular_figures`` (DispatchFigures)."""
+
+    def _circular_config(self, key: str, default: Any) -> Any:
+        return self.relay.container.config.get(key, default)
+
+    def _card_rules(self) -> list[dict[str, Any]]:
+        raw = self._circular_config("CIRCULAR_CARD_RULES", "") or list(
+            circulars.DEFAULT_CARD_RULES)
+        return circulars.check_rules(json.loads(raw) if isinstance(raw, str) else raw)
+
+    def _generate(self, kind: str, period: str, scope: str, origin: str, by: str):
+        first, last = circulars.period_bounds(kind, period)
+        figures = self.circular_figures.handling_figures(scope, *circulars.instants(first, last))
+        url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
+        return circulars.store(
+            self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
+            content=circulars.build_content(figures, self._card_rules()),
+            html_url=url + "/circulars/{circular_id}.html")
+
+    @config_timer("CIRCULAR_POLL_SECONDS", 600.0)
+    def publish_due_circulars(self):
+        """P5.3.5: each scheduled kind's last complete period, once (unique index)."""
+        scope = str(self._circular_config("CIRCULAR_SCOPE", DEFAULT_SCOPE))
+        schedule = str(self._circular_config("CIRCULAR_SCHEDULE", "weekly,monthly"))
+        today = datetime.now(TZ).date()
+        for kind in (k.strip() for k in schedule.split(",") if k.strip()):
+            period = circulars.last_complete(kind, today)
+            if circulars.scheduled_exists(self.db, kind, period, scope):
+                continue
+            self.db.commit()  # no transaction held open while dispatch counts
+            self._generate(kind, period, scope, "schedule", "schedule")
+            self.db.commit()  # the commit wakes the relay
+
+    @http("POST", "/circulars", roles=WRITERS, body=circular_schemas.CircularCreateSchema,
+          response=circular_schemas.CircularSchema, status=201, tags=("circulars",),
+          summary="Generate a circular now (a new version), from dispatch's records (P5.3.5)")
+    def create_circular(self, request):
+        principal = request.principal
+        scope = request.data["scope"] or principal.scope
+        principal.require_covers(scope.partition(":")[2], f"scope {scope}")
+        row = self._generate(request.data["kind"], request.data["period"], scope, "demand",
+                             principal.sub)
+        return _plain(row)
+
+    @http("GET", "/circulars", roles=READERS, query=circular_schemas.CircularListQuerySchema,
+          response=circular_schemas.CircularSchema, many=True, tags=("circulars",),
+          summary="Circulars the caller may read, newest first (without their content)")
+    def list_circulars(self, request):
+        return _plain(circulars.listing(self.db, _visible(request.principal),
+                                        request.params["kind"], request.params["limit"]))
+
+    def _circular(self, request, circular_id: str) -> dict[str, Any]:
+        try:  # not an id at all is "no such circular", not a database error
+            circular_id = str(uuid.UUID(circular_id))
+        except ValueError:
+            raise NotFound(f"no circular {circular_id}") from None
+        row = circulars.one(self.db, _visible(request.principal), circular_id)
+        if row is None:
+            raise NotFound(f"no circular {circular_id}")
+        return _plain(row)
+
+    @http("GET", "/circulars/<string:circular_id>", roles=READERS,
+          response=circular_schemas.CircularSchema, tags=("circulars",),
+          summary="One circular with its content")
+    def get_circular(self, request, circular_id):
+        return self._circular(request, circular_id)
+
+    @http("GET", "/circulars/<string:circular_id>.html", roles=READERS,
+          query=circular_schemas.CircularRenderQuerySchema, produces="text/html; charset=utf-8",
+          tags=("circulars",), summary="A circular as a self-contained page (zh-CN or en)")
+    def get_circular_html(self, request, circular_id):
+        return self._rendered(request, circular_id, "html")
+
+    @http("GET", "/circulars/<string:circular_id>.csv", roles=READERS,
+          query=circular_schemas.CircularRenderQuerySchema, produces="text/csv; charset=utf-8",
+          tags=("circulars",), summary="A circular as CSV (UTF-8 with BOM, for Excel)")
+    def get_circular_csv(self, request, circular_id):
+        return self._rendered(request, circular_id, "csv")
+
+    @http("GET", "/circulars/<string:circular_id>.xlsx", roles=READERS,
+          query=circular_schemas.CircularRenderQuerySchema,
+          produces=tabular.RENDERERS["xlsx"][1], tags=("circulars",),
+          summary="A circular as an Excel workbook")
+    def get_circular_xlsx(self, request, circular_id):
+        return self._rendered(request, circular_id, "xlsx")
+
+    def _rendered(self, request, circular_id: str, fmt: str):
+        row = self._circular(request, circular_id)
+        render, mimetype = tabular.RENDERERS[fmt]
+        body = render(circular_doc.document(row, request.params["lang"]))
+        if fmt == "html":
+            return body
+        name = f"circular-{row['kind']}-{row['period']}-v{row['version']}.{fmt}"
+        return Response(body, status=200, content_type=mimetype, headers={
+            "Content-Disposition": f'attachment; filename="{name}"'})
