@@ -12,8 +12,9 @@ How: the notify service runs as a child process (``nameko run``) on a fresh
 receiver (``http.server`` with HTTP/1.1 keep-alive in threads, every signature verified).
 One webhook subscription; every request names it (``{"subscriber": id}``), so each request
 is exactly one webhook delivery.  The burst is published as fast as pika can; the rate is
-deliveries received ÷ time from the first publish to the last delivery.  ``--quick`` sends
-fewer.
+deliveries received ÷ time from the first publish to the last delivery; then every
+delivery must be marked sent and its ``notify.sent`` gone from the outbox (published).
+``--quick`` sends fewer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import uuid  # noqa: E402
 
 import pika  # noqa: E402
 import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 
 from bench import _common  # noqa: E402
 from gridgov_common import auth  # noqa: E402
@@ -155,6 +157,7 @@ def run_with(replicas: int, count: int, report: _common.Report) -> None:
             rate, publish_rate = burst(amqp_uri, receiver, created["subscription_id"],
                                        count, "burst")
             cpu = sum(_common.cpu_seconds(s.pid) or 0.0 for s in services.values()) - cpu_before
+            unsent, outbox = ledger(db_url)
     receiver.server.shutdown()
     receiver.server.server_close()
     label = "1 notify process" if replicas == 1 else f"{replicas} notify replicas"
@@ -164,6 +167,26 @@ def run_with(replicas: int, count: int, report: _common.Report) -> None:
     report.add(f"bad signatures, {label}", receiver.bad_signatures, "")
     report.add(f"duplicate deliveries, {label}",
                len(receiver.times) - len(receiver.delivery_ids), "")
+    report.add(f"deliveries not marked sent, {label}", unsent, "")
+    report.add(f"notify.sent left in the outbox after 30 s, {label}", outbox, "")
+
+
+def ledger(db_url: str) -> tuple[int, int]:
+    """(deliveries not ``sent``, outbox rows) once the relay has had up to 30 s: every
+    delivery received must be marked sent with its ``notify.sent`` published."""
+    engine = sa.create_engine(db_url)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with engine.connect() as conn:
+                unsent = conn.execute(sa.text(
+                    "SELECT count(*) FROM notify.deliveries WHERE state <> 'sent'")).scalar_one()
+                outbox = conn.execute(sa.text("SELECT count(*) FROM notify.outbox")).scalar_one()
+            if (unsent == 0 and outbox == 0) or time.monotonic() > deadline:
+                return unsent, outbox
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
 
 
 def main(args) -> int:

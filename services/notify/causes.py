@@ -10,6 +10,9 @@
   alert message (an ``update`` or ``cancel`` is a new message, a new notification).
 - ``assessment.meeting.reminder`` (P5.4.5): the role over the scope it names, before the
   period ends without enough meetings; cause once per (person, rule, period).
+- ``assessment.circular.published`` (P5.3.5): the town grid chiefs of the towns and the
+  officers of the departments it names, and the district admins, with the link to its
+  page; cause ``assessment.circular.published:<circular_id>`` — once per circular version.
 """
 
 from __future__ import annotations
@@ -81,3 +84,23 @@ def from_meeting_reminder(envelope: Envelope, locale: str) -> Request:
         producer=envelope.producer,
         params={"rule": p["rule"], "required": p["required"], "held": p["held"],
                 "period_end": _plain(p["period_end"]), "clause": p["clause"]})
+
+
+def from_circular(envelope: Envelope, locale: str) -> Request:
+    p = envelope.payload
+    district = p["scope"].partition(":")[2][:DISTRICT_DIGITS]
+    recipients = [{"role": Role.DISTRICT_ADMIN.value, "scope": f"district:{district}"}]
+    recipients += [{"role": Role.TOWN_GRID_CHIEF.value, "scope": f"town:{code}"}
+                   for code in p["towns"]]
+    recipients += [{"role": Role.DEPARTMENT_OFFICER.value, "scope": f"department:{code}"}
+                   for code in p["departments"]]
+    summary = p["summary"]
+    return Request(
+        cause_id=f"assessment.circular.published:{p['circular_id']}", case_id=None,
+        kind="circular", template="circular_published", locale=locale,
+        recipients=recipients, producer=envelope.producer,
+        params={"circular_kind": p["kind"], "period": p["period"], "version": p["version"],
+                "period_start": _plain(p["period_start"]),
+                "period_end": _plain(p["period_end"]), "url": p["html_url"],
+                **{k: summary[k] for k in ("dispatched", "closed", "overdue_open",
+                                           "red_cards", "yellow_cards")}})

@@ -2,12 +2,14 @@
 
 Each ``send`` either returns (the other side accepted the message: a 2xx answer, an SMTP
 ``250``) or raises :class:`SendFailed`; the sender decides about retries.  HTTP goes over
-``http.client`` with kept-alive connections (a pool per host): a webhook round trip is a
-few hundred microseconds of CPU instead of the milliseconds of a new connection, which is
-what makes ≥ 1,000 webhook deliveries/s possible on two cores.
+kept-alive connections (a pool per host, ``webclient``): a webhook round trip is a few
+hundred microseconds of CPU instead of the milliseconds of a new connection, which is what
+makes ≥ 1,000 webhook deliveries/s possible on two cores.
 
 Webhook signature (docs/NOTIFY.md shows a receiver): ``X-Gridgov-Signature:
-sha256=<hex HMAC-SHA256(secret, raw body)>``; ``X-Gridgov-Timestamp`` repeats the body's
+sha256=<hex HMAC-SHA256(secret, raw body)>``, and while a rotated secret overlaps,
+``sha256=<new>,sha256=<previous>`` (as Stripe does: a receiver accepts the request when any
+listed signature matches its secret); ``X-Gridgov-Timestamp`` repeats the body's
 ``sent_at`` (the body is signed, so the timestamp is too) and ``X-Gridgov-Delivery`` the
 delivery id (a receiver deduplicates by it: delivery is at-least-once).
 """
@@ -16,16 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
 import json
 import smtplib
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
-from urllib.parse import urlsplit
+
+from services.notify.webclient import HttpError, HttpPool
 
 SIGNATURE_HEADER = "X-Gridgov-Signature"
 TIMESTAMP_HEADER = "X-Gridgov-Timestamp"
@@ -47,71 +48,36 @@ class Outgoing:
     title: str
     body: str
     document: dict[str, Any]  # the webhook JSON body
+    previous_secret: str | None = None  # a rotated secret still in its overlap period
 
 
 def sign(secret: str, raw_body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
 
 
+def signature_header(raw_body: bytes, secret: str, previous: str | None = None) -> str:
+    """The current secret's signature first, then the previous one's during an overlap."""
+    signatures = [sign(secret, raw_body)]
+    if previous and previous != secret:
+        signatures.append(sign(previous, raw_body))
+    return ",".join(signatures)
+
+
 def verify(secret: str, raw_body: bytes, header: str) -> bool:
-    """What a receiver does (constant-time comparison)."""
-    return hmac.compare_digest(sign(secret, raw_body), header or "")
+    """What a receiver does: any listed signature may match (constant-time comparisons)."""
+    expected = sign(secret, raw_body)
+    found = [hmac.compare_digest(expected, part.strip())
+             for part in (header or "").split(",")]
+    return any(found)
 
 
-class HttpPool:
-    """Idle keep-alive connections per (scheme, host, port); one request per connection
-    at a time, so concurrent greenlets each take their own."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = \
-            defaultdict(list)
-
-    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SendFailed(f"not an http(s) URL: {parts.scheme}://{parts.hostname}")
-        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https"
-                                                            else 80))
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        try:
-            return self._post(key, path, body, headers, reuse=True)
-        except (OSError, http.client.HTTPException):
-            try:  # a kept-alive connection the server closed: once more, fresh
-                return self._post(key, path, body, headers, reuse=False)
-            except (OSError, http.client.HTTPException) as exc:
-                raise SendFailed(f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_MAX]) from None
-
-    def _post(self, key, path, body, headers, reuse: bool) -> int:
-        idle = self._idle[key]
-        conn = idle.pop() if reuse and idle else self._connect(key)
-        try:
-            conn.request("POST", path, body=body, headers={
-                "Content-Type": "application/json", **headers})
-            response = conn.getresponse()
-            response.read()
-        except BaseException:
-            conn.close()
-            raise
-        if response.will_close:
-            conn.close()
-        else:
-            idle.append(conn)
-        return response.status
-
-    def _connect(self, key) -> http.client.HTTPConnection:
-        scheme, host, port = key
-        cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        return cls(host, port, timeout=self.timeout)
-
-    def close(self) -> None:
-        for conns in self._idle.values():
-            for conn in conns:
-                conn.close()
-        self._idle.clear()
-
-
-def _check_status(status: int, what: str) -> None:
+def _post(pool: HttpPool, url: str, raw: bytes, headers: Mapping[str, str],
+          what: str) -> None:
+    """Accepted on a 2xx answer; anything else (or no answer) raises SendFailed."""
+    try:
+        status = pool.post(url, raw, headers)
+    except HttpError as exc:
+        raise SendFailed(str(exc)[:ERROR_TEXT_MAX]) from None
     if not 200 <= status < 300:
         raise SendFailed(f"{what} answered HTTP {status}")
 
@@ -125,8 +91,9 @@ class Webhook:
         headers = {TIMESTAMP_HEADER: message.document["sent_at"],
                    DELIVERY_HEADER: str(message.delivery_id)}
         if message.secret:
-            headers[SIGNATURE_HEADER] = sign(message.secret, raw)
-        _check_status(self.pool.post(message.address, raw, headers), "the webhook")
+            headers[SIGNATURE_HEADER] = signature_header(raw, message.secret,
+                                                         message.previous_secret)
+        _post(self.pool, message.address, raw, headers, "the webhook")
 
 
 class Email:
@@ -175,7 +142,7 @@ class HttpJsonSmsGateway:
                           "sign": self.sign, "ref": str(message.delivery_id)},
                          ensure_ascii=False).encode()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        _check_status(self.pool.post(self.url, raw, headers), "the SMS gateway")
+        _post(self.pool, self.url, raw, headers, "the SMS gateway")
 
 
 SMS_GATEWAYS: dict[str, Callable[[Mapping[str, Any], HttpPool], Any]] = {

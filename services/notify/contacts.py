@@ -10,6 +10,7 @@ is shown once, in the answer that created it.
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,7 +51,9 @@ def public(row: Any) -> dict[str, Any]:
             "scope": f"{row.scope_level}:{row.scope_code}", "channel": row.channel,
             "address": row.address_masked, "locale": row.locale, "kinds": row.kinds,
             "label": row.label, "active": row.active, "created_by": row.created_by,
-            "created_at": row.created_at.isoformat()}
+            "created_at": row.created_at.isoformat(),
+            "previous_secret_until": row.previous_secret_until.isoformat()
+            if row.previous_secret_until else None}
 
 
 def create(session, cipher: PiiCipher, body: dict[str, Any], sub: str) -> dict[str, Any]:
@@ -106,9 +109,43 @@ def deactivate(session, subscription_id: int) -> dict[str, Any]:
     return public(row)
 
 
-def addresses(cipher: PiiCipher, rows: list[Any]) -> dict[int, tuple[str, str | None]]:
-    """subscription id → (address, secret), decrypted for sending only."""
+def addresses(cipher: PiiCipher, rows: list[Any], now: datetime | None = None
+              ) -> dict[int, tuple[str, str | None, str | None]]:
+    """subscription id → (address, secret, previous secret while it overlaps), decrypted
+    for sending only."""
+    now = now or datetime.now(UTC)
     return {row.subscription_id: (
         cipher.decrypt(row.address_enc, FIELDS[row.channel]),
-        cipher.decrypt(row.secret_enc, SECRET_FIELD) if row.secret_enc else None)
+        cipher.decrypt(row.secret_enc, SECRET_FIELD) if row.secret_enc else None,
+        cipher.decrypt(row.previous_secret_enc, SECRET_FIELD)
+        if row.previous_secret_enc is not None and row.previous_secret_until is not None
+        and row.previous_secret_until > now else None)
         for row in rows}
+
+
+def rotate_secret(session, cipher: PiiCipher, subscription_id: int, overlap: timedelta,
+                  secret: str | None = None) -> dict[str, Any]:
+    """Give a webhook a new signing secret (returned here only); the old one keeps signing
+    as a second signature for ``overlap``, so the receiver switches without refusing a
+    delivery.  Rotating again within the overlap drops the oldest secret."""
+    row = session.execute(sa.select(subscriptions).where(
+        subscriptions.c.subscription_id == subscription_id).with_for_update()).first()
+    if row is None:
+        raise NotFound(f"no subscription {subscription_id}")
+    if row.channel != "webhook":
+        raise Unprocessable("only webhooks have a signing secret",
+                            fields={"subscription_id": ["not a webhook"]})
+    if secret is not None and len(secret) < 16:
+        raise Unprocessable("a webhook secret has at least 16 characters",
+                            fields={"secret": ["shorter than 16 characters"]})
+    secret = secret or secrets.token_urlsafe(32)
+    until = datetime.now(UTC) + overlap
+    keep = row.secret_enc is not None and overlap > timedelta(0)
+    updated = session.execute(sa.update(subscriptions).where(
+        subscriptions.c.subscription_id == subscription_id).values(
+        secret_enc=cipher.encrypt(secret, SECRET_FIELD),
+        previous_secret_enc=row.secret_enc if keep else None,
+        previous_secret_until=until if keep else None).returning(subscriptions)).one()
+    result = public(updated)
+    result["secret"] = secret
+    return result

@@ -93,6 +93,9 @@ subscriptions = sa.Table(
     sa.Column("address_enc", sa.LargeBinary, nullable=False),
     sa.Column("address_masked", sa.Text, nullable=False),
     sa.Column("secret_enc", sa.LargeBinary, nullable=True),
+    # rotation: the previous secret still signs (a second signature) until this time
+    sa.Column("previous_secret_enc", sa.LargeBinary, nullable=True),
+    _ts("previous_secret_until"),
     sa.Column("locale", sa.Text, nullable=False),
     sa.Column("kinds", JSONB, nullable=True),  # null: every kind
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),

@@ -72,13 +72,23 @@ class SubscriptionSchema(Schema):
     scope = fields.String()
     channel = fields.String()
     address = fields.String(metadata={"description": "masked"})
-    secret = fields.String(metadata={"description": "webhooks, only when created"})
+    secret = fields.String(metadata={"description": "webhooks, only when created or rotated"})
+    previous_secret_until = fields.String(allow_none=True, metadata={
+        "description": "webhooks: the previous secret signs too until then (rotation)"})
     locale = fields.String()
     kinds = fields.List(fields.String(), allow_none=True)
     label = fields.String()
     active = fields.Boolean()
     created_by = fields.String()
     created_at = fields.String()
+
+
+class SecretRotationBodySchema(Schema):
+    """A webhook's new signing secret (generated when not given) and how long the previous
+    one keeps signing beside it (default WEBHOOK_SECRET_OVERLAP_HOURS; 0: not at all)."""
+
+    secret = fields.String(load_default=None, validate=validate.Length(16, 200))
+    overlap_hours = fields.Integer(load_default=None, validate=validate.Range(0, 720))
 
 
 class SubscriptionQuerySchema(Schema):

@@ -5,13 +5,16 @@ In: ``notify.request`` (gridgov.events, from any service; queue ``notify.request
 batches), ``dispatch.escalation`` (gridgov.events; ``notify.escalations``) and
 ``alert.major_event`` (gridgov.alerts; ``notify.alerts``, its own queue and consumer, so an
 alert never waits behind a backlog of other requests, and its deliveries go first) and
-``assessment.meeting.reminder`` (gridgov.events; ``notify.meeting_reminders``).
+``assessment.meeting.reminder`` (gridgov.events; ``notify.meeting_reminders``) and
+``assessment.circular.published`` (gridgov.events; ``notify.circulars``, P5.3.5).
 Out, through the outbox: ``notify.sent`` on gridgov.events for each delivery sent.
 Entrypoints only: the logic is in ``accepting`` (requests → deliveries), ``sending``
 (deliveries → channels, retries, dead letters), ``reading`` and ``contacts``.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -30,6 +33,7 @@ REQUESTS = "notify.requests"
 ESCALATIONS = "notify.escalations"
 ALERTS = "notify.alerts"
 MEETINGS = "notify.meeting_reminders"
+CIRCULARS = "notify.circulars"
 # requests per consumer batch (one transaction): a digest or a circular to a whole district
 # arrives as thousands of requests at once; bench_07 measured 50 vs 200
 REQUEST_BATCH = 200
@@ -85,6 +89,12 @@ class NotifyService(platform.PlatformService):
         self._accept([envelope], MEETINGS,
                      lambda e: causes.from_meeting_reminder(e, self._locale()))
 
+    @consume_contract(CIRCULARS, EVENTS_EXCHANGE, ["assessment.circular.published"],
+                      message_types=["assessment.circular.published"])
+    def take_circular(self, envelope):
+        """P5.3.5: a circular to the towns and departments it names, with its link."""
+        self._accept([envelope], CIRCULARS, lambda e: causes.from_circular(e, self._locale()))
+
     @consume_contract_batch(REQUESTS, EVENTS_EXCHANGE, ["notify.request"],
                             message_types=["notify.request"], batch_size=REQUEST_BATCH)
     def take_requests(self, envelopes):
@@ -125,6 +135,18 @@ class NotifyService(platform.PlatformService):
           summary="One contact point, address masked")
     def get_subscription(self, request, subscription_id):
         return contacts.get(self.db, subscription_id)
+
+    @http("POST", "/subscriptions/<int:subscription_id>/secret", roles=ADMINS,
+          body=schemas.SecretRotationBodySchema, response=schemas.SubscriptionSchema,
+          tags=("subscriptions",),
+          summary="Rotate a webhook's signing secret (returned once); the previous one "
+                  "signs too during the overlap")
+    def rotate_subscription_secret(self, request, subscription_id):
+        hours = request.data["overlap_hours"]
+        if hours is None:
+            hours = float(self.sender.container.config.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
+        return contacts.rotate_secret(self.db, self.pii, subscription_id,
+                                      timedelta(hours=hours), request.data["secret"])
 
     @http("DELETE", "/subscriptions/<int:subscription_id>", roles=ADMINS,
           response=schemas.SubscriptionSchema, tags=("subscriptions",),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 LOCALES = ("zh-CN", "en")
@@ -59,6 +60,24 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "zh-CN": ("通知：{title}", "{text}"),
         "en": ("Circular: {title}", "{text}"),
     },
+    "circular_published": {  # P5.3.5 circulars (通报), from assessment.circular.published
+        "zh-CN": ("交办事项办理情况{circular_kind_label}：{period}",
+                  "{period_start} 至 {period_end}（第 {version} 版）：交办 {dispatched} 件，"
+                  "办结 {closed} 件，超期未办结 {overdue_open} 件；红牌 {red_cards} 个，"
+                  "黄牌 {yellow_cards} 个。全文：{url}"),
+        "en": ("Circular ({circular_kind_label}) on dispatched items: {period}",
+               "{period_start} to {period_end} (version {version}): {dispatched} dispatched, "
+               "{closed} closed, {overdue_open} overdue open; {red_cards} red and "
+               "{yellow_cards} yellow cards. Full text: {url}"),
+    },
+    "open_cases_digest": {  # daily digest of open cases, % of the time limit used (P5.3.3)
+        "zh-CN": ("每日待办汇总 {day}：{open} 件未办结，{overdue} 件超期",
+                  "{recipient} 的未办结案件（超期在前）。每行：案件编号、已用时限、办理期限。\n"
+                  "{lines}\n（列出 {listed} / {open} 件）"),
+        "en": ("Daily digest {day}: {open} open, {overdue} overdue",
+               "Open cases of {recipient} (overdue first). Each line: case number, share of "
+               "the time limit used, due.\n{lines}\n({listed} of {open} listed)"),
+    },
     "daily_digest": {
         "zh-CN": ("每日汇总 {day}", "新案件 {new_cases} 件，办结 {closed_cases} 件，"
                   "超期 {overdue_cases} 件。"),
@@ -77,6 +96,10 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
     "card": {
         "zh-CN": {"ordinary": "督办单", "yellow": "黄牌", "red": "红牌", "": "通知"},
         "en": {"ordinary": "notice", "yellow": "yellow card", "red": "red card", "": "notice"},
+    },
+    "circular_kind": {
+        "zh-CN": {"weekly": "周通报", "monthly": "月通报", "custom": "专项通报"},
+        "en": {"weekly": "weekly", "monthly": "monthly", "custom": "special"},
     },
     "severity": {
         "zh-CN": {"minor": "一般", "major": "重大", "critical": "特别重大"},
@@ -99,6 +122,13 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
+@cache
+def _needs(template: str, locale: str) -> frozenset[str]:
+    """The placeholders of a template (parsed once, not for every delivery)."""
+    title, body = TEMPLATES[template][locale]
+    return frozenset(placeholders(title) | placeholders(body))
+
+
 def _with_labels(params: Mapping[str, Any], locale: str) -> dict[str, Any]:
     values = {key: ("" if value is None else value) for key, value in params.items()}
     for name, by_locale in LABELS.items():
@@ -119,7 +149,7 @@ def render(template: str, locale: str, params: Mapping[str, Any]) -> tuple[str, 
                             {"locale": locale, "known": list(LOCALES)})
     title, body = by_locale[locale]
     values = _with_labels(params, locale)
-    missing = sorted((placeholders(title) | placeholders(body)) - set(values))
+    missing = sorted(_needs(template, locale) - set(values))
     if missing:
         raise TemplateError("missing_params", f"template {template!r} needs {missing}",
                             {"missing": missing})
