@@ -134,8 +134,12 @@ def test_prometheus_config_rules_and_alert_tests_pass_promtool(promtool):
                                         f"{checked.stdout}{checked.stderr}"
         assert "SUCCESS" in checked.stdout
     scraped = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
-    targets = {t for job in scraped["scrape_configs"] for c in job["static_configs"]
+    targets = {t for job in scraped["scrape_configs"] for c in job.get("static_configs", [])
                for t in c["targets"]}
+    # services by DNS (every replica of a scaled compose service), the broker by name
+    targets |= {f"{name}:{c['port']}" for job in scraped["scrape_configs"]
+                for c in job.get("dns_sd_configs", []) if c["type"] == "A"
+                for name in c["names"]}
     assert targets == {"registry:8001", "events:8002", "dispatch:8003", "assessment:8004",
                        "notify:8005", "rabbitmq:15692"}
 

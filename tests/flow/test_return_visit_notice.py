@@ -10,6 +10,7 @@ from services.notify.models import metadata as notify_metadata
 from services.notify.service import NotifyService
 from tests.amqp import wait_until
 from tests.events.conftest import PrefixedSession, _truncate, file, free_port
+from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, wait_state
 
 pytestmark = pytest.mark.integration
@@ -46,6 +47,36 @@ def test_resolved_case_asks_the_grid_for_the_return_visit(services, web_session,
                                     headers=worker_a).json()["entries"]
         return [e for e in entries if e["action"] == "notification_sent"]
 
-    recorded = wait_until(delivered, FLOW_WAIT)
-    assert {e["data"]["kind"] for e in recorded} == {"return_visit"}
+    recorded = wait_until(lambda: [e for e in delivered()
+                                   if e["data"]["kind"] == "return_visit"], FLOW_WAIT)
     assert {e["data"]["channel"] for e in recorded} == {"inbox"}
+    # the only other deliveries of this case: its two assignments (next test)
+    assert {e["data"]["kind"] for e in delivered()} <= {"assignment", "return_visit"}
+
+
+def test_each_assigned_department_sees_its_assignment_in_the_inbox(
+        services, web_session, worker_a, dispatch_http, notify_http, token):
+    """P2.2: next to the work order on its routing key, the department's officers are told
+    in the app, once per assignment; the delivery is an entry of the case file."""
+    case = file(web_session, worker_a)
+    wait_state(dispatch_http, worker_a, case["case_id"], "resolved")
+
+    for department in DEPARTMENTS:
+        officer = token("department_officer", f"department:{department}", sub=f"o-{department}")
+
+        def assignments(officer=officer):
+            found = notify_http.get("/inbox", headers=officer)
+            assert found.status_code == 200, found.text
+            return [m for m in found.json()["items"] if m["kind"] == "assignment"]
+
+        [message] = wait_until(assignments, FLOW_WAIT)
+        assert case["case_number"] in message["title"]
+        assert message["case_id"] == case["case_id"]
+
+    def recorded():
+        entries = dispatch_http.get(f"/cases/{case['case_id']}/file",
+                                    headers=worker_a).json()["entries"]
+        return [e for e in entries if e["action"] == "notification_sent"
+                and e["data"]["kind"] == "assignment"]
+
+    assert len(wait_until(lambda: len(recorded()) >= 2 and recorded(), FLOW_WAIT)) == 2

@@ -1,0 +1,49 @@
+"""The values fuzzing found that marshmallow accepts and PostgreSQL cannot store
+(gridgov_common.storable), refused by the contract as invalid payloads (no broker)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from gridgov_common import storable
+from gridgov_common.contract import INVALID_ENVELOPE, INVALID_PAYLOAD, ContractError, parse_envelope
+from tests.fuzz.amqp_cases import fresh
+
+
+@pytest.mark.parametrize("value", [
+    "a\x00b", "a\ud800b", "\udfff", 2**63, -(2**63) - 1, date(1, 1, 1),
+    datetime(3000, 1, 1), {"nested": ["ok", "bad\x00"]}, {"key\x00": 1},
+])
+def test_unstorable_values_are_named(value):
+    assert storable.problems({"field": value})
+
+
+@pytest.mark.parametrize("value", [
+    "网格 🔥 \u202e", 2**63 - 1, -(2**63), True, 1e308, date(1900, 1, 1),
+    datetime(2999, 12, 31), None, {"a": [1, "b"]},
+])
+def test_storable_values_pass(value):
+    assert storable.problems({"field": value}) == {}
+
+
+def test_the_path_of_the_problem_is_reported():
+    assert list(storable.problems({"a": [{"b": "x\x00"}]})) == ["a.0.b"]
+
+
+def test_contract_refuses_a_nul_in_the_payload():
+    envelope = fresh("notify.request")
+    envelope["payload"]["cause_id"] = "a\x00b"
+    with pytest.raises(ContractError) as caught:
+        parse_envelope(envelope)
+    assert caught.value.code == INVALID_PAYLOAD
+    assert "cause_id" in caught.value.fields
+
+
+def test_contract_refuses_a_surrogate_in_the_envelope():
+    envelope = fresh("notify.request")
+    envelope["correlation_id"] = "\ud800"
+    with pytest.raises(ContractError) as caught:
+        parse_envelope(envelope)
+    assert caught.value.code == INVALID_ENVELOPE
