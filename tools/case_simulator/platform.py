@@ -62,7 +62,7 @@ class Platform:
     def report(self, grid_code: str, body: dict[str, Any]) -> dict[str, Any]:
         """P5.1.5: the grid's neighbourhood grid worker reports from the app."""
         worker = self.headers("neighbourhood_grid_worker", f"grid:{grid_code}",
-                              f"sim-worker-{grid_code}")
+                              f"demo-neighbourhood_grid_worker-{grid_code}")
         return self._call("POST", "events", "/cases", worker, json=body)
 
     def cases(self, state: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -73,6 +73,6 @@ class Platform:
     def act(self, case: dict[str, Any], action: str, role: str, scope: str,
             body: dict[str, Any]) -> dict[str, Any]:
         """``action``: triage, local-result or return-visit, as the person at ``scope``."""
-        person = self.headers(role, scope, f"sim-{role}-{scope.split(':', 1)[1]}")
+        person = self.headers(role, scope, f"demo-{role}-{scope.split(':', 1)[1]}")
         return self._call("POST", "dispatch", f"/cases/{case['case_id']}/{action}", person,
                           json=body)
