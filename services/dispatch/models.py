@@ -108,6 +108,9 @@ assignments = sa.Table(
     sa.Column("unroutable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_assignments_open_due", "state", "ack_due_at", "handle_due_at"),
     sa.Index("ix_assignments_unroutable", "case_id", postgresql_where=sa.text("unroutable")),
+    # statistics.late_results: only the late ones, read without the table (migration 0008)
+    sa.Index("ix_assignments_late", "case_id",
+             postgresql_where=sa.text("handle_on_time IS FALSE")),
 )
 
 # P5.3.3: reminders at shares of a department's handling time, once per due time (0005)
