@@ -1,5 +1,6 @@
 """Replicas: the case flow with one process per service, then with 3 events, 3 dispatch and
-2 registry replicas sharing the queues; every case handled exactly once in both.
+2 registry, assessment and notify replicas sharing the queues; every case handled exactly
+once in both, every notification sent once, every scheduled circular made once.
 
 Why: each service is deployed and scaled on its own (issue 5: "every case handled exactly
 once — no duplicate assignment, no lost case —, timers and outbox relays safe with
@@ -11,7 +12,10 @@ as the fire and emergency-management departments). Per layout, a burst of cases 
 and the rate measured at the fire brigade's queue; then the database and the queues are
 checked: one events case and one dispatch case per report, exactly one assignment per
 (case, department), each delivered to its department once (by message id and by
-assignment id), outboxes empty. ``--quick`` sends fewer cases.
+assignment id); each assignment's notice to the department's officers (notify) stored
+and sent once; the assessment replicas' circular timer (every second here) made each
+scheduled circular once, and the dispatch replicas' digest timer each digest once;
+outboxes empty. ``--quick`` sends fewer cases.
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ from bench.bench_05_case_flow import (  # noqa: E402
 )
 from gridgov_common import auth  # noqa: E402
 
-LAYOUTS = {"1 replica each": {"registry": 1, "events": 1, "dispatch": 1},
-           "registry 2, events 3, dispatch 3": {"registry": 2, "events": 3, "dispatch": 3}}
+SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
+LAYOUTS = {"1 replica each": dict.fromkeys(SERVICES, 1),
+           "events 3, dispatch 3, others 2": {"registry": 2, "events": 3, "dispatch": 3,
+                                              "assessment": 2, "notify": 2}}
+# the timers that must run once whatever the replicas: every second, digests at any hour
+TIMERS = {"GRIDGOV_CIRCULAR_POLL_SECONDS": "1", "GRIDGOV_DIGEST_POLL_SECONDS": "1",
+          "GRIDGOV_DIGEST_HOUR": "0"}
+BENCH_CASES = "SELECT case_id FROM dispatch.cases WHERE description LIKE :m"
 
 
 def start_layout(layout: dict[str, int], env: dict[str, str]
@@ -79,11 +89,46 @@ def database_counts(db_url: str, marker: str) -> dict[str, int]:
                 "JOIN dispatch.cases c USING (case_id) WHERE c.description LIKE :m "
                 "GROUP BY a.case_id, a.department HAVING count(*) > 1) d"), like).scalar(),
             "outbox rows left": sum(conn.execute(sa.text(
-                f"SELECT count(*) FROM {schema}.outbox")).scalar()
-                for schema in ("registry", "events", "dispatch")),
+                f"SELECT count(*) FROM {schema}.outbox")).scalar() for schema in SERVICES),
+            # P2.2: one notice per assignment, each sent once to the officers' inbox
+            "assignment notices": conn.execute(sa.text(
+                "SELECT count(*) FROM notify.notifications WHERE kind = 'assignment' "
+                f"AND case_id IN ({BENCH_CASES})"), like).scalar(),
+            "assignment notices sent": conn.execute(sa.text(
+                "SELECT count(*) FROM notify.deliveries d JOIN notify.notifications n "
+                "USING (notification_id) WHERE n.kind = 'assignment' AND d.state = 'sent' "
+                f"AND n.case_id IN ({BENCH_CASES})"), like).scalar(),
+            "inbox messages beyond one per notification and role": conn.execute(sa.text(
+                "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM notify.inbox "
+                "GROUP BY notification_id, role, scope_code) x")).scalar(),
+            "scheduled circulars beyond one per period": conn.execute(sa.text(
+                "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM "
+                "assessment.circulars WHERE origin = 'schedule' "
+                "GROUP BY kind, period, scope) x")).scalar(),
+            "scheduled circulars": conn.execute(sa.text(
+                "SELECT count(*) FROM assessment.circulars WHERE origin = 'schedule'")).scalar(),
+            "digest notifications beyond one per cause": conn.execute(sa.text(
+                "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM "
+                "notify.notifications WHERE kind = 'daily_digest' GROUP BY cause_id) x")
+                ).scalar(),
         }
     engine.dispose()
     return counts
+
+
+def notices_settled(db_url: str, timeout: float) -> None:
+    """Wait (while the services still run) until notify has sent what it was asked."""
+    engine = sa.create_engine(db_url)
+    deadline = time.monotonic() + timeout
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            pending = conn.execute(sa.text(
+                "SELECT count(*) FROM notify.deliveries WHERE state = 'pending'")).scalar()
+            conn.rollback()
+            if not pending:
+                break
+            time.sleep(0.5)
+    engine.dispose()
 
 
 def run_layout(name: str, layout: dict[str, int], env: dict[str, str], db_url: str,
@@ -127,6 +172,7 @@ def run_layout(name: str, layout: dict[str, int], env: dict[str, str], db_url: s
         for sink in sinks.values():
             sink.stopping = True
             sink.join(5)
+        notices_settled(db_url, 180)
     counts = database_counts(db_url, "bench#")
     _common.progress(f"{name}: database {counts}")
     report.add(f"{name}: (case, department) with two assignments",
@@ -140,9 +186,9 @@ def main(args) -> int:
     burst = 200 if args.quick else 1000
     report = _common.Report(f"bench_09 replicas ({'quick' if args.quick else 'full'})")
     keys = _common.random_secrets()
-    with _common.fresh_database("replicas", ("registry", "events", "dispatch")) as db_url, \
+    with _common.fresh_database("replicas", SERVICES) as db_url, \
             _common.rabbit_vhost("replicas") as amqp_uri:
-        env = _common.service_env(db_url, amqp_uri, keys)
+        env = {**_common.service_env(db_url, amqp_uri, keys), **TIMERS}
         _common.progress("loading the demo district")
         _common.run_cli(["-m", "services.registry.cli", "load-demo"], env)
         first = 10_000
@@ -158,6 +204,23 @@ def main(args) -> int:
         report.add("both layouts: assignments / (cases × departments)",
                    counts["assignments"] / (sent * len(DEPARTMENTS)), "ratio", at_least=1,
                    at_most=1)
+        report.add("both layouts: assignment notices / assignments",
+                   counts["assignment notices"] / max(counts["assignments"], 1), "ratio",
+                   at_least=1, at_most=1)
+        report.add("both layouts: assignment notices sent / notices",
+                   counts["assignment notices sent"] / max(counts["assignment notices"], 1),
+                   "ratio", at_least=1, at_most=1)
+        report.add("both layouts: inbox messages beyond one per notification",
+                   counts["inbox messages beyond one per notification and role"], "messages",
+                   at_most=0)
+        report.add("both layouts: scheduled circulars made", counts["scheduled circulars"],
+                   "circulars", at_least=1)
+        report.add("both layouts: scheduled circulars beyond one per period",
+                   counts["scheduled circulars beyond one per period"], "circulars",
+                   at_most=0)
+        report.add("both layouts: digest notifications beyond one per cause",
+                   counts["digest notifications beyond one per cause"], "notifications",
+                   at_most=0)
     report.note("all replicas, the broker, PostgreSQL and this load generator share 2 cores")
     report.print()
     return 0
