@@ -24,6 +24,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from gridgov_common.config import non_negative_number
 from gridgov_common.errors import ApiError
 from gridgov_common.metrics import PREFIX
 
@@ -103,25 +104,12 @@ class TokenBucket:
                 del self._states[key]
 
 
-def _number(config: Mapping[str, Any], key: str, default: float) -> float:
-    value = config.get(key)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise RuntimeError(f"config {key} must be a number, got {value!r}") from None
-    if number < 0 or math.isnan(number):
-        raise RuntimeError(f"config {key} must be >= 0 (0 disables the limit)")
-    return number
-
-
 def bucket_from_config(config: Mapping[str, Any], group: str) -> TokenBucket:
     """The group's bucket; a bad value stops the service at start, with the key named."""
     rate, burst = DEFAULTS.get(group, (0.0, 0))
     prefix = f"RATE_LIMIT_{group.upper()}"
-    return TokenBucket(_number(config, f"{prefix}_RATE", rate),
-                       int(_number(config, f"{prefix}_BURST", burst)))
+    return TokenBucket(non_negative_number(config, f"{prefix}_RATE", rate),
+                       int(non_negative_number(config, f"{prefix}_BURST", burst)))
 
 
 Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
