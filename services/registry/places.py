@@ -222,15 +222,21 @@ def list_grids(session: Session, prefix: str = "", on: date | None = None) -> li
 
 
 def grids_feature_collection(session: Session, on: date | None = None) -> dict[str, Any]:
-    """All valid grids as GeoJSON, for the operations map (no personal data)."""
+    """All valid grids as GeoJSON, for the operations map (no personal data), with the
+    names of their community and town (operators read names, not codes)."""
     rows = session.execute(
         sa.select(grids.c.grid_code, grids.c.community_code, grids.c.name, grids.c.kind,
-                  grids.c.geometry).where(active_on(on or date.today()))
+                  grids.c.geometry, communities.c.name.label("community_name"),
+                  communities.c.town_code, towns.c.name.label("town_name"))
+        .select_from(grids.join(communities, communities.c.code == grids.c.community_code)
+                     .join(towns, towns.c.code == communities.c.town_code))
+        .where(active_on(on or date.today()))
         .order_by(grids.c.grid_code)).all()
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": r.geometry, "properties": {
             "grid_code": r.grid_code, "community_code": r.community_code,
-            "town_code": r.community_code[:9], "name": r.name, "kind": r.kind}}
+            "town_code": r.town_code, "name": r.name, "kind": r.kind,
+            "community_name": r.community_name, "town_name": r.town_name}}
         for r in rows]}
 
 

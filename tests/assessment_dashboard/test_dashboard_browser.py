@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 
 from services.assessment.dashboard import rabbit
 from services.assessment.dashboard.settings import settings_from_config
@@ -52,7 +53,8 @@ def dead_letter(dashboard, rabbit_config):
 
 
 def test_the_page_shows_the_district_in_chinese(dashboard, dead_letter, web_config_port,
-                                                 viewer, demo_district, seeded_cases):
+                                                 viewer, demo_district, seeded_cases,
+                                                 db_engine):
     page = load(web_config_port, token=bearer(viewer))
     body = page.by_id("dashboard")
     assert body.attrs["data-state"] == "ready", page.by_id("status").text
@@ -76,6 +78,10 @@ def test_the_page_shows_the_district_in_chinese(dashboard, dead_letter, web_conf
 
     ranked = page.by_id("towns").find_all("tr", data_rank=True)
     assert [r.attrs["data-town-code"] for r in ranked] == seeded_cases["expected"]["towns_ranked"]
+    with db_engine.connect() as conn:  # the town's name from the registry, with its code
+        names = dict(conn.execute(sa.text("SELECT code, name FROM registry.towns")).all())
+    first = seeded_cases["expected"]["towns_ranked"][0]
+    assert cells(ranked[0])["town_code"] == f"{names[first]} ({first})"
 
     queue = page.by_id("queues").find_all("tr", data_queue=QUEUE)[0]
     assert queue.attrs["data-alert"] == "true" and "alert" in queue.attrs["class"]

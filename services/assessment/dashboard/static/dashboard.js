@@ -123,9 +123,20 @@
     });
   }
 
-  function renderTowns(cases) {
+  function townName(grids) {
+    // the registry's grid features carry their town's name (shown with the code)
+    var names = {};
+    ((grids && grids.features) || []).forEach(function (f) {
+      var p = f.properties || {};
+      if (p.town_code && p.town_name) { names[p.town_code] = p.town_name; }
+    });
+    return function (code) { return names[code] ? names[code] + " (" + code + ")" : code; };
+  }
+
+  function renderTowns(cases, grids) {
     table("towns", [
-      { key: "rank" }, { key: "town_code" }, { key: "total" }, { key: "open" },
+      { key: "rank" }, { key: "town_code", format: townName(grids) }, { key: "total" },
+      { key: "open" },
       { key: "overdue" }, { key: "closure_rate", format: percent },
       { key: "on_time_rate", format: percent }
     ], cases ? cases.by_town : [], function (row) {
@@ -240,7 +251,7 @@
     MAP.draw($("map"), data.grids, gridCounts(data.cases), t(), $("map-tooltip"));
     renderFeed();
     renderDepartments(data.cases, data.departments);
-    renderTowns(data.cases);
+    renderTowns(data.cases, data.grids);
     renderQueues(data.queues);
     renderHealth(data.health);
     renderErrors(data.errors);
