@@ -20,7 +20,7 @@ TEXT: dict[str, dict[str, str]] = {
         "closed_on_time": "按时办结", "overdue_open": "超期未办结", "closure_rate": "办结率",
         "on_time_rate": "按时率", "card": "亮牌", "case_number": "案件编号",
         "due_at": "办理期限", "days_overdue": "超期天数", "red_cards": "红牌",
-        "yellow_cards": "黄牌", "none": "无",
+        "yellow_cards": "黄牌", "none": "无", "name": "名称",
         "note_rates": "办结率 = 办结 / 交办；按时率 = 按时办结 /（办结 + 超期未办结）。",
         "note_rules": "亮牌规则（按顺序，先符合者为准）：{rules}。本通报计入年度考核（P5.3.5）。",
     },
@@ -35,6 +35,7 @@ TEXT: dict[str, dict[str, str]] = {
         "closure_rate": "Closure rate", "on_time_rate": "On-time rate", "card": "Card",
         "case_number": "Case number", "due_at": "Due", "days_overdue": "Days overdue",
         "red_cards": "Red cards", "yellow_cards": "Yellow cards", "none": "none",
+        "name": "Name",
         "note_rates": "Closure rate = closed / dispatched; on-time rate = closed on time / "
                       "(closed + overdue open).",
         "note_rules": "Card rules (in order, first match wins): {rules}. This circular "
@@ -61,7 +62,8 @@ def rules_text(rules: list[dict[str, Any]], lang: str) -> str:
 
 
 def _figure_columns(t: dict[str, str], key_label: str, lang: str) -> list[Column]:
-    return [Column("rank", t["rank"], "int"), Column("code", key_label),
+    return [Column("rank", t["rank"], "int"), Column("name", key_label),
+            Column("code", t["code"]),
             *(Column(k, t[k], "int") for k in ("dispatched", "acked_on_time", "closed",
                                                "closed_on_time", "overdue_open")),
             Column("closure_rate", t["closure_rate"], "rate"),
@@ -69,10 +71,20 @@ def _figure_columns(t: dict[str, str], key_label: str, lang: str) -> list[Column
             Column("card", t["card"], "card", CARD_LABELS[lang])]
 
 
+def _namer(content: dict[str, Any], lang: str):
+    """code → the name the registry gave it when the circular was made, else the code."""
+    names = content.get("names") or {}
+    departments = {code: n.get(lang) or code
+                   for code, n in (names.get("departments") or {}).items()}
+    towns = names.get("towns") or {}
+    return (lambda code: departments.get(code, code)), (lambda code: towns.get(code, code))
+
+
 def document(circular: dict[str, Any], lang: str) -> Document:
     """The circular's tables: departments, towns, the overdue list, and a summary row."""
     t = TEXT[lang]
     content = circular["content"]
+    department_name, town_name = _namer(content, lang)
     total = content["summary"]
     summary_columns = [Column(k, t[k], "int") for k in (
         "dispatched", "acked_on_time", "closed", "closed_on_time", "overdue_open")] + [
@@ -81,7 +93,8 @@ def document(circular: dict[str, Any], lang: str) -> Document:
         Column("red_cards", t["red_cards"], "int"),
         Column("yellow_cards", t["yellow_cards"], "int")]
     overdue_columns = [Column("case_number", t["case_number"]),
-                       Column("department", t["department"]), Column("town_code", t["town"]),
+                       Column("department_name", t["department"]),
+                       Column("town_name", t["town"]),
                        Column("due_at", t["due_at"]),
                        Column("days_overdue", t["days_overdue"], "int")]
     return Document(
@@ -93,9 +106,14 @@ def document(circular: dict[str, Any], lang: str) -> Document:
               (t["as_of"], content["as_of"]), (t["generated_by"], circular["generated_by"])],
         tables=[Table(t["summary"], summary_columns, [total], t["none"]),
                 Table(t["departments"], _figure_columns(t, t["department"], lang),
-                      content["departments"], t["none"]),
-                Table(t["towns"], _figure_columns(t, t["town"], lang), content["towns"],
+                      [{**r, "name": department_name(r["code"])}
+                       for r in content["departments"]], t["none"]),
+                Table(t["towns"], _figure_columns(t, t["town"], lang),
+                      [{**r, "name": town_name(r["code"])} for r in content["towns"]],
                       t["none"]),
-                Table(t["overdue"], overdue_columns, content["overdue"], t["none"])],
+                Table(t["overdue"], overdue_columns,
+                      [{**r, "department_name": department_name(r["department"]),
+                        "town_name": town_name(r["town_code"])} for r in content["overdue"]],
+                      t["none"])],
         notes=[t["note_rates"], t["note_rules"].format(
             rules=rules_text(content["card_rules"], lang))])

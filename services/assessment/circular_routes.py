@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.wrappers import Response
 
-from gridgov_common.errors import NotFound
+from gridgov_common.errors import NotFound, ServiceUnavailable
 from gridgov_common.roles import Role
 from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 from gridgov_common.timers import config_timer
@@ -46,6 +46,32 @@ class DispatchFigures(TimedRpcProxy):
                          FiguresClient)
 
 
+class NamesClient:
+    """Department, town and community names from the registry, for circulars people read.
+    A registry that does not answer costs the names, not the circular (codes remain)."""
+
+    def __init__(self, rpc: TimedClient) -> None:
+        self.rpc = rpc
+
+    def for_scope(self, scope: str) -> dict[str, Any]:
+        try:
+            departments = self.rpc.call("list_departments")
+            places = self.rpc.call("place_names", scope.partition(":")[2])
+        except ServiceUnavailable:
+            return {}
+        return {"departments": {d["code"]: {"zh-CN": d["name_zh"], "en": d["name_en"]}
+                                for d in departments},
+                "towns": places["towns"], "communities": places["communities"]}
+
+
+class RegistryNames(TimedRpcProxy):
+    """``RpcProxy("registry")`` with a time limit, injecting a :class:`NamesClient`."""
+
+    def __init__(self) -> None:
+        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 10),
+                         NamesClient)
+
+
 def _visible(principal):
     """Department officers read every circular (each names every department); a
     geographic role reads those over its area or over an area holding it."""
@@ -57,7 +83,8 @@ def _visible(principal):
 
 
 class CircularRoutes:
-    """Needs ``self.db``, ``self.relay`` and ``self.circular_figures`` (DispatchFigures)."""
+    """Needs ``self.db``, ``self.relay``, ``self.circular_figures`` (DispatchFigures) and
+    ``self.circular_names`` (RegistryNames)."""
 
     def _circular_config(self, key: str, default: Any) -> Any:
         return self.relay.container.config.get(key, default)
@@ -71,9 +98,11 @@ class CircularRoutes:
         first, last = circulars.period_bounds(kind, period)
         figures = self.circular_figures.handling_figures(scope, *circulars.instants(first, last))
         url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
+        content = {**circulars.build_content(figures, self._card_rules()),
+                   "names": self.circular_names.for_scope(scope)}
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
-            content=circulars.build_content(figures, self._card_rules()),
+            content=content,
             html_url=url + "/circulars/{circular_id}.html")
 
     @config_timer("CIRCULAR_POLL_SECONDS", 600.0)

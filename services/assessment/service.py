@@ -30,6 +30,7 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
     dashboard_dispatch = dashboard_deps.DispatchStatistics()  # RpcProxy("dispatch")
     relay = outbox.OutboxRelay()  # meeting reminders, circulars (P5.3.5) through the outbox
     circular_figures = circular_routes.DispatchFigures()  # RpcProxy("dispatch"), circulars
+    circular_names = circular_routes.RegistryNames()  # RpcProxy("registry"), their names
     registry_geometry = registry_consumers.RegistryGeometry()  # RpcProxy("registry"), grids
     appraisal_kpis = appraisal_routes.DispatchKpis()  # RpcProxy("dispatch"), P5.4.6
     # P5.4.4: who read whose track is kept ≥ 183 days; a shorter setting stops the start

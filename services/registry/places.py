@@ -240,6 +240,19 @@ def grids_feature_collection(session: Session, on: date | None = None) -> dict[s
         for r in rows]}
 
 
+def place_names(session: Session, prefix: str) -> dict[str, dict[str, str]]:
+    """Names of the towns and communities whose code starts with ``prefix`` (a district,
+    town or community code), for documents people read: circulars, reports."""
+    like = {"p": prefix + "%"}
+    return {
+        "towns": dict(session.execute(sa.select(towns.c.code, towns.c.name)
+                                      .where(towns.c.code.like(like["p"]))).all()),
+        "communities": dict(session.execute(
+            sa.select(communities.c.code, communities.c.name)
+            .where(communities.c.code.like(like["p"]))).all()),
+    }
+
+
 def grid_features(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:
     """The named grids as GeoJSON features, retired ones included with their
     ``valid_to`` (the assessment drops them from its patrol checks); unknown codes are

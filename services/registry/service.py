@@ -354,6 +354,12 @@ class RegistryService(platform.PlatformService):
     def list_departments(self) -> list:
         return departments.list_departments(self.db)
 
+    @rpc
+    def place_names(self, scope_code: str) -> dict:
+        """Town and community names under a district, town or community code."""
+        data = schemas.PrefixQuerySchema().load({"prefix": scope_code})
+        return places.place_names(self.db, data["prefix"])
+
     # -- department data push (P6.2) ------------------------------------------------------
 
     @consume_contract("registry.intake", INTAKE_EXCHANGE,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from services.assessment import circulars
+from services.assessment import circular_doc, circulars
 from services.assessment.compliance import TZ
 from services.assessment.models import circulars as circulars_table
 from services.assessment.service import AssessmentService
@@ -80,11 +80,13 @@ def test_xlsx_csv_and_html_carry_the_same_cells(circular_services, made, token):
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
     departments = book["部门办理情况"]
     assert [c.value for c in departments[1]] == [
-        "排名", "部门", "交办", "按时签收", "办结", "按时办结", "超期未办结", "办结率", "按时率",
-        "亮牌"]
-    assert [c.value for c in departments[4]] == [3, "fire", 3, 2, 2, 1, 1, 0.6667, 0.3333, "红牌"]
+        "排名", "部门", "代码", "交办", "按时签收", "办结", "按时办结", "超期未办结", "办结率",
+        "按时率", "亮牌"]
+    # no registry runs here: the name column falls back to the code
+    assert [c.value for c in departments[4]] == [3, "fire", "fire", 3, 2, 2, 1, 1, 0.6667,
+                                                 0.3333, "红牌"]
     assert [c.value for c in departments[2]][-1] is None  # water: no card
-    assert departments["I4"].number_format == "0.0%"
+    assert departments["J4"].number_format == "0.0%"
     overdue = book["超期未办结清单"]
     assert [(r[0].value, r[4].value) for r in overdue.iter_rows(min_row=2)] == [
         ("N-C7", 35), ("N-C5", 3), ("N-C3", 2)]
@@ -92,10 +94,12 @@ def test_xlsx_csv_and_html_carry_the_same_cells(circular_services, made, token):
     raw = http.get(f"/circulars/{cid}.csv", headers=headers, params={"lang": "en"}).content
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads the UTF-8 as such
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert ["2", "police", "3", "2", "1", "1", "1", "33.3%", "50.0%", "yellow"] in rows
+    assert ["2", "police", "police", "3", "2", "1", "1", "1", "33.3%", "50.0%", "yellow"] \
+        in rows
     towns = rows.index(["Towns"])
-    assert rows[towns + 1][:3] == ["Rank", "Town", "Dispatched"]
-    assert rows[towns + 2] == ["1", T1, "4", "3", "3", "2", "1", "75.0%", "50.0%", "yellow"]
+    assert rows[towns + 1][:4] == ["Rank", "Town", "Code", "Dispatched"]
+    assert rows[towns + 2] == ["1", T1, T1, "4", "3", "3", "2", "1", "75.0%", "50.0%",
+                               "yellow"]
 
     page = http.get(f"/circulars/{cid}.html", headers=headers)
     assert page.headers["Content-Type"].startswith("text/html")
@@ -104,6 +108,28 @@ def test_xlsx_csv_and_html_carry_the_same_cells(circular_services, made, token):
     assert "http" not in text.split("<body>")[1].replace("http-equiv", "")  # no CDN, no link
     english = http.get(f"/circulars/{cid}.html", headers=headers, params={"lang": "en"}).text
     assert 'lang="en"' in english and "On-time rate" in english and "<td>fire</td>" in english
+
+
+def test_names_the_registry_gave_are_shown_beside_the_codes():
+    """Circulars are read by people: the names (stored with the content when it was made,
+    from the registry) stand beside the codes; a code without a name stays a code."""
+    content = {"as_of": "2026-11-29T08:00:00+08:00", "card_rules": [], "summary": {},
+               "departments": [{"rank": 1, "code": "fire"}, {"rank": 2, "code": "water"}],
+               "towns": [{"rank": 1, "code": T1}],
+               "overdue": [{"case_number": "N-1", "department": "fire", "town_code": T1,
+                            "due_at": "2026-11-01", "days_overdue": 3}],
+               "names": {"departments": {"fire": {"zh-CN": "消防救援", "en": "Fire"}},
+                         "towns": {T1: "金阊街道"}}}
+    circular = {"kind": "weekly", "period": "2026-W48", "period_start": "2026-11-23",
+                "period_end": "2026-11-29", "scope": "district:320505", "version": 1,
+                "generated_by": "schedule", "content": content}
+    zh = circular_doc.document(circular, "zh-CN").tables
+    assert [(r["name"], r["code"]) for r in zh[1].rows] == [("消防救援", "fire"),
+                                                            ("water", "water")]
+    assert zh[2].rows[0]["name"] == "金阊街道"
+    assert (zh[3].rows[0]["department_name"], zh[3].rows[0]["town_name"]) == ("消防救援",
+                                                                              "金阊街道")
+    assert circular_doc.document(circular, "en").tables[1].rows[0]["name"] == "Fire"
 
 
 def test_scopes_versions_and_reading_rights(circular_services, made, seeded, token):  # noqa: F811

@@ -25,7 +25,9 @@ from services.dispatch.service import DispatchService
 from services.events.service import EventsService
 from services.notify.service import NotifyService
 from services.registry import demo
+from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
+from tests.events.conftest import _truncate
 
 SERVICES = {"registry": RegistryService, "events": EventsService,
             "dispatch": DispatchService, "assessment": AssessmentService,
@@ -68,13 +70,14 @@ class Stack:
 def _demo_district(engine: sa.Engine, secrets: dict[str, str]) -> dict[str, Any]:
     cipher = pii.PiiCipher(pii.key_from_b64(secrets["PII_KEY"]),
                            pii.key_from_b64(secrets["PII_INDEX_KEY"]))
+    # always the demo district: another package may have left a district of its own,
+    # whose grids do not hold the contract samples' locations
+    _truncate(engine, "registry", registry_metadata,
+              {"departments", "alembic_version", "audit_log"})
     with Session(engine) as session:
-        if session.execute(sa.text("SELECT count(*) FROM registry.districts")).scalar_one():
-            code = session.execute(sa.text("SELECT code FROM registry.districts")).scalar()
-        else:
-            code = demo.load(session, cipher, towns=1, communities_per_town=2,
-                             grids_per_community=2, households_per_grid=2)["district"]
-            session.commit()
+        code = demo.load(session, cipher, towns=1, communities_per_town=2,
+                         grids_per_community=2, households_per_grid=2)["district"]
+        session.commit()
         grids = list(session.execute(sa.text(
             "SELECT grid_code FROM registry.grids ORDER BY grid_code")).scalars())
     return {"code": code, "grid_codes": grids}

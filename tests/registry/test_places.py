@@ -113,6 +113,21 @@ def test_address_lookup_and_geojson(district, web_session, admin):
     assert {f["properties"]["grid_code"] for f in collection["features"]} == {GRID_A, GRID_B}
 
 
+def test_place_names_for_maps_and_circulars(district, web_session, admin, rabbit_config):
+    """Operators and circulars show names: the grid features carry their community's and
+    town's, and the place_names RPC gives the same for a scope."""
+    features = web_session.get("/grids.geojson", headers=admin).json()["features"]
+    town_names = {f["properties"]["town_name"] for f in features}
+    community_names = {f["properties"]["community_name"] for f in features}
+    assert len(town_names) == len(community_names) == 1 and all(town_names | community_names)
+    with ServiceRpcProxy("registry", rabbit_config) as registry:
+        names = registry.place_names(TOWN)
+        assert names["towns"] == {TOWN: town_names.pop()}
+        assert names["communities"][COMMUNITY] == community_names.pop()
+        assert all(code.startswith(TOWN) for code in names["communities"])
+        assert registry.place_names("999") == {"towns": {}, "communities": {}}
+
+
 def test_grid_size_is_flagged_not_rejected(district, web_session, admin):
     grid = web_session.get(f"/grids/{GRID_A}", headers=admin).json()
     assert grid["households"] == 1
