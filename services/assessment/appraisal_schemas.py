@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
+from gridgov_common.periods import DayPeriodSchema
 from services.assessment import appraisal_scheme, spotchecks
 
 HALF_YEAR = validate.Regexp(r"^(19|2\d)\d{2}H[12]$", error="YYYYH1 or YYYYH2.")
-MAX_PERIOD_DAYS = 366
 
 
 class SpotCheckCreateSchema(Schema):
@@ -38,17 +38,8 @@ class SpotCheckSchema(Schema):
     checked_at = fields.String()
 
 
-class _PeriodSchema(Schema):
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
+class _PeriodSchema(DayPeriodSchema):
     scope = fields.String(load_default=None, validate=validate.Regexp(r"^\d{6,15}$"))
-
-    @validates_schema
-    def _period(self, data, **kwargs):
-        if data["to"] < data["from_"]:
-            raise ValidationError("must not be before from", "to")
-        if (data["to"] - data["from_"]).days > MAX_PERIOD_DAYS:
-            raise ValidationError(f"at most {MAX_PERIOD_DAYS} days", "to")
 
 
 class SpotCheckListQuerySchema(_PeriodSchema):

@@ -6,12 +6,12 @@ The shape is a contract with the operations dashboard; every figure is defined i
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
+from gridgov_common.periods import DayPeriodSchema
 from services.dispatch.domain.states import CaseState
 
 COUNT = {"validate": validate.Range(min=0)}
-MAX_PERIOD_DAYS = 366  # a half-year assessment (P5.4.6) or a year
 
 
 def _rate(description: str) -> fields.Float:
@@ -87,21 +87,12 @@ class CaseStatisticsSchema(Schema):
                               metadata={"description": "the 20 latest escalations"})
 
 
-class KpiQuerySchema(Schema):
+class KpiQuerySchema(DayPeriodSchema):
     """``GET /kpis``: a period of local days (Asia/Shanghai), ``to`` included, and the rows."""
 
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
     by = fields.String(load_default="town",
                        validate=validate.OneOf(["town", "community", "grid", "department",
                                                 "grid_worker"]))
-
-    @validates_schema
-    def _period(self, data, **kwargs):
-        if data["to"] < data["from_"]:
-            raise ValidationError("must not be before from", "to")
-        if (data["to"] - data["from_"]).days > MAX_PERIOD_DAYS:
-            raise ValidationError(f"at most {MAX_PERIOD_DAYS} days", "to")
 
 
 class WorkerFiguresSchema(Schema):
