@@ -29,7 +29,7 @@ SUB ?= ops-1
 export GRIDGOV_SERVICES := $(SERVICES)
 
 .PHONY: help up down restart status logs test bench faults lint migrate demo demo-case token \
-        venv env servers clean distclean simulate
+        venv env servers clean distclean simulate deps-up deps-test
 
 help: ## show this help
 	@echo "gridgov: make <target> [VAR=value]"
@@ -41,7 +41,7 @@ help: ## show this help
 	@echo "           ROLE=, SCOPE=, SUB= (token), PYTHON= (interpreter for .venv)"
 	@echo "Services:  $(SERVICES)"
 
-up: venv env servers ## everything: .venv, .env, servers, migrations, 5 services, demo data
+up: deps-up venv env servers ## everything: .venv, .env, servers, migrations, 5 services, demo data
 	@scripts/up.sh
 
 down: ## stop the services (SIGTERM, then SIGKILL after 20 s); SVC=x for one
@@ -63,7 +63,7 @@ status: ## which services run (pid files under var/run)
 logs: ## follow all service logs (tail -F); SVC=registry for one
 	@scripts/logs.sh $(SVC)
 
-test: venv env servers ## whole test suite on the real servers (services not started); PYTEST_ARGS=
+test: deps-test venv env servers ## whole test suite on the real servers (services not started); PYTEST_ARGS=
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv env servers ## run every bench/bench_*.py in order and print their figures
@@ -98,6 +98,12 @@ token: venv env ## print a bearer token (only it, on stdout): ROLE= SCOPE=distri
 	@$(LOAD_ENV) && $(VPY) -m gridgov_common.auth mint --role $(ROLE) --scope $(SCOPE) --sub $(SUB)
 
 # --- building blocks -------------------------------------------------------------------
+
+deps-up: ## check (and as root install) the Debian packages make up needs
+	@scripts/system_deps.sh up
+
+deps-test: ## check (and as root install) the Debian packages the tests need
+	@scripts/system_deps.sh test
 
 venv: ## create .venv and install requirements-dev.txt + the project (skipped if unchanged)
 	@if [ ! -x $(VPY) ] || ! $(VPY) -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then \

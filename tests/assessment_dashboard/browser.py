@@ -26,8 +26,8 @@ def chromium_path() -> str:
             return path
     raise AssertionError(
         "headless Chromium is missing: install Debian's package with "
-        "`apt-get install -y --no-install-recommends chromium` (and add `chromium` to "
-        "APT_PACKAGES in .ci/run)")
+        "`apt-get install -y --no-install-recommends chromium` (`make test` does it as "
+        "root: scripts/system_deps.sh)")
 
 
 def dump_dom(url: str) -> str:
