@@ -29,7 +29,7 @@ SUB ?= ops-1
 export GRIDGOV_SERVICES := $(SERVICES)
 
 .PHONY: help up down restart status logs test bench faults lint migrate demo demo-case token \
-        venv env servers clean distclean simulate deps-up deps-test
+        venv env servers clean distclean simulate deps-up deps-test mutation
 
 help: ## show this help
 	@echo "gridgov: make <target> [VAR=value]"
@@ -78,6 +78,12 @@ bench: venv env servers ## run every bench/bench_*.py in order and print their f
 
 faults: venv env servers ## fault injection: SIGKILL services, restart RabbitMQ and PostgreSQL (run alone)
 	@$(LOAD_ENV); $(VPY) scripts/fault_injection.py
+
+mutation: venv ## mutation-test the domain core with its unit tests; a score per module (>= 90 %)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-mutation.txt
+	rm -rf mutants
+	GRIDGOV_NO_MONKEY_PATCH=1 $(VENV)/bin/mutmut run --max-children $$(nproc)
+	$(VPY) scripts/mutation_score.py --min 90
 
 lint: venv ## ruff check .
 	$(VENV)/bin/ruff check .
