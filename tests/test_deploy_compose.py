@@ -167,7 +167,8 @@ def test_intake_is_rate_limited_by_the_proxy():
 
 def test_nginx_accepts_the_proxy_configuration(tmp_path):
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    assert nginx, "nginx is missing: scripts/system_deps.sh test installs the Debian package nginx-light"
+    assert nginx, ("nginx is missing: scripts/system_deps.sh test installs the Debian "
+                   "package nginx-light")
     conf = re.sub(r"server ([a-z]+):(\d+);", r"server 127.0.0.1:\2;", NGINX)
     assert conf != NGINX
     (tmp_path / "nginx.conf").write_text(conf)
