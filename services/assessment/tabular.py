@@ -20,7 +20,6 @@ its colour key in ``Column.colours``).
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,8 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
+
+from gridgov_common import csvsafe
 
 KINDS = ("text", "int", "rate", "card")
 CARD_COLOURS = {"red": "F4C7C3", "yellow": "FCE8B2", "green": "D9EAD3"}
@@ -123,34 +124,27 @@ def to_html(doc: Document) -> str:
 # -- CSV -----------------------------------------------------------------------------------
 
 def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ becomes text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.rstrip("%"))
-    except ValueError:
-        return False
-    return True
+    """Neutralise spreadsheet formulas (CSV injection), the one rule of every export:
+    ``gridgov_common/csvsafe.py``."""
+    return csvsafe.cell(text)
 
 
 def to_csv(doc: Document) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_csv_safe(doc.title)])
+    writer = csvsafe.writer(out)  # every cell neutralised there
+    writer.writerow([doc.title])
     for key, value in doc.meta:
-        writer.writerow([_csv_safe(key), _csv_safe(value)])
+        writer.writerow([key, value])
     for table in doc.tables:
         writer.writerow([])
-        writer.writerow([_csv_safe(table.title)])
-        writer.writerow([_csv_safe(c.label) for c in table.columns])
+        writer.writerow([table.title])
+        writer.writerow([c.label for c in table.columns])
         for row in table.rows:
-            writer.writerow([_csv_safe(cell_text(c, row.get(c.key))) for c in table.columns])
+            writer.writerow([cell_text(c, row.get(c.key)) for c in table.columns])
     for note in doc.notes:
         writer.writerow([])
-        writer.writerow([_csv_safe(note)])
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+        writer.writerow([note])
+    return csvsafe.BOM.encode() + out.getvalue().encode("utf-8")
 
 
 # -- XLSX ----------------------------------------------------------------------------------

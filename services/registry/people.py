@@ -7,7 +7,6 @@ tags are encrypted at rest, masked on output, and every unmasked read is audited
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date
@@ -16,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii
+from gridgov_common import csvsafe, pii
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.registry import audit, privacy
@@ -234,7 +233,7 @@ def export_csv(session: Session, principal: Principal, prefix: str) -> str:
     if prefix:
         stmt = stmt.where(residents.c.grid_code.startswith(prefix))
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)  # a name typed as =HYPERLINK(…) is text, not a formula
     writer.writerow(EXPORT_COLUMNS)
     count = 0
     for row in session.execute(stmt):

@@ -1,5 +1,8 @@
 """Import of a real district: all or nothing, with every rejected row reported."""
 
+import csv
+import io
+
 import pytest
 import sqlalchemy as sa
 
@@ -104,6 +107,23 @@ def test_export_is_masked_scoped_and_audited(district, web_session, admin, token
     with db_engine.connect() as conn:
         actions = conn.execute(sa.text("SELECT action, actor_sub FROM registry.audit_log")).all()
     assert ("export_masked", "chief-x") in actions
+
+
+def test_export_neutralises_formula_looking_names(district, web_session, admin):
+    """Issue 10 item 6: a name typed as a spreadsheet formula is exported as text (leading
+    apostrophe, gridgov_common/csvsafe.py), never as =HYPERLINK(…)/@SUM(…) Excel would run."""
+    names = ['=HYPERLINK("http://x.example/?a","点我")', "@SUM(1+1)*cmd|' /C calc'!A0",
+             "+1+2", "-2+3"]
+    for n, name in enumerate(names):
+        created = web_session.post("/residents", headers=admin, json={
+            "grid_code": GRID_A, "name": name,
+            "id_number": id_number("19600101", f"15{n}")})
+        assert created.status_code == 201, created.text
+    export = web_session.get("/export/residents.csv", headers=admin)
+    assert export.status_code == 200, export.text
+    exported = {row[3] for row in csv.reader(io.StringIO(export.text))}
+    assert {"'" + name for name in names} <= exported
+    assert not any(value[:1] in "=+-@" for value in exported)
 
 
 def test_unknown_special_group_in_csv_is_rejected(district, web_session, admin, db_engine):
