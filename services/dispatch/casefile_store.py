@@ -1,8 +1,11 @@
 """Storing the electronic case file (P5.3.4): append hash-chained entries, read and verify.
 
-The table refuses UPDATE and DELETE (trigger of migration 0001); appending locks the
-case's last entry (``FOR UPDATE``) so two writers cannot both link to the same hash (the
-first entry of a file is guarded by the unique (case_id, seq) constraint).
+The table refuses UPDATE and DELETE (trigger of migration 0001). Appending takes a
+per-case transaction lock (a PostgreSQL advisory lock keyed on the case) before it reads the
+last entry, so a second writer waits for the first to commit and then reads the entry the
+first wrote. Locking the last entry's row instead (``FOR UPDATE``) is not enough: once its
+lock is granted the second writer still sees the *old* last row and reuses its seq, and a
+new file has no row to lock; the unique (case_id, seq) constraint stays as the backstop.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from services.dispatch.domain.casefile import GENESIS_HASH, Entry, link, verify
 from services.dispatch.models import case_file
 
 HEADS_KEY = "gridgov_casefile_heads"  # session.info: {case_id: (transaction, seq, hash)}
+# Advisory-lock name space of case files (the int4 pair form; "cf"): other advisory locks of
+# the platform use the single bigint form, whose keys never meet these.
+LOCK_CLASS = 0x6366
 
 
 def append(session, case_id: str, *, action: str, actor_sub: str, actor_role: str,
@@ -36,16 +42,19 @@ def append(session, case_id: str, *, action: str, actor_sub: str, actor_role: st
 def _head(session, case_id: str) -> tuple[int, str]:
     """(seq, hash) of the case's last entry, 0 and the genesis hash for a new file.
 
-    The first append of a transaction reads it with ``FOR UPDATE``; later appends of the
-    same transaction know it already (the lock is still ours), which saves a query for
-    every entry after the first — filing a case writes two or three."""
+    The first append of a transaction takes the case's lock, then reads the head (read
+    committed: the statement after the wait sees what the previous writer committed);
+    later appends of the same transaction know it already (the lock is still ours), which
+    saves two queries for every entry after the first — filing a case writes two or three."""
     known = session.info.get(HEADS_KEY, {}).get(case_id)
     if known is not None and known[0] is session.get_transaction() and known[0].is_active:
         return known[1], known[2]
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(:cls, hashtext(:case_id))"),
+                    {"cls": LOCK_CLASS, "case_id": case_id})
     last = session.execute(
         sa.select(case_file.c.seq, case_file.c.hash)
         .where(case_file.c.case_id == case_id)
-        .order_by(case_file.c.seq.desc()).limit(1).with_for_update()).first()
+        .order_by(case_file.c.seq.desc()).limit(1)).first()
     return (last.seq, last.hash) if last else (0, GENESIS_HASH)
 
 

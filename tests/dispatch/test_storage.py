@@ -1,10 +1,16 @@
 """Dispatch's storage under concurrency: the packaged defaults are stored as version 1 in a
 transaction of their own (an open or dead case transaction must not hide or lock the seed);
 a killed container's open transactions roll back at once; case-file appends of one
-transaction chain on the head read once."""
+transaction chain on the head read once, and concurrent appends to one case wait for each
+other instead of colliding."""
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -95,3 +101,61 @@ def test_a_worker_whose_connection_the_database_dropped_does_not_kill_its_contai
     provider.stop()
     with db_engine.connect() as conn:  # and the database is fine for everyone else
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def _wait_until_blocked(db_engine, application_name: str) -> None:
+    """Until the backend named ``application_name`` waits on a lock (a condition, not a sleep)."""
+    deadline = time.monotonic() + 10
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
+                    "AND wait_event_type = 'Lock'")
+    while time.monotonic() < deadline:
+        with db_engine.connect() as conn:
+            if conn.execute(query, {"n": application_name}).scalar():
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{application_name} never waited for the first writer's lock")
+
+
+@pytest.mark.parametrize("existing_entries", [0, 2])
+def test_concurrent_appends_to_one_case_file_never_collide(db_engine, db_url, clean_db,
+                                                           existing_entries):
+    """Issue 17 (soak): two writers appending to the same case at once both land, the second
+    after the first, with consecutive seq numbers and one unbroken chain. Formerly the second
+    writer re-read the *old* last entry after its row lock was granted (or, for a new file,
+    locked nothing) and died on the unique (case_id, seq) key: 444 times in a 40-minute soak."""
+    case_id = str(uuid.uuid4())
+    with Session(bind=db_engine) as session:
+        for _ in range(existing_entries):
+            casefile_store.append(session, case_id, action="note", actor_sub="system",
+                                  actor_role="system")
+        session.commit()
+    second = sa.create_engine(db_url, connect_args={"application_name": "second-writer"})
+    errors: list[BaseException] = []
+
+    def second_writer() -> None:
+        try:
+            with Session(bind=second) as session:
+                casefile_store.append(session, case_id, action="acknowledged",
+                                      actor_sub="fire", actor_role="department_officer")
+                session.commit()
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+
+    try:
+        with Session(bind=db_engine) as first:
+            casefile_store.append(first, case_id, action="dispatch", actor_sub="system",
+                                  actor_role="system")
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            _wait_until_blocked(db_engine, "second-writer")
+            first.commit()
+        thread.join(timeout=10)
+    finally:
+        second.dispose()
+    assert not thread.is_alive()
+    assert errors == []
+    with Session(bind=db_engine) as session:
+        found = casefile_store.verified(session, case_id)
+    assert [e["seq"] for e in found["entries"]] == list(range(1, existing_entries + 3))
+    assert [e["action"] for e in found["entries"]][-2:] == ["dispatch", "acknowledged"]
+    assert found["verification"]["valid"] is True
