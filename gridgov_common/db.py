@@ -36,6 +36,20 @@ def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> sa.Engine:
     )
 
 
+def fixed(value: str | bool) -> sa.BindParameter:
+    """A constant written into the SQL text rather than sent as a parameter.
+
+    Use it where the query compares a column with the constant of a partial index's
+    predicate (``state = 'pending'``). psycopg prepares a statement after a few runs and
+    PostgreSQL may then use a generic plan, which cannot prove that a *parameter* equals
+    the predicate's constant and so never uses the partial index: notify's sender then
+    scanned every delivery ~20 times a second and events' duplicate search the whole
+    window (issue 17 soak: database CPU drifting 10 % -> 29 % at constant load).
+    ``literal_execute`` keeps SQLAlchemy's compiled-statement cache: the value is
+    rendered, quoted by the dialect, at execution."""
+    return sa.bindparam(None, value, literal_execute=True)
+
+
 @contextmanager
 def transaction(engine: sa.Engine) -> Iterator[Session]:
     """A session committed on success and rolled back on error, for scripts and timers."""

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from gridgov_common.db import fixed
 from gridgov_common.errors import Unprocessable
 from gridgov_common.outbox import add_event
 from services.assessment.compliance import TZ
@@ -176,7 +177,7 @@ def build_content(figures: dict[str, Any], rules: list[dict[str, Any]]) -> dict[
 def scheduled_exists(db, kind: str, period: str, scope: str) -> bool:
     return db.execute(sa.select(circulars.c.circular_id).where(
         circulars.c.kind == kind, circulars.c.period == period, circulars.c.scope == scope,
-        circulars.c.origin == "schedule")).first() is not None
+        circulars.c.origin == fixed("schedule"))).first() is not None
 
 
 def store(db, *, kind: str, period: str, scope: str, origin: str, generated_by: str,

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from gridgov_common.auth import Principal
 from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
+from gridgov_common.db import fixed
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event, add_to_outbox
 from gridgov_common.roles import GRID_ROLES, ScopeLevel
@@ -283,7 +284,7 @@ def find_duplicate(session: Session, settings: Settings, report: Report) -> str 
     window = timedelta(hours=settings.duplicate_window_hours)
     conditions = [
         cases.c.subcategory == report.subcategory,
-        cases.c.status == "open",
+        cases.c.status == fixed("open"),
         sa.or_(cases.c.duplicate_status.is_(None), cases.c.duplicate_status == "undone"),
         cases.c.reported_at.between(report.reported_at - window, report.reported_at + window),
     ]

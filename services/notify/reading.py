@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.auth import Principal
+from gridgov_common.db import fixed
 from gridgov_common.errors import Conflict, NotFound
 from gridgov_common.roles import ScopeLevel
 from services.notify.models import deliveries, inbox, inbox_reads, notifications
@@ -92,9 +93,10 @@ def list_deliveries(session, params: dict[str, Any]) -> dict[str, Any]:
     query = _delivery_query()
     state = params["state"]
     if state == "failing":
-        query = query.where(deliveries.c.state == "pending", deliveries.c.last_error.is_not(None))
+        query = query.where(deliveries.c.state == fixed("pending"),
+                            deliveries.c.last_error.is_not(None))
     else:
-        query = query.where(deliveries.c.state == state)
+        query = query.where(deliveries.c.state == fixed(state))
     if params.get("cause_id"):
         query = query.where(deliveries.c.cause_id == params["cause_id"])
     rows = session.execute(query.order_by(deliveries.c.delivery_id.desc())
@@ -106,7 +108,7 @@ def retry(session, delivery_id: int) -> dict[str, Any]:
     """An operator sends a dead delivery again (after fixing the endpoint): it becomes
     pending with a fresh attempt count."""
     updated = session.execute(sa.update(deliveries).where(
-        deliveries.c.delivery_id == delivery_id, deliveries.c.state == "dead")
+        deliveries.c.delivery_id == delivery_id, deliveries.c.state == fixed("dead"))
         .values(state="pending", attempts=0, next_attempt_at=sa.func.now())
         .returning(deliveries.c.delivery_id)).first()
     if updated is None:

@@ -34,7 +34,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import format_timestamp
-from gridgov_common.db import Database, transaction
+from gridgov_common.db import Database, fixed, transaction
 from gridgov_common.pii_provider import Pii
 from services.notify import accepting, channels, contacts, templates
 from services.notify.models import deliveries, notifications, subscriptions
@@ -79,7 +79,7 @@ def claim(session, settings: Settings) -> list[sa.Row]:
     """Lease a batch of due deliveries; each row also carries its notification's
     ``NOTE_COLUMNS`` (one statement instead of a second query per round)."""
     due = (sa.select(deliveries.c.delivery_id)
-           .where(deliveries.c.state == "pending",
+           .where(deliveries.c.state == fixed("pending"),
                   deliveries.c.next_attempt_at <= sa.func.now())
            .order_by(deliveries.c.priority, deliveries.c.next_attempt_at)
            .limit(settings.batch).with_for_update(skip_locked=True).cte("due"))

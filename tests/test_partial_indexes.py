@@ -1,0 +1,121 @@
+"""Hot queries can use their partial indexes under a *generic* plan (issue 17, soak).
+
+psycopg prepares a statement after a few runs, and PostgreSQL may then plan it once for any
+parameter values. A constant sent as a parameter (``state = $1``) cannot prove a partial
+index's predicate (``state = 'pending'``), so that plan never uses the index: in a 40-minute
+soak notify's sender scanned every delivery ~20 times a second and events' duplicate search
+read its whole 72-hour window per intake. Each test runs the real query code, captures the
+statement it sends, prepares it with the same parameters and asks PostgreSQL for the generic
+plan (``plan_cache_mode = force_generic_plan``; sequential scans priced out, so the plan shows
+which indexes are *usable*, not which the planner prefers on a nearly empty table).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg.sql
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.assessment.circulars import scheduled_exists
+from services.events.cases import Report, find_duplicate
+from services.events.dependencies import Settings as EventsSettings
+from services.notify.reading import list_deliveries
+from services.notify.sending import Settings as NotifySettings
+from services.notify.sending import claim
+
+PG_TYPES: list[tuple[type, str]] = [
+    (bool, "boolean"), (int, "bigint"), (float, "double precision"), (str, "text"),
+    (datetime, "timestamptz"), (date, "date"), (timedelta, "interval")]
+
+
+@contextmanager
+def captured(engine: sa.Engine) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every (statement, parameters) the engine sends while the block runs."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append((statement, dict(parameters or {})))
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def _pg_type(value: Any) -> str:
+    for python_type, name in PG_TYPES:
+        if isinstance(value, python_type):
+            return name
+    raise AssertionError(f"no PostgreSQL type for {value!r}")
+
+
+def generic_plan(engine: sa.Engine, statement: str, parameters: dict[str, Any]) -> str:
+    """The plan PostgreSQL would reuse for every execution of this prepared statement."""
+    names: list[str] = []
+
+    def placeholder(match: re.Match) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    sql = re.sub(r"%\((\w+)\)s", placeholder, statement).replace("%%", "%")
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        types = ", ".join(_pg_type(parameters[name]) for name in names)
+        args = ", ".join(psycopg.sql.Literal(parameters[name]).as_string(raw) for name in names)
+        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        conn.exec_driver_sql(f"PREPARE hot ({types}) AS {sql}" if names
+                             else f"PREPARE hot AS {sql}")
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql(
+            f"EXPLAIN EXECUTE hot ({args})" if names else "EXPLAIN EXECUTE hot"))
+        conn.exec_driver_sql("DEALLOCATE hot")
+        conn.rollback()
+    return plan
+
+
+def plan_of(engine: sa.Engine, run: Callable[[Session], Any], table: str) -> str:
+    """Run the query code, then the generic plan of its one statement on ``table``."""
+    with captured(engine) as sent, Session(bind=engine) as session:
+        run(session)
+        session.rollback()
+    ours = [(sql, params) for sql, params in sent if table in sql]
+    assert len(ours) == 1, ours
+    return generic_plan(engine, *ours[0])
+
+
+def test_notify_sender_claims_due_deliveries_through_the_pending_index(db_engine):
+    plan = plan_of(db_engine, lambda s: claim(s, NotifySettings()), "notify.deliveries")
+    assert "ix_deliveries_due" in plan, plan
+
+
+def test_operators_dead_letter_list_reads_the_dead_index(db_engine):
+    plan = plan_of(db_engine, lambda s: list_deliveries(s, {"state": "dead", "limit": 50}),
+                   "notify.deliveries")
+    assert "ix_deliveries_dead" in plan, plan
+
+
+def test_duplicate_search_reads_only_open_cases_of_the_subcategory(db_engine):
+    settings = EventsSettings(case_number_prefix="GS", duplicate_distance_m=50,
+                              duplicate_window_hours=72, open311_api_keys=(),
+                              cap_sender="t", open311_contact="", registry_timeout=5)
+    report = Report(source="app", source_system="app", reporter_sub="w-1",
+                    reporter_role="neighbourhood_grid_worker",
+                    work_category="public_security_prevention",
+                    subcategory="fire_hazard", description="x", lon=120.6, lat=31.3,
+                    reported_at=datetime(2026, 12, 5, 8, tzinfo=UTC))
+    plan = plan_of(db_engine, lambda s: find_duplicate(s, settings, report), "events.cases")
+    assert "ix_cases_duplicate_search" in plan, plan
+
+
+def test_scheduled_circular_check_uses_the_schedule_index(db_engine):
+    plan = plan_of(db_engine, lambda s: scheduled_exists(s, "weekly", "2026-W49", "320505"),
+                   "assessment.circulars")
+    assert "uq_circulars_scheduled" in plan, plan
