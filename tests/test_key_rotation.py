@@ -160,8 +160,8 @@ def test_pii_key_rotation_on_a_registry_with_residents(
             PII_OLD_KEYS="")
     assert {rid: read(rid) for rid in ids} == ids
     assert set(versions(db_engine, "registry.residents", "phone_enc")) == {2}
-    found = web_session.get("/search", headers=admin,
-                            params={"id_number": PEOPLE[0][0], "reason": REASON})
+    found = web_session.post("/search", headers=admin,
+                            json={"id_number": PEOPLE[0][0], "reason": REASON})
     assert found.status_code == 200, found.text
     first = next(rid for rid, (person, _) in ids.items() if person == PEOPLE[0][0])
     assert [m["resident"]["id"] for m in found.json()["residents"]] == [first]

@@ -42,6 +42,23 @@ def record(session: Session, principal: Principal, action: str, subject_type: st
     ))
 
 
+def record_refusal(session: Session, principal: Principal, action: str, subject_type: str,
+                   subject_id: str | int, fields: Iterable[str], reason: str | None,
+                   refusal: Exception) -> None:
+    """A refused attempt to read personal data (an ``unmask`` the role may not make, a
+    resident or export outside the caller's scope) is recorded too (P5.4.4; issue 10
+    item 6): ``<action>_refused``, with the stated reason and why it was refused.
+
+    The refusal answers an error, which rolls the worker's transaction back, so the row
+    is written and committed here, on its own (nothing else was written before the check).
+    """
+    session.rollback()
+    why = getattr(refusal, "message", str(refusal))
+    record(session, principal, f"{action}_refused", subject_type, subject_id, fields,
+           f"{(reason or '').strip()} | refused: {why}"[:500])
+    session.commit()
+
+
 def query(session: Session, principal: Principal, *, actor_sub: str | None = None,
           subject_type: str | None = None, subject_id: str | None = None,
           since: datetime | None = None, until: datetime | None = None,

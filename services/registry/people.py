@@ -139,9 +139,14 @@ def get_resident(session: Session, cipher: pii.PiiCipher, principal: Principal,
                  reason: str | None = None) -> dict[str, Any]:
     principal.require_role(*privacy.VIEW_RESIDENTS)
     unmask = unmask or set()
-    privacy.check_unmask(principal, unmask, reason)
-    row = _row(session, resident_id)
-    principal.require_covers(row.grid_code, f"resident {resident_id}")
+    try:
+        privacy.check_unmask(principal, unmask, reason)
+        row = _row(session, resident_id)
+        principal.require_covers(row.grid_code, f"resident {resident_id}")
+    except Forbidden as exc:  # P5.4.4: a refused read is recorded too
+        audit.record_refusal(session, principal, "unmask" if unmask else "read", "resident",
+                             resident_id, unmask, reason, exc)
+        raise
     view = masked(row)
     if not unmask:
         return view
@@ -227,7 +232,10 @@ def export_csv(session: Session, principal: Principal, prefix: str) -> str:
     principal.require_role(*privacy.EXPORT_RESIDENTS)
     if not principal.is_district_wide:
         if prefix and not prefix.startswith(principal.scope_code):
-            raise Forbidden(f"{prefix} is outside your scope {principal.scope}")
+            refused = Forbidden(f"{prefix} is outside your scope {principal.scope}")
+            audit.record_refusal(session, principal, "export_masked", "residents", prefix,
+                                 ["id_number", "phone"], "masked CSV export", refused)
+            raise refused
         prefix = prefix or principal.scope_code
     stmt = sa.select(residents).order_by(residents.c.id)
     if prefix:

@@ -12,6 +12,23 @@ from gridgov_common.roles import Role
 
 DIGITS = validate.Regexp(r"^\d+$", error="digits only")
 GRID_CODE = fields.String(validate=[validate.Length(equal=15), DIGITS])
+
+
+class IdNumberField(fields.String):
+    """An ID number as people type it: spaces (" 3205 0519…", a trailing blank from a
+    spreadsheet) are dropped *before* the length is checked (issue 10 item 6); the domain
+    (``identity.normalise_id_number``) does the rest (full-width digits, case, checksum)."""
+
+    RAW_MAX = 64  # spaces included; anything longer is not an ID number
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > self.RAW_MAX:
+            raise ValidationError(f"at most {self.RAW_MAX} characters")
+        return "".join(text.split())
+
+
+ID_NUMBER_LENGTH = validate.Length(min=15, max=18)
 SPECIAL_GROUPS = ("petitioner", "community_corrections", "released_prisoner", "drug_user",
                   "hazardous_goods_worker", "mental_illness_risk")  # P5.2.5
 
@@ -101,7 +118,7 @@ class ResidentCreateSchema(Schema):
     grid_code = fields.String(load_default=None, allow_none=True,
                               validate=[validate.Length(equal=15), DIGITS])
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
-    id_number = fields.String(required=True, validate=validate.Length(min=15, max=18))
+    id_number = IdNumberField(required=True, validate=ID_NUMBER_LENGTH)
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
     relationship = fields.String(load_default="member", validate=validate.Length(max=20))
     special_groups = fields.List(fields.String(validate=validate.OneOf(SPECIAL_GROUPS)),
@@ -142,10 +159,13 @@ class ResidentListQuerySchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
 
 
-class SearchQuerySchema(Schema):
-    """P6.2 one query: a person by full ID number or phone (exact), or name; or address."""
+class SearchSchema(Schema):
+    """P6.2 one query: a person by full ID number or phone (exact), or name; or address.
 
-    id_number = fields.String(load_default=None, validate=validate.Length(min=15, max=18))
+    A POST body, never a query string: the terms are personal data, and a URL lands in
+    access logs and the service's own log (issue 10 item 4)."""
+
+    id_number = IdNumberField(load_default=None, validate=ID_NUMBER_LENGTH)
     phone = fields.String(load_default=None, validate=validate.Length(min=7, max=20))
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=50))
     address = fields.String(load_default=None, validate=validate.Length(min=2, max=100))

@@ -222,11 +222,13 @@ class RegistryService(platform.PlatformService):
     def export_residents(self, request):
         return people.export_csv(self.db, request.principal, request.params["prefix"])
 
-    @http("GET", "/search", roles=privacy.VIEW_RESIDENTS, query=schemas.SearchQuerySchema,
+    @http("POST", "/search", roles=privacy.VIEW_RESIDENTS, body=schemas.SearchSchema,
           tags=("residents",), summary="P6.2 one query: person or address → household, grid, "
-          "responsible staff (scoped, audited)")
+          "responsible staff (scoped, audited)",
+          description="The terms (ID number, phone, name) go in the JSON body, never in the "
+          "URL, so no log keeps them.")
     def one_query(self, request):
-        return search.one_query(self.db, self.pii, request.principal, request.params)
+        return search.one_query(self.db, self.pii, request.principal, request.data)
 
     @http("GET", "/audit", roles=ADMIN, query=schemas.AuditQuerySchema, tags=("audit",),
           summary="The sensitive-data audit log (its own reads are audited)")

@@ -69,7 +69,7 @@ def test_registry_residents_stay_in_their_town(start_service, web_session, token
 
     assert web_session.get(url, headers=tokens["chief"]).status_code == 200
     assert web_session.get(url, headers=tokens["worker"]).status_code == 200
-    own = web_session.get("/search", params={"name": "张三", "reason": "scope test"},
+    own = web_session.post("/search", json={"name": "张三", "reason": "scope test"},
                           headers=tokens["chief"])
     assert own.status_code == 200 and "张三" in own.text, own.text  # the query does find her
     for who in ("other_chief", "other_worker", "other_cgc"):
@@ -79,7 +79,7 @@ def test_registry_residents_stay_in_their_town(start_service, web_session, token
         listed = web_session.get("/residents", params={"grid_code": GRID},
                                  headers=tokens[who])
         assert listed.status_code in (403, 404) or listed.json() == [], (who, listed.text)
-        found = web_session.get("/search", params={"name": "张三", "reason": "scope test"},
+        found = web_session.post("/search", json={"name": "张三", "reason": "scope test"},
                                 headers=tokens[who])
         assert found.status_code != 422, found.text
         assert found.status_code in (403, 404) or "张三" not in found.text, (who, found.text)

@@ -107,7 +107,9 @@ def test_special_groups_only_for_roles_that_need_them(district, web_session, tok
     seen = web_session.get(f"/residents/{rid}", headers=chief,
                            params={"unmask": "special_groups", "reason": "帮教安排"})
     assert seen.json()["special_groups"] == ["community_corrections"]
-    assert [r.fields for r in audit_rows(db_engine, rid)] == [["special_groups"]]
+    assert [(r.actor_sub, r.action, r.fields) for r in audit_rows(db_engine, rid)] == [
+        ("worker-a", "unmask_refused", ["special_groups"]),
+        ("chief-1", "unmask", ["special_groups"])]
 
 
 def test_bad_identity_input(district, web_session, worker_a):
@@ -141,8 +143,8 @@ def test_one_query_finds_household_grid_and_staff(resident, web_session, token, 
         "name": "赵网格", "role": "neighbourhood_grid_worker", "scope": f"grid:{GRID_A}",
         "work_phone": "13900000000"})
     chief = token("town_grid_chief", f"town:{TOWN}", sub="town-chief")
-    found = web_session.get("/search", headers=chief,
-                            params={"id_number": PERSON_ID, "reason": "信访核查"})
+    found = web_session.post("/search", headers=chief,
+                            json={"id_number": PERSON_ID, "reason": "信访核查"})
     assert found.status_code == 200, found.text
     [match] = found.json()["residents"]
     assert match["resident"]["id"] == resident["id"]
@@ -151,16 +153,16 @@ def test_one_query_finds_household_grid_and_staff(resident, web_session, token, 
     assert [s["name"] for s in match["responsible_staff"]] == ["赵网格"]
     assert audit_rows(db_engine, str(resident["id"]))[-1].action == "one_query"
 
-    by_address = web_session.get("/search", headers=chief,
-                                 params={"address": "锦绣花园", "reason": "走访核查"})
+    by_address = web_session.post("/search", headers=chief,
+                                 json={"address": "锦绣花园", "reason": "走访核查"})
     assert by_address.status_code == 200, by_address.text
     assert by_address.json()["buildings"][0]["grid"]["grid_code"] == GRID_A
 
     elsewhere = token("town_grid_chief", "town:320505002", sub="other-town")
-    hidden = web_session.get("/search", headers=elsewhere,
-                             params={"id_number": PERSON_ID, "reason": "信访核查"})
+    hidden = web_session.post("/search", headers=elsewhere,
+                             json={"id_number": PERSON_ID, "reason": "信访核查"})
     assert hidden.json()["residents"] == []
-    no_reason = web_session.get("/search", headers=chief, params={"id_number": PERSON_ID})
+    no_reason = web_session.post("/search", headers=chief, json={"id_number": PERSON_ID})
     assert no_reason.status_code == 422
 
 
@@ -182,3 +184,66 @@ def test_audit_log_is_admin_only_append_only_and_its_reads_audited(
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
             with db_engine.begin() as conn:
                 conn.execute(sa.text(statement))
+
+
+def test_refused_reads_of_personal_data_are_audited(resident, web_session, token, worker_b,
+                                                    db_engine):
+    """Issue 10 item 6: an unmask the role may not make, and a read or export outside the
+    caller's scope, are refused (403) *and* recorded, with the reason given and why."""
+    path = f"/residents/{resident['id']}"
+    chief = token("town_grid_chief", f"town:{TOWN}", sub="town-chief")
+    refused = web_session.get(path, headers=chief,
+                              params={"unmask": "id_number", "reason": "想看看号码"})
+    assert refused.status_code == 403, refused.text
+    elsewhere = web_session.get(path, headers=worker_b,
+                                params={"unmask": "phone", "reason": "联系住户"})
+    assert elsewhere.status_code == 403, elsewhere.text
+    rows = [(r.actor_sub, r.action, r.fields) for r in audit_rows(db_engine, resident["id"])]
+    assert rows == [("town-chief", "unmask_refused", ["id_number"]),
+                    ("worker-b", "unmask_refused", ["phone"])]
+    reasons = [r.reason for r in audit_rows(db_engine, resident["id"])]
+    assert reasons[0].startswith("想看看号码 | refused: role town_grid_chief")
+    cgc = token("community_grid_chief", f"community:{COMMUNITY}", sub="cgc-x")
+    export = web_session.get("/export/residents.csv", headers=cgc,
+                             params={"prefix": "320505002"})
+    assert export.status_code == 403
+    with db_engine.connect() as conn:
+        exports = conn.execute(sa.text(
+            "SELECT actor_sub, subject_id FROM registry.audit_log "
+            "WHERE action = 'export_masked_refused'")).all()
+    assert exports == [("cgc-x", "320505002")]
+
+
+def test_an_id_number_with_spaces_is_normalised_before_its_length_is_checked(
+        district, web_session, worker_a):
+    """Issue 10 item 6: " 3205…X " or "320505 19491231 002X" from a spreadsheet was 422
+    (the schema counted the spaces); the spaces go first, then the length is checked."""
+    person = id_number("19700101", "031")
+    spaced = f"  {person[:6]} {person[6:14]} {person[14:]}  "
+    created = web_session.post("/residents", headers=worker_a, json={
+        "grid_code": GRID_A, "name": "钱七", "id_number": spaced})
+    assert created.status_code == 201, created.text
+    again = web_session.post("/residents", headers=worker_a, json={
+        "grid_code": GRID_A, "name": "钱七", "id_number": person})
+    assert again.status_code == 409  # the same person: one canonical form
+    found = web_session.post("/search", headers=worker_a,
+                             json={"id_number": f" {person} ", "reason": "核对身份"})
+    assert found.status_code == 200, found.text
+    assert [m["resident"]["id"] for m in found.json()["residents"]] == [created.json()["id"]]
+    too_long = web_session.post("/residents", headers=worker_a, json={
+        "grid_code": GRID_A, "name": "钱七", "id_number": person + "1"})
+    assert too_long.status_code == 422
+
+
+def test_one_query_takes_personal_terms_in_the_body_not_the_url(resident, web_session,
+                                                                 worker_a):
+    """Issue 10 item 4: an ID number or phone in a query string lands in access logs; the
+    one query is a POST with a JSON body, and the old GET with terms in the URL is gone."""
+    found = web_session.post("/search", headers=worker_a,
+                             json={"phone": PHONE, "reason": "联系住户"})
+    assert found.status_code == 200, found.text
+    assert [m["resident"]["id"] for m in found.json()["residents"]] == [resident["id"]]
+    old = web_session.get("/search", headers=worker_a,
+                          params={"phone": PHONE, "reason": "联系住户"})
+    assert old.status_code in (404, 405), old.text
+    assert PHONE not in old.text
