@@ -60,3 +60,12 @@ GRID_ROLES = frozenset({
 })
 ALL_ROLES = frozenset(Role)
 STAFF_ROLES = GRID_ROLES | {Role.DISTRICT_ADMIN}
+
+# P5.2.5: special-group membership (community corrections, released prisoners, drug users,
+# mental illness at risk…) is highly sensitive personal data.  The community grid chief and
+# the grid instructor organise the assistance; the district admin oversees it.  One list for
+# every service: the registry's ``unmask=special_groups`` and the visibility of cases whose
+# subcategory reveals a special group (``sensitive`` in the events catalogue) both read it.
+SPECIAL_GROUP_READERS = frozenset({
+    Role.COMMUNITY_GRID_CHIEF, Role.GRID_INSTRUCTOR, Role.DISTRICT_ADMIN,
+})

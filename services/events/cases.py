@@ -31,6 +31,7 @@ from gridgov_common.db import fixed
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event, add_to_outbox
 from gridgov_common.roles import GRID_ROLES, ScopeLevel
+from services.events import visibility
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue, geo
 from services.events.domain.cap import alert_headline
@@ -126,6 +127,18 @@ def place(registry: RegistryClient, report: Report) -> Placement:
                        code="retired_grid")
     # the registry offers no building → grid lookup yet: building_id is stored as given
     return Placement(report.grid_code, report.grid_code[:9])
+
+
+def check_resident(registry: RegistryClient, principal: Principal, report: Report) -> None:
+    """The resident a case is about must exist and live in the reporter's scope (P5.4.4):
+    one answer, ``unknown_resident``, for both, so a reporter cannot probe other scopes'
+    residents.  A registry that does not answer in time is a 503 ``registry_unavailable``."""
+    if report.resident_id is None:
+        return
+    grid = registry.resident_grids([report.resident_id]).get(report.resident_id)
+    if not principal.covers(grid):
+        raise _invalid("resident_id", f"no resident {report.resident_id} in your scope "
+                                      f"{principal.scope}", code="unknown_resident")
 
 
 def place_many(registry: RegistryClient, reports: list[Report]) -> list[Placement]:
@@ -373,15 +386,34 @@ def _by_external_ref(session: Session, source_system: str, ref: str) -> dict[str
 
 
 def require_can_see(principal: Principal, case: dict[str, Any]) -> None:
-    """Grid staff see their scope's cases; district-wide roles their district's."""
+    """Grid staff see their scope's cases; district-wide roles their district's.  A
+    sensitive case (P5.2.5) is unknown (404) to whoever may not see special groups."""
+    _require_sensitive_reader(principal, case)
     principal.require_covers(case["grid_code"], f"case {case['case_number']}")
+
+
+def _require_sensitive_reader(principal: Principal, case: dict[str, Any]) -> None:
+    if not visibility.may_see_case(principal, case):
+        raise NotFound(f"no case {case['case_number']}")  # as for a number never filed
 
 
 def require_can_read_alert(principal: Principal, case: dict[str, Any]) -> None:
     """CAP's restricted audience: the departments concerned read every major event
-    (P2.2 "departments report in"); everyone else within their scope."""
+    (P2.2 "departments report in"); everyone else within their scope.  A sensitive
+    case's alert only its assigned departments and the special-group readers (P5.2.5)."""
     if principal.scope_level != ScopeLevel.DEPARTMENT:
         require_can_see(principal, case)
+    else:
+        _require_sensitive_reader(principal, case)
+
+
+def as_answered_to(principal: Principal, case: dict[str, Any]) -> dict[str, Any]:
+    """The filing answer: a reporter who may not see special groups is not told which
+    other sensitive case theirs was linked to (P5.2.5)."""
+    if case["duplicate_of"] is None or visibility.may_see_case(principal, case):
+        return case
+    return {**case, "duplicate_of": None, "duplicate_of_number": None,
+            "duplicate_status": None}
 
 
 def list_cases(session: Session, principal: Principal, params: dict[str, Any],
@@ -393,7 +425,8 @@ def list_cases(session: Session, principal: Principal, params: dict[str, Any],
             prefix = wanted
         elif not prefix.startswith(wanted):
             raise Forbidden(f"{wanted} is outside your scope {principal.scope}")
-    conditions = [cases.c.grid_code.startswith(prefix, autoescape=True)]
+    conditions = [cases.c.grid_code.startswith(prefix, autoescape=True),
+                  *visibility.staff_conditions(principal)]
     for key in ("status", "work_category", "subcategory", "duplicate_status"):
         if params.get(key):
             conditions.append(cases.c[key] == params[key])

@@ -86,7 +86,7 @@ class EventsSettings(DependencyProvider):
 
 
 class RegistryClient:
-    """The two registry questions intake asks, with a time limit.
+    """The registry questions intake asks, with a time limit.
 
     Why a time limit: nameko's RPC waits forever for a reply, and a registry that is down
     would hang every report; better to answer 503 (HTTP) or requeue (bus) at once.
@@ -112,6 +112,11 @@ class RegistryClient:
             if exc.exc_type == "NotFound":
                 return None
             raise
+
+    def resident_grids(self, resident_ids: list[int]) -> dict[int, str]:
+        """The grid of each given resident that exists (unknown ids are left out)."""
+        return {int(row["resident_id"]): str(row["grid_code"])
+                for row in self._call("resident_grids", list(resident_ids))}
 
     def _call(self, method: str, *args):
         return self.rpc.call(method, *args)

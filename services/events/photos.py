@@ -19,7 +19,7 @@ from gridgov_common.auth import Principal
 from gridgov_common.errors import BadRequest, NotFound, UnsupportedMediaType
 from services.events.domain import media
 from services.events.models import cases, photos
-from services.events.visibility import public_conditions
+from services.events.visibility import public_conditions, staff_conditions
 
 
 def store(session: Session, data: bytes, declared_type: str | None,
@@ -53,14 +53,15 @@ def _load(session: Session, digest: str) -> tuple[bytes, str]:
 
 
 def for_staff(session: Session, principal: Principal, digest: str) -> tuple[bytes, str]:
-    """A photo its uploader, or anyone who may see a case showing it, may read."""
+    """A photo its uploader, or anyone who may see a case showing it, may read (a
+    sensitive case's photos only those who may see it, P5.2.5)."""
     uploader = session.execute(sa.select(photos.c.uploaded_by)
                                .where(photos.c.sha256 == digest)).scalar()
     if uploader is None:
         raise NotFound("no such photo")
     if uploader != principal.sub:
-        grids = session.execute(sa.select(cases.c.grid_code)
-                                .where(cases.c.photos.contains([digest]))).scalars().all()
+        grids = session.execute(sa.select(cases.c.grid_code).where(  # P5.2.5 as well
+            cases.c.photos.contains([digest]), *staff_conditions(principal))).scalars().all()
         if not any(principal.covers(grid) for grid in grids):
             raise NotFound("no such photo")  # not 403: do not confirm that it exists
     return _load(session, digest)

@@ -69,12 +69,14 @@ class EventsService(platform.PlatformService):
         sub = cases.complete(report)
         placement = cases.place(self.registry, report)
         principal.require_covers(placement.grid_code, f"grid {placement.grid_code}")
+        cases.check_resident(self.registry, principal, report)
         case, created = cases.file_case(self.db, self.settings, report, placement, sub)
         if not created and case["reporter_sub"] != principal.sub:
             raise Conflict("client_ref was already used for another reporter's case",
                            fields={"client_ref": ["already used"]}, code="client_ref_taken")
         self._committed(case, created)
-        return (201 if created else 200), schemas.CaseSchema().dump(case)
+        return (201 if created else 200), schemas.CaseSchema().dump(
+            cases.as_answered_to(principal, case))
 
     @staticmethod
     def _report_from_app(data: dict[str, Any], principal) -> cases.Report:

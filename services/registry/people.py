@@ -184,6 +184,16 @@ def list_residents(session: Session, principal: Principal, grid_code: str | None
     return [masked(r) for r in session.execute(stmt)]
 
 
+def resident_grids(session: Session, resident_ids: list[int]) -> list[dict[str, Any]]:
+    """Each existing resident's id and grid (no personal field), for other services that
+    check a resident a case names against the reporter's scope (P5.4.4); unknown ids are
+    left out."""
+    rows = session.execute(sa.select(residents.c.id, residents.c.grid_code)
+                           .where(residents.c.id.in_(sorted(set(resident_ids))))
+                           .order_by(residents.c.id))
+    return [{"resident_id": row.id, "grid_code": row.grid_code} for row in rows]
+
+
 def find_active_by_id_number(session: Session, cipher: pii.PiiCipher, id_number: str):
     bidx = cipher.blind_index(id_number, ID_FIELD)
     return session.execute(sa.select(residents).where(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Forbidden, Unprocessable
-from gridgov_common.roles import Role
+from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
 
 VIEW_RESIDENTS = frozenset({
     Role.TOWN_GRID_CHIEF, Role.GRID_INSTRUCTOR, Role.COMMUNITY_GRID_CHIEF,
@@ -27,10 +27,9 @@ UNMASK_CONTACT = frozenset({
     Role.COMMUNITY_GRID_CHIEF, Role.COMMUNITY_GRID_WORKER, Role.NEIGHBOURHOOD_GRID_WORKER,
     Role.DISTRICT_ADMIN,
 })
-# P5.2.5: highly sensitive; the community chief and instructor organise assistance.
-SEE_SPECIAL_GROUPS = frozenset({
-    Role.COMMUNITY_GRID_CHIEF, Role.GRID_INSTRUCTOR, Role.DISTRICT_ADMIN,
-})
+# P5.2.5: highly sensitive; the community chief and instructor organise assistance.  The
+# one list shared with the visibility of sensitive cases (events, dispatch).
+SEE_SPECIAL_GROUPS = SPECIAL_GROUP_READERS
 # masked exports for the staff who keep the grid's ledger (P5.4.4 一个网格一本台帐)
 EXPORT_RESIDENTS = frozenset({
     Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF, Role.DISTRICT_ADMIN,

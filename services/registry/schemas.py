@@ -207,6 +207,13 @@ class StaffGridsSchema(Schema):
                              required=True, validate=validate.Length(max=50))
 
 
+class ResidentIdsSchema(Schema):
+    """The ``resident_grids`` RPC's argument."""
+
+    resident_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
+                               required=True, validate=validate.Length(min=1, max=500))
+
+
 class GridCodesSchema(Schema):
     """The ``get_grid_geometry`` RPC's argument."""
 

@@ -346,6 +346,13 @@ class RegistryService(platform.PlatformService):
         return {**grid, "responsible_staff": staffing.responsible_staff(self.db, grid_code)}
 
     @rpc
+    def resident_grids(self, resident_ids: list) -> list:
+        """``[{resident_id, grid_code}]`` of the residents that exist (unknown ids left
+        out): events checks the resident a case names lies in the reporter's scope."""
+        data = schemas.ResidentIdsSchema().load({"resident_ids": resident_ids})
+        return people.resident_grids(self.db, data["resident_ids"])
+
+    @rpc
     def get_grid_geometry(self, grid_codes: list) -> list:
         """GeoJSON features of the given grids (retired ones with ``valid_to``), for the
         assessment's patrol checks when ``registry.grid.changed`` arrives."""

@@ -175,3 +175,14 @@ def file(web_session, headers, expect=201, **kwargs):
     response = web_session.post("/cases", json=case_body(**kwargs), headers=headers)
     assert response.status_code == expect, response.text
     return response.json()
+
+
+def add_resident(registry_http, headers, grid_code, serial="123", name="张三") -> int:
+    """A resident registered in ``grid_code`` through the registry's API; their id."""
+    from services.registry.domain.identity import check_character
+
+    body = DISTRICT + "19800101" + serial
+    response = registry_http.post("/residents", headers=headers, json={
+        "grid_code": grid_code, "name": name, "id_number": body + check_character(body)})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]

@@ -9,7 +9,16 @@ import xml.etree.ElementTree as ET
 import pytest
 import sqlalchemy as sa
 
-from tests.events.conftest import GRID_A, IN_A, JPEG, OPEN311_KEY, OUTSIDE, PNG, file
+from tests.events.conftest import (
+    GRID_A,
+    IN_A,
+    JPEG,
+    OPEN311_KEY,
+    OUTSIDE,
+    PNG,
+    add_resident,
+    file,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +129,9 @@ def test_post_refuses_bad_input_with_400(events, web_session):
 
 
 def test_public_reads_never_show_private_cases_or_personal_fields(events, web_session,
-                                                                 worker_a):
+                                                                 worker_a, registry_http,
+                                                                 admin):
+    resident = add_resident(registry_http, admin, GRID_A)
     photo = web_session.post("/photos", data=JPEG, headers={
         **worker_a, "Content-Type": "image/jpeg"}).json()["sha256"]
     public = file(web_session, worker_a, subcategory="environmental_sanitation",
@@ -133,7 +144,7 @@ def test_public_reads_never_show_private_cases_or_personal_fields(events, web_se
                    photos=[private_photo],
                    location={"lon": IN_A["lon"] - 0.003, "lat": IN_A["lat"]})
     about_resident = file(web_session, worker_a, subcategory="environmental_sanitation",
-                          work_category="public_opinion", resident_id=48213,
+                          work_category="public_opinion", resident_id=resident,
                           description="代居民反映", location={"lon": IN_A["lon"] + 0.003,
                                                          "lat": IN_A["lat"]})
     dispute = file(web_session, worker_a, subcategory="neighbour_dispute",

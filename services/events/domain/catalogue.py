@@ -76,6 +76,10 @@ class Subcategory:
     cap_category: str  # CAP 1.2 category of the alert
     public: bool = False  # offered to the public on Open311
     severity: Severity = Severity.MINOR  # default when the reporter gives none
+    # P5.2.5: a case of this subcategory reveals that a resident belongs to a special group
+    # (highly sensitive personal data): only SPECIAL_GROUP_READERS in scope and the
+    # departments assigned see it; everyone else sees it only as a count (docs/SECURITY.md)
+    sensitive: bool = False
     description: str = ""
     attributes: tuple[Attribute, ...] = field(default=())
 
@@ -138,6 +142,8 @@ CATALOGUE: tuple[Subcategory, ...] = (
                 "欠薪纠纷", "Unpaid wages dispute", "dispute", "Security"),
     Subcategory("family_dispute", _W.DISPUTE_MEDIATION, _I.STABILITY_GOVERNANCE,
                 "家庭纠纷", "Family dispute", "dispute", "Security"),
+    # A petition is a dispute to mediate (P5.2.3), not membership of the petitioner group
+    # (P5.2.5, kept in the registry): not sensitive (docs/SECURITY.md, special groups).
     Subcategory("petition", _W.DISPUTE_MEDIATION, _I.STABILITY_GOVERNANCE,
                 "信访诉求", "Petition (individual)", "dispute", "Security"),
     # P5.2 item 4: public-security prevention (safety and fire hazards)
@@ -163,13 +169,13 @@ CATALOGUE: tuple[Subcategory, ...] = (
     # P5.2 item 5: special-group assistance (highly sensitive: never public)
     Subcategory("special_group_follow_up", _W.SPECIAL_GROUP_ASSISTANCE,
                 _I.STABILITY_GOVERNANCE, "特殊人群走访帮教", "Special-group follow-up visit",
-                "special_group", "Other"),
+                "special_group", "Other", sensitive=True),
     Subcategory("mental_illness_risk", _W.SPECIAL_GROUP_ASSISTANCE, _I.STABILITY_GOVERNANCE,
                 "肇事肇祸风险", "Person with a mental illness at risk of causing harm",
-                "special_group", "Health"),
+                "special_group", "Health", sensitive=True),
     Subcategory("drug_user", _W.SPECIAL_GROUP_ASSISTANCE, _I.STABILITY_GOVERNANCE,
                 "社区戒毒康复人员帮教", "Community drug-rehabilitation follow-up",
-                "special_group", "Health"),
+                "special_group", "Health", sensitive=True),
     # P5.2 item 6: policy and law publicity
     Subcategory("policy_publicity_session", _W.POLICY_PUBLICITY, _I.PARTY_MASS_ORGANISATIONS,
                 "政策法律宣传", "Policy and law publicity", "publicity", "Other"),
@@ -220,6 +226,14 @@ NEVER_PUBLIC = frozenset({_W.MAJOR_EVENT, _W.SPECIAL_GROUP_ASSISTANCE, _W.DISPUT
 
 BY_CODE: dict[str, Subcategory] = {sub.code: sub for sub in CATALOGUE}
 PUBLIC: tuple[Subcategory, ...] = tuple(sub for sub in CATALOGUE if sub.public)
+# P5.2.5: the subcategories whose cases reveal special-group membership
+SENSITIVE_CODES: tuple[str, ...] = tuple(sub.code for sub in CATALOGUE if sub.sensitive)
+
+
+def is_sensitive(code: str) -> bool:
+    """P5.2.5: does a case of subcategory ``code`` reveal special-group membership?"""
+    sub = BY_CODE.get(code)
+    return sub is not None and sub.sensitive
 
 
 class CatalogueError(ValueError):
@@ -317,6 +331,11 @@ def _check_catalogue() -> None:
             raise RuntimeError(f"{sub.code}: {sub.cap_category} is not a CAP 1.2 category")
         if sub.public and sub.work_category in NEVER_PUBLIC:
             raise RuntimeError(f"{sub.code}: {sub.work_category} cases are never public")
+        if sub.sensitive and sub.public:
+            raise RuntimeError(f"{sub.code}: a sensitive subcategory is never public")
+        if sub.work_category == _W.SPECIAL_GROUP_ASSISTANCE and not sub.sensitive:
+            raise RuntimeError(f"{sub.code}: special-group assistance reveals a special "
+                               "group (P5.2.5): mark it sensitive")
     if len(BY_CODE) != len(CATALOGUE):
         raise RuntimeError("duplicate subcategory code")
     if {sub.work_category for sub in CATALOGUE} != set(WorkCategory):
