@@ -577,11 +577,17 @@ def claim_messages(session, envelopes: Iterable[Any], consumer: str, *,
 
 
 def prune_processed_messages(session, older_than: timedelta, *, schema: str | None = None,
-                             ) -> int:
-    """Forget claims older than ``older_than`` (longer than any redelivery can take)."""
+                             limit: int | None = None) -> int:
+    """Forget claims older than ``older_than`` (longer than any redelivery can take);
+    at most ``limit`` of the oldest in one call, so one run never holds a long lock."""
     table = tables_for(resolve_schema(session, schema))["processed_messages"]
-    cutoff = sa.func.now() - older_than
-    return session.execute(sa.delete(table).where(table.c.processed_at < cutoff)).rowcount
+    old = table.c.processed_at < sa.func.now() - older_than
+    if limit is None:
+        return session.execute(sa.delete(table).where(old)).rowcount
+    oldest = (sa.select(table.c.consumer, table.c.message_id).where(old)
+              .order_by(table.c.processed_at).limit(limit))
+    return session.execute(sa.delete(table).where(
+        sa.tuple_(table.c.consumer, table.c.message_id).in_(oldest))).rowcount
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ session (``self.db``), JSON logs with the call id, and the four operational rout
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import eventlet
 import sqlalchemy as sa
@@ -18,7 +19,9 @@ from werkzeug.wrappers import Response
 from gridgov_common.db import Database
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.logs import CallIdLogging
+from gridgov_common.messaging import prune_processed_messages
 from gridgov_common.openapi import build_openapi
+from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,33 @@ class Heartbeat(DependencyProvider):
             eventlet.sleep(self.INTERVAL)
 
 
+class MessageRetention(DependencyProvider):
+    """How long a service remembers the messages it has handled (``processed_messages``,
+    the idempotency claims) and how many it forgets per run.
+
+    A claim must outlive every way the same message can come back: a broker redelivery
+    (seconds), an outbox relay retrying until the broker confirms (minutes), a department
+    system resending after its own outage. Dead letters were never claimed (the claim rolls
+    back with the failed handling), so replaying one within the DLQs' 14 days is not a
+    duplicate. Default 14 days; less than 2 days is refused at start."""
+
+    DEFAULT_HOURS = 14 * 24.0
+    MIN_HOURS = 48.0
+    DEFAULT_BATCH = 100_000
+
+    def setup(self) -> None:
+        config = self.container.config
+        hours = float(config.get("PROCESSED_MESSAGES_RETENTION_HOURS", self.DEFAULT_HOURS))
+        if hours < self.MIN_HOURS:
+            raise RuntimeError(f"PROCESSED_MESSAGES_RETENTION_HOURS={hours:g}: keeping claims "
+                               f"less than {self.MIN_HOURS:g} h would break idempotency")
+        self.older_than = timedelta(hours=hours)
+        self.batch = int(config.get("PRUNE_BATCH", self.DEFAULT_BATCH))
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 class PlatformService:
     """Base class of the five services."""
 
@@ -85,6 +115,16 @@ class PlatformService:
     readiness = Readiness()
     call_id = CallIdLogging()
     heartbeat = Heartbeat()
+    message_retention = MessageRetention()
+
+    @config_timer("PRUNE_SECONDS", 600)
+    def prune_processed_messages(self):
+        """Forget idempotency claims past their retention, oldest first, a bounded batch
+        per run (issue 17 soak: 164,000 claims in 40 minutes, never pruned before)."""
+        pruned = prune_processed_messages(self.db, self.message_retention.older_than,
+                                          limit=self.message_retention.batch)
+        if pruned:
+            log.info("pruned %d processed-message claims", pruned)
 
     @http("GET", "/healthz", public=True, tags=("ops",),
           summary="Process liveness (no dependencies checked)")

@@ -1,5 +1,8 @@
 """The shared HTTP/RPC layer on real nameko containers, a real broker and a real database."""
 
+import time
+import uuid
+
 import eventlet
 import pytest
 import sqlalchemy as sa
@@ -148,3 +151,43 @@ def test_nameko_run_module_form_finds_exactly_one_service(name):
 
     found = import_service(f"services.{name}.service")
     assert [cls.name for cls in found] == [name]
+
+
+def _claims(db_engine, consumer: str) -> dict[str, int]:
+    with db_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT processed_at < now() - interval '14 days' AS old, count(*) "
+            "FROM events.processed_messages WHERE consumer = :c GROUP BY 1"), {"c": consumer})
+        return {("old" if old else "recent"): count for old, count in rows}
+
+
+def test_every_service_forgets_idempotency_claims_past_their_retention(
+        container_factory, service_config, db_engine):
+    """Issue 17 (soak): processed_messages grew by 164,000 rows in 40 minutes and was never
+    pruned. A timer on every service forgets claims older than the retention (14 days by
+    default), a bounded batch per run, and keeps the recent ones (idempotency holds)."""
+    consumer = f"prune-test-{uuid.uuid4()}"
+    with db_engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO events.processed_messages (consumer, message_id, processed_at) "
+            "SELECT :c, gen_random_uuid(), now() - interval '15 days' - n * interval '1 s' "
+            "FROM generate_series(1, 5) AS n"), {"c": consumer})
+        conn.execute(sa.text(
+            "INSERT INTO events.processed_messages (consumer, message_id, processed_at) "
+            "VALUES (:c, gen_random_uuid(), now() - interval '13 days')"), {"c": consumer})
+    assert _claims(db_engine, consumer) == {"old": 5, "recent": 1}
+    container = container_factory(ProbeService, service_config(
+        "events", PRUNE_SECONDS=0.05, PRUNE_BATCH=2))
+    container.start()
+    deadline = time.monotonic() + 20
+    while _claims(db_engine, consumer).get("old") and time.monotonic() < deadline:
+        eventlet.sleep(0.05)
+    assert _claims(db_engine, consumer) == {"recent": 1}
+
+
+def test_a_retention_too_short_for_idempotency_stops_the_service(container_factory,
+                                                                   service_config):
+    container = container_factory(ProbeService, service_config(
+        "events", PROCESSED_MESSAGES_RETENTION_HOURS=2))
+    with pytest.raises(RuntimeError, match="PROCESSED_MESSAGES_RETENTION_HOURS"):
+        container.start()
