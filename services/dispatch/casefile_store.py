@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.dispatch.domain.casefile import GENESIS_HASH, Entry, link, verify
-from services.dispatch.models import case_file
+from services.dispatch.models import case_file, cases, waiting_file_entries
 
 HEADS_KEY = "gridgov_casefile_heads"  # session.info: {case_id: (transaction, seq, hash)}
 # Advisory-lock name space of case files (the int4 pair form; "cf"): other advisory locks of
@@ -39,6 +39,46 @@ def append(session, case_id: str, *, action: str, actor_sub: str, actor_role: st
     return entry
 
 
+def lock(session, case_id: str) -> None:
+    """Take the case's append lock for the rest of the transaction (re-entrant)."""
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(:cls, hashtext(:case_id))"),
+                    {"cls": LOCK_CLASS, "case_id": str(case_id)})
+
+
+def append_or_wait(session, case_id: str, *, action: str, actor_sub: str, actor_role: str,
+                   at: datetime, data: dict[str, Any]) -> bool:
+    """Append the entry, or keep it until the case is filed; True when appended now.
+
+    Under the case's lock: filing takes the same lock for its first entry and then appends
+    whatever waits (:func:`append_waiting`), so an entry is either seen waiting by the
+    filing or finds the case filed, never neither."""
+    case_id = str(case_id)
+    lock(session, case_id)
+    known = session.execute(sa.select(cases.c.case_id).where(cases.c.case_id == case_id)
+                            ).first()
+    if known is None:
+        session.execute(sa.insert(waiting_file_entries).values(
+            case_id=case_id, action=action, actor_sub=actor_sub, actor_role=actor_role,
+            at=at, data=data))
+        return False
+    append(session, case_id, action=action, actor_sub=actor_sub, actor_role=actor_role,
+           at=at, data=data)
+    return True
+
+
+def append_waiting(session, case_id: str) -> int:
+    """Append the entries that arrived before the case was filed, in their own time order;
+    called by filing after its first entry (the case's lock is held)."""
+    table = waiting_file_entries
+    rows = session.execute(sa.delete(table).where(table.c.case_id == str(case_id))
+                           .returning(table.c.id, table.c.action, table.c.actor_sub,
+                                      table.c.actor_role, table.c.at, table.c.data)).all()
+    for row in sorted(rows, key=lambda r: (r.at, r.id)):
+        append(session, case_id, action=row.action, actor_sub=row.actor_sub,
+               actor_role=row.actor_role, at=row.at, data=row.data)
+    return len(rows)
+
+
 def _head(session, case_id: str) -> tuple[int, str]:
     """(seq, hash) of the case's last entry, 0 and the genesis hash for a new file.
 
@@ -49,8 +89,7 @@ def _head(session, case_id: str) -> tuple[int, str]:
     known = session.info.get(HEADS_KEY, {}).get(case_id)
     if known is not None and known[0] is session.get_transaction() and known[0].is_active:
         return known[1], known[2]
-    session.execute(sa.text("SELECT pg_advisory_xact_lock(:cls, hashtext(:case_id))"),
-                    {"cls": LOCK_CLASS, "case_id": case_id})
+    lock(session, case_id)
     last = session.execute(
         sa.select(case_file.c.seq, case_file.c.hash)
         .where(case_file.c.case_id == case_id)

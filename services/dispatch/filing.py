@@ -78,6 +78,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
                           data={"source": case["source"], "rule_id": rule.id,
                                 "rule_version": rule_set.version,
                                 "message_id": envelope.message_id})
+    casefile_store.append_waiting(session, case_id)  # e.g. a major event's page, sent first
     case_changed(session, case, None, CaseState.FILED.value, now, SYSTEM, [],
                  correlation_id=corr)
 

@@ -38,7 +38,7 @@ from prometheus_client.registry import Collector
 from gridgov_common.db import Database
 from gridgov_common.metrics import PREFIX
 from services.dispatch import statistics
-from services.dispatch.models import assignments
+from services.dispatch.models import assignments, waiting_file_entries
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,20 @@ def _families() -> dict[str, GaugeMetricFamily]:
         "ack": _gauge("ack_latency_seconds",
                       f"Report-in (ack) latency percentiles over the last {ACK_WINDOW_DAYS} "
                       "days", ["department", "percentile"]),
+        "waiting": _gauge("case_file_entries_waiting",
+                          "Case-file entries waiting for their case to be filed", []),
+        "waiting_age": _gauge("case_file_entry_wait_seconds",
+                              "How long the oldest waiting case-file entry has waited", []),
     }
+
+
+def waiting_entries(connection, now: datetime) -> tuple[int, float]:
+    """(count, seconds the oldest has waited) of entries whose case is not filed yet: a few
+    milliseconds normally; minutes mean a case id no case will ever have."""
+    w = waiting_file_entries.c
+    count, oldest = connection.execute(
+        sa.select(sa.func.count(), sa.func.min(w.waiting_since))).one()
+    return count, (now - oldest).total_seconds() if oldest is not None else 0.0
 
 
 def ack_latency(connection, now: datetime, window_days: int = ACK_WINDOW_DAYS):
@@ -88,6 +101,9 @@ def compute(connection, now: datetime) -> list[Metric]:
         found["closure"].add_metric([code], town["closure_rate"] or 0.0)
     for department in statistics.by_department(connection, None, now):
         found["assignments"].add_metric([department["department"]], department["overdue"])
+    count, age = waiting_entries(connection, now)
+    found["waiting"].add_metric([], count)
+    found["waiting_age"].add_metric([], age)
     for department, values in ack_latency(connection, now):
         for percentile, value in zip(PERCENTILES, values, strict=True):
             found["ack"].add_metric([department, percentile], value)

@@ -145,6 +145,21 @@ case_file = sa.Table(
     sa.UniqueConstraint("case_id", "seq", name="case_file_seq"),
 )
 
+# Entries that arrived before their case was filed (a major event's page can reach dispatch
+# before the case it is about, alerts go first): appended when the case is filed.
+waiting_file_entries = sa.Table(
+    "waiting_file_entries", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), nullable=False, index=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("actor_sub", sa.Text, nullable=False),
+    sa.Column("actor_role", sa.Text, nullable=False),
+    _ts("at", False),
+    sa.Column("data", JSONB, nullable=False),
+    sa.Column("waiting_since", sa.DateTime(timezone=True), nullable=False,
+              server_default=NOW),
+)
+
 escalations = sa.Table(
     "escalations", metadata,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),

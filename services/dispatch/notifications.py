@@ -4,20 +4,18 @@ when, P6.2).
 
 The notify service announces each delivery that went out as ``notify.sent`` on
 ``gridgov.events``; dispatch appends one ``notification_sent`` entry per delivery to the
-case it names. A delivery for a case dispatch does not know is refused (dead-lettered with
-the reason), so a wrong case id is visible instead of silently lost.
+case it names. A delivery can arrive before its case is filed (a major event's page goes
+out first, by design): its entry waits in ``waiting_file_entries`` and is appended when the
+case is filed; entries that wait long are counted in the metrics
+(``gridgov_case_file_entries_waiting``), so a wrong case id is visible, not lost.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from gridgov_common.contract.envelope import Envelope
-from gridgov_common.messaging import PermanentError
 from services.dispatch import casefile_store
-from services.dispatch.models import cases
 
 CONSUMER = "dispatch.notifications"
 QUEUE = "dispatch.notifications"
@@ -27,18 +25,14 @@ ACTOR = "notify"
 
 
 def record_sent(session, envelope: Envelope) -> bool:
-    """Append the delivery to its case's file; False when it concerns no case."""
+    """Append the delivery to its case's file (or keep it until the case is filed);
+    False when it concerns no case."""
     p = envelope.payload
     if p["case_id"] is None:
         return False  # a meeting reminder, a circular: not about one case
-    case_id = str(p["case_id"])
-    known = session.execute(sa.select(cases.c.case_id).where(cases.c.case_id == case_id)
-                            ).first()
-    if known is None:
-        raise PermanentError("unknown_case", f"no case {case_id} in dispatch",
-                             {"case_id": [case_id]})
-    casefile_store.append(session, case_id, action="notification_sent", actor_sub=ACTOR,
-                          actor_role=ACTOR, at=p["sent_at"], data=_entry_data(p))
+    casefile_store.append_or_wait(session, str(p["case_id"]), action="notification_sent",
+                                  actor_sub=ACTOR, actor_role=ACTOR, at=p["sent_at"],
+                                  data=_entry_data(p))
     return True
 
 

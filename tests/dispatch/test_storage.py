@@ -14,9 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgov_common.contract import load_sample, parse_envelope
 from gridgov_common.db import Database
-from services.dispatch import casefile_store, config_store
+from services.dispatch import casefile_store, config_store, filing, notifications
 from services.dispatch.models import rule_sets
+from tests.dispatch.conftest import reported_envelope
 
 
 def test_seed_is_visible_to_others_while_the_seeding_transaction_is_open(db_engine, db_url,
@@ -158,4 +160,65 @@ def test_concurrent_appends_to_one_case_file_never_collide(db_engine, db_url, cl
         found = casefile_store.verified(session, case_id)
     assert [e["seq"] for e in found["entries"]] == list(range(1, existing_entries + 3))
     assert [e["action"] for e in found["entries"]][-2:] == ["dispatch", "acknowledged"]
+    assert found["verification"]["valid"] is True
+
+
+def _notification(case_id: str):
+    envelope = load_sample("notify.sent", 1)
+    envelope["message_id"] = str(uuid.uuid4())
+    envelope["payload"].update({"case_id": case_id, "kind": "major_event"})
+    return parse_envelope(envelope)
+
+
+def _in_thread(engine: sa.Engine, work) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with Session(bind=engine, info={"db_schema": "dispatch"}) as session:
+                work(session)
+                session.commit()
+        except BaseException as exc:  # reported to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+@pytest.mark.parametrize("first", ["filing", "notification"])
+def test_a_notification_and_the_filing_of_its_case_never_miss_each_other(
+        db_engine, db_url, clean_db, first):
+    """Issue 17 (soak): the page about a major event can reach dispatch while its case is
+    being filed. Whichever transaction takes the case's lock first, the other waits for it,
+    and the entry ends up in the file exactly once (appended or waiting, then appended)."""
+    reported = parse_envelope(reported_envelope())
+    case_id = reported.payload["case_id"]
+    sent = _notification(case_id)
+
+    def file(session):
+        filing.file_reported(session, reported)
+
+    def notify(session):
+        notifications.record_sent(session, sent)
+
+    work_first, work_second = (file, notify) if first == "filing" else (notify, file)
+    second = sa.create_engine(db_url, connect_args={"application_name": "second-writer"})
+    try:
+        with Session(bind=db_engine, info={"db_schema": "dispatch"}) as session:
+            work_first(session)
+            thread, errors = _in_thread(second, work_second)
+            _wait_until_blocked(db_engine, "second-writer")
+            session.commit()
+        thread.join(timeout=10)
+    finally:
+        second.dispose()
+    assert errors == []
+    with Session(bind=db_engine) as session:
+        found = casefile_store.verified(session, case_id)
+        waiting = session.execute(sa.text(
+            "SELECT count(*) FROM dispatch.waiting_file_entries")).scalar()
+    actions = [e["action"] for e in found["entries"]]
+    assert actions.count("notification_sent") == 1 and actions[0] == "filed"
+    assert waiting == 0
     assert found["verification"]["valid"] is True
