@@ -80,6 +80,16 @@ def parse_scope(role: Role, scope: str) -> tuple[ScopeLevel, str]:
     return level, code
 
 
+def check_sub(sub: object) -> str:
+    """A subject names someone: an empty or blank ``sub`` (audited as ``''``, issue 10) is
+    refused when minting and when verifying."""
+    if not isinstance(sub, str) or not sub.strip():
+        raise ValueError("sub must name the staff member or service account (not empty)")
+    if sub != sub.strip():
+        raise ValueError("sub must not start or end with whitespace")
+    return sub
+
+
 def check_secret(secret: str | None) -> str:
     if not secret or len(secret.encode()) < MIN_SECRET_BYTES:
         raise RuntimeError(
@@ -91,6 +101,7 @@ def check_secret(secret: str | None) -> str:
 def mint(secret: str, sub: str, role: str, scope: str, name: str = "",
          ttl_seconds: int = DEFAULT_TTL_SECONDS, now: float | None = None) -> str:
     """Mint a signed token; refuses a scope that does not fit the role."""
+    check_sub(sub)
     role_value = Role(role)
     parse_scope(role_value, scope)
     if ttl_seconds > MAX_TTL_SECONDS:
@@ -132,11 +143,12 @@ def verify(secret: str, token: str, previous: str | None = None) -> Principal:
         raise Unauthorized(f"invalid token: lifetime over {MAX_TTL_SECONDS} s",
                            code="invalid_token")
     try:
+        sub = check_sub(claims["sub"])
         role = Role(claims["role"])
         level, code = parse_scope(role, claims["scope"])
     except ValueError as exc:
         raise Unauthorized(f"invalid token: {exc}", code="invalid_token") from None
-    return Principal(sub=str(claims["sub"]), role=role, scope_level=level, scope_code=code,
+    return Principal(sub=sub, role=role, scope_level=level, scope_code=code,
                      name=claims.get("name", ""))
 
 

@@ -14,8 +14,11 @@ dict/list (200), ``(status, payload)``, or a werkzeug ``Response``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
+import re
 import time
 from datetime import date, datetime
 from datetime import time as dt_time
@@ -42,6 +45,21 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB; photo uploads set their own limit
 PATH_INT_MAX = 2**63 - 1  # PostgreSQL bigint: no id is larger
 JSON = "application/json"
+# No request body of any route nests deeper (GeoJSON imports: ~8). Deeper documents are
+# refused before anything recursive (marshmallow, storable) walks them; without the bound,
+# 1,000 levels raised RecursionError and the caller got a 500 (issue 10).
+MAX_JSON_DEPTH = 64
+# Query parameters that never belong in a URL: a bearer token in one lands in every access
+# log and browser history on the way (issue 10). Refused with 400 ``credential_in_url``.
+CREDENTIAL_PARAMS = frozenset({"token", "access_token", "jwt", "bearer"})
+
+# HTML documents (case file, notice board, circulars, reports): no script at all, styles
+# only from the document's own <style> blocks (by hash), nothing loaded from elsewhere.
+# The dashboard, which runs its own scripts, sets its stricter-than-default app policy
+# itself (services/assessment/dashboard/page.py); this helper keeps a policy already set.
+HTML_DOCUMENT_CSP = ("default-src 'none'; img-src 'self' data:; style-src {styles}; "
+                     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+_STYLE_BLOCK = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
 
 def _json_default(value: Any) -> str:
@@ -55,6 +73,63 @@ def _json_default(value: Any) -> str:
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
     body = json.dumps(payload, ensure_ascii=False, default=_json_default)
     return Response(body, status=status, headers=headers, content_type=f"{JSON}; charset=utf-8")
+
+
+def _style_sources(body: bytes) -> str:
+    hashes = sorted({"'sha256-" + base64.b64encode(hashlib.sha256(block).digest()).decode()
+                     + "'" for block in _STYLE_BLOCK.findall(body)})
+    return " ".join(hashes) or "'none'"
+
+
+def add_html_security_headers(response: Response) -> Response:
+    """Every HTML answer gets a Content-Security-Policy, ``nosniff``, no referrer and no
+    caching; every other answer gets ``nosniff``. Applied by :class:`Http` to every
+    response, so no route can forget it (issue 10: the case file, the notice board and the
+    circulars had none). A policy the route set itself (the dashboard's) is kept."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype != "text/html":
+        return response
+    if "Content-Security-Policy" not in response.headers:
+        styles = _style_sources(response.get_data())
+        response.headers["Content-Security-Policy"] = HTML_DOCUMENT_CSP.format(styles=styles)
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def json_depth(document: Any) -> int:
+    """How deep ``document`` nests (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((item, depth + 1) for item in value)
+    return deepest
+
+
+def check_path_values(values: dict[str, Any]) -> None:
+    """A path value with NUL or an unpaired surrogate (``/grids/%00/notice-board``) names
+    nothing: 404, here for every route, before a handler hands it to the database (which
+    refused it with a 500; issue 10)."""
+    found = storable.problems(values)
+    if found:
+        raise errors.NotFound("no such resource: invalid characters in the path",
+                              fields=found)
+
+
+def check_no_credential_in_query(request) -> None:
+    """400 ``credential_in_url`` for ``?token=…`` and its kind (see CREDENTIAL_PARAMS)."""
+    named = sorted(CREDENTIAL_PARAMS.intersection(request.args.keys()))
+    if named:
+        raise errors.BadRequest(
+            "credentials are never taken in the URL (access logs and history keep them): "
+            "send 'Authorization: Bearer <token>'; the dashboard has a sign-in form",
+            fields={name: ["not allowed in the URL"] for name in named},
+            code="credential_in_url")
 
 
 def error_response(exc: errors.ApiError) -> Response:
@@ -96,7 +171,7 @@ class JsonWsgiApp:
                     f"{request.method} not allowed on {request.path}"))
             else:
                 response = exc
-        return response(environ, start_response)
+        return add_html_security_headers(response)(environ, start_response)
 
 
 class BigintConverter(IntegerConverter):
@@ -182,11 +257,14 @@ class Http(HttpRequestHandler):
             response = self.response_from_result(event.wait())
         except Exception as exc:  # every failure becomes the JSON error shape
             response = self.response_from_exception(exc)
+        add_html_security_headers(response)
         self._observe(request, response, started)
         return response
 
     def _prepare(self, request) -> None:
+        check_no_credential_in_query(request)
         request.principal = None if self.public else self._authenticate(request)
+        check_path_values(getattr(request, "path_values", None) or {})
         if self.bucket is not None:  # before the body is read: heavy uploads cost nothing
             ratelimit.check(self.bucket, request, request.principal,
                             self.container.service_name, self.url, self.rate_limit,
@@ -231,6 +309,14 @@ class Http(HttpRequestHandler):
         except ValueError as exc:
             raise errors.BadRequest(f"body is not valid JSON: {exc}",
                                     code="malformed_json") from None
+        except RecursionError:
+            document = None  # deeper than the parser goes: refused just below
+            depth = MAX_JSON_DEPTH + 1
+        else:
+            depth = json_depth(document)
+        if depth > MAX_JSON_DEPTH:
+            raise errors.BadRequest(f"body nests deeper than {MAX_JSON_DEPTH} levels",
+                                    code="json_too_deep")
         try:
             data = self.body_schema().load(document, many=self.many)
         except ValidationError as exc:

@@ -196,3 +196,76 @@ def test_the_demo_simulator_reaches_the_services_on_their_ports():
     for svc in ("registry", "events", "dispatch"):
         url = command[command.index(f"--{svc}-url") + 1]
         assert url == f"http://{svc}:{port_of(svc)}", url
+
+
+# --- the proxy's access log (issue 10) --------------------------------------------------------
+
+SECRETS = {"token": "eyJhbGciOiJIUzI1NiJ9.secret-part.signature",
+           "access_token": "another-secret-token-value",
+           "id_number": "110105199001011234", "phone": "13800138000"}
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _nginx_serving(tmp_path: Path, log: Path) -> tuple[subprocess.Popen, int]:
+    """The real proxy configuration on a free port, its access log into ``log``, every
+    upstream a closed port (502: the request is logged all the same)."""
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    assert nginx, "nginx is missing: scripts/system_deps.sh test installs nginx-light"
+    port, dead = _free_port(), _free_port()
+    conf = re.sub(r"server ([a-z]+):(\d+);", f"server 127.0.0.1:{dead};", NGINX)
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("/tmp/", f"{tmp_path}/")  # pid and temp files
+    assert "access_log /dev/stdout redacted;" in conf
+    conf = conf.replace("access_log /dev/stdout redacted;", f"access_log {log} redacted;")
+    (tmp_path / "nginx.conf").write_text(conf)
+    process = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
+                                "-g", "daemon off;"], stderr=subprocess.PIPE)
+    return process, port
+
+
+def test_the_proxy_access_log_redacts_tokens_id_numbers_and_phones(tmp_path):
+    import requests
+    log = tmp_path / "access.log"
+    process, port = _nginx_serving(tmp_path, log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        import time
+        deadline = time.monotonic() + 30
+        while True:  # until nginx listens (bounded)
+            try:
+                requests.get(f"{base}/proxy-healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.1)
+        paths = [
+            f"/dashboard?token={SECRETS['token']}&lang=en",
+            f"/api/registry/residents?Phone={SECRETS['phone']}&id_number={SECRETS['id_number']}",
+            f"/api/assessment/x?access_token={SECRETS['access_token']}",
+            # a repeated name: the whole query is withheld
+            f"/api/registry/search?phone=1&phone={SECRETS['phone']}",
+        ]
+        for path in paths:
+            requests.get(base + path, timeout=10,
+                         headers={"Referer": f"{base}/dashboard?token={SECRETS['token']}"})
+        deadline = time.monotonic() + 10
+        while len(log.read_text().splitlines()) < len(paths):  # healthz is not logged
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text()
+    for value in SECRETS.values():
+        assert value not in text, text
+    assert "GET /dashboard?token=[REDACTED]&lang=en HTTP/1.1" in text
+    assert "?Phone=[REDACTED]&id_number=[REDACTED]" in text
+    assert "/api/registry/search?[query withheld]" in text
+    assert text.count("/dashboard?[query withheld]") == len(paths)  # the referer

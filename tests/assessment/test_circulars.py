@@ -31,6 +31,7 @@ from tests.assessment.circular_cases import (  # noqa: F401  (fixtures, used by 
     seeded,
     start_on_free_port,
 )
+from tests.html_headers import assert_html_security_headers
 
 pytestmark = pytest.mark.integration
 ADMIN = ("district_admin", "district:320505")
@@ -103,6 +104,7 @@ def test_xlsx_csv_and_html_carry_the_same_cells(circular_services, made, token):
 
     page = http.get(f"/circulars/{cid}.html", headers=headers)
     assert page.headers["Content-Type"].startswith("text/html")
+    assert_html_security_headers(page)  # issue 10: CSP and nosniff on every HTML answer
     text = page.text
     assert "<td>N-C5</td>" in text and '<td class="card-red">红牌</td>' in text
     assert "http" not in text.split("<body>")[1].replace("http-equiv", "")  # no CDN, no link

@@ -19,8 +19,11 @@ from tests.assessment_dashboard.browser import dump_dom, parse
 QUEUE = "registry.intake"
 
 
-def load(port: int, **params) -> object:
-    return parse(dump_dom(f"http://127.0.0.1:{port}/dashboard?{urlencode(params)}"))
+def load(port: int, token: str | None = None, **params) -> object:
+    """The page after its scripts ran; a token goes in the URL's fragment, which the
+    browser never sends (``?token=`` is refused: test_routes.py)."""
+    fragment = f"#{urlencode({'token': token})}" if token else ""
+    return parse(dump_dom(f"http://127.0.0.1:{port}/dashboard?{urlencode(params)}{fragment}"))
 
 
 def bearer(headers: dict) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.assessment_dashboard.conftest import DashboardTestService
+from tests.html_headers import assert_html_security_headers
 
 
 def test_page_is_public_offline_html_with_a_strict_policy(dashboard, web_session):
     response = web_session.get("/dashboard")
     assert response.status_code == 200, response.text
+    assert_html_security_headers(response)
     assert response.headers["Content-Type"].startswith("text/html")
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "script-src 'self'" in policy
@@ -110,3 +112,16 @@ def test_the_routes_appear_in_the_services_openapi_document(dashboard, web_sessi
     document = web_session.get("/openapi.json").json()
     assert {"/dashboard", "/dashboard/data"} <= set(document["paths"])
     assert any(path.startswith("/dashboard/static/") for path in document["paths"])
+
+
+def test_a_token_in_the_query_string_is_refused(dashboard, web_session, viewer):
+    """Issue 10: ``/dashboard?token=`` put bearer tokens into every access log. The page
+    signs in with its form or a ``#token=`` fragment; a query token is a 400."""
+    token_value = viewer["Authorization"].split(" ", 1)[1]
+    for path in ("/dashboard", "/dashboard/data"):
+        response = web_session.get(path, params={"token": token_value, "lang": "en"},
+                                   headers=viewer)
+        assert response.status_code == 400, path
+        error = response.json()["error"]
+        assert error["code"] == "credential_in_url" and "token" in error["fields"]
+        assert token_value not in response.text

@@ -16,6 +16,7 @@ from tests.dispatch.conftest import (
     reported_envelope,
     send_report,
 )
+from tests.html_headers import assert_html_security_headers
 
 SCRIPT = '<script>alert("x")</script> 3幢楼道堆放杂物 & 纸箱'
 
@@ -41,6 +42,7 @@ def test_printable_case_file_lists_every_action_escaped(dispatch, sinks, db_engi
     admin = token("district_admin", f"district:{DISTRICT}")
     response = web_session.get(f"/cases/{case['case_id']}/file.html", headers=admin)
     assert response.status_code == 200, response.text
+    assert_html_security_headers(response)  # issue 10: CSP and nosniff on every HTML answer
     assert response.headers["Content-Type"].startswith("text/html")
     page = response.text
     assert case["case_number"] in page

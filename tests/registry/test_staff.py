@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.html_headers import assert_html_security_headers
 from tests.registry.conftest import COMMUNITY, GRID_A, TOWN
 
 pytestmark = pytest.mark.integration
@@ -68,6 +69,7 @@ def test_notice_board_and_party_branch(district, web_session, admin):
 
     board = web_session.get(f"/grids/{GRID_A}/notice-board")  # public: posted in the grid
     assert board.status_code == 200
+    assert_html_security_headers(board)  # issue 10: CSP and nosniff on every HTML answer
     assert board.headers["Content-Type"].startswith("text/html")
     html = board.text
     for text in ("网格公示牌", "周指导", "网格指导员", "0512-6000002", "郑网格员", "0512-12345",

@@ -6,9 +6,11 @@ The service class also needs the two dependencies the routes use (see docs/DASHB
         dashboard_sources = DashboardSources()
         dashboard_dispatch = DispatchStatistics()
 
-The page itself is public (it holds no data); it asks for a bearer token (``?token=``,
-then kept in localStorage) and sends it to ``/dashboard/data``, which only the district
-admin and the ops viewer may read (P6.2 operations centre).
+The page itself is public (it holds no data); it asks for a bearer token (its sign-in
+form, or a ``#token=`` fragment the browser never sends; kept in sessionStorage, never in
+a URL: ``?token=`` is refused with 400 ``credential_in_url``) and sends it to
+``/dashboard/data``, which only the district admin and the ops viewer may read (P6.2
+operations centre).
 """
 
 from __future__ import annotations

@@ -10,10 +10,11 @@ STATIC_NAME = r"^[a-z0-9_-]+\.(js|css)$"
 
 
 class PageQuerySchema(Schema):
-    """``/dashboard?lang=en&token=…&refresh=10``: the page reads these itself."""
+    """``/dashboard?lang=en&refresh=10``: the page reads these itself. No ``token``: a
+    credential in the URL is refused (400 ``credential_in_url``, gridgov_common.web); the
+    page signs in with its form or a ``#token=`` fragment (docs/DASHBOARD.md)."""
 
     lang = fields.String(load_default="zh-CN", validate=validate.OneOf(LANGUAGES))
-    token = fields.String(load_default="", validate=validate.Length(max=4096))
     refresh = fields.Integer(load_default=10, validate=validate.Range(min=2, max=600))
 
 

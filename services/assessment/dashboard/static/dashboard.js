@@ -15,27 +15,38 @@
   function $(id) { return document.getElementById(id); }
   function t() { return I18N[state.lang]; }
 
-  function storage(key, value) {
+  /* The language is kept across visits (localStorage); the token only for this tab's
+     session (sessionStorage): closing the tab signs out. */
+  function store(area, key, value) {
     try {
-      if (value === undefined) { return window.localStorage.getItem(key) || ""; }
-      window.localStorage.setItem(key, value);
+      var where = window[area];
+      if (value === undefined) { return where.getItem(key) || ""; }
+      if (value === null) { where.removeItem(key); return ""; }
+      where.setItem(key, value);
     } catch (e) { /* private mode: the page still works for this visit */ }
     return value || "";
   }
+  function storage(key, value) { return store("localStorage", key, value); }
+  function session(key, value) { return store("sessionStorage", key, value); }
 
-  /* ?token= is kept in localStorage and removed from the address bar (and history). */
+  /* Signing in never puts the token in a URL the server sees (access logs keep URLs;
+     the server refuses ?token= with 400 credential_in_url). Two ways in: the sign-in form,
+     or a link with the token in the fragment (#token=…), which browsers never send; the
+     page moves it to sessionStorage and strips it from the address bar and history. */
   function readParams() {
     var params = new URLSearchParams(window.location.search);
     var lang = params.get("lang") || storage(LANG_KEY) || body.getAttribute("data-lang");
     state.lang = I18N[lang] ? lang : "zh-CN";
-    if (params.get("token")) {
-      state.token = storage(TOKEN_KEY, params.get("token"));
-      params.delete("token");
-      var query = params.toString();
-      window.history.replaceState(null, "", window.location.pathname + (query ? "?" + query : ""));
-    } else {
-      state.token = storage(TOKEN_KEY);
+    storage(TOKEN_KEY, null);  // pages before issue 10 kept it in localStorage: forget it
+    var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    if (fragment.get("token")) {
+      session(TOKEN_KEY, fragment.get("token").trim());
+      fragment.delete("token");
+      var rest = fragment.toString();
+      window.history.replaceState(null, "", window.location.pathname + window.location.search +
+                                  (rest ? "#" + rest : ""));
     }
+    state.token = session(TOKEN_KEY);
   }
 
   function text(node, value) { node.textContent = value; return node; }
@@ -265,6 +276,7 @@
   }
 
   function askForToken(message) {
+    state.token = session(TOKEN_KEY, null);  // a refused token is not tried again
     $("login").hidden = false;
     setStatus("login", message);
   }
@@ -310,7 +322,8 @@
     });
     $("login").addEventListener("submit", function (event) {
       event.preventDefault();
-      state.token = storage(TOKEN_KEY, $("token-input").value.trim());
+      state.token = session(TOKEN_KEY, $("token-input").value.trim());
+      $("token-input").value = "";
       poll();
     });
     poll();
