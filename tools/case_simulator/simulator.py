@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +22,17 @@ ANSWERS: dict[str, tuple[str, str]] = {
 }
 
 
+# Return visits remembered per case: enough for a reworked case to come back (hours),
+# bounded because `make up` runs the simulator for days (issue 17: it grew 6.5 MB/h).
+REMEMBERED_VISITS = 5000
+
+
 class Simulator:
     """``handle_after``: seconds a case waits in each state before the simulated person
-    acts (seen by this process, so a restart only delays)."""
+    acts (seen by this process, so a restart only delays).
+
+    What it remembers is bounded: ``first_seen`` holds only the cases waiting in the last
+    pass, ``visits`` the last ``REMEMBERED_VISITS`` cases visited."""
 
     def __init__(self, platform: Platform, scenario: Scenario, handle_after: float = 20.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -35,7 +43,7 @@ class Simulator:
         self.grids: list[dict[str, Any]] = []
         self.first_seen: dict[tuple[str, str], float] = {}
         self.counts: Counter[str] = Counter()
-        self.visits: Counter[str] = Counter()  # return visits made, by case
+        self.visits: OrderedDict[str, int] = OrderedDict()  # return visits made, by case
 
     def load_grids(self) -> int:
         self.grids = self.platform.grids()
@@ -53,20 +61,25 @@ class Simulator:
         """One pass over the cases waiting for a person; what was done, by action."""
         done: Counter[str] = Counter()
         now = self.clock()
+        waiting: dict[tuple[str, str], float] = {}
         for state, (action, answer) in ANSWERS.items():
             for case in self.platform.cases(state):
-                seen = self.first_seen.setdefault((case["case_id"], state), now)
+                key = (case["case_id"], state)
+                seen = waiting[key] = self.first_seen.get(key, now)
                 if now - seen < self.handle_after:
                     continue
                 if self._act(case, action, self._answer(case, answer)):
                     done[action] += 1
+        self.first_seen = waiting  # a case that left the state is forgotten
         self.counts.update(done)
         return done
 
     def _answer(self, case: dict[str, Any], answer: str) -> dict[str, Any]:
         if answer == "return_visit":
-            earlier = self.visits[case["case_id"]]
-            self.visits[case["case_id"]] += 1
+            earlier = self.visits.pop(case["case_id"], 0)
+            self.visits[case["case_id"]] = earlier + 1  # now the most recent
+            while len(self.visits) > REMEMBERED_VISITS:
+                self.visits.popitem(last=False)
             return self.scenario.return_visit(case, earlier)
         return getattr(self.scenario, answer)(case)
 
