@@ -78,8 +78,10 @@ CONTENT_TYPE = "application/json"
 DOCS_PATH = "docs/asyncapi.yaml"
 SCHEMA_REF = "#/components/schemas/"
 MESSAGE_REF = "#/components/messages/"
-# The reference adapter's queue (tools/department_adapter): one quorum queue per department.
+# A department's queues, declared by the platform (gridgov_common/bus_users.py); the
+# reference adapter (tools/department_adapter) consumes the first.
 DEPARTMENT_QUEUE = "dept.{department}.assignments"
+DEPARTMENT_ALERTS_QUEUE = "dept.{department}.alerts"
 GRIDGOV_SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 
 _AMQP_SEND = {"deliveryMode": 2, "mandatory": True, "bindingVersion": AMQP_BINDING_VERSION}
@@ -452,15 +454,24 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
         },
         "departmentQueue": {
             "address": DEPARTMENT_QUEUE,
-            "title": "A department's assignment queue (reference layout)",
-            "summary": "The queue a department consumes; declared by the department.",
+            "title": "A department's assignment queue",
+            "summary": "The queue a department consumes; declared by the platform.",
             "description": (
-                "Declared by the department (the reference adapter in "
-                "tools/department_adapter does it) with the same arguments gridgov's own "
-                "consuming queues have, bound to `gridgov.dispatch` with the department's "
-                "patterns (default `<department>.#`), `<department>.rejections` and "
-                "`<department>.decisions`. "
+                "Declared and bound by the platform when it creates the department's user "
+                "(a department user may not declare or bind anything; check the queue with "
+                "a passive declare), with the same arguments gridgov's own consuming "
+                "queues have, bound to `gridgov.dispatch` with `<department>.#`: its "
+                "assignments, `<department>.rejections` and `<department>.decisions`. "
                 "Acknowledge a message only after storing it."),
+            "parameters": {"department": _department_param()},
+        },
+        "departmentAlertsQueue": {
+            "address": DEPARTMENT_ALERTS_QUEUE,
+            "title": "A department's alerts queue",
+            "summary": "Every major-event alert, for the department; declared by the platform.",
+            "description": (
+                "Declared by the platform with the same arguments, bound to `gridgov.alerts` "
+                "with `#`. Acknowledge a message only after storing it."),
             "parameters": {"department": _department_param()},
         },
         "departmentDeadLetterQueue": {
@@ -490,9 +501,12 @@ def _channels(types_by_channel: dict[str, list[tuple[str, int]]]) -> dict[str, A
         for t, v in department_queue_messages}
     channels["departmentQueue"]["bindings"] = _queue_binding(
         DEPARTMENT_QUEUE, consumer_queue_arguments(DEPARTMENT_QUEUE, DEFAULT_MAX_REDELIVERIES),
-        [{"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}.#"},
-         {"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}." + REJECTIONS},
-         {"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}." + DECISIONS}])
+        [{"exchange": DISPATCH_EXCHANGE, "routingKey": "{department}.#"}])
+    channels["departmentAlertsQueue"]["messages"] = dict(channels["alerts"]["messages"])
+    channels["departmentAlertsQueue"]["bindings"] = _queue_binding(
+        DEPARTMENT_ALERTS_QUEUE,
+        consumer_queue_arguments(DEPARTMENT_ALERTS_QUEUE, DEFAULT_MAX_REDELIVERIES),
+        [{"exchange": ALERTS_EXCHANGE, "routingKey": "#"}])
     channels["departmentDeadLetterQueue"]["messages"] = {
         "deadLetter": {"$ref": MESSAGE_REF + "deadLetter"}}
     channels["departmentDeadLetterQueue"]["bindings"] = _queue_binding(
@@ -515,7 +529,7 @@ def _operations(channels: dict[str, Any]) -> dict[str, Any]:
          "Report in on an assignment: ack, progress, result (with resolved), return or "
          "delay_request (with reason)."),
         ("receiveAlert", "receive", "alerts", _AMQP_RECEIVE,
-         "Follow major events (optional: bind a queue of your own to gridgov.alerts)."),
+         "Follow major events: consume your queue dept.<department>.alerts."),
         ("sendIntake", "send", "intake", _AMQP_SEND,
          "Push your data changes and cases to gridgov."),
         ("receiveDeadLetter", "receive", "departmentDeadLetterQueue", _AMQP_RECEIVE,

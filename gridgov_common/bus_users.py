@@ -2,10 +2,14 @@
 
 Issue 5 ("Security on the bus"): each department logs in as its own user ``dept.<code>``
 that can touch only its own queues ``dept.<code>.*`` and publish only keys that start with
-its own code. The grants are the least the reference adapter (tools/department_adapter)
-needs; docs/BUS-SECURITY.md explains each one. Plain module: no nameko.
+its own code. Issue 10: a department has no configure right at all (it could otherwise
+declare an exchange ``dept.<code>.x``, bind it to ``gridgov.intake`` and publish any key
+through it); the platform declares its queues for it (:func:`department_queues`), at
+``create`` and in the definitions, and dead-letter queues get a bounded retention
+(:data:`DEAD_LETTER_POLICY`). The grants are the least the reference adapter
+(tools/department_adapter) needs; docs/BUS-SECURITY.md explains each one.
 
-CLI: ``python -m gridgov_common.bus_users create|rotate|revoke|list|definitions`` (see
+CLI: ``python -m gridgov_common.bus_users create|rotate|revoke|list|setup|definitions`` (see
 ``--help``).
 """
 
@@ -26,8 +30,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 from gridgov_common.contract.routing import (
+    ALERTS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
     DISPATCH_EXCHANGE,
+    DLQ_SUFFIX,
     EXCHANGES,
     INTAKE_EXCHANGE,
     REPORTS_EXCHANGE,
@@ -46,6 +52,28 @@ DEMO_DEPARTMENTS: tuple[str, ...] = (
 )
 
 
+# The department queues the platform declares (a department cannot: configure is ^$).
+# Same arguments as gridgov's own consuming queues (gridgov_common.messaging), each with its
+# <queue>.dlq on gridgov.dlx. Assignments get every key of the department on
+# gridgov.dispatch (assignments, <code>.rejections, <code>.decisions); alerts get every
+# major-event alert (BUS-CONTRACT section 5, alert.major_event: "whoever subscribes").
+ASSIGNMENTS_QUEUE = "assignments"
+ALERTS_QUEUE = "alerts"
+DEPARTMENT_DELIVERY_LIMIT = 5
+
+# Dead letters can carry personal data (a refused intake push holds an ID number and a
+# phone in plaintext): every <queue>.dlq keeps a message at most 14 days and at most
+# 50,000 messages (the oldest are dropped first). docs/BUS-SECURITY.md, "Dead letters".
+DEAD_LETTER_POLICY_NAME = "gridgov-dead-letter-retention"
+DEAD_LETTER_TTL_MS = 14 * 24 * 3600 * 1000
+DEAD_LETTER_MAX_LENGTH = 50_000
+DEAD_LETTER_POLICY: dict[str, Any] = {
+    "pattern": rf"{re.escape(DLQ_SUFFIX)}$", "apply-to": "queues", "priority": 0,
+    "definition": {"message-ttl": DEAD_LETTER_TTL_MS, "max-length": DEAD_LETTER_MAX_LENGTH,
+                   "overflow": "drop-head"},
+}
+
+
 class BusUsersError(Exception):
     """The management API refused or failed a request."""
 
@@ -60,6 +88,35 @@ class Grants:
     topic: dict[str, tuple[str, str]]  # exchange -> (write, read) regex
 
 
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue the platform declares, with its bindings (exchange, routing key)."""
+
+    name: str
+    arguments: dict[str, Any]
+    bindings: tuple[tuple[str, str], ...]
+
+
+def _consumer_arguments(queue: str) -> dict[str, Any]:
+    from gridgov_common.messaging import consumer_queue_arguments  # nameko: only when used
+    return consumer_queue_arguments(queue, DEPARTMENT_DELIVERY_LIMIT)
+
+
+def department_queues(department: str) -> list[QueueSpec]:
+    """``dept.<code>.assignments`` and ``dept.<code>.alerts``, each with its ``.dlq``: the
+    only queues a department reads; the department declares them passively."""
+    code = check_code(department, "department")
+    specs = []
+    for purpose, exchange, key in ((ASSIGNMENTS_QUEUE, DISPATCH_EXCHANGE, f"{code}.#"),
+                                   (ALERTS_QUEUE, ALERTS_EXCHANGE, "#")):
+        queue = f"{QUEUE_PREFIX}{code}.{purpose}"
+        dlq = f"{queue}{DLQ_SUFFIX}"
+        specs.append(QueueSpec(dlq, {"x-queue-type": "quorum"},
+                               ((DEAD_LETTER_EXCHANGE, dlq),)))
+        specs.append(QueueSpec(queue, _consumer_arguments(queue), ((exchange, key),)))
+    return specs
+
+
 def user_name(department: str) -> str:
     """``dept.<code>``: the code is checked so that it cannot smuggle regex syntax in."""
     return f"{USER_PREFIX}{check_code(department, 'department')}"
@@ -72,28 +129,29 @@ def _names(*names: str) -> str:
 def grants(department: str) -> Grants:
     """The least a department needs (P2.2: departments report in; P6.2: they push intake).
 
-    - configure: only its own queues (declare/delete); never an exchange.
-    - write: its own queues (bind), gridgov.reports and gridgov.intake (publish),
-      gridgov.dlx (the adapter copies refused messages there, and RabbitMQ checks write on
-      the dead-letter exchange when a queue with x-dead-letter-exchange is declared).
-    - read: its own queues (consume), gridgov.dispatch and gridgov.dlx (bind only).
-    - topic: every key it publishes or binds must start with its own code (its queue name
-      on gridgov.dlx). gridgov.events and gridgov.alerts are in no regex at all.
+    - configure: nothing (``^$``). Neither an exchange (issue 10: an exchange of its own,
+      bound to gridgov.intake, published any key) nor a queue: the platform declares and
+      binds its queues (:func:`department_queues`).
+    - write: gridgov.reports and gridgov.intake (publish), gridgov.dlx (the adapter copies
+      a refused message, with its reason, into its own DLQ).
+    - read: its own queues (consume). No exchange at all, so it binds nothing: no queue
+      binding to another department's keys and no exchange-to-exchange binding (a binding
+      needs read on its source).
+    - topic: every key it publishes must start with its own code (``dept.<code>.`` on
+      gridgov.dlx, the keys of its own DLQs).
     """
     code = check_code(department, "department")
     own = rf"{re.escape(QUEUE_PREFIX + code)}\..*"
     own_key = rf"^{re.escape(code)}\."
     own_dlq_key = rf"^{re.escape(QUEUE_PREFIX + code)}\."
     return Grants(
-        configure=rf"^{own}$",
-        write=rf"^(?:{own}|{_names(REPORTS_EXCHANGE, INTAKE_EXCHANGE, DEAD_LETTER_EXCHANGE)})$",
-        read=rf"^(?:{own}|{_names(DISPATCH_EXCHANGE, DEAD_LETTER_EXCHANGE)})$",
-        topic={
-            DISPATCH_EXCHANGE: ("^$", own_key),
-            REPORTS_EXCHANGE: (own_key, "^$"),
-            INTAKE_EXCHANGE: (own_key, "^$"),
-            DEAD_LETTER_EXCHANGE: (own_dlq_key, own_dlq_key),
-        },
+        configure="^$",
+        write=rf"^(?:{_names(REPORTS_EXCHANGE, INTAKE_EXCHANGE, DEAD_LETTER_EXCHANGE)})$",
+        read=rf"^(?:{own})$",
+        # an exchange without an entry is not restricted by key: every one has an entry
+        topic={exchange: {REPORTS_EXCHANGE: (own_key, "^$"), INTAKE_EXCHANGE: (own_key, "^$"),
+                          DEAD_LETTER_EXCHANGE: (own_dlq_key, "^$")}.get(exchange, ("^$", "^$"))
+               for exchange in EXCHANGES},
     )
 
 
@@ -119,10 +177,42 @@ class ManagementApi:
     def _v(self) -> str:
         return quote(self.vhost, safe="")
 
+    def declare_exchanges(self) -> None:
+        """gridgov's exchanges, as the services declare them (idempotent)."""
+        for name in EXCHANGES:
+            self._call("PUT", f"exchanges/{self._v()}/{quote(name, safe='')}",
+                       {"type": "topic", "durable": True, "auto_delete": False,
+                        "internal": False, "arguments": {}})
+
+    def declare_queues(self, specs: list[QueueSpec]) -> None:
+        """Declare and bind (idempotent; a queue that exists with other arguments is a 400)."""
+        for spec in specs:
+            self._call("PUT", f"queues/{self._v()}/{quote(spec.name, safe='')}",
+                       {"durable": True, "auto_delete": False, "arguments": spec.arguments})
+            for exchange, key in spec.bindings:
+                self._call("POST", f"bindings/{self._v()}/e/{quote(exchange, safe='')}/q/"
+                                   f"{quote(spec.name, safe='')}",
+                           {"routing_key": key, "arguments": {}})
+
+    def apply_policies(self) -> None:
+        """The retention of dead letters (:data:`DEAD_LETTER_POLICY`)."""
+        self._call("PUT", f"policies/{self._v()}/{quote(DEAD_LETTER_POLICY_NAME, safe='')}",
+                   DEAD_LETTER_POLICY)
+
+    def setup(self, departments: list[str]) -> None:
+        """What the platform declares on a broker that did not import the definitions
+        (``make up``): exchanges, the dead-letter policy, the departments' queues."""
+        self.declare_exchanges()
+        self.apply_policies()
+        for code in departments:
+            self.declare_queues(department_queues(code))
+
     def create(self, department: str, password: str) -> str:
-        """Create (or reset) the user and its grants; returns the user name."""
+        """Create (or reset) the user and its grants, after declaring its queues (it cannot
+        declare them itself); returns the user name."""
         user = user_name(department)
         g = grants(department)
+        self.setup([department])
         self._call("PUT", f"users/{quote(user, safe='')}", {"password": password, "tags": ""})
         self._call("PUT", f"permissions/{self._v()}/{quote(user, safe='')}",
                    {"configure": g.configure, "write": g.write, "read": g.read})
@@ -204,8 +294,16 @@ def definitions(departments: list[str], vhost: str = "/",
     exchanges = [{"name": name, "vhost": vhost, "type": "topic", "durable": True,
                   "auto_delete": False, "internal": False, "arguments": {}}
                  for name in EXCHANGES]
+    specs = [spec for code in codes for spec in department_queues(code)]
+    queues = [{"name": spec.name, "vhost": vhost, "durable": True, "auto_delete": False,
+               "arguments": spec.arguments} for spec in specs]
+    bindings = [{"source": exchange, "vhost": vhost, "destination": spec.name,
+                 "destination_type": "queue", "routing_key": key, "arguments": {}}
+                for spec in specs for exchange, key in spec.bindings]
+    policies = [{"vhost": vhost, "name": DEAD_LETTER_POLICY_NAME, **DEAD_LETTER_POLICY}]
     return {"vhosts": [{"name": vhost}], "users": users, "permissions": permissions,
-            "topic_permissions": topic, "exchanges": exchanges}
+            "topic_permissions": topic, "exchanges": exchanges, "queues": queues,
+            "bindings": bindings, "policies": policies}
 
 
 def add_platform_user(document: dict[str, Any], name: str, password: str) -> dict[str, Any]:
@@ -261,6 +359,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="also close connections opened with the old password")
     sub.add_parser("revoke", help="delete a department user").add_argument("department")
     sub.add_parser("list", help="list department users")
+    setup = sub.add_parser("setup", help="declare the exchanges, the dead-letter policy and "
+                           "the departments' queues (a broker without the definitions file)")
+    setup.add_argument("departments", nargs="*", default=list(DEMO_DEPARTMENTS))
     defs = sub.add_parser("definitions", help="print a definitions file for load_definitions")
     defs.add_argument("departments", nargs="*", default=list(DEMO_DEPARTMENTS))
     defs.add_argument("--password-env-prefix", metavar="PREFIX",
@@ -302,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
         api = ManagementApi(vhost=args.vhost)
         if args.command == "list":
             print("\n".join(api.list()))
+        elif args.command == "setup":
+            api.setup(args.departments)
+            print(f"declared exchanges, policy {DEAD_LETTER_POLICY_NAME} and the queues of "
+                  f"{len(args.departments)} department(s)")
         elif args.command == "revoke":
             print(f"revoked {api.revoke(args.department)}")
         else:

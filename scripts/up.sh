@@ -60,6 +60,11 @@ show_log_tail() {
 say "migrating the database (python -m gridgov_common.migrate upgrade)"
 "$PY" -m gridgov_common.migrate upgrade || die "migrations failed (output above)"
 
+# 1b. The bus: exchanges, the dead-letter retention policy and the demo departments' queues
+#     (a broker that imported deploy/rabbitmq definitions has them already; idempotent).
+say "declaring the bus (python -m gridgov_common.bus_users setup)"
+"$PY" -m gridgov_common.bus_users setup || die "declaring the bus failed (output above)"
+
 # 2. Start what is not running yet.
 declare -A PORT=()
 for svc in "${SERVICES[@]}"; do

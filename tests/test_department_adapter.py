@@ -26,6 +26,7 @@ import pika
 import pytest
 from marshmallow import fields
 
+from gridgov_common import bus_users
 from gridgov_common.contract import (
     DISPATCH_EXCHANGE,
     REPORTS_EXCHANGE,
@@ -50,6 +51,7 @@ from tools.department_adapter.adapter import (
     build_report,
     config_from_args,
     parse_message,
+    topic_match,
 )
 from tools.department_adapter.simulate import DEFAULT_DEPARTMENTS, Simulation
 
@@ -155,6 +157,24 @@ def test_required_fields_and_queue_layout_follow_the_contract():
     assert config.queue_arguments() == consumer_queue_arguments(FIRE_QUEUE,
                                                                 DEFAULT_MAX_REDELIVERIES)
     assert config.all_bindings() == ["fire.#", "fire.rejections", "fire.decisions"]
+    # the layout the adapter falls back to is the platform's (gridgov_common.bus_users)
+    platform = {spec.name: spec for spec in bus_users.department_queues("fire")}
+    assert platform[FIRE_QUEUE].arguments == config.queue_arguments()
+    assert platform[FIRE_QUEUE].bindings == ((DISPATCH_EXCHANGE, "fire.#"),)
+    assert config.dead_letter_queue in platform
+
+
+def test_patterns_filter_by_routing_key():
+    """The platform binds <department>.#; --bind patterns choose what is handed over."""
+    config = AdapterConfig(department="fire", amqp_url="amqp://u:p@h/v",
+                           bindings=["fire.*.*.major", "fire.320505001.#"])
+    assert config.wants("fire.610113001.other.major")
+    assert config.wants("fire.320505001.other.normal") and config.wants("fire.320505001")
+    assert config.wants("fire.rejections") and config.wants("fire.decisions")
+    assert not config.wants("fire.610113001.other.normal")
+    assert not config.wants("fire.610113001.major") and not config.wants("police.rejections")
+    assert topic_match("#", "") and topic_match("a.#.b", "a.b") and topic_match("a.#.b", "a.x.y.b")
+    assert not topic_match("a.*", "a") and not topic_match("a.*.b", "a.x.y.b")
 
 
 def test_simulated_departments_are_the_registry_departments():
@@ -400,19 +420,15 @@ def test_command_line_stdout_and_sigterm(uri, url, tmp_path):
 
 
 @pytest.mark.integration
-def test_bus_contract_example_reports_in(uri, url, tmp_path):
+def test_bus_contract_example_reports_in(uri, url, tmp_path, rabbit_config):
     """The pika example of docs/BUS-CONTRACT.md section 11 runs and reports in validly."""
     text = (ROOT / "docs" / "BUS-CONTRACT.md").read_text(encoding="utf-8")
     section = text.split("## 11.", 1)[1].split("\n## ", 1)[0]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     (tmp_path / "example.py").write_text(code, encoding="utf-8")
-    connection = pika.BlockingConnection(pika_params(uri))
-    try:  # gridgov declares its exchanges at start; the example only binds to them
-        channel = connection.channel()
-        for exchange in (DISPATCH_EXCHANGE, REPORTS_EXCHANGE, "gridgov.dlx"):
-            channel.exchange_declare(exchange, "topic", durable=True)
-    finally:
-        connection.close()
+    # the platform declares the exchanges and the department's queues; the example only
+    # checks them (passive declares)
+    bus_users.ManagementApi(vhost=rabbit_config["vhost"]).setup(["fire"])
     bind_queue(uri, "test.fire.reports", REPORTS_EXCHANGE, ["fire.*"])
     process = subprocess.Popen(
         [sys.executable, "-c", "import runpy, sys; "

@@ -5,9 +5,14 @@ through RabbitMQ, in whatever language its own system is written in. This file i
 reference client: copy it (it needs nothing but ``pika``), point it at the district's
 broker, and it
 
-- declares the department's own quorum queue ``dept.<department>.assignments`` (and its
-  ``.dlq``) with the same dead-letter arguments gridgov's queues have, bound to
-  ``gridgov.dispatch`` with the department's patterns and ``<department>.rejections``;
+- checks (passive declares) that the department's own quorum queue
+  ``dept.<department>.assignments`` and its ``.dlq`` exist: the platform declares and binds
+  them (``python -m gridgov_common.bus_users create <department>``), a department user may
+  not; only a user with configure rights (development) has them declared here, with the
+  same dead-letter arguments gridgov's queues have, bound to ``<department>.#``;
+- hands over only the assignments matching the department's patterns (all by default),
+  plus its ``<department>.rejections`` and ``<department>.decisions``; the rest is acked
+  and counted as ``filtered``;
 - consumes with manual acks and a prefetch window, checks each envelope minimally (JSON,
   envelope fields, a (type, version) it knows, the payload's required fields) and moves
   anything else to its dead-letter queue with the reason instead of crashing;
@@ -206,6 +211,10 @@ class AdapterConfig:
             "x-overflow": "reject-publish",
         }
 
+    def wants(self, routing_key: str) -> bool:
+        """Does ``routing_key`` match one of :meth:`all_bindings` (AMQP topic rules)?"""
+        return any(topic_match(pattern, routing_key) for pattern in self.all_bindings())
+
     def all_bindings(self) -> list[str]:
         """The department's patterns plus its rejections and decisions keys (always wanted)."""
         return list(dict.fromkeys([*self.bindings, f"{self.department}.{REJECTIONS}",
@@ -222,6 +231,17 @@ def check_pattern(pattern: str, department: str) -> str:
             f"binding {pattern!r} must be '{department}.' followed by words, '*' or '#' "
             f"(e.g. {department}.# or {department}.*.*.major)")
     return pattern
+
+
+def topic_match(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` zero or more words."""
+    def match(words: list[str], keys: list[str]) -> bool:
+        if not words:
+            return not keys
+        if words[0] == "#":
+            return any(match(words[1:], keys[i:]) for i in range(len(keys) + 1))
+        return bool(keys) and words[0] in ("*", keys[0]) and match(words[1:], keys[1:])
+    return match(pattern.split("."), routing_key.split("."))
 
 
 def redact(url: str) -> str:
@@ -467,7 +487,7 @@ class DepartmentAdapter:
             self.sink = StdoutSink(output, output_lock)
         self.consuming = threading.Event()  # set while the consumer is up (tests, health)
         self.stats = {"forwarded": 0, "dead_lettered": 0, "rejections": 0, "reports": 0,
-                      "connections": 0}
+                      "connections": 0, "filtered": 0}
         self._stop_requested = False
         self._cancelled = False
         self._deliveries: deque[_Delivery] = deque()
@@ -558,28 +578,41 @@ class DepartmentAdapter:
                     self.log.debug("while closing: %r", exc)
 
     def _declare(self, connection: pika.BlockingConnection) -> Any:
-        """Idempotent topology on a fresh channel, which it returns: the exchanges, the DLQ,
-        the queue and its bindings. A queue that exists with other arguments is a
-        configuration error (RabbitMQ refuses to change arguments by redeclaring)."""
+        """Check the topology on a fresh channel, which it returns: the exchanges, the DLQ
+        and the queue, all with passive declares, which need no permission. The platform
+        declares and binds a department's queues (a department user has no configure
+        right); if they are missing, only a user that may declare (development, guest)
+        declares them here, exactly as the platform would."""
         config = self.config
         channel = connection.channel()
         try:
             for exchange in (DISPATCH_EXCHANGE, REPORTS_EXCHANGE, DEAD_LETTER_EXCHANGE):
                 channel = self._ensure_exchange(connection, channel, exchange)
+            for queue in (config.dead_letter_queue, config.queue):
+                channel.queue_declare(queue, passive=True)
+            return channel
+        except ChannelClosedByBroker as exc:
+            if exc.reply_code != 404:
+                raise
+            self.log.warning("%s is missing (%s); declaring it", config.queue, exc.reply_text)
+        channel = connection.channel()  # the 404 closed the previous one
+        try:
             channel.queue_declare(config.dead_letter_queue, durable=True,
                                   arguments={"x-queue-type": "quorum"})
             channel.queue_bind(config.dead_letter_queue, DEAD_LETTER_EXCHANGE,
                                routing_key=config.dead_letter_queue)
             channel.queue_declare(config.queue, durable=True,
                                   arguments=config.queue_arguments())
-            for pattern in config.all_bindings():
-                channel.queue_bind(config.queue, DISPATCH_EXCHANGE, routing_key=pattern)
+            channel.queue_bind(config.queue, DISPATCH_EXCHANGE,
+                               routing_key=f"{config.department}.#")
         except ChannelClosedByBroker as exc:
             if exc.reply_code in (403, 406):  # ACCESS_REFUSED, PRECONDITION_FAILED
                 raise AdapterConfigError(
                     f"the broker refused the topology of {config.queue}: {exc.reply_text} "
-                    f"(an existing queue with other arguments needs a new name or a "
-                    f"policy; a refused access needs the operators)") from None
+                    f"(a department user cannot declare its queues: the operators create "
+                    f"them with `python -m gridgov_common.bus_users create "
+                    f"{config.department}`; an existing queue with other arguments needs a "
+                    f"new name or a policy)") from None
             raise
         return channel
 
@@ -612,6 +645,13 @@ class DepartmentAdapter:
 
     def _handle(self, delivery: _Delivery) -> None:
         tag = delivery.method.delivery_tag
+        if not self.config.wants(delivery.method.routing_key):
+            # the platform binds <department>.#; the patterns choose what is handed over
+            self._channel.basic_ack(tag)
+            self.stats["filtered"] += 1
+            self.log.debug("filtered out %s (bindings: %s)", delivery.method.routing_key,
+                           ", ".join(self.config.all_bindings()))
+            return
         try:
             envelope = parse_message(delivery.body, self.config.department)
         except Refused as exc:
@@ -811,8 +851,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--amqp-url", help="amqp://user:password@host:5672/vhost (default: "
                         "$DEPARTMENT_AMQP_URL, which keeps the password out of ps)")
     parser.add_argument("--bind", action="append", metavar="PATTERN",
-                        help="binding pattern on gridgov.dispatch, repeatable (default "
-                             "'<department>.#'); <department>.rejections is always bound")
+                        help="routing-key pattern of the assignments to hand over, "
+                             "repeatable (default '<department>.#'); the rest is acked and "
+                             "counted as filtered; <department>.rejections and .decisions "
+                             "are always handed over")
     sink = parser.add_mutually_exclusive_group()
     sink.add_argument("--webhook", help="POST every message to this URL (2xx = stored)")
     sink.add_argument("--stdout", action="store_true",
@@ -829,7 +871,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the auto result's 'resolved' (default true)")
     parser.add_argument("--prefetch", type=int, help=f"default {DEFAULT_PREFETCH}")
     parser.add_argument("--delivery-limit", type=int,
-                        help=f"x-delivery-limit of the queue (default {DEFAULT_DELIVERY_LIMIT})")
+                        help=f"x-delivery-limit of the queue, only when the adapter "
+                             f"declares it itself (default {DEFAULT_DELIVERY_LIMIT})")
     parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING")
     return parser
 
