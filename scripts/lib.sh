@@ -7,6 +7,14 @@ port_of() {  # port_of SVC -> $<SVC>_HTTP_PORT, else the default in services/<sv
     echo "${!var:-$default}"
 }
 
+secure_log_dir() {  # secure_log_dir DIR: logs readable by owner and group only (issue 10)
+    # The request logs once held bearer tokens; whatever a log holds is no one else's
+    # business: DIR 0750, every file in it 0640 (also those an older run left 0644).
+    mkdir -p "$1"
+    chmod 0750 "$1"
+    find "$1" -maxdepth 1 -type f -exec chmod 0640 {} +
+}
+
 running_pid() {  # running_pid SVC -> pid of our live process of SVC, or fail
     local pidfile="$RUN_DIR/$1.pid" pid
     [[ -f "$pidfile" ]] || return 1

@@ -15,6 +15,9 @@
 # SIMULATE_CASES_PER_MINUTE (the simulated district's case rate, default 6, 0 = off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Files this script and the processes it starts create (logs, pid files, the simulated
+# departments' output) are not world-readable: 0640 / 0750 (issue 10).
+umask 027
 
 read -r -a SERVICES <<<"${GRIDGOV_SERVICES:-registry events dispatch assessment notify}"
 UP_TIMEOUT="${UP_TIMEOUT:-120}"
@@ -32,11 +35,11 @@ set -a
 # shellcheck disable=SC1091
 . ./.env
 set +a
-mkdir -p "$RUN_DIR" "$LOG_DIR"
-
+mkdir -p "$RUN_DIR"
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
+secure_log_dir "$LOG_DIR"
 
 port_open() {
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' 127.0.0.1 "$1" 2>/dev/null
@@ -174,4 +177,8 @@ echo "    set -a; . ./.env; set +a"
 echo "    TOKEN=\$(.venv/bin/python -m gridgov_common.auth mint --role district_admin --scope $DEMO_SCOPE --sub ops-1)"
 echo "    curl -H \"Authorization: Bearer \$TOKEN\" http://$host:${PORT[registry]:-8001}/grids"
 echo
-echo "logs: make logs [SVC=registry]    stop: make down"
+echo "Operations dashboard: http://$host:${PORT[assessment]:-8004}/dashboard"
+echo "    sign in by pasting a token (make -s token ROLE=ops_viewer SCOPE=$DEMO_SCOPE) into its"
+echo "    form; never put a token in a URL's query (?token= is refused: access logs keep URLs)"
+echo
+echo "logs: make logs [SVC=registry] (var/log, mode 0640)    stop: make down"
