@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from gridgov_common import scoping
 from gridgov_common.errors import Forbidden, Unauthorized
 from gridgov_common.roles import CODE_LENGTH, ROLE_SCOPE, Role, ScopeLevel
 
@@ -40,19 +41,15 @@ class Principal:
     scope_code: str
     name: str = ""
 
-    @property
-    def is_district_wide(self) -> bool:
-        return self.scope_level == ScopeLevel.DISTRICT
-
+    # No "district-wide sees everything" shortcut (issue 10): a district scope covers the
+    # codes of *its* district; gridgov_common/scoping.py is the one place of these rules.
     def covers(self, code: str | None) -> bool:
-        """True if the geographic ``code`` (town/community/grid) lies in this scope."""
-        if code is None or self.scope_level == ScopeLevel.DEPARTMENT:
-            return False
-        return code.startswith(self.scope_code)
+        """True if the geographic ``code`` (district/town/community/grid) lies in this
+        scope."""
+        return scoping.covers(self, code)
 
     def require_covers(self, code: str | None, what: str = "this record") -> None:
-        if not self.covers(code):
-            raise Forbidden(f"{what} is outside your scope {self.scope_level}:{self.scope_code}")
+        scoping.require(self, code, what)
 
     def require_role(self, *roles: Role) -> None:
         if self.role not in roles:

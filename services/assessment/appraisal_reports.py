@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from gridgov_common import scoping
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
@@ -120,7 +121,8 @@ def view(principal, report: dict[str, Any]) -> dict[str, Any] | None:
     scope_code = report["scope"].partition(":")[2]
     rows = report["content"]["rows"]
     if principal.role in DISTRICT_READERS:
-        return report
+        # issue 10: the district in the token, never another district's report
+        return report if scoping.covers(principal, scope_code) else None
     if principal.role == Role.TOWN_GRID_CHIEF:
         town = principal.scope_code
         if not (scope_code.startswith(town) or town.startswith(scope_code)):
@@ -199,7 +201,11 @@ def put_inputs(db, principal, half_year: str, items: list[dict[str, Any]]) -> in
 def get_inputs(db, principal, half_year: str) -> list[dict[str, Any]]:
     appraisal.half_year_bounds(half_year)  # 422 for anything else (a path value)
     query = sa.select(appraisal_inputs).where(appraisal_inputs.c.half_year == half_year)
-    if not principal.is_district_wide:
+    if principal.role in DISTRICT_READERS:  # issue 10: its own district's towns only
+        # (departments' inputs have no town: a department names no district)
+        query = query.where(sa.or_(scoping.where_scope(principal, appraisal_inputs.c.town_code),
+                                   appraisal_inputs.c.town_code.is_(None)))
+    else:
         query = query.where(appraisal_inputs.c.town_code == principal.scope_code)
     rows = db.execute(query.order_by(appraisal_inputs.c.subject_kind,
                                      appraisal_inputs.c.subject_code)).mappings()

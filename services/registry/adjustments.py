@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
+from gridgov_common import scoping
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.messaging import PermanentError, claim_message
@@ -227,10 +228,9 @@ def _step(session: Session, adjustment_id: int, action: str, from_state: str | N
 
 def list_adjustments(session: Session, principal: Principal, state: str | None = None,
                      half_year: str | None = None) -> list[dict[str, Any]]:
-    """Adjustments in the caller's scope: a community's, a town's, or (district) all."""
-    stmt = sa.select(A).order_by(A.c.id)
-    if not principal.is_district_wide:
-        stmt = stmt.where(A.c.scope_code.startswith(principal.scope_code))
+    """Adjustments in the caller's scope: a community's, a town's, a district's (issue 10:
+    its own district only)."""
+    stmt = sa.select(A).order_by(A.c.id).where(scoping.where_scope(principal, A.c.scope_code))
     if state:
         stmt = stmt.where(A.c.state == state)
     if half_year:

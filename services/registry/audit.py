@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import audit_retention
+from gridgov_common import audit_retention, scoping
 from gridgov_common.auth import Principal
 from services.registry.models import audit_log
 
@@ -63,8 +63,11 @@ def query(session: Session, principal: Principal, *, actor_sub: str | None = Non
           subject_type: str | None = None, subject_id: str | None = None,
           since: datetime | None = None, until: datetime | None = None,
           limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Audit rows, newest first; reading the audit log is itself audited."""
-    stmt = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    """Audit rows of the reader's district (rows of actors whose scope lies in it; issue
+    10), newest first; reading the audit log is itself audited."""
+    actor_code = sa.func.split_part(audit_log.c.actor_scope, ":", 2)
+    stmt = (sa.select(audit_log).where(scoping.where_district(principal, actor_code))
+            .order_by(audit_log.c.id.desc()).limit(limit).offset(offset))
     filters = {
         audit_log.c.actor_sub: actor_sub,
         audit_log.c.subject_type: subject_type,

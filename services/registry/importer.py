@@ -65,14 +65,17 @@ def _noop(done: int, total: int) -> None:
 # -- grids ------------------------------------------------------------------------------
 
 def import_grids(session: Session, collection: dict[str, Any],
-                 progress: Progress = _noop) -> ImportReport:
+                 progress: Progress = _noop, scope_prefix: str = "") -> ImportReport:
+    """All or nothing; a grid of a community outside ``scope_prefix`` (the caller's
+    district, issue 10) is a rejected row like an unknown community (the CLI, run by the
+    operator of the deployment, passes "")."""
     features = collection.get("features") if isinstance(collection, dict) else None
     report = ImportReport()
     if collection.get("type") != "FeatureCollection" or not isinstance(features, list):
         report.reject(0, "type", "expected a GeoJSON FeatureCollection")
         raise ImportRejected(report)
     report.total = len(features)
-    _validate_features(session, features, report)
+    _validate_features(session, features, report, scope_prefix)
     if report.rejected_count:
         raise ImportRejected(report)
     for n, feature in enumerate(features, start=1):
@@ -84,8 +87,10 @@ def import_grids(session: Session, collection: dict[str, Any],
     return report
 
 
-def _validate_features(session: Session, features: list, report: ImportReport) -> None:
-    known = set(session.execute(sa.select(communities.c.code)).scalars())
+def _validate_features(session: Session, features: list, report: ImportReport,
+                       scope_prefix: str = "") -> None:
+    known = set(session.execute(sa.select(communities.c.code).where(
+        communities.c.code.startswith(scope_prefix, autoescape=True))).scalars())
     accepted: list[tuple[str, Any]] = []
     for n, feature in enumerate(features, start=1):
         props = (feature or {}).get("properties") or {}

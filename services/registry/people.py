@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import csvsafe, pii
+from gridgov_common import csvsafe, pii, scoping
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.registry import audit, privacy
@@ -177,8 +177,8 @@ def list_residents(session: Session, principal: Principal, grid_code: str | None
     if grid_code:
         principal.require_covers(grid_code, f"grid {grid_code}")
         stmt = stmt.where(residents.c.grid_code == grid_code)
-    elif not principal.is_district_wide:
-        stmt = stmt.where(residents.c.grid_code.startswith(principal.scope_code))
+    else:  # issue 10: the district in the token, never "district-wide sees all"
+        stmt = stmt.where(scoping.where_scope(principal, residents.c.grid_code))
     if household_id is not None:
         stmt = stmt.where(residents.c.household_id == household_id)
     return [masked(r) for r in session.execute(stmt)]
@@ -240,16 +240,14 @@ def export_csv(session: Session, principal: Principal, prefix: str) -> str:
     classic leak, DOMAIN-REFERENCES §6); who exported what is in the audit log.
     """
     principal.require_role(*privacy.EXPORT_RESIDENTS)
-    if not principal.is_district_wide:
-        if prefix and not prefix.startswith(principal.scope_code):
-            refused = Forbidden(f"{prefix} is outside your scope {principal.scope}")
-            audit.record_refusal(session, principal, "export_masked", "residents", prefix,
-                                 ["id_number", "phone"], "masked CSV export", refused)
-            raise refused
-        prefix = prefix or principal.scope_code
-    stmt = sa.select(residents).order_by(residents.c.id)
-    if prefix:
-        stmt = stmt.where(residents.c.grid_code.startswith(prefix))
+    if prefix and not scoping.covers(principal, prefix):
+        refused = Forbidden(f"{prefix} is outside your scope {principal.scope}")
+        audit.record_refusal(session, principal, "export_masked", "residents", prefix,
+                             ["id_number", "phone"], "masked CSV export", refused)
+        raise refused
+    prefix = prefix or principal.scope_code  # issue 10: a district admin exports its own
+    stmt = sa.select(residents).order_by(residents.c.id).where(
+        scoping.where(residents.c.grid_code, prefix))
     out = io.StringIO()
     writer = csvsafe.writer(out)  # a name typed as =HYPERLINK(…) is text, not a formula
     writer.writerow(EXPORT_COLUMNS)
@@ -258,6 +256,6 @@ def export_csv(session: Session, principal: Principal, prefix: str) -> str:
         view = masked(row)
         writer.writerow([view[c] for c in EXPORT_COLUMNS])
         count += 1
-    audit.record(session, principal, "export_masked", "residents", prefix or "all",
+    audit.record(session, principal, "export_masked", "residents", prefix,
                  ["id_number", "phone"], f"masked CSV export of {count} residents")
     return out.getvalue()

@@ -221,16 +221,19 @@ def list_grids(session: Session, prefix: str = "", on: date | None = None) -> li
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
-def grids_feature_collection(session: Session, on: date | None = None) -> dict[str, Any]:
-    """All valid grids as GeoJSON, for the operations map (no personal data), with the
-    names of their community and town (operators read names, not codes)."""
+def grids_feature_collection(session: Session, on: date | None = None,
+                             prefix: str = "") -> dict[str, Any]:
+    """Valid grids (whose code starts with ``prefix``: the caller's district) as GeoJSON,
+    for the operations map (no personal data), with the names of their community and town
+    (operators read names, not codes)."""
     rows = session.execute(
         sa.select(grids.c.grid_code, grids.c.community_code, grids.c.name, grids.c.kind,
                   grids.c.geometry, communities.c.name.label("community_name"),
                   communities.c.town_code, towns.c.name.label("town_name"))
         .select_from(grids.join(communities, communities.c.code == grids.c.community_code)
                      .join(towns, towns.c.code == communities.c.town_code))
-        .where(active_on(on or date.today()))
+        .where(active_on(on or date.today()),
+               grids.c.grid_code.startswith(prefix, autoescape=True))
         .order_by(grids.c.grid_code)).all()
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": r.geometry, "properties": {

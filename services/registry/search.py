@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii
+from gridgov_common import pii, scoping
 from gridgov_common.auth import Principal
 from services.registry import audit, people, places, privacy, staffing
 from services.registry.models import buildings, households, residents
@@ -33,15 +33,10 @@ def one_query(session: Session, cipher: pii.PiiCipher, principal: Principal,
     return {"residents": matches, "buildings": matched_buildings}
 
 
-def _scope_filter(principal: Principal, column: sa.Column):
-    if principal.is_district_wide:
-        return sa.true()
-    return column.startswith(principal.scope_code)
-
-
 def _residents(session: Session, cipher: pii.PiiCipher, principal: Principal,
                criteria: dict[str, Any]) -> list:
-    stmt = sa.select(residents).where(_scope_filter(principal, residents.c.grid_code))
+    # issue 10: the token's own district/town/community/grid, for every role
+    stmt = sa.select(residents).where(scoping.where_scope(principal, residents.c.grid_code))
     if criteria.get("id_number"):
         id_number, _ = people.normalise_contact(criteria["id_number"], None)
         stmt = stmt.where(residents.c.id_number_bidx == cipher.blind_index(id_number,
@@ -81,8 +76,7 @@ def _grid_summary(session: Session, grid_code: str) -> dict[str, Any]:
 def _buildings(session: Session, principal: Principal, address: str | None) -> list[dict]:
     if not address:
         return []
-    prefix = "" if principal.is_district_wide else principal.scope_code
-    found = places.find_buildings(session, address, prefix, limit=MAX_RESULTS)
+    found = places.find_buildings(session, address, principal.scope_code, limit=MAX_RESULTS)
     for building in found:
         building["grid"] = _grid_summary(session, building["grid_code"])
         building["responsible_staff"] = staffing.responsible_staff(session,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from nameko.timer import timer
 
-from gridgov_common import platform  # module, so `nameko run` sees one service class
+from gridgov_common import (
+    platform,  # module, so `nameko run` sees one service class
+    scoping,
+)
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
@@ -61,44 +64,58 @@ class RegistryService(platform.PlatformService):
     @http("POST", "/districts", roles=ADMIN, body=schemas.PlaceSchema, status=201,
           tags=("places",))
     def create_district(self, request):
+        # issue 10: a district admin creates its own district's row, no other
+        code = request.data["code"]
+        scoping.require(request.principal, code, f"district {code}")
         return places.create_district(self.db, **request.data)
 
     @http("POST", "/towns", roles=ADMIN, body=schemas.PlaceSchema, status=201, tags=("places",))
     def create_town(self, request):
+        scoping.require(request.principal, request.data["code"], f"town {request.data['code']}")
         return places.create_town(self.db, **request.data)
 
     @http("POST", "/communities", roles=ADMIN, body=schemas.CommunitySchema, status=201,
           tags=("places",))
     def create_community(self, request):
+        scoping.require(request.principal, request.data["code"],
+                        f"community {request.data['code']}")
         return places.create_community(self.db, **request.data)
 
     @http("GET", "/communities/<string:code>/coverage", tags=("places",),
           summary="P3.1: parts of the community no grid covers")
     def community_coverage(self, request, code):
+        scoping.require_in_district(request.principal, code, f"community {code}")
         return {"community_code": code, "gaps": places.coverage_gaps(self.db, code)}
 
     @http("POST", "/grids", roles=ADMIN, body=schemas.GridCreateSchema,
           response=schemas.GridSchema, status=201, tags=("grids",),
           summary="Draw a grid and issue its 15-digit code (P4.1; only the registry issues)")
     def issue_grid(self, request):
+        code = request.data["community_code"]
+        scoping.require(request.principal, code, f"community {code}")
         return places.issue_grid(self.db, request.data)
 
     @http("GET", "/grids", query=schemas.PrefixQuerySchema, tags=("grids",))
     def list_grids(self, request):
-        return places.list_grids(self.db, request.params["prefix"])
+        prefix = scoping.narrow(scoping.district_prefix(request.principal),
+                                request.params["prefix"])
+        return [] if prefix is None else places.list_grids(self.db, prefix)
 
     @http("GET", "/grids.geojson", tags=("grids",), summary="Valid grids as a FeatureCollection")
     def grids_geojson(self, request):
-        return places.grids_feature_collection(self.db)
+        return places.grids_feature_collection(
+            self.db, prefix=scoping.district_prefix(request.principal))
 
     @http("GET", "/grids/<string:grid_code>", response=schemas.GridSchema, tags=("grids",))
     def get_grid(self, request, grid_code):
+        scoping.require_in_district(request.principal, grid_code, f"grid {grid_code}")
         return places.get_grid(self.db, grid_code)
 
     @http("POST", "/grids/<string:grid_code>/retire", roles=ADMIN,
           body=schemas.GridRetireSchema, response=schemas.GridSchema, tags=("grids",),
           summary="End a grid's validity (redivision keeps its history and code)")
     def retire_grid(self, request, grid_code):
+        scoping.require(request.principal, grid_code, f"grid {grid_code}")
         return places.retire_grid(self.db, grid_code, request.data["valid_to"])
 
     @http("GET", "/grids/<string:grid_code>/notice-board", public=True,
@@ -124,7 +141,8 @@ class RegistryService(platform.PlatformService):
           response=schemas.ImportReportSchema, max_body=IMPORT_MAX_BYTES, status=201,
           tags=("import",), summary="Import grids from GeoJSON; codes issued by the registry")
     def import_grids(self, request):
-        return importer.import_grids(self.db, request.data).as_dict()
+        return importer.import_grids(self.db, request.data,
+                                     scope_prefix=request.principal.scope_code).as_dict()
 
     @http("POST", "/import/residents", roles={Role.DISTRICT_ADMIN, Role.COMMUNITY_GRID_CHIEF},
           rate_limit="import",
@@ -139,10 +157,8 @@ class RegistryService(platform.PlatformService):
             text = request.raw_body.decode("utf-8")
         except UnicodeDecodeError:
             raise UnsupportedMediaType("the CSV must be UTF-8") from None
-        principal = request.principal
-        prefix = "" if principal.is_district_wide else principal.scope_code
         return importer.import_residents(self.db, self.pii, importer.read_csv(text),
-                                         scope_prefix=prefix).as_dict()
+                                         scope_prefix=request.principal.scope_code).as_dict()
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -150,7 +166,7 @@ class RegistryService(platform.PlatformService):
           summary="Point (WGS84) → grid")
     def lookup_point_http(self, request):
         found = self._locate(request.params["lon"], request.params["lat"])
-        if found is None:
+        if found is None or not scoping.in_district(request.principal, found["grid_code"]):
             raise NotFound("no grid contains that point", code="outside_grids")
         return found
 
@@ -158,13 +174,15 @@ class RegistryService(platform.PlatformService):
           rate_limit="lookup",
           summary="Many points → grid codes (null outside every grid)")
     def lookup_points_http(self, request):
-        return {"grid_codes": self.locator.lookup_many(
-            [tuple(p) for p in request.data["points"]])}
+        found = self.locator.lookup_many([tuple(p) for p in request.data["points"]])
+        return {"grid_codes": [code if scoping.in_district(request.principal, code) else None
+                               for code in found]}
 
     @http("GET", "/lookup/address", query=schemas.AddressQuerySchema, tags=("lookup",),
           summary="Address → buildings → grid")
     def lookup_address(self, request):
-        return places.find_buildings(self.db, request.params["q"], "")
+        return places.find_buildings(self.db, request.params["q"],
+                                     scoping.district_prefix(request.principal))
 
     def _locate(self, lon: float, lat: float) -> dict | None:
         grid_code = self.locator.locate(lon, lat)
@@ -233,7 +251,7 @@ class RegistryService(platform.PlatformService):
     @http("GET", "/audit", roles=ADMIN, query=schemas.AuditQuerySchema, tags=("audit",),
           summary="The sensitive-data audit log (its own reads are audited)")
     def read_audit(self, request):
-        return audit.query(self.db, request.principal, **request.params)
+        return audit.query(self.db, request.principal, **request.params)  # its district
 
     @config_timer("AUDIT_PURGE_SECONDS", 3600)
     def purge_audit_log(self):
@@ -250,7 +268,7 @@ class RegistryService(platform.PlatformService):
     @http("GET", "/staff", query=schemas.StaffListQuerySchema, response=schemas.StaffSchema,
           many=True, tags=("staff",))
     def list_staff(self, request):
-        return staffing.list_staff(self.db, **request.params)
+        return staffing.list_staff(self.db, request.principal, **request.params)
 
     @http("POST", "/staff/<int:staff_id>/transitions", roles=STAFF_MANAGERS,
           body=schemas.StaffTransitionSchema, response=schemas.StaffSchema, tags=("staff",),
@@ -283,7 +301,7 @@ class RegistryService(platform.PlatformService):
 
     @http("GET", "/staff/<int:staff_id>/history", roles=STAFF_MANAGERS, tags=("staff",))
     def staff_history(self, request, staff_id):
-        return staffing.staff_history(self.db, staff_id)
+        return staffing.staff_history(self.db, request.principal, staff_id)
 
     # -- staff adjustments (P5.4.1: community proposes, town approves) ---------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from gridgov_common import scoping
 from gridgov_common.auth import Principal, parse_scope
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.roles import Role, ScopeLevel
@@ -67,10 +68,17 @@ def _view(row) -> dict[str, Any]:
             "subject": row.subject}
 
 
-def list_staff(session: Session, prefix: str = "", role: str | None = None) -> list[dict]:
+def list_staff(session: Session, principal: Principal, prefix: str = "",
+               role: str | None = None) -> list[dict]:
+    """Staff of the caller's district (issue 10: never another district's names and work
+    phones) whose scope code starts with ``prefix``; department officers (whose scope is a
+    department, in no district) are listed to every district."""
     stmt = sa.select(staff).order_by(staff.c.id)
+    mine = scoping.district_prefix(principal)
+    stmt = stmt.where(sa.or_(scoping.where(staff.c.scope_code, mine),
+                             staff.c.role == Role.DEPARTMENT_OFFICER.value))
     if prefix:
-        stmt = stmt.where(staff.c.scope_code.startswith(prefix))
+        stmt = stmt.where(staff.c.scope_code.startswith(prefix, autoescape=True))
     if role:
         stmt = stmt.where(staff.c.role == role)
     return [_view(r) for r in session.execute(stmt)]
@@ -100,7 +108,12 @@ def transition_staff(session: Session, principal: Principal, staff_id: int, acti
     return get_staff(session, staff_id)
 
 
-def staff_history(session: Session, staff_id: int) -> list[dict[str, Any]]:
+def staff_history(session: Session, principal: Principal,
+                  staff_id: int) -> list[dict[str, Any]]:
+    row = session.execute(sa.select(staff.c.scope_code).where(staff.c.id == staff_id)).first()
+    if row is None:
+        raise NotFound(f"staff {staff_id} not found")
+    principal.require_covers(row.scope_code, f"staff {staff_id}")
     rows = session.execute(sa.select(staff_transitions).where(
         staff_transitions.c.staff_id == staff_id).order_by(staff_transitions.c.id))
     return [dict(r._mapping) for r in rows]

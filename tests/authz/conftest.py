@@ -33,6 +33,11 @@ SCOPES = {
     Role.DISTRICT_ADMIN: "district:320505",
     Role.OPS_VIEWER: "district:320505",
 }
+# the same roles in a second district, 110105, beside 320505 (issue 10: nothing crosses);
+# a department scope names no district, so department officers have no second-district twin
+OTHER_DISTRICT = "110105"
+OTHER_SCOPES = {role: scope.replace(":320505", f":{OTHER_DISTRICT}")
+                for role, scope in SCOPES.items() if role != Role.DEPARTMENT_OFFICER}
 OPEN311_KEY = "authz-open311-key-0123456789"
 
 
@@ -74,7 +79,10 @@ def bearer(platform_secrets):
                                ttl_seconds=600, now=time.time() - 3600))
     forged = header(auth.mint("another-secret-of-at-least-32-bytes!!", "authz-forged",
                               "district_admin", "district:320505"))
-    return {"valid": valid, "expired": expired, "forged": forged}
+    other = {role.value: header(auth.mint(secret, f"authz-other-{role.value}", role.value,
+                                          scope))
+             for role, scope in OTHER_SCOPES.items()}
+    return {"valid": valid, "expired": expired, "forged": forged, "other_district": other}
 
 
 def _truncate_all(engine) -> None:

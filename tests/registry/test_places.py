@@ -24,7 +24,8 @@ def test_grid_codes_are_issued_in_sequence_by_the_registry(district):
     assert district["grid_b"]["coverage_gaps"] == []
 
 
-def test_first_grid_reports_the_gap_it_leaves(registry, web_session, admin):
+def test_first_grid_reports_the_gap_it_leaves(registry, web_session, token):
+    admin = token("district_admin", "district:320506")  # its own district (issue 10)
     for path, body in [("/districts", {"code": "320506", "name": "x"}),
                        ("/towns", {"code": "320506001", "name": "t"}),
                        ("/communities", {"code": "320506001001", "name": "c",
@@ -61,7 +62,7 @@ def test_bad_codes_and_unknown_parents(registry, web_session, admin):
     bad = web_session.post("/towns", headers=admin, json={"code": "12AB", "name": "x"})
     assert bad.status_code == 422
     orphan = web_session.post("/grids", headers=admin, json={
-        "community_code": "999999999999", "name": "x", "geometry": LEFT})
+        "community_code": "320505999999", "name": "x", "geometry": LEFT})
     assert orphan.status_code == 404
     assert web_session.get("/grids/320505001001999", headers=admin).status_code == 404
 
