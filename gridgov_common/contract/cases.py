@@ -123,6 +123,15 @@ class CaseReportedV2(CaseReportedV1):
                                  validate=validate.Length(1, 128))
 
 
+@message_type("events.case.reported", 3)
+class CaseReportedV3(CaseReportedV2):
+    """v2 plus ``sensitive`` (P5.2.5): the case's subcategory reveals that a resident
+    belongs to a special group, so consumers show it only to the roles that may see
+    special groups and to the departments assigned, and elsewhere only as a count."""
+
+    sensitive = fields.Boolean(required=True)
+
+
 @message_type("dispatch.assignment", 1)
 class AssignmentV1(Payload):
     """The town whistles (P2.2): a case is assigned to a department, which must report in

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from gridgov_common.contract import DISPATCH_EXCHANGE, decision_key, make_envelope
 from gridgov_common.errors import Conflict, NotFound
 from gridgov_common.outbox import add_to_outbox
-from gridgov_common.roles import Role
-from services.dispatch import casefile_store
+from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
+from services.dispatch import casefile_store, queries
 from services.dispatch.domain import states
 from services.dispatch.domain.states import PseudoActor
 from services.dispatch.models import assignments, cases, delay_requests
@@ -87,8 +87,10 @@ def _pending_for(session, assignment_id: str):
 
 
 def _area(principal):
-    """Rows of cases in the caller's area (grid codes nest: town ⊂ district, P4.1)."""
-    return cases.c.grid_code.startswith(principal.scope_code, autoescape=True)
+    """Rows of cases in the caller's area (grid codes nest: town ⊂ district, P4.1) that
+    it may see (a sensitive case only a special-group reader, P5.2.5)."""
+    return sa.and_(cases.c.grid_code.startswith(principal.scope_code, autoescape=True),
+                   queries.sensitive_filter(principal))
 
 
 def list_requests(session, principal, state: str | None) -> list[dict[str, Any]]:
@@ -110,7 +112,8 @@ def decide(session, principal, request_id: str, approve: bool, note: str | None,
     request = _locked_request(session, request_id)
     case = session.execute(sa.select(cases).where(cases.c.case_id == request["case_id"])
                            ).mappings().one()
-    if not principal.covers(case["grid_code"]):
+    if not principal.covers(case["grid_code"]) or (
+            case["sensitive"] and principal.role not in SPECIAL_GROUP_READERS):
         raise NotFound(f"no delay request {request_id}", code="unknown_delay_request")
     if request["state"] != PENDING:
         raise Conflict(f"delay request {request_id} was {request['state']} already",

@@ -14,7 +14,8 @@ outbox, so with several replicas one timer wins, and the ``cause_id``
 - town ``town:<code>`` (town grid chief): its open cases (``OPEN_STATES``), each by the
   active assignment that used most of its time, or its own-level deadline (from
   ``filed_at``); a case with no running deadline (awaiting triage or the return visit) is
-  listed last with "—".
+  listed last with "—". A sensitive case (P5.2.5: it reveals special-group membership,
+  which the town grid chief may not see) is counted but not listed.
 
 % used = working time from start to now / working time from start to due (natural time
 when the span holds no working time, as reminders.py does); over 100 % and past due is
@@ -63,8 +64,8 @@ def town_items(session, code: str, calendar, now) -> list[dict[str, Any]]:
     a = assignments.c
     rows = session.execute(
         sa.select(cases.c.case_id, cases.c.case_number, cases.c.filed_at,
-                  cases.c.handle_due_at.label("own_due"), cases.c.state, a.sent_at,
-                  a.handle_due_at)
+                  cases.c.handle_due_at.label("own_due"), cases.c.state, cases.c.sensitive,
+                  a.sent_at, a.handle_due_at)
         .select_from(cases.outerjoin(assignments, sa.and_(a.case_id == cases.c.case_id,
                                                           a.state.in_(ACTIVE))))
         .where(cases.c.town_code == code, cases.c.state.in_(OPEN)))
@@ -77,6 +78,7 @@ def town_items(session, code: str, calendar, now) -> list[dict[str, Any]]:
         else:
             item = {"case_number": r.case_number, "percent": None, "due_at": None,
                     "overdue": False}
+        item["sensitive"] = r.sensitive
         kept = best.get(r.case_id)
         if kept is None or (item["percent"] or -1) > (kept["percent"] or -1):
             best[r.case_id] = item
@@ -99,6 +101,8 @@ def lines(items: list[dict[str, Any]], calendar) -> tuple[str, int]:
     """The text list (one case a line, locale-neutral) and how many fitted."""
     out, size = [], 0
     for item in items:
+        if item.get("sensitive"):
+            continue  # P5.2.5: counted in the digest's figures, never named
         due = (item["due_at"].astimezone(calendar.tz).strftime("%m-%d %H:%M")
                if item["due_at"] else "—")
         used = f"{item['percent']}%" if item["percent"] is not None else "—"

@@ -14,7 +14,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.contract import DISPATCH_EXCHANGE, dispatch_key, make_envelope
+from gridgov_common.contract import (
+    DISPATCH_EXCHANGE,
+    WorkCategory,
+    dispatch_key,
+    make_envelope,
+)
 from gridgov_common.outbox import add_event, add_to_outbox
 from services.dispatch import casefile_store, config_store, notices
 from services.dispatch.domain import states, triage
@@ -36,6 +41,15 @@ def case_changed(session, case: dict[str, Any], from_state: str | None, to_state
         "grid_code": case["grid_code"], "town_code": case["town_code"],
         "departments": departments, "on_time": on_time,
     }, PRODUCER, correlation_id=correlation_id)
+
+
+def is_sensitive(payload) -> bool:
+    """P5.2.5: v3 says whether the case reveals special-group membership; a v1/v2 case
+    (still accepted, docs/BUS-CONTRACT.md §6) is taken as sensitive when it is about
+    special-group assistance, every subcategory of which is sensitive (fail closed)."""
+    if "sensitive" in payload:
+        return bool(payload["sensitive"])
+    return str(payload["work_category"]) == WorkCategory.SPECIAL_GROUP_ASSISTANCE.value
 
 
 def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
@@ -65,7 +79,8 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         "rule_id": rule.id, "rule_version": rule_set.version,
         "escalation_version": policy_version,
         "reported_at": p["reported_at"], "filed_at": now,
-        "reporter_sub": p.get("reporter_sub"),  # v2 only (per-grid-worker KPIs)
+        "reporter_sub": p.get("reporter_sub"),  # v2 on (per-grid-worker KPIs)
+        "sensitive": is_sensitive(p),
     }
     inserted = session.execute(
         pg.insert(cases).values(**case)

@@ -14,7 +14,9 @@ their case (``town_code``: the town that whistled, P2.2). Per group:
 
 Rates are left to the circular (docs/CIRCULARS.md). ``overdue``: every active item past
 its due time at ``as_of`` under the scope, **whenever it was sent** (an item dispatched
-long ago and still open is the one a circular must name), most overdue first.
+long ago and still open is the one a circular must name), most overdue first; a sensitive
+case (P5.2.5: it reveals special-group membership) is never named there, only counted in
+``overdue_open``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def overdue_items(session, scope_codes, now: datetime) -> list[dict[str, Any]]:
     query = (sa.select(cases.c.case_number, a.department, cases.c.town_code, a.sent_at,
                        a.handle_due_at)
              .select_from(assignments.join(cases, cases.c.case_id == a.case_id))
-             .where(a.state.in_(ACTIVE), a.handle_due_at < now, in_scope(scope_codes))
+             .where(a.state.in_(ACTIVE), a.handle_due_at < now, in_scope(scope_codes),
+                    cases.c.sensitive.is_(False))  # P5.2.5: counted, never named
              .order_by(a.handle_due_at, cases.c.case_number, a.department)
              .limit(OVERDUE_LIMIT))
     return [{"case_number": r.case_number, "department": r.department,

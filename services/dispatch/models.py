@@ -64,6 +64,9 @@ cases = sa.Table(
     sa.Column("reporter_sub", sa.Text, nullable=True),
     sa.Index("ix_cases_reporter_sub", "reporter_sub",
              postgresql_where=sa.text("reporter_sub IS NOT NULL")),
+    # events.case.reported v3 (0010): the subcategory reveals special-group membership
+    # (P5.2.5): seen by SPECIAL_GROUP_READERS and the departments assigned, else counted
+    sa.Column("sensitive", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # Grid staff and their grids from registry.staff.changed (0007), for by=grid_worker KPIs.

@@ -23,6 +23,9 @@ RETURN_VISIT_WORKING_HOURS = 16  # two working days to call or visit the residen
 # P5.0: neighbourhood grid workers work in one grid, community grid workers for a community
 VISITORS = ((Role.NEIGHBOURHOOD_GRID_WORKER, "grid", 15),
             (Role.COMMUNITY_GRID_WORKER, "community", 12))
+# P5.2.5: a sensitive case's visitor is the community grid chief, the one visitor who may
+# see special groups (gridgov_common.roles.SPECIAL_GROUP_READERS)
+SENSITIVE_VISITORS = ((Role.COMMUNITY_GRID_CHIEF, "community", 12),)
 LOCALE = "zh-CN"
 DISTRICT_TZ = ZoneInfo(DEFAULT_TZ)
 
@@ -35,7 +38,8 @@ def request_return_visit(session, case: dict[str, Any], resolved_at: datetime) -
         session, cause_id=f"dispatch:return_visit:{case['case_id']}:{resolved_at.isoformat()}",
         case_id=case["case_id"], kind="return_visit",
         recipients=[{"role": role.value, "scope": f"{level}:{case['grid_code'][:digits]}"}
-                    for role, level, digits in VISITORS],
+                    for role, level, digits in (SENSITIVE_VISITORS if case.get("sensitive")
+                                                else VISITORS)],
         params={"case_number": case["case_number"],
                 "due_at": due.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")})
 

@@ -5,7 +5,9 @@ Scope rules (the same for HTTP and RPC callers): grid staff, the district admin 
 viewer see the cases whose grid code lies in their scope (codes nest by prefix, P4.1: a
 district holds its towns, a town its communities, a community its grids); a department
 officer sees only the cases its department has (or had) an assignment on (P2.2).  A case
-outside the scope is answered as unknown, never as forbidden: its existence is not told.
+whose subcategory reveals a special group (``sensitive``, P5.2.5) only the special-group
+readers in scope and the departments assigned see.  A case outside the scope is answered
+as unknown, never as forbidden: its existence is not told.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sqlalchemy as sa
 
 from gridgov_common.auth import Principal, parse_scope
 from gridgov_common.errors import NotFound, Unprocessable
-from gridgov_common.roles import Role
+from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
 from services.dispatch.domain import states
 from services.dispatch.models import assignments, cases
 
@@ -51,8 +53,17 @@ def _assigned_to(department: str):
 def scope_filter(principal):
     """The WHERE clause of the cases ``principal`` may see."""
     if principal.role == Role.DEPARTMENT_OFFICER:
-        return _assigned_to(principal.scope_code)
-    return cases.c.grid_code.startswith(principal.scope_code, autoescape=True)
+        return _assigned_to(principal.scope_code)  # sensitive ones too: assigned (P5.2.5)
+    return sa.and_(cases.c.grid_code.startswith(principal.scope_code, autoescape=True),
+                   sensitive_filter(principal))
+
+
+def sensitive_filter(principal):
+    """P5.2.5: a case revealing special-group membership (``sensitive``) only for the
+    roles that may see special groups (the registry's ``unmask=special_groups`` list)."""
+    if principal.role in SPECIAL_GROUP_READERS:
+        return sa.true()
+    return cases.c.sensitive.is_(False)
 
 
 def visible_case(session, principal, case_id: str, lock: bool = False) -> dict[str, Any]:

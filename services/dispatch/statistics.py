@@ -31,7 +31,9 @@ docs/METRICS.md; "now" is the ``now`` argument):
   ``closed`` rows in state reported whose case is closed; ``closure_rate`` closed /
   assigned, ``None`` when assigned is 0.
 - **by_grid**: open and overdue per grid, for grids with at least one open or overdue case.
-- **recent**: the 20 cases updated last; **escalations**: the 20 latest by ``at``.
+- **recent**: the 20 cases updated last; **escalations**: the 20 latest by ``at``; both
+  leave out sensitive cases (P5.2.5: a case revealing special-group membership is shown on
+  the dashboard only as a count, in the figures above).
 """
 
 from __future__ import annotations
@@ -170,7 +172,8 @@ def recent_cases(session, scope_codes: list[str] | None) -> list[dict[str, Any]]
     c = cases.c
     query = (sa.select(c.case_id, c.case_number, c.state, c.town_code, c.grid_code,
                        c.work_category, c.severity, c.updated_at)
-             .where(in_scope(scope_codes)).order_by(c.updated_at.desc(), c.case_id.desc())
+             .where(in_scope(scope_codes), c.sensitive.is_(False))  # P5.2.5: counts only
+             .order_by(c.updated_at.desc(), c.case_id.desc())
              .limit(RECENT))
     return [{**row, "updated_at": _iso(row["updated_at"])}
             for row in session.execute(query).mappings()]
@@ -181,7 +184,8 @@ def recent_escalations(session, scope_codes: list[str] | None) -> list[dict[str,
     query = (sa.select(cases.c.case_number, e.kind, e.card, e.level, e.department,
                        e.target_role, e.at)
              .select_from(escalations.join(cases, cases.c.case_id == e.case_id))
-             .where(in_scope(scope_codes)).order_by(e.at.desc(), e.id.desc()).limit(RECENT))
+             .where(in_scope(scope_codes), cases.c.sensitive.is_(False))  # P5.2.5
+             .order_by(e.at.desc(), e.id.desc()).limit(RECENT))
     return [{**row, "at": _iso(row["at"])} for row in session.execute(query).mappings()]
 
 

@@ -282,6 +282,8 @@ def announce(session: Session, case: dict[str, Any], sub: catalogue.Subcategory,
         # v2: who of the grid staff reported it (per-grid-worker KPIs, docs/KPIS.md)
         "reporter_sub": (case["reporter_sub"] if case["reporter_role"] in STAFF_REPORTERS
                          else None),
+        # v3: P5.2.5, the subcategory reveals special-group membership (the catalogue's flag)
+        "sensitive": sub.sensitive,
     }, PRODUCER, correlation_id=correlation_id)
 
 

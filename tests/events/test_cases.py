@@ -75,9 +75,9 @@ def test_reported_case_is_stored_and_announced(events, web_session, worker_a, db
     assert key == "events.case.reported" and props.message_id == message["message_id"]
     envelope = parse_envelope(message)  # validates against the contract
     assert envelope.type == "events.case.reported" and envelope.producer == "events"
-    sample = load_sample("events.case.reported", 2)  # v2: + reporter_sub (grid staff)
-    assert message["version"] == 2 and set(message["payload"]) == set(sample["payload"])
-    expected = {"reporter_sub": "worker-a",
+    sample = load_sample("events.case.reported", 3)  # v2: + reporter_sub; v3: + sensitive
+    assert message["version"] == 3 and set(message["payload"]) == set(sample["payload"])
+    expected = {"reporter_sub": "worker-a", "sensitive": False,
         "case_id": case["case_id"], "case_number": case["case_number"], "source": "app",
         "grid_code": GRID_A, "town_code": TOWN, "location": IN_A, "building_id": 42,
         "photos": [photo], "resident_id": None, "duplicate_of": None,
