@@ -44,15 +44,16 @@ def render(lang: str, refresh_seconds: int) -> str:
   <span id="status" data-state="loading"></span>
   <button id="lang-toggle" type="button" data-lang-target=""></button>
 </header>
-<form id="login" hidden>
-  <label for="token-input" data-i18n="token_prompt"></label>
+<form id="login" hidden aria-labelledby="token-label">
+  <label id="token-label" for="token-input" data-i18n="token_prompt"></label>
   <input id="token-input" type="password" autocomplete="off">
   <button id="token-save" type="submit" data-i18n="sign_in"></button>
 </form>
 <div id="errors" role="alert"></div>
 <main>
-  <section id="map-section"><h2 data-i18n="map"></h2>
-    <div id="map-legend"></div><svg id="map" role="img" viewBox="0 0 800 520"></svg>
+  <section id="map-section"><h2 id="map-heading" data-i18n="map"></h2>
+    <div id="map-legend"></div>
+    <svg id="map" role="img" aria-labelledby="map-heading" viewBox="0 0 800 520"></svg>
     <div id="map-tooltip" hidden></div></section>
   <section id="feed-section"><h2 data-i18n="feed"></h2><ol id="feed"></ol></section>
   <section id="departments-section"><h2 data-i18n="departments"></h2>
