@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote
 
 from gridgov_common.config import positive_number
+from gridgov_common.dead_letters import api_url_from_amqp as rabbit_api_url_from_amqp
+from gridgov_common.dead_letters import vhost_from_amqp
 
 DEFAULT_TIMEOUT = 3.0
 DEFAULT_GRIDS_CACHE_SECONDS = 60.0
-MANAGEMENT_PORT = 15672
 
 
 @dataclass(frozen=True)
@@ -25,20 +26,6 @@ class Settings:
     @property
     def queues_url(self) -> str:
         return f"{self.rabbit_api_url}/api/queues/{quote(self.vhost, safe='')}"
-
-
-def rabbit_api_url_from_amqp(amqp_uri: str) -> str:
-    """The management API beside the broker: same host and credentials, port 15672."""
-    parsed = urlparse(amqp_uri)
-    user = unquote(parsed.username or "guest")  # urlparse leaves them %-encoded
-    password = unquote(parsed.password or "guest")
-    host = parsed.hostname or "127.0.0.1"
-    return f"http://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{MANAGEMENT_PORT}"
-
-
-def vhost_from_amqp(amqp_uri: str) -> str:
-    path = urlparse(amqp_uri).path
-    return unquote(path[1:]) if len(path) > 1 else "/"
 
 
 def parse_service_urls(value: Any) -> dict[str, str]:
