@@ -131,7 +131,8 @@ def consume_contract_batch(queue_name: str, exchange: str, routing_keys: list[st
                            message_types: Iterable[str] | None = None,
                            retry_delay: float = DEFAULT_RETRY_DELAY,
                            batch_size: int = DEFAULT_BATCH_SIZE,
-                           batch_wait: float = DEFAULT_BATCH_WAIT, **kwargs) -> Callable:
+                           batch_wait: float = DEFAULT_BATCH_WAIT,
+                           tell_sender: bool = False, **kwargs) -> Callable:
     """Like :func:`~gridgov_common.messaging.consume_contract`, but the decorated method
     ``def handle(self, envelopes: list[Envelope])`` gets up to ``batch_size`` envelopes in
     one worker (one transaction). It must claim each message id itself."""
@@ -139,4 +140,5 @@ def consume_contract_batch(queue_name: str, exchange: str, routing_keys: list[st
     return BatchConsumer.decorator(
         queue_name, exchange, routing_keys, consumer_name=consumer_name,
         max_redeliveries=max_redeliveries, message_types=message_types,
-        retry_delay=retry_delay, batch_size=batch_size, batch_wait=batch_wait, **kwargs)
+        retry_delay=retry_delay, batch_size=batch_size, batch_wait=batch_wait,
+        tell_sender=tell_sender, **kwargs)

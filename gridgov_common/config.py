@@ -35,3 +35,23 @@ def _number(config: Mapping[str, Any], key: str, default: float) -> float:
     if math.isnan(number):
         raise RuntimeError(f"config {key} must be a number, got {value!r}")
     return number
+
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def flag(config: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    """``config[key]`` as a boolean (true/false, yes/no, on/off, 1/0, any case);
+    ``default`` when missing or empty; anything else is a configuration error."""
+    value = config.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise RuntimeError(f"config {key} must be true or false, got {value!r}")

@@ -14,6 +14,9 @@ is **a message acknowledged is a message stored, dead-lettered, or a duplicate**
 - a domain rejection (:class:`PermanentError`) is dead-lettered at once; any other error
   is transient: the message is requeued (after a short back-off) until the limit, and the
   last attempt is dead-lettered with the error, so nothing crash-loops and nothing is lost;
+- a consumer of departments' messages (``tell_sender=True``) also tells the sender why,
+  with a ``platform.rejection`` to ``<department>.rejections`` (reason, original
+  ``message_id``, routing key, no body), publisher-confirmed before the ack;
 - :func:`claim_message` makes handlers idempotent: at-least-once delivery becomes
   exactly-once effect, because the claim commits in the same transaction as the handling.
 """
@@ -58,10 +61,13 @@ from gridgov_common.contract import (
     ContractError,
     Envelope,
     dlq_name,
+    encode,
     format_timestamp,
     parse_envelope,
+    senders,
 )
-from gridgov_common.contract.routing import EXCHANGE_TYPE
+from gridgov_common.contract.envelope import MAX_MESSAGE_BYTES
+from gridgov_common.contract.routing import DISPATCH_EXCHANGE, EXCHANGE_TYPE, rejection_key
 from gridgov_common.db import finish_worker_transactions
 
 log = logging.getLogger(__name__)
@@ -97,13 +103,26 @@ COPIED_PROPERTIES = ("message_id", "correlation_id", "type", "app_id", "timestam
 
 class PermanentError(Exception):
     """Raised by a handler to refuse a message for good (a domain rule, an unknown id):
-    it is dead-lettered with this code/message/fields and never retried."""
+    it is dead-lettered with this code/message/fields and never retried. ``told``: the
+    handler has already told the sender (its own ``platform.rejection`` in its outbox), so
+    a ``tell_sender`` consumer does not send a second one."""
 
-    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None):
+    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None,
+                 *, told: bool = False):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.fields = dict(fields or {})
+        self.told = told
+
+
+class RetryLater(Exception):
+    """A transient failure that knows when retrying makes sense: the back-off before the
+    requeue is at most ``retry_after`` seconds (a bounded wait ends on time)."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = max(float(retry_after), 0.0)
 
 
 # --- topology -------------------------------------------------------------------------
@@ -246,6 +265,17 @@ class DeadLetterPublisher(SharedExtension):
                 retry=True, retry_policy=PUBLISH_RETRY_POLICY, timeout=CONFIRM_TIMEOUT,
                 **properties)
 
+    def publish_envelope(self, exchange: str, routing_key: str,
+                         envelope: Mapping[str, Any]) -> None:
+        """A contract message (a rejection), persistent and publisher-confirmed; not
+        ``mandatory``: a department that binds no rejections queue does not get it."""
+        with producers[self.connection].acquire(block=True, timeout=POOL_TIMEOUT) as producer:
+            producer.publish(
+                encode(envelope), exchange=exchange, routing_key=routing_key,
+                delivery_mode=2, content_type="application/json", content_encoding="utf-8",
+                message_id=envelope["message_id"], type=envelope["type"],
+                retry=True, retry_policy=PUBLISH_RETRY_POLICY, timeout=CONFIRM_TIMEOUT)
+
 
 # --- the consumer -----------------------------------------------------------------------
 
@@ -296,9 +326,11 @@ class ReliableConsumer(Entrypoint):
                  consumer_name: str | None = None,
                  max_redeliveries: int = DEFAULT_MAX_REDELIVERIES,
                  message_types: Iterable[str] | None = None,
-                 retry_delay: float = DEFAULT_RETRY_DELAY, **kwargs) -> None:
+                 retry_delay: float = DEFAULT_RETRY_DELAY, tell_sender: bool = False,
+                 **kwargs) -> None:
         _check_consumer_args(queue_name, exchange, routing_keys, max_redeliveries)
         self.queue_name = queue_name
+        self.tell_sender = tell_sender
         self.exchange = exchange
         self.routing_keys = list(routing_keys)
         self.consumer_name = consumer_name or queue_name
@@ -370,9 +402,10 @@ class ReliableConsumer(Entrypoint):
                                    user_id=(message.properties or {}).get("user_id"))
 
     def refuse(self, message, code: str, text: str,
-               fields: Mapping[str, Any] | None = None) -> None:
-        """Dead-letter with reasons, then ack; if the copy cannot be made, requeue.
-        Never raises: it runs in managed threads, where an error kills the container."""
+               fields: Mapping[str, Any] | None = None, *, tell: bool = True) -> None:
+        """Dead-letter with reasons (and, for departments' messages, tell the sender), then
+        ack; if the copy or the rejection cannot be made, requeue. Never raises: it runs in
+        managed threads, where an error kills the container."""
         try:
             headers = dead_letter_headers(message, self.consumer_name, code, text, fields)
             self.dead_letters.publish(message, self.queue_name, headers)
@@ -381,7 +414,36 @@ class ReliableConsumer(Entrypoint):
             requeue_if_alive(message)
             return
         log.warning("dead-lettered a message of %s: %s: %s", self.queue_name, code, text)
+        if self.tell_sender and tell and code != DELIVERY_LIMIT:
+            try:
+                self._tell_sender(message, code, text, fields)
+            except Exception:
+                # the DLQ has its copy; a redelivery dead-letters it again (same
+                # message_id, replay-safe) and retries telling the department
+                log.exception("could not send the rejection of a message of %s; requeued",
+                              self.queue_name)
+                requeue_if_alive(message)
+                return
         ack_if_alive(message)
+
+    def _tell_sender(self, message, code: str, text: str,
+                     fields: Mapping[str, Any] | None) -> None:
+        """``platform.rejection`` to ``<department>.rejections`` on gridgov.dispatch: the
+        reason, the original message_id, routing key and exchange — never the body.
+        (A ``delivery_limit`` is the platform's failure, not the sender's: not told.)"""
+        info = message.delivery_info or {}
+        routing_key = info.get("routing_key")
+        department = senders.sender_of(routing_key, (message.properties or {}).get("user_id"))
+        if department is None:
+            log.warning("refused a message of %s with routing key %r: nobody to tell",
+                        self.queue_name, routing_key)
+            return
+        envelope = senders.rejection(
+            self.container.service_name, self.consumer_name,
+            original_message_id=original_message_id(message), routing_key=routing_key,
+            exchange=info.get("exchange"), code=code, message=text, fields=fields)
+        self.dead_letters.publish_envelope(DISPATCH_EXCHANGE, rejection_key(department),
+                                           envelope)
 
     # settling
 
@@ -403,7 +465,8 @@ class ReliableConsumer(Entrypoint):
             return
         exc = exc_info[1]
         if isinstance(exc, ContractError | PermanentError):
-            self.refuse(message, exc.code, exc.message, exc.fields)
+            self.refuse(message, exc.code, exc.message, exc.fields,
+                        tell=not getattr(exc, "told", False))
         else:
             self._retry_or_give_up(message, exc)
 
@@ -416,8 +479,28 @@ class ReliableConsumer(Entrypoint):
             return
         log.warning("transient failure on %s (delivery %d of %d), requeueing: %r",
                     self.queue_name, previous + 1, self.max_redeliveries + 1, exc)
-        eventlet.sleep(retry_delay(previous, self.retry_delay))
+        delay = retry_delay(previous, self.retry_delay)
+        if isinstance(exc, RetryLater):
+            delay = min(delay, exc.retry_after)
+        eventlet.sleep(delay)
         requeue_if_alive(message)
+
+
+def original_message_id(message) -> str | None:
+    """The ``message_id`` the sender gave: the AMQP property, else the envelope's when the
+    body is a JSON object that has one (a refused body is read no further)."""
+    value = (message.properties or {}).get("message_id")
+    if isinstance(value, str) and value:
+        return value
+    body = message.body
+    if not isinstance(body, bytes | str) or len(body) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    value = data.get("message_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def committed(worker_ctx, exc_info):
@@ -450,17 +533,20 @@ def consume_contract(queue_name: str, exchange: str, routing_keys: list[str],
                      consumer_name: str | None = None,
                      max_redeliveries: int = DEFAULT_MAX_REDELIVERIES,
                      message_types: Iterable[str] | None = None,
-                     retry_delay: float = DEFAULT_RETRY_DELAY, **kwargs) -> Callable:
+                     retry_delay: float = DEFAULT_RETRY_DELAY, tell_sender: bool = False,
+                     **kwargs) -> Callable:
     """Decorate a service method ``def handle(self, envelope: Envelope)`` to consume
     ``queue_name`` (a quorum queue bound to ``exchange`` by every key in ``routing_keys``).
 
     ``consumer_name`` (default: the queue name) is written in dead-letter headers; use it
     with :func:`claim_message`. ``message_types`` limits the accepted envelope types.
+    ``tell_sender``: the messages come from departments, who are told every refusal on
+    ``<department>.rejections`` (docs/BUS-CONTRACT.md §8).
     """
     return ReliableConsumer.decorator(
         queue_name, exchange, routing_keys, consumer_name=consumer_name,
         max_redeliveries=max_redeliveries, message_types=message_types,
-        retry_delay=retry_delay, **kwargs)
+        retry_delay=retry_delay, tell_sender=tell_sender, **kwargs)
 
 
 # --- tables and idempotency -------------------------------------------------------------

@@ -96,7 +96,7 @@ def test_the_registry_service_messages_are_registered():
     assert {
         ("registry.grid.changed", 1), ("registry.resident.changed", 1),
         ("intake.resident.moved_out", 1), ("intake.resident.updated", 1),
-        ("platform.rejection", 1),
+        ("platform.rejection", 1), ("platform.rejection", 2),
     } <= set(REGISTERED)
 
 
@@ -205,7 +205,7 @@ def test_make_envelope_checks_the_size_limit():
     payload = {"original_message_id": "3e7a2b1c-9d8e-4f60-8a1b-2c3d4e5f6a7b", "code": "x",
                "message": "m", "fields": {"f": ["y" * MAX_MESSAGE_BYTES]}}
     with pytest.raises(ContractError) as info:
-        make_envelope("platform.rejection", payload, "registry")
+        make_envelope("platform.rejection", payload, "registry", version=1)
     assert info.value.code == MESSAGE_TOO_LARGE
 
 

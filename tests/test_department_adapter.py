@@ -43,6 +43,7 @@ from tools.department_adapter import adapter as adapter_module
 from tools.department_adapter.adapter import (
     ASSIGNMENT,
     REJECTION,
+    REJECTION_V2,
     REQUIRED_PAYLOAD_FIELDS,
     AdapterConfig,
     AdapterConfigError,
@@ -295,17 +296,20 @@ def test_bad_messages_go_to_the_dlq_and_the_adapter_keeps_running(uri, url, capl
     newer = dict(assignment(), version=2)
     incomplete = assignment()
     del incomplete["payload"]["description"]
-    rejection = make_envelope(REJECTION[0], load_sample(*REJECTION)["payload"], "registry")
+    rejection = make_envelope(REJECTION[0], load_sample(*REJECTION)["payload"], "registry",
+                              version=1)
+    rejection_v2 = load_sample(*REJECTION_V2)  # what gridgov sends now (issue 10)
     with running(fire_config(url, auto_ack=True), out) as adapter:
         publish(uri, DISPATCH_EXCHANGE, FIRE_KEY, b"not json {")
         publish(uri, DISPATCH_EXCHANGE, FIRE_KEY, newer)
         publish(uri, DISPATCH_EXCHANGE, FIRE_KEY, incomplete)
         publish(uri, DISPATCH_EXCHANGE, "fire.rejections", rejection)
+        publish(uri, DISPATCH_EXCHANGE, "fire.rejections", rejection_v2)
         publish(uri, DISPATCH_EXCHANGE, FIRE_KEY, good)
-        assert wait_until(lambda: len(out.envelopes()) == 2, WAIT)
+        assert wait_until(lambda: len(out.envelopes()) == 3, WAIT)
         dead = drain(uri, FIRE_DLQ, expect=3, timeout=WAIT)
-        assert adapter.stats["dead_lettered"] == 3 and adapter.stats["rejections"] == 1
-    assert out.envelopes() == [rejection, good]
+        assert adapter.stats["dead_lettered"] == 3 and adapter.stats["rejections"] == 2
+    assert out.envelopes() == [rejection, rejection_v2, good]
     assert [props.headers["x-gridgov-error-code"] for _, props, _ in dead] == [
         "invalid_json", "unknown_type", "invalid_payload"]
     assert dead[0][2] == b"not json {"  # body unchanged

@@ -269,3 +269,10 @@ def test_the_proxy_access_log_redacts_tokens_id_numbers_and_phones(tmp_path):
     assert "?Phone=[REDACTED]&id_number=[REDACTED]" in text
     assert "/api/registry/search?[query withheld]" in text
     assert text.count("/dashboard?[query withheld]") == len(paths)  # the referer
+
+
+def test_department_pushes_need_the_departments_own_broker_user():
+    """Issue 10: registry and events take pushes only from dept.<code> (on by default)."""
+    for svc in ("registry", "events"):
+        env = COMPOSE["services"][svc]["environment"]
+        assert env["GRIDGOV_REQUIRE_INTAKE_USER_ID"] == "${GRIDGOV_REQUIRE_INTAKE_USER_ID:-true}"

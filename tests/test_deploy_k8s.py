@@ -238,7 +238,8 @@ def test_each_service_has_deployment_service_hpa_pdb_wired_together(svc):
     names = {e["name"] for e in container["env"]}
     assert names - HELPER_ENV <= variables, names - HELPER_ENV - variables
     config = BASE[("ConfigMap", "gridgov-config")]["data"]
-    assert set(config) - HELPER_ENV <= variables | {"GRIDGOV_REQUIRE_REPORT_USER_ID"}
+    assert set(config) - HELPER_ENV <= variables | {"GRIDGOV_REQUIRE_REPORT_USER_ID",
+                                                    "GRIDGOV_REQUIRE_INTAKE_USER_ID"}
     service = BASE[("Service", svc)]
     assert service["spec"]["selector"] == selector
     assert service["spec"]["ports"][0]["port"] == port
@@ -254,6 +255,17 @@ def test_each_service_has_deployment_service_hpa_pdb_wired_together(svc):
 def test_the_dispatch_flag_is_read_by_dispatch():
     _, variables = config_port_and_vars("dispatch")
     assert "GRIDGOV_REQUIRE_REPORT_USER_ID" in variables
+
+
+def test_production_requires_each_departments_own_broker_user():
+    """Issue 10: reports and pushes only from dept.<code> (on in the k8s config), read by
+    the services that consume departments' messages."""
+    config = BASE[("ConfigMap", "gridgov-config")]["data"]
+    assert config["GRIDGOV_REQUIRE_REPORT_USER_ID"] == "true"
+    assert config["GRIDGOV_REQUIRE_INTAKE_USER_ID"] == "true"
+    for svc in ("registry", "events"):
+        _, variables = config_port_and_vars(svc)
+        assert "GRIDGOV_REQUIRE_INTAKE_USER_ID" in variables, svc
 
 
 def test_secrets_come_from_secrets_and_urls_from_the_operators_services():

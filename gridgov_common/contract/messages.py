@@ -223,3 +223,19 @@ class RejectionV1(Payload):
     code = code_field(required=True)
     message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     fields = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+@message_type("platform.rejection", 2)
+class RejectionV2(Payload):
+    """v1 plus what identifies the refused message without its body (issue 10): every
+    refusal of a department's message, contract-level ones (not JSON, too large, unknown
+    version…) included, so ``original_message_id`` is the ``message_id`` property when the
+    body could not be read, and null when the message carried none."""
+
+    original_message_id = fields.String(required=True, allow_none=True,
+                                        validate=validate.Length(min=1, max=128))
+    original_routing_key = fields.String(required=True, validate=validate.Length(max=255))
+    original_exchange = fields.String(required=True, validate=validate.Length(max=255))
+    code = code_field(required=True)
+    message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    fields = fields.Dict(keys=fields.String(), required=True)

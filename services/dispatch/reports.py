@@ -16,11 +16,14 @@ import sqlalchemy as sa
 
 from gridgov_common.contract import (
     DISPATCH_EXCHANGE,
-    make_envelope,
+    REPORTS_EXCHANGE,
+    ContractError,
     parse_report_key,
     rejection_key,
+    senders,
 )
 from gridgov_common.contract.cases import AssignmentRole
+from gridgov_common.messaging import RetryLater
 from gridgov_common.outbox import add_to_outbox
 from services.dispatch import casefile_store, delays, notices
 from services.dispatch.domain import states
@@ -60,36 +63,25 @@ def sender(envelope) -> str | None:
 
 
 # How long a lead's result may wait for its ack to arrive (redelivered messages can be
-# overtaken); the consumer's retries (0.5, 1, 2, 4, 5 s) span a little more than this.
+# overtaken): until its reported_at is this old, never longer — the consumer's back-off
+# (0.5, 1, 2, 4, 5 s) is cut short so that the last retry comes when the grace ends.
 ORDER_GRACE = timedelta(seconds=10)
+GRACE_MARGIN = 0.05  # seconds: the last retry comes just after the grace, not just before
 
 
-class AheadOfAck(Exception):
-    """Transient: a lead's result arrived before its ack; the message is retried."""
-
-
-DEPARTMENT_USER_PREFIX = "dept."  # each department's own RabbitMQ user: dept.<code>
+class AheadOfAck(RetryLater):
+    """Transient: a lead's result arrived before its ack; retried until the grace ends."""
 
 
 def check_publisher(envelope, department: str, require_user: bool) -> None:
     """The publishing user must be the department's own (P2.2: a department reports for
-    itself only). RabbitMQ vouches for ``user_id`` when it is set; a ``dept.*`` user
-    reporting for another department is refused, and with ``require_user`` (production,
-    per-department users) so is a report without the department's user."""
-    expected = DEPARTMENT_USER_PREFIX + department
-    user = envelope.user_id
-    if user == expected:
-        return
-    if user is not None and user.startswith(DEPARTMENT_USER_PREFIX):
-        # told on the publisher's own rejections key, not on the department it posed as
-        raise Refused(user.removeprefix(DEPARTMENT_USER_PREFIX), "user_mismatch",
-                      f"published by {user}, which may only report for "
-                      f"{user.removeprefix(DEPARTMENT_USER_PREFIX)}",
-                      {"user_id": [f"must be {expected}"]})
-    if require_user:
-        raise Refused(department, "user_required",
-                      f"reports must be published by {expected} with its user_id property",
-                      {"user_id": [f"must be {expected}"]})
+    itself only), checked by the shared :func:`senders.check_publisher`; a ``dept.*`` user
+    posing as another department is told on its own rejections key."""
+    try:
+        senders.check_publisher(envelope.user_id, department, require_user=require_user)
+    except ContractError as exc:
+        raise Refused(senders.user_department(envelope.user_id) or department, exc.code,
+                      exc.message, exc.fields) from None
 
 
 def apply_report(session, envelope, now: datetime | None = None,
@@ -183,7 +175,9 @@ def _result(session, envelope, assignment, case, at, now):
         if now - at < ORDER_GRACE:
             # at-least-once delivery can reorder: the ack published before this result may
             # still be on its way (redelivered after a consumer died); try again shortly
-            raise AheadOfAck(f"result for {assignment['assignment_id']} came before the ack")
+            remaining = (at + ORDER_GRACE - now).total_seconds() + GRACE_MARGIN
+            raise AheadOfAck(f"result for {assignment['assignment_id']} came before the ack",
+                             retry_after=remaining)
         raise Refused(assignment["department"], "wrong_state",
                       "cannot report a result: the lead reports in (ack) first",
                       {"kind": ["ack the assignment before its result"]})
@@ -287,8 +281,28 @@ def add_rejection(session, envelope, refused: Refused) -> None:
     """``platform.rejection`` to ``<department>.rejections`` (correlation: their id)."""
     if refused.department is None:
         return
-    rejection = make_envelope("platform.rejection", {
-        "original_message_id": envelope.message_id, "code": refused.code,
-        "message": refused.message[:2000], "fields": refused.fields,
-    }, PRODUCER, correlation_id=envelope.message_id)
+    rejection = senders.rejection(
+        PRODUCER, CONSUMER, original_message_id=envelope.message_id,
+        routing_key=envelope.routing_key, exchange=REPORTS_EXCHANGE, code=refused.code,
+        message=refused.message, fields=refused.fields)
     add_to_outbox(session, DISPATCH_EXCHANGE, rejection_key(refused.department), rejection)
+
+
+def record_refusal(session, envelope, refused: Refused, now: datetime | None = None) -> bool:
+    """CASE-FLOW §2: a refused report that names an existing case is an entry of its case
+    file (``report_refused``: who sent it, the code and the message id; never its body).
+    False when the report names no case we have."""
+    case_id = str(envelope.payload.get("case_id") or "")
+    exists = session.execute(sa.select(cases.c.case_id).where(cases.c.case_id == case_id)
+                             .with_for_update()).first() if case_id else None
+    if exists is None:
+        return False
+    sent_by = refused.department or senders.sender_of(envelope.routing_key, envelope.user_id)
+    casefile_store.append(
+        session, case_id, action="report_refused", actor_sub=sent_by or "unknown",
+        actor_role=DEPARTMENT, at=now or datetime.now(UTC), reason=refused.message[:2000],
+        data={"code": refused.code, "message_id": envelope.message_id,
+              "routing_key": envelope.routing_key, "user_id": envelope.user_id,
+              "kind": str(envelope.payload.get("kind")),
+              "assignment_id": str(envelope.payload.get("assignment_id"))})
+    return True

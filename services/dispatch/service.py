@@ -16,6 +16,7 @@ from typing import Any
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
+from gridgov_common.config import flag
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
 from gridgov_common.messaging import (
     PermanentError,
@@ -108,19 +109,22 @@ class DispatchService(platform.PlatformService):
     # -- departments reporting in ---------------------------------------------------------
 
     @consume_contract(reports.CONSUMER, REPORTS_EXCHANGE, ["*.*"],
-                      message_types=["department.report"])
+                      message_types=["department.report"], tell_sender=True)
     def take_department_report(self, envelope):
         if not claim_message(self.db, envelope.message_id, reports.CONSUMER):
             return  # applied already
         try:
             reports.apply_report(self.db, envelope, require_user=self._require_report_user())
         except reports.Refused as refused:
-            # undo any partial work, keep the claim and the rejection, then dead-letter
+            # undo any partial work, keep the claim, the rejection and the case-file entry,
+            # then dead-letter (the consumer tells the sender when we could not)
             self.db.rollback()
             claim_message(self.db, envelope.message_id, reports.CONSUMER)
             reports.add_rejection(self.db, envelope, refused)
+            reports.record_refusal(self.db, envelope, refused)
             self.db.commit()
-            raise PermanentError(refused.code, refused.message, refused.fields) from None
+            raise PermanentError(refused.code, refused.message, refused.fields,
+                                 told=refused.department is not None) from None
 
     # -- notifications sent for a case (notify) -------------------------------------------
 
@@ -133,8 +137,7 @@ class DispatchService(platform.PlatformService):
 
     def _require_report_user(self) -> bool:
         """REQUIRE_REPORT_USER_ID: reports only from the department's own broker user."""
-        value = str(self.relay.container.config.get("REQUIRE_REPORT_USER_ID", "false"))
-        return value.strip().lower() in ("1", "true", "yes")
+        return flag(self.relay.container.config, "REQUIRE_REPORT_USER_ID")
 
     # -- reading cases ---------------------------------------------------------------------
 

@@ -4,13 +4,15 @@
 Same validation and filing as the app's HTTP API.  Idempotent twice over: the message id is
 claimed in the filing transaction (a redelivery changes nothing), and one case is filed per
 (source system, external_ref) (the same ticket resent as a new message changes nothing).
-A report we cannot file is refused for good (dead-lettered with the reason); a registry that
-does not answer is a transient failure (the message is retried).
+A report we cannot file is refused for good (dead-lettered with the reason, and told on
+``<source_system>.rejections``); a registry that does not answer is a transient failure
+(the message is retried). The broker user that published it must be the source system's
+own, ``dept.<source_system>`` (``gridgov_common.contract.senders``; issue 10).
 """
 
 from __future__ import annotations
 
-from gridgov_common.contract import parse_intake_key
+from gridgov_common.contract import parse_intake_key, senders
 from gridgov_common.contract.envelope import Envelope
 from gridgov_common.errors import ApiError
 from gridgov_common.messaging import PermanentError
@@ -20,11 +22,14 @@ CONSUMER = "events.intake"
 QUEUE = "events.intake"
 MESSAGE_TYPE = "intake.case.report"
 ROUTING_KEYS = ["*.case.report"]
+# true in production (one broker user per department or system): only dept.<source_system>
+REQUIRE_USER_SETTING = "REQUIRE_INTAKE_USER_ID"
 
 
-def report_from(envelope: Envelope) -> Report:
+def report_from(envelope: Envelope, require_user: bool = False) -> Report:
     """The envelope as a Report, after checking that its three names of the sender agree
-    (routing key, producer, payload): the sender is who the case will say reported it."""
+    (routing key, producer, payload) and that the broker user that published it is the
+    sender's own: the sender is who the case will say reported it (P5.3.1, P6.2)."""
     payload = envelope.payload
     system = payload["source_system"]
     key_source = parse_intake_key(envelope.routing_key).source if envelope.routing_key else system
@@ -33,6 +38,7 @@ def report_from(envelope: Envelope) -> Report:
                              "name the same system", {"source_system": [system],
                                                       "producer": [envelope.producer],
                                                       "routing_key": [envelope.routing_key]})
+    senders.check_publisher(envelope.user_id, system, require_user=require_user)
     location = payload["location"]
     return Report(
         source=payload["source"], source_system=system, reporter_sub=system,

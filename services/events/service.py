@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
+from gridgov_common.config import flag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
 from gridgov_common.messaging import claim_messages
@@ -153,13 +154,14 @@ class EventsService(platform.PlatformService):
     # -- cases from hotline and department systems (gridgov.intake) ---------------------
 
     @consume_contract_batch(intake.QUEUE, INTAKE_EXCHANGE, intake.ROUTING_KEYS,
-                            message_types=[intake.MESSAGE_TYPE])
+                            message_types=[intake.MESSAGE_TYPE], tell_sender=True)
     def take_intake_cases(self, envelopes):
         """In batches (gridgov_common.batching): one registry call places the batch, one
         transaction files it. A report we cannot file fails the batch, which is then
         replayed message by message, so only that report is refused."""
         fresh = claim_messages(self.db, envelopes, intake.CONSUMER)  # else filed already
-        reports = [intake.report_from(envelope) for envelope in fresh]
+        require_user = flag(self.relay.container.config, intake.REQUIRE_USER_SETTING)
+        reports = [intake.report_from(envelope, require_user) for envelope in fresh]
         try:
             subs = [cases.complete(report) for report in reports]
             placements = cases.place_many(self.registry, reports)

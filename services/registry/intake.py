@@ -1,6 +1,9 @@
 """Department data push (P6.2 "mutual push and fusion"): a department reports a change
 about a resident on ``gridgov.intake``; the registry applies it once, or rejects it with
-a reason that ends in the dead-letter queue.
+a reason that ends in the dead-letter queue and on ``<department>.rejections``.
+
+The department is the one the routing key and the payload name, and the broker user that
+published it must be its own (``gridgov_common.contract.senders``; issue 10).
 """
 
 from __future__ import annotations
@@ -8,19 +11,25 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from gridgov_common import pii
+from gridgov_common.contract import senders
 from gridgov_common.messaging import PermanentError, claim_message
 from services.registry import people
 from services.registry.domain import identity
 
 CONSUMER = "registry.intake"
+# true in production (one broker user per department): pushes only from dept.<department>
+REQUIRE_USER_SETTING = "REQUIRE_INTAKE_USER_ID"
 
 
-def apply(session: Session, cipher: pii.PiiCipher, envelope) -> bool:
+def apply(session: Session, cipher: pii.PiiCipher, envelope, require_user: bool = False,
+          ) -> bool:
     """Apply one pushed change; False if this message was already applied (idempotent)."""
     if not claim_message(session, envelope.message_id, CONSUMER):
         return False
     payload = envelope.payload
     _same_department(envelope.routing_key, payload["department"])
+    # P6.2: a department pushes its own data only — the broker user must be its own
+    senders.check_publisher(envelope.user_id, payload["department"], require_user=require_user)
     id_number = _id_number(payload["id_number"])
     row = people.find_active_by_id_number(session, cipher, id_number)
     if row is None:

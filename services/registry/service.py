@@ -9,6 +9,7 @@ from gridgov_common import (
     platform,  # module, so `nameko run` sees one service class
     scoping,
 )
+from gridgov_common.config import flag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
@@ -389,10 +390,12 @@ class RegistryService(platform.PlatformService):
 
     # -- department data push (P6.2) ------------------------------------------------------
 
-    @consume_contract("registry.intake", INTAKE_EXCHANGE,
-                      ["*.resident.moved_out", "*.resident.updated"])
+    @consume_contract(intake.CONSUMER, INTAKE_EXCHANGE,
+                      ["*.resident.moved_out", "*.resident.updated"], tell_sender=True)
     def apply_department_push(self, envelope):
-        intake.apply(self.db, self.pii, envelope)
+        """Refusals are dead-lettered and told on ``<department>.rejections``."""
+        intake.apply(self.db, self.pii, envelope, require_user=flag(
+            self.relay.container.config, intake.REQUIRE_USER_SETTING))
 
     @consume_contract(adjustments.CONSUMER, EVENTS_EXCHANGE, ["assessment.staff.flagged"],
                       message_types=["assessment.staff.flagged"])

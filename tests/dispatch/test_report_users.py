@@ -5,18 +5,15 @@ report not published by the department's own user. Real users and connections.""
 
 from __future__ import annotations
 
-import json
-import uuid
-from urllib.parse import quote
-
-import pika
 import pytest
 import sqlalchemy as sa
 
 from services.dispatch.models import assignments
 from services.dispatch.service import DispatchService
+from tests.amqp import drain, wait_until
 from tests.amqp import publish as plain_publish
-from tests.amqp import wait_until
+from tests.departments import department_users as make_department_users
+from tests.departments import publish_as
 from tests.dispatch.conftest import (
     FIRE_SINK,
     POLICE_SINK,
@@ -25,19 +22,13 @@ from tests.dispatch.conftest import (
     reported_envelope,
 )
 
-USERS = ("dept.fire", "dept.police")
-
 
 @pytest.fixture
 def department_users(rabbit_manager, rabbit_config):
     """dept.fire and dept.police with rights on this test's vhost (removed afterwards)."""
-    password = uuid.uuid4().hex
-    for user in USERS:
-        rabbit_manager._put("users", user, json={"password": password, "tags": ""})
-        rabbit_manager.set_vhost_permissions(rabbit_config["vhost"], user, ".*", ".*", ".*")
-    yield password
-    for user in USERS:
-        rabbit_manager._delete("users", user)
+    with make_department_users(rabbit_manager, rabbit_config["vhost"], "fire",
+                               "police") as password:
+        yield password
 
 
 @pytest.fixture
@@ -49,18 +40,8 @@ def strict_dispatch(container_factory, service_config, clean_db, sinks):
 
 
 def _publish_as(rabbit_config, user: str, password: str, envelope: dict, key: str) -> None:
-    params = pika.URLParameters(f"amqp://{quote(user)}:{password}@127.0.0.1:5672/"
-                                f"{quote(rabbit_config['vhost'], safe='')}")
-    connection = pika.BlockingConnection(params)
-    try:
-        channel = connection.channel()
-        channel.confirm_delivery()
-        channel.basic_publish("gridgov.reports", key, json.dumps(envelope).encode(),
-                              pika.BasicProperties(content_type="application/json",
-                                                   delivery_mode=2, user_id=user),
-                              mandatory=True)
-    finally:
-        connection.close()
+    publish_as(rabbit_config["vhost"], user.removeprefix("dept."), password,
+               "gridgov.reports", key, envelope)
 
 
 def _state(db_engine, assignment_id: str) -> str:
@@ -89,6 +70,28 @@ def test_only_the_departments_own_user_may_report_for_it(strict_dispatch, sinks,
     assert _state(db_engine, fire["assignment_id"]) == "sent"
 
     # the fire brigade's own user: taken
+    _publish_as(rabbit_config, "dept.fire", department_users,
+                report_envelope(fire, "ack"), "fire.ack")
+    assert wait_until(lambda: _state(db_engine, fire["assignment_id"]) == "acked")
+
+
+def test_a_department_user_posing_is_refused_with_the_default_settings(
+        dispatch, sinks, db_engine, department_users, rabbit_config):
+    """Without REQUIRE_REPORT_USER_ID too: dept.police reporting as the fire brigade (key
+    and payload both say fire) is refused, dead-lettered, told to police, and recorded in
+    the case file; the fire brigade's own report is taken."""
+    envelope = reported_envelope()
+    plain_publish(sinks, "gridgov.events", "events.case.reported", envelope)
+    [(_, fire)] = received(sinks, FIRE_SINK)
+    fire = fire["payload"]
+    posing = report_envelope(fire, "ack")
+    _publish_as(rabbit_config, "dept.police", department_users, posing, "fire.ack")
+    [(key, rejection)] = received(sinks, POLICE_SINK)
+    assert (key, rejection["payload"]["code"]) == ("police.rejections", "user_mismatch")
+    assert rejection["payload"]["original_routing_key"] == "fire.ack"
+    [(_, props, _)] = drain(sinks, "dispatch.reports.dlq")
+    assert props.headers["x-gridgov-error-code"] == "user_mismatch"
+    assert _state(db_engine, fire["assignment_id"]) == "sent"
     _publish_as(rabbit_config, "dept.fire", department_users,
                 report_envelope(fire, "ack"), "fire.ack")
     assert wait_until(lambda: _state(db_engine, fire["assignment_id"]) == "acked")

@@ -11,7 +11,15 @@ import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import load_sample, make_envelope, parse_envelope
+from services.events.service import EventsService
 from tests.amqp import drain, publish, wait_until
+from tests.departments import (
+    department_users,
+    publish_as,
+    rejections,
+    rejections_queue,
+    unique_code,
+)
 from tests.events.conftest import GRID_A, IN_A, OUTSIDE, TOWN, received
 
 pytestmark = pytest.mark.integration
@@ -140,3 +148,82 @@ def test_a_refused_report_among_good_ones_costs_the_good_ones_nothing(events, ob
     assert len(set(numbers)) == len(good)
     with db_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM events.cases")).scalar() == len(good)
+
+
+def test_the_source_system_is_told_why_its_report_was_refused(events, observer, db_engine):
+    """Issue 10, item 7: refusals reach ``<source_system>.rejections`` (reason, original
+    message id and routing key, no body), contract-level ones included; the DLQ keeps them."""
+    rejections_queue(observer, SYSTEM)
+    rejections_queue(observer, "another_system")
+    not_json_id = str(uuid.uuid4())
+    newer = dict(envelope(hotline_case()), version=5)
+    outside = envelope(hotline_case(location=OUTSIDE))
+    foreign_key = envelope(hotline_case())
+    publish(observer, "gridgov.intake", KEY, b"{not json", pika.BasicProperties(
+        content_type="application/json", delivery_mode=2, message_id=not_json_id))
+    publish(observer, "gridgov.intake", KEY, newer)
+    publish(observer, "gridgov.intake", KEY, outside)
+    publish(observer, "gridgov.intake", "another_system.case.report", foreign_key)
+    got = {r["payload"]["code"]: r for _, _, r in rejections(observer, SYSTEM, expect=3)}
+    assert set(got) == {"invalid_json", "unknown_type", "outside_grids"}
+    for code, original in (("invalid_json", not_json_id), ("unknown_type", newer["message_id"]),
+                           ("outside_grids", outside["message_id"])):
+        rejection = parse_envelope(json.dumps(got[code]))
+        assert (rejection.type, rejection.version, rejection.producer) == (
+            "platform.rejection", 2, "events")
+        assert rejection.payload["original_message_id"] == original
+        assert rejection.payload["original_routing_key"] == KEY
+        assert rejection.payload["original_exchange"] == "gridgov.intake"
+    assert "楼道" not in json.dumps(got, ensure_ascii=False)  # no body
+    # a key naming another system: that system is told (the key's first word)
+    [(key, _, rejection)] = rejections(observer, "another_system")
+    assert (key, rejection["payload"]["code"]) == ("another_system.rejections",
+                                                   "source_mismatch")
+    assert set(refusals(observer, 4)) == {"invalid_json", "unknown_type", "outside_grids",
+                                          "source_mismatch"}
+
+
+@pytest.fixture
+def systems(rabbit_manager, rabbit_config):
+    a, b = unique_code("hotline"), unique_code("hotline")
+    with department_users(rabbit_manager, rabbit_config["vhost"], a, b) as password:
+        for code in (a, b):
+            rejections_queue(rabbit_config["AMQP_URI"], code)
+        yield a, b, password
+
+
+def test_a_system_user_cannot_report_as_another(events, observer, db_engine, systems,
+                                                rabbit_config):
+    """Issue 10, item 1: dept.<a> publishing a report that names b (key, producer and
+    payload) is refused by the AMQP user_id, and told on a's rejections."""
+    a, b, password = systems
+    vhost = rabbit_config["vhost"]
+    payload = hotline_case(source_system=b)
+    posing = envelope(payload, producer=b)
+    publish_as(vhost, a, password, "gridgov.intake", f"{b}.case.report", posing)
+    [(key, _, rejection)] = rejections(observer, a)
+    assert (key, rejection["payload"]["code"]) == (f"{a}.rejections", "user_mismatch")
+    assert rejection["payload"]["original_message_id"] == posing["message_id"]
+    assert set(refusals(observer, 1)) == {"user_mismatch"}
+    assert cases_with_ref(db_engine, payload["external_ref"]) == []
+    # b's own user files it
+    publish_as(vhost, b, password, "gridgov.intake", f"{b}.case.report",
+               envelope(payload, producer=b))
+    assert wait_until(lambda: cases_with_ref(db_engine, payload["external_ref"]))
+
+
+def test_with_required_users_only_the_systems_own_user_is_taken(
+        container_factory, events_config, district, observer, db_engine, systems,
+        rabbit_config):
+    a, _, password = systems
+    config = dict(events_config, REQUIRE_INTAKE_USER_ID="true")
+    container_factory(EventsService, config).start()
+    payload = hotline_case(source_system=a)
+    unsigned = envelope(payload, producer=a)
+    publish(observer, "gridgov.intake", f"{a}.case.report", unsigned)  # guest, no user_id
+    [(key, _, rejection)] = rejections(observer, a)
+    assert (key, rejection["payload"]["code"]) == (f"{a}.rejections", "user_required")
+    assert cases_with_ref(db_engine, payload["external_ref"]) == []
+    publish_as(rabbit_config["vhost"], a, password, "gridgov.intake", f"{a}.case.report",
+               envelope(payload, producer=a))
+    assert wait_until(lambda: cases_with_ref(db_engine, payload["external_ref"]))

@@ -4,11 +4,13 @@ reason, and the registry's own change events published through the outbox."""
 import json
 import uuid
 
+import pika
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common.contract import make_envelope
+from gridgov_common.contract import MAX_MESSAGE_BYTES, make_envelope, parse_envelope
 from tests.amqp import bind_queue, drain, publish, wait_until
+from tests.departments import rejections, rejections_queue
 from tests.registry.conftest import GRID_A, id_number
 
 pytestmark = pytest.mark.integration
@@ -103,3 +105,46 @@ def test_grid_change_event_reaches_subscribers(district, rabbit_config, web_sess
                         "community_code": district["grid_b"]["community_code"],
                         "action": "retired", "valid_from": retired[0]["valid_from"],
                         "valid_to": "2026-12-31"}]
+
+
+def test_the_department_is_told_why_its_push_was_refused(person, rabbit_config, db_engine):
+    """Issue 10, item 7: every refusal of a push — contract-level (not JSON, too large,
+    unknown version, missing field) and the registry's own — reaches
+    ``<department>.rejections`` with the reason, the original message id and routing key,
+    and no body; the DLQ keeps its copy."""
+    uri = rabbit_config["AMQP_URI"]
+    rejections_queue(uri, "civil_affairs")
+    key = "civil_affairs.resident.moved_out"
+    unknown = moved_out(id_no=id_number("19900101", "555"))
+    newer = dict(moved_out(), version=7)
+    incomplete = moved_out()
+    del incomplete["payload"]["moved_out_on"]
+    huge = moved_out()
+    huge_body = json.dumps(huge).encode() + b" " * MAX_MESSAGE_BYTES
+    not_json_id = str(uuid.uuid4())
+    sent = [(b"{not json " + PERSON.encode(), not_json_id, "invalid_json"),
+            (json.dumps(newer).encode(), None, "unknown_type"),
+            (json.dumps(incomplete).encode(), None, "invalid_payload"),
+            (huge_body, huge["message_id"], "message_too_large"),
+            (json.dumps(unknown).encode(), None, "unknown_resident")]
+    for body, message_id, _ in sent:
+        publish(uri, "gridgov.intake", key, body, pika.BasicProperties(
+            content_type="application/json", delivery_mode=2, message_id=message_id))
+    got = rejections(uri, "civil_affairs", expect=len(sent))
+    by_code = {rejection["payload"]["code"]: rejection for _, _, rejection in got}
+    assert set(by_code) == {code for *_, code in sent}
+    for body, message_id, code in sent:
+        rejection = parse_envelope(json.dumps(by_code[code]))
+        original = message_id or json.loads(body)["message_id"]
+        assert (rejection.type, rejection.version) == ("platform.rejection", 2)
+        assert rejection.correlation_id == original
+        assert rejection.payload["original_message_id"] == original
+        assert rejection.payload["original_routing_key"] == key
+        assert rejection.payload["original_exchange"] == "gridgov.intake"
+    assert "moved_out_on" in by_code["invalid_payload"]["payload"]["fields"]
+    raw = json.dumps([rejection for _, _, rejection in got])
+    assert PERSON not in raw and id_number("19900101", "555") not in raw  # no body
+    dead = drain(uri, DLQ, expect=len(sent))
+    assert sorted(props.headers["x-gridgov-error-code"] for _, props, _ in dead) == sorted(
+        code for *_, code in sent)
+    assert status_of(db_engine, person["id"]) == "active"

@@ -79,6 +79,7 @@ PATTERN_WORD_RE = re.compile(r"^(?:[a-z0-9_]+|\*|#)$")
 
 ASSIGNMENT = ("dispatch.assignment", 1)
 REJECTION = ("platform.rejection", 1)
+REJECTION_V2 = ("platform.rejection", 2)  # v1 + original_routing_key, original_exchange
 DELAY_DECISION = ("dispatch.delay_decision", 1)
 REPORT = ("department.report", 1)
 # (type, version) this adapter understands -> payload fields that must be present. Anything
@@ -90,6 +91,8 @@ REQUIRED_PAYLOAD_FIELDS: dict[tuple[str, int], tuple[str, ...]] = {
                  "description", "location", "ack_due_at", "handle_due_at", "rule_version",
                  "rework"),
     REJECTION: ("original_message_id", "code", "message"),
+    REJECTION_V2: ("original_message_id", "original_routing_key", "original_exchange", "code",
+                   "message"),
     DELAY_DECISION: ("request_id", "assignment_id", "case_id", "case_number", "department",
                      "approved", "handle_due_at", "note", "decided_at"),
 }
@@ -659,7 +662,7 @@ class DepartmentAdapter:
             return
         try:
             self._forward(envelope, delivery)
-            if (envelope["type"], envelope["version"]) == REJECTION:
+            if (envelope["type"], envelope["version"]) in (REJECTION, REJECTION_V2):
                 self._log_rejection(envelope)
             elif (envelope["type"], envelope["version"]) == DELAY_DECISION:
                 self._log_decision(envelope)
@@ -722,8 +725,9 @@ class DepartmentAdapter:
     def _log_rejection(self, envelope: dict[str, Any]) -> None:
         payload = envelope["payload"]
         self.stats["rejections"] += 1
-        self.log.warning("gridgov rejected our message %s: %s: %s %s",
-                         payload.get("original_message_id"), payload.get("code"),
+        self.log.warning("gridgov rejected our message %s (%s): %s: %s %s",
+                         payload.get("original_message_id"),
+                         payload.get("original_routing_key", "?"), payload.get("code"),
                          payload.get("message"),
                          json.dumps(payload.get("fields") or {}, ensure_ascii=False))
 

@@ -218,6 +218,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "delay_requested": ("申请延时", "Delay requested"),
     "delay_granted": ("同意延时", "Delay granted"),
     "delay_refused": ("不同意延时", "Delay refused"),
+    "report_refused": ("部门报告被拒收", "Department report refused"),
     "escalated": ("督办", "Escalated"),
     "note": ("备注", "Note"),
 }
