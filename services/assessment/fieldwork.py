@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
+from gridgov_common import scoping
 from gridgov_common.roles import GRID_ROLES, STAFF_ROLES, Role
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
@@ -84,6 +85,9 @@ class FieldWorkRoutes:
           tags=("patrols",),
           summary="Load grid polygons (the registry's /grids.geojson) for patrol checks")
     def load_grids(self, request):
+        for feature in request.data["features"]:  # issue 10: its own district's grids only
+            code = feature["properties"]["grid_code"]
+            scoping.require(request.principal, code, f"grid {code}")
         return {"grids": patrols.replace_grids(self.db, request.data["features"])}
 
     @config_timer("TRACK_PURGE_SECONDS", 3600.0)

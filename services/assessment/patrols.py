@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common import audit_retention
+from gridgov_common import audit_retention, scoping
 from gridgov_common.errors import Conflict, Forbidden, NotFound
 from gridgov_common.roles import Role
 from services.assessment.models import (
@@ -102,9 +102,12 @@ def upload(db, principal, patrol_id: str, points: list[dict], now: datetime,
 
 
 def _audit(db, principal, action: str, subject: str, detail: dict) -> None:
+    """One row; ``detail.actor_scope`` keeps the reader's scope, so each district's admin
+    reads the rows of its own district only (issue 10)."""
     db.execute(track_audit.insert().values(actor_sub=principal.sub,
                                            actor_role=str(principal.role),
-                                           action=action, subject=subject, detail=detail))
+                                           action=action, subject=subject,
+                                           detail={**detail, "actor_scope": principal.scope}))
 
 
 def may_read(principal, patrol: dict[str, Any]) -> bool:
@@ -134,9 +137,18 @@ def read_track(db, principal, patrol_id: str) -> dict[str, Any]:
 
 
 def read_audit(db, principal, limit: int) -> list[dict[str, Any]]:
-    """Who read which tracks, newest first; reading the log is itself a row of it."""
+    """Who read which tracks, newest first; reading the log is itself a row of it.
+
+    Issue 10: the rows of the reader's district — reads of its patrols' tracks and rows
+    written by actors whose scope lies in it — never another district's."""
+    in_scope_patrols = sa.select(sa.cast(patrols.c.patrol_id, sa.Text)).where(
+        scoping.where_scope(principal, patrols.c.scope_code))
+    actor_code = sa.func.split_part(track_audit.c.detail["actor_scope"].astext, ":", 2)
     rows = [dict(r) for r in db.execute(
-        sa.select(track_audit).order_by(track_audit.c.id.desc()).limit(limit)).mappings()]
+        sa.select(track_audit).where(sa.or_(
+            track_audit.c.subject.in_(in_scope_patrols),
+            scoping.where_district(principal, actor_code)))
+        .order_by(track_audit.c.id.desc()).limit(limit)).mappings()]
     _audit(db, principal, "read_audit", "track_audit", {"limit": limit})
     return rows
 

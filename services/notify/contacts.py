@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from gridgov_common import scoping
 from gridgov_common.errors import NotFound, Unprocessable
 from gridgov_common.pii import PiiCipher, mask_phone
-from gridgov_common.roles import Role
+from gridgov_common.roles import Role, ScopeLevel
 from services.notify import accepting
 from services.notify.models import subscriptions
 
@@ -56,13 +57,24 @@ def public(row: Any) -> dict[str, Any]:
             if row.previous_secret_until else None}
 
 
-def create(session, cipher: PiiCipher, body: dict[str, Any], sub: str) -> dict[str, Any]:
+def visible(principal):
+    """SQL: the contact points ``principal`` manages — those over places of its scope
+    (issue 10: a district admin, its own district's); a department's contact points are
+    deployment-wide (a department scope names no district)."""
+    return sa.or_(subscriptions.c.scope_level == ScopeLevel.DEPARTMENT.value,
+                  scoping.where_scope(principal, subscriptions.c.scope_code))
+
+
+def create(session, cipher: PiiCipher, body: dict[str, Any], principal) -> dict[str, Any]:
     """Store a subscription; a webhook without a secret gets a generated one, returned
     here only."""
     try:  # P5.0: the scope level must be the role's
         who = accepting.people({"role": body["role"], "scope": body["scope"]})
     except accepting.Refused as exc:
         raise Unprocessable(exc.message, fields={"scope": [exc.message]}) from None
+    if who.level != ScopeLevel.DEPARTMENT.value:
+        scoping.require(principal, who.code, f"scope {body['scope']}")
+    sub = principal.sub
     channel, address = body["channel"], body["address"]
     if channel == "webhook" and urlsplit(address).scheme not in ("http", "https"):
         raise Unprocessable("a webhook address is an http(s) URL",
@@ -81,8 +93,10 @@ def create(session, cipher: PiiCipher, body: dict[str, Any], sub: str) -> dict[s
     return result
 
 
-def listing(session, role: Role | None, active: bool | None) -> list[dict[str, Any]]:
-    query = sa.select(subscriptions).order_by(subscriptions.c.subscription_id)
+def listing(session, principal, role: Role | None,
+            active: bool | None) -> list[dict[str, Any]]:
+    query = (sa.select(subscriptions).where(visible(principal))
+             .order_by(subscriptions.c.subscription_id))
     if role is not None:
         query = query.where(subscriptions.c.role == role)
     if active is not None:
@@ -90,19 +104,20 @@ def listing(session, role: Role | None, active: bool | None) -> list[dict[str, A
     return [public(row) for row in session.execute(query)]
 
 
-def get(session, subscription_id: int) -> dict[str, Any]:
+def get(session, principal, subscription_id: int) -> dict[str, Any]:
     row = session.execute(sa.select(subscriptions).where(
-        subscriptions.c.subscription_id == subscription_id)).first()
+        subscriptions.c.subscription_id == subscription_id, visible(principal))).first()
     if row is None:
         raise NotFound(f"no subscription {subscription_id}")
     return public(row)
 
 
-def deactivate(session, subscription_id: int) -> dict[str, Any]:
+def deactivate(session, principal, subscription_id: int) -> dict[str, Any]:
     """Kept (its deliveries refer to it), no longer matched; pending deliveries to it are
     dead-lettered by the sender with the reason."""
     row = session.execute(sa.update(subscriptions).where(
-        subscriptions.c.subscription_id == subscription_id).values(active=False)
+        subscriptions.c.subscription_id == subscription_id, visible(principal))
+        .values(active=False)
         .returning(subscriptions)).first()
     if row is None:
         raise NotFound(f"no subscription {subscription_id}")
@@ -124,12 +139,14 @@ def addresses(cipher: PiiCipher, rows: list[Any], now: datetime | None = None
 
 
 def rotate_secret(session, cipher: PiiCipher, subscription_id: int, overlap: timedelta,
-                  secret: str | None = None) -> dict[str, Any]:
+                  secret: str | None = None, principal=None) -> dict[str, Any]:
     """Give a webhook a new signing secret (returned here only); the old one keeps signing
     as a second signature for ``overlap``, so the receiver switches without refusing a
     delivery.  Rotating again within the overlap drops the oldest secret."""
+    # ``principal`` None: the operator's CLI (services/notify/cli.py), any contact point
+    mine = sa.true() if principal is None else visible(principal)
     row = session.execute(sa.select(subscriptions).where(
-        subscriptions.c.subscription_id == subscription_id).with_for_update()).first()
+        subscriptions.c.subscription_id == subscription_id, mine).with_for_update()).first()
     if row is None:
         raise NotFound(f"no subscription {subscription_id}")
     if row.channel != "webhook":

@@ -14,11 +14,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from gridgov_common import scoping
 from gridgov_common.auth import Principal
 from gridgov_common.db import fixed
 from gridgov_common.errors import Conflict, NotFound
 from gridgov_common.roles import ScopeLevel
-from services.notify.models import deliveries, inbox, inbox_reads, notifications
+from services.notify import contacts
+from services.notify.models import (
+    deliveries,
+    inbox,
+    inbox_reads,
+    notifications,
+    subscriptions,
+)
 
 
 def _visible(principal: Principal):
@@ -87,10 +95,26 @@ def _delivery_query():
         notifications, notifications.c.notification_id == deliveries.c.notification_id)
 
 
-def list_deliveries(session, params: dict[str, Any]) -> dict[str, Any]:
+def _deliveries_visible(principal: Principal | None):
+    """SQL: deliveries to places of the caller's scope (issue 10: a district's operators see
+    their district's), to the contact points it manages, or to departments (deployment-wide).
+    ``None``: the operator's own tools, everything."""
+    if principal is None:
+        return sa.true()
+    inbox_scope = sa.func.split_part(deliveries.c.recipient, "@", 2)  # inbox:<role>@<scope>
+    return sa.or_(
+        deliveries.c.subscription_id.in_(
+            sa.select(subscriptions.c.subscription_id).where(contacts.visible(principal))),
+        sa.and_(deliveries.c.subscription_id.is_(None), sa.or_(
+            inbox_scope.startswith(f"{ScopeLevel.DEPARTMENT.value}:"),
+            scoping.where_scope(principal, sa.func.split_part(inbox_scope, ":", 2)))))
+
+
+def list_deliveries(session, params: dict[str, Any],
+                    principal: Principal | None = None) -> dict[str, Any]:
     """Default ``state=dead``: the dead-lettered deliveries, newest first; ``failing``:
     pending ones that have failed at least once (retrying)."""
-    query = _delivery_query()
+    query = _delivery_query().where(_deliveries_visible(principal))
     state = params["state"]
     if state == "failing":
         query = query.where(deliveries.c.state == fixed("pending"),
@@ -104,16 +128,17 @@ def list_deliveries(session, params: dict[str, Any]) -> dict[str, Any]:
     return {"items": [_delivery(row) for row in rows]}
 
 
-def retry(session, delivery_id: int) -> dict[str, Any]:
+def retry(session, delivery_id: int, principal: Principal | None = None) -> dict[str, Any]:
     """An operator sends a dead delivery again (after fixing the endpoint): it becomes
     pending with a fresh attempt count."""
+    visible = _deliveries_visible(principal)
     updated = session.execute(sa.update(deliveries).where(
-        deliveries.c.delivery_id == delivery_id, deliveries.c.state == fixed("dead"))
+        deliveries.c.delivery_id == delivery_id, deliveries.c.state == fixed("dead"), visible)
         .values(state="pending", attempts=0, next_attempt_at=sa.func.now())
         .returning(deliveries.c.delivery_id)).first()
     if updated is None:
         found = session.execute(sa.select(deliveries.c.state).where(
-            deliveries.c.delivery_id == delivery_id)).scalar()
+            deliveries.c.delivery_id == delivery_id, visible)).scalar()
         if found is None:
             raise NotFound(f"no delivery {delivery_id}")
         raise Conflict(f"delivery {delivery_id} is {found}, not dead", code="not_dead")

@@ -122,19 +122,20 @@ class NotifyService(platform.PlatformService):
           response=schemas.SubscriptionSchema, status=201, tags=("subscriptions",),
           summary="Add a contact point (e-mail, SMS, webhook) for a role over a scope")
     def create_subscription(self, request):
-        return contacts.create(self.db, self.pii, request.data, request.principal.sub)
+        return contacts.create(self.db, self.pii, request.data, request.principal)
 
     @http("GET", "/subscriptions", roles=ADMINS, query=schemas.SubscriptionQuerySchema,
           response=schemas.SubscriptionSchema, many=True, tags=("subscriptions",),
           summary="Contact points, addresses masked")
     def list_subscriptions(self, request):
-        return contacts.listing(self.db, request.params["role"], request.params["active"])
+        return contacts.listing(self.db, request.principal, request.params["role"],
+                                request.params["active"])
 
     @http("GET", "/subscriptions/<int:subscription_id>", roles=ADMINS,
           response=schemas.SubscriptionSchema, tags=("subscriptions",),
           summary="One contact point, address masked")
     def get_subscription(self, request, subscription_id):
-        return contacts.get(self.db, subscription_id)
+        return contacts.get(self.db, request.principal, subscription_id)
 
     @http("POST", "/subscriptions/<int:subscription_id>/secret", roles=ADMINS,
           body=schemas.SecretRotationBodySchema, response=schemas.SubscriptionSchema,
@@ -146,13 +147,14 @@ class NotifyService(platform.PlatformService):
         if hours is None:
             hours = float(self.sender.container.config.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
         return contacts.rotate_secret(self.db, self.pii, subscription_id,
-                                      timedelta(hours=hours), request.data["secret"])
+                                      timedelta(hours=hours), request.data["secret"],
+                                      principal=request.principal)
 
     @http("DELETE", "/subscriptions/<int:subscription_id>", roles=ADMINS,
           response=schemas.SubscriptionSchema, tags=("subscriptions",),
           summary="Deactivate a contact point (kept for the deliveries that name it)")
     def deactivate_subscription(self, request, subscription_id):
-        return contacts.deactivate(self.db, subscription_id)
+        return contacts.deactivate(self.db, request.principal, subscription_id)
 
     # -- deliveries (operators) ----------------------------------------------------------------
 
@@ -160,12 +162,12 @@ class NotifyService(platform.PlatformService):
           response=schemas.DeliveryListSchema, tags=("deliveries",),
           summary="Deliveries by state; default: dead-lettered (failed on every attempt)")
     def list_deliveries(self, request):
-        return reading.list_deliveries(self.db, request.params)
+        return reading.list_deliveries(self.db, request.params, request.principal)
 
     @http("POST", "/deliveries/<int:delivery_id>/retry", roles=ADMINS,
           response=schemas.DeliverySchema, tags=("deliveries",),
           summary="Send a dead-lettered delivery again (after the endpoint is fixed)")
     def retry_delivery(self, request, delivery_id):
-        result = reading.retry(self.db, delivery_id)
+        result = reading.retry(self.db, delivery_id, request.principal)
         sa.event.listen(self.db, "after_commit", lambda _s: self.sender.wake(), once=True)
         return result

@@ -55,7 +55,7 @@ def test_reading_the_audit_is_audited(assessment, web_session, token):
     newest = second.json()[0]
     assert (newest["actor_sub"], newest["action"], newest["subject"]) == (
         "auditor", "read_audit", "track_audit")
-    assert newest["detail"] == {"limit": 10}
+    assert newest["detail"] == {"limit": 10, "actor_scope": ADMIN[1]}
 
 
 def test_rows_are_append_only_and_carry_the_server_time(assessment, aged_rows):

@@ -65,7 +65,8 @@ def table_counts(db_engine, schema: str) -> dict[str, int]:
                 for n in names}
 
 
-def walk(web_session, bearer, routes, path_values, queries, bodies, raw_bodies=None):
+def walk(web_session, bearer, routes, path_values, queries, bodies, raw_bodies=None,
+         markers=MARKERS):
     """Call every non-public route with every 110105 token; the failures, as text."""
     failures: list[str] = []
     raw_bodies = raw_bodies or {}
@@ -92,12 +93,12 @@ def walk(web_session, bearer, routes, path_values, queries, bodies, raw_bodies=N
                 what = f"{route} {role} {kwargs.get('params') or ''}"
                 if response.status_code >= 500:
                     failures.append(f"{what}: {response.status_code}")
-                elif response.status_code < 300 and route not in READS_BY_POST.get(
-                        method, set()) and method in ("POST", "PUT", "PATCH"):
+                elif (response.status_code < 300 and method in ("POST", "PUT", "PATCH")
+                      and route not in NOT_UNDER_B):
                     failures.append(f"{what}: a write under 320505 answered "
                                     f"{response.status_code}")
-                elif response.status_code < 300:
-                    leaked = [m for m in MARKERS if m in response.text]
+                elif response.status_code < 300:  # a read, or a write of its own
+                    leaked = [m for m in markers if m in response.text]
                     if leaked:
                         failures.append(f"{what}: {response.status_code} shows {leaked}")
     return failures
@@ -106,7 +107,9 @@ def walk(web_session, bearer, routes, path_values, queries, bodies, raw_bodies=N
 PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
           "GET /grids/{grid_code}/notice-board", "GET /dashboard",
           "GET /dashboard/static/{name}"}
-READS_BY_POST = {"POST": {"POST /search", "POST /lookup/points"}}
+# POSTs that read (their answers are checked for 320505's data), and writes whose body
+# names nothing of 320505: a 110105 worker starting its own patrol or a 110105 meeting
+NOT_UNDER_B = {"POST /search", "POST /lookup/points", "POST /patrols", "POST /meetings"}
 
 
 @pytest.fixture
@@ -269,3 +272,135 @@ def test_assessment_reports_stay_in_their_district(start_service, web_session, b
     after = table_counts(db_engine, "assessment")
     # reading the schemes stores the default one the first time: deployment-wide, no district
     assert {**after, "appraisal_schemes": 0} == {**before, "appraisal_schemes": 0}
+
+
+def test_assessment_field_work_stays_in_its_district(start_service, web_session, bearer,
+                                                     platform_secrets, db_engine):
+    """Patrols and tracks, the track audit, patrol grids, meetings, work logs and spot
+    checks of 320505, walked with every 110105 token (every assessment route)."""
+    start_service("assessment")
+    worker = mint(platform_secrets, "neighbourhood_grid_worker", f"grid:{B_GRID}", "worker-b")
+    chief = mint(platform_secrets, "community_grid_chief", f"community:{B_COMMUNITY}",
+                 "chief-b")
+    admin = mint(platform_secrets, "district_admin", f"district:{B_DISTRICT}", "admin-b")
+
+    def send(method, path, body, headers):
+        response = web_session.request(method, path, json=body, headers=headers)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    send("PUT", "/patrol-grids", {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"grid_code": B_GRID},
+        "geometry": square(120.0, 31.0, 120.01, 31.01)}]}, admin)
+    patrol = send("POST", "/patrols", {"started_at": "2026-11-28T08:00:00+08:00"}, worker)
+    send("POST", f"/patrols/{patrol['patrol_id']}/points", {"points": [
+        {"id": "p1", "recorded_at": "2026-11-28T08:05:00+08:00", "lon": 120.005,
+         "lat": 31.005}]}, worker)
+    assert web_session.get(f"/patrols/{patrol['patrol_id']}/track",
+                           headers=admin).status_code == 200  # a track audit row of 320505
+    log = send("POST", "/work-logs", {"grid_code": B_GRID, "day": "2026-11-27",
+                                      "content": "锦绣花园走访"}, worker)
+    send("POST", "/meetings", {"kind": "emergency", "held_on": "2026-11-27",
+                               "attendees": ["chief-b"], "minutes": "锦绣社区应急会"}, chief)
+    send("POST", "/spot-checks", {"grid_code": B_GRID, "record_kind": "resident",
+                                  "record_id": "r-1", "field_class": "basic",
+                                  "method": "phone", "correct": True}, chief)
+    before = table_counts(db_engine, "assessment")
+
+    day = {"date": "2026-11-28"}
+    failures = walk(
+        web_session, bearer, routes_of(web_session),
+        {"patrol_id": patrol["patrol_id"], "log_id": log.get("log_id", log.get("id", 1)),
+         "half_year": "2026H2"},
+        {"GET /compliance/patrols": [day, {**day, "scope": B_DISTRICT}],
+         "GET /compliance/meetings": [{"period": "2026-11"},
+                                      {"period": "2026-11", "scope": B_COMMUNITY}],
+         "GET /meetings": [{}, {"since": "2026-11-01"}],
+         "GET /work-logs": [{}, {"day": "2026-11-27"}],
+         "GET /spot-checks": [{}, {"scope": B_DISTRICT}],
+         "GET /spot-checks/accuracy": [{}, {"scope": B_DISTRICT, "by": "grid"}],
+         "GET /patrols/audit": [{}, {"limit": 1000}]},
+        {"PUT /patrol-grids": {"type": "FeatureCollection", "features": [{
+            "type": "Feature", "properties": {"grid_code": B_GRID},
+            "geometry": square(121.0, 32.0, 121.01, 32.01)}]},
+         "POST /patrols/{patrol_id}/stop": {"stopped_at": "2026-11-28T09:00:00+08:00"},
+         "POST /patrols/{patrol_id}/points": {"points": [
+             {"id": "x1", "recorded_at": "2026-11-28T08:06:00+08:00", "lon": 120.0,
+              "lat": 31.0}]},
+         "POST /work-logs": {"grid_code": B_GRID, "day": "2026-11-28", "content": "冒名"},
+         "POST /work-logs/{log_id}/review": {"state": "approved", "comment": "跨区"},
+         "POST /spot-checks": {"grid_code": B_GRID, "record_kind": "resident",
+                               "record_id": "r-2", "field_class": "basic",
+                               "method": "phone", "correct": False},
+         "POST /circulars": {"kind": "weekly", "period": "2026-W48",
+                             "scope": f"district:{B_DISTRICT}"}},
+        markers=(*MARKERS, patrol["patrol_id"], "worker-b", "chief-b"))
+    assert failures == []
+    after = table_counts(db_engine, "assessment")
+    # 110105's own patrols, meetings and the staff it "remembers" are its own, not 320505's
+    for own in ("patrols", "meetings", "field_staff", "appraisal_schemes"):
+        after.pop(own, None)
+        before.pop(own, None)
+    assert after == before
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM assessment.patrols WHERE scope_code LIKE :b "
+            "AND staff_sub <> 'worker-b'"), {"b": B_DISTRICT + "%"}).scalar() == 0
+
+
+def test_notify_stays_in_its_district(start_service, web_session, bearer, platform_secrets,
+                                      db_engine):
+    """Contact points and deliveries of 320505 (an inbox row too), walked with every
+    110105 token; creating a contact point over 320505 is refused."""
+    start_service("notify")
+    admin = mint(platform_secrets, "district_admin", f"district:{B_DISTRICT}", "admin-b")
+    created = web_session.post("/subscriptions", headers=admin, json={
+        "role": "community_grid_chief", "scope": f"community:{B_COMMUNITY}",
+        "channel": "webhook", "address": "https://hooks.example/320505", "locale": "zh-CN"})
+    assert created.status_code == 201, created.text
+    subscription = created.json()["subscription_id"]
+    notification = str(uuid.uuid4())
+    with db_engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO notify.notifications (notification_id, cause_id, kind, template, "
+            "locale, params, priority, producer) VALUES (:n, :cause, 'request', 'plain', "
+            "'zh-CN', '{}', 5, 'test')"), {"n": notification, "cause": f"case:{B_GRID}"})
+        conn.execute(sa.text(
+            "INSERT INTO notify.deliveries (notification_id, cause_id, channel, recipient, "
+            "subscription_id, priority, state, attempts, last_error) VALUES "
+            "(:n, :cause, 'inbox', :inbox, NULL, 5, 'dead', 3, 'gone'), "
+            "(:n, :cause, 'webhook', :sub, :sid, 5, 'dead', 3, 'gone')"),
+            {"n": notification, "cause": f"case:{B_GRID}",
+             "inbox": f"inbox:community_grid_chief@community:{B_COMMUNITY}",
+             "sub": f"subscription:{subscription}", "sid": subscription})
+        message = conn.execute(sa.text(
+            "INSERT INTO notify.inbox (notification_id, kind, role, scope_level, scope_code, "
+            "priority, title, body) VALUES (:n, 'request', 'community_grid_chief', "
+            "'community', :c, 5, '锦绣社区通知', '锦绣花园') RETURNING message_id"),
+            {"n": notification, "c": B_COMMUNITY}).scalar_one()
+        dead = conn.execute(sa.text("SELECT min(delivery_id) FROM notify.deliveries")).scalar()
+    own = web_session.get("/deliveries", headers=admin)
+    assert own.status_code == 200 and B_GRID in own.text, own.text
+    before = table_counts(db_engine, "notify")
+
+    failures = walk(
+        web_session, bearer, routes_of(web_session),
+        {"subscription_id": subscription, "delivery_id": dead, "message_id": message},
+        {"GET /deliveries": [{}, {"state": "dead"}, {"cause_id": f"case:{B_GRID}"}],
+         "GET /subscriptions": [{}, {"role": "community_grid_chief"}]},
+        {"POST /subscriptions": {"role": "community_grid_chief",
+                                 "scope": f"community:{B_COMMUNITY}", "channel": "webhook",
+                                 "address": "https://evil.example/hook", "locale": "zh-CN"},
+         "POST /subscriptions/{subscription_id}/secret": {"overlap_hours": 1}})
+    assert failures == []
+    after = table_counts(db_engine, "notify")
+    after.pop("inbox_reads", None)  # marking a message read is the reader's own row
+    before.pop("inbox_reads", None)
+    assert after == before
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM notify.inbox_reads")).scalar() == 0
+        assert conn.execute(sa.text(
+            "SELECT active FROM notify.subscriptions WHERE subscription_id = :s"),
+            {"s": subscription}).scalar() is True
+        assert conn.execute(sa.text("SELECT state FROM notify.deliveries WHERE "
+                                    "delivery_id = :d"), {"d": dead}).scalar() == "dead"
