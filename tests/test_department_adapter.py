@@ -451,6 +451,9 @@ def test_bus_contract_example_reports_in(uri, url, tmp_path, rabbit_config):
     report = parse_envelope(reports[0][2])
     assert report.type == "department.report" and report.payload["kind"] == "ack"
     assert report.correlation_id == message["message_id"]
+    # the broker-checked user_id is the login (REQUIRE_REPORT_USER_ID refuses reports
+    # without the department's own user, issue 10)
+    assert reports[0][1].user_id == pika.URLParameters(url).credentials.username
 
 
 def _consumers(uri: str, queue: str) -> int:
