@@ -169,8 +169,8 @@ class JsonWsgiApp:
             elif exc.code == 405:
                 response = error_response(errors.MethodNotAllowed(
                     f"{request.method} not allowed on {request.path}"))
-            else:
-                response = exc
+            else:  # a redirect (merged slashes): werkzeug's own answer
+                response = exc.get_response(environ)
         return add_html_security_headers(response)(environ, start_response)
 
 

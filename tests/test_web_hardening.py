@@ -100,3 +100,15 @@ def test_json_depth_counts_without_recursion():
     for _ in range(100_000):
         deep = [deep]
     assert json_depth(deep) == 100_001 > MAX_JSON_DEPTH
+
+
+def test_a_routing_redirect_gets_the_headers_too(container_factory, service_config,
+                                                 web_session, web_config_port):
+    """werkzeug answers a path with doubled slashes with a redirect of its own: it passes
+    through the same header helper (nosniff) instead of failing in it."""
+    container_factory(RegistryService, service_config("registry")).start()
+    response = web_session.get(f"http://127.0.0.1:{web_config_port}/healthz//",
+                               allow_redirects=False)
+    assert response.status_code == 308
+    assert "//" not in response.headers["Location"].split("://", 1)[1]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
