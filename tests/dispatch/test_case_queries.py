@@ -138,3 +138,22 @@ def test_rpc_get_case_and_list_cases_apply_the_given_scope(four_cases, rabbit_co
         with pytest.raises(RemoteError) as bad_scope:
             dispatch_rpc.list_cases("town_grid_chief", "grid:320505001001003")
         assert bad_scope.value.exc_type == "Unprocessable"
+
+
+def test_another_district_sees_none_of_these_cases(four_cases, web_session, token):
+    """Issue 10 item 3: every dispatch route, called with a token of every role of district
+    110105, on 320505's cases (path ids, queries by their grid and town): no 5xx, no answer
+    carrying a 320505 code, every action refused (tests/authz/test_districts.py's walk)."""
+    from tests.authz.conftest import OTHER_SCOPES
+    from tests.authz.test_districts import walk
+    from tests.authz.test_route_walk import routes_of
+
+    other = {"other_district": {role.value: token(role.value, scope, sub=f"b-{role.value}")
+                                for role, scope in OTHER_SCOPES.items()}}
+    routes = {r: v for r, v in routes_of(web_session).items() if not r.startswith(
+        ("GET /config", "POST /config", "PUT /config", "DELETE /config"))}
+    failures = walk(web_session, other, routes, {"case_id": four_cases["A"]},
+                    {"GET /cases": [{}, {"grid_code": GRID}, {"town_code": TOWN}],
+                     "GET /statistics": [{}, {"scope": DISTRICT}],
+                     "GET /delay-requests": [{}]}, {})
+    assert failures == []

@@ -329,6 +329,34 @@ def test_reads_are_scoped(events, web_session, worker_a, worker_b, admin, token)
     assert web_session.get("/cases/GS20000101-999999", headers=admin).status_code == 404
 
 
+def test_another_district_sees_none_of_these_cases(events, web_session, worker_a, token,
+                                                   db_engine):
+    """Issue 10 item 3: every staff route of events, called with a token of every role of
+    district 110105 on a 320505 case (its number, its photo, a report at its location):
+    no 5xx, no answer carrying a 320505 code, and no case filed under 320505 (the walk of
+    tests/authz/test_districts.py; Open311 is public by the standard)."""
+    from tests.authz.conftest import OTHER_SCOPES
+    from tests.authz.test_districts import walk
+    from tests.authz.test_route_walk import routes_of
+
+    photo = upload(web_session, worker_a).json()
+    case = file(web_session, worker_a, photos=[photo["sha256"]])
+    with db_engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT count(*) FROM events.cases")).scalar()
+    other = {"other_district": {role.value: token(role.value, scope, sub=f"b-{role.value}")
+                                for role, scope in OTHER_SCOPES.items()}}
+    routes = {r: v for r, v in routes_of(web_session).items() if "/open311/" not in r}
+    failures = walk(web_session, other, routes,
+                    {"case_number": case["case_number"], "sha256": photo["sha256"]},
+                    {"GET /cases": [{}, {"grid_code": case["grid_code"]}]},
+                    {"POST /cases": case_body(description="跨区上报：3幢楼道堆放杂物"),
+                     "POST /cases/{case_number}/duplicate": {
+                         "duplicate_of": case["case_number"], "reason": "跨区"}})
+    assert failures == []
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events.cases")).scalar() == before
+
+
 def test_repeated_client_ref_returns_the_same_case(events, web_session, worker_a, token,
                                                    observer):
     ref = str(uuid.uuid4())
