@@ -253,6 +253,24 @@ def _row(report: Report, placement: Placement, case_number: str,
     }
 
 
+SENSITIVE_HEADLINE = "特殊人群紧急情况 / Urgent special-group matter"
+
+
+def alert_content(case: dict[str, Any], sub: catalogue.Subcategory) -> dict[str, Any]:
+    """Headline, description and location of a major-event alert on ``gridgov.alerts``.
+
+    Every department bound for the town's alerts (and notify's recipients) gets it, so a
+    sensitive case (P5.2.5) is announced without what or where: no subcategory name, no
+    description, no location; the assigned departments and the special-group readers read
+    the details in the case (and its CAP page)."""
+    if sub.sensitive:
+        return {"headline": SENSITIVE_HEADLINE, "location": None,
+                "description": f"案件 {case['case_number']}：详情仅限授权人员查看 (P5.2.5) / "
+                               "details for authorised staff only"}
+    return {"headline": alert_headline(sub, case["description"]),
+            "description": case["description"], "location": case["location"]}
+
+
 def announce(session: Session, case: dict[str, Any], sub: catalogue.Subcategory,
              correlation_id: str | None) -> None:
     """Outbox: the major-event alert first (P5.2.7 "at once"), then the filed case."""
@@ -262,9 +280,7 @@ def announce(session: Session, case: dict[str, Any], sub: catalogue.Subcategory,
             "case_id": case["case_id"], "case_number": case["case_number"],
             "msg_type": "alert", "town_code": case["town_code"],
             "grid_code": case["grid_code"], "severity": case["severity"],
-            "category": sub.alert_category,
-            "headline": alert_headline(sub, case["description"]),
-            "description": case["description"], "location": location,
+            "category": sub.alert_category, **alert_content(case, sub),
             "reported_at": case["reported_at"],
         }, PRODUCER, correlation_id=correlation_id)
         add_to_outbox(session, ALERTS_EXCHANGE,

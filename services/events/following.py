@@ -41,9 +41,14 @@ from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
 from gridgov_common.contract.envelope import Envelope
 from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
 from gridgov_common.outbox import add_to_outbox
-from services.events.cases import MAJOR_EVENT_ALERT, ON_SPOT_NOTE, PRODUCER, view
+from services.events.cases import (
+    MAJOR_EVENT_ALERT,
+    ON_SPOT_NOTE,
+    PRODUCER,
+    alert_content,
+    view,
+)
 from services.events.domain import catalogue
-from services.events.domain.cap import alert_headline
 from services.events.domain.numbers import now_utc
 from services.events.models import cases
 
@@ -173,9 +178,7 @@ def _send_follow_up(session: Session, case: dict[str, Any], msg_type: str,
         "case_id": case["case_id"], "case_number": case["case_number"],
         "msg_type": msg_type, "town_code": case["town_code"],
         "grid_code": case["grid_code"], "severity": case["severity"],
-        "category": sub.alert_category,
-        "headline": alert_headline(sub, case["description"]),
-        "description": case["description"], "location": case["location"],
+        "category": sub.alert_category, **alert_content(case, sub),
         "reported_at": case["reported_at"],
     }, PRODUCER, correlation_id=correlation_id)
     add_to_outbox(session, ALERTS_EXCHANGE,

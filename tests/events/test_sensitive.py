@@ -25,6 +25,7 @@ from tests.events.conftest import (
     add_resident,
     case_body,
     file,
+    received,
 )
 
 pytestmark = pytest.mark.integration
@@ -123,9 +124,16 @@ def test_duplicate_of_a_sensitive_case_is_not_told_to_a_non_reader(events, web_s
 
 
 def test_alert_of_a_sensitive_case_only_for_its_departments_and_readers(
-        events, web_session, worker_a, token, db_engine):
+        events, web_session, worker_a, token, db_engine, observer):
     case = web_session.post("/cases", json=drug_user_body(severity="critical"),
                             headers=worker_a).json()
+    # on gridgov.alerts (every department bound for the town) neither what nor where
+    [(key, _, alert), (_, _, reported)] = received(observer, 2)
+    assert key == f"{TOWN}.critical.special_group"
+    assert alert["payload"]["headline"] == "特殊人群紧急情况 / Urgent special-group matter"
+    assert alert["payload"]["location"] is None
+    assert "报到" not in alert["payload"]["description"]
+    assert reported["payload"]["sensitive"] is True  # events.case.reported v3
     url = f"/cases/{case['case_number']}/cap.xml"
     police = token("department_officer", "department:public_security")
     assert web_session.get(url, headers=police).status_code == 404  # not assigned yet
