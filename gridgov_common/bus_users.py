@@ -9,7 +9,8 @@ through it); the platform declares its queues for it (:func:`department_queues`)
 (:data:`DEAD_LETTER_POLICY`). The grants are the least the reference adapter
 (tools/department_adapter) needs; docs/BUS-SECURITY.md explains each one.
 
-CLI: ``python -m gridgov_common.bus_users create|rotate|revoke|list|setup|definitions`` (see
+CLI: ``python -m gridgov_common.bus_users create|rotate|revoke|list|setup|create-service|
+definitions`` (see
 ``--help``).
 """
 
@@ -34,6 +35,7 @@ from gridgov_common.contract.routing import (
     DEAD_LETTER_EXCHANGE,
     DISPATCH_EXCHANGE,
     DLQ_SUFFIX,
+    EVENTS_EXCHANGE,
     EXCHANGES,
     INTAKE_EXCHANGE,
     REPORTS_EXCHANGE,
@@ -117,6 +119,137 @@ def department_queues(department: str) -> list[QueueSpec]:
     return specs
 
 
+# --- the five services' own users (issue 10, item 6) --------------------------------------
+# One broker user per service, ``svc.<service>``, instead of one administrator for all:
+# each may declare only its own queues (exact names), bind them only with its own keys,
+# consume only them, and publish only the keys it produces. Everything is derived from
+# SERVICES; tests/test_service_users.py checks the table against the consumers in the
+# code and runs the case flow with every service on its own user.
+SERVICE_USER_PREFIX = "svc."
+RPC_EXCHANGE = "nameko-rpc"  # nameko's RPC exchange (nameko.rpc.get_rpc_exchange)
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_DEPARTMENT_KEY = r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*"  # CODE_RE, as a regex fragment
+_REJECTIONS = rf"^{_DEPARTMENT_KEY}\.rejections$"  # <department>.rejections
+
+
+@dataclass(frozen=True)
+class ServiceBus:
+    """What one service does on the bus (read from its code; the test compares)."""
+
+    consumes: tuple[tuple[str, str, tuple[str, ...]], ...]  # (queue, exchange, binding keys)
+    publishes: tuple[tuple[str, str], ...]  # (exchange, regex of the keys it publishes)
+    rpc_serves: bool = False  # has @rpc entrypoints: queue rpc-<service>
+    rpc_calls: tuple[str, ...] = ()  # services it calls (RpcProxy): rpc.reply-<service>-<uuid>
+    tags: tuple[str, ...] = ()  # management-API tags
+
+
+SERVICES: dict[str, ServiceBus] = {
+    "registry": ServiceBus(
+        consumes=(("registry.intake", INTAKE_EXCHANGE,
+                   ("*.resident.moved_out", "*.resident.updated")),
+                  ("registry.staff_flagged", EVENTS_EXCHANGE, ("assessment.staff.flagged",))),
+        publishes=((EVENTS_EXCHANGE, r"^registry\."),
+                   (DISPATCH_EXCHANGE, _REJECTIONS)),  # a refused push, told to its sender
+        rpc_serves=True),
+    "events": ServiceBus(
+        consumes=(("events.intake", INTAKE_EXCHANGE, ("*.case.report",)),
+                  ("events.case_changes", EVENTS_EXCHANGE, ("dispatch.case.changed",))),
+        publishes=((EVENTS_EXCHANGE, r"^events\."),
+                   (ALERTS_EXCHANGE, r"^[0-9]{9}\.(?:minor|major|critical)\.[a-z0-9_]+$"),
+                   (DISPATCH_EXCHANGE, _REJECTIONS)),
+        rpc_calls=("registry",)),
+    "dispatch": ServiceBus(
+        consumes=(("dispatch.cases", EVENTS_EXCHANGE, ("events.case.reported",)),
+                  ("dispatch.registry_staff", EVENTS_EXCHANGE, ("registry.staff.changed",)),
+                  ("dispatch.reports", REPORTS_EXCHANGE, ("*.*",)),
+                  ("dispatch.notifications", EVENTS_EXCHANGE, ("notify.sent",))),
+        publishes=((EVENTS_EXCHANGE, r"^(?:dispatch\..+|notify\.request)$"),
+                   (DISPATCH_EXCHANGE, rf"^{_DEPARTMENT_KEY}\.(?:rejections|decisions|"
+                                       r"[0-9]{9}\.[a-z0-9_]+\.(?:normal|urgent|major))$")),
+        rpc_serves=True),  # assignments <department>.<town>.<category>.<priority>
+    "assessment": ServiceBus(
+        consumes=(("assessment.registry_grids", EVENTS_EXCHANGE, ("registry.grid.changed",)),
+                  ("assessment.registry_staff", EVENTS_EXCHANGE, ("registry.staff.changed",))),
+        publishes=((EVENTS_EXCHANGE, r"^assessment\."),),
+        rpc_calls=("dispatch", "registry"),
+        tags=("management",)),  # the dashboard reads queue depths from the management API
+    "notify": ServiceBus(
+        consumes=(("notify.alerts", ALERTS_EXCHANGE, ("#",)),
+                  ("notify.escalations", EVENTS_EXCHANGE, ("dispatch.escalation",)),
+                  ("notify.meeting_reminders", EVENTS_EXCHANGE, ("assessment.meeting.reminder",)),
+                  ("notify.circulars", EVENTS_EXCHANGE, ("assessment.circular.published",)),
+                  ("notify.requests", EVENTS_EXCHANGE, ("notify.request",))),
+        publishes=((EVENTS_EXCHANGE, r"^notify\."),)),
+}
+
+
+def service_user_name(service: str) -> str:
+    if service not in SERVICES:
+        raise ValueError(f"not a gridgov service: {service!r}")
+    return f"{SERVICE_USER_PREFIX}{service}"
+
+
+def _alternatives(regexes: list[str]) -> str:
+    """One regex matching what any of ``regexes`` matches; each starts with ``^`` and ends
+    with ``$`` unless it is a prefix (``^registry\\.``)."""
+    parts = [r.removeprefix("^") for r in dict.fromkeys(regexes)]
+    return "^$" if not parts else f"^(?:{'|'.join(parts)})"
+
+
+def _exact(names: list[str]) -> list[str]:
+    return [rf"^{re.escape(name)}$" for name in names]
+
+
+def service_grants(service: str) -> Grants:
+    r"""Derived from :data:`SERVICES`. Queue names are exact (a prefix such as
+    ``registry\..*`` would let the service declare an *exchange* of that name and route
+    any key through it, the department hole of issue 10); only nameko's RPC reply queues
+    need a pattern (a fresh uuid per process).
+
+    - configure: its queues and their DLQs; ``rpc-<service>`` / its reply queues and
+      ``nameko-rpc`` (nameko declares that exchange with every RPC queue). No gridgov
+      exchange: they are checked with passive declares (gridgov_common.messaging).
+    - write: its queues (bind), the exchanges it publishes to, gridgov.dlx (its dead
+      letters), nameko-rpc (requests, replies).
+    - read: its consuming queues (consume; declaring with a dead-letter exchange also
+      needs it), the exchanges its queues bind to (binding source), gridgov.dlx.
+    - topic: publish only its keys, bind only its keys, on every exchange (an exchange
+      without an entry would not be restricted by key).
+    """
+    bus = SERVICES[service]
+    consuming = [queue for queue, _, _ in bus.consumes]
+    dlqs = [f"{queue}{DLQ_SUFFIX}" for queue in consuming]
+    rpc_queues = (_exact([f"rpc-{service}"]) if bus.rpc_serves else []) + (
+        [rf"^{re.escape(f'rpc.reply-{service}-')}{_UUID}$"] if bus.rpc_calls else [])
+    uses_rpc = bool(rpc_queues)
+    rpc_exchange = _exact([RPC_EXCHANGE]) if uses_rpc else []
+    own = _exact(consuming + dlqs)
+    topic_write: dict[str, list[str]] = {name: [] for name in EXCHANGES}
+    topic_read: dict[str, list[str]] = {name: [] for name in EXCHANGES}
+    for exchange, keys in bus.publishes:
+        topic_write[exchange].append(keys)
+    for queue, exchange, keys in bus.consumes:
+        topic_read[exchange].extend(rf"^{re.escape(key)}$" for key in keys)
+        topic_write[DEAD_LETTER_EXCHANGE].append(rf"^{re.escape(queue + DLQ_SUFFIX)}$")
+        topic_read[DEAD_LETTER_EXCHANGE].append(rf"^{re.escape(queue + DLQ_SUFFIX)}$")
+    topic = {name: (_alternatives(topic_write[name]), _alternatives(topic_read[name]))
+             for name in EXCHANGES}
+    if uses_rpc:
+        write = ([rf"^{_UUID}$"] if bus.rpc_serves else []) + [
+            rf"^{re.escape(target)}\.[a-z0-9_]+$" for target in bus.rpc_calls]
+        read = ([rf"^{re.escape(service)}\.\*$"] if bus.rpc_serves else []) + (
+            [rf"^{_UUID}$"] if bus.rpc_calls else [])
+        topic[RPC_EXCHANGE] = (_alternatives(write), _alternatives(read))
+    sources = sorted({exchange for _, exchange, _ in bus.consumes} | {DEAD_LETTER_EXCHANGE})
+    targets = sorted({exchange for exchange, _ in bus.publishes} | {DEAD_LETTER_EXCHANGE})
+    return Grants(
+        configure=_alternatives(own + rpc_queues + rpc_exchange),
+        write=_alternatives(own + rpc_queues + rpc_exchange + _exact(targets)),
+        read=_alternatives(_exact(consuming) + rpc_queues + rpc_exchange + _exact(sources)),
+        topic=topic,
+    )
+
+
 def user_name(department: str) -> str:
     """``dept.<code>``: the code is checked so that it cannot smuggle regex syntax in."""
     return f"{USER_PREFIX}{check_code(department, 'department')}"
@@ -178,8 +311,9 @@ class ManagementApi:
         return quote(self.vhost, safe="")
 
     def declare_exchanges(self) -> None:
-        """gridgov's exchanges, as the services declare them (idempotent)."""
-        for name in EXCHANGES:
+        """gridgov's exchanges and nameko's RPC exchange, as the services declare them
+        (idempotent)."""
+        for name in (*EXCHANGES, RPC_EXCHANGE):
             self._call("PUT", f"exchanges/{self._v()}/{quote(name, safe='')}",
                        {"type": "topic", "durable": True, "auto_delete": False,
                         "internal": False, "arguments": {}})
@@ -219,6 +353,24 @@ class ManagementApi:
         for exchange, (write, read) in g.topic.items():
             self._call("PUT", f"topic-permissions/{self._v()}/{quote(user, safe='')}",
                        {"exchange": exchange, "write": write, "read": read})
+        return user
+
+    def _grant(self, user: str, g: Grants) -> None:
+        self._call("PUT", f"permissions/{self._v()}/{quote(user, safe='')}",
+                   {"configure": g.configure, "write": g.write, "read": g.read})
+        for exchange, (write, read) in g.topic.items():
+            self._call("PUT", f"topic-permissions/{self._v()}/{quote(user, safe='')}",
+                       {"exchange": exchange, "write": write, "read": read})
+
+    def create_service(self, service: str, password: str, user: str | None = None) -> str:
+        """Create (or reset) ``svc.<service>`` (or ``user``: tests use unique names, users
+        are broker-wide) with its grants (:func:`service_grants`), after declaring the
+        exchanges (it may not declare them)."""
+        user = user or service_user_name(service)
+        self.declare_exchanges()
+        self._call("PUT", f"users/{quote(user, safe='')}",
+                   {"password": password, "tags": ",".join(SERVICES[service].tags)})
+        self._grant(user, service_grants(service))
         return user
 
     def rotate(self, department: str, password: str) -> str:
@@ -271,7 +423,8 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
 
 
 def definitions(departments: list[str], vhost: str = "/",
-                passwords: dict[str, str] | None = None) -> dict[str, Any]:
+                passwords: dict[str, str] | None = None,
+                service_passwords: dict[str, str] | None = None) -> dict[str, Any]:
     """Definitions file for rabbitmq.conf: the exchanges and the department users + grants.
 
     Without ``passwords`` (the committed file) users carry an empty ``password_hash``: such a
@@ -291,9 +444,19 @@ def definitions(departments: list[str], vhost: str = "/",
                             "write": g.write, "read": g.read})
         topic.extend({"user": user, "vhost": vhost, "exchange": exchange, "write": write,
                       "read": read} for exchange, (write, read) in g.topic.items())
+    for service in SERVICES:  # the services' own users, locked without a password
+        user, g = service_user_name(service), service_grants(service)
+        secret = (service_passwords or {}).get(service)
+        users.append({"name": user, "password_hash": password_hash(secret) if secret else "",
+                      "hashing_algorithm": "rabbit_password_hashing_sha256",
+                      "tags": list(SERVICES[service].tags)})
+        permissions.append({"user": user, "vhost": vhost, "configure": g.configure,
+                            "write": g.write, "read": g.read})
+        topic.extend({"user": user, "vhost": vhost, "exchange": exchange, "write": write,
+                      "read": read} for exchange, (write, read) in g.topic.items())
     exchanges = [{"name": name, "vhost": vhost, "type": "topic", "durable": True,
                   "auto_delete": False, "internal": False, "arguments": {}}
-                 for name in EXCHANGES]
+                 for name in (*EXCHANGES, RPC_EXCHANGE)]
     specs = [spec for code in codes for spec in department_queues(code)]
     queues = [{"name": spec.name, "vhost": vhost, "durable": True, "auto_delete": False,
                "arguments": spec.arguments} for spec in specs]
@@ -320,11 +483,22 @@ def add_platform_user(document: dict[str, Any], name: str, password: str) -> dic
 
 def render_definitions(departments: list[str], vhost: str = "/",
                        passwords: dict[str, str] | None = None,
-                       platform: tuple[str, str] | None = None) -> str:
-    document = definitions(departments, vhost, passwords)
+                       platform: tuple[str, str] | None = None,
+                       service_passwords: dict[str, str] | None = None) -> str:
+    document = definitions(departments, vhost, passwords, service_passwords)
     if platform:
         add_platform_user(document, *platform)
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def env_service_passwords(prefix: str) -> dict[str, str]:
+    """``<prefix><SERVICE>`` for each of the five services (GRIDGOV_AMQP_PASSWORD_REGISTRY
+    …); all must be set."""
+    found = {svc: os.environ.get(f"{prefix}{svc.upper()}", "") for svc in SERVICES}
+    missing = [f"{prefix}{svc.upper()}" for svc, value in found.items() if not value]
+    if missing:
+        raise BusUsersError(f"unset password variables: {', '.join(missing)}")
+    return found
 
 
 def env_passwords(departments: list[str], prefix: str) -> dict[str, str]:
@@ -367,6 +541,15 @@ def _parser() -> argparse.ArgumentParser:
     defs.add_argument("--password-env-prefix", metavar="PREFIX",
                       help="hash each department's password from $<PREFIX><CODE> "
                            "(production; never commit the output)")
+    defs.add_argument("--service-password-env-prefix", metavar="PREFIX",
+                      help="hash each service user's password (svc.<service>) from "
+                           "$<PREFIX><SERVICE>, e.g. GRIDGOV_AMQP_PASSWORD_ (never commit "
+                           "the output)")
+    service = sub.add_parser("create-service", help="create or reset a service's own user "
+                             "svc.<service> (exchanges must exist: setup)")
+    service.add_argument("service", choices=sorted(SERVICES))
+    service.add_argument("--password-env", metavar="VAR", required=True,
+                         help="read the password from this environment variable")
     defs.add_argument("--platform-user", metavar="NAME:VAR",
                       help="also add gridgov's administrator NAME with the password in $VAR "
                            "(needed when the node loads the file at boot)")
@@ -397,12 +580,17 @@ def main(argv: list[str] | None = None) -> int:
             prefix = args.password_env_prefix
             passwords = env_passwords(args.departments, prefix) if prefix else None
             platform = _platform(args.platform_user) if args.platform_user else None
+            service_prefix = args.service_password_env_prefix
+            services = env_service_passwords(service_prefix) if service_prefix else None
             sys.stdout.write(render_definitions(args.departments, args.vhost, passwords,
-                                                platform))
+                                                platform, services))
             return 0
         api = ManagementApi(vhost=args.vhost)
         if args.command == "list":
             print("\n".join(api.list()))
+        elif args.command == "create-service":
+            user = api.create_service(args.service, _password(args.password_env)[0])
+            print(f"created {user}")
         elif args.command == "setup":
             api.setup(args.departments)
             print(f"declared exchanges, policy {DEAD_LETTER_POLICY_NAME} and the queues of "

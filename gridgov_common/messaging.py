@@ -36,7 +36,9 @@ from typing import Any
 
 import eventlet
 import sqlalchemy as sa
+from amqp.exceptions import AccessRefused as AmqpAccessRefused
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import NotFound as AmqpNotFound
 from kombu import Connection, Exchange, Queue, binding
 from kombu.exceptions import MessageStateError
 from kombu.pools import producers
@@ -128,18 +130,50 @@ class RetryLater(Exception):
 # --- topology -------------------------------------------------------------------------
 
 def topic_exchange(name: str) -> Exchange:
-    return Exchange(name, type=EXCHANGE_TYPE, durable=True)
+    """A gridgov exchange as a queue's binding source. ``no_declare``: kombu would declare
+    it (actively) with every queue and binding, which needs the configure right on the
+    exchange; a service's own broker user has none (issue 10, gridgov_common/bus_users.py
+    SERVICES). :func:`declare_topology` checks the exchanges instead."""
+    return Exchange(name, type=EXCHANGE_TYPE, durable=True, no_declare=True)
+
+
+class TopologyError(Exception):
+    """An exchange is missing and this broker user may not declare it."""
 
 
 def declare_topology(connection) -> None:
-    """Declare every exchange of the contract (idempotent).
+    """Make sure every exchange of the contract exists (idempotent): a passive declare
+    first, which needs no permission (a service's own user has no configure right on the
+    exchanges, which the broker definitions or ``bus_users setup`` declare); only a missing
+    exchange is declared, which needs that right (``guest`` in development and tests).
 
-    ``connection`` is a kombu ``Connection`` or an open channel. Used by services at start
-    and by ``python -m gridgov_common.messaging`` (``make up``).
+    ``connection`` is a kombu ``Connection`` or an open channel, which is left usable: the
+    checks run on a channel of their own (a failed passive declare closes its channel).
+    Used by services at start and by ``python -m gridgov_common.messaging`` (``make up``).
     """
-    channel = connection.default_channel if isinstance(connection, Connection) else connection
-    for name in EXCHANGES:
-        topic_exchange(name)(channel).declare()
+    if isinstance(connection, Connection):
+        connection.ensure_connection(max_retries=1)
+        transport = connection.connection
+    else:
+        transport = connection.connection
+    channel = transport.channel()
+    try:
+        for name in EXCHANGES:
+            try:
+                channel.exchange_declare(name, EXCHANGE_TYPE, passive=True)
+                continue
+            except AmqpNotFound:
+                channel = transport.channel()  # the 404 closed the previous one
+            try:
+                channel.exchange_declare(name, EXCHANGE_TYPE, durable=True, auto_delete=False)
+            except AmqpAccessRefused as exc:
+                raise TopologyError(
+                    f"exchange {name} does not exist and this broker user may not declare "
+                    f"it ({exc}): import the broker definitions or run `python -m "
+                    f"gridgov_common.bus_users setup` (docs/BUS-SECURITY.md)") from None
+    finally:
+        if channel.is_open:
+            channel.close()
 
 
 def consumer_queue_arguments(queue_name: str, max_redeliveries: int) -> dict[str, Any]:
@@ -365,7 +399,6 @@ class ReliableConsumer(Entrypoint):
                 self.queue(channel).declare()
 
     def declare_dead_letter_queue(self, channel) -> None:
-        topic_exchange(DEAD_LETTER_EXCHANGE)(channel).declare()
         dead_letter_queue(self.queue_name)(channel).declare()
 
     # receiving

@@ -52,6 +52,10 @@ ENTRIES: list[tuple[str, Callable[[], str], str]] = [
      "docker-compose.yml only: password of the PostgreSQL container's gridgov user"),
     ("GRIDGOV_AMQP_PASSWORD", lambda: secrets.token_urlsafe(24),
      "docker-compose.yml only: password of the RabbitMQ container's gridgov user"),
+    *((f"GRIDGOV_AMQP_PASSWORD_{svc.upper()}", lambda: secrets.token_urlsafe(24),
+       f"docker-compose.yml only: password of the broker user svc.{svc} (issue 10: one "
+       f"user per service)")
+      for svc in ("registry", "events", "dispatch", "assessment", "notify")),
     ("GRIDGOV_GRAFANA_PASSWORD", lambda: secrets.token_urlsafe(18),
      "docker-compose.yml only: Grafana's admin password"),
 ]

@@ -103,7 +103,22 @@ def test_the_broker_loads_the_definitions_the_job_writes():
     script = " ".join(job["command"])
     assert "gridgov_common.bus_users definitions" in script and path in script
     assert "--platform-user gridgov:GRIDGOV_AMQP_PASSWORD" in script
+    assert "--service-password-env-prefix GRIDGOV_AMQP_PASSWORD_" in script
+    for svc in SERVICES:  # the job hashes every service user's password
+        assert f"GRIDGOV_AMQP_PASSWORD_{svc.upper()}" in job["environment"]
     assert "RABBITMQ_DEFAULT_PASS" not in json.dumps(broker)  # ignored when importing
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_each_service_connects_as_its_own_broker_user(svc):
+    """Issue 10: no administrator broker user shared by the five services."""
+    env = COMPOSE["services"][svc]["environment"]
+    assert env["GRIDGOV_AMQP_URI"].startswith(
+        f"pyamqp://svc.{svc}:${{GRIDGOV_AMQP_PASSWORD_{svc.upper()}:?")
+    assert env["GRIDGOV_AMQP_URI"].endswith("@rabbitmq:5672/")
+    broker = [value for value in env.values() if "@rabbitmq:" in str(value)]
+    assert not [value for value in broker if "//gridgov:" in value]  # no administrator
+    assert f"GRIDGOV_AMQP_PASSWORD_{svc.upper()}" in {n for n, _, _ in gen_env.ENTRIES}
 
 
 def test_every_secret_compose_requires_is_written_by_gen_env_and_has_no_default():

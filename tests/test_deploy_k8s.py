@@ -276,6 +276,11 @@ def test_secrets_come_from_secrets_and_urls_from_the_operators_services():
             assert "secretKeyRef" in env[name]["valueFrom"], name
         assert "@gridgov-db-rw:5432/gridgov" in env["GRIDGOV_DB_URL"]["value"]
         assert "@gridgov-rabbitmq:5672/" in env["GRIDGOV_AMQP_URI"]["value"]
+        # issue 10: its own broker user, with its own password, not the administrator's
+        assert env["GRIDGOV_AMQP_URI"]["value"].startswith(f"pyamqp://svc.{svc}:")
+        assert env["GRIDGOV_AMQP_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "gridgov-secrets", "key": f"GRIDGOV_AMQP_PASSWORD_{svc.upper()}"}
+        assert not [e for e in container["env"] if "//gridgov:" in e.get("value", "")]
         refs = [r.get("secretRef", {}).get("name") for r in container["envFrom"]]
         assert "gridgov-secrets" in refs
         assert not any(re.search(r"(SECRET|KEY|PASSWORD)", e["name"]) and "value" in e
