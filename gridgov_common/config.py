@@ -1,11 +1,13 @@
-"""Reading numbers from a service's config: a bad value stops the service at start, with
-the key named, instead of failing later in a worker."""
+"""Reading numbers and flags from a service's config: a bad value stops the service at
+start, with the key named, instead of failing later in a worker."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from typing import Any
+
+from nameko.extensions import DependencyProvider
 
 
 def positive_number(config: Mapping[str, Any], key: str, default: float) -> float:
@@ -55,3 +57,20 @@ def flag(config: Mapping[str, Any], key: str, default: bool = False) -> bool:
     if word in FALSE_WORDS:
         return False
     raise RuntimeError(f"config {key} must be true or false, got {value!r}")
+
+
+class ConfigFlag(DependencyProvider):
+    """A boolean setting as a dependency: read and checked once, when the container starts
+    (a value that is not a boolean stops the service there, named), then given to every
+    worker as a plain ``bool``."""
+
+    def __init__(self, key: str, default: bool = False) -> None:
+        self.key = key
+        self.default = default
+        self.value = default
+
+    def setup(self) -> None:
+        self.value = flag(self.container.config, self.key, self.default)
+
+    def get_dependency(self, worker_ctx) -> bool:
+        return self.value

@@ -16,7 +16,7 @@ from typing import Any
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
-from gridgov_common.config import flag
+from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
 from gridgov_common.messaging import (
     PermanentError,
@@ -72,6 +72,8 @@ class DispatchService(platform.PlatformService):
 
     relay = OutboxRelay(mandatory_exchanges=(DISPATCH_EXCHANGE,),
                         on_returned=filing.mark_unroutable)
+    # reports only from the department's own broker user (docs/BUS-SECURITY.md)
+    require_report_user = ConfigFlag("REQUIRE_REPORT_USER_ID")
 
     # -- supervision timer (P6.2 督办) ------------------------------------------------------
 
@@ -114,7 +116,7 @@ class DispatchService(platform.PlatformService):
         if not claim_message(self.db, envelope.message_id, reports.CONSUMER):
             return  # applied already
         try:
-            reports.apply_report(self.db, envelope, require_user=self._require_report_user())
+            reports.apply_report(self.db, envelope, require_user=self.require_report_user)
         except reports.Refused as refused:
             # undo any partial work, keep the claim, the rejection and the case-file entry,
             # then dead-letter (the consumer tells the sender when we could not)
@@ -135,9 +137,6 @@ class DispatchService(platform.PlatformService):
         for envelope in claim_messages(self.db, envelopes, notifications.CONSUMER):
             notifications.record_sent(self.db, envelope)
 
-    def _require_report_user(self) -> bool:
-        """REQUIRE_REPORT_USER_ID: reports only from the department's own broker user."""
-        return flag(self.relay.container.config, "REQUIRE_REPORT_USER_ID")
 
     # -- reading cases ---------------------------------------------------------------------
 

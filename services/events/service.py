@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
-from gridgov_common.config import flag
+from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
 from gridgov_common.messaging import claim_messages
@@ -53,6 +53,8 @@ class EventsService(platform.PlatformService):
     settings = EventsSettings()
     registry = Registry()
     relay = OutboxRelay()
+    # pushed cases only from the source system's own broker user (docs/BUS-SECURITY.md)
+    require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
 
     # -- cases from the app ---------------------------------------------------------------
 
@@ -160,8 +162,8 @@ class EventsService(platform.PlatformService):
         transaction files it. A report we cannot file fails the batch, which is then
         replayed message by message, so only that report is refused."""
         fresh = claim_messages(self.db, envelopes, intake.CONSUMER)  # else filed already
-        require_user = flag(self.relay.container.config, intake.REQUIRE_USER_SETTING)
-        reports = [intake.report_from(envelope, require_user) for envelope in fresh]
+        reports = [intake.report_from(envelope, self.require_intake_user)
+                   for envelope in fresh]
         try:
             subs = [cases.complete(report) for report in reports]
             placements = cases.place_many(self.registry, reports)

@@ -9,7 +9,7 @@ from gridgov_common import (
     platform,  # module, so `nameko run` sees one service class
     scoping,
 )
-from gridgov_common.config import flag
+from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
@@ -58,6 +58,8 @@ class RegistryService(platform.PlatformService):
     pii = Pii()
     locator = GridLocator()
     relay = OutboxRelay()
+    # department pushes only from the department's own broker user (docs/BUS-SECURITY.md)
+    require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
     audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
 
     # -- places ---------------------------------------------------------------------------
@@ -394,8 +396,7 @@ class RegistryService(platform.PlatformService):
                       ["*.resident.moved_out", "*.resident.updated"], tell_sender=True)
     def apply_department_push(self, envelope):
         """Refusals are dead-lettered and told on ``<department>.rejections``."""
-        intake.apply(self.db, self.pii, envelope, require_user=flag(
-            self.relay.container.config, intake.REQUIRE_USER_SETTING))
+        intake.apply(self.db, self.pii, envelope, require_user=self.require_intake_user)
 
     @consume_contract(adjustments.CONSUMER, EVENTS_EXCHANGE, ["assessment.staff.flagged"],
                       message_types=["assessment.staff.flagged"])

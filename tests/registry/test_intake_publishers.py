@@ -103,3 +103,11 @@ def test_a_department_user_cannot_push_for_another(person, departments, rabbit_c
     publish_as(vhost, b, password, "gridgov.intake", key, moved_out(b))
     assert wait_until(lambda: status_of(db_engine, person["id"]) == "moved_out")
     assert rejections(uri, a, timeout=0.5) == [] and rejections(uri, b, timeout=0.5) == []
+
+
+def test_a_setting_that_is_not_a_boolean_stops_the_service_at_start(container_factory,
+                                                                     service_config):
+    container = container_factory(RegistryService, service_config(
+        "registry", REQUIRE_INTAKE_USER_ID="ture"))
+    with pytest.raises(RuntimeError, match="REQUIRE_INTAKE_USER_ID"):
+        container.start()
