@@ -28,7 +28,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help up down restart status logs test bench faults lint migrate demo demo-case token \
+.PHONY: help up down restart status logs test bench soak faults lint migrate demo demo-case token \
         venv env servers clean distclean simulate deps-up deps-test mutation
 
 help: ## show this help
@@ -38,6 +38,7 @@ help: ## show this help
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: SVC=<service> (logs, down), PYTEST_ARGS='-k x tests/y.py' (test),"
+	@echo "           MINUTES=, RATE= cases/s, AUTOVACUUM=on|off (soak; RATE= is cases/min for simulate)"
 	@echo "           ROLE=, SCOPE=, SUB= (token), PYTHON= (interpreter for .venv)"
 	@echo "Services:  $(SERVICES)"
 
@@ -75,6 +76,10 @@ bench: venv env servers ## run every bench/bench_*.py in order and print their f
 	  $(VPY) "$$f" || { echo "bench: $$f FAILED (exit $$?)"; failed+=("$$f"); }; \
 	done; \
 	if [ $${#failed[@]} -gt 0 ]; then echo "bench: failed: $${failed[*]}"; exit 1; fi
+
+soak: venv env servers ## long run through the real entrypoints, slopes (MINUTES=40 RATE=5 cases/s; not in bench)
+	@$(LOAD_ENV); $(VPY) bench/soak.py --minutes $${MINUTES:-40} --rate $${RATE:-5} \
+	  $${AUTOVACUUM:+--autovacuum $$AUTOVACUUM}
 
 faults: venv env servers ## fault injection: SIGKILL services, restart RabbitMQ and PostgreSQL (run alone)
 	@$(LOAD_ENV); $(VPY) scripts/fault_injection.py

@@ -62,11 +62,16 @@ SERVICE_CLASSES = {"registry": "RegistryService", "events": "EventsService",
 
 # -- command line, signals -----------------------------------------------------------------
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Every script takes ``--quick`` (smaller sizes, for a smoke run or a busy machine)."""
+def parse_args(description: str, argv: Sequence[str] | None = None,
+               add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+               ) -> argparse.Namespace:
+    """Every script takes ``--quick`` (smaller sizes, for a smoke run or a busy machine);
+    ``add_arguments`` adds a script's own options."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true",
                         help="run a smaller size (a smoke run; figures are noisier)")
+    if add_arguments is not None:
+        add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -74,12 +79,13 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run(main: Callable[[argparse.Namespace], int], description: str) -> None:
+def run(main: Callable[[argparse.Namespace], int], description: str,
+        add_arguments: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
     """Run ``main(args)`` so that SIGTERM/SIGHUP unwind like Ctrl-C: every ``finally``
     (drop the database, stop the services) runs whoever stops the benchmark."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
-    args = parse_args(description)
+    args = parse_args(description, add_arguments=add_arguments)
     try:
         code = main(args)
     except KeyboardInterrupt:
@@ -236,7 +242,8 @@ def fresh_database(name: str, services: tuple[str, ...] = ("registry",)) -> Iter
 
 # -- RabbitMQ ------------------------------------------------------------------------------
 
-def _rabbit_api(method: str, path: str, body: dict | None = None) -> None:
+def _rabbit_api(method: str, path: str, body: dict | None = None) -> object:
+    """One management API call; its JSON answer (None for an empty one)."""
     parsed = urllib.parse.urlsplit(RABBIT_API)
     netloc = parsed.hostname + (f":{parsed.port}" if parsed.port else "")
     url = urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path + path, "", ""))
@@ -247,8 +254,17 @@ def _rabbit_api(method: str, path: str, body: dict | None = None) -> None:
     request.add_header("Authorization", "Basic " + base64.b64encode(
         f"{user}:{password}".encode()).decode())
     request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = response.read()
+    return json.loads(answer) if answer else None
+
+
+def rabbit_queues(name: str) -> list[dict]:
+    """Name, ready and unacknowledged messages of every queue of the bench vhost
+    ``gridgov_bench_<name>`` (management API; its figures lag the broker by ~5 s)."""
+    quoted = urllib.parse.quote(BENCH_PREFIX + name, safe="")
+    columns = "name,messages,messages_ready,messages_unacknowledged"
+    return list(_rabbit_api("GET", f"/queues/{quoted}?columns={columns}") or [])
 
 
 @contextmanager
