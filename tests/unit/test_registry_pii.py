@@ -173,3 +173,48 @@ def test_masks_never_contain_the_hidden_middle():
     masked = pii.mask_id_number(ID)
     assert "19491231" not in masked
     assert "1234" not in pii.mask_phone("13812349999")[3:7]
+
+
+def test_a_key_with_stray_characters_is_refused_not_silently_cleaned():
+    text = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(PiiError, match="not valid base64"):
+        pii.key_from_b64(text[:20] + "!" + text[20:], "PII_KEY")
+
+
+def test_key_errors_name_the_key_that_is_wrong():
+    with pytest.raises(PiiError, match="^encryption key must be 32 bytes$"):
+        PiiCipher(b"short", IDX_KEY)
+    with pytest.raises(PiiError, match="^index key must be 32 bytes$"):
+        PiiCipher(ENC_KEY, b"short")
+    with pytest.raises(PiiError, match="^old key v1 must be 32 bytes$"):
+        PiiCipher(ENC_KEY, IDX_KEY, key_version=2, old_keys={1: b"short"})
+
+
+def test_every_version_byte_from_1_to_255_can_be_used():
+    for version in (1, 255):
+        cipher = PiiCipher(ENC_KEY, IDX_KEY, key_version=version)
+        assert cipher.encrypt(ID, "id_number")[0] == version
+
+
+def test_an_empty_value_round_trips(cipher):
+    blob = cipher.encrypt("", "remark")
+    assert len(blob) == 1 + pii.NONCE_BYTES + pii.TAG_BYTES
+    assert cipher.decrypt(blob, "remark") == ""
+
+
+def test_an_id_number_of_eleven_characters_keeps_both_ends():
+    assert pii.mask_id_number("12345678901") == "123456*8901"
+
+
+def test_landlines_keep_their_area_code():
+    assert pii.mask_phone("02112345678") == "021-******78"  # Shanghai: 3-digit area code
+    assert pii.mask_phone("0311234567") == "0311-****67"  # shortest landline: 10 digits
+
+
+def test_anything_not_a_phone_number_keeps_only_its_last_two_characters():
+    assert pii.mask_phone("0abc") == "**bc"  # a leading 0 alone does not make a landline
+    assert pii.mask_phone("12345678901234") == "************34"  # digits, not a mobile
+    assert pii.mask_phone("tel 0571 8888") == "***********88"  # long, but not digits
+    assert pii.mask_phone("0571234") == "*****34"  # too short for a landline
+    assert pii.mask_phone("123") == "*23"
+    assert pii.mask_phone("12") == "**"  # too short to show anything

@@ -1,6 +1,7 @@
 """Point → grid lookup over an immutable STRtree snapshot (P3.1)."""
 
 import random
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -115,3 +116,24 @@ def test_generated_district_every_point_in_exactly_its_grid():
     assert [index.lookup(x, y) for x, y in points] == expected
     lon0, lat0, lon1, lat1 = district.bbox
     assert index.lookup(lon1 + 0.01, lat0) is None
+
+
+def test_a_batch_of_one_point_is_located(four):
+    assert four.lookup_many([(1.5, 1.5)]) == [D]
+
+
+def test_an_index_of_a_single_grid_locates_points():
+    index = GridIndex.build([(A, shapely.box(0, 0, 1, 1))])
+    assert index.lookup_many([(0.5, 0.5), (3, 3)]) == [A, None]
+
+
+def test_a_point_in_a_grids_bounding_box_but_outside_the_grid_is_in_no_grid():
+    triangle = shapely.Polygon([(0, 0), (2, 0), (0, 2)])  # bounding box (0, 0)-(2, 2)
+    index = GridIndex.build([(A, triangle)])
+    assert index.lookup_many([(1.5, 1.5), (0.5, 0.5)]) == [None, A]
+    assert index.lookup(1.5, 1.5) is None
+
+
+def test_a_batch_takes_any_real_numbers_as_coordinates(four):
+    points = [(Decimal("1.5"), Decimal("0.5")), (0, 1)]  # numeric columns give Decimal
+    assert four.lookup_many(points) == [B, A]

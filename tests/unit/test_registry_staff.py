@@ -177,3 +177,20 @@ def test_special_groups():
     assert staff.validate_special_groups([]) == []
     with pytest.raises(ValueError, match="smoker"):
         staff.validate_special_groups(["petitioner", "smoker"])
+
+
+@pytest.mark.parametrize("state, action, actor, message", [
+    ("limbo", "review", TOWN, "unknown state 'limbo'"),
+    ("recruited", "promote", TOWN, "unknown action 'promote'"),
+    ("recruited", "review", "mayor", "unknown role 'mayor'"),
+])
+def test_unknown_inputs_name_what_was_not_understood(state, action, actor, message):
+    with pytest.raises(TransitionError) as err:
+        staff.transition(state, action, actor)
+    assert err.value.message == str(err.value) == message
+
+
+def test_a_forbidden_caller_is_told_who_may_act_and_under_which_clause():
+    with pytest.raises(TransitionError) as err:
+        staff.transition("filed", "propose_adjustment", TOWN)
+    assert err.value.message.endswith("(P5.4.1: only community_grid_chief, grid_instructor)")
