@@ -1,10 +1,13 @@
 """How long an audit log of personal-data reads is kept, for every service that has one.
 
 P5.4.4 ("personal privacy must never leak") and the Cybersecurity Law Art. 21: logs are kept
-at least six months. Each audit table refuses UPDATE and TRUNCATE in the database and lets a
+at least six months. A service's database role may only SELECT and INSERT on its audit table
+(gridgov_common/db_roles.py); the table refuses UPDATE and TRUNCATE in the database and lets a
 DELETE through only inside its purge function, which itself refuses fewer than 183 days
-(registry migration 0004, assessment migration 0005). Here: the configured retention,
-checked when the service starts (a value under six months stops it), and the purge call.
+(registry migration 0004, assessment migration 0005) and runs with its owner's rights
+(SECURITY DEFINER, fixed search_path: registry and assessment migrations 0006). Here: the
+configured retention, checked when the service starts (a value under six months stops it),
+and the purge call.
 """
 
 from __future__ import annotations

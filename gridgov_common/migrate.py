@@ -4,7 +4,12 @@ Each service owns one PostgreSQL schema (``registry``, ``events``, …) and its 
 Alembic history in ``services/<svc>/migrations`` with its version table inside that
 schema, so services migrate and deploy independently.
 
-``python -m gridgov_common.migrate upgrade``   create the database if missing, migrate all
+The migrations run as the owner role and each service connects as its own role with rights
+on its own schema only (gridgov_common/db_roles.py, docs/SECURITY.md).
+
+``python -m gridgov_common.migrate upgrade``   create the database and roles if missing,
+migrate all, grant each service's role its rights
+``python -m gridgov_common.migrate service-url registry``   the URL registry connects with
 ``python -m gridgov_common.migrate revision registry -m "msg"``   autogenerate a revision
 """
 
@@ -14,6 +19,7 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -21,6 +27,7 @@ from alembic import command, context
 from alembic.config import Config
 
 import gridgov_common.greening  # noqa: F401
+from gridgov_common import db_roles
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
@@ -52,27 +59,37 @@ def migrations_dir(service: str) -> Path:
     return ROOT / "services" / service / "migrations"
 
 
-def alembic_config(service: str, url: str) -> Config:
+def alembic_config(service: str, url: str, role: str | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir(service)))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["service"] = service
+    cfg.attributes["role"] = role
     return cfg
 
 
-def upgrade(url: str, services: tuple[str, ...] = SERVICES) -> None:
+def upgrade(url: str, services: tuple[str, ...] = SERVICES,
+            env: Mapping[str, str] | None = None) -> None:
+    """Create the database if missing, the roles (gridgov_common.db_roles), migrate as the
+    owner role, then grant each service's role its rights. ``env``: where the services' URLs
+    (``GRIDGOV_<SVC>_DB_URL``) and ``GRIDGOV_DB_OWNER`` are read (default os.environ)."""
     ensure_database(url)
+    services = tuple(s for s in services if migrations_dir(s).is_dir())
+    role = db_roles.prepare(url, services, env)
     for service in services:
-        if migrations_dir(service).is_dir():
-            command.upgrade(alembic_config(service, url), "head")
+        command.upgrade(alembic_config(service, url, role), "head")
+    db_roles.grant(url, services, env)
 
 
 def run_env(metadata: sa.MetaData) -> None:
     """Body of every service's ``migrations/env.py`` (online mode only)."""
     schema = metadata.schema
     url = context.config.get_main_option("sqlalchemy.url")
+    role = context.config.attributes.get("role")
     engine = sa.create_engine(url)
     with engine.connect() as conn:
+        if role:  # everything the migration creates belongs to the owner role (db_roles)
+            conn.execute(sa.text("SELECT set_config('role', :r, false)"), {"r": role})
         conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         conn.commit()
         context.configure(
@@ -95,10 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     rev = sub.add_parser("revision", help="autogenerate a revision for one service")
     rev.add_argument("service", choices=SERVICES)
     rev.add_argument("-m", "--message", required=True)
+    svc_url = sub.add_parser("service-url", help="the database URL of a service's own role")
+    svc_url.add_argument("service", choices=SERVICES)
     args = parser.parse_args(argv)
     url = database_url()
+    if args.cmd == "service-url":
+        print(db_roles.service_url(url, args.service))
+        return 0
     if args.cmd == "upgrade":
-        upgrade(url, tuple(args.services))
+        try:
+            upgrade(url, tuple(args.services))
+        except db_roles.RoleError as exc:
+            print(f"migrate: {exc}", file=sys.stderr)
+            return 1
         print(f"migrated {', '.join(args.services)}")
         return 0
     ensure_database(url)

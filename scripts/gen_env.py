@@ -32,10 +32,35 @@ def _b64_key(n: int) -> Callable[[], str]:
     return lambda: base64.b64encode(secrets.token_bytes(n)).decode("ascii")
 
 
-# (name, value factory, comment); order is the order written.
-ENTRIES: list[tuple[str, Callable[[], str], str]] = [
+# Each service connects to PostgreSQL as its own role with rights on its own schema only
+# (gridgov_common/db_roles.py); `make up` and docker compose create the roles with these
+# passwords. Keep in step with gridgov_common.db_roles.SERVICES (tests/test_tooling.py).
+DB_SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
+
+
+def _service_url(service: str) -> Callable[[dict], str]:
+    """The local URL of a service's role, with the password written just before it."""
+    return lambda env: (f"postgresql+psycopg://gridgov_{service}:"
+                        f"{env[f'GRIDGOV_{service.upper()}_DB_PASSWORD']}@127.0.0.1:5432/gridgov")
+
+
+def _db_entries() -> list[tuple[str, Callable, str]]:
+    out: list[tuple[str, Callable, str]] = []
+    for service in DB_SERVICES:
+        upper = service.upper()
+        out.append((f"GRIDGOV_{upper}_DB_PASSWORD", lambda: secrets.token_urlsafe(24),
+                    f"password of the PostgreSQL role gridgov_{service} (make up and compose)"))
+        out.append((f"GRIDGOV_{upper}_DB_URL", _service_url(service),
+                    f"{service} connects as gridgov_{service}: rights on schema {service} "
+                    f"only (make up; docker-compose.yml sets its own)"))
+    return out
+
+
+# (name, value factory, comment); order is the order written. A factory takes no argument,
+# or the values written so far (a URL built from a password above it).
+ENTRIES: list[tuple[str, Callable, str]] = [
     ("GRIDGOV_DB_URL", lambda: "postgresql+psycopg://postgres@127.0.0.1:5432/gridgov",
-     "PostgreSQL of the local services (make up); docker-compose.yml sets its own"),
+     "PostgreSQL administrator of make up: migrations and roles only, no service gets it"),
     ("GRIDGOV_AMQP_URI", lambda: "pyamqp://guest:guest@127.0.0.1:5672/",
      "RabbitMQ of the local services (make up); docker-compose.yml sets its own"),
     ("GRIDGOV_JWT_SECRET", lambda: secrets.token_urlsafe(48),
@@ -58,6 +83,7 @@ ENTRIES: list[tuple[str, Callable[[], str], str]] = [
       for svc in ("registry", "events", "dispatch", "assessment", "notify")),
     ("GRIDGOV_GRAFANA_PASSWORD", lambda: secrets.token_urlsafe(18),
      "docker-compose.yml only: Grafana's admin password"),
+    *_db_entries(),
 ]
 
 HEADER = (
@@ -67,22 +93,33 @@ HEADER = (
 )
 
 
-def existing_keys(text: str) -> set[str]:
-    keys = set()
+def existing_values(text: str) -> dict[str, str]:
+    values = {}
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("export "):
             line = line[len("export "):].lstrip()
         if line and not line.startswith("#") and "=" in line:
-            keys.add(line.split("=", 1)[0].strip())
-    return keys
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip()
+    return values
 
 
-def render(names: list[str]) -> str:
+def existing_keys(text: str) -> set[str]:
+    return set(existing_values(text))
+
+
+def _make(factory: Callable, env: dict) -> str:
+    return factory(env) if factory.__code__.co_argcount else factory()
+
+
+def render(names: list[str], env: dict | None = None) -> str:
+    env = dict(env or {})
     out = []
     for name, factory, comment in ENTRIES:
         if name in names:
-            out.append(f"# {comment}\n{name}={factory()}\n")
+            env[name] = _make(factory, env)
+            out.append(f"# {comment}\n{name}={env[name]}\n")
     return "".join(out)
 
 
@@ -95,7 +132,7 @@ def write_env(path: Path) -> list[str]:
             with path.open("a", encoding="utf-8") as handle:
                 if text and not text.endswith("\n"):
                     handle.write("\n")
-                handle.write(render(missing))
+                handle.write(render(missing, existing_values(text)))
         os.chmod(path, 0o600)
         return missing
     names = [name for name, _, _ in ENTRIES]
@@ -114,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="print a fresh value for NAME (a rotation) and write nothing")
     args = parser.parse_args(argv)
     if args.new:
-        print(dict((name, factory) for name, factory, _ in ENTRIES)[args.new]())
+        factory = dict((name, factory) for name, factory, _ in ENTRIES)[args.new]
+        if factory.__code__.co_argcount:
+            parser.error(f"{args.new} is built from other values: edit it by hand")
+        print(factory())
         return 0
     existed = args.output.exists()
     written = write_env(args.output)

@@ -59,7 +59,8 @@ show_log_tail() {
     echo "-----" >&2
 }
 
-# 1. Database and migrations (every service's Alembic history; creates the database).
+# 1. Database, roles and migrations (every service's Alembic history, run as the owner role;
+#    each service's own role from GRIDGOV_<SVC>_DB_URL, gridgov_common/db_roles.py).
 say "migrating the database (python -m gridgov_common.migrate upgrade)"
 "$PY" -m gridgov_common.migrate upgrade || die "migrations failed (output above)"
 
@@ -88,7 +89,10 @@ for svc in "${SERVICES[@]}"; do
     echo "===== $(date -Is) make up: starting $svc on port ${PORT[$svc]} =====" >>"$LOG_DIR/$svc.log"
     # setsid: a session of its own; as a background job of a script the child is no group
     # leader, so setsid and nohup exec in place and $! is the nameko process itself.
-    nohup setsid .venv/bin/nameko run --config "services/$svc/config.yaml" \
+    # env -u: its own database role only, the PII keys only for registry and notify
+    # shellcheck disable=SC2046
+    nohup setsid env $(private_env_unset "$svc") .venv/bin/nameko run \
+        --config "services/$svc/config.yaml" \
         "services.$svc.service" >>"$LOG_DIR/$svc.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/$svc.pid"
     say "started $svc (pid $!, port ${PORT[$svc]}, log $LOG_DIR/$svc.log)"
@@ -124,7 +128,8 @@ done
 
 # 4. A demo district when the database is empty.
 say "loading the demo district if the registry is empty"
-"$PY" -m services.registry.cli load-demo --if-empty ||
+# shellcheck disable=SC2046
+env $(private_env_unset registry) "$PY" -m services.registry.cli load-demo --if-empty ||
     die "loading the demo district failed (output above); the services are running"
 
 # 5. Simulated departments (the reference adapter, one per department): they receive
@@ -133,7 +138,8 @@ dept_pid="$(cat "$RUN_DIR/departments.pid" 2>/dev/null || true)"
 if [[ -n "$dept_pid" ]] && kill -0 "$dept_pid" 2>/dev/null; then
     say "simulated departments already running (pid $dept_pid)"
 else
-    setsid "$PY" -m tools.department_adapter.simulate \
+    # shellcheck disable=SC2046
+    setsid env $(private_env_unset departments) "$PY" -m tools.department_adapter.simulate \
         --output "$LOG_DIR/departments.jsonl" >>"$LOG_DIR/departments.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/departments.pid"
     say "started simulated departments (pid $!, assignments in $LOG_DIR/departments.jsonl)"
@@ -148,7 +154,8 @@ if [[ "${SIMULATE_CASES_PER_MINUTE:-6}" == "0" ]]; then
 elif [[ -n "$sim_pid" ]] && kill -0 "$sim_pid" 2>/dev/null; then
     say "case simulation already running (pid $sim_pid)"
 else
-    setsid "$PY" -m tools.case_simulator --per-minute "${SIMULATE_CASES_PER_MINUTE:-6}" \
+    # shellcheck disable=SC2046
+    setsid env $(private_env_unset simulator) "$PY" -m tools.case_simulator --per-minute "${SIMULATE_CASES_PER_MINUTE:-6}" \
         >>"$LOG_DIR/simulator.log" 2>&1 </dev/null &
     echo $! >"$RUN_DIR/simulator.pid"
     say "started the case simulation (pid $!, ${SIMULATE_CASES_PER_MINUTE:-6} cases a minute, log $LOG_DIR/simulator.log)"
@@ -167,7 +174,7 @@ done
 echo
 echo "health:     http://$host:<port>/healthz (process), /readyz (database and broker)"
 echo "RabbitMQ:   management http://$mq_host:15672/ (guest/guest), metrics http://$mq_host:15692/metrics"
-echo "PostgreSQL: ${GRIDGOV_DB_URL}"
+echo "PostgreSQL: ${GRIDGOV_DB_URL%%://*}://…@${GRIDGOV_DB_URL##*@} (each service as its own role gridgov_<service>)"
 docs=(README.md deploy/README.md)
 for f in docs/*.md; do [[ -e "$f" ]] && docs+=("$f"); done
 echo "docs:       ${docs[*]}"

@@ -9,7 +9,9 @@ same revisions, whatever order the Job and the Deployments were applied in. It r
 ``<schema>.alembic_version`` (gridgov_common.migrate keeps each version table in the
 service's own schema) and compares it with the heads of services/<svc>/migrations.
 Exit 0 when all match, 1 on timeout (the kubelet then restarts it with back-off).
-Database URL: ``GRIDGOV_DB_URL``. Migrations are never run here: one Job runs them.
+Database URL: ``GRIDGOV_DB_URL``; in Kubernetes the service's own role, which can read only
+its own schema, so each init container names its service. Migrations are never run here:
+one Job runs them.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import pytest  # noqa: E402
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from gridgov_common import auth, migrate  # noqa: E402
+from gridgov_common import auth, db_roles, migrate  # noqa: E402
 from gridgov_common.db import make_engine  # noqa: E402
 
 TEST_DB_URL = os.environ.get(
@@ -39,10 +39,24 @@ def _recreate_database(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def db_url():
-    """A fresh test database, migrated once per test session with every service's history."""
+    """A fresh test database, migrated once per test session with every service's history,
+    with each service's own role (gridgov_common/db_roles.py; cluster-wide, so made once and
+    reused: no passwords, the test server trusts 127.0.0.1 as it does for postgres)."""
     _recreate_database(TEST_DB_URL)
-    migrate.upgrade(TEST_DB_URL)
+    migrate.upgrade(TEST_DB_URL, env={})
     return TEST_DB_URL
+
+
+def service_db_url(db_url: str, schema: str) -> str:
+    """The URL a service connects with: its own role, which can touch only its own schema."""
+    return db_roles.service_url(db_url, schema, env={})
+
+
+def service_secrets(platform_secrets: dict, schema: str) -> dict:
+    """The keys a service is given: the PII keys only to the services that decrypt."""
+    if schema in db_roles.PII_SERVICES:
+        return dict(platform_secrets)
+    return {k: v for k, v in platform_secrets.items() if not k.startswith("PII_")}
 
 
 @pytest.fixture(scope="session")
@@ -64,13 +78,16 @@ def platform_secrets():
 
 @pytest.fixture
 def service_config(rabbit_config, db_url, platform_secrets, web_config):
-    """nameko config for a service under test: its own vhost, the test DB, test keys."""
+    """nameko config for a service under test: its own vhost, the test DB as the service's own
+    role (so every test proves the role's rights are enough), test keys (the PII keys only
+    for registry and notify, as in production)."""
 
     def build(schema: str, **extra):
         config = dict(rabbit_config)
         config.update(web_config)
-        config.update(platform_secrets)
-        config.update({"DB_URL": db_url, "DB_SCHEMA": schema, "OUTBOX_POLL_SECONDS": 0.05})
+        config.update(service_secrets(platform_secrets, schema))
+        config.update({"DB_URL": service_db_url(db_url, schema), "DB_SCHEMA": schema,
+                       "OUTBOX_POLL_SECONDS": 0.05})
         config.update(extra)
         return config
 

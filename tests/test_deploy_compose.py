@@ -132,6 +132,42 @@ def test_every_secret_compose_requires_is_written_by_gen_env_and_has_no_default(
     assert "change-me" not in text
 
 
+def test_each_service_connects_as_its_own_role_and_only_migrate_as_the_administrator():
+    """Issue 10 item 2: gridgov_<svc> has rights on its own schema only
+    (gridgov_common/db_roles.py); the superuser of the container is the migrate job's."""
+    urls = {}
+    for svc in SERVICES:
+        env = COMPOSE["services"][svc]["environment"]
+        var = f"GRIDGOV_{svc.upper()}_DB_URL"
+        assert [k for k in env if "DB_" in k] == [var], svc
+        assert env[var] == (f"postgresql+psycopg://gridgov_{svc}:${{GRIDGOV_{svc.upper()}"
+                            f"_DB_PASSWORD:?set it (python3 scripts/gen_env.py writes .env)}}"
+                            f"@postgres:5432/gridgov")
+        assert "${" + var + ":" in (ROOT / "services" / svc / "config.yaml").read_text()
+        urls[var] = env[var]
+    postgres = COMPOSE["services"]["postgres"]["environment"]
+    migrate = COMPOSE["services"]["migrate"]["environment"]
+    assert migrate["GRIDGOV_DB_URL"].startswith(
+        f"postgresql+psycopg://{postgres['POSTGRES_USER']}:${{GRIDGOV_DB_PASSWORD:?")
+    assert {k: v for k, v in migrate.items() if k in urls} == urls  # it makes these roles
+    others = [n for n, e in COMPOSE["services"].items() if n != "migrate"
+              and "GRIDGOV_DB_PASSWORD" in json.dumps(e.get("environment", {}))
+              and n != "postgres"]
+    assert others == [], f"the administrator's password reaches {others}"
+
+
+def test_only_the_services_that_decrypt_get_the_personal_data_keys():
+    keys = {"GRIDGOV_PII_KEY", "GRIDGOV_PII_INDEX_KEY", "GRIDGOV_PII_KEY_VERSION",
+            "GRIDGOV_PII_OLD_KEYS"}
+    for name, entry in COMPOSE["services"].items():
+        env = entry.get("environment") or {}
+        given = {k for k in env if k.startswith("GRIDGOV_PII_")}
+        if name in ("registry", "notify", "demo"):  # demo: the registry's loader
+            assert given == keys, name
+        else:
+            assert given == set(), f"{name} gets {given}"
+
+
 # --- the reverse proxy ----------------------------------------------------------------------
 
 def nginx_locations() -> dict[str, str]:

@@ -274,7 +274,7 @@ def test_secrets_come_from_secrets_and_urls_from_the_operators_services():
         env = {e["name"]: e for e in container["env"]}
         for name in ("DB_USER", "DB_PASSWORD", "GRIDGOV_AMQP_PASSWORD"):
             assert "secretKeyRef" in env[name]["valueFrom"], name
-        assert "@gridgov-db-rw:5432/gridgov" in env["GRIDGOV_DB_URL"]["value"]
+        assert "@gridgov-db-rw:5432/gridgov" in env[f"GRIDGOV_{svc.upper()}_DB_URL"]["value"]
         assert "@gridgov-rabbitmq:5672/" in env["GRIDGOV_AMQP_URI"]["value"]
         # issue 10: its own broker user, with its own password, not the administrator's
         assert env["GRIDGOV_AMQP_URI"]["value"].startswith(f"pyamqp://svc.{svc}:")
@@ -287,6 +287,54 @@ def test_secrets_come_from_secrets_and_urls_from_the_operators_services():
                        for e in container["env"]), "a secret written into a manifest"
     job = BASE[("Job", "gridgov-migrate")]["spec"]["template"]["spec"]["containers"][0]
     assert job["command"] == ["python", "-m", "gridgov_common.migrate", "upgrade"]
+
+
+def _secret_refs(container: dict) -> set[str]:
+    refs = {r["secretRef"]["name"] for r in container.get("envFrom", []) if "secretRef" in r}
+    return refs | {e["valueFrom"]["secretKeyRef"]["name"] for e in container.get("env", [])
+                   if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_each_service_logs_in_as_its_own_managed_role(svc):
+    """Issue 10 item 2: gridgov_<svc> (a CNPG managed role, no administrator rights) with
+    rights on its own schema only; the database owner's Secret reaches only the Job."""
+    pod = BASE[("Deployment", svc)]["spec"]["template"]["spec"]
+    (container,), (init,) = pod["containers"], pod["initContainers"]
+    for c in (container, init):
+        env = {e["name"]: e for e in c["env"]}
+        for name, key in (("DB_USER", "username"), ("DB_PASSWORD", "password")):
+            assert env[name]["valueFrom"]["secretKeyRef"] == {"name": f"gridgov-db-{svc}",
+                                                              "key": key}
+        assert "gridgov-db-app" not in _secret_refs(c)
+        assert not any(k.endswith("_DB_URL") and k not in (
+            f"GRIDGOV_{svc.upper()}_DB_URL", "GRIDGOV_DB_URL") for k in env)
+    assert init["command"][-1] == svc  # waits for its own schema, the one it may read
+    roles = {r["name"]: r for r in BASE[("Cluster", "gridgov-db")]["spec"]["managed"]["roles"]}
+    role = roles[f"gridgov_{svc}"]
+    assert role["ensure"] == "present" and role["login"] is True
+    assert role["passwordSecret"] == {"name": f"gridgov-db-{svc}"}
+    assert not any(role.get(k) for k in ("superuser", "createdb", "createrole", "replication",
+                                         "bypassrls", "inRoles"))
+
+
+def test_the_migration_job_alone_is_the_owner_and_only_two_services_get_the_pii_keys():
+    db = BASE[("Cluster", "gridgov-db")]["spec"]
+    job = BASE[("Job", "gridgov-migrate")]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in job["env"]}
+    assert env["GRIDGOV_DB_OWNER"]["value"] == db["bootstrap"]["initdb"]["owner"]
+    assert env["DB_USER"]["valueFrom"]["secretKeyRef"]["name"] == "gridgov-db-app"
+    assert "gridgov-pii-keys" not in _secret_refs(job)
+    for (kind, name), doc in BASE.items():
+        for container in _containers(doc) if kind in ("Deployment", "Job") else []:
+            refs = _secret_refs(container)
+            if "gridgov-db-app" in refs:
+                assert (kind, name) == ("Job", "gridgov-migrate"), name
+            decrypts = kind == "Deployment" and name in ("registry", "notify") \
+                and container in doc["spec"]["template"]["spec"]["containers"]
+            assert ("gridgov-pii-keys" in refs) == decrypts, (name, container["name"])
+    config = (K8S / "base" / "config.yaml").read_text(encoding="utf-8")
+    assert "gridgov-pii-keys (registry and notify only" in config
 
 
 def test_broker_and_database_clusters():

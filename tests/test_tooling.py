@@ -112,10 +112,13 @@ def test_compose_services_wait_for_migrate_and_check_readyz_on_their_port():
 
 
 def test_compose_secrets_come_from_the_environment_without_defaults():
-    for svc in ["migrate", *nameko_services()]:
+    for svc in nameko_services():
         environment = compose()["services"][svc]["environment"]
-        for name in SECRETS:
+        # the PII keys only where they are needed (tests/test_deploy_compose.py)
+        for name in SECRETS if svc in ("registry", "notify") else SECRETS[:1]:
             assert environment[name].startswith("${" + name + ":?"), (svc, name)
+    migrate = compose()["services"]["migrate"]["environment"]
+    assert "${GRIDGOV_DB_PASSWORD:?" in migrate["GRIDGOV_DB_URL"]
     plugins = (ROOT / "deploy" / "rabbitmq" / "enabled_plugins").read_text()
     assert "rabbitmq_management" in plugins and "rabbitmq_prometheus" in plugins
 
@@ -171,9 +174,41 @@ def test_gen_env_writes_valid_keys_of_the_right_lengths(tmp_path):
     for name in ("GRIDGOV_DB_PASSWORD", "GRIDGOV_AMQP_PASSWORD"):  # URL-safe: used in URLs
         assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[name]), name
 
+    from gridgov_common import db_roles
+    for svc in db_roles.SERVICES:  # each service's own PostgreSQL role (issue 10 item 2)
+        upper = svc.upper()
+        assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[f"GRIDGOV_{upper}_DB_PASSWORD"])
+        assert env[f"GRIDGOV_{upper}_DB_URL"] == (
+            f"postgresql+psycopg://{db_roles.role_name(svc)}:"
+            f"{env[f'GRIDGOV_{upper}_DB_PASSWORD']}@127.0.0.1:5432/gridgov")
+
     other = tmp_path / "other.env"
     run(sys.executable, "scripts/gen_env.py", "--output", str(other), check=True)
     assert parse_env(other.read_text())["GRIDGOV_PII_KEY"] != env["GRIDGOV_PII_KEY"]
+
+
+def test_make_up_gives_each_process_only_its_own_login_and_keys():
+    """scripts/up.sh starts every process with env $(private_env_unset <name>): its own
+    database URL only, never the administrator's, the PII keys only to registry and notify."""
+    env = {"PATH": os.environ["PATH"], "GRIDGOV_DB_URL": "admin", "GRIDGOV_DB_PASSWORD": "p",
+           "GRIDGOV_PII_KEY": "k", "GRIDGOV_PII_INDEX_KEY": "i", "GRIDGOV_PII_OLD_KEYS": "o",
+           "GRIDGOV_JWT_SECRET": "j", **{f"GRIDGOV_{s.upper()}_DB_URL": s for s in
+                                          ("registry", "events", "notify")},
+           "GRIDGOV_EVENTS_DB_PASSWORD": "e"}
+    seen = {}
+    for name in ("registry", "events", "notify", "simulator"):
+        result = run("bash", "-c", f'. scripts/lib.sh; env $(private_env_unset {name}) env',
+                     env=env, check=True)
+        seen[name] = {line.split("=", 1)[0] for line in result.stdout.splitlines()
+                      if line.startswith("GRIDGOV_")}
+    pii = {"GRIDGOV_PII_KEY", "GRIDGOV_PII_INDEX_KEY", "GRIDGOV_PII_OLD_KEYS"}
+    assert seen["registry"] == {"GRIDGOV_JWT_SECRET", "GRIDGOV_REGISTRY_DB_URL", *pii}
+    assert seen["notify"] == {"GRIDGOV_JWT_SECRET", "GRIDGOV_NOTIFY_DB_URL", *pii}
+    assert seen["events"] == {"GRIDGOV_JWT_SECRET", "GRIDGOV_EVENTS_DB_URL"}
+    assert seen["simulator"] == {"GRIDGOV_JWT_SECRET"}
+    up = (ROOT / "scripts" / "up.sh").read_text(encoding="utf-8")
+    assert up.count("env $(private_env_unset") == 4  # the services, demo, departments, sim
+    assert 'nohup setsid env $(private_env_unset "$svc") .venv/bin/nameko run' in up
 
 
 def test_gen_env_never_overwrites_and_only_appends_missing_keys(tmp_path):

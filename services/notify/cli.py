@@ -6,7 +6,8 @@
     a webhook's new signing secret, printed once; the previous one keeps signing beside it
     for H hours (the same as ``POST /subscriptions/<id>/secret``).
 
-Keys and the database come from the environment (``GRIDGOV_DB_URL``, ``GRIDGOV_PII_KEY``,
+Keys and the database come from the environment (``GRIDGOV_NOTIFY_DB_URL``, notify's own
+role, else ``GRIDGOV_DB_URL``; ``GRIDGOV_PII_KEY``,
 ``GRIDGOV_PII_INDEX_KEY``, ``GRIDGOV_PII_KEY_VERSION``, ``GRIDGOV_PII_OLD_KEYS``), as for the
 service.
 """
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     rotate.add_argument("--secret-env", metavar="VAR",
                         help="take the new secret from this variable (else one is generated)")
     args = parser.parse_args(argv)
-    engine = make_engine(os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL))
+    engine = make_engine(  # its own role where make up / compose give it
+        os.environ.get("GRIDGOV_NOTIFY_DB_URL") or os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL))
     try:
         cipher = pii.cipher_from_settings(os.environ, prefix="GRIDGOV_")
         if args.cmd == "rekey-pii":

@@ -6,7 +6,8 @@
 ``python -m services.registry.cli rekey-pii [--batch N] [--status]`` (after a PII key
 rotation: re-encrypt every blob under the current key; deploy/README.md "Rotating keys")
 
-Keys and the database come from the environment (``GRIDGOV_DB_URL``, ``GRIDGOV_PII_KEY``,
+Keys and the database come from the environment (``GRIDGOV_REGISTRY_DB_URL``, the registry's
+own role, else ``GRIDGOV_DB_URL``; ``GRIDGOV_PII_KEY``,
 ``GRIDGOV_PII_INDEX_KEY``, ``GRIDGOV_PII_KEY_VERSION``, ``GRIDGOV_PII_OLD_KEYS``), as for
 the services.
 """
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     rekey.add_parser(sub)
     args = parser.parse_args(argv)
 
-    engine = make_engine(os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL))
+    engine = make_engine(  # its own role where make up / compose give it
+        os.environ.get("GRIDGOV_REGISTRY_DB_URL") or os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL))
     try:
         return _run(args, engine)
     except importer.ImportRejected as rejected:

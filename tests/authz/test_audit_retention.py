@@ -16,7 +16,10 @@ from services.registry.service import RegistryService
 
 pytestmark = pytest.mark.integration
 
-APP_ROLE = "gridgov_app_authz"  # a plain login role like a deployment's, not a superuser
+# A plain role given MORE than a service's role (gridgov_common/db_roles.py gives
+# gridgov_registry only SELECT and INSERT on the log; tests/authz/test_db_roles.py): the
+# triggers must hold even if the grants were wrong (defence in depth).
+APP_ROLE = "gridgov_app_authz"
 
 
 @pytest.fixture
@@ -44,11 +47,15 @@ def app_role(db_engine):
         conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON "
                              f"registry.audit_log TO {APP_ROLE}"))
         conn.execute(sa.text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA registry TO {APP_ROLE}"))
+        conn.execute(sa.text(f"GRANT EXECUTE ON FUNCTION registry.purge_audit_log(integer) "
+                             f"TO {APP_ROLE}"))
     yield APP_ROLE
     with db_engine.begin() as conn:
         conn.execute(sa.text(f"REVOKE ALL ON ALL TABLES IN SCHEMA registry FROM {APP_ROLE}"))
         conn.execute(sa.text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA registry FROM {APP_ROLE}"))
         conn.execute(sa.text(f"REVOKE ALL ON SCHEMA registry FROM {APP_ROLE}"))
+        conn.execute(sa.text(f"REVOKE ALL ON FUNCTION registry.purge_audit_log(integer) "
+                             f"FROM {APP_ROLE}"))
         conn.execute(sa.text(f"DROP ROLE {APP_ROLE}"))
 
 

@@ -27,6 +27,7 @@ from services.notify.service import NotifyService
 from services.registry import demo
 from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
+from tests.conftest import service_db_url, service_secrets
 from tests.events.conftest import _truncate
 
 SERVICES = {"registry": RegistryService, "events": EventsService,
@@ -95,8 +96,7 @@ def stack(vhost_pipeline, request, db_engine, db_url, platform_secrets):
     urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     with vhost_pipeline.get() as vhost:
         amqp_uri = f"{uri.scheme}://{uri.netloc}/{vhost}"
-        base = {"AMQP_URI": amqp_uri, **platform_secrets, "DB_URL": db_url,
-                "OUTBOX_POLL_SECONDS": 0.05}
+        base = {"AMQP_URI": amqp_uri, "OUTBOX_POLL_SECONDS": 0.05}
         extra = {
             "events": {"OPEN311_API_KEYS": "open311-fuzz-key-0123456789",
                        "REGISTRY_RPC_TIMEOUT": 5},
@@ -113,7 +113,9 @@ def stack(vhost_pipeline, request, db_engine, db_url, platform_secrets):
                      jwt_secret=platform_secrets["JWT_SECRET"], urls=urls)
         try:
             for name, cls in SERVICES.items():
-                config = {**base, "DB_SCHEMA": name,
+                # each service as its own database role, the PII keys only where it decrypts
+                config = {**base, **service_secrets(platform_secrets, name),
+                          "DB_URL": service_db_url(db_url, name), "DB_SCHEMA": name,
                           "WEB_SERVER_ADDRESS": f"127.0.0.1:{ports[name]}",
                           **extra.get(name, {})}
                 container = get_container_cls(config)(cls, config)
