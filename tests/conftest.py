@@ -48,7 +48,10 @@ def db_url():
 
 
 def service_db_url(db_url: str, schema: str) -> str:
-    """The URL a service connects with: its own role, which can touch only its own schema."""
+    """The URL a service connects with: its own role, which can touch only its own schema
+    (a test's probe service, with no schema of its own, keeps the administrator's)."""
+    if schema not in db_roles.SERVICES:
+        return db_url
     return db_roles.service_url(db_url, schema, env={})
 
 
