@@ -39,7 +39,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from gridgov_common import migrate
+from gridgov_common import db_roles, migrate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -233,7 +233,7 @@ def fresh_database(name: str, services: tuple[str, ...] = ("registry",)) -> Iter
     try:
         progress(f"creating and migrating {sa.engine.make_url(url).database} "
                  f"({', '.join(services)})")
-        migrate.upgrade(url, services)
+        migrate.upgrade(url, services, env={})  # the roles of this database, not .env's
         yield url
     finally:
         drop_database(url)
@@ -325,6 +325,10 @@ def service_env(db_url: str, amqp_uri: str, keys: dict[str, str],
     """
     env = dict(os.environ)
     env.update(keys)
+    # each service as its own role on the bench database: its GRIDGOV_<SVC>_DB_URL (which
+    # .env sets to the real database) is overridden like everything else
+    env.update({db_roles.url_variable(svc): db_roles.service_url(db_url, svc, env={})
+                for svc in db_roles.SERVICES})
     env.update({
         "GRIDGOV_DB_URL": db_url,
         "GRIDGOV_AMQP_URI": amqp_uri,
