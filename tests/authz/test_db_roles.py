@@ -256,6 +256,47 @@ def test_an_old_database_moves_to_the_owner_and_a_second_run_changes_nothing(db_
         _drop_database(url)
 
 
+def test_kubernetes_the_database_owner_migrates_and_grants_without_creating_roles(db_url):
+    """As in deploy/k8s: the migration logs in as the database's owner (CNPG's `gridgov`, no
+    superuser, no CREATEROLE, GRIDGOV_DB_OWNER names it) and the service roles exist already
+    (CNPG managed roles). It migrates as itself, grants, and refuses to go on while a
+    service's role is missing."""
+    url = _fresh_database(db_url, "k8s")
+    owner = f"{url.database}_owner"[:63].replace("-", "_")
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{owner}"'))
+            conn.execute(sa.text(f'CREATE ROLE "{owner}" LOGIN'))
+            conn.execute(sa.text(f'ALTER DATABASE "{url.database}" OWNER TO "{owner}"'))
+        as_owner = url.set(username=owner).render_as_string(hide_password=False)
+        env = {"GRIDGOV_DB_OWNER": owner}
+        missing = {**env, "GRIDGOV_EVENTS_DB_URL": f"postgresql+psycopg://gridgov_no_such_"
+                                                    f"role@127.0.0.1/{url.database}"}
+        with pytest.raises(db_roles.RoleError, match="gridgov_no_such_role does not exist"):
+            migrate.upgrade(as_owner, ("events",), missing)
+        migrate.upgrade(as_owner, ("events",), env)
+        with admin.connect() as conn:
+            owners = conn.execute(sa.text(
+                "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n"
+                " ON n.oid = c.relnamespace WHERE n.nspname = 'events'")).scalars().all()
+        assert owners == [owner]
+        events = sa.create_engine(service_db_url(as_owner, "events"))
+        with events.begin() as conn:
+            conn.execute(sa.text("SELECT count(*) FROM events.cases"))
+        with events.connect() as conn:
+            with pytest.raises(DBAPIError, match=DENIED):
+                conn.execute(sa.text("ALTER TABLE events.cases ADD COLUMN evil text"))
+        events.dispose()
+    finally:
+        admin.dispose()
+        _drop_database(url)
+        cleanup = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with cleanup.connect() as conn:
+            conn.execute(sa.text(f'DROP ROLE IF EXISTS "{owner}"'))
+        cleanup.dispose()
+
+
 def test_a_service_given_an_administrators_login_is_refused(db_url):
     env = {"GRIDGOV_REGISTRY_DB_URL": db_url}  # postgres: a superuser
     with pytest.raises(db_roles.RoleError, match="registry would connect as postgres"):
