@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import pika
 import pytest
+import requests
 from pika.exceptions import ChannelClosedByBroker
 
 from gridgov_common import bus_users
@@ -28,6 +29,7 @@ from gridgov_common.contract.routing import (
 )
 from gridgov_common.messaging import consumer_queue_arguments
 from gridgov_common.rpc import TimedRpcProxy
+from services.assessment.dashboard.rabbit import fetch_queues
 from tests.bus_topology import SERVICE_NAMES, consumers, service_class
 
 RPC = bus_users.RPC_EXCHANGE
@@ -194,3 +196,30 @@ def test_known_residual_an_exchange_named_like_an_own_queue(service_users):
     assert _attempt(notify, lambda ch: ch.exchange_declare("notify.requests", "topic")) == 0
     assert _attempt(notify, lambda ch: ch.exchange_delete("notify.requests")) == 0
     assert _attempt(notify, lambda ch: ch.exchange_declare("notify.other", "topic")) == 403
+
+
+def test_assessment_user_reads_the_queue_depths_for_the_dashboard(rabbit_config):
+    """compose and Kubernetes give the dashboard svc.assessment for the management API
+    (tag management): it lists every queue of the vhost, and no other user can log in."""
+    vhost = rabbit_config["vhost"]
+    api = bus_users.ManagementApi(vhost=vhost)
+    suffix = secrets.token_hex(4)
+    users = {service: (f"svc.{service}.t{suffix}", secrets.token_urlsafe(16))
+             for service in ("assessment", "notify")}
+    try:
+        for service, (user, password) in users.items():
+            api.create_service(service, password, user=user)
+        api.setup(["fire"])
+        user, password = users["assessment"]
+        url = (f"http://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:15672"
+               f"/api/queues/{quote(vhost, safe='')}")
+        names = {queue["name"] for queue in fetch_queues(url, 10.0)}
+        assert {"dept.fire.assignments", "dept.fire.assignments.dlq"} <= names
+        user, password = users["notify"]
+        with pytest.raises(requests.HTTPError):
+            fetch_queues(url.replace(quote(users["assessment"][0], safe=""),
+                                     quote(user, safe="")).replace(
+                quote(users["assessment"][1], safe=""), quote(password, safe="")), 10.0)
+    finally:
+        for user, _ in users.values():
+            api.delete_user(user)
