@@ -18,6 +18,7 @@ from dataclasses import dataclass
 EDGE_SECONDS = 300.0  # the issue compares the first 5 minutes with the last 5 minutes
 ERROR_LEVELS = ("ERROR", "CRITICAL")
 _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")  # "psycopg.errors.X: text"
+_WRAPPED = re.compile(r"^ \(([A-Za-z_][\w.]*)\)")  # SQLAlchemy's ": (psycopg.errors.X) text"
 
 
 @dataclass(frozen=True)
@@ -121,12 +122,24 @@ def error_class(line: str) -> str | None:
 
 
 def _exception_class(traceback: str | None) -> str | None:
-    """``psycopg.errors.UniqueViolation`` from the last line of a formatted traceback."""
+    """The class of the exception a formatted traceback ends with: the first unindented
+    line after its last frame (the message may run over several lines, as SQLAlchemy's
+    do).  A wrapped driver error names both, e.g. ``sqlalchemy.exc.OperationalError
+    (psycopg.errors.DeadlockDetected)``: the wrapper alone would lump every database
+    error together."""
     if not traceback:
         return None
-    last = traceback.strip().splitlines()[-1]
-    found = _EXCEPTION_LINE.match(last)
-    return found.group(1) if found else None
+    lines = traceback.strip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+    for line in lines[frames[-1] + 1 if frames else 0:]:
+        if line.startswith(" "):
+            continue  # the frame's source line and its ^^^ markers
+        found = _EXCEPTION_LINE.match(line)
+        if not found:
+            return None
+        wrapped = _WRAPPED.match(line[found.end():])
+        return found.group(1) + (f" ({wrapped.group(1)})" if wrapped else "")
+    return None
 
 
 def error_classes(lines: Iterable[str]) -> Counter[str]:

@@ -366,15 +366,18 @@ def case_counts(engine: sa.Engine) -> dict[str, int]:
 
 
 def drain(engine: sa.Engine, accepted: int, limit: float) -> dict[str, int]:
-    """Wait until every accepted case is stored, filed and closed, the outboxes are empty
-    and notify has sent everything; give up after ``limit`` s or ``STALL_SECONDS`` without
-    progress.  Returns the last counts."""
+    """Wait until every accepted case is stored, filed and closed, the outboxes are empty,
+    notify has sent everything and the services' queues are empty (the last notify.sent
+    and reports reach the case files); give up after ``limit`` s or ``STALL_SECONDS``
+    without progress.  Returns the last counts."""
     deadline = time.monotonic() + limit
     moved_at, last = time.monotonic(), None
     while True:
         counts = case_counts(engine)
+        counts["queued"] = sum(n for queue, n in queued("soak").items()
+                               if not queue.endswith(".dlq") and not queue.startswith("soak."))
         if (counts["stored"] == counts["filed"] == counts["closed"] == accepted
-                and counts["outbox"] == 0 and counts["pending_sends"] == 0):
+                and counts["outbox"] == counts["pending_sends"] == counts["queued"] == 0):
             return counts
         if counts != last:
             moved_at, last = time.monotonic(), counts

@@ -72,7 +72,15 @@ def test_error_lines_are_grouped_by_exception_class_else_logger():
     traceback = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in f\n"
                  "psycopg.errors.UniqueViolation: duplicate key value violates unique "
                  "constraint \"case_file_seq\"")
+    wrapped = (  # SQLAlchemy's message runs over several lines after the class
+        "Traceback (most recent call last):\n  File \"base.py\", line 1977, in execute\n"
+        "    cursor.execute(statement, parameters)\n    ^^^^^^^^^^^^^^\n"
+        "sqlalchemy.exc.OperationalError: (psycopg.errors.DeadlockDetected) deadlock "
+        "detected\nDETAIL:  Process 2 waits for ExclusiveLock on advisory lock.\n"
+        "[SQL: SELECT pg_advisory_xact_lock(%(cls)s, hashtext(%(case_id)s))]\n"
+        "(Background on this error at: https://sqlalche.me/e/21/e3q8)")
     lines = [
+        _log("ERROR", "nameko.containers", wrapped),
         _log("INFO"), _log("WARNING", "gridgov_common.batching"),
         _log("ERROR", "gridgov_common.messaging", traceback),
         _log("ERROR", "gridgov_common.messaging", traceback),
@@ -82,5 +90,6 @@ def test_error_lines_are_grouped_by_exception_class_else_logger():
     ]
     assert _soak.error_classes(lines) == {
         "psycopg.errors.UniqueViolation": 2, "logger nameko.containers": 1,
+        "sqlalchemy.exc.OperationalError (psycopg.errors.DeadlockDetected)": 1,
         "Traceback (plain text)": 1}
     assert _soak.warning_loggers(lines) == {"gridgov_common.batching": 1}
