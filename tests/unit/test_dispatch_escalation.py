@@ -274,3 +274,55 @@ def test_target_scopes():
     assert target_scope(ScopeLevel.DISTRICT, GRID, TOWN) == "district:320505"
     with pytest.raises(ValueError):
         target_scope(ScopeLevel.DEPARTMENT, GRID, TOWN)
+
+
+# --- what the person told reads ------------------------------------------------------------
+
+def test_the_reason_names_the_department_the_missed_time_the_level_and_the_card(policy, cal):
+    [esc] = next_escalations(case(assignment()), cst(2026, 11, 26, 10, 0), cal, set(), policy)
+    assert esc.reason == ("fire 部门未在签收时限内报到（应于 2026-11-26 10:00 前签收）"
+                          "；第 1 级普通督办")
+
+
+def test_a_local_handling_reason_names_the_grid_and_shows_the_due_time_in_local_time(
+        policy, cal):
+    due_utc = datetime(2026, 11, 30, 2, 0, tzinfo=ZoneInfo("UTC"))  # 10:00 in the district
+    view = case(state=CaseState.HANDLING_LOCAL, handle_due_at=due_utc)
+    result = next_escalations(view, cst(2026, 12, 1, 10, 0), cal, set(), policy)
+    assert [e.reason for e in result] == [
+        "承办网格/社区超过办理时限未报告结果（应于 2026-11-30 10:00 前办结）；第 1 级普通督办",
+        "承办网格/社区超过办理时限未报告结果（应于 2026-11-30 10:00 前办结）；第 2 级黄牌督办",
+    ]
+
+
+def test_a_level_without_a_card_is_plain_supervision(policy, cal):
+    data = copy.deepcopy(policy.to_dict())
+    data["overdue"]["cards"] = [None, "yellow", "red"]
+    uncarded = EscalationPolicy.from_dict(data)
+    assert uncarded.to_dict()["overdue"]["cards"] == [None, "yellow", "red"]
+    view = case(state=CaseState.HANDLING_LOCAL, handle_due_at=cst(2026, 11, 30, 10, 0))
+    first = next_escalations(view, cst(2026, 11, 30, 10, 0), cal, set(), uncarded)[0]
+    assert first.card is None and first.payload()["card"] is None
+    assert first.reason.endswith("；第 1 级督办")
+
+
+def test_departments_due_at_the_same_instant_come_in_assignment_order(policy, cal):
+    view = case(assignment(LEAD_ID, "fire"),
+                assignment(ASSIST_ID, "health", role=AssignmentRole.ASSIST))
+    result = next_escalations(view, cst(2026, 11, 26, 10, 0), cal, set(), policy)
+    assert [e.assignment_id for e in result] == [ASSIST_ID, LEAD_ID]  # "0c8f…" < "9e2b…"
+
+
+def test_a_repeat_interval_of_one_unit_is_allowed(policy):
+    data = copy.deepcopy(policy.to_dict())
+    data["ack_timeout"]["repeat_every"] = {"amount": 1, "unit": "working_hours"}
+    data["ack_timeout"]["urgent_repeat_every"] = {"amount": 1, "unit": "urgent_minutes"}
+    rule = EscalationPolicy.from_dict(data).ack_timeout
+    assert rule.repeat_every.amount == 1 and rule.urgent_repeat_every.amount == 1
+
+
+def test_an_invalid_policy_says_which_field_in_its_message(policy):
+    data = copy.deepcopy(policy.to_dict())
+    data["version"] = 0
+    with pytest.raises(PolicyError, match="^invalid escalation policy: version: "):
+        EscalationPolicy.from_dict(data)
