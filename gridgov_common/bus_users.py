@@ -183,6 +183,22 @@ SERVICES: dict[str, ServiceBus] = {
 }
 
 
+def service_queues(service: str) -> list[QueueSpec]:
+    """The queues of ``service`` the platform declares and binds (its user may not): each
+    consuming queue with gridgov's arguments (gridgov_common.messaging) and its ``.dlq``,
+    and ``rpc-<service>`` for an RPC server (nameko's layout)."""
+    from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
+    specs = []
+    for queue, exchange, keys in SERVICES[service].consumes:
+        dlq = f"{queue}{DLQ_SUFFIX}"
+        specs.append(QueueSpec(dlq, {"x-queue-type": "quorum"}, ((DEAD_LETTER_EXCHANGE, dlq),)))
+        specs.append(QueueSpec(queue, consumer_queue_arguments(queue, DEFAULT_MAX_REDELIVERIES),
+                               tuple((exchange, key) for key in keys)))
+    if SERVICES[service].rpc_serves:
+        specs.append(QueueSpec(f"rpc-{service}", {}, ((RPC_EXCHANGE, f"{service}.*"),)))
+    return specs
+
+
 def service_user_name(service: str) -> str:
     if service not in SERVICES:
         raise ValueError(f"not a gridgov service: {service!r}")
@@ -201,51 +217,44 @@ def _exact(names: list[str]) -> list[str]:
 
 
 def service_grants(service: str) -> Grants:
-    r"""Derived from :data:`SERVICES`. Queue names are exact (a prefix such as
-    ``registry\..*`` would let the service declare an *exchange* of that name and route
-    any key through it, the department hole of issue 10); only nameko's RPC reply queues
-    need a pattern (a fresh uuid per process).
+    r"""Derived from :data:`SERVICES`. The platform declares and binds the service's
+    queues (:func:`service_queues`), so no service may declare or bind a gridgov queue or
+    exchange: a configure right on ``registry\.intake`` would also let it declare an
+    *exchange* of that name and route any key through it (the department hole of issue 10).
+    Only an RPC client keeps a configure right: nameko declares its reply queue
+    ``rpc.reply-<service>-<uuid>`` (a fresh uuid per process) and ``nameko-rpc`` with it.
 
-    - configure: its queues and their DLQs; ``rpc-<service>`` / its reply queues and
-      ``nameko-rpc`` (nameko declares that exchange with every RPC queue). No gridgov
-      exchange: they are checked with passive declares (gridgov_common.messaging).
-    - write: its queues (bind), the exchanges it publishes to, gridgov.dlx (its dead
-      letters), nameko-rpc (requests, replies).
-    - read: its consuming queues (consume; declaring with a dead-letter exchange also
-      needs it), the exchanges its queues bind to (binding source), gridgov.dlx.
-    - topic: publish only its keys, bind only its keys, on every exchange (an exchange
-      without an entry would not be restricted by key).
+    - configure: nothing, or for an RPC client its reply queues and ``nameko-rpc``.
+    - write: the exchanges it publishes to, gridgov.dlx (its dead letters), ``nameko-rpc``
+      (requests, replies); an RPC client its reply queues (their binding).
+    - read: its consuming queues and ``rpc-<service>`` (consume); an RPC client its reply
+      queues and ``nameko-rpc`` (the binding's source).
+    - topic: publish only its keys on every exchange (an exchange without an entry would
+      not be restricted by key); bind only its reply key on ``nameko-rpc``.
     """
     bus = SERVICES[service]
     consuming = [queue for queue, _, _ in bus.consumes]
-    dlqs = [f"{queue}{DLQ_SUFFIX}" for queue in consuming]
-    rpc_queues = (_exact([f"rpc-{service}"]) if bus.rpc_serves else []) + (
-        [rf"^{re.escape(f'rpc.reply-{service}-')}{_UUID}$"] if bus.rpc_calls else [])
-    uses_rpc = bool(rpc_queues)
+    reply = [rf"^{re.escape(f'rpc.reply-{service}-')}{_UUID}$"] if bus.rpc_calls else []
+    uses_rpc = bus.rpc_serves or bool(bus.rpc_calls)
     rpc_exchange = _exact([RPC_EXCHANGE]) if uses_rpc else []
-    own = _exact(consuming + dlqs)
     topic_write: dict[str, list[str]] = {name: [] for name in EXCHANGES}
-    topic_read: dict[str, list[str]] = {name: [] for name in EXCHANGES}
     for exchange, keys in bus.publishes:
         topic_write[exchange].append(keys)
-    for queue, exchange, keys in bus.consumes:
-        topic_read[exchange].extend(rf"^{re.escape(key)}$" for key in keys)
+    for queue in consuming:
         topic_write[DEAD_LETTER_EXCHANGE].append(rf"^{re.escape(queue + DLQ_SUFFIX)}$")
-        topic_read[DEAD_LETTER_EXCHANGE].append(rf"^{re.escape(queue + DLQ_SUFFIX)}$")
-    topic = {name: (_alternatives(topic_write[name]), _alternatives(topic_read[name]))
-             for name in EXCHANGES}
+    topic = {name: (_alternatives(topic_write[name]), "^$") for name in EXCHANGES}
     if uses_rpc:
         write = ([rf"^{_UUID}$"] if bus.rpc_serves else []) + [
             rf"^{re.escape(target)}\.[a-z0-9_]+$" for target in bus.rpc_calls]
-        read = ([rf"^{re.escape(service)}\.\*$"] if bus.rpc_serves else []) + (
-            [rf"^{_UUID}$"] if bus.rpc_calls else [])
-        topic[RPC_EXCHANGE] = (_alternatives(write), _alternatives(read))
-    sources = sorted({exchange for _, exchange, _ in bus.consumes} | {DEAD_LETTER_EXCHANGE})
+        topic[RPC_EXCHANGE] = (_alternatives(write),
+                               _alternatives([rf"^{_UUID}$"] if bus.rpc_calls else []))
     targets = sorted({exchange for exchange, _ in bus.publishes} | {DEAD_LETTER_EXCHANGE})
+    server = _exact([f"rpc-{service}"]) if bus.rpc_serves else []
     return Grants(
-        configure=_alternatives(own + rpc_queues + rpc_exchange),
-        write=_alternatives(own + rpc_queues + rpc_exchange + _exact(targets)),
-        read=_alternatives(_exact(consuming) + rpc_queues + rpc_exchange + _exact(sources)),
+        configure=_alternatives(reply + (rpc_exchange if bus.rpc_calls else [])),
+        write=_alternatives(reply + rpc_exchange + _exact(targets)),
+        read=_alternatives(_exact(consuming) + server + reply
+                           + (rpc_exchange if bus.rpc_calls else [])),
         topic=topic,
     )
 
@@ -335,9 +344,12 @@ class ManagementApi:
 
     def setup(self, departments: list[str]) -> None:
         """What the platform declares on a broker that did not import the definitions
-        (``make up``): exchanges, the dead-letter policy, the departments' queues."""
+        (``make up``): exchanges, the dead-letter policy, the services' and the
+        departments' queues."""
         self.declare_exchanges()
         self.apply_policies()
+        for service in SERVICES:
+            self.declare_queues(service_queues(service))
         for code in departments:
             self.declare_queues(department_queues(code))
 
@@ -346,7 +358,9 @@ class ManagementApi:
         declare them itself); returns the user name."""
         user = user_name(department)
         g = grants(department)
-        self.setup([department])
+        self.declare_exchanges()
+        self.apply_policies()
+        self.declare_queues(department_queues(department))
         self._call("PUT", f"users/{quote(user, safe='')}", {"password": password, "tags": ""})
         self._call("PUT", f"permissions/{self._v()}/{quote(user, safe='')}",
                    {"configure": g.configure, "write": g.write, "read": g.read})
@@ -368,6 +382,7 @@ class ManagementApi:
         exchanges (it may not declare them)."""
         user = user or service_user_name(service)
         self.declare_exchanges()
+        self.declare_queues(service_queues(service))
         self._call("PUT", f"users/{quote(user, safe='')}",
                    {"password": password, "tags": ",".join(SERVICES[service].tags)})
         self._grant(user, service_grants(service))
@@ -457,7 +472,8 @@ def definitions(departments: list[str], vhost: str = "/",
     exchanges = [{"name": name, "vhost": vhost, "type": "topic", "durable": True,
                   "auto_delete": False, "internal": False, "arguments": {}}
                  for name in (*EXCHANGES, RPC_EXCHANGE)]
-    specs = [spec for code in codes for spec in department_queues(code)]
+    specs = [spec for service in SERVICES for spec in service_queues(service)]
+    specs += [spec for code in codes for spec in department_queues(code)]
     queues = [{"name": spec.name, "vhost": vhost, "durable": True, "auto_delete": False,
                "arguments": spec.arguments} for spec in specs]
     bindings = [{"source": exchange, "vhost": vhost, "destination": spec.name,

@@ -151,14 +151,15 @@ def declare_topology(connection) -> None:
     checks run on a channel of their own (a failed passive declare closes its channel).
     Used by services at start and by ``python -m gridgov_common.messaging`` (``make up``).
     """
-    if isinstance(connection, Connection):
-        connection.ensure_connection(max_retries=1)
-        transport = connection.connection
-    else:
-        transport = connection.connection
+    ensure_exchanges(connection, EXCHANGES)
+
+
+def ensure_exchanges(connection, names: Iterable[str]) -> None:
+    """:func:`declare_topology` for any topic exchanges (nameko's RPC exchange too)."""
+    transport = _transport(connection)
     channel = transport.channel()
     try:
-        for name in EXCHANGES:
+        for name in names:
             try:
                 channel.exchange_declare(name, EXCHANGE_TYPE, passive=True)
                 continue
@@ -171,6 +172,46 @@ def declare_topology(connection) -> None:
                     f"exchange {name} does not exist and this broker user may not declare "
                     f"it ({exc}): import the broker definitions or run `python -m "
                     f"gridgov_common.bus_users setup` (docs/BUS-SECURITY.md)") from None
+    finally:
+        if channel.is_open:
+            channel.close()
+
+
+def _transport(connection):
+    """The py-amqp connection behind a kombu ``Connection`` or an open channel."""
+    if isinstance(connection, Connection):
+        connection.ensure_connection(max_retries=1)
+    return connection.connection
+
+
+def ensure_queue(connection, name: str, arguments: Mapping[str, Any],
+                 bindings: Iterable[tuple[str, str]]) -> None:
+    """Declare and bind a queue of this service, or, when its broker user may not (its own
+    ``svc.<service>`` user, issue 10: the platform declared and bound the queue from
+    ``gridgov_common.bus_users.SERVICES``), check that it exists.
+
+    A user that may declare (``guest`` in development and tests) gets the active declare
+    first, so a queue that exists with other arguments still fails the start loudly
+    (``PRECONDITION_FAILED``). Runs on a channel of its own: ``connection`` (a kombu
+    ``Connection`` or an open channel) stays usable."""
+    transport = _transport(connection)
+    channel = transport.channel()
+    try:
+        try:
+            channel.queue_declare(name, durable=True, auto_delete=False,
+                                  arguments=dict(arguments))
+        except AmqpAccessRefused:
+            channel = transport.channel()  # the 403 closed the previous one
+            try:
+                channel.queue_declare(name, passive=True)
+            except AmqpNotFound:
+                raise TopologyError(
+                    f"queue {name} does not exist and this broker user may not declare it: "
+                    f"import the broker definitions or run `python -m "
+                    f"gridgov_common.bus_users setup` (docs/BUS-SECURITY.md)") from None
+            return
+        for exchange, key in bindings:
+            channel.queue_bind(name, exchange, key)
     finally:
         if channel.is_open:
             channel.close()
@@ -192,9 +233,11 @@ def consumer_queue_arguments(queue_name: str, max_redeliveries: int) -> dict[str
 
 def consumer_queue(queue_name: str, exchange: str, routing_keys: Iterable[str],
                    max_redeliveries: int) -> Queue:
+    """The queue as kombu consumes it. ``no_declare``: kombu would redeclare it on every
+    (re)connection, which needs the configure right; :func:`ensure_queue` does it instead."""
     source = topic_exchange(exchange)
     return Queue(queue_name, bindings=[binding(source, routing_key=key) for key in routing_keys],
-                 durable=True,
+                 durable=True, no_declare=True,
                  queue_arguments=consumer_queue_arguments(queue_name, max_redeliveries))
 
 
@@ -326,7 +369,7 @@ class RawQueueConsumer(QueueConsumer):
 
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
-            provider.declare_dead_letter_queue(channel)  # again after every reconnect
+            provider.ensure_queues(channel)  # again after every reconnect
             consumer = consumer_cls(
                 queues=[provider.queue],
                 on_message=partial(self.handle_raw_message, provider),
@@ -393,13 +436,16 @@ class ReliableConsumer(Entrypoint):
         config = self.container.config
         with get_connection(config[AMQP_URI_CONFIG_KEY], config.get(AMQP_SSL_CONFIG_KEY),
                             config.get(LOGIN_METHOD_CONFIG_KEY)) as conn:
-            with conn.channel() as channel:
-                declare_topology(channel)
-                self.declare_dead_letter_queue(channel)
-                self.queue(channel).declare()
+            declare_topology(conn)
+            self.ensure_queues(conn)
 
-    def declare_dead_letter_queue(self, channel) -> None:
-        dead_letter_queue(self.queue_name)(channel).declare()
+    def ensure_queues(self, connection) -> None:
+        """The dead-letter queue, then the queue (its arguments name the DLQ)."""
+        dlq = dead_letter_queue(self.queue_name)
+        ensure_queue(connection, dlq.name, dlq.queue_arguments,
+                     [(DEAD_LETTER_EXCHANGE, dlq.name)])
+        ensure_queue(connection, self.queue_name, self.queue.queue_arguments,
+                     [(self.exchange, key) for key in self.routing_keys])
 
     # receiving
 

@@ -14,15 +14,39 @@ from typing import Any
 
 import eventlet
 from marshmallow import ValidationError
+from nameko.amqp.publish import get_connection
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.exceptions import UnknownService
 from nameko.rpc import Rpc as NamekoRpc
-from nameko.rpc import RpcProxy
+from nameko.rpc import RpcConsumer, RpcProxy
 
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.errors import ApiError, ServiceUnavailable
+from gridgov_common.messaging import ensure_exchanges, ensure_queue
+
+
+class PlatformRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer, but its queue ``rpc-<service>`` is declared (and bound) only
+    where the broker user may (development); a service's own ``svc.<service>`` user may
+    not (issue 10): the platform declared it from ``gridgov_common.bus_users.SERVICES``.
+    kombu would otherwise redeclare the queue, and nameko's exchange, on every connection."""
+
+    def setup(self) -> None:
+        if self.queue is not None:
+            return
+        super().setup()
+        self.queue.no_declare = True
+        config = self.container.config
+        with get_connection(config[AMQP_URI_CONFIG_KEY], config.get(AMQP_SSL_CONFIG_KEY),
+                            config.get(LOGIN_METHOD_CONFIG_KEY)) as conn:
+            ensure_exchanges(conn, [self.queue.exchange.name])
+            ensure_queue(conn, self.queue.name, {},
+                         [(self.queue.exchange.name, self.queue.routing_key)])
 
 
 class Rpc(NamekoRpc):
+    rpc_consumer = PlatformRpcConsumer()
+
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("expected_exceptions", (ValidationError, ApiError))
         super().__init__(**kwargs)

@@ -34,6 +34,14 @@ def consumers(service: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     return found
 
 
+def delivery_limits(service: str) -> dict[str, int]:
+    """queue -> x-delivery-limit of every consumer entrypoint of ``service``."""
+    return {entrypoint.queue_name: entrypoint.max_redeliveries
+            for _, method in inspect.getmembers(service_class(service), inspect.isfunction)
+            for entrypoint in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ())
+            if isinstance(entrypoint, ReliableConsumer)}
+
+
 def platform_queues() -> dict[str, str]:
     """Every queue the five services declare -> the service: consuming queues and DLQs."""
     queues = {}

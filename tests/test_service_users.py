@@ -25,12 +25,11 @@ from gridgov_common.contract.routing import (
     EVENTS_EXCHANGE,
     EXCHANGES,
     INTAKE_EXCHANGE,
-    REPORTS_EXCHANGE,
 )
-from gridgov_common.messaging import consumer_queue_arguments
+from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES
 from gridgov_common.rpc import TimedRpcProxy
 from services.assessment.dashboard.rabbit import fetch_queues
-from tests.bus_topology import SERVICE_NAMES, consumers, service_class
+from tests.bus_topology import SERVICE_NAMES, consumers, delivery_limits, service_class
 
 RPC = bus_users.RPC_EXCHANGE
 UUID_KEY = str(uuid.uuid4())
@@ -77,6 +76,8 @@ def _rpc_targets(service: str) -> tuple[bool, set[str]]:
 def test_services_table_is_what_the_code_does(service):
     bus = bus_users.SERVICES[service]
     assert {q: (x, tuple(k)) for q, x, k in bus.consumes} == consumers(service)
+    # the platform declares them with gridgov's default delivery limit (service_queues)
+    assert set(delivery_limits(service).values()) == {DEFAULT_MAX_REDELIVERIES}
     serves, calls = _rpc_targets(service)
     assert bus.rpc_serves == serves and set(bus.rpc_calls) == calls
     assert set(bus_users.SERVICES) == set(SERVICE_NAMES)
@@ -86,14 +87,7 @@ def test_services_table_is_what_the_code_does(service):
 def service_users(rabbit_config):
     vhost = rabbit_config["vhost"]
     api = bus_users.ManagementApi(vhost=vhost)
-    api.setup([])
-    admin = pika.BlockingConnection(pika.URLParameters(
-        f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"))
-    channel = admin.channel()
-    for bus in bus_users.SERVICES.values():  # the queues, as the services declare them
-        for queue, _, _ in bus.consumes:
-            channel.queue_declare(queue, durable=True,
-                                  arguments=consumer_queue_arguments(queue, 5))
+    api.setup([])  # the platform: exchanges, policy, every service's queues
     suffix, users = secrets.token_hex(4), {}
     try:
         for service in bus_users.SERVICES:
@@ -108,7 +102,6 @@ def service_users(rabbit_config):
             conn.close()
         for service in users:
             api.delete_user(f"svc.{service}.t{suffix}")
-        admin.close()
 
 
 def _attempt(conn, action) -> int:
@@ -146,21 +139,30 @@ def test_each_service_user_publishes_only_its_own_keys(service_users):
 
 
 def test_each_service_user_touches_only_its_own_queues(service_users):
-    """Consume: its own queues only. Declare: no gridgov exchange (passive checks only),
-    no other service's queue. Bind: its own queue, with its own keys only."""
-    all_queues = {q: s for s, bus in bus_users.SERVICES.items() for q, _, _ in bus.consumes}
+    """Consume: its own queues only (and its RPC queue). Declare: nothing — no gridgov
+    exchange (passive checks only), no queue, its own included (the platform declares
+    them from SERVICES). Bind: nothing, so no exchange-to-exchange routing either."""
+    queues = {spec.name: service for service in bus_users.SERVICES
+              for spec in bus_users.service_queues(service)}
     wrong = {}
     for service, conn in service_users.items():
-        bus = bus_users.SERVICES[service]
-        for queue, owner in all_queues.items():
+        for queue, owner in queues.items():
+            readable = owner == service and not queue.endswith(".dlq")
             got = _attempt(conn, lambda ch, q=queue: ch.basic_get(q))
-            if got != (0 if owner == service else 403):
+            if got != (0 if readable else 403):
                 wrong[(service, "get", queue)] = got
-            if owner != service:
-                got = _attempt(conn, lambda ch, q=queue: ch.queue_declare(
-                    q, durable=True, arguments=consumer_queue_arguments(q, 5)))
+            got = _attempt(conn, lambda ch, q=queue: ch.queue_declare(q, durable=True))
+            if got != 403:
+                wrong[(service, "declare", queue)] = got
+            if not _attempt(conn, lambda ch, q=queue: ch.queue_declare(q, passive=True)) == 0:
+                wrong[(service, "passive", queue)] = "refused"
+            for exchange in (*EXCHANGES, RPC):
+                got = _attempt(conn, lambda ch, q=queue, x=exchange: ch.queue_bind(q, x, "#"))
                 if got != 403:
-                    wrong[(service, "declare", queue)] = got
+                    wrong[(service, "bind", queue, exchange)] = got
+            got = _attempt(conn, lambda ch, q=queue: ch.exchange_declare(q, "topic"))
+            if got != 403:  # an exchange named like a queue (the department hole)
+                wrong[(service, "declare_exchange", queue)] = got
         for exchange in EXCHANGES:
             got = _attempt(conn, lambda ch, x=exchange: ch.exchange_declare(x, "topic",
                                                                             durable=True))
@@ -168,34 +170,27 @@ def test_each_service_user_touches_only_its_own_queues(service_users):
                 wrong[(service, "declare_exchange", exchange)] = got
             if _attempt(conn, lambda ch, x=exchange: ch.exchange_declare(x, passive=True)):
                 wrong[(service, "passive", exchange)] = "refused"
-        wrong.update(_binds(service, conn, *bus.consumes[0]))
+            for destination in (*EXCHANGES, RPC):
+                got = _attempt(conn, lambda ch, d=destination, x=exchange:
+                               ch.exchange_bind(d, x, "#"))
+                if got != 403:
+                    wrong[(service, "bind_exchange", destination, exchange)] = got
     assert not wrong, wrong
 
 
-def _binds(service: str, conn, queue: str, exchange: str, keys: tuple[str, ...]) -> dict:
-    wrong = {}
-    if _attempt(conn, lambda ch: ch.queue_bind(queue, exchange, keys[0])) != 0:
-        wrong[(service, "bind own", queue)] = "refused"
-    for other in ("#", "fire.#", "registry.resident.changed", "*.case.report"):
-        if other not in keys and _attempt(
-                conn, lambda ch, k=other: ch.queue_bind(queue, exchange, k)) != 403:
-            wrong[(service, "bind", queue, other)] = "allowed"
-    for source in (REPORTS_EXCHANGE, INTAKE_EXCHANGE, ALERTS_EXCHANGE):
-        if all(x != source for _, x, _ in bus_users.SERVICES[service].consumes) and _attempt(
-                conn, lambda ch, x=source: ch.queue_bind(queue, x, "#")) != 403:
-            wrong[(service, "bind source", source)] = "allowed"
-    return wrong
-
-
-def test_known_residual_an_exchange_named_like_an_own_queue(service_users):
+def test_known_residual_rpc_clients_may_name_an_exchange_like_their_reply_queues(
+        service_users):
     """RabbitMQ's permissions name resources without saying whether they are queues or
-    exchanges: a service may configure its queue names, so it may also declare an
-    *exchange* of such a name (docs/BUS-SECURITY.md, "Services", residual). Departments
-    cannot (no configure right). Kept here so that closing it updates the docs."""
-    notify = service_users["notify"]
-    assert _attempt(notify, lambda ch: ch.exchange_declare("notify.requests", "topic")) == 0
-    assert _attempt(notify, lambda ch: ch.exchange_delete("notify.requests")) == 0
-    assert _attempt(notify, lambda ch: ch.exchange_declare("notify.other", "topic")) == 403
+    exchanges, and nameko declares each RPC client's reply queue rpc.reply-<service>-<uuid>
+    itself: events and assessment may therefore declare an *exchange* of such a name
+    (docs/BUS-SECURITY.md, residuals). No other service, and no department, can declare
+    anything. Kept here so that closing it updates the docs."""
+    name = f"rpc.reply-{{}}-{uuid.uuid4()}"
+    for service, conn in service_users.items():
+        got = _attempt(conn, lambda ch, s=service: ch.exchange_declare(name.format(s), "topic"))
+        assert got == (0 if bus_users.SERVICES[service].rpc_calls else 403), service
+        if got == 0:
+            assert _attempt(conn, lambda ch, s=service: ch.exchange_delete(name.format(s))) == 0
 
 
 def test_assessment_user_reads_the_queue_depths_for_the_dashboard(rabbit_config):
