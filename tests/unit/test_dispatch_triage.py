@@ -302,3 +302,20 @@ def test_major_event_deadlines_run_on_holidays_at_night(default):
     ack_due, handle_due = deadlines(major, start, cal)
     assert ack_due == start + timedelta(minutes=10)
     assert handle_due == start + timedelta(days=1)
+
+
+@pytest.mark.parametrize("field", ["handling_level", "outcome", "priority"])
+def test_the_wildcard_only_matches_it_does_not_decide(field):
+    # "*" is a matcher for work_category/severity; an outcome must say what happens
+    error = _error(rule_set(rule("r", "other", **{field: "*"})))
+    assert f"rules.1.{field}" in error.errors
+
+
+def test_department_codes_have_a_bounded_length():
+    from gridgov_common.contract.routing import CODE_MAX_LENGTH
+    too_long = "a" * (CODE_MAX_LENGTH + 1)
+    error = _error(rule_set(rule("r", "other", outcome="dispatch", lead=too_long)))
+    assert "rules.1.lead" in error.errors
+    error = _error(rule_set(rule("r", "other", outcome="dispatch", lead="fire",
+                                 assist=[too_long])))
+    assert "rules.1.assist.0" in error.errors
