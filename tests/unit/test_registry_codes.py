@@ -156,3 +156,44 @@ def test_make_grid_code_bounds():
     for bad in (0, 1000):
         with pytest.raises(CodeError):
             codes.make_grid_code("320505001002", bad)
+
+
+# --- a refused code is reported under the input it came from (422 answers) ----------------
+
+@pytest.mark.parametrize("call, field, message", [
+    (lambda: codes.validate_district_code(320505), "code",
+     "a district code must be a string of 6 digits"),
+    (lambda: codes.validate_town_code(320505001), "code",
+     "a town code must be a string of 9 digits"),
+    (lambda: codes.validate_town_code("32050500", "town"), "town",
+     "a town code must be exactly 9 digits, got '32050500'"),
+    (lambda: codes.validate_town_code("990505001", "town_code"), "town_code",
+     "district code 990505: unknown province prefix 99"),
+    (lambda: codes.validate_town_code("320505000", "town_code"), "town_code",
+     "town code 320505000: township part 000 is the district itself"),
+    (lambda: codes.validate_community_code(320505001001), "code",
+     "a community code must be a string of 12 digits"),
+    (lambda: codes.validate_community_code("32050500100", "community"), "community",
+     "a community code must be exactly 12 digits, got '32050500100'"),
+    (lambda: codes.validate_community_code("320505000001", "community_code"),
+     "community_code", "town code 320505000: township part 000 is the district itself"),
+    (lambda: codes.validate_community_code("320505001000", "c"), "c",
+     "community code 320505001000: village part 000 is the town itself"),
+    (lambda: codes.validate_grid_code(1), "grid_code",
+     "a grid code must be a string of 15 digits"),
+    (lambda: codes.validate_grid_code("320505001000001", "g"), "g",
+     "community code 320505001000: village part 000 is the town itself"),
+    (lambda: codes.validate_grid_code("320505001001000", "g"), "g",
+     "grid code 320505001001000: sequence starts at 1"),
+    (lambda: codes.level_of("1234"), "code",
+     "'1234' is not a district, town, community or grid code"),
+    (lambda: codes.parent_code("1234"), "code", "'1234' is not a town, community or grid code"),
+    (lambda: codes.make_grid_code("320505001001", 0), "sequence",
+     "grid sequence must be 1–999, got 0"),
+    (lambda: codes.next_grid_code("32050500100", []), "community_code",
+     "a community code must be exactly 12 digits, got '32050500100'"),
+])
+def test_a_refused_code_names_its_field_and_what_is_wrong(call, field, message):
+    with pytest.raises(CodeError) as info:
+        call()
+    assert (info.value.field, info.value.message, str(info.value)) == (field, message, message)
