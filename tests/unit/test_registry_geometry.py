@@ -230,3 +230,41 @@ def test_household_size_flags_tolerance_is_configurable():
     assert geometry.household_size_flags(120, 330, tolerance=0.5) == []
     with pytest.raises(ValueError):
         geometry.household_size_flags(-1, 0)
+
+
+def test_the_edges_of_wgs84_are_inside_it():
+    west_south = {"type": "Polygon", "coordinates": [[[-180, -90], [-179, -90], [-179, -89],
+                                                      [-180, -89], [-180, -90]]]}
+    east_north = {"type": "Polygon", "coordinates": [[[179, 89], [180, 89], [180, 90],
+                                                      [179, 90], [179, 89]]]}
+    assert geometry.parse_geojson(west_south).bounds == (-180, -90, -179, -89)
+    assert geometry.parse_geojson(east_north).bounds == (179, 89, 180, 90)
+    beyond = {"type": "Polygon", "coordinates": [[[180, 0], [180.5, 0], [180.5, 1],
+                                                  [180, 1], [180, 0]]]}
+    with pytest.raises(GeometryError):
+        geometry.parse_geojson(beyond)
+
+
+@pytest.mark.parametrize("households, people", [(200, 0), (300, 0), (180, 0), (330, 0),
+                                                (10, 900), (10, 1100)])
+def test_the_edges_of_the_size_bands_need_no_flag(households, people):
+    # P4.1: 200-300 households or about 1,000 people, widened by 10 %: 180-330 / 900-1,100
+    assert geometry.household_size_flags(households, people) == []
+    if households in (200, 300):
+        assert geometry.household_size_flags(households, people, tolerance=0) == []
+
+
+def test_just_outside_the_bands_is_flagged_on_the_right_side():
+    assert geometry.household_size_flags(180, 1000, tolerance=0) == []  # people suffice
+    assert geometry.household_size_flags(100, 1000, tolerance=0) == []
+    assert geometry.household_size_flags(199, 999, tolerance=0) == [
+        "households_below_200", "people_below_1000"]
+    assert geometry.household_size_flags(301, 1001, tolerance=0) == [
+        "households_above_300", "people_above_1000"]
+
+
+@pytest.mark.parametrize("households, people, tolerance", [(-1, 0, 0.1), (1, -1, 0.1),
+                                                           (1, 1, -0.1)])
+def test_negative_sizes_are_refused(households, people, tolerance):
+    with pytest.raises(ValueError):
+        geometry.household_size_flags(households, people, tolerance)
