@@ -192,3 +192,53 @@ def test_phone_kind_and_area_code():
     assert identity.area_code_length("01012345678") == 3
     assert identity.area_code_length("02187654321") == 3
     assert identity.area_code_length("05711234567") == 4
+
+
+# --- which part of an input is wrong (the API's error code) --------------------------------
+
+@pytest.mark.parametrize("call, code", [
+    (lambda: identity.check_character("1101051949123100"), "length"),
+    (lambda: identity.convert_legacy("11010549123100A"), "characters"),
+    (lambda: identity.make_id_number("110105", date(1949, 12, 31), 1000), "sequence"),
+    (lambda: identity.make_id_number("110105", date(1949, 12, 31), -1), "sequence"),
+    (lambda: identity.make_id_number("11010", date(1949, 12, 31), 1), "address_code"),
+    (lambda: identity.normalise_id_number(110105194912310021, TODAY), "type"),
+    (lambda: identity.normalise_phone(13812345678), "type"),
+])
+def test_a_refusal_says_which_part_is_wrong(call, code):
+    with pytest.raises(IdentityError) as info:
+        call()
+    assert info.value.code == code
+    assert info.value.message == str(info.value) and info.value.message
+
+
+def test_the_last_sequence_and_the_earliest_birth_year_are_valid():
+    assert identity.make_id_number("110105", date(1949, 12, 31), 999)[14:17] == "999"
+    earliest = identity.make_id_number("110105", date(1890, 1, 1), 1)
+    assert identity.normalise_id_number(earliest, TODAY) == earliest
+
+
+@pytest.mark.parametrize("raw, normalised", [
+    ("+86 0571 1234567", "05711234567"),  # the trunk 0 written anyway
+    ("0086 571 1234567", "05711234567"),  # dialled from abroad without the trunk 0
+    ("0086-10-12345678", "01012345678"),
+    ("86 138 1234 5678", "13812345678"),
+])
+def test_international_prefixes(raw, normalised):
+    assert identity.normalise_phone(raw) == normalised
+
+
+@pytest.mark.parametrize("raw", [
+    "571-1234567",  # a landline without its trunk 0 is only understood after +86
+    "0113812345678",  # a mobile number behind a stray prefix
+])
+def test_ambiguous_phone_numbers_are_refused(raw):
+    with pytest.raises(IdentityError) as info:
+        identity.normalise_phone(raw)
+    assert info.value.code == "phone"
+
+
+def test_validity_is_judged_on_the_day_given():
+    born_later = identity.make_id_number("110105", date(2025, 1, 1), 1)
+    assert not identity.is_valid_id_number(born_later, date(2024, 6, 30))
+    assert identity.is_valid_id_number(born_later, date(2025, 1, 2))
