@@ -292,3 +292,48 @@ def test_time_limit_values():
         == {"amount": 1.5, "unit": "working_hours"}
     with pytest.raises(ValueError):
         TimeLimit(True, TimeUnit.WORKING_HOURS)
+
+
+# --- which source decided a day, and a calendar re-made with new operator data ------------
+
+def test_each_source_answers_for_the_day_asked():
+    from services.dispatch.domain.calendar import CalendarSource, DayInfo
+    day = date(2026, 10, 10)  # a Saturday
+    assert WorkCalendar({day: True}).day_info(day) == DayInfo(
+        day, True, CalendarSource.OVERRIDE, "")
+    assert WorkCalendar(complete_years=[2026]).day_info(day) == DayInfo(
+        day, False, CalendarSource.OPERATOR_SCHEDULE, "")
+    bare = WorkCalendar(use_chinese_calendar=False, use_holidays=False, holidays_until=2000)
+    assert bare.day_info(date(2026, 10, 9)) == DayInfo(
+        date(2026, 10, 9), True, CalendarSource.FALLBACK, "")
+
+
+def test_holiday_names_and_make_up_days_from_the_chinese_calendar():
+    cal = WorkCalendar(use_holidays=False)
+    national_day = cal.day_info(date(2024, 10, 1))
+    assert national_day.day == date(2024, 10, 1) and not national_day.is_workday
+    assert national_day.note and not national_day.note.startswith("make-up")
+    make_up = cal.day_info(date(2024, 9, 29))  # a Sunday worked for the National Day week
+    assert make_up.day == date(2024, 9, 29) and make_up.is_workday
+    assert make_up.note.startswith("make-up working day (调休) for ")
+    assert cal.day_info(date(2024, 3, 5)).note == ""
+
+
+def test_new_operator_data_keeps_the_calendars_other_settings():
+    cal = WorkCalendar(windows=[(time(8, 0), time(12, 0))], tz="Asia/Urumqi",
+                       complete_years=[2030], holidays_until=2025,
+                       use_chinese_calendar=False, use_holidays=False)
+    again = cal.with_overrides({date(2030, 1, 1): False})
+    assert again.windows == ((time(8, 0), time(12, 0)),)
+    assert str(again.tz) == "Asia/Urumqi"
+    assert again.complete_years == {2030} and again.holidays_until == 2025
+    assert (again.use_chinese_calendar, again.use_holidays) == (False, False)
+    assert not again.day_info(date(2030, 1, 1)).is_workday
+    assert cal.with_overrides({}, complete_years=[2031]).complete_years == {2031}
+
+
+def test_working_hours_windows_may_touch_but_not_be_empty():
+    touching = WorkCalendar(windows=[(time(9, 0), time(12, 0)), (time(12, 0), time(17, 0))])
+    assert len(touching.windows) == 2
+    with pytest.raises(ValueError):
+        WorkCalendar(windows=[(time(9, 0), time(9, 0))])
