@@ -231,3 +231,16 @@ def test_page_accepts_stored_rows_and_unknown_actions(linked):
 def test_page_refuses_unknown_languages(linked):
     with pytest.raises(ValueError):
         render_html(CASE, linked, lang="fr")
+
+
+def test_a_boolean_is_not_a_sequence_number():
+    at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        Entry(True, at, "sub", "town_grid_chief", "filed")  # True == 1 to Python
+    assert Entry(1, at, "sub", "town_grid_chief", "filed").seq == 1
+
+
+def test_not_a_number_cannot_enter_a_case_file():
+    # NaN has no canonical JSON form: a hash over it could not be recomputed elsewhere
+    with pytest.raises(ValueError):
+        canonical_json({"distance_m": float("nan")})
