@@ -45,6 +45,23 @@ def lock(session, case_id: str) -> None:
                     {"cls": LOCK_CLASS, "case_id": str(case_id)})
 
 
+def lock_cases(session, case_ids) -> None:
+    """Take the append locks of several cases at once, in one global order (by lock key).
+
+    A transaction that writes to several case files (a batch of filings or notifications,
+    an escalation run) must take their locks before its first append and always in the
+    same order, or two of them deadlock (seen in the soak: a notification batch and a
+    filing batch locking two cases in opposite orders). The sorted subquery feeds the
+    aggregate in order, so the locks are taken one by one in key order."""
+    ids = sorted({str(case_id) for case_id in case_ids if case_id is not None})
+    if not ids:
+        return
+    session.execute(sa.text(
+        "SELECT count(pg_advisory_xact_lock(:cls, k)) FROM ("
+        " SELECT DISTINCT hashtext(id) AS k FROM unnest(CAST(:ids AS text[])) AS id"
+        " ORDER BY 1) AS keys"), {"cls": LOCK_CLASS, "ids": ids})
+
+
 def append_or_wait(session, case_id: str, *, action: str, actor_sub: str, actor_role: str,
                    at: datetime, data: dict[str, Any]) -> bool:
     """Append the entry, or keep it until the case is filed; True when appended now.

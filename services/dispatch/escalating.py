@@ -57,9 +57,13 @@ def run_due(session, now: datetime | None = None, batch: int = DEFAULT_BATCH) ->
     """Raise every escalation due at ``now`` on up to ``batch`` cases; return how many."""
     now = now or datetime.now(UTC)
     sent = 0
-    for case in _lock_timed_candidates(session, now, batch):
+    timed = _lock_timed_candidates(session, now, batch)
+    unroutable = _lock_unroutable(session, batch)
+    casefile_store.lock_cases(session, [c["case_id"] for c in timed]
+                              + [c["case_id"] for c, _ in unroutable])
+    for case in timed:
         sent += _escalate_case(session, case, now)
-    for case, assignment in _lock_unroutable(session, batch):
+    for case, assignment in unroutable:
         sent += _escalate_unroutable(session, case, assignment, now)
     return sent
 

@@ -99,7 +99,9 @@ class DispatchService(platform.PlatformService):
                             message_types=["events.case.reported"])
     def take_reported_cases(self, envelopes):
         """In batches (gridgov_common.batching): one transaction files many cases."""
-        for envelope in claim_messages(self.db, envelopes, filing.CONSUMER):
+        fresh = claim_messages(self.db, envelopes, filing.CONSUMER)
+        casefile_store.lock_cases(self.db, [e.payload["case_id"] for e in fresh])
+        for envelope in fresh:
             filing.file_reported(self.db, envelope)  # the others were filed already
 
     @consume_contract(grid_workers.CONSUMER, EVENTS_EXCHANGE, [grid_workers.MESSAGE_TYPE],
@@ -134,7 +136,9 @@ class DispatchService(platform.PlatformService):
                             message_types=[notifications.MESSAGE_TYPE])
     def record_notifications(self, envelopes):
         """P5.3.4: each delivery notify made for a case is an entry of its case file."""
-        for envelope in claim_messages(self.db, envelopes, notifications.CONSUMER):
+        fresh = claim_messages(self.db, envelopes, notifications.CONSUMER)
+        casefile_store.lock_cases(self.db, [e.payload["case_id"] for e in fresh])
+        for envelope in fresh:
             notifications.record_sent(self.db, envelope)
 
 

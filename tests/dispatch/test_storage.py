@@ -222,3 +222,32 @@ def test_a_notification_and_the_filing_of_its_case_never_miss_each_other(
     assert actions.count("notification_sent") == 1 and actions[0] == "filed"
     assert waiting == 0
     assert found["verification"]["valid"] is True
+
+
+def test_transactions_writing_to_several_cases_lock_them_in_one_order(db_engine, db_url,
+                                                                     clean_db):
+    """Issue 17 (soak): a notification batch and another dispatch transaction locked the
+    same two cases in opposite orders and deadlocked. ``lock_cases`` takes a batch's locks
+    in one global order, so the second transaction waits for the first lock holding none."""
+    ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+    with db_engine.connect() as conn:
+        low, high = sorted(ids, key=lambda i: conn.execute(
+            sa.text("SELECT hashtext(:i)"), {"i": i}).scalar())
+    second = sa.create_engine(db_url, connect_args={"application_name": "second-writer"})
+    try:
+        with Session(bind=db_engine) as session:
+            casefile_store.lock(session, low)  # the first key of the global order
+            thread, errors = _in_thread(second, lambda s: casefile_store.lock_cases(
+                s, [high, low, high]))  # given in the other order
+            _wait_until_blocked(db_engine, "second-writer")
+            with db_engine.connect() as conn:
+                held = conn.execute(sa.text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                    "WHERE a.application_name = 'second-writer' AND l.locktype = 'advisory' "
+                    "AND l.granted")).scalar()
+            assert held == 0  # waits for the first key holding nothing another could need
+            session.commit()
+        thread.join(timeout=10)
+    finally:
+        second.dispose()
+    assert not thread.is_alive() and errors == []
