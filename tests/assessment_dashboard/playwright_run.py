@@ -45,6 +45,15 @@ def snapshot(page, label: str) -> dict:
         "title": page.title(),
         "status": page.text_content("#status"),
         "login_visible": page.is_visible("#login"),
+        "panels_visible": page.is_visible("#departments-section"),
+        # lines the title takes (a phone once broke it after every character)
+        "title_lines": page.evaluate(
+            "(() => { const h = document.getElementById('title');"
+            " return Math.round(h.getBoundingClientRect().height /"
+            " parseFloat(getComputedStyle(h).lineHeight)); })()"),
+        "columns": page.evaluate(
+            "getComputedStyle(document.querySelector('main')).gridTemplateColumns"
+            ".split(' ').length"),
         "prompt": page.text_content("label[for=token-input]"),
         "session_token": page.evaluate(f"window.sessionStorage.getItem('{TOKEN_KEY}')"),
         "local_token": page.evaluate(f"window.localStorage.getItem('{TOKEN_KEY}')"),
@@ -96,7 +105,20 @@ def refused(page, base: str, token: str, steps: list) -> None:
     steps.append(snapshot(page, "refused"))
 
 
-SCENARIOS = {"form": form, "fragment": fragment, "refused": refused}
+
+
+def phone(page, base: str, token: str, steps: list) -> None:
+    """A phone-sized screen: the sign-in form alone, then the wall in one column."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/dashboard")
+    wait_state(page, "login")
+    steps.append(snapshot(page, "phone_asked"))
+    page.goto(f"{base}/dashboard?lang=zh-CN#token={token}")
+    wait_state(page, "ready")
+    steps.append(snapshot(page, "phone_signed_in"))
+
+
+SCENARIOS = {"form": form, "fragment": fragment, "refused": refused, "phone": phone}
 
 
 def main(argv: list[str]) -> int:

@@ -57,12 +57,14 @@ def test_the_sign_in_form_in_chinese_then_english(dashboard, web_config_port, vi
     asked, signed_in, english, reloaded = seen["steps"]
 
     assert asked["state"] == "login" and asked["login_visible"]
+    assert not asked["panels_visible"]  # the form alone, no wall of empty panels
     assert asked["lang"] == "zh-CN" and asked["title"] == "区级运行中心"
     assert asked["prompt"] == "请输入访问令牌"
     assert asked["status"] == "需要区管理员或运行中心查看员的令牌"
     assert asked["session_token"] is None and asked["local_token"] is None
 
     assert signed_in["state"] == "ready" and not signed_in["login_visible"]
+    assert signed_in["panels_visible"] and signed_in["columns"] == 2  # desktop: two columns
     assert signed_in["session_token"] == token  # this tab only
     assert signed_in["local_token"] is None  # never kept across sessions
     assert signed_in["input_after"] == ""  # the pasted token does not stay on screen
@@ -103,3 +105,19 @@ def test_a_refused_token_is_forgotten_and_the_form_asks_again(
     assert step["session_token"] is None and step["local_token"] is None
     assert "ops viewer" in step["status"]
     assert_accessible(step)
+
+
+def test_on_a_phone_the_form_stands_alone_and_the_wall_is_one_column(
+        dashboard, web_config_port, viewer, seeded_cases):
+    token = bearer(viewer)
+    seen = drive("phone", web_config_port, token)
+    asked, signed_in = seen["steps"]
+    assert asked["state"] == "login" and asked["login_visible"]
+    assert not asked["panels_visible"]
+    assert asked["title_lines"] == 1  # 区级运行中心 on one line, not one character a line
+    assert signed_in["state"] == "ready" and signed_in["panels_visible"]
+    assert signed_in["columns"] == 1 and signed_in["title_lines"] == 1
+    assert "部门处置情况" in signed_in["headings"]
+    for step in seen["steps"]:
+        assert_accessible(step)
+    assert_never_in_a_url(seen, token)

@@ -44,13 +44,13 @@ def render(lang: str, refresh_seconds: int) -> str:
   <span id="status" data-state="loading"></span>
   <button id="lang-toggle" type="button" data-lang-target=""></button>
 </header>
-<form id="login" hidden aria-labelledby="token-label">
-  <label id="token-label" for="token-input" data-i18n="token_prompt"></label>
-  <input id="token-input" type="password" autocomplete="off">
-  <button id="token-save" type="submit" data-i18n="sign_in"></button>
-</form>
 <div id="errors" role="alert"></div>
 <main>
+  <form id="login" hidden aria-labelledby="token-label">
+    <label id="token-label" for="token-input" data-i18n="token_prompt"></label>
+    <input id="token-input" type="password" autocomplete="off">
+    <button id="token-save" type="submit" data-i18n="sign_in"></button>
+  </form>
   <section id="map-section"><h2 id="map-heading" data-i18n="map"></h2>
     <div id="map-legend"></div>
     <svg id="map" role="img" aria-labelledby="map-heading" viewBox="0 0 800 520"></svg>
