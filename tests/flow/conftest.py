@@ -13,6 +13,8 @@ from services.dispatch import config_store
 from services.dispatch.models import metadata as dispatch_metadata
 from services.dispatch.service import DispatchService
 from services.events.models import metadata as events_metadata
+from services.notify.models import metadata as notify_metadata
+from services.notify.service import NotifyService
 from services.registry.models import metadata as registry_metadata
 from tests.adapters import FAST, Lines, amqp_url, running
 from tests.events.conftest import (  # noqa: F401  (fixtures, used by name)
@@ -85,3 +87,21 @@ def dispatch_http(services, dispatch_port):
     session = PrefixedSession(f"http://127.0.0.1:{dispatch_port}/")
     yield session
     session.close()
+
+
+@pytest.fixture
+def notify_stack(services, container_factory, service_config, db_engine):
+    """The notify service beside the flow's services: (its HTTP session, its container)."""
+    _truncate(db_engine, "notify", notify_metadata, {"alembic_version"})
+    port = free_port()
+    container = container_factory(NotifyService, service_config(
+        "notify", WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", SEND_POLL_SECONDS=0.05))
+    container.start()
+    session = PrefixedSession(f"http://127.0.0.1:{port}/")
+    yield session, container
+    session.close()
+
+
+@pytest.fixture
+def notify_http(notify_stack):
+    return notify_stack[0]

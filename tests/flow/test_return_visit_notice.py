@@ -6,26 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.notify.models import metadata as notify_metadata
-from services.notify.service import NotifyService
 from tests.amqp import wait_until
-from tests.events.conftest import PrefixedSession, _truncate, file, free_port
+from tests.events.conftest import file
 from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, wait_state
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def notify_http(services, container_factory, service_config, db_engine):
-    _truncate(db_engine, "notify", notify_metadata, {"alembic_version"})
-    port = free_port()
-    container = container_factory(NotifyService, service_config(
-        "notify", WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", SEND_POLL_SECONDS=0.05))
-    container.start()
-    session = PrefixedSession(f"http://127.0.0.1:{port}/")
-    yield session
-    session.close()
 
 
 def test_resolved_case_asks_the_grid_for_the_return_visit(services, web_session, worker_a,

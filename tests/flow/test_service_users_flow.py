@@ -16,10 +16,8 @@ import sqlalchemy as sa
 from gridgov_common import bus_users
 from services.assessment.models import metadata as assessment_metadata
 from services.assessment.service import AssessmentService
-from services.notify.models import metadata as notify_metadata
-from services.notify.service import NotifyService
 from tests.amqp import wait_until
-from tests.events.conftest import GRID_A, GRID_B, PrefixedSession, _truncate, file, free_port
+from tests.events.conftest import GRID_A, GRID_B, _truncate, file, free_port
 from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, actions_of, wait_state
 
@@ -68,22 +66,10 @@ def assessment(container_factory, service_config, db_engine):
     return container
 
 
-@pytest.fixture
-def notify_http(services, container_factory, service_config, db_engine):
-    _truncate(db_engine, "notify", notify_metadata, {"alembic_version"})
-    port = free_port()
-    container = container_factory(NotifyService, service_config(
-        "notify", WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", SEND_POLL_SECONDS=0.05))
-    container.start()
-    session = PrefixedSession(f"http://127.0.0.1:{port}/")
-    yield session, container
-    session.close()
-
-
 def test_the_case_flow_runs_with_each_service_on_its_own_user(
         assessment, services, registry, web_session, worker_a, dispatch_http, departments,
-        notify_http, db_engine, rabbit_config, service_users):
-    notify, notify_container = notify_http
+        notify_stack, db_engine, rabbit_config, service_users):
+    notify, notify_container = notify_stack
     case = file(web_session, worker_a)  # events -> registry RPC (lookup_point), outbox
     case_id = case["case_id"]
     for code in DEPARTMENTS:  # dispatch -> gridgov.dispatch -> dept.<code>.assignments
