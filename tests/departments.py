@@ -47,6 +47,18 @@ def department_users(rabbit_manager, vhost: str, *departments: str) -> Iterator[
             rabbit_manager._delete("users", user)
 
 
+@contextmanager
+def two_senders(rabbit_manager, rabbit_config, prefix_a: str, prefix_b: str
+                ) -> Iterator[tuple[str, str, str]]:
+    """Two senders (departments or hotlines) with their own broker users, each already
+    listening to its rejections: yields (code a, code b, their password)."""
+    a, b = unique_code(prefix_a), unique_code(prefix_b)
+    with department_users(rabbit_manager, rabbit_config["vhost"], a, b) as password:
+        for code in (a, b):
+            rejections_queue(rabbit_config["AMQP_URI"], code)
+        yield a, b, password
+
+
 def publish_as(vhost: str, department: str, password: str, exchange: str, routing_key: str,
                body: bytes | dict, *, user_id: str | None = "", message_id: str | None = None,
                ) -> None:

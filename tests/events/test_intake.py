@@ -14,11 +14,10 @@ from gridgov_common.contract import load_sample, make_envelope, parse_envelope
 from services.events.service import EventsService
 from tests.amqp import drain, publish, wait_until
 from tests.departments import (
-    department_users,
     publish_as,
     rejections,
     rejections_queue,
-    unique_code,
+    two_senders,
 )
 from tests.events.conftest import GRID_A, IN_A, OUTSIDE, TOWN, received
 
@@ -185,11 +184,8 @@ def test_the_source_system_is_told_why_its_report_was_refused(events, observer, 
 
 @pytest.fixture
 def systems(rabbit_manager, rabbit_config):
-    a, b = unique_code("hotline"), unique_code("hotline")
-    with department_users(rabbit_manager, rabbit_config["vhost"], a, b) as password:
-        for code in (a, b):
-            rejections_queue(rabbit_config["AMQP_URI"], code)
-        yield a, b, password
+    with two_senders(rabbit_manager, rabbit_config, "hotline", "hotline") as got:
+        yield got
 
 
 def test_a_system_user_cannot_report_as_another(events, observer, db_engine, systems,

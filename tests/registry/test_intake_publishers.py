@@ -14,11 +14,9 @@ from gridgov_common.contract import make_envelope, parse_envelope
 from services.registry.service import RegistryService
 from tests.amqp import drain, publish, wait_until
 from tests.departments import (
-    department_users,
     publish_as,
     rejections,
-    rejections_queue,
-    unique_code,
+    two_senders,
 )
 from tests.registry.conftest import id_number
 
@@ -48,11 +46,8 @@ def person(district, web_session, admin):
 @pytest.fixture
 def departments(rabbit_manager, rabbit_config):
     """Two departments with their own broker users, each listening to its rejections."""
-    a, b = unique_code("civil_affairs"), unique_code("public_security")
-    with department_users(rabbit_manager, rabbit_config["vhost"], a, b) as password:
-        for code in (a, b):
-            rejections_queue(rabbit_config["AMQP_URI"], code)
-        yield a, b, password
+    with two_senders(rabbit_manager, rabbit_config, "civil_affairs", "public_security") as got:
+        yield got
 
 
 def status_of(db_engine, resident_id):
