@@ -28,7 +28,7 @@ class GridLocator(DependencyProvider):
     def setup(self) -> None:
         self.index = GridIndex.build([])
         self.version: tuple | None = None
-        self._last_miss_check = 0.0
+        self._last_miss_check = float("-inf")  # never checked, even just after boot
 
     def start(self) -> None:
         self.refresh_if_changed()

@@ -29,12 +29,15 @@ class Platform:
         self.secret = jwt_secret
         self.district = district
         self.http = requests.Session()
-        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float | None]] = {}
 
     def headers(self, role: str, scope: str, sub: str) -> dict[str, str]:
         key = (role, scope, sub)
-        token, minted = self._tokens.get(key, ("", 0.0))
-        if time.monotonic() - minted > REMINT_SECONDS:  # tokens expire; a demo runs for days
+        token, minted = self._tokens.get(key, ("", None))
+        # Tokens expire and a demo runs for days.  ``None`` means never minted: a monotonic
+        # clock starts near 0 at boot, so "minted at 0" would look fresh for the first
+        # REMINT_SECONDS after a reboot and the empty token would be sent.
+        if minted is None or time.monotonic() - minted > REMINT_SECONDS:
             token = mint(self.secret, sub=sub, role=role, scope=scope, name="模拟 / simulated")
             self._tokens[key] = (token, time.monotonic())
         return {"Authorization": f"Bearer {token}"}
