@@ -38,6 +38,16 @@ def _b64_key(n: int) -> Callable[[], str]:
 DB_SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 
 
+# The demo district's departments (gridgov_common.bus_users.DEMO_DEPARTMENTS; copied, since
+# this script runs before .venv exists; tests/test_tooling.py holds them equal). In compose
+# each logs in as its own broker user dept.<code> (issue 10), like a real department.
+DEMO_DEPARTMENTS = (
+    "civil_affairs", "comprehensive_governance", "ecology_environment",
+    "emergency_management", "fire", "health", "human_resources", "organization",
+    "public_security", "veterans_affairs",
+)
+
+
 def _service_url(service: str) -> Callable[[dict], str]:
     """The local URL of a service's role, with the password written just before it."""
     return lambda env: (f"postgresql+psycopg://gridgov_{service}:"
@@ -81,6 +91,10 @@ ENTRIES: list[tuple[str, Callable, str]] = [
        f"docker-compose.yml only: password of the broker user svc.{svc} (issue 10: one "
        f"user per service)")
       for svc in ("registry", "events", "dispatch", "assessment", "notify")),
+    *((f"GRIDGOV_BUS_PASSWORD_{code.upper()}", lambda: secrets.token_urlsafe(24),
+       f"docker-compose.yml only: password of the demo department's broker user dept.{code} "
+       f"(the simulated departments log in with it)")
+      for code in DEMO_DEPARTMENTS),
     ("GRIDGOV_GRAFANA_PASSWORD", lambda: secrets.token_urlsafe(18),
      "docker-compose.yml only: Grafana's admin password"),
     *_db_entries(),

@@ -28,7 +28,8 @@ running_pid() {  # running_pid SVC -> pid of our live process of SVC, or fail
 private_env_unset() {  # private_env_unset SVC -> "-u NAME" arguments for env(1)
     # What a process started by make up must not inherit from .env (docs/SECURITY.md): the
     # administrator's database URL, every database login but its own service's, and the
-    # personal-data keys unless it is a service that decrypts (registry, notify).
+    # personal-data keys unless it is a service that decrypts (registry, notify), and the
+    # broker and Grafana passwords that only docker-compose.yml uses (make up is guest).
     local name own
     own="GRIDGOV_$(tr '[:lower:]' '[:upper:]' <<<"$1")_DB_URL"
     for name in $(compgen -e); do
@@ -36,6 +37,8 @@ private_env_unset() {  # private_env_unset SVC -> "-u NAME" arguments for env(1)
             GRIDGOV_DB_URL | GRIDGOV_DB_PASSWORD | GRIDGOV_*_DB_PASSWORD) echo "-u $name" ;;
             GRIDGOV_*_DB_URL) [[ "$name" == "$own" ]] || echo "-u $name" ;;
             GRIDGOV_PII_*) [[ "$1" == registry || "$1" == notify ]] || echo "-u $name" ;;
+            GRIDGOV_AMQP_PASSWORD* | GRIDGOV_BUS_PASSWORD_* | GRIDGOV_GRAFANA_PASSWORD)
+                echo "-u $name" ;;
         esac
     done
 }

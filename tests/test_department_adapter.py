@@ -39,6 +39,7 @@ from gridgov_common.contract import (
 from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
 from tests.adapters import FAST, WAIT, Lines, amqp_url, running
 from tests.amqp import bind_queue, drain, pika_params, publish, wait_until
+from tests.departments import department_users, unique_code
 from tools.department_adapter import adapter as adapter_module
 from tools.department_adapter.adapter import (
     ASSIGNMENT,
@@ -54,7 +55,11 @@ from tools.department_adapter.adapter import (
     parse_message,
     topic_match,
 )
-from tools.department_adapter.simulate import DEFAULT_DEPARTMENTS, Simulation
+from tools.department_adapter.simulate import (
+    DEFAULT_DEPARTMENTS,
+    Simulation,
+    department_urls,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRE_KEY = "fire.320505001.public_security_prevention.normal"
@@ -483,3 +488,52 @@ def test_simulation_reports_in_for_every_department(uri, url):
     assert sorted(e["payload"]["department"] for e in out.envelopes()) == [
         "fire", "public_security"]
     assert not simulation.failed
+
+
+@pytest.mark.integration
+def test_simulated_departments_log_in_each_as_its_own_user(uri, rabbit_config,
+                                                         rabbit_manager):
+    """Compose's simulated departments (``--password-env-prefix``) log in as dept.<code>,
+    so their reports carry the user_id that dispatch requires there (issue 10)."""
+    codes = [unique_code("sim_a"), unique_code("sim_b")]
+    bus_users.ManagementApi(vhost=rabbit_config["vhost"]).setup(codes)
+    bind_queue(uri, "test.reports", REPORTS_EXCHANGE, ["#"])
+    with department_users(rabbit_manager, rabbit_config["vhost"], *codes) as password:
+        environ = {f"TEST_BUS_PASSWORD_{code.upper()}": password for code in codes}
+        urls = department_urls(amqp_url(rabbit_config), codes, "TEST_BUS_PASSWORD_", environ)
+        simulation = Simulation(urls, codes, result_after=0.2, output=Lines(), **FAST)
+        simulation.start()
+        try:
+            assert wait_until(lambda: all(a.consuming.is_set()
+                                          for a in simulation.adapters), WAIT)
+            for code in codes:
+                publish(uri, DISPATCH_EXCHANGE, f"{code}.320505001.fire_hazard.normal",
+                        assignment(code))
+            reports = drain(uri, "test.reports", expect=4, timeout=WAIT)
+        finally:
+            simulation.stop()
+            assert simulation.join(WAIT)
+    assert not simulation.failed
+    assert sorted((method.routing_key, properties.user_id)
+                  for method, properties, _ in reports) == sorted(
+        (f"{code}.{kind}", f"dept.{code}") for code in codes for kind in ("ack", "result"))
+
+
+def test_department_urls_put_each_departments_user_into_the_url():
+    environ = {"P_FIRE": "s3cr:t/@x", "P_HEALTH": "other"}
+    urls = department_urls("amqp://gridgov:admin@rabbitmq:5672/%2F", ["fire", "health"], "P_",
+                           environ)
+    assert urls == {"fire": "amqp://dept.fire:s3cr%3At%2F%40x@rabbitmq:5672/%2F",
+                    "health": "amqp://dept.health:other@rabbitmq:5672/%2F"}
+    params = pika.URLParameters(urls["fire"])
+    assert (params.credentials.username, params.credentials.password) == (
+        "dept.fire", "s3cr:t/@x")
+    assert params.host == "rabbitmq" and params.port == 5672 and params.virtual_host == "/"
+    assert department_urls("amqps://[::1]/gov", ["fire"], "P_", environ) == {
+        "fire": "amqps://dept.fire:s3cr%3At%2F%40x@[::1]/gov"}
+
+
+def test_department_urls_name_every_missing_password():
+    with pytest.raises(AdapterConfigError, match="P_HEALTH, P_FIRE_2"):
+        department_urls("amqp://rabbitmq/", ["fire", "health", "fire_2"], "P_",
+                        {"P_FIRE": "x", "P_HEALTH": ""})

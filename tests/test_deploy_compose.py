@@ -327,3 +327,29 @@ def test_department_pushes_need_the_departments_own_broker_user():
     for svc in ("registry", "events"):
         env = COMPOSE["services"][svc]["environment"]
         assert env["GRIDGOV_REQUIRE_INTAKE_USER_ID"] == "${GRIDGOV_REQUIRE_INTAKE_USER_ID:-true}"
+
+
+def test_dispatch_takes_reports_only_from_the_departments_own_user():
+    """Issue 10: compose's simulated departments log in as dept.<code>, each with its own
+    password from .env, which the definitions job hashes into the broker's users; so
+    dispatch can require that user on every report, as production does."""
+    from gridgov_common.bus_users import DEMO_DEPARTMENTS
+    from tools.department_adapter.simulate import DEFAULT_DEPARTMENTS, build_parser
+
+    dispatch = COMPOSE["services"]["dispatch"]["environment"]
+    assert dispatch["GRIDGOV_REQUIRE_REPORT_USER_ID"] == "${GRIDGOV_REQUIRE_REPORT_USER_ID:-true}"
+    passwords = {f"GRIDGOV_BUS_PASSWORD_{code.upper()}" for code in DEMO_DEPARTMENTS}
+    assert set(DEFAULT_DEPARTMENTS) == set(DEMO_DEPARTMENTS)  # every simulated one has one
+    job = COMPOSE["services"]["rabbitmq-definitions"]
+    assert "--password-env-prefix GRIDGOV_BUS_PASSWORD_" in " ".join(job["command"])
+    assert passwords <= set(job["environment"])
+
+    departments = COMPOSE["services"]["departments"]
+    args = build_parser().parse_args(departments["command"][3:])
+    assert departments["command"][:3] == ["python", "-m", "tools.department_adapter.simulate"]
+    assert args.password_env_prefix == "GRIDGOV_BUS_PASSWORD_"
+    env = departments["environment"]
+    assert passwords <= set(env)
+    # host and vhost only: no administrator's (or anyone's) credentials in its URL
+    assert env["DEPARTMENT_AMQP_URL"] == "amqp://rabbitmq:5672/"
+    assert "GRIDGOV_AMQP_URI" not in env and "GRIDGOV_AMQP_PASSWORD" not in env

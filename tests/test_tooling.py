@@ -182,6 +182,12 @@ def test_gen_env_writes_valid_keys_of_the_right_lengths(tmp_path):
             f"postgresql+psycopg://{db_roles.role_name(svc)}:"
             f"{env[f'GRIDGOV_{upper}_DB_PASSWORD']}@127.0.0.1:5432/gridgov")
 
+    from gridgov_common import bus_users
+    for code in bus_users.DEMO_DEPARTMENTS:  # compose's simulated departments (issue 10)
+        assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[f"GRIDGOV_BUS_PASSWORD_{code.upper()}"])
+    assert {name for name in env if name.startswith("GRIDGOV_BUS_PASSWORD_")} == {
+        f"GRIDGOV_BUS_PASSWORD_{code.upper()}" for code in bus_users.DEMO_DEPARTMENTS}
+
     other = tmp_path / "other.env"
     run(sys.executable, "scripts/gen_env.py", "--output", str(other), check=True)
     assert parse_env(other.read_text())["GRIDGOV_PII_KEY"] != env["GRIDGOV_PII_KEY"]
@@ -194,7 +200,9 @@ def test_make_up_gives_each_process_only_its_own_login_and_keys():
            "GRIDGOV_PII_KEY": "k", "GRIDGOV_PII_INDEX_KEY": "i", "GRIDGOV_PII_OLD_KEYS": "o",
            "GRIDGOV_JWT_SECRET": "j", **{f"GRIDGOV_{s.upper()}_DB_URL": s for s in
                                           ("registry", "events", "notify")},
-           "GRIDGOV_EVENTS_DB_PASSWORD": "e"}
+           "GRIDGOV_EVENTS_DB_PASSWORD": "e", "GRIDGOV_AMQP_PASSWORD": "a",
+           "GRIDGOV_AMQP_PASSWORD_EVENTS": "ae", "GRIDGOV_BUS_PASSWORD_FIRE": "b",
+           "GRIDGOV_GRAFANA_PASSWORD": "g"}
     seen = {}
     for name in ("registry", "events", "notify", "simulator"):
         result = run("bash", "-c", f'. scripts/lib.sh; env $(private_env_unset {name}) env',

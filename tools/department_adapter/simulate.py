@@ -8,7 +8,14 @@ same queues. Every message received is written as one JSON line to ``--output`` 
 stdout), which the demo keeps as a log.
 
     python -m tools.department_adapter.simulate --amqp-url amqp://guest:guest@127.0.0.1/%2F \
-        [--departments fire,public_security] [--result-after 5] [--output var/log/x.jsonl]
+        [--departments fire,public_security] [--result-after 5] [--output var/log/x.jsonl] \
+        [--password-env-prefix GRIDGOV_BUS_PASSWORD_]
+
+With ``--password-env-prefix`` each department logs in as its own broker user
+``dept.<code>`` with the password in ``$<PREFIX><CODE>`` (host, port and vhost from the
+URL), as a real department's system does; its reports then carry ``user_id`` =
+``dept.<code>``, which dispatch requires when ``REQUIRE_REPORT_USER_ID`` is on (compose and
+production).  Without it every department shares the URL's user (``make up``, tests).
 
 SIGTERM or SIGINT stops every adapter after the message in hand.
 """
@@ -22,7 +29,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, TextIO
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .adapter import (
     AdapterConfig,
@@ -52,15 +61,49 @@ def amqp_url_from_env(environ: dict[str, str] | os._Environ[str]) -> str:
     return "amqp://" + url[len("pyamqp://"):] if url.startswith("pyamqp://") else url
 
 
-class Simulation:
-    """Adapters in threads, started and stopped together (also used by tests)."""
+def department_user(code: str) -> str:
+    """The broker user of a department (gridgov_common.bus_users.user_name; copied)."""
+    return f"dept.{code}"
 
-    def __init__(self, amqp_url: str, departments: list[str], result_after: float,
-                 resolved: bool = True, output: TextIO | None = None, **options: Any):
+
+def department_urls(amqp_url: str, departments: list[str], prefix: str,
+                    environ: Mapping[str, str]) -> dict[str, str]:
+    """Each department's URL: ``amqp_url`` with ``dept.<code>`` and ``$<prefix><CODE>`` as
+    its credentials.  Every password must be set: a department left out would otherwise
+    log in as someone else, or not at all, without saying which."""
+    parts = urlsplit(amqp_url)
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    missing = [f"{prefix}{code.upper()}" for code in departments
+               if not environ.get(f"{prefix}{code.upper()}")]
+    if missing:
+        raise AdapterConfigError(f"unset password variables: {', '.join(missing)}")
+    urls = {}
+    for code in departments:
+        secret = quote(environ[f"{prefix}{code.upper()}"], safe="")
+        netloc = f"{quote(department_user(code), safe='')}:{secret}@{host}"
+        urls[code] = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    return urls
+
+
+class Simulation:
+    """Adapters in threads, started and stopped together (also used by tests).
+
+    ``amqp_url`` is one URL for every department, or a URL per department code
+    (:func:`department_urls`)."""
+
+    def __init__(self, amqp_url: str | Mapping[str, str], departments: list[str],
+                 result_after: float, resolved: bool = True, output: TextIO | None = None,
+                 **options: Any):
         self.output_lock = threading.Lock()  # one line at a time from every thread
+        urls = amqp_url if isinstance(amqp_url, Mapping) else dict.fromkeys(departments,
+                                                                             amqp_url)
         self.adapters = [
             DepartmentAdapter(AdapterConfig(
-                department=department, amqp_url=amqp_url, auto_ack=True,
+                department=department, amqp_url=urls[department], auto_ack=True,
                 auto_result_after=result_after, resolved=resolved, **options),
                 output=output, output_lock=self.output_lock)
             for department in departments]
@@ -111,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resolved", type=parse_bool, default=True, metavar="true|false")
     parser.add_argument("--output", help="append the received messages (JSON lines) here "
                         "instead of stdout")
+    parser.add_argument("--password-env-prefix", metavar="PREFIX",
+                        help="log each department in as dept.<code> with the password in "
+                        "$<PREFIX><CODE> (e.g. GRIDGOV_BUS_PASSWORD_); host, port and vhost "
+                        "from the URL")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
@@ -129,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     elif hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8")
     try:
-        simulation = Simulation(url, departments, args.result_after, args.resolved, output)
+        urls = (department_urls(url, departments, args.password_env_prefix, os.environ)
+                if args.password_env_prefix else url)
+        simulation = Simulation(urls, departments, args.result_after, args.resolved, output)
     except AdapterConfigError as exc:
         parser.error(str(exc))
     stopped = {"flag": False}  # a plain flag: no lock is taken inside a signal handler
