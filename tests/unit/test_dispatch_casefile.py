@@ -17,6 +17,7 @@ from services.dispatch.domain.casefile import (
     canonical_json,
     chain,
     entry_hash,
+    format_instant,
     link,
     render_html,
     stage_outcome,
@@ -244,3 +245,36 @@ def test_not_a_number_cannot_enter_a_case_file():
     # NaN has no canonical JSON form: a hash over it could not be recomputed elsewhere
     with pytest.raises(ValueError):
         canonical_json({"distance_m": float("nan")})
+
+
+def test_an_entry_read_back_with_datetimes_is_the_same_entry(linked):
+    """A row whose timestamps the driver already turned into datetimes reads back as the
+    entry it was (from_dict takes both spellings), hashes included."""
+    entry = linked[2]
+    row = {**entry.to_dict(), "at": entry.at, "deadline": entry.deadline}
+    assert Entry.from_dict(row) == entry
+    assert verify([*linked[:2], Entry.from_dict(row), linked[3]]) == (True, None)
+
+
+def test_instants_are_written_in_utc_whatever_the_machines_zone(monkeypatch):
+    """The hashed form must not depend on the server's TZ (the services run in
+    Asia/Shanghai in a district): a machine-local conversion would change every hash."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        assert format_instant(datetime(2026, 11, 26, 10, 0, tzinfo=CST)) == \
+            "2026-11-26T02:00:00.000000Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_page_of_entries_not_yet_hashed_shows_empty_hashes():
+    """A draft (entries before linking) prints with empty hash cells and a broken verdict,
+    and a case without a number prints without one."""
+    page = render_html({"state": "filed"}, [Entry(1, T0, "svc", "system", "filed")], lang="en")
+    assert "<title>Case file </title>" in page and "<h1>Electronic case file </h1>" in page
+    assert page.count("<code></code>") == 1
+    assert "Hash chain broken: entries from seq 1 on" in page
