@@ -301,3 +301,46 @@ def test_custom_bbox_and_district():
     r = next(generator.iter_all_residents(d))
     assert r.id_number.startswith("110105")
     assert next(d.iter_grids()).code.startswith("110105001001")
+
+
+@pytest.mark.parametrize(("towns", "communities", "grids"), [
+    (199, 1, 1),  # 99 streets + 100 towns: the most codes a district has
+    (1, 999, 1),  # three-digit community numbers
+    (1, 1, 999),  # three-digit grid numbers (codes.MAX_GRID_SEQUENCE)
+])
+def test_the_largest_layouts_the_codes_allow_are_accepted(towns, communities, grids):
+    d = generate_district(1, towns, communities, grids, households_per_grid=1)
+    assert d.grid_count == towns * communities * grids
+    codes_made = [g.code for g in d.iter_grids()]
+    assert len(set(codes_made)) == len(codes_made)
+    for code in (codes_made[0], codes_made[-1]):
+        codes.validate_grid_code(code, "grid_code")
+    if towns == 199:
+        assert [t.code[-3:] for t in d.towns][98:100] == ["099", "100"]
+        assert d.towns[-1].code.endswith("199") and d.towns[-1].kind == "town"
+
+
+@pytest.mark.parametrize(("towns", "communities", "grids"), [
+    (200, 1, 1), (1, 1000, 1), (1, 1, 1000), (0, 1, 1), (1, 0, 1), (1, 1, 0),
+])
+def test_layouts_beyond_the_codes_are_refused(towns, communities, grids):
+    with pytest.raises(ValueError):
+        generate_district(1, towns, communities, grids)
+
+
+def test_one_person_households_are_allowed_and_fewer_are_not():
+    d = generate_district(5, 1, 1, 2, households_per_grid=20, people_per_household=1)
+    grid = next(g for g in d.iter_grids() if g.kind == "base")
+    assert {h.size for h in generator.iter_households(grid)} == {1}
+    with pytest.raises(ValueError, match="people_per_household"):
+        generate_district(5, 1, 1, 2, people_per_household=0.99)
+
+
+def test_ten_grids_or_more_always_have_an_exclusive_one():
+    """P4.1: the last grid of the first community is exclusive once a district has 10."""
+    for total, expected in ((9, False), (10, True)):
+        d = generate_district(11, 1, 1, total, exclusive_share=0.0)
+        kinds = [g.kind for g in d.iter_grids()]
+        assert ("exclusive" in kinds) is expected, total
+        if expected:
+            assert kinds.index("exclusive") == total - 1
