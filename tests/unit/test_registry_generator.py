@@ -344,3 +344,66 @@ def test_ten_grids_or_more_always_have_an_exclusive_one():
         assert ("exclusive" in kinds) is expected, total
         if expected:
             assert kinds.index("exclusive") == total - 1
+
+
+def test_a_forced_exclusive_grid_needs_a_community_of_two_grids_or_more():
+    """The forced exclusive grid is the last of the first community, never a community's
+    only grid (its one base grid would be gone)."""
+    one_each = generate_district(11, 1, 10, 1, exclusive_share=0.0)
+    assert {g.kind for g in one_each.iter_grids()} == {"base"}
+    two_each = generate_district(11, 1, 5, 2, exclusive_share=0.0)
+    assert [g.kind for g in two_each.iter_grids()][:3] == ["base", "exclusive", "base"]
+
+
+def test_exclusive_grids_hold_0_to_40_households_and_empty_ones_an_office():
+    """P4.1: an exclusive grid is a building or an employer: 0–40 households; one without
+    any gets one office building of 3–5 floors and no flats."""
+    d = generate_district(2, 1, 40, 50, exclusive_share=1.0)
+    counts = [g.household_count for g in d.iter_grids()]
+    assert min(counts) == 0 and max(counts) == 40
+    floors = set()
+    for grid in d.iter_grids():
+        if grid.household_count:
+            continue
+        (only,) = generator.neighbourhoods(grid)
+        (office,) = only.buildings
+        assert office.households == 0 and office.units == 1
+        floors.add(office.floors)
+    assert floors == {3, 4, 5}
+
+
+def test_households_average_more_than_one_person_from_a_mean_above_one():
+    d = generate_district(5, 1, 1, 1, households_per_grid=300, people_per_household=1.5)
+    sizes = [h.size for h in generator.iter_households(next(d.iter_grids()))]
+    assert 1.35 < sum(sizes) / len(sizes) < 1.65
+    assert max(sizes) >= 3
+
+
+def test_names_beyond_the_word_lists_get_a_numeral():
+    from services.registry.domain import names
+
+    d = generate_district(1, len(names.TOWN_STEMS) + 2, 1, 1, households_per_grid=1)
+    first_round = len(names.TOWN_STEMS)
+    stem = names.TOWN_STEMS[0]
+    assert d.towns[first_round].name in (f"{stem}2街道", f"{stem}2镇")
+    assert len({t.name for t in d.towns}) == len(d.towns)
+
+
+def test_tiles_are_square_on_the_ground_at_any_latitude():
+    """split_bbox measures width at the box's middle latitude: at 61° N a degree of
+    longitude is half as long, so a 1°×2° box in four is four rows of one."""
+    tiles = generator.split_bbox((0.0, 60.0, 1.0, 62.0), 4)
+    assert len({(t[1], t[3]) for t in tiles}) == 4
+
+
+def test_birth_dates_keep_each_grids_phase_when_grids_share_sequence_numbers():
+    """Over 499 grids, grids share ID sequence numbers and are kept apart by the birth
+    date's residue modulo the stride: a grid's residents are all born on its phase."""
+    d = generate_district(1, 2, 50, 10, households_per_grid=20)
+    stride = d.params.date_stride
+    assert stride == 3
+    grids = list(d.iter_grids())
+    for grid in (grids[0], grids[499], grids[998]):
+        phase = grid.ordinal // generator.SEQUENCE_CLASSES
+        born = {r.birth_date.toordinal() % stride for r in generator.iter_residents(grid)}
+        assert born == {phase % stride}, grid.ordinal
