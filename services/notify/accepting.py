@@ -69,6 +69,9 @@ class Request:
     producer: str
     priority: int = NORMAL_PRIORITY
     extra: dict[str, Any] = field(default_factory=dict)
+    # The outside channels this request may use; None: every channel subscribed.  The
+    # inbox is always written (it is where a follow-up belongs, M17).
+    channels: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -167,9 +170,10 @@ def _reached(session, plans: list[Plan]) -> list[list[sa.Row]]:
         found.update({row.subscription_id: row for row in rows if any(
             g.role == row.role and covers(row.scope_level, row.scope_code, g)
             for g in plan.groups)})
-        kind = plan.request.kind
+        kind, channels = plan.request.kind, plan.request.channels
         result.append([row for row in found.values()
-                       if row.kinds is None or kind in row.kinds])
+                       if (row.kinds is None or kind in row.kinds)
+                       and (channels is None or row.channel in channels)])
     return result
 
 

@@ -7,7 +7,10 @@
   re-published escalation is not notified twice.
 - ``alert.major_event`` (P5.2.7): the grid's neighbourhood grid workers, the community's
   grid chief and instructor, the town grid chief and the district admins; one cause per
-  alert message (an ``update`` or ``cancel`` is a new message, a new notification).
+  alert message (an ``update`` or ``cancel`` is a new message, a new notification).  People
+  are paged (SMS, e-mail) once per event, by the first ``alert``; its follow-ups go to the
+  inbox and to systems' webhooks only (M17: a busy event re-paged the same people four
+  times in five seconds).
 - ``assessment.meeting.reminder`` (P5.4.5): the role over the scope it names, before the
   period ends without enough meetings; cause once per (person, rule, period).
 - ``assessment.circular.published`` (P5.3.5): the town grid chiefs of the towns and the
@@ -24,6 +27,8 @@ from gridgov_common.roles import Role
 from services.notify.accepting import ALERT_PRIORITY, Request
 
 DISTRICT_DIGITS, TOWN_DIGITS, COMMUNITY_DIGITS = 6, 9, 12
+FIRST_ALERT = "alert"  # CAP msgType of the first message of an event (then update, cancel)
+FOLLOW_UP_CHANNELS = frozenset({"webhook"})  # systems keep every update; people are not re-paged
 
 
 def _plain(value: Any) -> Any:
@@ -69,6 +74,7 @@ def from_alert(envelope: Envelope, locale: str) -> Request:
         cause_id=f"alert.major_event:{envelope.message_id}", case_id=str(p["case_id"]),
         kind="major_event", template="major_event", locale=locale, recipients=recipients,
         producer=envelope.producer, priority=ALERT_PRIORITY,
+        channels=None if p["msg_type"] == FIRST_ALERT else FOLLOW_UP_CHANNELS,  # P5.2.7, M17
         params={"case_number": p["case_number"], "headline": p["headline"],
                 "description": p["description"], "severity": p["severity"],
                 "category": p["category"], "msg_type": p["msg_type"], "grid_code": grid})

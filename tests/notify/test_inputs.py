@@ -98,3 +98,35 @@ def test_meeting_reminder_reaches_the_role_over_its_scope_once(notify, web_sessi
         ("例会提醒", "meeting_reminder", None)]
     assert "已召开 1 次" in items[0]["body"] and "2026-11-30" in items[0]["body"]
     assert inbox(web_session, token("community_grid_worker", "community:320505001002")) == []
+
+
+def test_a_major_event_pages_people_once_and_its_follow_ups_go_to_the_inbox(
+        notify, web_session, token, webhook, smtp, sms_gateway, rabbit_config):
+    """M17: an event updated three times in seconds paged the same people four times.
+    People are paged (SMS, e-mail) by the first alert only; every update and the cancel
+    reach their inbox, and systems' webhooks get all of them (CAP msgType)."""
+    uri = rabbit_config["AMQP_URI"]
+    chief = ("town_grid_chief", "town:320505001")
+    subscribe(web_session, token, role=chief[0], scope=chief[1], channel="sms",
+              address="13812345678")
+    subscribe(web_session, token, role=chief[0], scope=chief[1], channel="email",
+              address="chief@huqiu.gov.cn")
+    subscribe(web_session, token, role="district_admin", scope="district:320505",
+              channel="webhook", address=f"{webhook.url}/ops")
+    first = load_sample("alert.major_event", 1)
+    follow_ups = [{**first, "message_id": f"1f0e5c2a-0000-4000-8000-00000000010{n}",
+                   "payload": {**first["payload"], "msg_type": msg_type}}
+                  for n, msg_type in enumerate(["update", "update", "cancel"])]
+    assert first["payload"]["msg_type"] == "alert"
+    for message in [first, *follow_ups]:
+        publish(uri, "gridgov.alerts", "320505001.critical.fire", message)
+
+    assert wait_until(lambda: len(inbox(web_session, token(*chief))) == 4)
+    assert wait_until(lambda: len(webhook.requests) == 4)
+    assert wait_until(lambda: sms_gateway.requests and smtp.messages)
+    # every delivery is stored before notify.sent: 5 groups x 4 inbox + 4 webhook + 2 pages
+    events = sent_events(uri, 5 * 4 + 4 + 2)
+    assert sorted(e["channel"] for e in events if e["channel"] != "inbox") == [
+        "email", "sms", "webhook", "webhook", "webhook", "webhook"]
+    assert len(sms_gateway.requests) == 1 and len(smtp.messages) == 1
+    assert sent_events(uri, 1, timeout=1.5) == []  # and nothing after
