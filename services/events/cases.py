@@ -33,7 +33,7 @@ from gridgov_common.outbox import add_event, add_to_outbox
 from gridgov_common.roles import GRID_ROLES, ScopeLevel
 from services.events import visibility
 from services.events.dependencies import RegistryClient, Settings
-from services.events.domain import catalogue, geo
+from services.events.domain import catalogue, geo, status_notes
 from services.events.domain.cap import alert_headline
 from services.events.domain.numbers import format_case_number, local_day, now_utc
 from services.events.models import case_number_counters, cases, photos
@@ -44,7 +44,6 @@ STAFF_REPORTERS = frozenset(str(role) for role in GRID_ROLES)  # P5.0 grid staff
 MAJOR_EVENT_ALERT = "alert.major_event"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 MAX_DUPLICATE_CANDIDATES = 200
-ON_SPOT_NOTE = "handled on the spot at grid level (P5.1.5)"
 
 
 @dataclass
@@ -249,7 +248,7 @@ def _row(report: Report, placement: Placement, case_number: str,
         "reporter_sub": report.reporter_sub,
         "reporter_role": report.reporter_role,
         "status": "closed" if closed else "open",
-        "status_notes": ON_SPOT_NOTE if closed else None,
+        "status_notes": status_notes.note(None, True) if closed else None,  # P5.1.5
     }
 
 

@@ -43,12 +43,11 @@ from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
 from gridgov_common.outbox import add_to_outbox
 from services.events.cases import (
     MAJOR_EVENT_ALERT,
-    ON_SPOT_NOTE,
     PRODUCER,
     alert_content,
     view,
 )
-from services.events.domain import catalogue
+from services.events.domain import catalogue, status_notes
 from services.events.domain.numbers import now_utc
 from services.events.models import cases
 
@@ -61,16 +60,7 @@ MAX_REDELIVERIES = DEFAULT_MAX_REDELIVERIES
 
 # Dispatch's states (services/dispatch/domain/states.py, CaseState), each with the public
 # note Open311 shows: what happens to the request now, never who is involved (P5.4.4).
-STATE_NOTES = {
-    "filed": "received; awaiting triage (P5.3.2)",
-    "handling_local": "being handled at grid level (P5.3.2)",
-    "dispatched": "assigned to the responsible department(s) (P2.2)",
-    "in_progress": "the responsible department is handling it (P2.2, P5.3.3)",
-    "resolved": "result reported; awaiting the return visit (P5.3.3)",
-    "closed": "closed after the return visit (P5.3.3)",
-    "suspended": "suspended with approval: cannot be solved for now; stays open (P5.3.2)",
-    "cancelled": "cancelled: does not meet the conditions for a case (P5.3.1)",
-}
+KNOWN_STATES = frozenset(status_notes.NOTES)
 FINAL_STATES = frozenset({"closed", "cancelled"})
 ENTRY_STATE = "filed"
 
@@ -116,7 +106,7 @@ def _check(envelope: Envelope) -> None:
     if envelope.producer != SENDER:
         raise PermanentError("unexpected_producer", f"case changes come from {SENDER}",
                              {"producer": [envelope.producer]})
-    if change["to_state"] not in STATE_NOTES:
+    if change["to_state"] not in KNOWN_STATES:
         raise PermanentError("unknown_state", f"unknown dispatch state {change['to_state']!r}",
                              {"to_state": [change["to_state"]]})
 
@@ -140,15 +130,17 @@ def is_newer(case: dict[str, Any], change: dict[str, Any]) -> bool:
             and change["to_state"] != case["dispatch_state"])
 
 
-def public_status(state: str, handled_on_spot: bool) -> tuple[str, str]:
-    """(Open311 status, status note) of a dispatch state.
+def public_status(state: str, handled_on_spot: bool) -> tuple[str, str | None]:
+    """(Open311 status, status note in the district's language) of a dispatch state; the
+    note is stored for CAP, and Open311 renders it again in its reader's language.
 
     A case handled on the spot (P5.1.5) was filed closed; dispatch files it, then closes
     it at once: it stays closed with the on-the-spot note rather than blinking open.
     """
-    if handled_on_spot and state in (ENTRY_STATE, "closed"):
-        return "closed", ON_SPOT_NOTE
-    return ("closed" if state in FINAL_STATES else "open"), STATE_NOTES[state]
+    text = status_notes.note(state, handled_on_spot)
+    if handled_on_spot and state in status_notes.ON_SPOT_STATES:
+        return "closed", text
+    return ("closed" if state in FINAL_STATES else "open"), text
 
 
 def follow_up(case: dict[str, Any], change: dict[str, Any]) -> str | None:

@@ -29,6 +29,7 @@ from gridgov_common.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from gridgov_common.languages import DEFAULT
 from services.events import cases
 from services.events.dependencies import Settings
 from services.events.domain import catalogue
@@ -117,7 +118,8 @@ def _comma_list(args, name: str) -> list[str]:
     return values
 
 
-def list_requests(session: Session, fmt: str, args, media_base: str) -> Response:
+def list_requests(session: Session, fmt: str, args, media_base: str,
+                  lang: str = DEFAULT) -> Response:
     """GET requests: by ids, or by service_code/status/date range (default the last 90
     days), newest first, at most 1,000; public cases only."""
     conditions = list(public_conditions())
@@ -143,20 +145,22 @@ def list_requests(session: Session, fmt: str, args, media_base: str) -> Response
         sa.select(cases_table).where(*conditions)
         .order_by(cases_table.c.reported_at.desc(), cases_table.c.case_number.desc())
         .limit(doc.MAX_REQUESTS)).all()
-    items = [_public(dict(row._mapping), media_base) for row in rows]
+    items = [_public(dict(row._mapping), media_base, lang) for row in rows]
     return respond(fmt, items, doc.requests_xml)
 
 
-def get_request(session: Session, fmt: str, request_id: str, media_base: str) -> Response:
+def get_request(session: Session, fmt: str, request_id: str, media_base: str,
+                lang: str = DEFAULT) -> Response:
     row = session.execute(sa.select(cases_table).where(
         cases_table.c.case_number == request_id, *public_conditions())).first()
     if row is None:
         raise NotFound(f"no public request {request_id}")
-    return respond(fmt, [_public(dict(row._mapping), media_base)], doc.requests_xml)
+    return respond(fmt, [_public(dict(row._mapping), media_base, lang)], doc.requests_xml)
 
 
-def _public(case: dict[str, Any], media_base: str) -> dict[str, Any]:
-    return doc.service_request(case, catalogue.BY_CODE[case["subcategory"]], media_base)
+def _public(case: dict[str, Any], media_base: str, lang: str) -> dict[str, Any]:
+    return doc.service_request(case, catalogue.BY_CODE[case["subcategory"]], media_base,
+                               lang)
 
 
 # --- filing -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from gridgov_common.batching import consume_contract_batch
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
+from gridgov_common.languages import negotiate
 from gridgov_common.messaging import claim_messages
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
@@ -238,13 +239,15 @@ class EventsService(platform.PlatformService):
           summary="Public requests: ids, service_code, status, start_date/end_date")
     def open311_list_requests(self, request, fmt):
         return georeport.guarded(fmt, self.db, lambda: georeport.list_requests(
-            self.db, fmt, request.args, self._media_base(request)))
+            self.db, fmt, request.args, self._media_base(request),
+            negotiate(request.headers.get("Accept-Language"))))
 
     @http("GET", OPEN311 + "/requests/<string:request_id>.<string:fmt>", public=True,
           tags=("open311",), summary="One public request")
     def open311_get_request(self, request, request_id, fmt):
         return georeport.guarded(fmt, self.db, lambda: georeport.get_request(
-            self.db, fmt, request_id, self._media_base(request)))
+            self.db, fmt, request_id, self._media_base(request),
+            negotiate(request.headers.get("Accept-Language"))))
 
     @http("GET", OPEN311 + "/media/<string:sha256>", public=True, produces="image/*",
           tags=("open311",), summary="A photo shown by a public request (media_url)")

@@ -290,7 +290,7 @@ def test_duplicate_window_is_configurable(container_factory, service_config, dis
 def test_on_spot_case_is_filed_closed_and_counted(events, web_session, worker_a, observer):
     case = file(web_session, worker_a, handled_on_spot=True)
     assert case["handled_on_spot"] is True and case["status"] == "closed"
-    assert "P5.1.5" in case["status_notes"]
+    assert case["status_notes"] == "网格员已现场处置完毕"  # P5.1.5, in words
     [(_, _, message)] = received(observer, 1)
     assert message["payload"]["handled_on_spot"] is True
     # a duplicate is only linked to an open case

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from gridgov_common.contract import format_timestamp, load_sample, parse_envelope
 from gridgov_common.messaging import ERROR_CODE_HEADER
 from services.events import following
+from services.events.domain import status_notes
 from services.events.domain.open311 import w3c_time
 from tests.amqp import drain, publish, wait_until
 from tests.events.conftest import TOWN, file, received
@@ -60,8 +61,13 @@ def apply(uri, db_engine, envelope):
     assert wait_until(lambda: processed(db_engine, envelope), timeout=15)
 
 
-def request_json(web_session, number):
-    response = web_session.get(f"{BASE}/requests/{number}.json")
+ZH = {state: zh for state, (zh, _en) in status_notes.NOTES.items()}  # the default language
+EN = {state: en for state, (_zh, en) in status_notes.NOTES.items()}
+
+
+def request_json(web_session, number, language=None):
+    headers = {"Accept-Language": language} if language else {}
+    response = web_session.get(f"{BASE}/requests/{number}.json", headers=headers)
     assert response.status_code == 200, response.text
     [item] = response.json()
     return item
@@ -99,7 +105,13 @@ def test_open311_follows_the_case_until_closed(events, web_session, worker_a, ra
     apply(uri, db_engine, change(case, "filed", "dispatched", start, DEPARTMENTS))
     item = request_json(web_session, number)
     assert item["status"] == "open"
-    assert item["status_notes"] == following.STATE_NOTES["dispatched"]
+    assert item["status_notes"] == ZH["dispatched"] == "已交相关部门办理"
+    # the public reads it in its language (Accept-Language), without codes or clauses
+    assert request_json(web_session, number, "en-GB,en;q=0.9")["status_notes"] == \
+        EN["dispatched"] == "Passed to the responsible department"
+    listed = web_session.get(f"{BASE}/requests.json", params={"service_request_id": number},
+                             headers={"Accept-Language": "en"}).json()
+    assert listed[0]["status_notes"] == EN["dispatched"]
     assert item["agency_responsible"] == "fire, emergency_management"
     assert item["updated_datetime"] == w3c_time(start)
 
@@ -107,17 +119,17 @@ def test_open311_follows_the_case_until_closed(events, web_session, worker_a, ra
                                  DEPARTMENTS))
     item = request_json(web_session, number)
     assert (item["status"], item["status_notes"]) == ("open",
-                                                     following.STATE_NOTES["suspended"])
+                                                     ZH["suspended"])
 
     closed_at = start + timedelta(seconds=20)
     apply(uri, db_engine, change(case, "resolved", "closed", closed_at, DEPARTMENTS))
     item = request_json(web_session, number)
     assert item["status"] == "closed"
-    assert item["status_notes"] == following.STATE_NOTES["closed"]
+    assert item["status_notes"] == ZH["closed"]
     assert item["updated_datetime"] == w3c_time(closed_at)
     xml = request_xml(web_session, number)
     assert xml.find("status").text == "closed"
-    assert xml.find("status_notes").text == following.STATE_NOTES["closed"]
+    assert xml.find("status_notes").text == ZH["closed"]
     assert xml.find("agency_responsible").text == "fire, emergency_management"
     listed = web_session.get(f"{BASE}/requests.json", params={"status": "closed"}).json()
     assert [r["service_request_id"] for r in listed] == [number]
@@ -132,7 +144,7 @@ def test_cancelled_case_is_closed_with_its_note(events, web_session, worker_a, r
     apply(uri, db_engine, change(case, "filed", "cancelled", start, actor_role="town_grid_chief"))
     item = request_json(web_session, case["case_number"])
     assert (item["status"], item["status_notes"]) == ("closed",
-                                                     following.STATE_NOTES["cancelled"])
+                                                     ZH["cancelled"])
 
 
 def test_out_of_order_changes_never_move_the_case_back(events, web_session, worker_a,
@@ -149,7 +161,7 @@ def test_out_of_order_changes_never_move_the_case_back(events, web_session, work
     apply(uri, db_engine, change(case, "dispatched", "in_progress",
                                  start + timedelta(seconds=5), DEPARTMENTS))  # older: ignored
     item = request_json(web_session, case["case_number"])
-    assert item["status_notes"] == following.STATE_NOTES["resolved"]
+    assert item["status_notes"] == ZH["resolved"]
     stored = row(db_engine, case["case_id"])
     assert stored["dispatch_state"] == "resolved"
     assert stored["dispatch_state_at"] == start + timedelta(seconds=10)
@@ -272,7 +284,7 @@ def test_major_event_sends_cap_update_then_cancel(events, web_session, worker_a,
     updated = cap_doc(web_session, token, number)
     assert updated("msgType") == "Update"
     assert updated("references") == original
-    assert updated("note") == following.STATE_NOTES["dispatched"]
+    assert updated("note") == ZH["dispatched"]
     assert updated("identifier").startswith(f"{number}-update-")
     assert updated("info/responseType") == "Execute"
 
@@ -283,7 +295,7 @@ def test_major_event_sends_cap_update_then_cancel(events, web_session, worker_a,
     cancelled = cap_doc(web_session, token, number)
     assert cancelled("msgType") == "Cancel"
     assert cancelled("references") == original
-    assert cancelled("note") == following.STATE_NOTES["closed"]
+    assert cancelled("note") == ZH["closed"]
     assert cancelled("identifier") != updated("identifier")
     assert cancelled("info/responseType") == "AllClear"
     assert received(observer, 1, timeout=2) == []  # nothing else on the bus

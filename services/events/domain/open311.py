@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
 
+from gridgov_common.languages import DEFAULT
+from services.events.domain import status_notes
 from services.events.domain.catalogue import PUBLIC, Subcategory
 from services.events.domain.numbers import DISTRICT_TZ
 from services.events.domain.xmltext import sub, to_string
@@ -72,14 +74,15 @@ def service_definition(sub_: Subcategory) -> dict[str, Any]:
 
 
 def service_request(case: dict[str, Any], sub_: Subcategory,
-                    media_base: str | None) -> dict[str, Any]:
+                    media_base: str | None, lang: str = DEFAULT) -> dict[str, Any]:
     """A public case as a GeoReport v2 request: no reporter, no resident, no attributes
-    beyond the public ones."""
+    beyond the public ones.  ``status_notes`` in the reader's language (``lang``)."""
     photos = case.get("photos") or []
     return {
         "service_request_id": case["case_number"],
         "status": case["status"],
-        "status_notes": case.get("status_notes"),
+        "status_notes": status_notes.note(case.get("dispatch_state"),
+                                          bool(case.get("handled_on_spot")), lang),
         "service_name": sub_.name,
         "service_code": sub_.code,
         "description": case["description"],
