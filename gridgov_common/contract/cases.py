@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
 from gridgov_common.contract.messages import code_field, enum_field, grid_code_field, id_field
@@ -257,3 +257,39 @@ __all__ = [
     "AlertMsgType", "AssignmentRole", "Card", "EscalationKind", "Location", "Source",
     "case_number_field", "town_code_field",
 ]
+
+
+class CatalogueEntryV1(Schema):
+    """One subcategory of a published catalogue version: what a consumer routes, counts
+    and names by (Open311 attributes and CAP details stay with events)."""
+
+    class Meta:
+        unknown = RAISE
+
+    code = code_field(required=True)
+    work_category = enum_field(WorkCategory, required=True)
+    info_class = enum_field(InfoClass, required=True)
+    name_zh = fields.String(required=True, validate=validate.Length(1, 60))
+    name_en = fields.String(required=True, validate=validate.Length(1, 60))
+    severity = enum_field(Severity, required=True)  # default when a reporter gives none
+    public = fields.Boolean(required=True)  # offered on Open311
+    sensitive = fields.Boolean(required=True)  # P5.2.5: reveals special-group membership
+    retired = fields.Boolean(required=True)  # no new reports; old cases keep the code
+
+
+@message_type("events.catalogue.published", 1)
+class CataloguePublishedV1(Payload):
+    """A district admin published a new version of the subcategory catalogue (or events
+    stored the packaged one as version 1). The whole catalogue each time: a consumer keeps
+    the highest version and may skip any message. Codes are never removed or reused."""
+
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    published_by = fields.String(required=True, validate=validate.Length(1, 128))
+    subcategories = fields.List(fields.Nested(CatalogueEntryV1), required=True,
+                                validate=validate.Length(1, 2000))
+
+    @validates_schema
+    def _codes_once(self, data, **kwargs):
+        codes = [entry["code"] for entry in data["subcategories"]]
+        if len(set(codes)) != len(codes):
+            raise ValidationError("a code is listed twice", "subcategories")

@@ -31,10 +31,11 @@ from gridgov_common.db import fixed
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event, add_to_outbox
 from gridgov_common.roles import GRID_ROLES, ScopeLevel
-from services.events import visibility
+from services.events import catalogue_store, visibility
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue, geo, status_notes
 from services.events.domain.cap import alert_headline
+from services.events.domain.catalogue_version import Catalogue
 from services.events.domain.numbers import format_case_number, local_day, now_utc
 from services.events.models import case_number_counters, cases, photos
 
@@ -85,10 +86,11 @@ def _invalid(field_name: str, message: str, code: str = "validation_failed") -> 
     return Unprocessable(message, fields={field_name: [message]}, code=code)
 
 
-def complete(report: Report) -> catalogue.Subcategory:
-    """Check the report against the catalogue and fill in the subcategory's defaults."""
+def complete(report: Report, current: Catalogue) -> catalogue.Subcategory:
+    """Check the report against the current catalogue version and fill in the
+    subcategory's defaults."""
     try:
-        sub = catalogue.subcategory(report.subcategory, report.work_category)
+        sub = current.subcategory(report.subcategory, report.work_category)
         report.attributes = catalogue.check_attributes(sub, report.attributes or {})
     except catalogue.CatalogueError as exc:
         raise _invalid(exc.field, str(exc)) from None
@@ -349,7 +351,7 @@ def set_duplicate(session: Session, principal: Principal, case_number: str,
     """A grid worker confirms a suggested duplicate link, or undoes it (kept, marked
     undone, so the case counts again as a case of its own)."""
     case = get_case(session, case_number, lock=True)
-    require_can_see(principal, case)
+    require_can_see(principal, case, catalogue_store.current(session))
     if case["duplicate_of"] is None:
         raise Conflict(f"case {case_number} is not linked to another case",
                        code="not_a_duplicate")
@@ -402,32 +404,35 @@ def _by_external_ref(session: Session, source_system: str, ref: str) -> dict[str
     return None if row is None else view(row)
 
 
-def require_can_see(principal: Principal, case: dict[str, Any]) -> None:
+def require_can_see(principal: Principal, case: dict[str, Any], current: Catalogue) -> None:
     """Grid staff see their scope's cases; district-wide roles their district's.  A
     sensitive case (P5.2.5) is unknown (404) to whoever may not see special groups."""
-    _require_sensitive_reader(principal, case)
+    _require_sensitive_reader(principal, case, current)
     principal.require_covers(case["grid_code"], f"case {case['case_number']}")
 
 
-def _require_sensitive_reader(principal: Principal, case: dict[str, Any]) -> None:
-    if not visibility.may_see_case(principal, case):
+def _require_sensitive_reader(principal: Principal, case: dict[str, Any],
+                              current: Catalogue) -> None:
+    if not visibility.may_see_case(principal, case, current):
         raise NotFound(f"no case {case['case_number']}")  # as for a number never filed
 
 
-def require_can_read_alert(principal: Principal, case: dict[str, Any]) -> None:
+def require_can_read_alert(principal: Principal, case: dict[str, Any],
+                           current: Catalogue) -> None:
     """CAP's restricted audience: the departments concerned read every major event
     (P2.2 "departments report in"); everyone else within their scope.  A sensitive
     case's alert only its assigned departments and the special-group readers (P5.2.5)."""
     if principal.scope_level != ScopeLevel.DEPARTMENT:
-        require_can_see(principal, case)
+        require_can_see(principal, case, current)
     else:
-        _require_sensitive_reader(principal, case)
+        _require_sensitive_reader(principal, case, current)
 
 
-def as_answered_to(principal: Principal, case: dict[str, Any]) -> dict[str, Any]:
+def as_answered_to(principal: Principal, case: dict[str, Any], current: Catalogue,
+                   ) -> dict[str, Any]:
     """The filing answer: a reporter who may not see special groups is not told which
     other sensitive case theirs was linked to (P5.2.5)."""
-    if case["duplicate_of"] is None or visibility.may_see_case(principal, case):
+    if case["duplicate_of"] is None or visibility.may_see_case(principal, case, current):
         return case
     return {**case, "duplicate_of": None, "duplicate_of_number": None,
             "duplicate_status": None}
@@ -443,7 +448,7 @@ def list_cases(session: Session, principal: Principal, params: dict[str, Any],
         elif not prefix.startswith(wanted):
             raise Forbidden(f"{wanted} is outside your scope {principal.scope}")
     conditions = [cases.c.grid_code.startswith(prefix, autoescape=True),
-                  *visibility.staff_conditions(principal)]
+                  *visibility.staff_conditions(principal, catalogue_store.current(session))]
     for key in ("status", "work_category", "subcategory", "duplicate_status"):
         if params.get(key):
             conditions.append(cases.c[key] == params[key])

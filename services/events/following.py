@@ -41,13 +41,14 @@ from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
 from gridgov_common.contract.envelope import Envelope
 from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
 from gridgov_common.outbox import add_to_outbox
+from services.events import catalogue_store
 from services.events.cases import (
     MAJOR_EVENT_ALERT,
     PRODUCER,
     alert_content,
     view,
 )
-from services.events.domain import catalogue, status_notes
+from services.events.domain import status_notes
 from services.events.domain.numbers import now_utc
 from services.events.models import cases
 
@@ -165,7 +166,7 @@ def _send_follow_up(session: Session, case: dict[str, Any], msg_type: str,
                     correlation_id: str) -> None:
     """Outbox: an ``alert.major_event`` like the first (same key, same fields), with the
     new msg_type: subscribers bound for the alert receive its follow-ups too."""
-    sub = catalogue.BY_CODE[case["subcategory"]]
+    sub = catalogue_store.current(session).by_code[case["subcategory"]]  # never removed
     envelope = make_envelope(MAJOR_EVENT_ALERT, {
         "case_id": case["case_id"], "case_number": case["case_number"],
         "msg_type": msg_type, "town_code": case["town_code"],

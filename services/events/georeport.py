@@ -30,10 +30,11 @@ from gridgov_common.errors import (
     UnsupportedMediaType,
 )
 from gridgov_common.languages import DEFAULT
-from services.events import cases
+from services.events import cases, catalogue_store
 from services.events.dependencies import Settings
 from services.events.domain import catalogue
 from services.events.domain import open311 as doc
+from services.events.domain.catalogue_version import Catalogue
 from services.events.domain.numbers import DISTRICT_TZ, now_utc
 from services.events.models import cases as cases_table
 from services.events.visibility import public_conditions
@@ -89,13 +90,14 @@ def discovery(fmt: str, endpoint_url: str, settings: Settings) -> Response:
                    doc.discovery_xml)
 
 
-def services(fmt: str) -> Response:
-    return respond(fmt, doc.services(), doc.services_xml)
+def services(session: Session, fmt: str) -> Response:
+    return respond(fmt, doc.services(catalogue_store.current(session).public),
+                   doc.services_xml)
 
 
-def service_definition(fmt: str, code: str) -> Response:
+def service_definition(session: Session, fmt: str, code: str) -> Response:
     try:
-        sub = catalogue.public_subcategory(code)
+        sub = catalogue_store.current(session).public_subcategory(code)
     except catalogue.CatalogueError:
         raise NotFound(f"no service {code}") from None
     return respond(fmt, doc.service_definition(sub), doc.service_definition_xml)
@@ -122,7 +124,8 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
                   lang: str = DEFAULT) -> Response:
     """GET requests: by ids, or by service_code/status/date range (default the last 90
     days), newest first, at most 1,000; public cases only."""
-    conditions = list(public_conditions())
+    current = catalogue_store.current(session)
+    conditions = list(public_conditions(current))
     ids = _comma_list(args, "service_request_id")
     if ids:  # GeoReport v2: ids given → the other filters are ignored
         conditions.append(cases_table.c.case_number.in_(ids))
@@ -145,21 +148,25 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
         sa.select(cases_table).where(*conditions)
         .order_by(cases_table.c.reported_at.desc(), cases_table.c.case_number.desc())
         .limit(doc.MAX_REQUESTS)).all()
-    items = [_public(dict(row._mapping), media_base, lang) for row in rows]
+    items = [_public(dict(row._mapping), current, media_base, lang) for row in rows]
     return respond(fmt, items, doc.requests_xml)
 
 
 def get_request(session: Session, fmt: str, request_id: str, media_base: str,
                 lang: str = DEFAULT) -> Response:
+    current = catalogue_store.current(session)
     row = session.execute(sa.select(cases_table).where(
-        cases_table.c.case_number == request_id, *public_conditions())).first()
+        cases_table.c.case_number == request_id,
+        *public_conditions(current))).first()
     if row is None:
         raise NotFound(f"no public request {request_id}")
-    return respond(fmt, [_public(dict(row._mapping), media_base, lang)], doc.requests_xml)
+    return respond(fmt, [_public(dict(row._mapping), current, media_base, lang)],
+                   doc.requests_xml)
 
 
-def _public(case: dict[str, Any], media_base: str, lang: str) -> dict[str, Any]:
-    return doc.service_request(case, catalogue.BY_CODE[case["subcategory"]], media_base,
+def _public(case: dict[str, Any], current: Catalogue, media_base: str, lang: str,
+            ) -> dict[str, Any]:
+    return doc.service_request(case, current.by_code[case["subcategory"]], media_base,
                                lang)
 
 
@@ -196,7 +203,7 @@ def _coordinate(form, name: str, low: float, high: float) -> float:
     return value
 
 
-def report_from_form(form: dict[str, list[str]], settings: Settings,
+def report_from_form(form: dict[str, list[str]], settings: Settings, current: Catalogue,
                      ) -> tuple[cases.Report, catalogue.Subcategory]:
     client = settings.open311_client(_one(form, "api_key"))
     if client is None:
@@ -205,7 +212,7 @@ def report_from_form(form: dict[str, list[str]], settings: Settings,
     if not code:
         raise Unprocessable("service_code is required", fields={"service_code": ["required"]})
     try:
-        sub = catalogue.public_subcategory(code)
+        sub = current.public_subcategory(code)
     except catalogue.CatalogueError as exc:
         raise Unprocessable(str(exc), fields={"service_code": [code]}) from None
     description = _one(form, "description") or ""

@@ -121,3 +121,16 @@ case_number_counters = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("last_value", sa.Integer, nullable=False),
 )
+
+# The subcategory catalogue as data: one row per published version, never changed once
+# stored (a case names its subcategory code; codes are never removed or reused). Version 1
+# is the packaged catalogue (domain/catalogue.py), stored on first use.
+catalogue_versions = sa.Table(
+    "catalogue_versions", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("catalogue", JSONB, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.CheckConstraint("version >= 1", name="catalogue_version_positive"),
+)

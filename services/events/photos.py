@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridgov_common.auth import Principal
 from gridgov_common.errors import BadRequest, NotFound, UnsupportedMediaType
+from services.events import catalogue_store
 from services.events.domain import media
 from services.events.models import cases, photos
 from services.events.visibility import public_conditions, staff_conditions
@@ -60,8 +61,9 @@ def for_staff(session: Session, principal: Principal, digest: str) -> tuple[byte
     if uploader is None:
         raise NotFound("no such photo")
     if uploader != principal.sub:
-        grids = session.execute(sa.select(cases.c.grid_code).where(  # P5.2.5 as well
-            cases.c.photos.contains([digest]), *staff_conditions(principal))).scalars().all()
+        hidden = staff_conditions(principal, catalogue_store.current(session))  # P5.2.5
+        grids = session.execute(sa.select(cases.c.grid_code).where(
+            cases.c.photos.contains([digest]), *hidden)).scalars().all()
         if not any(principal.covers(grid) for grid in grids):
             raise NotFound("no such photo")  # not 403: do not confirm that it exists
     return _load(session, digest)
@@ -70,7 +72,8 @@ def for_staff(session: Session, principal: Principal, digest: str) -> tuple[byte
 def for_public(session: Session, digest: str) -> tuple[bytes, str]:
     """A photo shown by at least one public case (Open311 ``media_url``)."""
     shown = session.execute(sa.select(sa.literal(1)).where(
-        cases.c.photos.contains([digest]), *public_conditions()).limit(1)).first()
+        cases.c.photos.contains([digest]),
+        *public_conditions(catalogue_store.current(session))).limit(1)).first()
     if shown is None:
         raise NotFound("no such photo")
     return _load(session, digest)

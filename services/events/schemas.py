@@ -11,6 +11,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gridgov_common.contract import InfoClass, Severity, WorkCategory
 from gridgov_common.contract.cases import DESCRIPTION_MAX, SHA256_RE
+from services.events.domain.catalogue import CAP_CATEGORIES, Datatype
+from services.events.domain.catalogue_version import DESCRIPTION_MAX as DESCRIPTION_MAX_CATALOGUE
+from services.events.domain.catalogue_version import NAME_MAX
 from services.events.domain.media import MAX_PHOTOS_PER_CASE
 from services.events.models import DUPLICATE_STATUSES, STATUSES
 
@@ -147,3 +150,105 @@ class PhotoSchema(Schema):
     sha256 = fields.String()
     content_type = fields.String()
     size = fields.Integer()
+
+
+# --- the subcategory catalogue (docs/CATALOGUE.md) ---------------------------------------
+
+class AttributeValueSchema(Schema):
+    key = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9_]{1,40}$"))
+    name = fields.String(required=True, validate=validate.Length(1, 60))
+
+
+class AttributeSchema(Schema):
+    """A typed extra field of the subcategory's report form (Open311 attribute)."""
+
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$"))
+    datatype = fields.String(required=True, validate=_one_of(Datatype))
+    description = fields.String(required=True, validate=validate.Length(1, 200))
+    required = fields.Boolean(load_default=False)
+    values = fields.List(fields.Nested(AttributeValueSchema), load_default=list,
+                         validate=validate.Length(max=50))
+    order = fields.Integer(load_default=1, strict=True, validate=validate.Range(1, 100))
+
+    @validates_schema
+    def _values_for_lists(self, data, **kwargs):
+        listed = data.get("datatype") in (Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST)
+        if listed != bool(data.get("values")):
+            raise ValidationError("a *valuelist attribute lists its values; others none",
+                                  "values")
+
+
+class SubcategoryChangeSchema(Schema):
+    """What a district admin may change of a subcategory: not its code nor its work
+    category (cases are archived by them, P5.3.1)."""
+
+    name_zh = fields.String(validate=validate.Length(1, NAME_MAX))
+    name_en = fields.String(validate=validate.Length(1, NAME_MAX))
+    info_class = fields.String(validate=_one_of(InfoClass),
+                               metadata={"description": "default ledger class (P5.4.4)"})
+    severity = fields.String(validate=_one_of(Severity),
+                             metadata={"description": "default when the reporter gives none"})
+    public = fields.Boolean(metadata={"description": "offered to the public on Open311"})
+    sensitive = fields.Boolean(metadata={
+        "description": "reveals special-group membership (P5.2.5); cannot be switched off"})
+    retired = fields.Boolean(metadata={"description": "no new reports; old cases keep it"})
+    description = fields.String(validate=validate.Length(max=DESCRIPTION_MAX_CATALOGUE))
+    alert_category = fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$"),
+                                   metadata={"description": "third word of the alert key"})
+    cap_category = fields.String(validate=validate.OneOf(sorted(CAP_CATEGORIES)))
+    attributes = fields.List(fields.Nested(AttributeSchema), validate=validate.Length(max=20))
+    note = fields.String(load_default="", validate=validate.Length(max=500),
+                         metadata={"description": "why: kept with the version"})
+
+
+class SubcategoryCreateSchema(SubcategoryChangeSchema):
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$", error="Not a snake_case code."),
+        metadata={"description": "snake_case, never reused"})
+    work_category = fields.String(required=True, validate=_one_of(WorkCategory))
+    name_zh = fields.String(required=True, validate=validate.Length(1, NAME_MAX))
+    name_en = fields.String(required=True, validate=validate.Length(1, NAME_MAX))
+    info_class = fields.String(required=True, validate=_one_of(InfoClass))
+    alert_category = fields.String(load_default="other",
+                                   validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,39}$"))
+    cap_category = fields.String(load_default="Other",
+                                 validate=validate.OneOf(sorted(CAP_CATEGORIES)))
+    severity = fields.String(load_default=Severity.MINOR.value, validate=_one_of(Severity))
+    public = fields.Boolean(load_default=False)
+    sensitive = fields.Boolean(load_default=False)
+    retired = fields.Boolean(load_default=False)
+    description = fields.String(load_default="",
+                                validate=validate.Length(max=DESCRIPTION_MAX_CATALOGUE))
+    attributes = fields.List(fields.Nested(AttributeSchema), load_default=list,
+                             validate=validate.Length(max=20))
+
+
+class SubcategorySchema(Schema):
+    """A subcategory as the app's form and the admin read it."""
+
+    code = fields.String()
+    work_category = fields.String()
+    info_class = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    severity = fields.String()
+    public = fields.Boolean()
+    sensitive = fields.Boolean()
+    retired = fields.Boolean()
+    description = fields.String()
+    alert_category = fields.String()
+    cap_category = fields.String()
+    attributes = fields.List(fields.Nested(AttributeSchema))
+
+
+class CatalogueSchema(Schema):
+    version = fields.Integer()
+    subcategories = fields.List(fields.Nested(SubcategorySchema))
+
+
+class CatalogueVersionSchema(Schema):
+    version = fields.Integer()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    note = fields.String()
+    subcategories = fields.Integer(metadata={"description": "how many, retired included"})

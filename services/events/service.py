@@ -26,9 +26,18 @@ from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
-from services.events import cases, following, georeport, intake, photos, schemas
+from services.events import (
+    cases,
+    catalogue_admin,
+    catalogue_store,
+    following,
+    georeport,
+    intake,
+    photos,
+    schemas,
+)
 from services.events.dependencies import EventsSettings, Registry
-from services.events.domain import cap, catalogue, media
+from services.events.domain import cap, media
 from services.events.metrics import CASES_REPORTED
 
 # Who files cases: the five grid roles (P5.0) and the district admin.  Department officers
@@ -70,7 +79,8 @@ class EventsService(platform.PlatformService):
     def report_case(self, request):
         principal = request.principal
         report = self._report_from_app(request.data, principal)
-        sub = cases.complete(report)
+        current = catalogue_store.current(self.db)
+        sub = cases.complete(report, current)
         placement = cases.place(self.registry, report)
         principal.require_covers(placement.grid_code, f"grid {placement.grid_code}")
         cases.check_resident(self.registry, principal, report)
@@ -80,7 +90,7 @@ class EventsService(platform.PlatformService):
                            fields={"client_ref": ["already used"]}, code="client_ref_taken")
         self._committed(case, created)
         return (201 if created else 200), schemas.CaseSchema().dump(
-            cases.as_answered_to(principal, case))
+            cases.as_answered_to(principal, case, current))
 
     @staticmethod
     def _report_from_app(data: dict[str, Any], principal) -> cases.Report:
@@ -116,7 +126,7 @@ class EventsService(platform.PlatformService):
           tags=("cases",))
     def get_case(self, request, case_number):
         case = cases.get_case(self.db, case_number)
-        cases.require_can_see(request.principal, case)
+        cases.require_can_see(request.principal, case, catalogue_store.current(self.db))
         return schemas.CaseSchema().dump(case)
 
     @http("POST", "/cases/<string:case_number>/duplicate", roles=REPORTERS,
@@ -131,11 +141,12 @@ class EventsService(platform.PlatformService):
           tags=("cases",), summary="The major event as a CAP 1.2 alert (restricted audience)")
     def case_cap(self, request, case_number):
         case = cases.get_case(self.db, case_number)
-        cases.require_can_read_alert(request.principal, case)
+        current = catalogue_store.current(self.db)
+        cases.require_can_read_alert(request.principal, case, current)
         if not case["major"]:
             raise NotFound(f"case {case_number} is not a major event: no alert",
                            code="no_alert")
-        sub = catalogue.BY_CODE[case["subcategory"]]
+        sub = current.by_code[case["subcategory"]]  # codes are never removed
         return cap.render(case, sub, self.settings.cap_sender)
 
     # -- photos ---------------------------------------------------------------------------
@@ -154,6 +165,44 @@ class EventsService(platform.PlatformService):
         return Response(data, content_type=content_type,
                         headers={"Cache-Control": "private, max-age=86400"})
 
+    # -- the subcategory catalogue, as data (docs/CATALOGUE.md) ---------------------------
+
+    @http("GET", "/catalogue", roles=VIEWERS | {Role.DEPARTMENT_OFFICER},
+          response=schemas.CatalogueSchema, tags=("catalogue",),
+          summary="The current subcategory catalogue (the app's report form reads it)")
+    def get_catalogue(self, request):
+        return schemas.CatalogueSchema().dump(catalogue_admin.read(self.db))
+
+    @http("GET", "/catalogue/versions", roles={Role.DISTRICT_ADMIN, Role.OPS_VIEWER},
+          response=schemas.CatalogueVersionSchema, many=True, tags=("catalogue",),
+          summary="Every catalogue version, newest first: who, when, why")
+    def list_catalogue_versions(self, request):
+        return schemas.CatalogueVersionSchema(many=True).dump(
+            catalogue_store.history(self.db))
+
+    @http("POST", "/catalogue/subcategories", roles={Role.DISTRICT_ADMIN},
+          body=schemas.SubcategoryCreateSchema, response=schemas.CatalogueSchema, status=201,
+          tags=("catalogue",), summary="Add a subcategory: the next catalogue version",
+          description="Reportable at once (other replicas within 5 s) and announced as "
+          "events.catalogue.published, so a triage rule set may route it. Codes are never "
+          "reused; 422 names every broken catalogue rule.")
+    def add_subcategory(self, request):
+        found = catalogue_admin.add_subcategory(self.db, dict(request.data),
+                                                request.principal.sub)
+        self.db.commit()
+        return 201, schemas.CatalogueSchema().dump(found)
+
+    @http("PATCH", "/catalogue/subcategories/<string:code>", roles={Role.DISTRICT_ADMIN},
+          body=schemas.SubcategoryChangeSchema, response=schemas.CatalogueSchema,
+          tags=("catalogue",), summary="Rename, change defaults or retire a subcategory",
+          description="Not its code or work category (cases are archived by them, "
+          "P5.3.1); a sensitive subcategory stays sensitive (P5.2.5).")
+    def change_subcategory(self, request, code):
+        found = catalogue_admin.change_subcategory(self.db, code, dict(request.data),
+                                                   request.principal.sub)
+        self.db.commit()
+        return schemas.CatalogueSchema().dump(found)
+
     # -- cases from hotline and department systems (gridgov.intake) ---------------------
 
     @consume_contract_batch(intake.QUEUE, INTAKE_EXCHANGE, intake.ROUTING_KEYS,
@@ -166,7 +215,8 @@ class EventsService(platform.PlatformService):
         reports = [intake.report_from(envelope, self.require_intake_user)
                    for envelope in fresh]
         try:
-            subs = [cases.complete(report) for report in reports]
+            current = catalogue_store.current(self.db)
+            subs = [cases.complete(report, current) for report in reports]
             placements = cases.place_many(self.registry, reports)
             filed = [cases.file_case(self.db, self.settings, report, placement, sub)
                      for report, placement, sub in zip(reports, placements, subs, strict=True)]
@@ -211,13 +261,13 @@ class EventsService(platform.PlatformService):
     @http("GET", OPEN311 + "/services.<string:fmt>", public=True, tags=("open311",),
           summary="Public service list (our public subcategories)")
     def open311_services(self, request, fmt):
-        return georeport.guarded(fmt, self.db, lambda: georeport.services(fmt))
+        return georeport.guarded(fmt, self.db, lambda: georeport.services(self.db, fmt))
 
     @http("GET", OPEN311 + "/services/<string:service_code>.<string:fmt>", public=True,
           tags=("open311",), summary="Service definition with typed attributes")
     def open311_service_definition(self, request, service_code, fmt):
         return georeport.guarded(fmt, self.db, lambda: georeport.service_definition(
-            fmt, service_code))
+            self.db, fmt, service_code))
 
     @http("POST", OPEN311 + "/requests.<string:fmt>", public=True, tags=("open311",),
           rate_limit="intake",
@@ -225,8 +275,9 @@ class EventsService(platform.PlatformService):
     def open311_create_request(self, request, fmt):
         def create() -> Response:
             form = georeport.parse_form(request.raw_body, request.mimetype)
-            report, sub = georeport.report_from_form(form, self.settings)
-            cases.complete(report)
+            current = catalogue_store.current(self.db)
+            report, sub = georeport.report_from_form(form, self.settings, current)
+            cases.complete(report, current)
             placement = cases.place(self.registry, report)
             case, created = cases.file_case(self.db, self.settings, report, placement, sub)
             self._committed(case, created)

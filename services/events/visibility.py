@@ -18,15 +18,14 @@ import sqlalchemy as sa
 
 from gridgov_common.auth import Principal
 from gridgov_common.roles import SPECIAL_GROUP_READERS, ScopeLevel
-from services.events.domain.catalogue import PUBLIC, SENSITIVE_CODES, is_sensitive
+from services.events.domain.catalogue_version import Catalogue
 from services.events.models import cases
 
-PUBLIC_CODES = tuple(sub.code for sub in PUBLIC)
 
-
-def public_conditions() -> list[sa.ColumnElement[bool]]:
+def public_conditions(catalogue: Catalogue) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of a public read, against the current catalogue version."""
     return [cases.c.private.is_(False), cases.c.resident_id.is_(None),
-            cases.c.subcategory.in_(PUBLIC_CODES)]
+            cases.c.subcategory.in_(catalogue.public_codes)]
 
 
 # --- staff reads of special-group cases (P5.2.5) -----------------------------------------
@@ -41,16 +40,17 @@ def may_see_special_groups(principal: Principal) -> bool:
     return principal.role in SPECIAL_GROUP_READERS
 
 
-def staff_conditions(principal: Principal) -> list[sa.ColumnElement[bool]]:
+def staff_conditions(principal: Principal, catalogue: Catalogue,
+                     ) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses, besides the scope, of the cases ``principal`` may list."""
     if may_see_special_groups(principal):
         return []
-    return [cases.c.subcategory.not_in(SENSITIVE_CODES)]
+    return [cases.c.subcategory.not_in(catalogue.sensitive_codes)]
 
 
-def may_see_case(principal: Principal, case: dict[str, Any]) -> bool:
+def may_see_case(principal: Principal, case: dict[str, Any], catalogue: Catalogue) -> bool:
     """False for a sensitive case the principal may not see (its scope is checked apart)."""
-    if not is_sensitive(case["subcategory"]):
+    if not catalogue.is_sensitive(case["subcategory"]):
         return True
     if principal.scope_level == ScopeLevel.DEPARTMENT:
         return principal.scope_code in (case.get("departments") or [])

@@ -15,6 +15,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
+from services.events import catalogue_store
 from services.events.models import metadata as events_metadata
 from services.events.service import EventsService
 from services.registry.models import metadata as registry_metadata
@@ -59,6 +60,7 @@ def clean_db(db_engine):
     _truncate(db_engine, "registry", registry_metadata,
               {"departments", "alembic_version", "audit_log"})  # audit log is append-only
     _truncate(db_engine, "events", events_metadata, {"alembic_version"})
+    catalogue_store.forget()  # its cached versions were in the truncated table
 
 
 @pytest.fixture
@@ -147,7 +149,7 @@ def events(container_factory, events_config, district, observer):
 def observer(rabbit_config):
     """A plain queue bound like a subscriber would: every case event and every alert."""
     uri = rabbit_config["AMQP_URI"]
-    bind_queue(uri, OBSERVER, "gridgov.events", ["events.#"])
+    bind_queue(uri, OBSERVER, "gridgov.events", ["events.case.#"])
     bind_queue(uri, OBSERVER, "gridgov.alerts", ["#"])
     return uri
 

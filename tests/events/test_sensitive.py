@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from nameko.rpc import rpc
 
 from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
-from services.events.domain import catalogue
+from services.events.domain.catalogue_version import DEFAULT
 from services.events.service import EventsService
 from services.registry import privacy
 from tests.events.conftest import (
@@ -54,9 +54,9 @@ def test_one_list_of_special_group_readers_and_the_sensitive_subcategories():
     is sensitive, no other is (petitions stay a dispute, P5.2.3)."""
     assert privacy.SEE_SPECIAL_GROUPS is SPECIAL_GROUP_READERS
     assert {Role(r) for r in READERS} == set(SPECIAL_GROUP_READERS)
-    assert set(catalogue.SENSITIVE_CODES) == {
+    assert set(DEFAULT.sensitive_codes) == {
         "special_group_follow_up", "mental_illness_risk", "drug_user"}
-    assert not catalogue.is_sensitive("petition") and not catalogue.is_sensitive("nope")
+    assert not DEFAULT.is_sensitive("petition") and not DEFAULT.is_sensitive("nope")
 
 
 def test_sensitive_case_is_unknown_to_roles_that_may_not_see_special_groups(

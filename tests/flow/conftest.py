@@ -12,6 +12,7 @@ import pytest
 from services.dispatch import config_store
 from services.dispatch.models import metadata as dispatch_metadata
 from services.dispatch.service import DispatchService
+from services.events import catalogue_store
 from services.events.models import metadata as events_metadata
 from services.notify.models import metadata as notify_metadata
 from services.notify.service import NotifyService
@@ -41,6 +42,7 @@ def clean_db(db_engine):
     _truncate(db_engine, "registry", registry_metadata,
               {"departments", "alembic_version", "audit_log"})  # audit log is append-only
     _truncate(db_engine, "events", events_metadata, {"alembic_version"})
+    catalogue_store.forget()  # its cached versions were in the truncated table
     _truncate(db_engine, "dispatch", dispatch_metadata, {"alembic_version"})
     config_store.forget()
 

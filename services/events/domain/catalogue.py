@@ -10,6 +10,9 @@ attributes.  Time limits and responsible departments belong to dispatch, not her
 
 Codes are snake_case (they appear in bus payloads as ``subcategory`` and in Open311 as
 ``service_code``) and are never reused for another meaning.
+
+This module is the *packaged* catalogue, stored as version 1; a district admin changes it
+as data over the API (``catalogue_version``: versions and their rules).
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class Subcategory:
     sensitive: bool = False
     description: str = ""
     attributes: tuple[Attribute, ...] = field(default=())
+    retired: bool = False  # no new reports; kept for the cases filed under it
 
     @property
     def name(self) -> str:
@@ -224,16 +228,9 @@ CATALOGUE: tuple[Subcategory, ...] = (
 NEVER_PUBLIC = frozenset({_W.MAJOR_EVENT, _W.SPECIAL_GROUP_ASSISTANCE, _W.DISPUTE_MEDIATION,
                           _W.LIVELIHOOD_SERVICE})
 
+# The packaged catalogue by code: the seed of version 1 (catalogue_version.DEFAULT). The
+# services read the stored current version instead (services/events/catalogue_store.py).
 BY_CODE: dict[str, Subcategory] = {sub.code: sub for sub in CATALOGUE}
-PUBLIC: tuple[Subcategory, ...] = tuple(sub for sub in CATALOGUE if sub.public)
-# P5.2.5: the subcategories whose cases reveal special-group membership
-SENSITIVE_CODES: tuple[str, ...] = tuple(sub.code for sub in CATALOGUE if sub.sensitive)
-
-
-def is_sensitive(code: str) -> bool:
-    """P5.2.5: does a case of subcategory ``code`` reveal special-group membership?"""
-    sub = BY_CODE.get(code)
-    return sub is not None and sub.sensitive
 
 
 class CatalogueError(ValueError):
@@ -242,26 +239,6 @@ class CatalogueError(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         super().__init__(message)
         self.field = field_name
-
-
-def subcategory(code: str, work_category: str | None = None) -> Subcategory:
-    """The subcategory ``code``; it must belong to ``work_category`` when one is given
-    (a case is filed under exactly one P5.2 category)."""
-    sub = BY_CODE.get(code)
-    if sub is None:
-        raise CatalogueError("subcategory", f"unknown subcategory {code!r}")
-    if work_category is not None and sub.work_category != work_category:
-        raise CatalogueError("subcategory", f"{code} belongs to work category "
-                                            f"{sub.work_category}, not {work_category}")
-    return sub
-
-
-def public_subcategory(code: str) -> Subcategory:
-    """A subcategory the public may report (an Open311 service)."""
-    sub = BY_CODE.get(code)
-    if sub is None or not sub.public:
-        raise CatalogueError("service_code", f"unknown service_code {code!r}")
-    return sub
 
 
 def is_major(work_category: str, severity: str) -> bool:
@@ -318,28 +295,3 @@ def _attribute_value(attr: Attribute, value: Any) -> Any:
         raise CatalogueError("attributes", f"{attr.code} is longer than "
                                            f"{ATTRIBUTE_TEXT_MAX} characters")
     return text
-
-
-def _check_catalogue() -> None:
-    """Fail at import if the catalogue breaks its own rules (its codes travel on the bus)."""
-    from gridgov_common.contract.routing import check_code
-
-    for sub in CATALOGUE:
-        check_code(sub.code, "subcategory")
-        check_code(sub.alert_category, "alert category")
-        if sub.cap_category not in CAP_CATEGORIES:
-            raise RuntimeError(f"{sub.code}: {sub.cap_category} is not a CAP 1.2 category")
-        if sub.public and sub.work_category in NEVER_PUBLIC:
-            raise RuntimeError(f"{sub.code}: {sub.work_category} cases are never public")
-        if sub.sensitive and sub.public:
-            raise RuntimeError(f"{sub.code}: a sensitive subcategory is never public")
-        if sub.work_category == _W.SPECIAL_GROUP_ASSISTANCE and not sub.sensitive:
-            raise RuntimeError(f"{sub.code}: special-group assistance reveals a special "
-                               "group (P5.2.5): mark it sensitive")
-    if len(BY_CODE) != len(CATALOGUE):
-        raise RuntimeError("duplicate subcategory code")
-    if {sub.work_category for sub in CATALOGUE} != set(WorkCategory):
-        raise RuntimeError("every P5.2 work category needs at least one subcategory")
-
-
-_check_catalogue()

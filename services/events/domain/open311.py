@@ -10,12 +10,13 @@ already selected as public and render only its public columns.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from gridgov_common.languages import DEFAULT
 from services.events.domain import status_notes
-from services.events.domain.catalogue import PUBLIC, Subcategory
+from services.events.domain.catalogue import Subcategory
 from services.events.domain.numbers import DISTRICT_TZ
 from services.events.domain.xmltext import sub, to_string
 
@@ -64,8 +65,9 @@ def service(sub_: Subcategory) -> dict[str, Any]:
     }
 
 
-def services() -> list[dict[str, Any]]:
-    return [service(sub_) for sub_ in PUBLIC]
+def services(public: Iterable[Subcategory]) -> list[dict[str, Any]]:
+    """The Open311 service list: the public subcategories of the current catalogue."""
+    return [service(sub_) for sub_ in public]
 
 
 def service_definition(sub_: Subcategory) -> dict[str, Any]:
