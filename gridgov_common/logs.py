@@ -18,11 +18,12 @@ from nameko.extensions import DependencyProvider
 _local = corolocal.local()
 
 
-# Query values that never reach a log in clear (issue 10): bearer tokens, ID numbers,
+# Query values that never reach a log in clear (issue 10): bearer tokens (under every
+# name web.CREDENTIAL_PARAMS refuses), ID numbers,
 # phone numbers. nameko's request log (eventlet.wsgi, logger ``nameko.web.server``) writes
 # each request line with its query string; so would any message quoting a URL. The proxy's
 # access log redacts the same names (deploy/proxy/nginx.conf, ``log_format redacted``).
-REDACTED_PARAMS = ("token", "access_token", "id_number", "phone")
+REDACTED_PARAMS = ("token", "access_token", "jwt", "bearer", "id_number", "phone")
 REDACTED = "[REDACTED]"
 _NAMES = "|".join(name.replace("_", "(?:_|%5F)") for name in REDACTED_PARAMS)  # raw or %-encoded
 _REDACT = re.compile(r"(?i)([?&;](?:" + _NAMES + r")=)[^&;#\s\"']*")

@@ -345,7 +345,7 @@ class DeadLetterPublisher(SharedExtension):
     def publish_envelope(self, exchange: str, routing_key: str,
                          envelope: Mapping[str, Any]) -> None:
         """A contract message (a rejection), persistent and publisher-confirmed; not
-        ``mandatory``: a department that binds no rejections queue does not get it."""
+        ``mandatory``: a key that names no provisioned department reaches no queue."""
         with producers[self.connection].acquire(block=True, timeout=POOL_TIMEOUT) as producer:
             producer.publish(
                 encode(envelope), exchange=exchange, routing_key=routing_key,

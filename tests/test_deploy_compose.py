@@ -300,6 +300,7 @@ def test_the_proxy_access_log_redacts_tokens_id_numbers_and_phones(tmp_path):
             f"/dashboard?token={SECRETS['token']}&lang=en",
             f"/api/registry/residents?Phone={SECRETS['phone']}&id_number={SECRETS['id_number']}",
             f"/api/assessment/x?access_token={SECRETS['access_token']}",
+            f"/api/events/cases?jwt={SECRETS['access_token']}x&Bearer={SECRETS['token']}y",
             # a repeated name: the whole query is withheld
             f"/api/registry/search?phone=1&phone={SECRETS['phone']}",
         ]
@@ -319,6 +320,7 @@ def test_the_proxy_access_log_redacts_tokens_id_numbers_and_phones(tmp_path):
     assert "GET /dashboard?token=[REDACTED]&lang=en HTTP/1.1" in text
     assert "?Phone=[REDACTED]&id_number=[REDACTED]" in text
     assert "/api/registry/search?[query withheld]" in text
+    assert "/api/events/cases?jwt=[REDACTED]&Bearer=[REDACTED]" in text
     assert text.count("/dashboard?[query withheld]") == len(paths)  # the referer
 
 

@@ -56,12 +56,14 @@ def test_a_service_refuses_a_token_with_an_empty_subject(container_factory, serv
 
 def test_redact_hides_tokens_id_numbers_and_phones_in_any_url():
     line = (f'127.0.0.1 - - "GET /a?token={TOKEN_VALUE}&lang=en&ID_Number={ID_NUMBER};'
-            f'phone={PHONE}&id%5Fnumber={ID_NUMBER}&page_token=keep HTTP/1.1" 200')
+            f'phone={PHONE}&id%5Fnumber={ID_NUMBER}&page_token=keep&JWT={TOKEN_VALUE}'
+            f'&bearer={TOKEN_VALUE} HTTP/1.1" 200')
     cleaned = redact(line)
     for value in (TOKEN_VALUE, ID_NUMBER, PHONE):
         assert value not in cleaned
     assert "token=[REDACTED]&lang=en&ID_Number=[REDACTED];phone=[REDACTED]" in cleaned
     assert "page_token=keep" in cleaned
+    assert "JWT=[REDACTED]&bearer=[REDACTED]" in cleaned
 
 
 def test_the_request_log_of_a_running_service_holds_no_credential_or_personal_data(
