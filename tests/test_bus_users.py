@@ -160,9 +160,11 @@ def _walk(bus, conn) -> dict[tuple, int]:
     a, b = bus["depts"]["a"], bus["depts"]["b"]
     own = [spec.name for spec in bus_users.department_queues(a)] + [f"dept.{a}.new"]
     others = [spec.name for spec in bus_users.department_queues(b)] + [f"dept.{b}.new"]
-    queues = own + others + sorted(platform_queues()) + ["reports", "new_queue"]
-    exchanges = [*EXCHANGES, "amq.topic", "amq.direct", f"dept.{a}.x", f"dept.{b}.x",
-                 "new.exchange"]
+    rpc = [f"rpc-{service}" for service in ("registry", "events", "dispatch", "assessment",
+                                            "notify")]  # nameko's RPC request queues
+    queues = own + others + sorted(platform_queues()) + rpc + ["reports", "new_queue"]
+    exchanges = [*EXCHANGES, "amq.topic", "amq.direct", "amq.fanout", "amq.headers",
+                 "amq.match", "nameko-rpc", f"dept.{a}.x", f"dept.{b}.x", "new.exchange"]
     bind_keys = [f"{a}.#", f"{b}.#", "#", f"dept.{a}.alerts.dlq"]
     publish_keys = [f"{a}.ack", f"{a}.resident.updated", f"{b}.ack", f"{b}.resident.updated",
                     f"dept.{a}.assignments.dlq", f"dept.{b}.assignments.dlq",
@@ -222,7 +224,8 @@ def _allowed(bus, op: tuple) -> int:
 
 def test_department_permissions_walk(bus):
     """Every exchange and queue a department could name (gridgov's exchanges, RabbitMQ's
-    own, every gridgov service queue and DLQ from the code, its own and another
+    own, nameko's RPC exchange and request queues, every gridgov service queue and DLQ
+    from the code, its own and another
     department's namespace, new names) x every operation (declare, delete, bind queue and
     exchange, publish, consume, get, purge): the outcomes are exactly the allowed set."""
     conn = _login(bus, "a")
@@ -235,7 +238,7 @@ def test_department_permissions_walk(bus):
     assert not wrong, wrong
     # consume/get/purge its 4 queues; 2 keys on reports and intake; 1 into its own DLQ
     assert sum(1 for op, code in outcomes.items() if code == 0 and op[0] != "inspect") == 17
-    assert len(outcomes) > 2000
+    assert len(outcomes) > 4000
 
 
 def test_user_id_must_be_the_connecting_user(bus):
