@@ -162,7 +162,9 @@ SERVICES: dict[str, ServiceBus] = {
         consumes=(("dispatch.cases", EVENTS_EXCHANGE, ("events.case.reported",)),
                   ("dispatch.registry_staff", EVENTS_EXCHANGE, ("registry.staff.changed",)),
                   ("dispatch.reports", REPORTS_EXCHANGE, ("*.*",)),
-                  ("dispatch.notifications", EVENTS_EXCHANGE, ("notify.sent",))),
+                  ("dispatch.notifications", EVENTS_EXCHANGE, ("notify.sent",)),
+                  ("dispatch.master_data", EVENTS_EXCHANGE,
+                   ("registry.department.changed", "events.catalogue.published"))),
         publishes=((EVENTS_EXCHANGE, r"^(?:dispatch\..+|notify\.request)$"),
                    (DISPATCH_EXCHANGE, rf"^{_DEPARTMENT_KEY}\.(?:rejections|decisions|"
                                        r"[0-9]{9}\.[a-z0-9_]+\.(?:normal|urgent|major))$")),

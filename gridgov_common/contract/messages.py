@@ -24,12 +24,13 @@ from enum import StrEnum
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from gridgov_common.contract.envelope import Payload, message_type
+from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
 from gridgov_common.contract.routing import (
     CODE_MAX_LENGTH,
     CODE_RE,
     COMMUNITY_CODE_RE,
     GRID_CODE_RE,
+    WorkCategory,
 )
 
 ID_NUMBER_RE = re.compile(r"^(?:\d{15}|\d{17}[\dXx])$")
@@ -136,6 +137,36 @@ class GridChangedV1(Payload):
             raise ValidationError("grid_code must start with community_code", "grid_code")
         if data["valid_to"] is not None and data["valid_to"] < data["valid_from"]:
             raise ValidationError("valid_to is before valid_from", "valid_to")
+
+
+class DepartmentAction(StrEnum):
+    """What happened to a department of the register (P4.2)."""
+
+    CREATED = "created"
+    UPDATED = "updated"  # renamed, new contacts or work categories, retired or restored
+    ANNOUNCED = "announced"  # unchanged: the register re-announced (start, hourly)
+
+
+P42_UNITS = ("organization", "comprehensive_governance", "civil_affairs", "public_security",
+             "human_resources", "health", "ecology_environment", "emergency_management",
+             "veterans_affairs", "fire")  # P4.2's ten units, in the policy's order
+
+
+@message_type("registry.department.changed", 1)
+class DepartmentChangedV1(Payload):
+    """A department of the register was added or changed, or the register re-announced.
+    The whole state each time: a consumer keeps the newest (``updated_at``) per code.
+    Its duty contacts stay in the registry (notify reads them there)."""
+
+    code = code_field(required=True)
+    action = enum_field(DepartmentAction, required=True)
+    name_zh = fields.String(required=True, validate=validate.Length(1, 60))
+    name_en = fields.String(required=True, validate=validate.Length(1, 100))
+    unit = fields.String(required=True, allow_none=True, validate=validate.OneOf(P42_UNITS))
+    work_categories = fields.List(enum_field(WorkCategory), required=True,
+                                  validate=validate.Length(max=8))
+    active = fields.Boolean(required=True)  # false: retired, no new assignments
+    updated_at = UtcTimestamp(required=True)
 
 
 class StaffAction(StrEnum):

@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.roles import Role
-from services.dispatch import config_store
+from services.dispatch import config_store, master_data
 from services.dispatch.domain import escalation, triage
 from services.dispatch.domain.calendar import DEFAULT_TZ
 from services.dispatch.models import calendar_overrides, escalation_policies, rule_sets
@@ -43,10 +43,12 @@ class Kind:
     column: str
     build: Callable[[dict[str, Any]], Any]  # from_dict: raises ValueError with .errors
     current: Callable[[Any], Any]  # config_store reader: seeds version 1 when empty
+    # problems of a built version against other data (field -> messages); none by default
+    check: Callable[[Any, Any], dict[str, list[str]]] = lambda session, built: {}
 
 
 RULE_SETS = Kind("rules", "triage rule set", rule_sets, "rules", triage.RuleSet.from_dict,
-                 config_store.rule_set)
+                 config_store.rule_set, master_data.rule_set_problems)
 POLICIES = Kind("escalation", "escalation policy", escalation_policies, "policy",
                 escalation.EscalationPolicy.from_dict, config_store.escalation_policy)
 
@@ -91,6 +93,10 @@ def publish(session, kind: Kind, body: dict[str, Any], created_by: str) -> dict[
     except ValueError as exc:  # RuleSetError / PolicyError name every failing field
         raise Unprocessable(str(exc), getattr(exc, "errors", {}) or {"_schema": [str(exc)]},
                             code=f"invalid_{kind.name}") from None
+    problems = kind.check(session, built)  # issue 11: departments, subcategories exist
+    if problems:
+        raise Unprocessable(f"the {kind.what} names what does not exist",
+                            problems, code=f"invalid_{kind.name}")
     if body.get("version") not in (None, version):
         raise Conflict(f"the next {kind.what} version is {version}, not {body['version']}",
                        {"version": [f"must be {version} (or left out)"]}, code="version_taken")

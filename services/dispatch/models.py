@@ -227,3 +227,24 @@ calendar_overrides = sa.Table(
     sa.Column("is_workday", sa.Boolean, nullable=False),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
 )
+
+# Master data dispatch follows from its owners, to check rule sets against (issue 11): the
+# department register (registry.department.changed, newest ``updated_at`` per code) and the
+# subcategory catalogue (events.catalogue.published, every version; the highest is current).
+departments = sa.Table(
+    "departments", metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("name_zh", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("work_categories", JSONB, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+catalogue_versions = sa.Table(
+    "catalogue_versions", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("subcategories", JSONB, nullable=False),
+    sa.Column("published_by", sa.Text, nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)

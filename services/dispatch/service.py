@@ -40,6 +40,7 @@ from services.dispatch import (
     grid_workers,
     handling,
     kpis,
+    master_data,
     notifications,
     queries,
     reports,
@@ -109,6 +110,12 @@ class DispatchService(platform.PlatformService):
     def take_staff_changed(self, envelope):
         """Grid staff and their grids, for KPIs per grid worker (docs/KPIS.md)."""
         grid_workers.apply_staff_changed(self.db, envelope)
+
+    @consume_contract(master_data.CONSUMER, EVENTS_EXCHANGE, list(master_data.MESSAGE_TYPES),
+                      message_types=list(master_data.MESSAGE_TYPES))
+    def take_master_data(self, envelope):
+        """The department register and the subcategory catalogue, from their owners."""
+        master_data.apply(self.db, envelope)
 
     # -- departments reporting in ---------------------------------------------------------
 

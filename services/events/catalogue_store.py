@@ -5,7 +5,8 @@ Like dispatch's rule sets (services/dispatch/config_store.py): a version once st
 changes, so versions are cached per process for good; "current" (the highest version) is
 re-read at most every ``CURRENT_TTL`` seconds, so a version published through one replica
 reaches the others within that time, and the publishing replica at once.  When the table
-is empty the packaged catalogue is stored as version 1 and announced.
+is empty the packaged catalogue is stored as version 1 and announced; the current version
+is announced again at start and hourly (``announce_current``).
 
 Each version is announced as ``events.catalogue.published`` in the same transaction
 (outbox), so dispatch checks rule sets against the catalogue the reports are checked
@@ -90,6 +91,20 @@ def publish(session, catalogue: Catalogue, by: str, note: str = "") -> Catalogue
     _versions[catalogue.version] = catalogue
     _current[:] = [(time.monotonic(), catalogue.version)]
     return catalogue
+
+
+def announce_current(session) -> int:
+    """The current version on the bus again (at start and hourly): a consumer whose
+    database is new, or who missed a message, converges without a replay. Stores and
+    announces the packaged catalogue first when there is none."""
+    latest = session.execute(sa.select(sa.func.max(catalogue_versions.c.version))).scalar()
+    if latest is None:
+        return current(session).version  # seeding announced it
+    found = version(session, latest)
+    by = session.execute(sa.select(catalogue_versions.c.created_by)
+                         .where(catalogue_versions.c.version == latest)).scalar()
+    announce(session, found, by)
+    return found.version
 
 
 def announce(session, catalogue: Catalogue, by: str, schema: str | None = None) -> None:

@@ -203,6 +203,11 @@ class EventsService(platform.PlatformService):
         self.db.commit()
         return schemas.CatalogueSchema().dump(found)
 
+    @config_timer("CATALOGUE_ANNOUNCE_SECONDS", 3600, eager=True)
+    def announce_catalogue(self):
+        """The current catalogue on the bus at start and hourly (dispatch converges)."""
+        catalogue_store.announce_current(self.db)  # committed by the Database provider
+
     # -- cases from hotline and department systems (gridgov.intake) ---------------------
 
     @consume_contract_batch(intake.QUEUE, INTAKE_EXCHANGE, intake.ROUTING_KEYS,

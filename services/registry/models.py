@@ -138,12 +138,22 @@ residents = sa.Table(
     sa.Index("ix_residents_name", "name"),
 )
 
+# The department register (P4.2): the registry is its one owner. A district admin adds,
+# renames and retires departments over the API (services/registry/departments.py); every
+# change is announced as registry.department.changed, which dispatch, notify and the
+# dashboard follow; the whole register is announced again at start and every hour, so a
+# consumer with a fresh database converges without a replay.
 departments = sa.Table(
     "departments", metadata,
-    sa.Column("code", sa.Text, primary_key=True),  # P4.2, e.g. public_security
+    sa.Column("code", sa.Text, primary_key=True),  # e.g. public_security; never reused
     sa.Column("name_zh", sa.Text, nullable=False),
     sa.Column("name_en", sa.Text, nullable=False),
     sa.Column("work_categories", JSONB, nullable=False),
+    sa.Column("unit", sa.Text, nullable=True),  # which P4.2 unit; NULL: brought in locally
+    sa.Column("contact_phone", sa.Text, nullable=True),  # the duty line, not a person's
+    sa.Column("contact_email", sa.Text, nullable=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
 
 staff = sa.Table(

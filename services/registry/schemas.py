@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from gridgov_common.contract import WorkCategory
+from gridgov_common.contract.messages import P42_UNITS
 from gridgov_common.roles import Role
 
 DIGITS = validate.Regexp(r"^\d+$", error="digits only")
@@ -277,3 +279,63 @@ class ImportReportSchema(Schema):
     imported = fields.Integer()
     rejected_count = fields.Integer()
     rejected = fields.List(fields.Dict())
+
+
+# --- the department register (P4.2, docs/DEPARTMENTS.md) ----------------------------------
+
+_WORK_CATEGORIES = [c.value for c in WorkCategory]
+
+
+class DepartmentChangeSchema(Schema):
+    """What a district admin may change of a department: never its code (its identity on
+    the bus: routing keys, broker user, queues)."""
+
+    name_zh = fields.String(validate=validate.Length(1, 60))
+    name_en = fields.String(validate=validate.Length(1, 100))
+    unit = fields.String(allow_none=True, validate=validate.OneOf(P42_UNITS), metadata={
+        "description": "which P4.2 unit it belongs to; null: brought in by the district"})
+    work_categories = fields.List(fields.String(validate=validate.OneOf(_WORK_CATEGORIES)),
+                                  validate=validate.Length(max=8), metadata={
+        "description": "P5.2 work categories it answers for (routing suggestions)"})
+    contact_phone = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^\+?[0-9][0-9 -]{4,28}[0-9]$", error="a telephone number"),
+        metadata={"description": "the duty line (值班电话), not a person's"})
+    contact_email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+    active = fields.Boolean(metadata={"description": "false: retired, no new assignments"})
+
+    @validates_schema
+    def _categories_once(self, data, **kwargs):
+        categories = data.get("work_categories") or []
+        if len(set(categories)) != len(categories):
+            raise ValidationError("a work category is listed twice", "work_categories")
+
+
+class DepartmentCreateSchema(DepartmentChangeSchema):
+    code = fields.String(required=True, validate=[
+        validate.Regexp(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$", error="Not a snake_case code."),
+        validate.Length(max=40)], metadata={"description": "snake_case, never reused"})
+    name_zh = fields.String(required=True, validate=validate.Length(1, 60))
+    name_en = fields.String(required=True, validate=validate.Length(1, 100))
+    unit = fields.String(load_default=None, allow_none=True,
+                         validate=validate.OneOf(P42_UNITS))
+    work_categories = fields.List(fields.String(validate=validate.OneOf(_WORK_CATEGORIES)),
+                                  load_default=list, validate=validate.Length(max=8))
+    contact_phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^\+?[0-9][0-9 -]{4,28}[0-9]$", error="a telephone number"))
+    contact_email = fields.Email(load_default=None, allow_none=True,
+                                 validate=validate.Length(max=200))
+
+    class Meta:
+        exclude = ("active",)  # a new department is active
+
+
+class DepartmentSchema(Schema):
+    code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    unit = fields.String(allow_none=True)
+    work_categories = fields.List(fields.String())
+    contact_phone = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    active = fields.Boolean()
+    updated_at = fields.String()

@@ -11,7 +11,7 @@ from gridgov_common import (
 )
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
-from gridgov_common.errors import NotFound, UnsupportedMediaType
+from gridgov_common.errors import NotFound, Unprocessable, UnsupportedMediaType
 from gridgov_common.messaging import consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
@@ -344,9 +344,34 @@ class RegistryService(platform.PlatformService):
         return adjustments.reject(self.db, request.principal, adjustment_id,
                                   request.data["reason"])
 
-    @http("GET", "/departments", roles=ALL_ROLES, tags=("departments",))
+    @http("GET", "/departments", roles=ALL_ROLES, response=schemas.DepartmentSchema,
+          many=True, tags=("departments",),
+          summary="The department register (P4.2), retired ones marked active: false")
     def list_departments_http(self, request):
-        return departments.list_departments(self.db)
+        return schemas.DepartmentSchema(many=True).dump(departments.list_departments(self.db))
+
+    @http("POST", "/departments", roles=ADMIN, body=schemas.DepartmentCreateSchema,
+          response=schemas.DepartmentSchema, status=201, tags=("departments",),
+          summary="Add a department (announced as registry.department.changed)",
+          description="Dispatch accepts it in rule sets at once; its broker user and "
+          "queues are provisioned by the bus administrator (docs/DEPARTMENTS.md).")
+    def add_department(self, request):
+        return 201, schemas.DepartmentSchema().dump(
+            departments.add_department(self.db, request.data))
+
+    @http("PATCH", "/departments/<string:code>", roles=ADMIN,
+          body=schemas.DepartmentChangeSchema, response=schemas.DepartmentSchema,
+          tags=("departments",), summary="Rename, change contacts or categories, retire")
+    def change_department(self, request, code):
+        if not request.data:
+            raise Unprocessable("nothing to change", fields={"_schema": ["give a field"]})
+        return schemas.DepartmentSchema().dump(
+            departments.change_department(self.db, code, request.data))
+
+    @config_timer("DEPARTMENTS_ANNOUNCE_SECONDS", 3600, eager=True)
+    def announce_departments(self):
+        """The whole register on the bus at start and hourly (consumers converge)."""
+        departments.announce_register(self.db)  # committed by the Database provider
 
     # -- RPC for the other services -------------------------------------------------------
 

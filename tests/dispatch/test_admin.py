@@ -9,10 +9,16 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 
+from gridgov_common.contract import make_envelope
+from gridgov_common.contract.messages import P42_UNITS
 from services.dispatch.models import assignments, cases
-from tests.amqp import publish
+from services.dispatch.models import catalogue_versions as dispatch_catalogue
+from services.dispatch.models import departments as dispatch_departments
+from services.events.domain.catalogue_version import DEFAULT as PACKAGED_CATALOGUE
+from tests.amqp import publish, wait_until
 from tests.dispatch.conftest import (
     DISTRICT,
     EM_SINK,
@@ -24,6 +30,44 @@ from tests.dispatch.conftest import (
 
 ADMIN = ("district_admin", f"district:{DISTRICT}")
 RULE = "public_security_prevention.fire_hazard_corridor"
+DEPARTMENTS = (*P42_UNITS, "police")  # the default rules name the ten P4.2 units
+
+
+def announce_department(uri: str, code: str, active: bool = True,
+                        updated_at: str = "2026-12-06T03:00:00.000Z", name_zh: str = "部门",
+                        ) -> None:
+    """What the registry announces (registry.department.changed v1), over the real bus."""
+    publish(uri, "gridgov.events", "registry.department.changed", make_envelope(
+        "registry.department.changed", {
+            "code": code, "action": "announced", "name_zh": name_zh, "name_en": code,
+            "unit": None, "work_categories": [], "active": active, "updated_at": updated_at},
+        "registry"))
+
+
+def announce_catalogue(uri: str) -> None:
+    """What events announces at start (events.catalogue.published v1, version 1)."""
+    keep = ("code", "work_category", "info_class", "name_zh", "name_en", "severity", "public",
+            "sensitive", "retired")
+    entries = [{k: v for k, v in entry.items() if k in keep}
+               for entry in PACKAGED_CATALOGUE.to_dict()["subcategories"]]
+    publish(uri, "gridgov.events", "events.catalogue.published", make_envelope(
+        "events.catalogue.published", {"version": 1, "published_by": "system:packaged",
+                                       "subcategories": entries}, "events"))
+
+
+def _stored(db_engine, table) -> int:
+    with db_engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+
+
+@pytest.fixture
+def master_data(dispatch, sinks, db_engine):
+    """The register and the catalogue as their owners announce them, taken by dispatch."""
+    for code in DEPARTMENTS:
+        announce_department(sinks, code)
+    announce_catalogue(sinks)
+    assert wait_until(lambda: _stored(db_engine, dispatch_departments) == len(DEPARTMENTS)
+                      and _stored(db_engine, dispatch_catalogue) == 1)
 
 
 def _file_case(uri: str, sink: str = FIRE_SINK) -> tuple[str, dict]:
@@ -48,7 +92,7 @@ def _departments(db_engine, case_id: str) -> list[tuple[str, str]]:
 
 
 def test_rule_set_versions_apply_to_new_cases_only(dispatch, sinks, db_engine, web_session,
-                                                   token):
+                                                   token, master_data):
     admin = token(*ADMIN, sub="admin-1")
     first_id, first = _file_case(sinks)
     received(sinks, EM_SINK)
@@ -83,7 +127,8 @@ def test_rule_set_versions_apply_to_new_cases_only(dispatch, sinks, db_engine, w
     assert versions[0]["description"] == "corridor hazards go to the police"
 
 
-def test_invalid_rule_set_is_refused_with_its_fields(dispatch, web_session, token):
+def test_invalid_rule_set_is_refused_with_its_fields(dispatch, web_session, token,
+                                                    master_data):
     admin = token(*ADMIN)
     current = web_session.get("/config/rule-sets/1", headers=admin).json()["rules"]
     broken = copy.deepcopy(current)
@@ -99,6 +144,64 @@ def test_invalid_rule_set_is_refused_with_its_fields(dispatch, web_session, toke
     assert [v["version"] for v in
             web_session.get("/config/rule-sets", headers=admin).json()] == [1]
     assert web_session.get("/config/rule-sets/9", headers=admin).status_code == 404
+
+
+def test_a_rule_set_names_only_departments_and_subcategories_that_exist(
+        dispatch, sinks, db_engine, web_session, token, master_data):
+    """Issue 11: the lead, the assisting departments and a rule's subcategory are checked
+    against the register and the catalogue dispatch follows; every problem is named."""
+    admin = token(*ADMIN)
+    current = web_session.get("/config/rule-sets/1", headers=admin).json()["rules"]
+    current.pop("version")
+    rules = {rule["id"]: rule for rule in current["rules"]}
+
+    def refused(change) -> dict:
+        body = copy.deepcopy(current)
+        change({rule["id"]: rule for rule in body["rules"]})
+        response = web_session.post("/config/rule-sets", json=body, headers=admin)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_rules"
+        return response.json()["error"]["fields"]
+
+    index = list(rules).index(RULE)
+    fields = refused(lambda r: r[RULE].update(lead="water_bureau", assist=["nobody_dept"]))
+    assert len(fields[f"rules.{index}"]) == 2  # both named
+    fields = refused(lambda r: r[RULE].update(subcategory="no_such_subcategory"))
+    assert "not in the catalogue" in fields[f"rules.{index}"][0]
+    fields = refused(lambda r: r[RULE].update(subcategory="petition"))
+    assert "belongs to dispute_mediation" in fields[f"rules.{index}"][0]
+    # a retired department takes no new rules; a late, older message does not revive it
+    announce_department(sinks, "police", active=False, updated_at="2026-12-06T04:00:00.000Z")
+    announce_department(sinks, "police", active=True, updated_at="2026-12-06T03:30:00.000Z")
+    assert wait_until(lambda: _claimed(db_engine) == len(DEPARTMENTS) + 3  # both taken
+                      and not any(
+        code == "police" for code in _active(db_engine)))
+    refused(lambda r: r[RULE].update(lead="police", assist=[]))
+    assert [v["version"] for v in
+            web_session.get("/config/rule-sets", headers=admin).json()] == [1]
+
+
+def _claimed(db_engine) -> int:
+    with db_engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT count(*) FROM dispatch.processed_messages "
+                                    "WHERE consumer = 'dispatch.master_data'").scalar()
+
+
+def _active(db_engine) -> list[str]:
+    with db_engine.connect() as conn:
+        return list(conn.execute(sa.select(dispatch_departments.c.code)
+                                 .where(dispatch_departments.c.active)).scalars())
+
+
+def test_before_the_register_arrives_a_rule_set_naming_departments_waits(
+        dispatch, web_session, token):
+    admin = token(*ADMIN)
+    current = web_session.get("/config/rule-sets/1", headers=admin).json()["rules"]
+    current.pop("version")
+    response = web_session.post("/config/rule-sets", json=current, headers=admin)
+    assert response.status_code == 422, response.text
+    messages = [m for ms in response.json()["error"]["fields"].values() for m in ms]
+    assert any("has not reached dispatch yet" in m for m in messages)
 
 
 def test_escalation_policy_versions(dispatch, sinks, db_engine, web_session, token):

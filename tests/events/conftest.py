@@ -21,6 +21,7 @@ from services.events.service import EventsService
 from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
 from tests.amqp import bind_queue, drain
+from tests.registry.conftest import reset_departments
 
 DISTRICT, TOWN, COMMUNITY = "320505", "320505001", "320505001001"
 GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
@@ -53,6 +54,8 @@ def _truncate(engine, schema: str, metadata: sa.MetaData, keep: set[str]) -> Non
         # triggers off, which the application's role cannot do
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if schema == "registry" and "departments" in keep:
+            reset_departments(conn)
 
 
 @pytest.fixture

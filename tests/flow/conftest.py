@@ -79,8 +79,8 @@ def services(container_factory, events_config, dispatch_config, district, observ
 
     events = container_factory(EventsService, events_config)
     dispatch = container_factory(DispatchService, dispatch_config)
+    dispatch.start()  # its queues first: events announces the catalogue as it starts
     events.start()
-    dispatch.start()
     return {"events": events, "dispatch": dispatch}
 
 

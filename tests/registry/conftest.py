@@ -1,6 +1,8 @@
 """Fixtures for the registry: the real service on a real vhost and database, and a small
 hand-drawn district (two grids side by side in one community)."""
 
+import json
+
 import pytest
 import sqlalchemy as sa
 
@@ -30,6 +32,23 @@ def id_number(birth="19800101", seq="123"):
     return body + check_character(body)
 
 
+def reset_departments(conn) -> None:
+    """The register as the migrations seed it: tests add, rename and retire departments,
+    and the table is kept (not truncated) because the migrations fill it."""
+    from services.registry.domain.staff import DEPARTMENTS
+
+    codes = [d.code for d in DEPARTMENTS]
+    conn.execute(sa.text("DELETE FROM registry.departments WHERE NOT code = ANY(:codes)"),
+                 {"codes": codes})
+    for d in DEPARTMENTS:
+        conn.execute(sa.text(
+            "UPDATE registry.departments SET name_zh = :zh, name_en = :en, unit = code, "
+            "contact_phone = NULL, contact_email = NULL, active = true, "
+            "work_categories = CAST(:cats AS jsonb) WHERE code = :code"),
+            {"zh": d.name_zh, "en": d.name_en, "code": d.code,
+             "cats": json.dumps([str(c) for c in d.work_categories])})
+
+
 @pytest.fixture
 def clean_registry(db_engine):
     keep = {"departments", "alembic_version", "audit_log"}
@@ -37,6 +56,7 @@ def clean_registry(db_engine):
                       if t.name not in keep)
     with db_engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        reset_departments(conn)
         # the audit log refuses TRUNCATE and young rows' DELETE even to the purge; the
         # tests' superuser empties it with triggers off (the app's role cannot do this)
         conn.execute(sa.text("SET LOCAL session_replication_role = replica"))

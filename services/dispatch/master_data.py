@@ -1,0 +1,108 @@
+"""Master data dispatch follows from their one owner each, so that a rule set is checked
+against what exists (issue 11: "a rule set may name any lead code without a check"):
+
+- the department register, owned by the registry (``registry.department.changed`` v1): the
+  newest state per code wins, an older message arriving late changes nothing;
+- the subcategory catalogue, owned by events (``events.catalogue.published`` v1): every
+  version is kept, the highest is current.
+
+Both owners announce their whole state at start and hourly, so a new dispatch database
+converges without a replay.  Nothing here is a hand-kept list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from gridgov_common.messaging import claim_message
+from services.dispatch.domain import triage
+from services.dispatch.models import catalogue_versions, departments
+
+CONSUMER = "dispatch.master_data"
+DEPARTMENT_CHANGED = "registry.department.changed"
+CATALOGUE_PUBLISHED = "events.catalogue.published"
+MESSAGE_TYPES = (DEPARTMENT_CHANGED, CATALOGUE_PUBLISHED)
+
+
+def apply(session, envelope) -> bool:
+    """Store one message; False for a duplicate or a state older than the stored one."""
+    if not claim_message(session, envelope.message_id, CONSUMER):
+        return False
+    if envelope.type == DEPARTMENT_CHANGED:
+        return _department(session, envelope.payload)
+    return _catalogue(session, envelope.payload)
+
+
+def _department(session, p: dict[str, Any]) -> bool:
+    values = {"name_zh": p["name_zh"], "name_en": p["name_en"],
+              "work_categories": list(p["work_categories"]), "active": p["active"],
+              "updated_at": p["updated_at"]}
+    applied = session.execute(
+        insert(departments).values(code=p["code"], **values)
+        .on_conflict_do_update(index_elements=["code"], set_=values,
+                               where=departments.c.updated_at <= p["updated_at"])
+        .returning(departments.c.code)).first()
+    return applied is not None
+
+
+def _catalogue(session, p: dict[str, Any]) -> bool:
+    stored = session.execute(
+        insert(catalogue_versions).values(version=p["version"],
+                                          subcategories=p["subcategories"],
+                                          published_by=p["published_by"])
+        .on_conflict_do_nothing(index_elements=["version"])
+        .returning(catalogue_versions.c.version)).first()
+    return stored is not None
+
+
+def active_departments(session) -> dict[str, dict[str, Any]]:
+    rows = session.execute(sa.select(departments).where(departments.c.active))
+    return {row.code: dict(row._mapping) for row in rows}
+
+
+def current_subcategories(session) -> dict[str, dict[str, Any]] | None:
+    """The highest catalogue version's subcategories by code; None before the first."""
+    body = session.execute(sa.select(catalogue_versions.c.subcategories)
+                           .order_by(catalogue_versions.c.version.desc()).limit(1)).scalar()
+    return None if body is None else {entry["code"]: entry for entry in body}
+
+
+def rule_set_problems(session, rule_set: triage.RuleSet) -> dict[str, list[str]]:
+    """What in ``rule_set`` names a department or subcategory that does not exist (or a
+    subcategory under another work category); empty: the rule set may be published."""
+    known = active_departments(session)
+    subcategories = current_subcategories(session)
+    problems: dict[str, list[str]] = {}
+    for index, rule in enumerate(rule_set.rules):
+        found = _department_problems(rule, known) + _subcategory_problems(rule, subcategories)
+        if found:
+            problems[f"rules.{index}"] = found
+    return problems
+
+
+def _department_problems(rule: triage.Rule, known: dict[str, dict[str, Any]]) -> list[str]:
+    named = [code for code in (rule.lead, *rule.assist) if code]
+    if named and not known:
+        return ["the department register has not reached dispatch yet (the registry "
+                "announces it at start); try again in a minute"]
+    return [f"{rule.id}: {code} is not an active department of the register (P4.2)"
+            for code in named if code not in known]
+
+
+def _subcategory_problems(rule: triage.Rule,
+                          subcategories: dict[str, dict[str, Any]] | None) -> list[str]:
+    if rule.subcategory == triage.WILDCARD:
+        return []
+    if subcategories is None:
+        return ["the subcategory catalogue has not reached dispatch yet (events announces "
+                "it at start); try again in a minute"]
+    entry = subcategories.get(rule.subcategory)
+    if entry is None:
+        return [f"{rule.id}: {rule.subcategory} is not in the catalogue"]
+    if entry["work_category"] != rule.work_category:
+        return [f"{rule.id}: {rule.subcategory} belongs to {entry['work_category']}, "
+                f"not {rule.work_category}"]
+    return []
