@@ -553,9 +553,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list department users")
     setup = sub.add_parser("setup", help="declare the exchanges, the dead-letter policy and "
                            "the departments' queues (a broker without the definitions file)")
-    setup.add_argument("departments", nargs="*", default=list(DEMO_DEPARTMENTS))
     defs = sub.add_parser("definitions", help="print a definitions file for load_definitions")
-    defs.add_argument("departments", nargs="*", default=list(DEMO_DEPARTMENTS))
+    for command in (setup, defs):  # a department added is added, not a replacement
+        command.add_argument("departments", nargs="*",
+                             help="departments besides the demo district's ten")
+        command.add_argument("--only", action="store_true",
+                             help="exactly the departments given, not the demo ten too")
     defs.add_argument("--password-env-prefix", metavar="PREFIX",
                       help="hash each department's password from $<PREFIX><CODE> "
                            "(production; never commit the output)")
@@ -591,8 +594,16 @@ def _platform(spec: str) -> tuple[str, str]:
     return name, _password(var)[0]
 
 
+def _departments(args) -> list[str]:
+    """The demo district's ten plus the ones given (each once), or with --only just those."""
+    given = list(dict.fromkeys(args.departments))
+    return given if args.only else list(dict.fromkeys([*DEMO_DEPARTMENTS, *given]))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("definitions", "setup"):
+        args.departments = _departments(args)
     try:
         if args.command == "definitions":
             prefix = args.password_env_prefix

@@ -290,6 +290,17 @@ def test_codes_cannot_inject_regex():
     assert bus_users.grants("fire").topic[REPORTS_EXCHANGE][0] == r"^fire\."
 
 
+def test_definitions_given_a_department_add_it_to_the_ten(capsys):
+    """Issue 11: naming one more department adds it; --only gives exactly the list."""
+    assert bus_users.main(["definitions", "water_affairs", "fire"]) == 0
+    users = {u["name"] for u in json.loads(capsys.readouterr().out)["users"]}
+    assert users >= {bus_users.user_name(c) for c in (*bus_users.DEMO_DEPARTMENTS,
+                                                       "water_affairs")}
+    assert bus_users.main(["definitions", "--only", "water_affairs"]) == 0
+    users = {u["name"] for u in json.loads(capsys.readouterr().out)["users"]}
+    assert {u for u in users if u.startswith("dept.")} == {"dept.water_affairs"}
+
+
 def test_committed_definitions_match_the_cli(capsys):
     assert bus_users.main(["definitions"]) == 0
     generated = capsys.readouterr().out
@@ -379,7 +390,7 @@ def test_production_definitions_carry_hashes_that_rabbitmq_accepts(rabbit_config
     admin, admin_password = f"admin_t{code}", secrets.token_urlsafe(16)
     monkeypatch.setenv(f"TEST_PW_{code.upper()}", password)
     monkeypatch.setenv("TEST_ADMIN_PW", admin_password)
-    argv = ["--vhost", vhost, "definitions", code, "--password-env-prefix", "TEST_PW_",
+    argv = ["--vhost", vhost, "definitions", "--only", code, "--password-env-prefix", "TEST_PW_",
             "--platform-user", f"{admin}:TEST_ADMIN_PW"]
     try:
         assert bus_users.main(argv) == 0
@@ -394,7 +405,8 @@ def test_production_definitions_carry_hashes_that_rabbitmq_accepts(rabbit_config
     finally:
         api.revoke(code)
         api.delete_user(admin)
-    assert bus_users.main(["definitions", code, "--password-env-prefix", "UNSET_PW_"]) == 2
+    assert bus_users.main(["definitions", "--only", code,
+                           "--password-env-prefix", "UNSET_PW_"]) == 2
 
 
 def test_cli_creates_with_a_generated_password_lists_and_revokes(rabbit_config, capsys):

@@ -128,6 +128,7 @@ class CaseMetricsCollector(Collector):
 
     def attach(self, engine: sa.Engine) -> None:
         self.engines.append(engine)
+        self._cached = None  # the figures of another engine's database are not this one's
 
     def detach(self, engine: sa.Engine) -> None:
         if engine in self.engines:

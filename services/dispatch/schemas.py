@@ -6,10 +6,13 @@ an error, not silently ignored data.
 
 from __future__ import annotations
 
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.contract.messages import code_field, grid_code_field
 from gridgov_common.contract.routing import TOWN_CODE_RE, WorkCategory
+from services.dispatch.domain import triage
 from services.dispatch.domain.states import CaseState, HandlingLevel
 
 # --- people acting on cases, case lists (P5.3.1–P5.3.3, P5.2.1) ---------------------------
@@ -207,13 +210,32 @@ class ConfigVersionSchema(Schema):
     description = fields.String(allow_none=True)
 
 
+def _rule_json_schema() -> dict:
+    """The JSON Schema of one rule, generated from the domain's own marshmallow schema
+    (``triage.RULE_SCHEMA``, which validates it), so the API document cannot drift."""
+    spec = APISpec(title="rule", version="1", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin(schema_name_resolver=lambda schema: None)])
+    spec.components.schema("Rule", schema=triage.RULE_SCHEMA)
+    found = spec.to_dict()["components"]["schemas"]["Rule"]
+    found["description"] = (
+        "One triage rule (docs/CASE-FLOW.md §1.1). The most specific matching rule wins: "
+        "a subcategory over a work category over '*', then a specific severity, then the "
+        "longest town_prefix. lead and assist must be active departments of the registry's "
+        "register and subcategory a code of events' catalogue, under work_category.")
+    return found
+
+
 class RuleSetBodySchema(Schema):
     """A whole triage rule set (domain.triage.RuleSet); ``version`` may be left out, else it
-    must be the next one."""
+    must be the next one.  Each rule is validated by the domain (``triage.RULE_SCHEMA``)
+    and against the register and the catalogue (``master_data``), every problem named."""
 
     version = fields.Integer(load_default=None, allow_none=True)
     description = fields.String(load_default="")
-    rules = fields.List(fields.Dict(), required=True)
+    rules = fields.List(fields.Dict(metadata=_rule_json_schema()), required=True,
+                        metadata={"description": "at least one catch-all rule (all '*', "
+                                                 "no town_prefix); no two rules with the "
+                                                 "same match"})
 
 
 class RuleSetSchema(Schema):

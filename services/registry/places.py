@@ -103,6 +103,7 @@ def issue_grid(session: Session, command: dict[str, Any]) -> dict[str, Any]:
     if community is None:
         raise NotFound(f"community {community_code} not found")
     geom = _valid_polygon(command["geometry"])
+    _require_inside_community(community, geom)
     valid_from = command.get("valid_from") or date.today()
     overlapping = _overlapping_grids(session, geom, valid_from)
     if overlapping:
@@ -135,6 +136,19 @@ def issue_grid(session: Session, command: dict[str, Any]) -> dict[str, Any]:
     result = get_grid(session, grid_code)
     result["coverage_gaps"] = coverage_gaps(session, community_code) if community.boundary else []
     return result
+
+
+def _require_inside_community(community, geom) -> None:
+    """P3.1: a grid divides its community, so it lies within the community's boundary
+    (once one is drawn); the area outside would belong to another community."""
+    if community.boundary is None:
+        return
+    outside = geometry.area_outside_m2(shape(community.boundary), geom)
+    if outside > geometry.DEFAULT_OVERLAP_TOLERANCE_M2:
+        message = (f"the grid lies {outside:,.0f} m² outside community {community.code} "
+                   "(P3.1: a grid divides its community)")
+        raise Unprocessable(message, fields={"geometry": [message]},
+                            code="grid_outside_community")
 
 
 def _overlapping_grids(session: Session, geom, on: date) -> list[str]:
@@ -308,9 +322,18 @@ def create_neighbourhood(session: Session, grid_code: str, name: str) -> dict[st
     return {"id": new_id, "grid_code": grid_code, "name": name}
 
 
+BUILDING_TOLERANCE_M = 10.0  # a surveyed point on a grid's edge may fall a few metres out
+
+
 def create_building(session: Session, grid_code: str, address: str, lon: float, lat: float,
                     neighbourhood_id: int | None = None) -> dict[str, Any]:
-    _grid_row(session, grid_code)
+    grid = _grid_row(session, grid_code)
+    outside = geometry.distance_outside_m(shape(grid.geometry), lon, lat)
+    if outside > BUILDING_TOLERANCE_M:  # P3.1: one building, one grid: the one it stands in
+        message = (f"the building stands {outside:,.0f} m outside grid {grid_code}; file it "
+                   "under the grid that contains it (GET /lookup/point)")
+        raise Unprocessable(message, fields={"lon": [message], "lat": [message]},
+                            code="building_outside_grid")
     new_id = session.execute(buildings.insert().values(
         grid_code=grid_code, address=address, lon=lon, lat=lat,
         neighbourhood_id=neighbourhood_id).returning(buildings.c.id)).scalar_one()

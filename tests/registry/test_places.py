@@ -49,6 +49,35 @@ def test_overlapping_grid_is_refused(district, web_session, admin):
     assert set(body["fields"]["geometry"]) == {GRID_A, GRID_B}
 
 
+def test_a_grid_outside_its_community_is_refused(district, web_session, admin):
+    """P3.1: a grid divides its community; one drawn wholly or partly outside the
+    community's boundary is refused with the area outside (a community without a drawn
+    boundary cannot be checked: OTHER_COMMUNITY)."""
+    for geometry in (square(120.05, 31.05, 120.06, 31.06),  # wholly outside
+                     square(120.015, 31.01, 120.03, 31.02)):  # touching, all outside
+        response = web_session.post("/grids", headers=admin, json={
+            "community_code": COMMUNITY, "name": "astray", "geometry": geometry})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert error["code"] == "grid_outside_community"
+        assert "m² outside community 320505001001" in error["fields"]["geometry"][0]
+
+
+def test_a_building_is_filed_under_the_grid_it_stands_in(district, web_session, admin):
+    """P3.1: one building, one grid: a point in grid B filed under grid A is refused; a
+    point a few metres off the edge (survey error) is taken."""
+    wrong = web_session.post("/buildings", headers=admin, json={
+        "grid_code": GRID_A, "address": "锦绣花园9幢", "lon": 120.015, "lat": 31.005})
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["error"]["code"] == "building_outside_grid"
+    edge = web_session.post("/buildings", headers=admin, json={
+        "grid_code": GRID_A, "address": "锦绣花园10幢", "lon": 120.01005, "lat": 31.005})
+    assert edge.status_code == 201, edge.text  # ≈ 5 m east of the shared edge
+    right = web_session.post("/buildings", headers=admin, json={
+        "grid_code": GRID_B, "address": "锦绣花园9幢", "lon": 120.015, "lat": 31.005})
+    assert right.status_code == 201, right.text
+
+
 def test_self_intersecting_polygon_is_refused(district, web_session, admin):
     bowtie = {"type": "Polygon", "coordinates": [[[121, 31], [121.01, 31.01], [121.01, 31],
                                                   [121, 31.01], [121, 31]]]}

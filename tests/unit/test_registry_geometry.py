@@ -268,3 +268,19 @@ def test_just_outside_the_bands_is_flagged_on_the_right_side():
 def test_negative_sizes_are_refused(households, people, tolerance):
     with pytest.raises(ValueError):
         geometry.household_size_flags(households, people, tolerance)
+
+
+def test_distance_outside_is_zero_inside_and_on_the_edge_and_metres_beyond():
+    """P3.1: a building filed under a grid stands in it (a few metres of survey error)."""
+    grid = shapely.box(120.00, 31.00, 120.01, 31.01)
+    assert geometry.distance_outside_m(grid, 120.005, 31.005) == 0.0
+    assert geometry.distance_outside_m(grid, 120.01, 31.005) == 0.0  # on the edge
+    east = geometry.distance_outside_m(grid, 120.0101, 31.005)  # 0.0001° of longitude
+    assert east == pytest.approx(0.0001 * geometry.METRES_PER_DEGREE
+                                 * math.cos(math.radians(31.005)), rel=1e-6)
+    north = geometry.distance_outside_m(grid, 120.005, 31.0101)
+    assert north == pytest.approx(0.0001 * geometry.METRES_PER_DEGREE, rel=1e-6)
+    corner = geometry.distance_outside_m(grid, 120.0103, 31.0104)
+    assert corner == pytest.approx(math.hypot(
+        0.0003 * geometry.METRES_PER_DEGREE * math.cos(math.radians(31.0104)),
+        0.0004 * geometry.METRES_PER_DEGREE), rel=1e-6)

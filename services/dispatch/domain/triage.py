@@ -36,8 +36,9 @@ from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors, summarise
 
 __all__ = [
-    "DEFAULT_RULES_PATH", "WILDCARD", "CaseFacts", "Outcome", "Rule", "RuleBook", "RuleSet",
-    "RuleSetError", "TriageFacts", "UnknownRule", "deadlines", "load_default_rules",
+    "DEFAULT_RULES_PATH", "RULE_SCHEMA", "WILDCARD", "CaseFacts", "Outcome", "Rule",
+    "RuleBook", "RuleSet", "RuleSetError", "TriageFacts", "UnknownRule", "deadlines",
+    "load_default_rules",
 ]
 
 WILDCARD = "*"
@@ -225,6 +226,9 @@ class _RuleSchema(Schema):
             handle_limit=data["handle_limit"], closing_condition=data["closing_condition"],
             legal_basis=data["legal_basis"],
         )
+
+
+RULE_SCHEMA = _RuleSchema  # public: the API document's JSON Schema of a rule comes from it
 
 
 class _RuleSetSchema(Schema):

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import shapely
+import shapely.ops
 from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import prep
@@ -207,6 +208,18 @@ def area_outside_m2(container: BaseGeometry, geom: BaseGeometry) -> float:
     """Area of ``geom`` that lies outside ``container`` (a grid spilling out of its
     community, which P3.1 forbids because that area would belong to two communities)."""
     return area_m2(_difference(geom, container))
+
+
+def distance_outside_m(geom: BaseGeometry, lon: float, lat: float) -> float:
+    """How far the point (lon, lat) lies outside ``geom``, in metres (0 inside or on the
+    edge): a building filed under a grid must stand in it (P3.1 "one building, one grid")."""
+    point = shapely.Point(lon, lat)
+    if geom.covers(point):
+        return 0.0
+    nearest = shapely.ops.nearest_points(geom, point)[0]
+    dx = (lon - nearest.x) * METRES_PER_DEGREE * math.cos(math.radians(lat))
+    dy = (lat - nearest.y) * METRES_PER_DEGREE
+    return math.hypot(dx, dy)
 
 
 def household_size_flags(households: int, people: int,
