@@ -63,7 +63,7 @@ def node():
     definitions = subprocess.run(
         [sys.executable, "-m", "gridgov_common.bus_users", "definitions",
          "--password-env-prefix", "GRIDGOV_BUS_PASSWORD_",
-         "--platform-user", "gridgov:GRIDGOV_AMQP_PASSWORD", "fire"],
+         "--platform-user", "gridgov:GRIDGOV_AMQP_PASSWORD", "--only", "fire"],
         cwd=ROOT, env={**os.environ, **PASSWORDS}, check=True, capture_output=True,
         text=True).stdout
     (base / "definitions.json").write_text(definitions, encoding="utf-8")

@@ -1,5 +1,6 @@
 """Versioned configuration of dispatch kept in its database: triage rule sets, escalation
-policies (P6.2) and calendar overrides (调休 corrections).
+policies (P6.2), calendar overrides (调休 corrections) and the years whose State Council
+holiday notice was entered (``calendar_years``: no estimate for them).
 
 A version, once stored, never changes (a running case keeps the rule set and ladder it
 started with, P5.3.2/P6.2), so versions are cached per process for good; "current" (the
@@ -22,7 +23,12 @@ from sqlalchemy.dialects import postgresql as pg
 
 from services.dispatch.domain import escalation, triage
 from services.dispatch.domain.calendar import WorkCalendar
-from services.dispatch.models import calendar_overrides, escalation_policies, rule_sets
+from services.dispatch.models import (
+    calendar_overrides,
+    calendar_years,
+    escalation_policies,
+    rule_sets,
+)
 
 CURRENT_TTL = 5.0
 SEEDED_BY = "system:default"
@@ -96,9 +102,11 @@ def work_calendar(session) -> WorkCalendar:
     rows = session.execute(sa.select(calendar_overrides.c.day,
                                      calendar_overrides.c.is_workday)).all()
     overrides = {row.day: row.is_workday for row in rows}
+    complete = frozenset(session.execute(sa.select(calendar_years.c.year)).scalars())
     calendar = _calendar[0][1] if _calendar else None
-    if calendar is None or calendar.overrides != overrides:  # else keep its day cache
-        calendar = WorkCalendar(overrides)
+    if calendar is None or calendar.overrides != overrides \
+            or calendar.complete_years != complete:  # else keep its day cache
+        calendar = WorkCalendar(overrides, complete_years=complete)
     _calendar[:] = [(time.monotonic(), calendar)]
     return calendar
 

@@ -248,3 +248,22 @@ catalogue_versions = sa.Table(
     sa.Column("published_by", sa.Text, nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
+
+# Years whose State Council holiday notice an operator entered (M12): the notice's days off
+# and make-up working days are calendar_overrides rows; every other date of the year is an
+# ordinary weekday or weekend (WorkCalendar complete_years), and no estimate is used.
+calendar_years = sa.Table(
+    "calendar_years", metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("notice", sa.Text, nullable=False),  # title and document number (文号)
+    sa.Column("entered_by", sa.Text, nullable=False),
+    sa.Column("entered_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)
+
+# One reminder a day per district while next year's notice is missing (claimed here, so
+# that with several replicas one sends it).
+calendar_reminders = sa.Table(
+    "calendar_reminders", metadata,
+    sa.Column("district", sa.Text, primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+)

@@ -58,9 +58,11 @@ def request_assignment_notice(session, case: dict[str, Any], assignment_id: str,
 
 
 def request_notification(session, *, cause_id: str, case_id: str | None, kind: str,
-                         recipients: list[dict[str, Any]], params: dict[str, Any]) -> None:
-    """A ``notify.request`` (template named as its kind) in the caller's outbox."""
+                         recipients: list[dict[str, Any]], params: dict[str, Any],
+                         template: str | None = None) -> None:
+    """A ``notify.request`` (template named as its kind unless given) in the caller's
+    outbox."""
     envelope = make_envelope("notify.request", {
-        "cause_id": cause_id, "case_id": case_id, "kind": kind, "template": kind,
+        "cause_id": cause_id, "case_id": case_id, "kind": kind, "template": template or kind,
         "locale": LOCALE, "recipients": recipients, "params": params}, PRODUCER)
     add_to_outbox(session, EVENTS_EXCHANGE, "notify.request", envelope)

@@ -279,6 +279,41 @@ class CalendarOverrideSchema(Schema):
     note = fields.String()
 
 
+class NoticeDaySchema(Schema):
+    day = fields.Date(required=True)
+    name = fields.String(required=True, validate=validate.Length(1, 60),
+                         metadata={"description": "the holiday, e.g. 国庆节"})
+
+
+class CalendarNoticeBodySchema(Schema):
+    """The State Council's holiday notice for one year, whole (M12)."""
+
+    notice = fields.String(required=True, validate=validate.Length(1, 300), metadata={
+        "description": "its title and document number (文号)"})
+    days_off = fields.List(fields.Nested(NoticeDaySchema), required=True,
+                           validate=validate.Length(1, 60),
+                           metadata={"description": "every day off (放假), weekends included"})
+    workdays = fields.List(fields.Nested(NoticeDaySchema), load_default=list,
+                           validate=validate.Length(max=20),
+                           metadata={"description": "every make-up working day (调休上班)"})
+
+
+class CalendarNoticeSchema(Schema):
+    year = fields.Integer()
+    notice = fields.String()
+    days_off = fields.Integer()
+    workdays = fields.Integer()
+
+
+class CalendarYearSchema(Schema):
+    year = fields.Integer()
+    source = fields.String(metadata={"description": "notice, library or estimate"})
+    notice = fields.String(allow_none=True)
+    entered_by = fields.String(allow_none=True)
+    entered_at = fields.DateTime(allow_none=True)
+    warning = fields.String(allow_none=True)
+
+
 class CalendarDaySchema(Schema):
     day = fields.Date()
     is_workday = fields.Boolean()

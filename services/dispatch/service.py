@@ -18,6 +18,7 @@ from gridgov_common import platform  # module, so `nameko run` sees one service 
 from gridgov_common.batching import consume_contract_batch
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
+from gridgov_common.errors import NotFound
 from gridgov_common.messaging import (
     PermanentError,
     claim_message,
@@ -32,6 +33,7 @@ from gridgov_common.web import http
 from services.dispatch import (
     actions,
     admin,
+    calendar_notice,
     casefile_store,
     delays,
     digests,
@@ -41,6 +43,7 @@ from services.dispatch import (
     handling,
     kpis,
     master_data,
+    notices,
     notifications,
     queries,
     reports,
@@ -92,6 +95,7 @@ class DispatchService(platform.PlatformService):
         """Daily digests of open cases, once per recipient and day (digests.py)."""
         hour = int(self.relay.container.config.get("DIGEST_HOUR", digests.DEFAULT_HOUR))
         digests.send_due(self.db, datetime.now(UTC), hour)
+        calendar_notice.warn_due(self.db, datetime.now(UTC))  # M12, from November
         self.db.commit()  # the commit wakes the relay
 
     # -- cases reported by the events service ---------------------------------------------
@@ -367,6 +371,25 @@ class DispatchService(platform.PlatformService):
     def get_calendar(self, request):
         return _plain(admin.calendar_days(self.db, request.params["from_"],
                                           request.params["to"]))
+
+    @http("GET", "/config/calendar/years", roles=admin.READERS,
+          response=schemas.CalendarYearSchema, many=True, tags=("configuration",),
+          summary="This year and next: notice entered, library data or an estimate")
+    def list_calendar_years(self, request):
+        today = datetime.now(UTC).astimezone(notices.DISTRICT_TZ).date()
+        return schemas.CalendarYearSchema(many=True).dump(
+            calendar_notice.years(self.db, today))
+
+    @http("PUT", "/config/calendar/years/<int:year>", roles=admin.WRITERS,
+          body=schemas.CalendarNoticeBodySchema, response=schemas.CalendarNoticeSchema,
+          tags=("configuration",), summary="Enter a year's State Council holiday notice",
+          description="Every day off and make-up working day of the year, at once: they "
+          "replace the year's overrides and the year is no longer estimated (M12).")
+    def put_calendar_year(self, request, year):
+        if not 2000 <= year <= 2100:
+            raise NotFound(f"no calendar year {year}", code="unknown_year")
+        return schemas.CalendarNoticeSchema().dump(calendar_notice.enter_notice(
+            self.db, year, request.data, request.principal.sub))
 
     # -- case file export -------------------------------------------------------------------
 

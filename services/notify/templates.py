@@ -78,6 +78,15 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
                "Open cases of {recipient} (overdue first). Each line: case number, share of "
                "the time limit used, due.\n{lines}\n({listed} of {open} listed)"),
     },
+    "calendar_notice_missing": {  # M12: next year's holiday notice not entered yet
+        "zh-CN": ("请录入 {year} 年节假日安排",
+                  "国务院办公厅 {year} 年部分节假日安排的通知尚未录入工作日历，该年期限暂按通常"
+                  "安排估算（宁晚勿早）。请录入通知中的全部放假日和调休上班日。"),
+        "en": ("Enter the {year} holiday arrangement",
+               "The State Council's {year} holiday notice is not in the work calendar: "
+               "deadlines in {year} use an estimate of the usual arrangement (erring late). "
+               "Enter every day off and make-up working day of the notice."),
+    },
     "daily_digest": {
         "zh-CN": ("每日汇总 {day}", "新案件 {new_cases} 件，办结 {closed_cases} 件，"
                   "超期 {overdue_cases} 件。"),

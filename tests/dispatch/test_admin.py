@@ -5,20 +5,24 @@ once while running cases keep theirs, and calendar overrides move new cases' dea
 from __future__ import annotations
 
 import copy
+import json
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from gridgov_common.contract import make_envelope
 from gridgov_common.contract.messages import P42_UNITS
+from services.dispatch import calendar_notice
 from services.dispatch.models import assignments, cases
 from services.dispatch.models import catalogue_versions as dispatch_catalogue
 from services.dispatch.models import departments as dispatch_departments
+from services.dispatch.schemas import CalendarNoticeBodySchema
 from services.events.domain.catalogue_version import DEFAULT as PACKAGED_CATALOGUE
-from tests.amqp import publish, wait_until
+from tests.amqp import bind_queue, drain, publish, wait_until
 from tests.dispatch.conftest import (
     DISTRICT,
     EM_SINK,
@@ -287,6 +291,96 @@ def test_calendar_shows_a_make_up_working_day(dispatch, web_session, token):
     too_long = web_session.get("/config/calendar?from=2027-01-01&to=2028-06-01",
                                headers=admin)
     assert too_long.status_code == 422
+
+
+def _national_day_notice(year: int) -> dict:
+    """A notice like the State Council's: 1-8 October off, the Saturday after (or before)
+    worked, whatever weekdays they fall on in ``year``."""
+    days_off = [{"day": date(year, 10, d).isoformat(), "name": "国庆节、中秋节"}
+                for d in range(1, 9)]
+    saturday = next(date(year, 10, d) for d in range(9, 16) if date(year, 10, d).weekday() == 5)
+    return {"notice": f"国务院办公厅关于{year}年部分节假日安排的通知 国办发明电〔{year - 1}〕7号",
+            "days_off": days_off,
+            "workdays": [{"day": saturday.isoformat(), "name": "国庆节"}]}
+
+
+def test_a_years_holiday_notice_is_entered_whole_and_ends_the_estimate(
+        dispatch, web_session, token):
+    """M12: next year has no official calendar in the libraries: it is an estimate (erring
+    late), flagged from November; the admin enters the notice, and the year follows it."""
+    admin = token(*ADMIN)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    year = today.year + 1
+    listed = web_session.get("/config/calendar/years", headers=admin)
+    assert listed.status_code == 200, listed.text
+    status = {item["year"]: item for item in listed.json()}
+    if status[year]["source"] == "estimate":  # while the libraries stop at this year
+        assert (status[year]["warning"] is not None) == (today.month >= 11)
+    body = _national_day_notice(year)
+    bad = copy.deepcopy(body)
+    bad["workdays"].append({"day": f"{year}-10-05", "name": "x"})  # off and worked
+    bad["workdays"].append({"day": f"{year}-10-14", "name": "x"} if date(
+        year, 10, 14).weekday() < 5 else {"day": f"{year}-10-13", "name": "x"})  # a weekday
+    bad["days_off"].append({"day": f"{year + 1}-01-01", "name": "x"})  # another year
+    refused = web_session.put(f"/config/calendar/years/{year}", json=bad, headers=admin)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_calendar_notice"
+    assert len(error["fields"]["workdays"]) == 2 and "days_off" in error["fields"]
+
+    entered = web_session.put(f"/config/calendar/years/{year}", json=body, headers=admin)
+    assert entered.status_code == 200, entered.text
+    assert entered.json() == {"year": year, "notice": body["notice"], "days_off": 8,
+                              "workdays": 1}
+    status = {item["year"]: item for item in
+              web_session.get("/config/calendar/years", headers=admin).json()}
+    assert (status[year]["source"], status[year]["warning"]) == ("notice", None)
+    make_up = body["workdays"][0]["day"]
+    days = {d["day"]: d for d in web_session.get(
+        f"/config/calendar?from={year}-10-01&to={year}-10-31", headers=admin).json()}
+    assert days[f"{year}-10-08"]["is_workday"] is False
+    assert days[make_up]["is_workday"] is True and "调休" in days[make_up]["note"]
+    plain = [d for d in days.values() if d["source"] == "operator_schedule"]
+    assert plain and all(d["is_workday"] == (date.fromisoformat(d["day"]).weekday() < 5)
+                         for d in plain)
+    # entered again (a corrected notice): the year's overrides are replaced, not added to
+    body["days_off"] = body["days_off"][:7]
+    again = web_session.put(f"/config/calendar/years/{year}", json=body, headers=admin)
+    assert again.status_code == 200 and again.json()["days_off"] == 7
+    overrides = web_session.get(f"/config/calendar-overrides?from={year}-01-01"
+                                f"&to={year}-12-31", headers=admin).json()
+    assert len(overrides) == 8
+    assert web_session.put("/config/calendar/years/1999", json=body,
+                           headers=admin).status_code == 404
+
+
+def test_district_admins_are_reminded_once_a_day_from_november(dispatch, sinks, db_engine):
+    """M12: while next year's notice is missing, each district with cases gets one
+    reminder a day from 1 November (2027 has no official data in the pinned libraries)."""
+    bind_queue(sinks, "test.notify", "gridgov.events", ["notify.request"])
+    _file_case(sinks)  # a case of district 320505
+    october = datetime(2026, 10, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    november = datetime(2026, 11, 2, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with Session(db_engine, info={"db_schema": "dispatch"}) as session:
+        assert calendar_notice.warn_due(session, october) == 0
+        assert calendar_notice.warn_due(session, november) == 1
+        assert calendar_notice.warn_due(session, november) == 0  # once that day
+        session.commit()
+    seen: list[dict] = []  # the case's assignment notices come through here too
+
+    def reminders() -> list[dict]:
+        seen.extend(json.loads(body)["payload"]
+                    for _, _, body in drain(sinks, "test.notify", expect=10, timeout=0.5))
+        return [r for r in seen if r["template"] == "calendar_notice_missing"]
+
+    [request] = wait_until(reminders, 15)
+    assert request["recipients"] == [{"role": "district_admin", "scope": f"district:{DISTRICT}"}]
+    assert request["params"] == {"year": 2027}
+    with Session(db_engine, info={"db_schema": "dispatch"}) as session:
+        notice = CalendarNoticeBodySchema().load(_national_day_notice(2027))
+        calendar_notice.enter_notice(session, 2027, notice, "admin-1")
+        assert calendar_notice.warn_due(session, november.replace(day=3)) == 0  # entered
+        session.rollback()
 
 
 def test_only_the_district_admin_writes(dispatch, web_session, token):

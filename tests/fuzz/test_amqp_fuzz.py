@@ -81,6 +81,10 @@ CONSUMERS = {
     "dispatch.notifications": ("dispatch", EVENTS_EXCHANGE, "notify.sent", _key_of),
     "dispatch.registry_staff": ("dispatch", EVENTS_EXCHANGE, "registry.staff.changed",
                                 _key_of),
+    # two message types on one queue: fuzzed with the department register's (the
+    # catalogue's shape is checked by the same envelope and payload code)
+    "dispatch.master_data": ("dispatch", EVENTS_EXCHANGE, "registry.department.changed",
+                             _key_of),
     "notify.alerts": ("notify", ALERTS_EXCHANGE, "alert.major_event",
                       lambda s: alert_key(s["payload"]["town_code"], s["payload"]["severity"],
                                           s["payload"]["category"])),

@@ -18,6 +18,9 @@ which source decided it, in this order:
    statutory holidays by lunar/solar date plus "observed" days for those falling on a
    weekend (e.g. Spring Festival 2027-02-05…08 plus 02-09/10), and NO make-up working days
    at all — a 调休 Saturday is counted as a day off, so deadlines err late, never early.
+   Its breaks are shorter than the ones the State Council publishes (National Day
+   10-01…05 instead of 01…08), which would err early: for such a year the usual long
+   breaks are assumed on top (``holiday_estimates``) until the notice is entered.
    By default ``holidays_until`` is the last year with official make-up days in the
    installed library plus one (2027 with 0.108): next year's estimate is useful, estimates
    further ahead are guesses.
@@ -40,6 +43,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import holidays as holidays_lib
+
+from services.dispatch.domain import holiday_estimates
 
 __all__ = [
     "DEFAULT_TZ", "DEFAULT_WINDOWS", "CalendarSource", "DayInfo", "TimeLimit", "TimeUnit",
@@ -177,6 +182,7 @@ class WorkCalendar:
         self._warned_years = set() if _warned_years is None else _warned_years
         self._cc_unsupported: set[int] = set()
         self._holidays = holidays_lib.China()
+        self._assumed: dict[int, dict[date, str]] = {}  # year -> usual breaks (estimates)
         # what the libraries say of a day never changes: asked once per day per calendar
         # (deadline arithmetic asks about the same few days for every case)
         self._library_days: dict[date, DayInfo] = {}
@@ -221,8 +227,24 @@ class WorkCalendar:
         if not self.use_holidays or day.year > self.holidays_until:
             return None
         workday = self._holidays.is_working_day(day)
+        if workday and self.is_estimated_year(day.year):  # err late: the usual long breaks
+            assumed = self._usual_days_off(day.year).get(day)
+            if assumed is not None:
+                return DayInfo(day, False, CalendarSource.HOLIDAYS,
+                               f"{assumed} {holiday_estimates.ESTIMATED}")
         return DayInfo(day, workday, CalendarSource.HOLIDAYS,
                        _note(workday, self._holidays.get(day)))
+
+    def is_estimated_year(self, year: int) -> bool:
+        """No official schedule for ``year`` in the libraries and none entered by the
+        operators: its holidays are the library's estimate plus the usual long breaks."""
+        return year > library_holidays_until() - 1 and year not in self.complete_years
+
+    def _usual_days_off(self, year: int) -> dict[date, str]:
+        if year not in self._assumed:
+            statutory = dict(holidays_lib.China(years=year).items())
+            self._assumed[year] = holiday_estimates.usual_days_off(year, statutory)
+        return self._assumed[year]
 
     def _fallback(self, day: date) -> DayInfo:
         if day.year not in self._warned_years:
