@@ -217,6 +217,16 @@ class CaseChangedV1(Payload):
     on_time = fields.Boolean(required=True, allow_none=True)  # frozen when a stage ends
 
 
+@message_type("dispatch.case.changed", 2)
+class CaseChangedV2(CaseChangedV1):
+    """v1 plus ``due_at``: when the case is expected to be done after this change (the
+    latest handling deadline of its active assignments, else its own), null once it is
+    resolved, closed or cancelled, or while it waits for triage. Open311 shows it as
+    ``expected_datetime``."""
+
+    due_at = UtcTimestamp(required=True, allow_none=True)
+
+
 @message_type("dispatch.escalation", 1)
 class EscalationV1(Payload):
     """An ack timeout, an overdue case or an unroutable assignment, raised to the next

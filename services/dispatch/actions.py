@@ -95,7 +95,7 @@ def current_departments(session, case_id: str) -> list[str]:
     """Departments still on the case (not returned, not withdrawn), first sent first."""
     rows = session.execute(sa.select(assignments.c.department).where(
         assignments.c.case_id == case_id, assignments.c.state.notin_(_GONE))
-        .order_by(assignments.c.sent_at, assignments.c.role.desc()))
+        .order_by(assignments.c.sent_at, assignments.c.role.desc(), assignments.c.department))
     return list(dict.fromkeys(row.department for row in rows))
 
 

@@ -32,15 +32,38 @@ CONSUMER = "dispatch.cases"
 SYSTEM = PseudoActor.SYSTEM.value
 
 
+# states in which the case is being worked towards a deadline (Open311 expected_datetime)
+WORKING_STATES = frozenset({CaseState.HANDLING_LOCAL.value, CaseState.DISPATCHED.value,
+                            CaseState.IN_PROGRESS.value})
+ACTIVE_ASSIGNMENTS = ("sent", "acked")
+
+
 def case_changed(session, case: dict[str, Any], from_state: str | None, to_state: str,
                  at: datetime, actor_role: str, departments: list[str],
                  on_time: bool | None = None, correlation_id: str | None = None) -> None:
+    """``dispatch.case.changed`` v2, in the caller's transaction after the change is
+    written (``due_at`` is read from the rows as they now are)."""
     add_event(session, "dispatch.case.changed", {
         "case_id": case["case_id"], "case_number": case["case_number"],
         "from_state": from_state, "to_state": to_state, "at": at, "actor_role": actor_role,
         "grid_code": case["grid_code"], "town_code": case["town_code"],
         "departments": departments, "on_time": on_time,
+        "due_at": expected_due(session, case["case_id"], to_state),
     }, PRODUCER, correlation_id=correlation_id)
+
+
+def expected_due(session, case_id: str, state: str) -> datetime | None:
+    """When the case is expected to be done: the latest handling deadline of its active
+    assignments, else its own (local handling); None outside the working states."""
+    if state not in WORKING_STATES:
+        return None
+    latest = session.execute(sa.select(sa.func.max(assignments.c.handle_due_at)).where(
+        assignments.c.case_id == case_id,
+        assignments.c.state.in_(ACTIVE_ASSIGNMENTS))).scalar()
+    if latest is not None:
+        return latest
+    return session.execute(sa.select(cases.c.handle_due_at)
+                           .where(cases.c.case_id == case_id)).scalar()
 
 
 def is_sensitive(payload) -> bool:

@@ -269,9 +269,13 @@ def _finish(session, envelope, assignment, case, target, action, at, now, *,
                           from_state=from_state if target else None, to_state=target,
                           reason=reason, deadline=deadline, on_time=on_time, data=data)
     if target is not None and target != from_state:
-        departments = [row.department for row in session.execute(
+        departments = list(dict.fromkeys(row.department for row in session.execute(
             sa.select(assignments.c.department).where(
-                assignments.c.case_id == case["case_id"]).order_by(assignments.c.sent_at))]
+                assignments.c.case_id == case["case_id"])
+            # a stable order people read (Open311 agency_responsible): first sent first,
+            # the lead before those assisting it, then by code
+            .order_by(assignments.c.sent_at, assignments.c.role.desc(),
+                      assignments.c.department))))
         case_changed(session, case, from_state, target, now, DEPARTMENT, departments,
                      on_time=on_time, correlation_id=envelope.message_id)
     return {"assignment_id": assignment["assignment_id"], "case_state": target or from_state}

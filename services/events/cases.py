@@ -72,6 +72,8 @@ class Report:
     reported_at: datetime | None = None
     external_ref: str | None = None
     correlation_id: str | None = None  # the intake message that caused it
+    media_url: str | None = None  # Open311: the reporter's own picture link, never fetched
+    address: str | None = None  # Open311: the address the reporter gave
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,8 @@ def _row(report: Report, placement: Placement, case_number: str,
         "reporter_role": report.reporter_role,
         "status": "closed" if closed else "open",
         "status_notes": status_notes.note(None, True) if closed else None,  # P5.1.5
+        "media_url": report.media_url,
+        "address": report.address,
     }
 
 

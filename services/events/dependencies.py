@@ -113,6 +113,14 @@ class RegistryClient:
                 return None
             raise
 
+    def find_address(self, text: str) -> list[dict[str, Any]]:
+        """Up to two buildings whose address contains ``text`` (Open311 address_string)."""
+        return self._call("find_address", text)
+
+    def building_location(self, building_id: int) -> dict[str, Any] | None:
+        """The building's address and point (Open311 address_id), or None."""
+        return self._call("building_location", building_id)
+
     def resident_grids(self, resident_ids: list[int]) -> dict[int, str]:
         """The grid of each given resident that exists (unknown ids are left out)."""
         return {int(row["resident_id"]): str(row["grid_code"])

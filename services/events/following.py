@@ -94,6 +94,8 @@ def apply_change(session: Session, envelope: Envelope) -> str:
         # Open311 updated_datetime: when it changed, never earlier than before
         "updated_at": sa.func.greatest(cases.c.updated_at, change["at"]),
     }
+    if "due_at" in change:  # v2: Open311 expected_datetime (null once resolved)
+        values["expected_at"] = change["due_at"]
     msg_type = follow_up(case, change)
     if msg_type is not None:
         values.update(alert_msg_type=msg_type, alert_sent_at=now_utc())

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,8 +30,8 @@ from gridgov_common.errors import (
     UnsupportedMediaType,
 )
 from gridgov_common.languages import DEFAULT
-from services.events import cases, catalogue_store
-from services.events.dependencies import Settings
+from services.events import cases, catalogue_store, department_names
+from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue
 from services.events.domain import open311 as doc
 from services.events.domain.catalogue_version import Catalogue
@@ -45,6 +45,8 @@ MAX_FORM_FIELDS = 100
 MAX_IDS = 100
 ATTRIBUTE_KEY = re.compile(r"^attribute\[([a-z][a-z0-9_]*)\](\[\])?$")
 REPORTER_ROLE = "open311_client"
+ADDRESS_MAX = 200
+MEDIA_URL_MAX = 500
 NOTICE = "已受理，编号即案件编号 / Received; the request id is the case number."
 
 
@@ -84,6 +86,12 @@ def guarded(fmt: str, session: Session, action: Callable[[], Response]) -> Respo
 
 
 # --- reads ------------------------------------------------------------------------------
+
+def no_tokens() -> Response:
+    """GeoReport's token route, answered in its error shape: filing is synchronous."""
+    raise NotFound("no tokens are issued: POST requests answers with the "
+                   "service_request_id at once")
+
 
 def discovery(fmt: str, endpoint_url: str, settings: Settings) -> Response:
     return respond(fmt, doc.discovery(endpoint_url, settings.open311_contact),
@@ -148,7 +156,8 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
         sa.select(cases_table).where(*conditions)
         .order_by(cases_table.c.reported_at.desc(), cases_table.c.case_number.desc())
         .limit(doc.MAX_REQUESTS)).all()
-    items = [_public(dict(row._mapping), current, media_base, lang) for row in rows]
+    agencies = department_names.name_map(session, lang)
+    items = [_public(dict(row._mapping), current, agencies, media_base, lang) for row in rows]
     return respond(fmt, items, doc.requests_xml)
 
 
@@ -160,13 +169,15 @@ def get_request(session: Session, fmt: str, request_id: str, media_base: str,
         *public_conditions(current))).first()
     if row is None:
         raise NotFound(f"no public request {request_id}")
-    return respond(fmt, [_public(dict(row._mapping), current, media_base, lang)],
+    agencies = department_names.name_map(session, lang)
+    return respond(fmt, [_public(dict(row._mapping), current, agencies, media_base, lang)],
                    doc.requests_xml)
 
 
-def _public(case: dict[str, Any], current: Catalogue, media_base: str, lang: str,
-            ) -> dict[str, Any]:
-    return doc.service_request(case, current.by_code[case["subcategory"]], media_base,
+def _public(case: dict[str, Any], current: Catalogue, agencies: dict[str, str],
+            media_base: str, lang: str) -> dict[str, Any]:
+    named = [agencies.get(code, code) for code in dict.fromkeys(case.get("departments") or [])]
+    return doc.service_request(case, current.by_code[case["subcategory"]], named, media_base,
                                lang)
 
 
@@ -192,7 +203,7 @@ def _one(form: dict[str, list[str]], name: str) -> str | None:
 def _coordinate(form, name: str, low: float, high: float) -> float:
     text = _one(form, name)
     if not text:
-        raise Unprocessable("lat and long (WGS84) are required; addresses are not looked up",
+        raise Unprocessable("give lat and long (WGS84) together",
                             fields={name: ["required"]})
     try:
         value = float(text)
@@ -203,7 +214,56 @@ def _coordinate(form, name: str, low: float, high: float) -> float:
     return value
 
 
+def _place(form, registry: RegistryClient) -> tuple[float, float, str | None]:
+    """(lon, lat, address) from lat/long, else address_id (a building), else
+    address_string (one building whose address contains it): GeoReport's three ways."""
+    if _one(form, "lat") or _one(form, "long"):
+        return (_coordinate(form, "long", -180, 180), _coordinate(form, "lat", -90, 90),
+                _address_text(form))
+    address_id = _one(form, "address_id")
+    if address_id:
+        building = (registry.building_location(int(address_id))
+                    if address_id.isdigit() and 0 < int(address_id) < 2**63 else None)
+        if building is None:
+            raise Unprocessable(f"no address with address_id {address_id}",
+                                fields={"address_id": [address_id]})
+        return building["lon"], building["lat"], building["address"]
+    text = _address_text(form)
+    if not text:
+        raise Unprocessable("give lat and long, address_string or address_id",
+                            fields={"lat": ["required"], "long": ["required"]})
+    found = registry.find_address(text) if len(text) >= 2 else []
+    if len(found) != 1:
+        problem = "matches no address we know" if not found else "matches several addresses"
+        raise Unprocessable(f"address_string {problem}: send lat and long",
+                            fields={"address_string": [text]})
+    return found[0]["lon"], found[0]["lat"], text
+
+
+def _address_text(form) -> str | None:
+    text = _one(form, "address_string")
+    if text and len(text) > ADDRESS_MAX:
+        raise Unprocessable(f"address_string is longer than {ADDRESS_MAX} characters",
+                            fields={"address_string": ["too long"]})
+    return text or None
+
+
+def _media_url(form) -> str | None:
+    """The reporter's own picture link: kept and shown, never fetched by the server (no
+    allow-list of hosts to fetch from exists, so nothing is fetched at all)."""
+    text = _one(form, "media_url")
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if (parts.scheme not in ("http", "https") or not parts.netloc or len(text) > MEDIA_URL_MAX
+            or any(ch.isspace() or ord(ch) < 32 for ch in text)):
+        raise Unprocessable("media_url must be an http(s) URL of at most "
+                            f"{MEDIA_URL_MAX} characters", fields={"media_url": [text[:80]]})
+    return text
+
+
 def report_from_form(form: dict[str, list[str]], settings: Settings, current: Catalogue,
+                     registry: RegistryClient,
                      ) -> tuple[cases.Report, catalogue.Subcategory]:
     client = settings.open311_client(_one(form, "api_key"))
     if client is None:
@@ -226,10 +286,11 @@ def report_from_form(form: dict[str, list[str]], settings: Settings, current: Ca
         match = ATTRIBUTE_KEY.match(key)
         if match:
             attributes[match.group(1)] = values if match.group(2) else values[0]
+    media_url = _media_url(form)
+    lon, lat, address = _place(form, registry)
     report = cases.Report(
         source=Source.OPEN311.value, source_system=Source.OPEN311.value, reporter_sub=client,
         reporter_role=REPORTER_ROLE, work_category=sub.work_category.value,
-        subcategory=sub.code, description=description,
-        lon=_coordinate(form, "long", -180, 180), lat=_coordinate(form, "lat", -90, 90),
-        attributes=attributes)
+        subcategory=sub.code, description=description, lon=lon, lat=lat,
+        attributes=attributes, media_url=media_url, address=address)
     return report, sub

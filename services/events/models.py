@@ -73,6 +73,11 @@ cases = sa.Table(
     # NULL while only the alert was sent; what GET /cases/{n}/cap.xml renders
     sa.Column("alert_msg_type", sa.Text, nullable=True),
     sa.Column("alert_sent_at", sa.DateTime(timezone=True), nullable=True),
+    # Open311 (0004): the reporter's own media_url (kept and shown, never fetched) and the
+    # address they gave; the deadline dispatch last announced (dispatch.case.changed v2)
+    sa.Column("media_url", sa.Text, nullable=True),
+    sa.Column("address", sa.Text, nullable=True),
+    sa.Column("expected_at", sa.DateTime(timezone=True), nullable=True),
     _one_of("source", [s.value for s in Source], "case_source"),
     _one_of("work_category", [w.value for w in WorkCategory], "case_work_category"),
     _one_of("info_class", [i.value for i in InfoClass], "case_info_class"),
@@ -133,4 +138,15 @@ catalogue_versions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
     sa.CheckConstraint("version >= 1", name="catalogue_version_positive"),
+)
+
+# The department register as the registry announces it (registry.department.changed), for
+# the names people read (Open311 agency_responsible); the newest state per code wins.
+departments = sa.Table(
+    "departments", metadata,
+    sa.Column("code", sa.Text, primary_key=True),
+    sa.Column("name_zh", sa.Text, nullable=False),
+    sa.Column("name_en", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

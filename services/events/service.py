@@ -21,7 +21,7 @@ from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound
 from gridgov_common.languages import negotiate
-from gridgov_common.messaging import claim_messages
+from gridgov_common.messaging import claim_messages, consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
 from gridgov_common.timers import config_timer
@@ -30,6 +30,7 @@ from services.events import (
     cases,
     catalogue_admin,
     catalogue_store,
+    department_names,
     following,
     georeport,
     intake,
@@ -255,6 +256,12 @@ class EventsService(platform.PlatformService):
         for envelope in claim_messages(self.db, envelopes, following.CONSUMER):
             following.apply_change(self.db, envelope)  # the others were applied already
 
+    @consume_contract(department_names.QUEUE, EVENTS_EXCHANGE, [department_names.MESSAGE_TYPE],
+                      message_types=[department_names.MESSAGE_TYPE])
+    def take_department_changed(self, envelope):
+        """The register's names, for Open311's agency_responsible (department_names.py)."""
+        department_names.apply(self.db, envelope)
+
     # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
 
     @http("GET", OPEN311 + "/discovery.<string:fmt>", public=True, tags=("open311",))
@@ -281,7 +288,8 @@ class EventsService(platform.PlatformService):
         def create() -> Response:
             form = georeport.parse_form(request.raw_body, request.mimetype)
             current = catalogue_store.current(self.db)
-            report, sub = georeport.report_from_form(form, self.settings, current)
+            report, sub = georeport.report_from_form(form, self.settings, current,
+                                                     self.registry)
             cases.complete(report, current)
             placement = cases.place(self.registry, report)
             case, created = cases.file_case(self.db, self.settings, report, placement, sub)
@@ -290,6 +298,11 @@ class EventsService(platform.PlatformService):
                 case["case_number"], georeport.NOTICE), georeport.doc.requests_xml,
                 status=201)
         return georeport.guarded(fmt, self.db, create)
+
+    @http("GET", OPEN311 + "/tokens/<string:token>.<string:fmt>", public=True,
+          tags=("open311",), summary="Not used: the POST answers with the request id")
+    def open311_token(self, request, token, fmt):
+        return georeport.guarded(fmt, self.db, georeport.no_tokens)
 
     @http("GET", OPEN311 + "/requests.<string:fmt>", public=True, tags=("open311",),
           summary="Public requests: ids, service_code, status, start_date/end_date")

@@ -368,5 +368,12 @@ def find_buildings(session: Session, text: str, prefix: str, limit: int = 20) ->
     return [dict(r._mapping) for r in session.execute(stmt)]
 
 
+def building_location(session: Session, building_id: int) -> dict[str, Any] | None:
+    row = session.execute(sa.select(buildings.c.id, buildings.c.address, buildings.c.grid_code,
+                                    buildings.c.lon, buildings.c.lat)
+                          .where(buildings.c.id == building_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -96,6 +96,11 @@ class AddressQuerySchema(Schema):
     q = fields.String(required=True, validate=validate.Length(min=2, max=100))
 
 
+class BuildingIdSchema(Schema):
+    building_id = fields.Integer(required=True, strict=True,
+                                 validate=validate.Range(min=1, max=2**63 - 1))
+
+
 class NeighbourhoodSchema(Schema):
     # required: without it the handler's scope check met a KeyError (a 500, found by fuzzing)
     grid_code = fields.String(required=True, validate=[validate.Length(equal=15), DIGITS])

@@ -406,6 +406,19 @@ class RegistryService(platform.PlatformService):
         return places.grid_features(self.db, data["grid_codes"])
 
     @rpc
+    def find_address(self, text: str) -> list:
+        """Up to two buildings whose address contains ``text`` (Open311 address_string:
+        one match places the report, two are ambiguous). Addresses are not personal data."""
+        data = schemas.AddressQuerySchema().load({"q": text})
+        return places.find_buildings(self.db, data["q"], "", limit=2)
+
+    @rpc
+    def building_location(self, building_id: int) -> dict | None:
+        """{id, address, grid_code, lon, lat} of a building (Open311 address_id), or None."""
+        data = schemas.BuildingIdSchema().load({"building_id": building_id})
+        return places.building_location(self.db, data["building_id"])
+
+    @rpc
     def list_departments(self) -> list:
         return departments.list_departments(self.db)
 

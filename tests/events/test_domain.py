@@ -186,10 +186,12 @@ def test_open311_documents_are_well_formed_xml():
     request = doc.service_request(
         {"case_number": "GS1-000001", "status": "open", "description": "x\x0b<y>",
          "reported_at": datetime(2026, 11, 28, 2, tzinfo=UTC), "lat": 31.0, "lon": 120.0,
-         "photos": ["ab" * 32]}, catalogue.BY_CODE["other_issue"], "http://x/media/")
+         "photos": ["ab" * 32]}, catalogue.BY_CODE["other_issue"], ["消防"],
+        "http://x/media/")
     root = ET.fromstring(doc.requests_xml([request]))
     assert root.find("request/description").text == "x<y>"
     assert root.find("request/media_url").text == "http://x/media/" + "ab" * 32
+    assert root.find("request/agency_responsible").text == "消防"
     assert root.find("request/expected_datetime").text is None
 
 

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from nameko.testing.services import entrypoint_hook
 
 from services.dispatch.models import assignments
 from services.dispatch.service import DispatchService
@@ -88,6 +89,9 @@ def test_open311_report_follows_its_case_to_closed(services, web_session, worker
 
     [case] = wait_until(in_dispatch, FLOW_WAIT)
     wait_state(dispatch_http, worker_a, case["case_id"], "handling_local")  # P5.1.5/P5.3.2
+    # Open311 expected_datetime: the grid's own handling deadline (dispatch.case.changed v2)
+    expected = wait_until(lambda: public_status()["expected_datetime"], FLOW_WAIT)
+    assert expected and expected.endswith("+08:00")
 
     result = dispatch_http.post(f"/cases/{case['case_id']}/local-result", headers=worker_a,
                                 json={"note": "已报修并修复", "resolved": True})
@@ -100,6 +104,31 @@ def test_open311_report_follows_its_case_to_closed(services, web_session, worker
     assert closed, public_status()
     shown = public_status()
     assert "worker-a" not in str(shown)  # who handled it is not public
+    assert shown["expected_datetime"] is None  # done: nothing is expected any more
+
+
+def test_open311_names_the_departments_responsible(services, registry, web_session,
+                                                   dispatch_http, worker_a, departments,
+                                                   db_engine):
+    """agency_responsible by name, lead first, in the reader's language (issue 11)."""
+    with entrypoint_hook(registry, "announce_departments") as announce:
+        announce()  # the registry started before events' queue existed (at start: hourly)
+    with db_engine.connect() as conn:
+        assert wait_until(lambda: conn.execute(sa.text(
+            "SELECT count(*) FROM events.departments")).scalar() == 10, FLOW_WAIT)
+    created = web_session.post("/open311/v2/requests.json", data={
+        "api_key": OPEN311_KEY, "service_code": "fire_hazard_corridor",
+        "lat": str(IN_A["lat"]), "long": str(IN_A["lon"]), "description": "楼道堆满纸箱"})
+    assert created.status_code == 201, created.text
+    number = created.json()[0]["service_request_id"]
+
+    def agency(lang):
+        found = web_session.get(f"/open311/v2/requests/{number}.json",
+                                headers={"Accept-Language": lang})
+        return found.json()[0]["agency_responsible"] if found.status_code == 200 else None
+
+    assert wait_until(lambda: agency("zh-CN"), FLOW_WAIT) == "消防、应急管理"
+    assert agency("en") == "Fire and Rescue, Emergency Management"
 
 
 def test_dispatch_replica_stopped_mid_flow_loses_and_duplicates_nothing(

@@ -74,6 +74,8 @@ CONSUMERS = {
     "events.intake": ("events", INTAKE_EXCHANGE, "intake.case.report",
                       lambda s: f"{s['producer']}.case.report"),
     "events.case_changes": ("events", EVENTS_EXCHANGE, "dispatch.case.changed", _key_of),
+    "events.departments": ("events", EVENTS_EXCHANGE, "registry.department.changed",
+                           _key_of),
     "dispatch.cases": ("dispatch", EVENTS_EXCHANGE, "events.case.reported", _key_of),
     "dispatch.reports": ("dispatch", REPORTS_EXCHANGE, "department.report",
                          lambda s: report_key(s["payload"]["department"],

@@ -75,11 +75,14 @@ def service_definition(sub_: Subcategory) -> dict[str, Any]:
             "attributes": [attr.as_open311() for attr in sub_.attributes]}
 
 
-def service_request(case: dict[str, Any], sub_: Subcategory,
+def service_request(case: dict[str, Any], sub_: Subcategory, agencies: list[str],
                     media_base: str | None, lang: str = DEFAULT) -> dict[str, Any]:
     """A public case as a GeoReport v2 request: no reporter, no resident, no attributes
-    beyond the public ones.  ``status_notes`` in the reader's language (``lang``)."""
+    beyond the public ones.  ``status_notes`` in the reader's language (``lang``);
+    ``agencies`` the names of the departments responsible, lead first."""
     photos = case.get("photos") or []
+    expected = case.get("expected_at") if case["status"] == "open" else None
+    own_media = f"{media_base}{photos[0]}" if photos and media_base else None
     return {
         "service_request_id": case["case_number"],
         "status": case["status"],
@@ -88,18 +91,18 @@ def service_request(case: dict[str, Any], sub_: Subcategory,
         "service_name": sub_.name,
         "service_code": sub_.code,
         "description": case["description"],
-        # department codes from dispatch (services/events/following.py); no person named
-        "agency_responsible": ", ".join(case.get("departments") or []) or None,
+        # the departments dispatch sent it to, by name (department_names.py); no person
+        "agency_responsible": (", " if lang == "en" else "、").join(agencies) or None,
         "service_notice": None,
         "requested_datetime": w3c_time(case["reported_at"]),
         "updated_datetime": w3c_time(case.get("updated_at") or case["reported_at"]),
-        "expected_datetime": None,
-        "address": None,
+        "expected_datetime": w3c_time(expected) if expected else None,  # dispatch's deadline
+        "address": case.get("address"),
         "address_id": None,
         "zipcode": None,
         "lat": case.get("lat"),
         "long": case.get("lon"),
-        "media_url": f"{media_base}{photos[0]}" if photos and media_base else None,
+        "media_url": own_media or case.get("media_url"),  # a photo, else the reporter's link
     }
 
 
