@@ -181,6 +181,7 @@ SERVICES: dict[str, ServiceBus] = {
                   ("notify.escalations", EVENTS_EXCHANGE, ("dispatch.escalation",)),
                   ("notify.meeting_reminders", EVENTS_EXCHANGE, ("assessment.meeting.reminder",)),
                   ("notify.circulars", EVENTS_EXCHANGE, ("assessment.circular.published",)),
+                  ("notify.departments", EVENTS_EXCHANGE, ("registry.department.changed",)),
                   ("notify.requests", EVENTS_EXCHANGE, ("notify.request",))),
         publishes=((EVENTS_EXCHANGE, r"^notify\."),)),
 }

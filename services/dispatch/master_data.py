@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from gridgov_common import department_register
 from gridgov_common.messaging import claim_message
 from services.dispatch.domain import triage
 from services.dispatch.models import catalogue_versions, departments
@@ -29,23 +30,11 @@ MESSAGE_TYPES = (DEPARTMENT_CHANGED, CATALOGUE_PUBLISHED)
 
 def apply(session, envelope) -> bool:
     """Store one message; False for a duplicate or a state older than the stored one."""
+    if envelope.type == DEPARTMENT_CHANGED:
+        return department_register.apply(session, departments, envelope, CONSUMER)
     if not claim_message(session, envelope.message_id, CONSUMER):
         return False
-    if envelope.type == DEPARTMENT_CHANGED:
-        return _department(session, envelope.payload)
     return _catalogue(session, envelope.payload)
-
-
-def _department(session, p: dict[str, Any]) -> bool:
-    values = {"name_zh": p["name_zh"], "name_en": p["name_en"],
-              "work_categories": list(p["work_categories"]), "active": p["active"],
-              "updated_at": p["updated_at"]}
-    applied = session.execute(
-        insert(departments).values(code=p["code"], **values)
-        .on_conflict_do_update(index_elements=["code"], set_=values,
-                               where=departments.c.updated_at <= p["updated_at"])
-        .returning(departments.c.code)).first()
-    return applied is not None
 
 
 def _catalogue(session, p: dict[str, Any]) -> bool:

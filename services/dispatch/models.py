@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from gridgov_common.department_register import departments_table
 from gridgov_common.messaging import messaging_tables
 
 SCHEMA = "dispatch"
@@ -231,15 +232,7 @@ calendar_overrides = sa.Table(
 # Master data dispatch follows from its owners, to check rule sets against (issue 11): the
 # department register (registry.department.changed, newest ``updated_at`` per code) and the
 # subcategory catalogue (events.catalogue.published, every version; the highest is current).
-departments = sa.Table(
-    "departments", metadata,
-    sa.Column("code", sa.Text, primary_key=True),
-    sa.Column("name_zh", sa.Text, nullable=False),
-    sa.Column("name_en", sa.Text, nullable=False),
-    sa.Column("work_categories", JSONB, nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+departments = departments_table(metadata)  # gridgov_common.department_register
 
 catalogue_versions = sa.Table(
     "catalogue_versions", metadata,

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from gridgov_common.contract import InfoClass, Severity, WorkCategory
 from gridgov_common.contract.cases import Source
+from gridgov_common.department_register import departments_table
 from gridgov_common.messaging import messaging_tables
 
 SCHEMA = "events"
@@ -141,12 +142,5 @@ catalogue_versions = sa.Table(
 )
 
 # The department register as the registry announces it (registry.department.changed), for
-# the names people read (Open311 agency_responsible); the newest state per code wins.
-departments = sa.Table(
-    "departments", metadata,
-    sa.Column("code", sa.Text, primary_key=True),
-    sa.Column("name_zh", sa.Text, nullable=False),
-    sa.Column("name_en", sa.Text, nullable=False),
-    sa.Column("active", sa.Boolean, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
+# the names people read (Open311 agency_responsible): gridgov_common.department_register.
+departments = departments_table(metadata)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common import storable
+from gridgov_common import department_register, storable
 from gridgov_common.auth import parse_scope
 from gridgov_common.bulk import insert_rows
 from gridgov_common.contract import (
@@ -36,7 +36,14 @@ from gridgov_common.contract import (
 from gridgov_common.outbox import add_to_outbox
 from gridgov_common.roles import Role, ScopeLevel
 from services.notify import templates
-from services.notify.models import SCHEMA, deliveries, inbox, notifications, subscriptions
+from services.notify.models import (
+    SCHEMA,
+    deliveries,
+    departments,
+    inbox,
+    notifications,
+    subscriptions,
+)
 
 PRODUCER = "notify"
 SENT_EVENT = "notify.sent"
@@ -108,12 +115,32 @@ def accept(session, requests: list[Request], now: datetime | None = None) -> int
     anything is written: a Refused request fails the whole batch, which the batch consumer
     then replays message by message, so only the refused one is dead-lettered."""
     now = now or datetime.now(UTC)
+    requests = with_names(session, requests)
     plans = [_plan(request) for request in requests]
     note_ids = _notifications(session, requests)
     reached = _reached(session, plans)
     new = _inbox(session, plans, note_ids, now)
     new += _queue(session, plans, note_ids, reached)
     return new
+
+
+def with_names(session, requests: list[Request]) -> list[Request]:
+    """Each request with the register's names of the departments its parameters name
+    (``params["names"]``: {param: {locale: name}}), so people read 消防, not ``fire``; a
+    code the register does not know stays a code (templates._with_labels)."""
+    codes = {str(r.params[name]) for r in requests for name in templates.NAMED
+             if r.params.get(name)}
+    if not codes:
+        return requests
+    known = department_register.names_both(session, departments, codes)
+    named = []
+    for request in requests:
+        names = {name: {"zh-CN": known[code][0], "en": known[code][1]}
+                 for name in templates.NAMED
+                 if (code := str(request.params.get(name) or "")) in known}
+        named.append(replace(request, params={**request.params, "names": names})
+                     if names else request)
+    return named
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from gridgov_common.department_register import departments_table
 from gridgov_common.messaging import messaging_tables
 
 SCHEMA = "notify"
@@ -105,3 +106,7 @@ subscriptions = sa.Table(
     sa.Index("ix_subscriptions_role", "role", "scope_code",
              postgresql_where=sa.text("active")),
 )
+
+# The department register as the registry announces it (registry.department.changed): the
+# names people read in messages (accepting.with_names; gridgov_common.department_register).
+departments = departments_table(metadata)

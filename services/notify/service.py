@@ -18,7 +18,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from gridgov_common import platform  # module, so `nameko run` sees one service class
+from gridgov_common import (
+    department_register,
+    platform,  # module, so `nameko run` sees one service class
+)
 from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import ALERTS_EXCHANGE, EVENTS_EXCHANGE
 from gridgov_common.messaging import PermanentError, claim_messages, consume_contract
@@ -26,7 +29,7 @@ from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.web import http
-from services.notify import accepting, causes, contacts, reading, schemas
+from services.notify import accepting, causes, contacts, models, reading, schemas
 from services.notify.sending import Sender
 
 REQUESTS = "notify.requests"
@@ -34,6 +37,7 @@ ESCALATIONS = "notify.escalations"
 ALERTS = "notify.alerts"
 MEETINGS = "notify.meeting_reminders"
 CIRCULARS = "notify.circulars"
+DEPARTMENTS = "notify.departments"
 # requests per consumer batch (one transaction): a digest or a circular to a whole district
 # arrives as thousands of requests at once; bench_07 measured 50 vs 200
 REQUEST_BATCH = 200
@@ -88,6 +92,12 @@ class NotifyService(platform.PlatformService):
         """P5.4.5: a period about to end without enough meetings."""
         self._accept([envelope], MEETINGS,
                      lambda e: causes.from_meeting_reminder(e, self._locale()))
+
+    @consume_contract(DEPARTMENTS, EVENTS_EXCHANGE, [department_register.MESSAGE_TYPE],
+                      message_types=[department_register.MESSAGE_TYPE])
+    def take_department_changed(self, envelope):
+        """The register's names, so that messages name departments (accepting.with_names)."""
+        department_register.apply(self.db, models.departments, envelope, DEPARTMENTS)
 
     @consume_contract(CIRCULARS, EVENTS_EXCHANGE, ["assessment.circular.published"],
                       message_types=["assessment.circular.published"])

@@ -20,10 +20,10 @@ LOCALES = ("zh-CN", "en")
 
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     "assignment": {  # P2.2 the town whistles: a department is given a case
-        "zh-CN": ("新交办：{case_number}", "案件 {case_number} 已交办给 {department}，"
+        "zh-CN": ("新交办：{case_number}", "案件 {case_number} 已交办给{department_label}，"
                   "请于 {ack_due_at} 前签收。"),
         "en": ("New assignment: {case_number}", "Case {case_number} was assigned to "
-               "{department}; acknowledge it by {ack_due_at}."),
+               "{department_label}; acknowledge it by {ack_due_at}."),
     },
     "escalation": {  # P6.2 督办: ordinary → yellow → red card
         "zh-CN": ("督办{card_label}：{case_number}", "案件 {case_number}{kind_label}，"
@@ -72,10 +72,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
     },
     "open_cases_digest": {  # daily digest of open cases, % of the time limit used (P5.3.3)
         "zh-CN": ("每日待办汇总 {day}：{open} 件未办结，{overdue} 件超期",
-                  "{recipient} 的未办结案件（超期在前）。每行：案件编号、已用时限、办理期限。\n"
+                  "{recipient_label}的未办结案件（超期在前）。每行：案件编号、已用时限、办理期限。\n"
                   "{lines}\n（列出 {listed} / {open} 件）"),
         "en": ("Daily digest {day}: {open} open, {overdue} overdue",
-               "Open cases of {recipient} (overdue first). Each line: case number, share of "
+               "Open cases of {recipient_label} (overdue first). Each line: case number, share of "
                "the time limit used, due.\n{lines}\n({listed} of {open} listed)"),
     },
     "calendar_notice_missing": {  # M12: next year's holiday notice not entered yet
@@ -138,12 +138,23 @@ def _needs(template: str, locale: str) -> frozenset[str]:
     return frozenset(placeholders(title) | placeholders(body))
 
 
+# Parameters that carry a department's code: shown by the register's name in the reader's
+# language (``names``, added when the request is accepted: accepting.with_names), by the
+# code while the register has not reached notify.
+NAMED = ("department", "recipient")
+
+
 def _with_labels(params: Mapping[str, Any], locale: str) -> dict[str, Any]:
-    values = {key: ("" if value is None else value) for key, value in params.items()}
+    values = {key: ("" if value is None else value) for key, value in params.items()
+              if key != "names"}
     for name, by_locale in LABELS.items():
         if name in values:
             raw = str(values[name])
             values[f"{name}_label"] = by_locale[locale].get(raw, raw)
+    names = params.get("names") or {}
+    for name in NAMED:
+        if name in values:
+            values[f"{name}_label"] = (names.get(name) or {}).get(locale) or values[name]
     return values
 
 

@@ -5,6 +5,8 @@ the app inbox, and the delivery is an entry of the case file (P5.3.4)."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
+from nameko.testing.services import entrypoint_hook
 
 from tests.amqp import wait_until
 from tests.events.conftest import file
@@ -12,6 +14,7 @@ from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, wait_state
 
 pytestmark = pytest.mark.integration
+NAMES = {"fire": "消防", "emergency_management": "应急管理"}  # the register's (P4.2)
 
 
 def test_resolved_case_asks_the_grid_for_the_return_visit(services, web_session, worker_a,
@@ -41,9 +44,16 @@ def test_resolved_case_asks_the_grid_for_the_return_visit(services, web_session,
 
 
 def test_each_assigned_department_sees_its_assignment_in_the_inbox(
-        services, web_session, worker_a, dispatch_http, notify_http, token):
+        services, web_session, worker_a, dispatch_http, notify_http, token, registry,
+        db_engine):
     """P2.2: next to the work order on its routing key, the department's officers are told
-    in the app, once per assignment; the delivery is an entry of the case file."""
+    in the app, once per assignment, by the department's name (issue 11); the delivery is
+    an entry of the case file."""
+    with entrypoint_hook(registry, "announce_departments") as announce:
+        announce()  # notify started after the registry: its hourly announcement, now
+    with db_engine.connect() as conn:
+        assert wait_until(lambda: conn.execute(sa.text(
+            "SELECT count(*) FROM notify.departments")).scalar() == 10, FLOW_WAIT)
     case = file(web_session, worker_a)
     wait_state(dispatch_http, worker_a, case["case_id"], "resolved")
 
@@ -57,6 +67,7 @@ def test_each_assigned_department_sees_its_assignment_in_the_inbox(
 
         [message] = wait_until(assignments, FLOW_WAIT)
         assert case["case_number"] in message["title"]
+        assert f"已交办给{NAMES[department]}" in message["body"], message["body"]
         assert message["case_id"] == case["case_id"]
 
     def recorded():

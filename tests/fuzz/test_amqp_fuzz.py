@@ -76,6 +76,8 @@ CONSUMERS = {
     "events.case_changes": ("events", EVENTS_EXCHANGE, "dispatch.case.changed", _key_of),
     "events.departments": ("events", EVENTS_EXCHANGE, "registry.department.changed",
                            _key_of),
+    "notify.departments": ("notify", EVENTS_EXCHANGE, "registry.department.changed",
+                           _key_of),
     "dispatch.cases": ("dispatch", EVENTS_EXCHANGE, "events.case.reported", _key_of),
     "dispatch.reports": ("dispatch", REPORTS_EXCHANGE, "department.report",
                          lambda s: report_key(s["payload"]["department"],

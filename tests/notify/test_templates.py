@@ -52,3 +52,17 @@ def test_webhook_signature_verifies_only_the_exact_body():
     assert verify("s3cret-s3cret-s3cret", body, header)
     assert not verify("s3cret-s3cret-s3cret", body + b" ", header)
     assert not verify("another-secret-value", body, header)
+
+
+def test_a_department_is_named_in_the_readers_language_and_by_code_until_known():
+    """Issue 11: people read 消防 / Fire and Rescue, not ``fire`` (the register's names,
+    added on acceptance as ``names``); a department notify has not heard of stays a code."""
+    params = {"case_number": "GS20261205-000001", "department": "fire",
+              "ack_due_at": "2026-12-05 16:00",
+              "names": {"department": {"zh-CN": "消防", "en": "Fire and Rescue"}}}
+    assert "已交办给消防，" in templates.render("assignment", "zh-CN", params)[1]
+    assert "assigned to Fire and Rescue;" in templates.render("assignment", "en", params)[1]
+    unknown = {**params, "department": "water_affairs", "names": {}}
+    assert "已交办给water_affairs，" in templates.render("assignment", "zh-CN", unknown)[1]
+    without = {k: v for k, v in params.items() if k != "names"}
+    assert "assigned to fire;" in templates.render("assignment", "en", without)[1]

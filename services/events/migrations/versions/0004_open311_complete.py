@@ -9,6 +9,7 @@ Create Date: 2026-12-06 03:00:00
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = '0004'
 down_revision = '0003'
@@ -26,6 +27,8 @@ def upgrade() -> None:
         sa.Column('code', sa.Text(), nullable=False),
         sa.Column('name_zh', sa.Text(), nullable=False),
         sa.Column('name_en', sa.Text(), nullable=False),
+        sa.Column('work_categories', postgresql.JSONB(astext_type=sa.Text()),
+                  server_default=sa.text("'[]'::jsonb"), nullable=False),
         sa.Column('active', sa.Boolean(), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('code'),
