@@ -163,6 +163,23 @@ if ((mq_needs_start)); then
         fail "RabbitMQ did not answer on $MQ_HOST:$MQ_PORT within ${TIMEOUT}s; see /var/log/rabbitmq/"
 fi
 
+# RabbitMQ 3.10's supervisor of the quorum queues' at-least-once dead-letter workers
+# (rabbit_fifo_dlx_sup) gives up after a few worker crashes in a row, which deleting a
+# queue while its worker starts can cause; from then on every queue gridgov declares fails
+# with 541 INTERNAL_ERROR until the rabbit application restarts. Check it, and restart the
+# application (not the node: its data and vhosts stay) when it is gone.
+if is_local "$MQ_HOST" && have rabbitmqctl; then
+    healthy=$(as_root rabbitmqctl eval 'is_pid(whereis(rabbit_fifo_dlx_sup)).' 2>/dev/null \
+              | tail -n 1)
+    if [[ "$healthy" == "false" ]]; then
+        say "RabbitMQ's dead-letter supervisor is down (541 on every quorum queue): restarting the rabbit application"
+        as_root rabbitmqctl stop_app >/dev/null && as_root rabbitmqctl start_app >/dev/null ||
+            fail "restarting the rabbit application failed; see /var/log/rabbitmq/"
+        wait_until "$TIMEOUT" "RabbitMQ on $MQ_HOST:$MQ_PORT" port_open "$MQ_HOST" "$MQ_PORT" ||
+            fail "RabbitMQ did not answer on $MQ_HOST:$MQ_PORT within ${TIMEOUT}s after the restart"
+    fi
+fi
+
 # The management API (nameko's rabbit_config fixture makes a vhost per test through it)
 # and the Prometheus endpoint are plugins; enabling them on a running node takes effect
 # at once, and enabling an enabled plugin changes nothing.

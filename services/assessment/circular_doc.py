@@ -20,7 +20,8 @@ TEXT: dict[str, dict[str, str]] = {
         "closed_on_time": "按时办结", "overdue_open": "超期未办结", "closure_rate": "办结率",
         "on_time_rate": "按时率", "card": "亮牌", "case_number": "案件编号",
         "due_at": "办理期限", "days_overdue": "超期天数", "red_cards": "红牌",
-        "yellow_cards": "黄牌", "none": "无", "name": "名称",
+        "yellow_cards": "黄牌", "none": "无", "name": "名称", "issuer": "发文单位",
+        "document_number": "文号",
         "note_rates": "办结率 = 办结 / 交办；按时率 = 按时办结 /（办结 + 超期未办结）。",
         "note_rules": "亮牌规则（按顺序，先符合者为准）：{rules}。本通报计入年度考核（P5.3.5）。",
     },
@@ -35,7 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
         "closure_rate": "Closure rate", "on_time_rate": "On-time rate", "card": "Card",
         "case_number": "Case number", "due_at": "Due", "days_overdue": "Days overdue",
         "red_cards": "Red cards", "yellow_cards": "Yellow cards", "none": "none",
-        "name": "Name",
+        "name": "Name", "issuer": "Issued by", "document_number": "Document number",
         "note_rates": "Closure rate = closed / dispatched; on-time rate = closed on time / "
                       "(closed + overdue open).",
         "note_rules": "Card rules (in order, first match wins): {rules}. This circular "
@@ -80,6 +81,23 @@ def _namer(content: dict[str, Any], lang: str):
     return (lambda code: departments.get(code, code)), (lambda code: towns.get(code, code))
 
 
+def scope_name(scope: str, content: dict[str, Any], lang: str) -> str:
+    """``district:320505`` → 姑苏区（320505）: the name the registry gave, the code beside."""
+    level, _, code = scope.partition(":")
+    names = content.get("names") or {}
+    name = (names.get("districts" if level == "district" else "towns") or {}).get(code)
+    if not name:
+        return code
+    return f"{name}（{code}）" if lang == "zh-CN" else f"{name} ({code})"
+
+
+def _issued(circular: dict[str, Any], t: dict[str, str]) -> list[tuple[str, str]]:
+    """The issuing body and the document number, for circulars made since they exist."""
+    found = [(t["issuer"], circular.get("issuer") or ""),
+             (t["document_number"], circular.get("document_number") or "")]
+    return [(label, value) for label, value in found if value]
+
+
 def document(circular: dict[str, Any], lang: str) -> Document:
     """The circular's tables: departments, towns, the overdue list, and a summary row."""
     t = TEXT[lang]
@@ -101,8 +119,10 @@ def document(circular: dict[str, Any], lang: str) -> Document:
         title=f"{t['title']}（{t[circular['kind']]} {circular['period']}）" if lang == "zh-CN"
         else f"{t['title']} ({t[circular['kind']]} {circular['period']})",
         lang=lang,
-        meta=[(t["period"], f"{circular['period_start']} – {circular['period_end']}"),
-              (t["scope"], circular["scope"]), (t["version"], str(circular["version"])),
+        meta=[*_issued(circular, t),
+              (t["period"], f"{circular['period_start']} – {circular['period_end']}"),
+              (t["scope"], scope_name(circular["scope"], content, lang)),
+              (t["version"], str(circular["version"])),
               (t["as_of"], content["as_of"]), (t["generated_by"], circular["generated_by"])],
         tables=[Table(t["summary"], summary_columns, [total], t["none"]),
                 Table(t["departments"], _figure_columns(t, t["department"], lang),

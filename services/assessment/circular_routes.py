@@ -61,6 +61,7 @@ class NamesClient:
             return {}
         return {"departments": {d["code"]: {"zh-CN": d["name_zh"], "en": d["name_en"]}
                                 for d in departments},
+                "districts": places.get("districts", {}),
                 "towns": places["towns"], "communities": places["communities"]}
 
 
@@ -102,8 +103,10 @@ class CircularRoutes:
                    "names": self.circular_names.for_scope(scope)}
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
-            content=content,
-            html_url=url + "/circulars/{circular_id}.html")
+            content=content, html_url=url + "/circulars/{circular_id}.html",
+            issuer=str(self._circular_config("CIRCULAR_ISSUER", circulars.DEFAULT_ISSUER)),
+            number_prefix=str(self._circular_config("CIRCULAR_NUMBER_PREFIX",
+                                                    circulars.DEFAULT_NUMBER_PREFIX)))
 
     @config_timer("CIRCULAR_POLL_SECONDS", 600.0)
     def publish_due_circulars(self):

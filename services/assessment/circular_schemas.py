@@ -50,5 +50,8 @@ class CircularSchema(Schema):
     period_end = fields.String()
     generated_by = fields.String()
     created_at = fields.String()
+    issuer = fields.String(metadata={"description": "the issuing body (发文单位)"})
+    document_number = fields.String(allow_none=True, metadata={
+        "description": "文号, e.g. 网格通〔2026〕12号 (null for circulars made before)"})
     content = fields.Dict(metadata={"description": "summary, departments, towns, overdue, "
                                                    "card_rules (one circular only)"})

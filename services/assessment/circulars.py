@@ -36,6 +36,10 @@ SCHEDULED_KINDS = ("weekly", "monthly")
 MAX_CUSTOM_DAYS = 366
 RATE_DIGITS = 4
 VERSION_ATTEMPTS = 5
+# the issuing body and the prefix of its document numbers (文号); set per deployment
+# (CIRCULAR_ISSUER, CIRCULAR_NUMBER_PREFIX)
+DEFAULT_ISSUER = "区网格化服务管理中心"
+DEFAULT_NUMBER_PREFIX = "网格通"
 COUNTS = ("dispatched", "acked_on_time", "closed", "closed_on_time", "overdue_open")
 
 # P5.3.5: cards by rule, in order, the first match wins; each rule's conditions all hold
@@ -181,11 +185,16 @@ def scheduled_exists(db, kind: str, period: str, scope: str) -> bool:
 
 
 def store(db, *, kind: str, period: str, scope: str, origin: str, generated_by: str,
-          content: dict[str, Any], html_url: str) -> dict[str, Any] | None:
+          content: dict[str, Any], html_url: str, issuer: str = DEFAULT_ISSUER,
+          number_prefix: str = DEFAULT_NUMBER_PREFIX,
+          now: datetime | None = None) -> dict[str, Any] | None:
     """Insert the next version and put its event in the outbox, in the caller's
     transaction. None when a scheduled circular of that period exists already (another
-    replica made it): the unique index decides, so the event goes out once."""
+    replica made it): the unique index decides, so the event goes out once. Each stored
+    circular gets the next document number of its year (a unique column: two at once
+    retry, never share one)."""
     first, last = period_bounds(kind, period)
+    year = (now or datetime.now(UTC)).astimezone(TZ).year
     for _ in range(VERSION_ATTEMPTS):
         next_version = (sa.select(sa.func.coalesce(sa.func.max(circulars.c.version), 0) + 1)
                         .where(circulars.c.kind == kind, circulars.c.period == period,
@@ -194,7 +203,8 @@ def store(db, *, kind: str, period: str, scope: str, origin: str, generated_by: 
         row = db.execute(insert(circulars).values(
             circular_id=circular_id, kind=kind, period=period, scope=scope,
             version=next_version, origin=origin, period_start=first, period_end=last,
-            generated_by=generated_by, content=content).on_conflict_do_nothing()
+            generated_by=generated_by, content=content, issuer=issuer,
+            document_number=_next_number(number_prefix, year)).on_conflict_do_nothing()
             .returning(*circulars.c)).mappings().first()
         if row is not None:
             row = dict(row)
@@ -203,6 +213,19 @@ def store(db, *, kind: str, period: str, scope: str, origin: str, generated_by: 
         if origin == "schedule" and scheduled_exists(db, kind, period, scope):
             return None
     raise RuntimeError(f"no free version for circular {kind} {period} {scope}")
+
+
+def document_number(prefix: str, year: int, sequence: int) -> str:
+    """文号 as government documents write it: 姑网格通〔2026〕12号."""
+    return f"{prefix}〔{year}〕{sequence}号"
+
+
+def _next_number(prefix: str, year: int):
+    """The year's next number for ``prefix``, computed in the INSERT itself."""
+    pattern = f"{prefix}〔{year}〕%号"
+    taken = (sa.select(sa.func.count()).where(circulars.c.document_number.like(pattern))
+             .scalar_subquery())
+    return sa.func.concat(f"{prefix}〔{year}〕", taken + 1, "号")
 
 
 def event_payload(row: dict[str, Any], html_url: str) -> dict[str, Any]:

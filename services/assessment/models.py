@@ -155,6 +155,9 @@ circulars = sa.Table(
     sa.Column("generated_by", sa.Text, nullable=False),
     sa.Column("content", JSONB, nullable=False),
     _ts("created_at", False, server_default=NOW),
+    # a document people file (0007): who issues it and its number, 姑网格通〔2026〕12号
+    sa.Column("issuer", sa.Text, nullable=False, server_default=""),
+    sa.Column("document_number", sa.Text, nullable=True, unique=True),
     sa.UniqueConstraint("kind", "period", "scope", "version", name="uq_circulars_version"),
     sa.Index("uq_circulars_scheduled", "kind", "period", "scope", unique=True,
              postgresql_where=sa.text("origin = 'schedule'")),

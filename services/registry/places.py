@@ -262,6 +262,8 @@ def place_names(session: Session, prefix: str) -> dict[str, dict[str, str]]:
     town or community code), for documents people read: circulars, reports."""
     like = {"p": prefix + "%"}
     return {
+        "districts": dict(session.execute(sa.select(districts.c.code, districts.c.name)
+                                          .where(districts.c.code == prefix[:6])).all()),
         "towns": dict(session.execute(sa.select(towns.c.code, towns.c.name)
                                       .where(towns.c.code.like(like["p"]))).all()),
         "communities": dict(session.execute(

@@ -134,6 +134,25 @@ def test_names_the_registry_gave_are_shown_beside_the_codes():
     assert circular_doc.document(circular, "en").tables[1].rows[0]["name"] == "Fire"
 
 
+def test_a_circular_says_who_issued_it_its_number_and_its_scope_by_name():
+    """A document people file (issue 11): issuing body, 文号, the scope's name."""
+    content = {"as_of": "2026-11-29T08:00:00+08:00", "card_rules": [], "summary": {},
+               "departments": [], "towns": [], "overdue": [],
+               "names": {"districts": {"320505": "姑苏区"}, "towns": {T1: "金阊街道"}}}
+    circular = {"kind": "monthly", "period": "2026-11", "period_start": "2026-11-01",
+                "period_end": "2026-11-30", "scope": "district:320505", "version": 1,
+                "generated_by": "schedule", "content": content,
+                "issuer": "姑苏区网格化服务管理中心", "document_number": "姑网格通〔2026〕12号"}
+    meta = dict(circular_doc.document(circular, "zh-CN").meta)
+    assert meta["发文单位"] == "姑苏区网格化服务管理中心"
+    assert meta["文号"] == "姑网格通〔2026〕12号"
+    assert meta["范围"] == "姑苏区（320505）"
+    english = dict(circular_doc.document({**circular, "scope": f"town:{T1}"}, "en").meta)
+    assert english["Scope"] == f"金阊街道 ({T1})" and english["Document number"]
+    before = {k: v for k, v in circular.items() if k not in ("issuer", "document_number")}
+    assert "文号" not in dict(circular_doc.document(before, "zh-CN").meta)
+
+
 def test_scopes_versions_and_reading_rights(circular_services, made, seeded, token):  # noqa: F811
     http, period = circular_services, custom_period(seeded)
     chief = token("town_grid_chief", f"town:{T1}", sub="chief-1")
@@ -175,6 +194,28 @@ FIGURES = {"as_of": "2026-12-01T00:00:00+00:00", "start": "x", "end": "y",
            "departments": [{"code": "fire", "dispatched": 2, "acked_on_time": 2, "closed": 2,
                             "closed_on_time": 2, "overdue_open": 0}],
            "towns": [], "overdue": []}
+
+
+def test_document_numbers_run_in_sequence_within_a_year(db_engine, seeded):  # noqa: F811
+    """文号: the year's next number at each store, per prefix; never shared."""
+    kwargs = {"kind": "custom", "period": "2026-11-01..2026-11-15",
+              "scope": "district:320505", "origin": "demand", "generated_by": "admin-1",
+              "content": circulars.build_content(FIGURES, RULES),
+              "html_url": "http://x/circulars/{circular_id}.html",
+              "now": datetime(2026, 12, 31, 20, 0, tzinfo=TZ)}
+    with Session(db_engine, info={"db_schema": "assessment"}) as session:
+        first = circulars.store(session, **kwargs)
+        second = circulars.store(session, **kwargs, issuer="姑苏区网格化服务管理中心",
+                                 number_prefix="姑网格通")
+        third = circulars.store(session, **kwargs)
+        next_year = circulars.store(session, **{**kwargs,
+                                                "now": datetime(2027, 1, 1, 9, tzinfo=TZ)})
+        session.commit()
+    assert first["document_number"] == circulars.document_number("网格通", 2026, 1)
+    assert first["issuer"] == circulars.DEFAULT_ISSUER
+    assert second["document_number"] == "姑网格通〔2026〕1号"
+    assert third["document_number"] == "网格通〔2026〕2号"
+    assert next_year["document_number"] == "网格通〔2027〕1号"
 
 
 def test_a_scheduled_period_is_stored_and_published_once(db_engine, seeded):  # noqa: F811

@@ -25,7 +25,8 @@ BIKES = {"code": "shared_bike_clutter", "work_category": "public_security_preven
 
 @pytest.fixture
 def announced(rabbit_config):
-    """A plain queue bound as dispatch would: every published catalogue version."""
+    """A plain queue bound as dispatch would: every published catalogue version. Tests
+    take it before ``events``: events announces its catalogue as it starts."""
     uri = rabbit_config["AMQP_URI"]
     bind_queue(uri, CATALOGUE_SINK, "gridgov.events", ["events.catalogue.published"])
 
@@ -34,8 +35,8 @@ def announced(rabbit_config):
     return take
 
 
-def test_the_packaged_catalogue_is_version_1_with_names(events, web_session, worker_a,
-                                                        announced):
+def test_the_packaged_catalogue_is_version_1_with_names(announced, events, web_session,
+                                                        worker_a):
     got = web_session.get("/catalogue", headers=worker_a)
     assert got.status_code == 200, got.text
     body = got.json()
@@ -50,7 +51,7 @@ def test_the_packaged_catalogue_is_version_1_with_names(events, web_session, wor
 
 
 def test_a_subcategory_added_over_the_api_is_reportable_at_once(
-        events, web_session, admin, worker_a, announced):
+        announced, events, web_session, admin, worker_a):
     added = web_session.post("/catalogue/subcategories", json=BIKES, headers=admin)
     assert added.status_code == 201, added.text
     assert added.json()["version"] == 2

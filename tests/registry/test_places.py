@@ -5,6 +5,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from tests.registry.conftest import (
     COMMUNITY,
+    DISTRICT,
     GRID_A,
     GRID_B,
     LEFT,
@@ -155,7 +156,9 @@ def test_place_names_for_maps_and_circulars(district, web_session, admin, rabbit
         assert names["towns"] == {TOWN: town_names.pop()}
         assert names["communities"][COMMUNITY] == community_names.pop()
         assert all(code.startswith(TOWN) for code in names["communities"])
-        assert registry.place_names("999") == {"towns": {}, "communities": {}}
+        assert names["districts"] == {DISTRICT: "姑苏区"}  # a circular's scope, by name
+        assert registry.place_names("999") == {"districts": {}, "towns": {},
+                                               "communities": {}}
 
 
 def test_grid_size_is_flagged_not_rejected(district, web_session, admin):
