@@ -167,9 +167,10 @@ SERVICES: dict[str, ServiceBus] = {
                   ("dispatch.master_data", EVENTS_EXCHANGE,
                    ("registry.department.changed", "events.catalogue.published"))),
         publishes=((EVENTS_EXCHANGE, r"^(?:dispatch\..+|notify\.request)$"),
+                   # assignments <department>.<town>.<category>.<priority>
                    (DISPATCH_EXCHANGE, rf"^{_DEPARTMENT_KEY}\.(?:rejections|decisions|"
                                        r"[0-9]{9}\.[a-z0-9_]+\.(?:normal|urgent|major))$")),
-        rpc_serves=True),  # assignments <department>.<town>.<category>.<priority>
+        rpc_serves=True, rpc_calls=("registry",)),  # town names for the digests
     "assessment": ServiceBus(
         consumes=(("assessment.registry_grids", EVENTS_EXCHANGE, ("registry.grid.changed",)),
                   ("assessment.registry_staff", EVENTS_EXCHANGE, ("registry.staff.changed",))),

@@ -21,7 +21,10 @@ ERROR_SCHEMA = {
     "properties": {"error": {
         "type": "object", "required": ["code", "message", "fields"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "fields": {"type": "object"}},
+                       "fields": {"type": "object"},
+                       "detail": {"type": "string", "description":
+                                  "with Accept-Language zh-CN: the English message as "
+                                  "raised (message is then in Chinese)"}},
     }},
 }
 # GeoReport v2 routes (``….<fmt>``, tag "open311") answer errors in GeoReport's own shape,

@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
-from gridgov_common import errors, ratelimit, storable
+from gridgov_common import error_text, errors, ratelimit, storable
 from gridgov_common.auth import check_secret, principal_from_header, require
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -132,8 +132,12 @@ def check_no_credential_in_query(request) -> None:
             code="credential_in_url")
 
 
-def error_response(exc: errors.ApiError) -> Response:
-    return json_response(exc.to_dict(), status=exc.status, headers=getattr(exc, "headers", None))
+def error_response(exc: errors.ApiError, request=None) -> Response:
+    """The JSON error shape; in Chinese when ``request`` asks for it (error_text)."""
+    payload = exc.to_dict()
+    if request is not None and error_text.wants_chinese(request.headers.get("Accept-Language")):
+        payload = error_text.localize(payload, exc.status)
+    return json_response(payload, status=exc.status, headers=getattr(exc, "headers", None))
 
 
 def storable_or_422(data: Any, where: str) -> Any:
@@ -165,10 +169,10 @@ class JsonWsgiApp:
             response = provider.handle_request(request)
         except HTTPException as exc:
             if exc.code == 404:
-                response = error_response(errors.NotFound(f"no route {request.path}"))
+                response = error_response(errors.NotFound(f"no route {request.path}"), request)
             elif exc.code == 405:
                 response = error_response(errors.MethodNotAllowed(
-                    f"{request.method} not allowed on {request.path}"))
+                    f"{request.method} not allowed on {request.path}"), request)
             else:  # a redirect (merged slashes): werkzeug's own answer
                 response = exc.get_response(environ)
         return add_html_security_headers(response)(environ, start_response)
@@ -256,7 +260,7 @@ class Http(HttpRequestHandler):
                 handle_result=partial(self.handle_result, event))
             response = self.response_from_result(event.wait())
         except Exception as exc:  # every failure becomes the JSON error shape
-            response = self.response_from_exception(exc)
+            response = self.response_from_exception(exc, request)
         add_html_security_headers(response)
         self._observe(request, response, started)
         return response
@@ -357,18 +361,18 @@ class Http(HttpRequestHandler):
             return Response(result, status=status, headers=headers, content_type=self.produces)
         return json_response(result, status=status, headers=headers)
 
-    def response_from_exception(self, exc):
+    def response_from_exception(self, exc, request=None):
         if isinstance(exc, errors.ApiError):
-            return error_response(exc)
+            return error_response(exc, request)
         if isinstance(exc, ValidationError):
-            return error_response(validation_error(exc, "input"))
+            return error_response(validation_error(exc, "input"), request)
         if isinstance(exc, RemoteError):
             log.warning("upstream service failed: %s", exc)
-            return error_response(errors.BadGateway("an upstream service failed"))
+            return error_response(errors.BadGateway("an upstream service failed"), request)
         log.exception("unhandled error on %s %s", self.method, self.url, exc_info=exc)
-        return json_response(
-            {"error": {"code": "internal_error", "message": "internal error", "fields": {}}},
-            status=500)
+        internal = errors.ApiError("internal error", code="internal_error")
+        internal.status = 500
+        return error_response(internal, request)
 
     def _observe(self, request, response, started: float) -> None:
         service = self.container.service_name

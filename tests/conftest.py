@@ -38,17 +38,6 @@ def _recreate_database(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def vhost_pipeline(request, rabbit_manager):
-    """nameko's per-test vhosts, each deleted a few seconds after its test (tests/vhosts.py
-    says why: RabbitMQ 3.10's dead-letter workers)."""
-    from tests.vhosts import make_pipeline
-
-    pipeline = make_pipeline(request.config.getoption("RABBIT_AMQP_URI"), rabbit_manager)
-    with pipeline.run() as vhosts:
-        yield vhosts
-
-
-@pytest.fixture(scope="session")
 def db_url():
     """A fresh test database, migrated once per test session with every service's history,
     with each service's own role (gridgov_common/db_roles.py; cluster-wide, so made once and

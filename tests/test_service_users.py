@@ -55,7 +55,8 @@ ALLOWED_PUBLISH = {
     "dispatch": {(EVENTS_EXCHANGE, "dispatch.case.changed"), (EVENTS_EXCHANGE, "notify.request"),
                  (DISPATCH_EXCHANGE, "fire.rejections"), (DISPATCH_EXCHANGE, "fire.decisions"),
                  (DISPATCH_EXCHANGE, "fire.320505001.other.normal"),
-                 (DEAD_LETTER_EXCHANGE, "dispatch.reports.dlq"), (RPC, UUID_KEY)},
+                 (DEAD_LETTER_EXCHANGE, "dispatch.reports.dlq"), (RPC, UUID_KEY),
+                 (RPC, "registry.lookup_point")},  # asks the registry for town names
     "assessment": {(EVENTS_EXCHANGE, "assessment.circular.published"),
                    (DEAD_LETTER_EXCHANGE, "assessment.registry_grids.dlq"),
                    (RPC, "registry.lookup_point"), (RPC, "dispatch.statistics")},
@@ -182,9 +183,9 @@ def test_known_residual_rpc_clients_may_name_an_exchange_like_their_reply_queues
         service_users):
     """RabbitMQ's permissions name resources without saying whether they are queues or
     exchanges, and nameko declares each RPC client's reply queue rpc.reply-<service>-<uuid>
-    itself: events and assessment may therefore declare an *exchange* of such a name
-    (docs/BUS-SECURITY.md, residuals). No other service, and no department, can declare
-    anything. Kept here so that closing it updates the docs."""
+    itself: the RPC clients (events, dispatch, assessment) may therefore declare an
+    *exchange* of such a name (docs/BUS-SECURITY.md, residuals). No other service, and
+    no department, can declare anything. Kept here so that closing it updates the docs."""
     name = f"rpc.reply-{{}}-{uuid.uuid4()}"
     for service, conn in service_users.items():
         got = _attempt(conn, lambda ch, s=service: ch.exchange_declare(name.format(s), "topic"))

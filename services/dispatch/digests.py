@@ -25,6 +25,7 @@ says how many made it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -126,7 +127,8 @@ def recipients(session) -> list[str]:
 ROLES = {"department": "department_officer", "town": "town_grid_chief"}
 
 
-def send_due(session, now: datetime, hour: int = DEFAULT_HOUR) -> int:
+def send_due(session, now: datetime, hour: int = DEFAULT_HOUR,
+             town_name: Callable[[str], str | None] = lambda code: None) -> int:
     """Claim and request today's digests not sent yet; how many were requested."""
     calendar = config_store.work_calendar(session)
     local = now.astimezone(calendar.tz)
@@ -153,7 +155,11 @@ def send_due(session, now: datetime, hour: int = DEFAULT_HOUR) -> int:
             "cause_id": f"dispatch:daily_digest:{scope}:{day.isoformat()}", "case_id": None,
             "kind": "daily_digest", "template": TEMPLATE, "locale": notices.LOCALE,
             "recipients": [{"role": ROLES[level], "scope": scope}],
-            "params": {"day": day.isoformat(), "recipient": code, "open": len(items),
+            "params": {"day": day.isoformat(), "recipient": code,
+                       # a town by the registry's name (notify names departments itself)
+                       **({"recipient_name": name} if level == "town"
+                          and (name := town_name(code)) else {}),
+                       "open": len(items),
                        "overdue": sum(i["overdue"] for i in items), "listed": listed,
                        "lines": text}}, notices.PRODUCER)
         add_to_outbox(session, EVENTS_EXCHANGE, "notify.request", envelope)

@@ -45,6 +45,7 @@ from services.dispatch import (
     master_data,
     notices,
     notifications,
+    place_names,
     queries,
     reports,
     rework,
@@ -94,7 +95,7 @@ class DispatchService(platform.PlatformService):
     def send_daily_digests(self):
         """Daily digests of open cases, once per recipient and day (digests.py)."""
         hour = int(self.relay.container.config.get("DIGEST_HOUR", digests.DEFAULT_HOUR))
-        digests.send_due(self.db, datetime.now(UTC), hour)
+        digests.send_due(self.db, datetime.now(UTC), hour, self.registry.of)
         calendar_notice.warn_due(self.db, datetime.now(UTC))  # M12, from November
         self.db.commit()  # the commit wakes the relay
 
@@ -242,6 +243,7 @@ class DispatchService(platform.PlatformService):
 
     # -- statistics (operations dashboard, Prometheus domain metrics) ----------------------
 
+    registry = place_names.Registry()  # town names for the digests people read
     domain_metrics = dispatch_metrics.DomainMetrics()  # /metrics: gridgov_cases_open, …
 
     @http("GET", "/statistics", roles=STATISTICS_READERS,

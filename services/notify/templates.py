@@ -152,9 +152,10 @@ def _with_labels(params: Mapping[str, Any], locale: str) -> dict[str, Any]:
             raw = str(values[name])
             values[f"{name}_label"] = by_locale[locale].get(raw, raw)
     names = params.get("names") or {}
-    for name in NAMED:
+    for name in NAMED:  # the register's name, else one the requester gave, else the code
         if name in values:
-            values[f"{name}_label"] = (names.get(name) or {}).get(locale) or values[name]
+            values[f"{name}_label"] = ((names.get(name) or {}).get(locale)
+                                       or values.get(f"{name}_name") or values[name])
     return values
 
 

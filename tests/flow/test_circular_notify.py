@@ -14,9 +14,12 @@ import sqlalchemy as sa
 
 from gridgov_common.contract import make_envelope
 from services.assessment import circulars
+from services.dispatch import place_names
 from services.dispatch.service import DispatchService
 from services.notify.models import metadata as notify_metadata
 from services.notify.service import NotifyService
+from services.registry.models import metadata as registry_metadata
+from services.registry.service import RegistryService
 from tests.amqp import publish, wait_until
 from tests.assessment.circular_cases import (  # noqa: F401  (fixtures, used by name)
     T1,
@@ -88,6 +91,16 @@ def test_daily_digests_reach_departments_and_towns_once_a_day(container_factory,
                                                               service_config, seeded,  # noqa: F811
                                                               notify_http, token,
                                                               db_engine):  # noqa: F811
+    # the registry names the towns the digests go to (T1 only: T2 stays a code)
+    _truncate(db_engine, "registry", registry_metadata,
+              {"departments", "alembic_version", "audit_log"})
+    _, registry_http = start_on_free_port(container_factory, service_config, RegistryService,
+                                          "registry")
+    admin = token("district_admin", "district:320505")
+    for path, body in (("/districts", {"code": "320505", "name": "姑苏区"}),
+                       ("/towns", {"code": T1, "name": "金阊街道"})):
+        assert registry_http.post(path, json=body, headers=admin).status_code == 201
+    place_names.forget()
     for _ in range(2):  # two replicas, each ticking fast; DIGEST_HOUR 0: due at once
         start_on_free_port(container_factory, service_config, DispatchService, "dispatch",
                            DIGEST_POLL_SECONDS=0.2, DIGEST_HOUR=0,
@@ -103,6 +116,10 @@ def test_daily_digests_reach_departments_and_towns_once_a_day(container_factory,
     assert "2 件未办结，1 件超期" in digest["title"]
     chief = token("town_grid_chief", f"town:{T2}")
     [town] = wait_until(lambda: _inbox(notify_http, chief, "daily_digest"), WAIT)
+    assert town["body"].startswith(f"{T2}的未办结案件")  # no name: the code
+    t1_chief = token("town_grid_chief", f"town:{T1}")
+    [named] = wait_until(lambda: _inbox(notify_http, t1_chief, "daily_digest"), WAIT)
+    assert named["body"].startswith("金阊街道的未办结案件"), named["body"]
     town_cases = [line.split()[1] for line in town["body"].splitlines() if "N-C" in line]
     assert town_cases[:2] == ["N-C7", "N-C5"]  # longest overdue first
     assert set(town_cases) == {"N-C7", "N-C5", "N-C4"}  # C6 is closed

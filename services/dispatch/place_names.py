@@ -1,0 +1,55 @@
+"""Town names from the registry, for the messages people read (a town's daily digest says
+枫桥街道, not 320505001).  Asked of the registry's ``place_names`` RPC once an hour per
+district; a registry that does not answer costs the name, not the digest (the code stays).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from gridgov_common.errors import ServiceUnavailable
+from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
+
+log = logging.getLogger(__name__)
+TTL_SECONDS = 3600.0
+RETRY_SECONDS = 60.0
+_cache: dict[str, tuple[float, dict[str, str]]] = {}
+
+
+class TownNames:
+    def __init__(self, rpc: TimedClient) -> None:
+        self.rpc = rpc
+
+    def of(self, town_code: str) -> str | None:
+        """The town's name, or None when the registry has none (or does not answer)."""
+        return self._district(town_code[:6]).get(town_code)
+
+    def _district(self, district: str) -> dict[str, str]:
+        cached = _cache.get(district)
+        if cached and time.monotonic() - cached[0] < TTL_SECONDS:
+            return cached[1]
+        try:
+            towns = dict(self.rpc.call("place_names", district)["towns"])
+        except ServiceUnavailable:
+            log.warning("registry did not answer place_names(%s): digests show codes",
+                        district)
+            towns = cached[1] if cached else {}
+            # asked again in a minute, not at every digest of this tick
+            _cache[district] = (time.monotonic() - TTL_SECONDS + RETRY_SECONDS, towns)
+            return towns
+        _cache[district] = (time.monotonic(), towns)
+        return towns
+
+
+class Registry(TimedRpcProxy):
+    """``RpcProxy("registry")`` with a time limit, injecting :class:`TownNames`."""
+
+    def __init__(self) -> None:
+        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 5),
+                         TownNames)
+
+
+def forget() -> None:
+    """Drop the cached names (tests)."""
+    _cache.clear()
