@@ -20,7 +20,7 @@ from services.assessment import (
     tabular,
 )
 from services.assessment.compliance import TZ
-from services.assessment.fieldwork import _plain, _scope, work_calendar
+from services.assessment.fieldwork import _plain, _scope
 
 ADMIN = {Role.DISTRICT_ADMIN}
 RUNNERS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}  # P5.4.6: the town assesses
@@ -124,7 +124,8 @@ class AppraisalRoutes:
         scope = appraisal_reports.run_scope(request.principal, d["scope"])
         return _plain(appraisal_reports.run(
             self.db, self.appraisal_kpis, request.principal, d["half_year"], scope,
-            d["scheme_version"], datetime.now(TZ).date(), work_calendar().is_workday))
+            d["scheme_version"], datetime.now(TZ).date(),
+            self.dispatch_calendar.calendar().is_workday))
 
     @http("POST", "/appraisals/<string:report_id>/publish", roles=RUNNERS,
           tags=("assessment",),

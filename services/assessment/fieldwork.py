@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 from gridgov_common import scoping
@@ -14,16 +13,10 @@ from gridgov_common.roles import GRID_ROLES, STAFF_ROLES, Role
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.assessment import compliance, meetings, patrols, schemas, worklogs
-from services.dispatch.domain.calendar import WorkCalendar
 
 ADMIN = {Role.DISTRICT_ADMIN}
 PATROLLERS = GRID_ROLES  # P5.4.3: every grid staff member patrols
 COMPLIANCE_READERS = STAFF_ROLES - {Role.COMMUNITY_GRID_WORKER, Role.NEIGHBOURHOOD_GRID_WORKER}
-
-
-@lru_cache(maxsize=1)
-def work_calendar() -> WorkCalendar:
-    return WorkCalendar()
 
 
 def _plain(value: Any) -> Any:
@@ -109,7 +102,7 @@ class FieldWorkRoutes:
         day: date = request.params["date"]
         scope = _scope(request.principal, request.params["scope"])
         rows = compliance.patrol_day(
-            self.db, day, scope, work_calendar().is_workday(day),
+            self.db, day, scope, self.dispatch_calendar.calendar().is_workday(day),
             int(self._setting("PATROL_MAX_GAP_SECONDS", compliance.DEFAULT_MAX_GAP_SECONDS)))
         return _plain({"date": day, "scope": scope, "people": rows})
 

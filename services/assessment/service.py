@@ -10,7 +10,13 @@ circulars come next.
 
 # modules, not classes: `nameko run` starts every visible class that has entrypoints
 from gridgov_common import audit_retention, outbox, platform
-from services.assessment import appraisal_routes, circular_routes, fieldwork, registry_consumers
+from services.assessment import (
+    appraisal_routes,
+    circular_routes,
+    fieldwork,
+    registry_consumers,
+    work_calendar,
+)
 from services.assessment.dashboard import routes as dashboard_routes
 from services.assessment.dashboard import sources as dashboard_deps
 
@@ -31,6 +37,7 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
     relay = outbox.OutboxRelay()  # meeting reminders, circulars (P5.3.5) through the outbox
     circular_figures = circular_routes.DispatchFigures()  # RpcProxy("dispatch"), circulars
     circular_names = circular_routes.RegistryNames()  # RpcProxy("registry"), their names
+    dispatch_calendar = work_calendar.DispatchCalendar()  # deadlines' working days (P5.4.3)
     registry_geometry = registry_consumers.RegistryGeometry()  # RpcProxy("registry"), grids
     appraisal_kpis = appraisal_routes.DispatchKpis()  # RpcProxy("dispatch"), P5.4.6
     # P5.4.4: who read whose track is kept ≥ 183 days; a shorter setting stops the start

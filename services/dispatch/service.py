@@ -35,6 +35,7 @@ from services.dispatch import (
     admin,
     calendar_notice,
     casefile_store,
+    config_store,
     delays,
     digests,
     escalating,
@@ -252,6 +253,16 @@ class DispatchService(platform.PlatformService):
                   "(definitions: docs/METRICS.md)")
     def case_statistics_http(self, request):
         return statistics.case_statistics(self.db, [request.principal.scope_code])
+
+    @rpc
+    def calendar_data(self) -> dict:
+        """The operators' calendar as deadlines use it — overrides and the years whose
+        notice was entered — so that assessment's field-work rules count the same
+        working days (issue 11: they disagreed on a 调休 day)."""
+        calendar = config_store.work_calendar(self.db)
+        return {"overrides": {day.isoformat(): workday
+                              for day, workday in calendar.overrides.items()},
+                "complete_years": sorted(calendar.complete_years)}
 
     @rpc
     def case_statistics(self, scope: str) -> dict:

@@ -152,3 +152,38 @@ def test_retention_timer_purges_old_points(start_assessment, web_session, token,
                 "SELECT client_point_id FROM assessment.track_points"))]
 
     assert wait_until(lambda: left() == ["fresh"])
+
+
+def test_field_work_counts_the_working_days_the_deadlines_count(
+        assessment, web_session, token, container_factory, service_config, db_engine):
+    """Issue 11: an operator's calendar override in dispatch (a weekday off) is a day off
+    for the daily-patrol rule too (P5.4.3): assessment reads dispatch's calendar."""
+    from services.assessment import work_calendar
+    from services.dispatch.service import DispatchService
+    from tests.assessment.circular_cases import start_on_free_port
+
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE dispatch.calendar_overrides, dispatch.calendar_years"))
+    _, dispatch_http = start_on_free_port(container_factory, service_config, DispatchService,
+                                          "dispatch", ESCALATION_POLL_SECONDS=86400,
+                                          DIGEST_POLL_SECONDS=86400)
+    work_calendar.forget()
+    day = recent_workday()
+    start_patrol(web_session, token(*WORKER, sub="wc"))  # known, no patrol that day
+
+    def wc() -> dict:
+        response = web_session.get(f"/compliance/patrols?date={day}",
+                                   headers=token(*CHIEF, sub="c1"))
+        assert response.status_code == 200, response.text
+        return {p["staff_sub"]: p for p in response.json()["people"]}["wc"]
+
+    assert wc()["patrol_rule_met"] is False and wc()["working_seconds"] > 0
+    admin = token("district_admin", "district:320505")
+    put = dispatch_http.put(f"/config/calendar-overrides/{day}", headers=admin,
+                            json={"is_workday": False, "note": "调休放假"})
+    assert put.status_code == 201, put.text
+    work_calendar.forget()  # read again now, not in five minutes
+    off = wc()
+    assert off["patrol_rule_met"] is True and off["working_seconds"] == 0
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE dispatch.calendar_overrides"))

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from services.assessment.compliance import TZ
-from services.assessment.fieldwork import work_calendar
+from services.dispatch.domain.calendar import WorkCalendar
 
 
 def recent_workday() -> date:
     """The latest working day before today (tracks must be younger than the upload limit)."""
     day = datetime.now(TZ).date() - timedelta(days=1)
-    while not work_calendar().is_workday(day):
+    calendar = WorkCalendar()  # no operator overrides in these tests
+    while not calendar.is_workday(day):
         day -= timedelta(days=1)
     return day
 
