@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from gridgov_common import department_register
 from gridgov_common.contract import EVENTS_EXCHANGE
 from gridgov_common.contract.cases import EscalationKind
 from gridgov_common.outbox import add_event
@@ -37,7 +38,7 @@ from services.dispatch.domain.escalation import (
     next_escalations,
 )
 from services.dispatch.domain.states import AssignmentState, CaseState, PseudoActor
-from services.dispatch.models import assignments, cases, escalations
+from services.dispatch.models import assignments, cases, departments, escalations
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,15 @@ def _lock_unroutable(session, batch: int) -> list[tuple[dict[str, Any], dict[str
 
 # --- timed escalations (ack timeout, overdue) --------------------------------------------
 
+def _department_names(session, view) -> dict[str, str]:
+    """The register's names of the case's departments (people read 消防, not fire)."""
+    codes = {a.department for a in view.assignments}
+    if not codes:
+        return {}
+    found = department_register.names_both(session, departments, codes)
+    return {code: zh for code, (zh, _) in found.items()}
+
+
 def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
     version = case["escalation_version"]
     if version is None:  # filed before policies were versioned: the current one, for good
@@ -112,7 +122,8 @@ def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
     view = _case_view(session, case, version)
     keys = _sent_keys(session, case["case_id"], _current_dues(view))
     sent = 0
-    for escalation in next_escalations(view, now, calendar, keys, policy):
+    names = _department_names(session, view)
+    for escalation in next_escalations(view, now, calendar, keys, policy, names):
         if _record(session, case, escalation, now):
             sent += 1
         keys.add(escalation.key)
@@ -167,7 +178,10 @@ def _sent_keys(session, case_id: str, dues: dict[tuple[str, str | None], datetim
 def _escalate_unroutable(session, case: dict[str, Any], assignment: dict[str, Any],
                          now: datetime) -> int:
     """No queue is bound for the department: its district admin must fix the routing."""
-    reason = (f"{assignment['department']} 部门没有绑定接收队列，派遣消息无法投递"
+    code = assignment["department"]
+    known = department_register.names_both(session, departments, [code]).get(code)
+    who = f"{known[0]}（{code}）" if known else f"{code} 部门"  # the admin needs the code
+    reason = (f"{who}没有绑定接收队列，派遣消息无法投递"
               f"（路由键 {assignment['routing_key']}），请配置部门对接")
     escalation = Escalation(
         case["case_id"], case["case_number"], str(assignment["assignment_id"]),

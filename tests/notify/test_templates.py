@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.notify import templates
@@ -66,3 +68,37 @@ def test_a_department_is_named_in_the_readers_language_and_by_code_until_known()
     assert "已交办给water_affairs，" in templates.render("assignment", "zh-CN", unknown)[1]
     without = {k: v for k, v in params.items() if k != "names"}
     assert "assigned to fire;" in templates.render("assignment", "en", without)[1]
+
+
+SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")  # public_security, water_affairs …
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+# what the producers send (dispatch's notices and digests, notify's own escalation cause),
+# with the register's names notify adds on acceptance (accepting.with_names)
+PRODUCED = {
+    "assignment": {"case_number": "GS20261205-000001", "department": "public_security",
+                   "ack_due_at": "2026-12-05 16:00",
+                   "names": {"department": {"zh-CN": "公安", "en": "Public Security"}}},
+    "escalation": {**ESCALATION, "kind": "overdue", "card": "red",
+                   "department": "emergency_management", "reason": "超期未办结"},
+    "deadline_reminder": {"case_number": "GS20261205-000001", "due_at": "2026-12-08 17:30"},
+    "return_visit": {"case_number": "GS20261205-000001", "due_at": "2026-12-09 12:00"},
+    "open_cases_digest": {"day": "2026-12-05", "recipient": "320505001",
+                          "recipient_name": "枫桥街道", "open": 2, "overdue": 1,
+                          "listed": 2, "lines": "! GS20261205-000001  130%  12-04 17:30"},
+    "calendar_notice_missing": {"year": 2027},
+}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_person_facing_messages_show_names_not_codes(locale):
+    """Issue 11: what people read names departments and towns, never a snake_case code
+    or an ISO timestamp. Covers the messages this platform's services send about cases;
+    the dashboard feed and the case file are not covered yet (docs/NOTIFY.md)."""
+    for template, params in PRODUCED.items():
+        title, body = templates.render(template, locale, params)
+        text = f"{title}\n{body}"
+        assert not SNAKE_CODE.search(text), (template, text)
+        assert not ISO_INSTANT.search(text), (template, text)
+    zh_digest = templates.render("open_cases_digest", "zh-CN", PRODUCED["open_cases_digest"])
+    assert zh_digest[1].startswith("枫桥街道的未办结案件")

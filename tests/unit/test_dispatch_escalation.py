@@ -122,6 +122,19 @@ def test_ack_timeout_at_the_due_time(policy, cal):
     assert esc.policy_version == 1
 
 
+def test_the_reason_names_the_department_by_the_registers_name(policy, cal):
+    """Issue 11: the person told reads 消防, not fire; a code the register has not given
+    dispatch a name for stays a code, and a grid's own stage names no department."""
+    view = case(assignment())
+    at = cst(2026, 11, 26, 10, 0)
+    [named] = next_escalations(view, at, cal, set(), policy, {"fire": "消防救援"})
+    assert named.reason == ("消防救援未在签收时限内报到（应于 2026-11-26 10:00 前签收）；"
+                            "第 1 级普通督办")
+    assert "fire" not in named.reason
+    [unknown] = next_escalations(view, at, cal, set(), policy, {"police": "公安"})
+    assert unknown.reason.startswith("fire 部门未在签收时限内报到")
+
+
 def test_idempotent_never_the_same_key_twice(policy, cal):
     view = case(assignment())
     now = cst(2026, 11, 26, 11, 30)

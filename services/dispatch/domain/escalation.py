@@ -358,10 +358,13 @@ def _normalise_keys(already_sent: Iterable[tuple[Any, ...]]) -> set[EscalationKe
 
 
 def _reason(kind: EscalationKind, department: str | None, due_at: datetime, level: int,
-            card: Card | None, calendar: WorkCalendar) -> str:
-    """A sentence for the person told (zh, as the platform's users read it)."""
+            card: Card | None, calendar: WorkCalendar,
+            names: Mapping[str, str] | None = None) -> str:
+    """A sentence for the person told (zh, as the platform's users read it); a department
+    by the register's name (``names``), by its code while the register does not know it."""
     due = due_at.astimezone(calendar.tz).strftime("%Y-%m-%d %H:%M")
-    who = f"{department} 部门" if department else "承办网格/社区"
+    name = (names or {}).get(department or "")
+    who = name or (f"{department} 部门" if department else "承办网格/社区")
     if kind == EscalationKind.ACK_TIMEOUT:
         what = f"{who}未在签收时限内报到（应于 {due} 前签收）"
     else:
@@ -399,7 +402,8 @@ def _open_stages(case: CaseView) -> list[_Stage]:
 
 def next_escalations(case: CaseView, now: datetime, calendar: WorkCalendar,
                      already_sent: Iterable[tuple[Any, ...]],
-                     policy: EscalationPolicy) -> list[Escalation]:
+                     policy: EscalationPolicy,
+                     names: Mapping[str, str] | None = None) -> list[Escalation]:
     """Escalations due at ``now`` and not yet sent, oldest first (P6.2 督办).
 
     ``already_sent``: keys (kind, level, assignment_id or None) of escalations recorded
@@ -422,7 +426,7 @@ def next_escalations(case: CaseView, now: datetime, calendar: WorkCalendar,
                 stage.kind, step.level, step.card, step.role,
                 target_scope(step.scope, case.grid_code, case.town_code),
                 _reason(stage.kind, stage.department, stage.due_at, step.level, step.card,
-                        calendar),
+                        calendar, names),
                 step.at, stage.due_at, policy.version,
             ))
     return sorted(result, key=lambda e: (e.at, e.kind.value, e.assignment_id or "", e.level))
