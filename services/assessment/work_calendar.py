@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from datetime import date
 
 from gridgov_common.errors import ServiceUnavailable
@@ -20,29 +21,33 @@ from services.dispatch.domain.calendar import WorkCalendar
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 300.0
-_cached: list[tuple[float, WorkCalendar]] = []
+# one cache per running container (its provider's key): a container's calendar is never
+# another's, and a new one starts from dispatch's current calendar
+_cached: dict[str, tuple[float, WorkCalendar]] = {}
 
 
 class CalendarClient:
-    def __init__(self, rpc: TimedClient) -> None:
+    def __init__(self, rpc: TimedClient, key: str) -> None:
         self.rpc = rpc
+        self.key = key
 
     def calendar(self) -> WorkCalendar:
-        if _cached and time.monotonic() - _cached[0][0] < TTL_SECONDS:
-            return _cached[0][1]
+        cached = _cached.get(self.key)
+        if cached and time.monotonic() - cached[0] < TTL_SECONDS:
+            return cached[1]
         try:
             data = self.rpc.call("calendar_data")
         except ServiceUnavailable:
             log.warning("dispatch did not answer calendar_data: field work uses the last "
                         "calendar read (or the libraries' alone)")
-            return _cached[0][1] if _cached else WorkCalendar()
+            return cached[1] if cached else WorkCalendar()
         overrides = {date.fromisoformat(day): bool(workday)
                      for day, workday in data["overrides"].items()}
-        previous = _cached[0][1] if _cached else None
+        previous = cached[1] if cached else None
         if previous is None or previous.overrides != overrides \
                 or previous.complete_years != frozenset(data["complete_years"]):
             previous = WorkCalendar(overrides, complete_years=data["complete_years"])
-        _cached[:] = [(time.monotonic(), previous)]
+        _cached[self.key] = (time.monotonic(), previous)
         return previous
 
 
@@ -51,9 +56,17 @@ class DispatchCalendar(TimedRpcProxy):
 
     def __init__(self) -> None:
         super().__init__("dispatch", timeout_setting("CALENDAR_RPC_TIMEOUT_SECONDS", 5),
-                         CalendarClient)
+                         self._client)
+        self.key = str(uuid.uuid4())
+
+    def _client(self, rpc: TimedClient) -> CalendarClient:
+        return CalendarClient(rpc, self.key)
+
+    def stop(self) -> None:
+        _cached.pop(self.key, None)
+        super().stop()
 
 
 def forget() -> None:
-    """Drop the cached calendar (tests)."""
+    """Drop every cached calendar (tests: read dispatch's again at once)."""
     _cached.clear()
