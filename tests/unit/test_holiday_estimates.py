@@ -71,6 +71,11 @@ def test_deadlines_across_national_day_2027_err_late_not_early():
     info = calendar.day_info(date(2027, 10, 8))
     assert (info.is_workday, info.source) == (False, CalendarSource.HOLIDAYS)
     assert info.note == f"National Day {ESTIMATED}"
+    # the library's own estimate ends the Spring Festival on 02-10; the usual break runs
+    # to 初七 (02-13, a Saturday, named after the break too)
+    assert calendar.day_info(date(2027, 2, 11)).is_workday is False
+    assert calendar.day_info(date(2027, 2, 13)).note == f"Spring Festival {ESTIMATED}"
+    assert calendar.day_info(date(2027, 2, 15)).is_workday is True
 
 
 def test_an_entered_notice_replaces_the_estimate():
@@ -79,3 +84,21 @@ def test_an_entered_notice_replaces_the_estimate():
     assert not entered.is_estimated_year(2027)
     assert entered.day_info(date(2027, 10, 9)).is_workday  # the make-up Saturday
     assert entered.day_info(date(2027, 10, 11)).source is CalendarSource.OPERATOR_SCHEDULE
+
+
+def test_spring_festival_runs_from_the_eve_even_when_the_library_lacks_it():
+    new_year = date(2030, 2, 3)
+    extra = usual_days_off(2030, {new_year: "Chinese New Year (Spring Festival)"})
+    spring = sorted(day for day, name in extra.items() if name == "Spring Festival")
+    assert spring[0] == date(2030, 2, 2) and spring[-1] == date(2030, 2, 10)
+    assert len(spring) == 8  # the eve and 初二 … 初七 (初一 is the library's own)
+
+
+def test_a_thursday_holiday_after_a_wednesday_one_is_not_bridged():
+    wednesday, thursday = date(2030, 6, 5), date(2030, 6, 6)
+    assert date(2030, 6, 7) not in usual_days_off(2030, {wednesday: "x", thursday: "x"})
+
+
+def test_a_holiday_two_days_after_another_is_still_bridged():
+    sunday, tuesday = date(2030, 6, 2), date(2030, 6, 4)
+    assert date(2030, 6, 3) in usual_days_off(2030, {sunday: "x", tuesday: "x"})

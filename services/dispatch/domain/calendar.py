@@ -227,7 +227,8 @@ class WorkCalendar:
         if not self.use_holidays or day.year > self.holidays_until:
             return None
         workday = self._holidays.is_working_day(day)
-        if workday and self.is_estimated_year(day.year):  # err late: the usual long breaks
+        if self.is_estimated_year(day.year):  # err late: the usual long breaks (weekends
+            # inside one are named after it too)
             assumed = self._usual_days_off(day.year).get(day)
             if assumed is not None:
                 return DayInfo(day, False, CalendarSource.HOLIDAYS,
