@@ -104,6 +104,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         "reported_at": p["reported_at"], "filed_at": now,
         "reporter_sub": p.get("reporter_sub"),  # v2 on (per-grid-worker KPIs)
         "sensitive": is_sensitive(p),
+        "building_id": p["building_id"], "photos": list(p["photos"]),
     }
     inserted = session.execute(
         pg.insert(cases).values(**case)

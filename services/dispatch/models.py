@@ -4,7 +4,7 @@ escalations, versioned triage rules and calendar overrides (P2.2, P5.3, P6.2).""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from gridgov_common.department_register import departments_table
 from gridgov_common.messaging import messaging_tables
@@ -68,6 +68,10 @@ cases = sa.Table(
     # events.case.reported v3 (0010): the subcategory reveals special-group membership
     # (P5.2.5): seen by SPECIAL_GROUP_READERS and the departments assigned, else counted
     sa.Column("sensitive", sa.Boolean, nullable=False, server_default=sa.false()),
+    # where and what was seen, for the case file page (0013): the building the reporter
+    # chose and the photos' SHA-256 (the photos themselves stay with events)
+    sa.Column("building_id", sa.BigInteger, nullable=True),
+    sa.Column("photos", ARRAY(sa.Text), nullable=False, server_default="{}"),
 )
 
 # Grid staff and their grids from registry.staff.changed (0007), for by=grid_worker KPIs.

@@ -1,12 +1,14 @@
-"""Town names from the registry, for the messages people read (a town's daily digest says
-枫桥街道, not 320505001).  Asked of the registry's ``place_names`` RPC once an hour per
-district; a registry that does not answer costs the name, not the digest (the code stays).
+"""Names from the registry, for what people read: a town's daily digest says 枫桥街道, not
+320505001 (``place_names``, asked once an hour per district), and a case file page names
+its place, building and staff (``case_context``, asked per page).  A registry that does not
+answer costs the names, not the digest or the page (the codes stay).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
@@ -17,9 +19,20 @@ RETRY_SECONDS = 60.0
 _cache: dict[str, tuple[float, dict[str, str]]] = {}
 
 
-class TownNames:
+class RegistryNames:
     def __init__(self, rpc: TimedClient) -> None:
         self.rpc = rpc
+
+    def case_context(self, grid_code: str, building_id: int | None,
+                     subjects: list[str]) -> dict[str, Any] | None:
+        """Place, building and staff names of one case, or None when the registry does
+        not answer (the page then shows codes)."""
+        try:
+            return self.rpc.call("case_context", grid_code, building_id, subjects)
+        except ServiceUnavailable:
+            log.warning("registry did not answer case_context(%s): the page shows codes",
+                        grid_code)
+            return None
 
     def of(self, town_code: str) -> str | None:
         """The town's name, or None when the registry has none (or does not answer)."""
@@ -43,11 +56,11 @@ class TownNames:
 
 
 class Registry(TimedRpcProxy):
-    """``RpcProxy("registry")`` with a time limit, injecting :class:`TownNames`."""
+    """``RpcProxy("registry")`` with a time limit, injecting :class:`RegistryNames`."""
 
     def __init__(self) -> None:
         super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 5),
-                         TownNames)
+                         RegistryNames)
 
 
 def forget() -> None:

@@ -323,4 +323,5 @@ class CalendarDaySchema(Schema):
 
 
 class CaseFileHtmlQuerySchema(Schema):
-    lang = fields.String(load_default="zh-CN", validate=validate.OneOf(["zh-CN", "en"]))
+    # None: the browser's Accept-Language decides (zh-CN when it names neither)
+    lang = fields.String(load_default=None, validate=validate.OneOf(["zh-CN", "en"]))

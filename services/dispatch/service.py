@@ -19,6 +19,7 @@ from gridgov_common.batching import consume_contract_batch
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
 from gridgov_common.errors import NotFound
+from gridgov_common.languages import negotiate
 from gridgov_common.messaging import (
     PermanentError,
     claim_message,
@@ -34,6 +35,7 @@ from services.dispatch import (
     actions,
     admin,
     calendar_notice,
+    casefile_context,
     casefile_store,
     config_store,
     delays,
@@ -55,7 +57,7 @@ from services.dispatch import (
     statistics_schemas,
 )
 from services.dispatch import metrics as dispatch_metrics
-from services.dispatch.domain.casefile import render_html
+from services.dispatch.domain.casefile_page import render_page
 
 VIEWERS = STAFF_ROLES | {Role.OPS_VIEWER, Role.DEPARTMENT_OFFICER}
 STATISTICS_READERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF}
@@ -244,7 +246,7 @@ class DispatchService(platform.PlatformService):
 
     # -- statistics (operations dashboard, Prometheus domain metrics) ----------------------
 
-    registry = place_names.Registry()  # town names for the digests people read
+    registry = place_names.Registry()  # names for the digests and case file pages
     domain_metrics = dispatch_metrics.DomainMetrics()  # /metrics: gridgov_cases_open, …
 
     @http("GET", "/statistics", roles=STATISTICS_READERS,
@@ -410,9 +412,13 @@ class DispatchService(platform.PlatformService):
           query=schemas.CaseFileHtmlQuerySchema, produces="text/html; charset=utf-8",
           tags=("cases",), summary="The case file as a printable page (P5.3.4), verified")
     def get_case_file_html(self, request, case_id):
-        case = self._visible_case(request.principal, case_id)
-        return render_html(case, casefile_store.entries(self.db, case_id),
-                           lang=request.params["lang"])
+        case = queries.case_with_assignments(self.db, request.principal, case_id)
+        entries = casefile_store.entries(self.db, case_id)
+        context = casefile_context.page_context(
+            self.db, case, case.pop("assignments"), entries, self.registry.case_context,
+            str(self.relay.container.config.get("EVENTS_PUBLIC_URL") or ""))
+        lang = request.params["lang"] or negotiate(request.headers.get("Accept-Language"))
+        return render_page(case, entries, context, lang=lang)
 
     @http("GET", "/cases/<string:case_id>/file.json", roles=VIEWERS, tags=("cases",),
           summary="The case file with its verification as a download (P5.3.4)")

@@ -221,6 +221,16 @@ class ResidentIdsSchema(Schema):
                                required=True, validate=validate.Length(min=1, max=500))
 
 
+class CaseContextSchema(Schema):
+    """The ``case_context`` RPC's arguments (a case file page's names)."""
+
+    grid_code = fields.String(required=True, validate=validate.Regexp(r"^\d{15}$"))
+    building_id = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1, max=2**63 - 1))
+    subjects = fields.List(fields.String(validate=validate.Length(1, 200)), load_default=list,
+                           validate=validate.Length(max=200))
+
+
 class GridCodesSchema(Schema):
     """The ``get_grid_geometry`` RPC's argument."""
 

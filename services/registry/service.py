@@ -23,6 +23,7 @@ from services.registry import (
     adjustment_schemas,
     adjustments,
     audit,
+    case_context,
     departments,
     importer,
     intake,
@@ -417,6 +418,16 @@ class RegistryService(platform.PlatformService):
         """{id, address, grid_code, lon, lat} of a building (Open311 address_id), or None."""
         data = schemas.BuildingIdSchema().load({"building_id": building_id})
         return places.building_location(self.db, data["building_id"])
+
+    @rpc
+    def case_context(self, grid_code: str, building_id: int | None = None,
+                     subjects: list | None = None) -> dict:
+        """Place names, grid boundary, building address and staff names for a case file
+        page (dispatch); no personal data (case_context.py)."""
+        data = schemas.CaseContextSchema().load(
+            {"grid_code": grid_code, "building_id": building_id, "subjects": subjects or []})
+        return case_context.case_context(self.db, data["grid_code"], data["building_id"],
+                                         data["subjects"])
 
     @rpc
     def list_departments(self) -> list:

@@ -1,6 +1,9 @@
 """Places and grids over HTTP and RPC on the real registry service (P3.1, P4.1)."""
 
+import json
+
 import pytest
+from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from tests.registry.conftest import (
@@ -177,3 +180,33 @@ def test_exclusive_grid_names_its_owner(district, web_session, admin):
         "owner_org": "苏州某电子有限公司", "geometry": square(121, 31, 121.01, 31.01)})
     assert response.status_code == 201
     assert response.json()["flags"] == []
+
+
+def test_case_context_names_a_cases_place_building_and_staff(district, web_session, admin,
+                                                             rabbit_config):
+    """Issue 11: a case file page names where and who; no personal data comes with it."""
+    worker = web_session.post("/staff", headers=admin, json={
+        "name": "钱小红", "role": "neighbourhood_grid_worker", "scope": f"grid:{GRID_A}",
+        "subject": "gw-001", "work_phone": "13900000001"})
+    assert worker.status_code == 201, worker.text
+    building = district["building"]["id"]
+    with ServiceRpcProxy("registry", rabbit_config) as registry:
+        found = registry.case_context(GRID_A, building, ["gw-001", "nobody"])
+        bare = registry.case_context(GRID_B)
+        unknown = registry.case_context("320505001001999", 999999, [])
+        with pytest.raises(RemoteError) as refused:
+            registry.case_context("32050500100100", None, [])
+    place = found["place"]
+    assert (place["district_name"], place["town_name"], place["community_name"],
+            place["grid_name"]) == ("姑苏区", "枫桥街道", "锦绣社区", "锦绣一网格")
+    assert (place["town_code"], place["community_code"]) == (TOWN, COMMUNITY)
+    assert place["geometry"]["type"] == "Polygon"
+    assert found["building"] == {"id": building, "address": "锦绣花园3幢",
+                                 "grid_code": GRID_A, "lon": 120.005, "lat": 31.005}
+    assert found["staff"] == {"gw-001": {"name": "钱小红",
+                                         "role": "neighbourhood_grid_worker"}}
+    assert "13900000001" not in json.dumps(found, ensure_ascii=False)  # no phone
+    assert bare["place"]["grid_name"] == "锦绣二网格"
+    assert bare["building"] is None and bare["staff"] == {}
+    assert unknown == {"place": None, "building": None, "staff": {}}
+    assert refused.value.exc_type == "ValidationError"

@@ -20,14 +20,17 @@ from pathlib import Path
 
 import pytest
 
-from services.dispatch.domain.casefile import Entry, chain, render_html
+from services.dispatch.domain.casefile import Entry, chain
+from services.dispatch.domain.casefile_page import render_page
+from tests.unit.test_casefile_page import CONTEXT
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 # Every field the case table shows, a datetime among them (shown on the local clock).
 CASE = {
-    "case_number": "GS20261126-000042", "state": "resolved", "work_category": "safety",
+    "case_number": "GS20261126-000042", "state": "resolved",
+    "work_category": "public_security_prevention",
     "subcategory": "fire_hazard", "severity": "major", "priority": "urgent",
     "handling_level": "town", "town_code": "320505001", "grid_code": "320505001001003",
     "reported_at": T0 - timedelta(minutes=3), "filed_at": T0, "rule_id": "fire.corridor",
@@ -63,10 +66,11 @@ def _pages() -> dict[str, str]:
     entries = _entries()
     tampered = [*entries[:3], Entry(**{**entries[3].__dict__, "on_time": True}), *entries[4:]]
     return {
-        "casefile_zh-CN.html": render_html(CASE, entries),
-        "casefile_en.html": render_html(CASE, [e.to_dict() for e in entries], lang="en"),
-        "casefile_broken_zh-CN.html": render_html({**CASE, "state": "closed"}, tampered),
-        "casefile_broken_en.html": render_html({"case_number": "GS-1", "state": "odd"},
+        "casefile_zh-CN.html": render_page(CASE, entries, CONTEXT),
+        "casefile_en.html": render_page(CASE, [e.to_dict() for e in entries], CONTEXT,
+                                        lang="en"),
+        "casefile_broken_zh-CN.html": render_page({**CASE, "state": "closed"}, tampered),
+        "casefile_broken_en.html": render_page({"case_number": "GS-1", "state": "odd"},
                                                tampered, lang="en", tz="UTC"),
     }
 

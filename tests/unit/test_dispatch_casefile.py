@@ -1,5 +1,5 @@
 """The electronic case file (P5.3.4): canonical JSON, hash chain, frozen on-time flags,
-printable page."""
+and the stored forms (the printable page: test_casefile_page.py)."""
 
 import dataclasses
 import hashlib
@@ -19,7 +19,6 @@ from services.dispatch.domain.casefile import (
     entry_hash,
     format_instant,
     link,
-    render_html,
     stage_outcome,
     verify,
 )
@@ -173,67 +172,6 @@ def test_stage_outcome():
         stage_outcome(due, datetime(2026, 11, 26, 11, 0))
 
 
-# --- printable page ------------------------------------------------------------------------
-
-CASE = {
-    "case_number": "GS20261128-000123", "state": "resolved",
-    "work_category": "public_security_prevention", "subcategory": "fire_hazard_corridor",
-    "grid_code": "320505001001003", "town_code": "320505001", "reported_at": T0,
-    "description": "3幢楼道<script>alert('x')</script>堆放杂物", "private": True,
-}
-
-
-def test_page_shows_the_whole_file_in_chinese_with_english_labels(linked):
-    page = render_html(CASE, linked)
-    assert page.startswith('<!DOCTYPE html><html lang="zh-CN">')
-    assert "电子案卷" in page and "Electronic case file" in page
-    assert "GS20261128-000123" in page
-    assert "已办结待回访" in page and "Resolved, awaiting return visit" in page
-    assert "部门签收（报到）" in page and "Department reported in" in page
-    assert "2026-11-26 10:00:00 +0800" in page  # local clock
-    assert "department:emergency_management" in page
-    assert "按时" in page and "杂物已清理，通道畅通" in page
-    assert "案卷完整性校验通过" in page
-    assert page.count("<tr><td>") == len(linked)
-    assert linked[0].hash[:12] in page
-
-
-def test_page_escapes_everything(linked):
-    nasty = dataclasses.replace(entries()[0], reason='<img src=x onerror="1">',
-                                actor_sub="<b>", data={"<k>": "</td>"})
-    page = render_html(CASE, chain([nasty]))
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "<img" not in page and "&lt;img src=x onerror=&quot;1&quot;&gt;" in page
-    assert "<b>" not in page and "</td>\"" not in page
-    assert "&lt;/td&gt;" in page
-
-
-def test_page_in_english_only():
-    page = render_html(CASE, chain(entries()), lang="en")
-    assert '<html lang="en">' in page
-    assert "Electronic case file" in page and "电子案卷" not in page
-    assert "Hash chain verified" in page
-
-
-def test_page_reports_a_broken_chain(linked):
-    tampered = [*linked[:2], dataclasses.replace(linked[2], on_time=False), linked[3]]
-    page = render_html(CASE, tampered)
-    assert "案卷校验失败：第 3 条起不可信" in page
-    assert "超时" in page
-
-
-def test_page_accepts_stored_rows_and_unknown_actions(linked):
-    extra = link(Entry(5, T0 + timedelta(days=4), "ops", "district_admin", "archived_offsite"),
-                 linked[-1].hash)
-    page = render_html(CASE, [e.to_dict() for e in [*linked, extra]])
-    assert "archived_offsite" in page and "案卷完整性校验通过" in page
-
-
-def test_page_refuses_unknown_languages(linked):
-    with pytest.raises(ValueError):
-        render_html(CASE, linked, lang="fr")
-
-
 def test_a_boolean_is_not_a_sequence_number():
     at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
     with pytest.raises(ValueError):
@@ -269,12 +207,3 @@ def test_instants_are_written_in_utc_whatever_the_machines_zone(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
-
-
-def test_a_page_of_entries_not_yet_hashed_shows_empty_hashes():
-    """A draft (entries before linking) prints with empty hash cells and a broken verdict,
-    and a case without a number prints without one."""
-    page = render_html({"state": "filed"}, [Entry(1, T0, "svc", "system", "filed")], lang="en")
-    assert "<title>Case file </title>" in page and "<h1>Electronic case file </h1>" in page
-    assert page.count("<code></code>") == 1
-    assert "Hash chain broken: entries from seq 1 on" in page

@@ -15,20 +15,17 @@ flag once, it is written into the entry that ends the stage, and it is never rec
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 __all__ = [
     "ACTION_LABELS", "GENESIS_HASH", "LANGUAGES", "Entry", "canonical_json", "chain",
-    "entry_hash", "format_instant", "link", "parse_instant", "render_html", "stage_outcome",
-    "verify",
+    "entry_hash", "format_instant", "link", "parse_instant", "stage_outcome", "verify",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -145,7 +142,8 @@ def _instant(value: datetime | str) -> datetime:
     return value if isinstance(value, datetime) else parse_instant(value)
 
 
-def _entry(value: Entry | Mapping[str, Any]) -> Entry:
+def as_entry(value: Entry | Mapping[str, Any]) -> Entry:
+    """An entry, from itself or from its stored (or exported) form."""
     return value if isinstance(value, Entry) else Entry.from_dict(value)
 
 
@@ -164,7 +162,7 @@ def chain(entries: Iterable[Entry | Mapping[str, Any]],
     """Link entries in order, starting after ``prev_hash`` (the genesis for a new file)."""
     result = []
     for entry in entries:
-        linked = link(_entry(entry), prev_hash)
+        linked = link(as_entry(entry), prev_hash)
         result.append(linked)
         prev_hash = linked.hash  # type: ignore[assignment]
     return result
@@ -176,7 +174,7 @@ def verify(entries: Iterable[Entry | Mapping[str, Any]]) -> tuple[bool, int | No
     prev_hash = GENESIS_HASH
     for expected_seq, raw in enumerate(entries, start=1):
         try:
-            entry = _entry(raw)
+            entry = as_entry(raw)
         except (KeyError, TypeError, ValueError):
             return False, expected_seq
         if (entry.seq != expected_seq or entry.prev_hash != prev_hash
@@ -192,7 +190,7 @@ def stage_outcome(due_at: datetime, ended_at: datetime) -> bool:
     return _require_aware(ended_at, "ended_at") <= _require_aware(due_at, "due_at")
 
 
-# --- printable page -----------------------------------------------------------------------
+# --- names of actions and states (the printable page is casefile_page.py) -----------------
 
 # History vocabulary (uReport, §4): named actions; unknown actions are shown by their code.
 ACTION_LABELS: dict[str, tuple[str, str]] = {
@@ -220,6 +218,8 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "delay_refused": ("不同意延时", "Delay refused"),
     "report_refused": ("部门报告被拒收", "Department report refused"),
     "escalated": ("督办", "Escalated"),
+    "escalation": ("督办", "Escalated"),
+    "notification_sent": ("已发送通知", "Notification sent"),
     "note": ("备注", "Note"),
 }
 
@@ -233,140 +233,3 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
     "suspended": ("挂账", "Suspended"),
     "cancelled": ("已注销", "Cancelled"),
 }
-
-_CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("case_number", "案件编号", "Case number"),
-    ("state", "状态", "State"),
-    ("work_category", "工作类别", "Work category"),
-    ("subcategory", "小类", "Subcategory"),
-    ("severity", "严重程度", "Severity"),
-    ("priority", "优先级", "Priority"),
-    ("handling_level", "处理层级", "Handling level"),
-    ("town_code", "镇街编码", "Town code"),
-    ("grid_code", "网格编码", "Grid code"),
-    ("reported_at", "上报时间", "Reported at"),
-    ("filed_at", "立案时间", "Filed at"),
-    ("rule_id", "分流规则", "Triage rule"),
-    ("rule_version", "规则版本", "Rule version"),
-    ("rework_count", "返工次数", "Rework count"),
-    ("resolved_at", "办结时间", "Resolved at"),
-    ("closed_at", "结案时间", "Closed at"),
-    ("description", "案件描述", "Description"),
-)
-
-_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("序号", "Seq"), ("时间", "Time"), ("操作", "Action"), ("操作人", "Actor"),
-    ("状态变化", "State"), ("意见/理由", "Reason"), ("时限", "Deadline"),
-    ("是否按时", "On time"), ("通知", "Notifications"), ("数据", "Data"), ("校验码", "Hash"),
-)
-
-_STYLE = (
-    "body{font-family:sans-serif;font-size:12px;margin:16px}"
-    "table{border-collapse:collapse;width:100%}"
-    "th,td{border:1px solid #999;padding:3px 5px;vertical-align:top;text-align:left}"
-    ".en{color:#555;font-size:90%}.bad{color:#b00;font-weight:bold}.ok{color:#070}"
-    "code{font-size:90%;word-break:break-all}"
-    "@media print{body{margin:0}tr{page-break-inside:avoid}}"
-)
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _label(zh: str, en: str, lang: str) -> str:
-    if lang == "en":
-        return _e(en)
-    return f'{_e(zh)} <span class="en" lang="en">{_e(en)}</span>'
-
-
-def _local(moment: datetime | None, tz: ZoneInfo) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %z")
-
-
-def _value(value: Any, tz: ZoneInfo) -> str:
-    if isinstance(value, datetime):
-        return _e(_local(value, tz))
-    return _e(value)
-
-
-def _named(code: str | None, labels: Mapping[str, tuple[str, str]], lang: str) -> str:
-    if not code:
-        return ""
-    if code in labels:
-        return _label(*labels[code], lang)
-    return _e(code)
-
-
-def _on_time(flag: bool | None, lang: str) -> str:
-    if flag is None:
-        return "—"
-    if flag:
-        return f'<span class="ok">{_label("按时", "On time", lang)}</span>'
-    return f'<span class="bad">{_label("超时", "Late", lang)}</span>'
-
-
-def _notifications(items: Sequence[Mapping[str, Any]]) -> str:
-    return "<br>".join(
-        _e(", ".join(f"{k}={v}" for k, v in sorted(item.items()))) for item in items)
-
-
-def _row(entry: Entry, tz: ZoneInfo, lang: str) -> str:
-    states = " → ".join(
-        s for s in (_named(entry.from_state, STATE_LABELS, lang),
-                    _named(entry.to_state, STATE_LABELS, lang)) if s)
-    actor = f"{_e(entry.actor_role)}<br><code>{_e(entry.actor_sub)}</code>"
-    data = canonical_json(dict(entry.data)).decode("utf-8") if entry.data else ""
-    cells = (
-        _e(entry.seq), _e(_local(entry.at, tz)), _named(entry.action, ACTION_LABELS, lang),
-        actor, states, _e(entry.reason), _e(_local(entry.deadline, tz)),
-        _on_time(entry.on_time, lang), _notifications(entry.notifications),
-        f"<code>{_e(data)}</code>" if data else "", f"<code>{_e((entry.hash or '')[:12])}</code>",
-    )
-    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-
-
-def _case_table(case: Mapping[str, Any], tz: ZoneInfo, lang: str) -> str:
-    rows = []
-    for key, zh, en in _CASE_FIELDS:
-        if case.get(key) is None:
-            continue
-        value = case[key]
-        shown = _named(str(value), STATE_LABELS, lang) if key == "state" else _value(value, tz)
-        rows.append(f"<tr><th>{_label(zh, en, lang)}</th><td>{shown}</td></tr>")
-    return "<table class=\"case\">" + "".join(rows) + "</table>"
-
-
-def _verdict(entries: Sequence[Entry], lang: str) -> str:
-    ok, bad_seq = verify(entries)
-    if ok:
-        return f'<p class="ok">{_label("案卷完整性校验通过", "Hash chain verified", lang)}</p>'
-    text = _label(f"案卷校验失败：第 {bad_seq} 条起不可信",
-                  f"Hash chain broken: entries from seq {bad_seq} on cannot be trusted", lang)
-    return f'<p class="bad">{text}</p>'
-
-
-def render_html(case: Mapping[str, Any], entries: Sequence[Entry | Mapping[str, Any]],
-                lang: str = "zh-CN", tz: str = "Asia/Shanghai") -> str:
-    """A printable page of the whole case file (P5.3.4): the case, the chain's verdict and
-    every entry.  Everything from data is HTML-escaped.  ``lang``: ``zh-CN`` (Chinese with
-    English labels) or ``en``.  Times are shown on the local clock of ``tz``."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"lang must be one of {', '.join(LANGUAGES)} (got {lang!r})")
-    zone = ZoneInfo(tz)
-    items = [_entry(e) for e in entries]
-    title = _label("电子案卷", "Electronic case file", lang)
-    number = _e(case.get("case_number", ""))
-    head = "".join(f"<th>{_label(zh, en, lang)}</th>" for zh, en in _COLUMNS)
-    rows = "".join(_row(entry, zone, lang) for entry in items)
-    return (
-        f'<!DOCTYPE html><html lang="{_e(lang)}"><head><meta charset="utf-8">'
-        f"<title>{_e('电子案卷' if lang == 'zh-CN' else 'Case file')} {number}</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<h1>{title} {number}</h1>{_case_table(case, zone, lang)}"
-        f"<h2>{_label('办理过程', 'History', lang)}</h2>{_verdict(items, lang)}"
-        f"<table class=\"entries\"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-        "</body></html>\n"
-    )
