@@ -87,6 +87,18 @@ ROLE: _Table = {  # P5.0 and the platform's own roles
     Role.OPS_VIEWER: ("运行中心值班员", "Operations viewer"),
 }
 
+# P5.3: where a case stands (services/dispatch/domain/states.py)
+CASE_STATE: _Table = {
+    "filed": ("已立案", "Filed"),
+    "handling_local": ("本级办理中", "Handled locally"),
+    "dispatched": ("已派遣", "Dispatched"),
+    "in_progress": ("办理中", "In progress"),
+    "resolved": ("已办结待回访", "Resolved, awaiting return visit"),
+    "closed": ("已结案", "Closed"),
+    "suspended": ("挂账", "Suspended"),
+    "cancelled": ("已注销", "Cancelled"),
+}
+
 # P5.3.2: the level a case is handled at
 HANDLING_LEVEL: _Table = {
     "grid": ("网格", "Grid"),
@@ -124,9 +136,15 @@ CHANNEL: _Table = {
 TABLES: Mapping[str, _Table] = {
     "work_category": WORK_CATEGORY, "info_class": INFO_CLASS, "severity": SEVERITY,
     "priority": PRIORITY, "source": SOURCE, "assignment_role": ASSIGNMENT_ROLE,
-    "card": CARD, "role": ROLE, "handling_level": HANDLING_LEVEL,
+    "card": CARD, "role": ROLE, "handling_level": HANDLING_LEVEL, "case_state": CASE_STATE,
     "escalation_kind": ESCALATION_KIND, "notify_kind": NOTIFY_KIND, "channel": CHANNEL,
 }
+
+
+def as_json(lang: str) -> dict[str, dict[str, str]]:
+    """Every table in one language, for pages that label codes in the browser."""
+    return {name: {str(code): names[1] if lang == "en" else names[0]
+                   for code, names in table.items()} for name, table in TABLES.items()}
 
 
 def label(table: str, code: object, lang: str = "zh-CN") -> str:

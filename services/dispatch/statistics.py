@@ -46,6 +46,7 @@ import sqlalchemy as sa
 from gridgov_common.errors import Unprocessable
 from gridgov_common.roles import CODE_LENGTH, ScopeLevel
 from services.dispatch.domain import states
+from services.dispatch.master_data import current_subcategories
 from services.dispatch.models import assignments, cases, escalations
 from services.dispatch.queries import overdue_condition
 
@@ -171,12 +172,19 @@ def _iso(moment: datetime | None) -> str | None:
 def recent_cases(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:
     c = cases.c
     query = (sa.select(c.case_id, c.case_number, c.state, c.town_code, c.grid_code,
-                       c.work_category, c.severity, c.updated_at)
+                       c.work_category, c.subcategory, c.severity, c.updated_at)
              .where(in_scope(scope_codes), c.sensitive.is_(False))  # P5.2.5: counts only
              .order_by(c.updated_at.desc(), c.case_id.desc())
              .limit(RECENT))
-    return [{**row, "updated_at": _iso(row["updated_at"])}
+    names = current_subcategories(session) or {}
+    return [{**row, "updated_at": _iso(row["updated_at"]),
+             "subcategory_name": _names(names.get(row["subcategory"]))}
             for row in session.execute(query).mappings()]
+
+
+def _names(entry: dict[str, Any] | None) -> dict[str, str] | None:
+    """The subcategory's names from the followed catalogue (the feed shows them)."""
+    return {"zh-CN": entry["name_zh"], "en": entry["name_en"]} if entry else None
 
 
 def recent_escalations(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:

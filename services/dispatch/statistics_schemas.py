@@ -60,6 +60,10 @@ class RecentCaseSchema(Schema):
     town_code = fields.String()
     grid_code = fields.String()
     work_category = fields.String()
+    subcategory = fields.String()
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, metadata={
+                                       "description": "zh-CN and en names (the catalogue)"})
     severity = fields.String()
     updated_at = fields.DateTime()
 

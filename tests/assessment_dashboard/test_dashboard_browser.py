@@ -5,6 +5,7 @@ missing: ``apt-get install -y --no-install-recommends chromium``."""
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlencode
 
@@ -17,6 +18,8 @@ from tests.amqp import publish
 from tests.assessment_dashboard.browser import dump_dom, parse
 
 QUEUE = "registry.intake"
+SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")  # public_security, water_affairs …
+ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def load(port: int, token: str | None = None, **params) -> object:
@@ -103,6 +106,17 @@ def test_the_page_shows_the_district_in_chinese(dashboard, dead_letter, web_conf
     assert [li.attrs["data-case-number"] for li in escalation] == ["GS-K1"]
     assert "黄牌督办" in escalation[0].text and "民政" in escalation[0].text
     assert feed[0].find_all("span", **{"class": "detail"})[0].text.startswith("已派遣")
+    # issue 11: what people read is named — work category, grid and town by name
+    first = feed[0].find_all("span", **{"class": "detail"})[0].text
+    with db_engine.connect() as conn:
+        grid_names = dict(conn.execute(sa.text("SELECT grid_code, name FROM registry.grids")
+                                       ).all())
+    assert any(name in first for name in grid_names.values()), first
+    assert any(name in first for name in names.values()), first
+    for section in ("feed", "departments", "towns"):
+        shown = page.by_id(section).text
+        assert not SNAKE_CODE.search(shown), (section, SNAKE_CODE.search(shown).group(0))
+        assert not ISO_INSTANT.search(shown), section
 
 
 def test_lang_en_renders_english(dashboard, web_config_port, viewer):
@@ -116,7 +130,8 @@ def test_lang_en_renders_english(dashboard, web_config_port, viewer):
     assert cells(civil)["department"] == "Civil Affairs"
     assert page.by_id("lang-toggle").attrs["data-lang-target"] == "zh-CN"
     escalation = page.by_id("feed").find_all("li", data_kind="escalation")[0]
-    assert "yellow card" in escalation.text and "Civil Affairs" in escalation.text
+    assert "Yellow card" in escalation.text and "Civil Affairs" in escalation.text
+    assert not SNAKE_CODE.search(page.by_id("feed").text)
 
 
 def test_polling_again_adds_nothing_twice_to_the_feed(dashboard, web_config_port, viewer,

@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.dispatch import statistics
 from services.dispatch.metrics import CaseMetricsCollector
-from services.dispatch.models import assignments, cases, escalations
+from services.dispatch.models import assignments, cases, catalogue_versions, escalations
 from services.dispatch.service import DispatchService
 
 T1, T2 = "320505001", "320505002"
@@ -142,7 +142,24 @@ def test_statistics_of_the_whole_district_match_the_hand_counts(db_engine, fixtu
     assert found["recent"][0] == {
         "case_id": c1["case_id"], "case_number": "N-C1", "state": "dispatched",
         "town_code": T1, "grid_code": G1A, "work_category": "safety", "severity": "general",
+        "subcategory": "fire_hazard", "subcategory_name": None,  # no catalogue followed yet
         "updated_at": c1["updated_at"].isoformat()}
+
+
+def test_recent_cases_carry_the_subcategorys_names(db_engine, fixture_cases):
+    """Issue 11: the live feed names what a case is about, from the catalogue dispatch
+    follows (events.catalogue.published)."""
+    with db_engine.begin() as conn:
+        conn.execute(sa.insert(catalogue_versions).values(
+            version=1, published_by="admin-1", subcategories=[
+                {"code": "fire_hazard", "name_zh": "消防隐患", "name_en": "Fire hazard"}]))
+    with db_engine.connect() as conn:
+        found = statistics.case_statistics(conn, None, fixture_cases["now"])
+    named = {r["subcategory_name"]["zh-CN"] for r in found["recent"]
+             if r["subcategory"] == "fire_hazard"}
+    assert named == {"消防隐患"}
+    assert found["recent"][0]["subcategory_name"] == {"zh-CN": "消防隐患",
+                                                      "en": "Fire hazard"}
     assert [(e["case_number"], e["kind"], e["card"], e["level"], e["department"],
              e["target_role"]) for e in found["escalations"]] == [
         ("N-C8", "ack_timeout", "red", 2, "police", "district_admin"),

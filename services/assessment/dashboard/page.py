@@ -5,9 +5,11 @@ the map is SVG drawn from the registry's GeoJSON, no tile server."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 
+from gridgov_common import labels
 from gridgov_common.errors import NotFound
 from services.assessment.dashboard.schemas import STATIC_NAME
 
@@ -64,6 +66,7 @@ def render(lang: str, refresh_seconds: int) -> str:
     <table id="queues"><thead></thead><tbody></tbody></table></section>
   <section id="health-section"><h2 data-i18n="health"></h2><ul id="health"></ul></section>
 </main>
+<script src="/dashboard/static/labels.js"></script>
 <script src="/dashboard/static/i18n.js"></script>
 <script src="/dashboard/static/map.js"></script>
 <script src="/dashboard/static/dashboard.js"></script>
@@ -72,10 +75,21 @@ def render(lang: str, refresh_seconds: int) -> str:
 """
 
 
+def labels_script() -> bytes:
+    """``labels.js``: the names of the platform's fixed codes (work categories, states,
+    cards, roles…) from gridgov_common/labels.py, the one table every output uses."""
+    tables = {lang: labels.as_json(lang) for lang in labels.LANGUAGES}
+    return ("/* generated from gridgov_common/labels.py */\n\"use strict\";\n"
+            f"window.GRIDGOV_LABELS = {json.dumps(tables, ensure_ascii=False)};\n"
+            ).encode()
+
+
 def static_file(name: str) -> tuple[bytes, str]:
     """A file of ``static/`` by plain name only (no paths, so nothing outside it)."""
     if not re.match(STATIC_NAME, name):
         raise NotFound(f"no static file {name}")
+    if name == "labels.js":
+        return labels_script(), CONTENT_TYPES[".js"]
     path = STATIC_DIR / name
     if not path.is_file():
         raise NotFound(f"no static file {name}")

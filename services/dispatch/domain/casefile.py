@@ -23,6 +23,8 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
+from gridgov_common.labels import CASE_STATE
+
 __all__ = [
     "ACTION_LABELS", "GENESIS_HASH", "LANGUAGES", "Entry", "canonical_json", "chain",
     "entry_hash", "format_instant", "link", "parse_instant", "stage_outcome", "verify",
@@ -223,13 +225,4 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "note": ("备注", "Note"),
 }
 
-STATE_LABELS: dict[str, tuple[str, str]] = {
-    "filed": ("已立案", "Filed"),
-    "handling_local": ("本级办理中", "Handled locally"),
-    "dispatched": ("已派遣", "Dispatched"),
-    "in_progress": ("办理中", "In progress"),
-    "resolved": ("已办结待回访", "Resolved, awaiting return visit"),
-    "closed": ("已结案", "Closed"),
-    "suspended": ("挂账", "Suspended"),
-    "cancelled": ("已注销", "Cancelled"),
-}
+STATE_LABELS = CASE_STATE  # one table of state names (gridgov_common/labels.py)

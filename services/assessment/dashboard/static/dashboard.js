@@ -7,6 +7,7 @@
   var LANG_KEY = "gridgov.dashboard.lang";
   var FEED_LIMIT = 50;
   var I18N = window.GRIDGOV_I18N;
+  var LABELS = window.GRIDGOV_LABELS;  // names of fixed codes (gridgov_common/labels.py)
   var MAP = window.GRIDGOV_MAP;
   var body = document.body;
   var state = { lang: "zh-CN", token: "", data: null, seen: null, feed: [], timer: null,
@@ -180,10 +181,23 @@
     });
   }
 
-  /* A code as the dictionary names it (states, escalation kinds, cards), else as is. */
+  /* A code as the platform's tables name it (case states, work categories, escalation
+     kinds, cards, roles), else as is. */
   function label(group, value) {
-    var names = t()[group] || {};
+    var names = (LABELS[state.lang] || {})[group] || {};
     return names[value] || value;
+  }
+
+  /* Grid codes by the registry's names: "锦绣一网格 · 枫桥街道". */
+  function placeName(code) {
+    var features = (state.data && state.data.grids && state.data.grids.features) || [];
+    for (var i = 0; i < features.length; i += 1) {
+      var p = features[i].properties || {};
+      if (p.grid_code === code) {
+        return [p.name, p.town_name].filter(Boolean).join(" · ") || code;
+      }
+    }
+    return code;
   }
 
   /* Items keep raw codes and are labelled at render time, so the toggle relabels them. */
@@ -192,12 +206,14 @@
     var items = cases.recent.map(function (c) {
       return { key: "case:" + c.case_id + ":" + c.state + ":" + c.updated_at, kind: "case",
                at: c.updated_at, number: c.case_number, card: "",
-               parts: [["state", c.state], ["", c.work_category], ["", c.grid_code]] };
+               parts: [["case_state", c.state], ["work_category", c.work_category],
+                       ["subcategory", c.subcategory_name], ["place", c.grid_code]] };
     }).concat(cases.escalations.map(function (e) {
       return { key: "esc:" + e.case_number + ":" + e.kind + ":" + e.level + ":" + e.at,
                kind: "escalation", at: e.at, number: e.case_number, card: e.card || "",
                parts: [["escalation_kind", e.kind], ["card", e.card],
-                       ["department", e.department || e.target_role]] };
+                       e.department ? ["department", e.department]
+                                    : ["role", e.target_role]] };
     }));
     return items.sort(function (a, b) { return a.at < b.at ? 1 : a.at > b.at ? -1 : 0; });
   }
@@ -205,7 +221,10 @@
   function feedDetail(item) {
     var department = departmentName(state.data && state.data.departments);
     return item.parts.filter(function (part) { return part[1]; }).map(function (part) {
-      return part[0] === "department" ? department(part[1]) : label(part[0], part[1]);
+      if (part[0] === "department") { return department(part[1]); }
+      if (part[0] === "place") { return placeName(part[1]); }
+      if (part[0] === "subcategory") { return part[1][state.lang] || part[1]["zh-CN"]; }
+      return label(part[0], part[1]);
     }).join(" · ");
   }
 

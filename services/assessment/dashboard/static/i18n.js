@@ -1,4 +1,5 @@
-/* Every string the dashboard shows, in zh-CN (default) and en. Plain ES2019, no build. */
+/* Every string the dashboard shows, in zh-CN (default) and en. Plain ES2019, no build.
+   Names of codes (states, categories, cards, roles) come from labels.js. */
 "use strict";
 
 window.GRIDGOV_I18N = {
@@ -53,13 +54,7 @@ window.GRIDGOV_I18N = {
     section_departments: "部门名录",
     section_cases: "案件统计",
     section_queues: "消息队列",
-    section_health: "服务状态",
-    state: {
-      filed: "已立案", handling_local: "本级处置", dispatched: "已派遣", in_progress: "处置中",
-      resolved: "待回访", closed: "已结案", suspended: "挂账", cancelled: "已注销"
-    },
-    escalation_kind: { ack_timeout: "超时未签收", overdue: "超期未办结", unroutable: "无法派发" },
-    card: { ordinary: "普通督办", yellow: "黄牌督办", red: "红牌督办" }
+    section_health: "服务状态"
   },
   en: {
     title: "District operations centre",
@@ -112,14 +107,6 @@ window.GRIDGOV_I18N = {
     section_departments: "Department names",
     section_cases: "Case statistics",
     section_queues: "Queues",
-    section_health: "Service health",
-    state: {
-      filed: "filed", handling_local: "handled locally", dispatched: "dispatched",
-      in_progress: "in progress", resolved: "awaiting return visit", closed: "closed",
-      suspended: "suspended", cancelled: "cancelled"
-    },
-    escalation_kind: { ack_timeout: "not acked in time", overdue: "overdue",
-                       unroutable: "could not be dispatched" },
-    card: { ordinary: "ordinary card", yellow: "yellow card", red: "red card" }
+    section_health: "Service health"
   }
 };

@@ -79,8 +79,10 @@
       var code = props.grid_code;
       var c = counts[code] || { open: 0, overdue: 0 };
       var lvl = level(c);
-      var label = t.grid + " " + code + (props.name ? " " + props.name : "") + " · " +
-        t.open + " " + c.open + " · " + t.overdue + " " + c.overdue;
+      // names first (grid, community, town), the code beside them
+      var place = [props.name, props.community_name, props.town_name].filter(Boolean);
+      var label = (place.length ? place.join(" · ") + " (" + code + ")" : t.grid + " " + code) +
+        " · " + t.open + " " + c.open + " · " + t.overdue + " " + c.overdue;
       var path = el("path", {
         d: pathData(feature.geometry, project), "class": "grid grid-" + lvl,
         fill: FILL[lvl], stroke: "#263238", "stroke-width": "1", "fill-rule": "evenodd",
