@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
+from gridgov_common import department_seed
 from gridgov_common.contract.routing import (
     ALERTS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
@@ -46,12 +47,9 @@ DEFAULT_API = "http://guest:guest@127.0.0.1:15672"
 USER_PREFIX = "dept."
 QUEUE_PREFIX = "dept."  # queues are dept.<code>.<purpose> (docs/BUS-CONTRACT.md section 9)
 TIMEOUT = 10.0
-# Departments of the demo data (services/dispatch/domain/default_rules.json, lead/assist).
-DEMO_DEPARTMENTS: tuple[str, ...] = (
-    "civil_affairs", "comprehensive_governance", "ecology_environment",
-    "emergency_management", "fire", "health", "human_resources", "organization",
-    "public_security", "veterans_affairs",
-)
+# Departments of the demo data: the register's first version (gridgov_common/departments.json,
+# the departments services/dispatch/domain/default_rules.json routes to).
+DEMO_DEPARTMENTS: tuple[str, ...] = department_seed.codes()
 
 
 # The department queues the platform declares (a department cannot: configure is ^$).

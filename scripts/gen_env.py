@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import sys
@@ -38,14 +39,12 @@ def _b64_key(n: int) -> Callable[[], str]:
 DB_SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 
 
-# The demo district's departments (gridgov_common.bus_users.DEMO_DEPARTMENTS; copied, since
-# this script runs before .venv exists; tests/test_tooling.py holds them equal). In compose
-# each logs in as its own broker user dept.<code> (issue 10), like a real department.
-DEMO_DEPARTMENTS = (
-    "civil_affairs", "comprehensive_governance", "ecology_environment",
-    "emergency_management", "fire", "health", "human_resources", "organization",
-    "public_security", "veterans_affairs",
-)
+# The demo district's departments: the register's first version, read as plain JSON (this
+# script runs before .venv exists). In compose each logs in as its own broker user
+# dept.<code> (issue 10), like a real department.
+SEED = Path(__file__).resolve().parent.parent / "gridgov_common" / "departments.json"
+DEMO_DEPARTMENTS = tuple(sorted(entry["code"] for entry in
+                                json.loads(SEED.read_text(encoding="utf-8"))["departments"]))
 
 
 def _service_url(service: str) -> Callable[[dict], str]:

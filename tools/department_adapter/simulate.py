@@ -23,6 +23,7 @@ SIGTERM or SIGINT stops every adapter after the message in hand.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -30,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -41,13 +43,11 @@ from .adapter import (
     parse_bool,
 )
 
-# The departments of services/registry/domain/staff.py (DEPARTMENTS); copied, not imported,
-# so that this tool needs nothing of gridgov (tests/test_department_adapter.py checks it).
-DEFAULT_DEPARTMENTS = (
-    "organization", "comprehensive_governance", "civil_affairs", "public_security",
-    "human_resources", "health", "ecology_environment", "emergency_management",
-    "veterans_affairs", "fire",
-)
+# The demo district's departments: the register's first version, read as plain JSON so that
+# this tool imports nothing of gridgov (it runs beside it, in the same image or checkout).
+SEED = Path(__file__).resolve().parents[2] / "gridgov_common" / "departments.json"
+DEFAULT_DEPARTMENTS = tuple(entry["code"] for entry in
+                            json.loads(SEED.read_text(encoding="utf-8"))["departments"])
 DEFAULT_RESULT_AFTER = 5.0
 JOIN_SECONDS = 15.0
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from gridgov_common import department_seed
 from gridgov_common.contract.routing import InfoClass, WorkCategory
 from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
 
@@ -146,49 +147,19 @@ class Department:
     work_categories: tuple[WorkCategory, ...]
 
 
-_W = WorkCategory
-# P4.2: the ten departments brought into grid management.  Which work categories each
-# answers for is our reading of their statutory remits (documented per line); "other"
+# P4.2: the ten departments brought into grid management, as data: which work categories
+# each answers for is our reading of their statutory remits (each entry's ``remit``); "other"
 # (P5.2.8, tasks from above) is routed by the town's triage (P5.3.2), not by default.
 # Community corrections and released prisoners belong to justice bureaus, which P4.2 folds
-# into the political-legal line (综治/政法).
-DEPARTMENTS: tuple[Department, ...] = (
-    # Party building, Party branches per grid (P4.3), mass organisations
-    Department("organization", "组织", "Organization",
-               (_W.POLICY_PUBLICITY, _W.PUBLIC_OPINION)),
-    # political-legal: disputes, petitions, stability, special groups, law publicity
-    Department("comprehensive_governance", "综治（政法）",
-               "Comprehensive Governance (Political-Legal)",
-               (_W.DISPUTE_MEDIATION, _W.PUBLIC_SECURITY_PREVENTION,
-                _W.SPECIAL_GROUP_ASSISTANCE, _W.PUBLIC_OPINION, _W.POLICY_PUBLICITY,
-                _W.MAJOR_EVENT)),
-    # low-income allowance, hardship relief, elderly and disabled services
-    Department("civil_affairs", "民政", "Civil Affairs",
-               (_W.LIVELIHOOD_SERVICE, _W.SPECIAL_GROUP_ASSISTANCE, _W.POLICY_PUBLICITY)),
-    # public order, drug users, hazardous goods, incidents
-    Department("public_security", "公安", "Public Security",
-               (_W.PUBLIC_SECURITY_PREVENTION, _W.SPECIAL_GROUP_ASSISTANCE,
-                _W.DISPUTE_MEDIATION, _W.MAJOR_EVENT)),
-    # social insurance, unemployment registration, labour disputes
-    Department("human_resources", "人社", "Human Resources and Social Security",
-               (_W.LIVELIHOOD_SERVICE, _W.DISPUTE_MEDIATION, _W.POLICY_PUBLICITY)),
-    # health services, severe mental disorders, public-health emergencies
-    Department("health", "卫健", "Health",
-               (_W.LIVELIHOOD_SERVICE, _W.SPECIAL_GROUP_ASSISTANCE, _W.MAJOR_EVENT,
-                _W.POLICY_PUBLICITY)),
-    # pollution complaints and incidents
-    Department("ecology_environment", "生态环境", "Ecology and Environment",
-               (_W.PUBLIC_OPINION, _W.MAJOR_EVENT, _W.POLICY_PUBLICITY)),
-    # safety hazards, accidents, emergencies
-    Department("emergency_management", "应急管理", "Emergency Management",
-               (_W.PUBLIC_SECURITY_PREVENTION, _W.MAJOR_EVENT, _W.POLICY_PUBLICITY)),
-    # veterans' care (P5.2.1 names it among livelihood services), veterans' petitions
-    Department("veterans_affairs", "退役军人事务", "Veterans Affairs",
-               (_W.LIVELIHOOD_SERVICE, _W.DISPUTE_MEDIATION, _W.POLICY_PUBLICITY)),
-    # fire hazards (P5.2.4), fires
-    Department("fire", "消防", "Fire and Rescue",
-               (_W.PUBLIC_SECURITY_PREVENTION, _W.MAJOR_EVENT, _W.POLICY_PUBLICITY)),
-)
+# into the political-legal line (综治/政法).  The file is the register's first version and
+# the demo's department list (bus users, compose, simulator): gridgov_common/departments.json
+def _seed() -> tuple[Department, ...]:
+    return tuple(Department(e["code"], e["name_zh"], e["name_en"],
+                            tuple(WorkCategory(c) for c in e["work_categories"]))
+                 for e in department_seed.entries())
+
+
+DEPARTMENTS: tuple[Department, ...] = _seed()
 DEPARTMENTS_BY_CODE: dict[str, Department] = {d.code: d for d in DEPARTMENTS}
 
 
