@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import re
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from eventlet.green import subprocess
 from nameko.rpc import rpc
 
 from services.assessment import appraisal_names
@@ -39,6 +44,7 @@ from tests.assessment.test_appraisal import prepared  # noqa: F401  (fixture)
 from tests.html_headers import assert_html_security_headers
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 HOSTILE = '<script>alert(1)</script>&"王'
 FORMULA = '=HYPERLINK("http://x","y")'
@@ -304,3 +310,29 @@ def test_a_report_made_without_names_is_named_when_read(prepared,  # noqa: F811
                                       "appraisal_reports WHERE report_id = :r"),
                               {"r": rid}).scalar()
     assert not any(stored.values())
+
+
+def _axe(url: str, bearer_header: dict) -> dict:
+    """axe-core on the real page in headless Chromium (tests/assessment/axe_page.py)."""
+    env = {**os.environ, "GRIDGOV_AXE_TOKEN": bearer_header["Authorization"].split(" ")[1]}
+    process = subprocess.Popen([sys.executable, "-m", "tests.assessment.axe_page", url],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        out, err = process.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("axe_page did not finish") from None
+    assert process.returncode == 0, err.decode()[-4000:]
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_the_page_passes_axe_in_a_real_browser(named_report, http, token, lang):
+    url = f"{http.base}appraisals/{named_report['report_id']}.html?lang={lang}"
+    seen = _axe(url, token(*ADMIN))
+    assert seen["status"] == 200 and seen["lang"] == lang
+    assert seen["title"].startswith("枫桥街道" if lang == "zh-CN" else "Grid work")
+    assert seen["requests"] == [url]  # self-contained: no font, script or style fetched
+    assert seen["axe"] == [], seen["axe"]
