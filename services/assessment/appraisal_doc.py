@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from gridgov_common import labels
 from services.assessment.compliance import TZ
 from services.assessment.tabular import Column, Document, Table
 
@@ -84,15 +85,6 @@ TEXT: dict[str, dict[str, str]] = {
                       "accuracy (phone and field spot checks), democratic appraisal, "
                       "quantified points (P5.4.6); failing staff go to adjustment (P5.4.1).",
     },
-}
-ROLES = {  # the words of the grid notice board (services/registry/noticeboard.py, P5.0)
-    "zh-CN": {"town_grid_chief": "镇网格长", "grid_instructor": "网格指导员",
-              "community_grid_chief": "社区网格长", "community_grid_worker": "社区网格员",
-              "neighbourhood_grid_worker": "小区网格员"},
-    "en": {"town_grid_chief": "Town grid chief", "grid_instructor": "Grid instructor",
-           "community_grid_chief": "Community grid chief",
-           "community_grid_worker": "Community grid worker",
-           "neighbourhood_grid_worker": "Neighbourhood grid worker"},
 }
 INDICATORS = {  # key → (zh-CN, en); every key of appraisal_scheme.INDICATORS
     "closure_rate": ("办结率", "Closure rate"),
@@ -253,7 +245,7 @@ def _subject_cells(kind: str, row: dict[str, Any], namer: Namer, lang: str
     if kind == "grid_worker":
         scope_code = row.get("scope_code") or ""
         return {"name": namer.person(row["code"]),
-                "role": ROLES[lang].get(row.get("role") or "", row.get("role") or ""),
+                "role": labels.label("role", row.get("role"), lang),
                 "town": namer.place(scope_code[:9]) if len(scope_code) >= 9 else "",
                 "community": namer.place(scope_code[:12]) if len(scope_code) >= 12 else "",
                 "grid": _grids(row, namer, lang)}
