@@ -18,6 +18,9 @@ HTML_ROUTES = {
         "tests/dispatch/test_case_file_export.py::test_printable_case_file_lists_every_action_escaped",
     "assessment GET /circulars/{circular_id}.html":
         "tests/assessment/test_circulars.py::test_xlsx_csv_and_html_carry_the_same_cells",
+    "assessment GET /appraisals/{report_id}.html":
+        "tests/assessment/test_appraisal_readable.py::"
+        "test_the_printable_page_names_people_places_and_grades_in_chinese",
     "assessment GET /dashboard":
         "tests/assessment_dashboard/test_routes.py::test_page_is_public_offline_html_with_a_strict_policy",
 }

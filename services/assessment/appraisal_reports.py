@@ -1,5 +1,6 @@
 """Half-year assessment reports (P5.4.6): run (a new draft version), publish (frozen; the
-flags go out), read with each role's view, typed inputs, and the table for CSV/XLSX.
+flags go out), read with each role's view, and typed inputs. The documents people read
+(HTML, CSV, XLSX) are built in ``appraisal_doc``.
 
 A report's content holds the scheme it used and every raw value, so nothing typed or
 recorded later changes it; the table's trigger refuses DELETE and every UPDATE except
@@ -19,7 +20,7 @@ from gridgov_common import scoping
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
-from services.assessment import appraisal, appraisal_scheme, tabular
+from services.assessment import appraisal, appraisal_scheme
 from services.assessment.models import appraisal_inputs, appraisal_reports, field_staff
 
 PRODUCER = "assessment"
@@ -41,7 +42,10 @@ def run_scope(principal, asked: str | None) -> str:
 
 
 def run(db, kpis_client, principal, half_year: str, scope: str, scheme_version: int | None,
-        today: date, workday) -> dict[str, Any]:
+        today: date, workday, names_client=None) -> dict[str, Any]:
+    """A new draft version of (half-year, scope). ``names_client`` (appraisal_names) gives
+    the registry's names of the places and people, stored with the figures: a filed report
+    names them as they were (issue 11)."""
     first, last = appraisal.half_year_bounds(half_year)
     until = appraisal.as_of(first, last, today)
     version, scheme = (appraisal_scheme.get(db, scheme_version) if scheme_version
@@ -55,6 +59,10 @@ def run(db, kpis_client, principal, half_year: str, scope: str, scheme_version: 
     content = {"half_year": half_year, "scope": scope, "as_of": until.isoformat(),
                "working_days": len(workdays), "scheme_version": version, "scheme": scheme,
                "rows": rows, "flagged": [r["code"] for r in rows if r["flagged"]]}
+    if names_client is not None:
+        db.commit()  # no transaction held open while the registry answers
+        content["names"] = names_client.for_report(
+            scope, [r["code"] for r in rows if r["subject_kind"] == "grid_worker"])
     db.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                {"k": f"appraisal:{half_year}:{scope}"})  # one version number per run
     number = db.execute(sa.select(sa.func.coalesce(sa.func.max(appraisal_reports.c.version), 0))
@@ -137,8 +145,14 @@ def view(principal, report: dict[str, Any]) -> dict[str, Any] | None:
             return None
     else:
         return None
-    return {**report, "content": {**report["content"], "rows": keep,
-                                  "flagged": [r["code"] for r in keep if r["flagged"]]}}
+    content = {**report["content"], "rows": keep,
+               "flagged": [r["code"] for r in keep if r["flagged"]]}
+    if isinstance(content.get("names"), dict):  # the names of the rows shown, no others
+        people = {r["code"] for r in keep if r["subject_kind"] == "grid_worker"}
+        content["names"] = {**content["names"], "staff": {
+            sub: name for sub, name in (content["names"].get("staff") or {}).items()
+            if sub in people}}
+    return {**report, "content": content}
 
 
 def read(db, principal, report_id: str) -> dict[str, Any]:
@@ -215,34 +229,3 @@ def get_inputs(db, principal, half_year: str) -> list[dict[str, Any]]:
 
 def _num(value) -> float | None:
     return None if value is None else float(value)
-
-
-# -- one table for CSV / XLSX / HTML (services/assessment/tabular.py) -----------------------
-
-def document(report: dict[str, Any]) -> tabular.Document:
-    """One row per subject and indicator: the figures a town checks by hand."""
-    content = report["content"]
-    columns = [tabular.Column(k, k, kind) for k, kind in (
-        ("subject_kind", "text"), ("code", "text"), ("role", "text"), ("town_code", "text"),
-        ("indicator", "text"), ("status", "text"), ("raw", "text"), ("points", "text"),
-        ("weight", "text"), ("weighted", "text"), ("score", "text"), ("grade", "text"),
-        ("coverage", "text"), ("flagged", "text"))]
-    rows = []
-    for subject in content["rows"]:
-        for ind in subject["indicators"]:
-            rows.append({**subject, "indicator": ind["key"], "status": ind["status"],
-                         "raw": _text(ind["raw"]), "points": _text(ind["points"]),
-                         "weight": _text(ind["weight"]), "weighted": _text(ind["weighted"]),
-                         "score": _text(subject["score"]), "grade": subject["grade"] or "",
-                         "coverage": _text(subject["coverage"]),
-                         "flagged": "yes" if subject["flagged"] else ""})
-    meta = [("half_year", report["half_year"]), ("scope", report["scope"]),
-            ("version", str(report["version"])), ("state", report["state"]),
-            ("scheme_version", str(report["scheme_version"])), ("as_of", content["as_of"])]
-    return tabular.Document(title=f"assessment {report['half_year']} {report['scope']}",
-                            lang="en", meta=meta,
-                            tables=[tabular.Table("subjects", columns, rows)])
-
-
-def _text(value) -> str:
-    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)

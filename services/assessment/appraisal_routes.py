@@ -9,10 +9,12 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from gridgov_common import languages
 from gridgov_common.roles import GRID_ROLES, Role
 from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 from gridgov_common.web import http
 from services.assessment import (
+    appraisal_doc,
     appraisal_reports,
     appraisal_schemas,
     appraisal_scheme,
@@ -48,7 +50,8 @@ class DispatchKpis(TimedRpcProxy):
 
 
 class AppraisalRoutes:
-    """Needs ``self.db`` and ``self.appraisal_kpis`` (DispatchKpis) from the service."""
+    """Needs ``self.db``, ``self.appraisal_kpis`` (DispatchKpis), ``self.dispatch_calendar``
+    and ``self.appraisal_names`` (appraisal_names.RegistryNames) from the service."""
 
     # -- base-data spot checks (基础信息准确率) ---------------------------------------------
 
@@ -125,7 +128,7 @@ class AppraisalRoutes:
         return _plain(appraisal_reports.run(
             self.db, self.appraisal_kpis, request.principal, d["half_year"], scope,
             d["scheme_version"], datetime.now(TZ).date(),
-            self.dispatch_calendar.calendar().is_workday))
+            self.dispatch_calendar.calendar().is_workday, self.appraisal_names))
 
     @http("POST", "/appraisals/<string:report_id>/publish", roles=RUNNERS,
           tags=("assessment",),
@@ -148,22 +151,56 @@ class AppraisalRoutes:
     def get_appraisal(self, request, report_id):
         return _plain(appraisal_reports.read(self.db, request.principal, report_id))
 
+    @http("GET", "/appraisals/<string:report_id>.html", roles=REPORT_READERS,
+          query=appraisal_schemas.ReportPageQuerySchema, produces="text/html; charset=utf-8",
+          tags=("assessment",),
+          summary="A report as a printable page: people, grids and communities by name, "
+                  "indicators as columns, grades in words (zh-CN or en; issue 11)")
+    def get_appraisal_html(self, request, report_id):
+        report = self._readable_report(request, report_id)
+        return tabular.to_html(appraisal_doc.document(report, self._report_names(report),
+                                                      _lang(request)))
+
     @http("GET", "/appraisals/<string:report_id>.csv", roles=REPORT_READERS,
-          produces="text/csv; charset=utf-8", tags=("assessment",),
-          summary="A report as CSV, one line per subject and indicator (UTF-8 with BOM)")
+          query=appraisal_schemas.ReportFileQuerySchema, produces="text/csv; charset=utf-8",
+          tags=("assessment",),
+          summary="A report as CSV (UTF-8 with BOM): one row per subject with names, headers "
+                  "in lang; layout=long one row per subject and indicator")
     def get_appraisal_csv(self, request, report_id):
         return self._appraisal_file(request, report_id, "csv")
 
     @http("GET", "/appraisals/<string:report_id>.xlsx", roles=REPORT_READERS,
-          produces=tabular.RENDERERS["xlsx"][1], tags=("assessment",),
-          summary="A report as an Excel workbook")
+          query=appraisal_schemas.ReportFileQuerySchema, produces=tabular.RENDERERS["xlsx"][1],
+          tags=("assessment",),
+          summary="A report as an Excel workbook (the CSV's table; layout=long likewise)")
     def get_appraisal_xlsx(self, request, report_id):
         return self._appraisal_file(request, report_id, "xlsx")
 
+    def _readable_report(self, request, report_id: str) -> dict[str, Any]:
+        return _plain(appraisal_reports.read(self.db, request.principal, report_id))
+
+    def _report_names(self, report: dict[str, Any]) -> dict[str, Any]:
+        """The names stored with the report; for a report made without them (before issue
+        11, or while the registry did not answer) the registry's current ones."""
+        stored = report["content"].get("names")
+        if isinstance(stored, dict) and any(stored.values()):
+            return stored
+        self.db.commit()  # no transaction held open while the registry answers
+        return self.appraisal_names.for_report(report["scope"], [
+            r["code"] for r in report["content"]["rows"] if r["subject_kind"] == "grid_worker"])
+
     def _appraisal_file(self, request, report_id: str, fmt: str) -> Response:
-        report = _plain(appraisal_reports.read(self.db, request.principal, report_id))
+        report = self._readable_report(request, report_id)
+        if request.params["layout"] == "long":
+            doc = appraisal_doc.long_document(report)
+        else:
+            doc = appraisal_doc.document(report, self._report_names(report), _lang(request))
         render, mimetype = tabular.RENDERERS[fmt]
         name = f"assessment-{report['half_year']}-v{report['version']}.{fmt}"
-        return Response(render(appraisal_reports.document(report)), status=200,
-                        content_type=mimetype,
+        return Response(render(doc), status=200, content_type=mimetype,
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _lang(request) -> str:
+    """``?lang=`` if given, else what the browser asks for (zh-CN by default)."""
+    return request.params["lang"] or languages.negotiate(request.headers.get("Accept-Language"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from gridgov_common.periods import DayPeriodSchema
-from services.assessment import appraisal_scheme, spotchecks
+from services.assessment import appraisal_doc, appraisal_scheme, spotchecks
 
 HALF_YEAR = validate.Regexp(r"^(19|2\d)\d{2}H[12]$", error="YYYYH1 or YYYYH2.")
 
@@ -81,6 +81,25 @@ class RunSchema(Schema):
 class ReportListQuerySchema(Schema):
     half_year = fields.String(load_default=None, validate=HALF_YEAR)
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ReportPageQuerySchema(Schema):
+    """``GET /appraisals/<id>.html``. Without ``lang`` the browser's Accept-Language
+    decides (gridgov_common.languages), zh-CN when it names neither language."""
+
+    lang = fields.String(load_default=None, validate=validate.OneOf(appraisal_doc.LANGS),
+                         metadata={"description": "zh-CN (default) or en; without it, "
+                                                  "Accept-Language"})
+
+
+class ReportFileQuerySchema(ReportPageQuerySchema):
+    """``GET /appraisals/<id>.csv|.xlsx``: the readable table by default; ``long`` is the
+    machine format of the first exports (one row per subject × indicator, English codes)."""
+
+    layout = fields.String(load_default="wide", validate=validate.OneOf(appraisal_doc.LAYOUTS),
+                           metadata={"description": "wide: one row per subject, names, "
+                                                    "headers in lang; long: one row per "
+                                                    "subject and indicator, codes"})
 
 
 def check_scheme(body: dict) -> dict:

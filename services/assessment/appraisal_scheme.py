@@ -86,6 +86,10 @@ class BandSchema(Schema):
     grade = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][+-]?$"))
     min = fields.Float(required=True, validate=validate.Range(0, 100))
     max = fields.Float(required=True, validate=validate.Range(0, 100))
+    # the grade in words on the printed report (优秀…); without them A–E get the usual
+    # words (DOMAIN-REFERENCES §3), other letters show as they are
+    name_zh = fields.String(validate=validate.Length(1, 20))
+    name_en = fields.String(validate=validate.Length(1, 40))
 
 
 class SchemeSchema(Schema):

@@ -11,6 +11,7 @@ circulars come next.
 # modules, not classes: `nameko run` starts every visible class that has entrypoints
 from gridgov_common import audit_retention, outbox, platform
 from services.assessment import (
+    appraisal_names,
     appraisal_routes,
     circular_routes,
     fieldwork,
@@ -40,5 +41,6 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
     dispatch_calendar = work_calendar.DispatchCalendar()  # deadlines' working days (P5.4.3)
     registry_geometry = registry_consumers.RegistryGeometry()  # RpcProxy("registry"), grids
     appraisal_kpis = appraisal_routes.DispatchKpis()  # RpcProxy("dispatch"), P5.4.6
+    appraisal_names = appraisal_names.RegistryNames()  # RpcProxy("registry"), report names
     # P5.4.4: who read whose track is kept ≥ 183 days; a shorter setting stops the start
     track_audit_retention = audit_retention.AuditRetention("TRACK_AUDIT_RETENTION_DAYS")

@@ -14,8 +14,9 @@ cells, so they come from one list of rows.
 - XLSX (openpyxl): a sheet of facts and notes, then one sheet per table; rates are
   numbers in a percent format (sortable in Excel), not text.
 
-Column kinds: ``text``, ``int``, ``rate`` (a fraction 0–1 or None), ``card`` (a label with
-its colour key in ``Column.colours``).
+Column kinds: ``text``, ``int``, ``rate`` (a fraction 0–1 or None), ``number`` (a score
+shown with two decimals, a number in Excel so it sorts), ``card`` (a label with its colour
+key in ``Column.colours``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from openpyxl.styles import Font, PatternFill
 
 from gridgov_common import csvsafe
 
-KINDS = ("text", "int", "rate", "card")
+KINDS = ("text", "int", "rate", "number", "card")
 CARD_COLOURS = {"red": "F4C7C3", "yellow": "FCE8B2", "green": "D9EAD3"}
 SHEET_NAME_MAX = 31  # Excel's limit
 FORBIDDEN_IN_SHEET_NAMES = "[]:*?/\\"
@@ -73,6 +74,8 @@ def cell_text(column: Column, value: Any) -> str:
         return "" if column.kind != "rate" else "—"
     if column.kind == "rate":
         return f"{float(value) * 100:.1f}%"
+    if column.kind == "number":
+        return f"{float(value):.2f}"
     if column.kind == "card":
         return column.labels.get(str(value), str(value))
     return str(value)
@@ -87,19 +90,20 @@ table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #999;padding:4px 8px}th{background:#eee}
 td.num{text-align:right}td.card-red{background:#f4c7c3}td.card-yellow{background:#fce8b2}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}
-.notes{font-size:12px;color:#555}@media print{body{margin:0}}
+.notes{font-size:12px;color:#555}thead{display:table-header-group}
+@media print{body{margin:0}@page{size:A4 landscape}}
 """
 
 
 def _html_table(table: Table) -> str:
     esc = html.escape
-    head = "".join(f"<th>{esc(c.label)}</th>" for c in table.columns)
+    head = "".join(f'<th scope="col">{esc(c.label)}</th>' for c in table.columns)
     body = []
     for row in table.rows:
         cells = []
         for c in table.columns:
             value = row.get(c.key)
-            css = ("num" if c.kind in ("int", "rate")
+            css = ("num" if c.kind in ("int", "rate", "number")
                    else f"card-{esc(str(value))}" if c.kind == "card" and value else "")
             cls = f' class="{css}"' if css else ""
             cells.append(f"<td{cls}>{esc(cell_text(c, value))}</td>")
@@ -117,8 +121,8 @@ def to_html(doc: Document) -> str:
     tables = "".join(_html_table(t) for t in doc.tables)
     return (f'<!DOCTYPE html><html lang="{esc(doc.lang)}"><head><meta charset="utf-8">'
             f"<title>{esc(doc.title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{esc(doc.title)}</h1><dl>{meta}</dl>{tables}"
-            f'<div class="notes">{notes}</div></body></html>')
+            f"<main><h1>{esc(doc.title)}</h1><dl>{meta}</dl>{tables}"
+            f'<div class="notes">{notes}</div></main></body></html>')
 
 
 # -- CSV -----------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ def _xlsx_value(column: Column, value: Any) -> Any:
         return None
     if column.kind == "int":
         return int(value)
-    if column.kind == "rate":
+    if column.kind in ("rate", "number"):
         return float(value)
     if column.kind == "card":
         return column.labels.get(str(value), str(value))
@@ -199,6 +203,8 @@ def to_xlsx(doc: Document) -> bytes:
                 cell = sheet.cell(row=r, column=index)
                 if column.kind == "rate":
                     cell.number_format = "0.0%"
+                elif column.kind == "number":
+                    cell.number_format = "0.00"
                 elif column.kind == "card" and str(row.get(column.key)) in CARD_COLOURS:
                     colour = CARD_COLOURS[str(row.get(column.key))]
                     cell.fill = PatternFill("solid", start_color=colour, end_color=colour)

@@ -257,11 +257,14 @@ def grids_feature_collection(session: Session, on: date | None = None,
         for r in rows]}
 
 
-def place_names(session: Session, prefix: str) -> dict[str, dict[str, str]]:
+def place_names(session: Session, prefix: str, with_grids: bool = False
+                ) -> dict[str, dict[str, str]]:
     """Names of the towns and communities whose code starts with ``prefix`` (a district,
-    town or community code), for documents people read: circulars, reports."""
+    town or community code), for documents people read: circulars, reports.
+    ``with_grids`` adds the grids' names (retired ones too: a report made before still
+    names them); off by default, as a district has thousands and most callers want towns."""
     like = {"p": prefix + "%"}
-    return {
+    found = {
         "districts": dict(session.execute(sa.select(districts.c.code, districts.c.name)
                                           .where(districts.c.code == prefix[:6])).all()),
         "towns": dict(session.execute(sa.select(towns.c.code, towns.c.name)
@@ -270,6 +273,11 @@ def place_names(session: Session, prefix: str) -> dict[str, dict[str, str]]:
             sa.select(communities.c.code, communities.c.name)
             .where(communities.c.code.like(like["p"]))).all()),
     }
+    if with_grids:
+        found["grids"] = dict(session.execute(
+            sa.select(grids.c.grid_code, grids.c.name)
+            .where(grids.c.grid_code.like(like["p"]))).all())
+    return found
 
 
 def grid_features(session: Session, grid_codes: list[str]) -> list[dict[str, Any]]:

@@ -231,6 +231,21 @@ class CaseContextSchema(Schema):
                            validate=validate.Length(max=200))
 
 
+class SubjectsSchema(Schema):
+    """The ``staff_names`` RPC's argument: token subjects (``staff.subject``)."""
+
+    subjects = fields.List(fields.String(validate=validate.Length(1, 128)), required=True,
+                           validate=validate.Length(max=5000))
+
+
+class PlaceNamesSchema(Schema):
+    """The ``place_names`` RPC's arguments."""
+
+    prefix = fields.String(load_default="", validate=[validate.Length(max=15),
+                                                      validate.Regexp(r"^\d*$")])
+    grids = fields.Boolean(load_default=False)
+
+
 class GridCodesSchema(Schema):
     """The ``get_grid_geometry`` RPC's argument."""
 

@@ -434,10 +434,21 @@ class RegistryService(platform.PlatformService):
         return departments.list_departments(self.db)
 
     @rpc
-    def place_names(self, scope_code: str) -> dict:
-        """Town and community names under a district, town or community code."""
-        data = schemas.PrefixQuerySchema().load({"prefix": scope_code})
-        return places.place_names(self.db, data["prefix"])
+    def place_names(self, scope_code: str, grids: bool = False) -> dict:
+        """Town and community names under a district, town or community code; with
+        ``grids`` the grids' names too (the half-year assessment names each worker's grid,
+        P5.4.6). Place names are public: no personal data."""
+        data = schemas.PlaceNamesSchema().load({"prefix": scope_code, "grids": grids})
+        return places.place_names(self.db, data["prefix"], with_grids=data["grids"])
+
+    @rpc
+    def staff_names(self, subjects: list) -> dict:
+        """``{subject: name}`` of the active grid staff among ``subjects``: the names the
+        grid notice board posts anyway (P5.4.2), for the documents people file (the
+        half-year assessment, P5.4.6). Names only: never a phone or an ID number, and no
+        department officer's or administrator's name (least privilege)."""
+        data = schemas.SubjectsSchema().load({"subjects": subjects})
+        return staffing.public_names(self.db, data["subjects"])
 
     # -- department data push (P6.2) ------------------------------------------------------
 

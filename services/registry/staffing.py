@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gridgov_common import scoping
 from gridgov_common.auth import Principal, parse_scope
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from gridgov_common.roles import Role, ScopeLevel
+from gridgov_common.roles import GRID_ROLES, Role, ScopeLevel
 from services.registry import staff_identity
 from services.registry.domain import staff as staff_domain
 from services.registry.models import party_branches, staff, staff_transitions
@@ -66,6 +66,19 @@ def _view(row) -> dict[str, Any]:
             "work_phone": row.work_phone, "duties": row.duties,
             "lifecycle_state": row.lifecycle_state, "active": row.active,
             "subject": row.subject}
+
+
+def public_names(session: Session, subjects: list[str]) -> dict[str, str]:
+    """``{subject: name}`` of the active grid staff among ``subjects``. P5.4.2: the grid's
+    notice board posts these names, so a report people file may name the people it
+    assesses (P5.4.6); nothing else of the record leaves (no phone, no ID number), and
+    department officers and administrators are not named."""
+    if not subjects:
+        return {}
+    rows = session.execute(sa.select(staff.c.subject, staff.c.name).where(
+        staff.c.active, staff.c.subject.in_(subjects),
+        staff.c.role.in_([str(r) for r in GRID_ROLES])))
+    return {row.subject: row.name for row in rows}
 
 
 def list_staff(session: Session, principal: Principal, prefix: str = "",

@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 
+from services.assessment import appraisal_names
 from services.assessment.compliance import TZ
 from services.assessment.models import metadata as assessment_metadata
 from services.assessment.service import AssessmentService
@@ -101,6 +102,7 @@ def half_year(db_engine):
     _truncate(db_engine, "dispatch", dispatch_metadata, {"alembic_version"})
     _truncate(db_engine, "assessment", assessment_metadata, {"alembic_version"})
     config_store.forget()
+    appraisal_names.forget()  # names cached by an earlier test (or its absent registry)
     case_rows, assignment_rows = _cases()
     days = workdays()
     assert len(days) == 120

@@ -262,7 +262,7 @@ def test_roles_and_scopes(report, appraisal_services, token):  # noqa: F811
     assert [(r["subject_kind"], r["code"]) for r in own["content"]["rows"]] == [
         ("grid_worker", "w1")]
     assert [r["subjects"] for r in http.get("/appraisals", headers=w1).json()] == [1]
-    lines = _csv_lines(http.get(f"/appraisals/{rid}.csv", headers=w1).content)
+    lines = _csv_lines(http.get(f"/appraisals/{rid}.csv?layout=long", headers=w1).content)
     assert len(lines) == 7 and {line["code"] for line in lines} == {"w1"}
     # the district reads everything
     assert len(http.get(f"/appraisals/{rid}", headers=token(*ADMIN)).json()["content"][
@@ -271,7 +271,8 @@ def test_roles_and_scopes(report, appraisal_services, token):  # noqa: F811
 
 def test_csv_and_xlsx_carry_every_indicator(report, appraisal_services, token):  # noqa: F811
     headers, rid = token(*ADMIN), report["report_id"]
-    response = appraisal_services.get(f"/appraisals/{rid}.csv", headers=headers)
+    # the machine format of the first exports, kept under layout=long (issue 11)
+    response = appraisal_services.get(f"/appraisals/{rid}.csv?layout=long", headers=headers)
     assert response.status_code == 200 and "attachment" in response.headers[
         "Content-Disposition"]
     lines = _csv_lines(response.content)
@@ -282,7 +283,7 @@ def test_csv_and_xlsx_carry_every_indicator(report, appraisal_services, token): 
     assert ("on_time_closure_rate", "ok", "0.25", "25") in {
         (line["indicator"], line["status"], line["raw"], line["points"]) for line in w2}
     book = openpyxl.load_workbook(io.BytesIO(appraisal_services.get(
-        f"/appraisals/{rid}.xlsx", headers=headers).content))
+        f"/appraisals/{rid}.xlsx?layout=long", headers=headers).content))
     sheet = book.worksheets[-1]
     header = [c.value for c in sheet[1]]
     cells = [dict(zip(header, (c.value for c in row), strict=False))

@@ -162,6 +162,10 @@ def test_place_names_for_maps_and_circulars(district, web_session, admin, rabbit
         assert names["districts"] == {DISTRICT: "姑苏区"}  # a circular's scope, by name
         assert registry.place_names("999") == {"districts": {}, "towns": {},
                                                "communities": {}}
+        # the half-year assessment names each worker's grid (P5.4.6): on request only
+        with_grids = registry.place_names(COMMUNITY, grids=True)
+        assert with_grids["grids"] == {GRID_A: "锦绣一网格", GRID_B: "锦绣二网格"}
+        assert with_grids["communities"] == {COMMUNITY: names["communities"][COMMUNITY]}
 
 
 def test_grid_size_is_flagged_not_rejected(district, web_session, admin):

@@ -5,6 +5,7 @@ P5.4.1; no personal data in the events, P5.4.4)."""
 import json
 
 import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from gridgov_common.contract import parse_envelope
 from tests.amqp import bind_queue, drain
@@ -111,3 +112,20 @@ def test_every_change_is_published_without_personal_data(district, web_session, 
     assert (seen[0]["town_code"], seen[0]["community_code"]) == (TOWN, COMMUNITY)
     assert seen[4]["grid_codes"] == [GRID_A, GRID_B]
     assert seen[4]["scope"] == f"community:{COMMUNITY}" and seen[4]["active"] is True
+
+
+def test_staff_names_rpc_gives_grid_staff_names_only(district, web_session, admin,
+                                                     rabbit_config):
+    """P5.4.2/P5.4.6: the half-year assessment names the people it assesses. The registry
+    answers the names the grid notice board posts, for the subjects asked, and nothing
+    else: no phone, no ID number, no department officer or administrator."""
+    appoint(web_session, admin, name="钱小红", role="neighbourhood_grid_worker",
+            scope=f"grid:{GRID_A}", subject="gw-n1", work_phone="13900000001")
+    appoint(web_session, admin, name="丁一", role="community_grid_chief",
+            scope=f"community:{COMMUNITY}", subject="chief-n1")
+    appoint(web_session, admin, name="王消防", role="department_officer",
+            scope="department:fire", subject="officer-n1")
+    with ServiceRpcProxy("registry", rabbit_config) as registry:
+        names = registry.staff_names(["gw-n1", "chief-n1", "officer-n1", "nobody"])
+        assert names == {"gw-n1": "钱小红", "chief-n1": "丁一"}
+        assert registry.staff_names([]) == {}
