@@ -303,3 +303,43 @@ class CataloguePublishedV1(Payload):
         codes = [entry["code"] for entry in data["subcategories"]]
         if len(set(codes)) != len(codes):
             raise ValidationError("a code is listed twice", "subcategories")
+
+
+# P5.0/P5.3.2: the levels that handle a case, lowest first (dispatch's HandlingLevel);
+# P5.3.3: the kinds of prescribed time limit (dispatch's TimeUnit, DOMAIN-REFERENCES §2)
+HANDLING_LEVELS = ("grid", "community", "town", "district")
+LIMIT_UNITS = ("working_hours", "working_days", "natural_days", "urgent_minutes")
+CLOSING_CONDITION_MAX = 500
+
+
+class TimeLimitV1(Schema):
+    """A prescribed time limit: ``{"amount": 3, "unit": "working_days"}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    amount = fields.Float(required=True, allow_nan=False, validate=validate.Range(0, 10000))
+    unit = fields.String(required=True, validate=validate.OneOf(LIMIT_UNITS))
+
+
+class CatalogueEntryV2(CatalogueEntryV1):
+    """v1 and the subcategory's handling defaults (DOMAIN-REFERENCES §2: per-subcategory
+    master data): the level that handles it at its own level (P5.3.2), the report-in and
+    handling time limits (P5.3.3) and the closing condition. ``null`` / ``""``: no default
+    (the triage rules decide). Dispatch applies them where the rule set has no rule naming
+    the subcategory (docs/CASE-FLOW.md §1.1)."""
+
+    handling_level = fields.String(required=True, allow_none=True,
+                                   validate=validate.OneOf(HANDLING_LEVELS))
+    ack_limit = fields.Nested(TimeLimitV1, required=True, allow_none=True)
+    handle_limit = fields.Nested(TimeLimitV1, required=True, allow_none=True)
+    closing_condition = fields.String(required=True,
+                                      validate=validate.Length(max=CLOSING_CONDITION_MAX))
+
+
+@message_type("events.catalogue.published", 2)
+class CataloguePublishedV2(CataloguePublishedV1):
+    """v1 with each subcategory's handling defaults (``CatalogueEntryV2``)."""
+
+    subcategories = fields.List(fields.Nested(CatalogueEntryV2), required=True,
+                                validate=validate.Length(1, 2000))

@@ -34,7 +34,8 @@ PRODUCER = "events"
 CATALOGUE_PUBLISHED = "events.catalogue.published"
 SEEDED_BY = "system:packaged"
 PUBLISHED_FIELDS = ("code", "work_category", "info_class", "name_zh", "name_en", "severity",
-                    "public", "sensitive", "retired")
+                    "public", "sensitive", "retired", "handling_level", "ack_limit",
+                    "handle_limit", "closing_condition")  # v2
 
 _versions: dict[int, Catalogue] = {}
 _current: list[tuple[float, int]] = []

@@ -10,7 +10,13 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.contract import InfoClass, Severity, WorkCategory
-from gridgov_common.contract.cases import DESCRIPTION_MAX, SHA256_RE
+from gridgov_common.contract.cases import (
+    CLOSING_CONDITION_MAX,
+    DESCRIPTION_MAX,
+    HANDLING_LEVELS,
+    LIMIT_UNITS,
+    SHA256_RE,
+)
 from services.events.domain.catalogue import CAP_CATEGORIES, Datatype
 from services.events.domain.catalogue_version import DESCRIPTION_MAX as DESCRIPTION_MAX_CATALOGUE
 from services.events.domain.catalogue_version import NAME_MAX
@@ -178,6 +184,14 @@ class AttributeSchema(Schema):
                                   "values")
 
 
+class TimeLimitSchema(Schema):
+    """A prescribed time limit (P5.3.3): ``{"amount": 5, "unit": "working_days"}``."""
+
+    amount = fields.Float(required=True, allow_nan=False,
+                          validate=validate.Range(min=0, max=10000, min_inclusive=False))
+    unit = fields.String(required=True, validate=validate.OneOf(LIMIT_UNITS))
+
+
 class SubcategoryChangeSchema(Schema):
     """What a district admin may change of a subcategory: not its code nor its work
     category (cases are archived by them, P5.3.1)."""
@@ -197,6 +211,15 @@ class SubcategoryChangeSchema(Schema):
                                    metadata={"description": "third word of the alert key"})
     cap_category = fields.String(validate=validate.OneOf(sorted(CAP_CATEGORIES)))
     attributes = fields.List(fields.Nested(AttributeSchema), validate=validate.Length(max=20))
+    # handling defaults, applied by dispatch where no triage rule names the subcategory
+    handling_level = fields.String(allow_none=True, validate=validate.OneOf(HANDLING_LEVELS),
+                                   metadata={"description": "level that handles it (P5.3.2)"})
+    ack_limit = fields.Nested(TimeLimitSchema, allow_none=True,
+                              metadata={"description": "report-in limit (P5.3.3)"})
+    handle_limit = fields.Nested(TimeLimitSchema, allow_none=True,
+                                 metadata={"description": "handling limit (P5.3.3)"})
+    closing_condition = fields.String(validate=validate.Length(max=CLOSING_CONDITION_MAX),
+                                      metadata={"description": "when a case may be closed"})
     note = fields.String(load_default="", validate=validate.Length(max=500),
                          metadata={"description": "why: kept with the version"})
 
@@ -221,6 +244,12 @@ class SubcategoryCreateSchema(SubcategoryChangeSchema):
                                 validate=validate.Length(max=DESCRIPTION_MAX_CATALOGUE))
     attributes = fields.List(fields.Nested(AttributeSchema), load_default=list,
                              validate=validate.Length(max=20))
+    handling_level = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.OneOf(HANDLING_LEVELS))
+    ack_limit = fields.Nested(TimeLimitSchema, load_default=None, allow_none=True)
+    handle_limit = fields.Nested(TimeLimitSchema, load_default=None, allow_none=True)
+    closing_condition = fields.String(load_default="",
+                                      validate=validate.Length(max=CLOSING_CONDITION_MAX))
 
 
 class SubcategorySchema(Schema):
@@ -239,6 +268,10 @@ class SubcategorySchema(Schema):
     alert_category = fields.String()
     cap_category = fields.String()
     attributes = fields.List(fields.Nested(AttributeSchema))
+    handling_level = fields.String(allow_none=True)
+    ack_limit = fields.Nested(TimeLimitSchema, allow_none=True)
+    handle_limit = fields.Nested(TimeLimitSchema, allow_none=True)
+    closing_condition = fields.String()
 
 
 class CatalogueSchema(Schema):

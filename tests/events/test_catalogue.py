@@ -65,7 +65,7 @@ def test_a_subcategory_added_over_the_api_is_reportable_at_once(
     seed, published = announced(2)
     assert seed["payload"]["version"] == 1
     envelope = parse_envelope(published)  # valid against the contract
-    sample = load_sample("events.catalogue.published", 1)
+    sample = load_sample("events.catalogue.published", 2)  # with handling defaults
     assert set(published["payload"]) == set(sample["payload"])
     assert envelope.payload["version"] == 2 and envelope.payload["published_by"] == "admin-1"
     [entry] = [e for e in envelope.payload["subcategories"]

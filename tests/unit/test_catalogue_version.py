@@ -24,7 +24,10 @@ NEW = {"code": "shared_bike_clutter", "work_category": "public_security_preventi
        "cap_category": "Transport", "public": True, "severity": "minor",
        "sensitive": False, "description": "", "retired": False,
        "attributes": [{"code": "bikes", "datatype": "number", "description": "how many",
-                       "required": False, "values": [], "order": 1}]}
+                       "required": False, "values": [], "order": 1}],
+       "handling_level": "community", "ack_limit": {"amount": 4, "unit": "working_hours"},
+       "handle_limit": {"amount": 2.5, "unit": "working_days"},
+       "closing_condition": "车辆已清走，盲道畅通"}
 
 
 def refused(build) -> dict[str, list[str]]:
@@ -102,3 +105,27 @@ def test_every_work_category_keeps_a_subcategory_in_use():
 def test_changing_an_unknown_code_is_a_key_error():
     with pytest.raises(KeyError):
         DEFAULT.with_changes("nope", {"name_zh": "无"})
+
+
+def test_handling_defaults_are_checked():
+    """DOMAIN-REFERENCES §2: a subcategory's level, limits and closing condition are data
+    dispatch applies (P5.3.2, P5.3.3): only what dispatch can apply is accepted."""
+    def build(**changes):
+        return DEFAULT.with_subcategory(subcategory_from_dict({**NEW, **changes}))
+
+    assert set(refused(lambda: build(handling_level="province"))) == {"handling_level"}
+    assert set(refused(lambda: build(ack_limit={"amount": 1, "unit": "fortnights"}))) == \
+        {"ack_limit"}
+    assert set(refused(lambda: build(handle_limit={"amount": 0, "unit": "working_days"}))) \
+        == {"handle_limit"}
+    assert set(refused(lambda: build(handle_limit={"amount": 10001, "unit": "working_days"}))) \
+        == {"handle_limit"}
+    slower = {"ack_limit": {"amount": 3, "unit": "working_days"},
+              "handle_limit": {"amount": 2, "unit": "working_days"}}
+    assert set(refused(lambda: build(**slower))) == {"ack_limit"}
+    assert set(refused(lambda: build(closing_condition="x" * 501))) == {"closing_condition"}
+    fine = build(handling_level=None, ack_limit=None, handle_limit=None, closing_condition="")
+    assert fine.by_code[NEW["code"]].handle_limit is None
+    mixed = build(ack_limit={"amount": 30, "unit": "working_hours"},
+                  handle_limit={"amount": 1, "unit": "working_days"})  # units differ: fine
+    assert mixed.by_code[NEW["code"]].ack_limit == (30, "working_hours")

@@ -86,6 +86,13 @@ class Subcategory:
     description: str = ""
     attributes: tuple[Attribute, ...] = field(default=())
     retired: bool = False  # no new reports; kept for the cases filed under it
+    # Handling defaults (DOMAIN-REFERENCES §2), applied by dispatch where its rule set has
+    # no rule naming this subcategory: the level that handles it at its own level (P5.3.2),
+    # report-in and handling limits as (amount, unit) (P5.3.3), the closing condition.
+    handling_level: str | None = None
+    ack_limit: tuple[float, str] | None = None
+    handle_limit: tuple[float, str] | None = None
+    closing_condition: str = ""
 
     @property
     def name(self) -> str:

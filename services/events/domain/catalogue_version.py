@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gridgov_common.contract import InfoClass, Severity, WorkCategory
+from gridgov_common.contract.cases import CLOSING_CONDITION_MAX, HANDLING_LEVELS, LIMIT_UNITS
 from gridgov_common.contract.routing import CODE_MAX_LENGTH, CODE_RE
 from services.events.domain.catalogue import (
     CAP_CATEGORIES,
@@ -54,6 +55,9 @@ def subcategory_to_dict(sub: Subcategory) -> dict[str, Any]:
         for attr in sub.attributes]
     for name in ("work_category", "info_class", "severity"):
         data[name] = str(data[name])
+    for name in ("ack_limit", "handle_limit"):
+        limit = getattr(sub, name)
+        data[name] = None if limit is None else {"amount": limit[0], "unit": limit[1]}
     return data
 
 
@@ -72,7 +76,17 @@ def subcategory_from_dict(data: Mapping[str, Any]) -> Subcategory:
         cap_category=data["cap_category"], public=data.get("public", False),
         severity=Severity(data.get("severity", Severity.MINOR)),
         sensitive=data.get("sensitive", False), description=data.get("description", ""),
-        attributes=attributes, retired=data.get("retired", False))
+        attributes=attributes, retired=data.get("retired", False),
+        handling_level=data.get("handling_level"), ack_limit=_limit(data.get("ack_limit")),
+        handle_limit=_limit(data.get("handle_limit")),
+        closing_condition=data.get("closing_condition") or "")
+
+
+def _limit(data: Mapping[str, Any] | None) -> tuple[float, str] | None:
+    if not data:
+        return None
+    amount = data["amount"]
+    return (int(amount) if float(amount).is_integer() else float(amount), str(data["unit"]))
 
 
 def problems(subs: Iterable[Subcategory]) -> list[CatalogueProblem]:
@@ -116,10 +130,32 @@ def _problems_of(sub: Subcategory) -> list[CatalogueProblem]:
         found.append(CatalogueProblem(
             "sensitive", f"{sub.code}: special-group assistance reveals a special group "
                          "(P5.2.5): mark it sensitive"))
+    found += _handling_problems(sub)
     codes = [attr.code for attr in sub.attributes]
     if len(set(codes)) != len(codes):
         found.append(CatalogueProblem("attributes", f"{sub.code}: an attribute code is "
                                                     "used twice"))
+    return found
+
+
+def _handling_problems(sub: Subcategory) -> list[CatalogueProblem]:
+    """The handling defaults are what dispatch can apply (P5.3.2 levels, P5.3.3 limits)."""
+    found = []
+    if sub.handling_level is not None and sub.handling_level not in HANDLING_LEVELS:
+        found.append(CatalogueProblem("handling_level", f"{sub.code}: one of "
+                                                        f"{', '.join(HANDLING_LEVELS)}"))
+    for name in ("ack_limit", "handle_limit"):
+        limit = getattr(sub, name)
+        if limit is not None and (limit[1] not in LIMIT_UNITS or not 0 < limit[0] <= 10000):
+            found.append(CatalogueProblem(name, f"{sub.code}: an amount in (0, 10000] of "
+                                                f"{', '.join(LIMIT_UNITS)}"))
+    if sub.ack_limit and sub.handle_limit and sub.ack_limit[1] == sub.handle_limit[1] \
+            and sub.ack_limit[0] > sub.handle_limit[0]:  # P5.3.3: report in, then handle
+        found.append(CatalogueProblem("ack_limit", f"{sub.code}: reporting in cannot take "
+                                                   "longer than handling"))
+    if len(sub.closing_condition) > CLOSING_CONDITION_MAX:
+        found.append(CatalogueProblem("closing_condition", f"{sub.code}: at most "
+                                                           f"{CLOSING_CONDITION_MAX} characters"))
     return found
 
 
