@@ -68,6 +68,14 @@ cases = sa.Table(
     # events.case.reported v3 (0010): the subcategory reveals special-group membership
     # (P5.2.5): seen by SPECIAL_GROUP_READERS and the departments assigned, else counted
     sa.Column("sensitive", sa.Boolean, nullable=False, server_default=sa.false()),
+    # P5.3.1 (0013): a confirmed duplicate merged into its original's flow — which case,
+    # since when, the state it left (an undo returns there); counted in no closure KPI
+    sa.Column("merged_into", UUID(as_uuid=False), nullable=True),
+    _ts("merged_at"),
+    sa.Column("merged_from_state", sa.Text, nullable=True),
+    _ts("duplicate_decided_at"),  # the last events.case.duplicate_decided applied
+    sa.Index("ix_cases_merged_into", "merged_into",
+             postgresql_where=sa.text("merged_into IS NOT NULL")),
 )
 
 # Grid staff and their grids from registry.staff.changed (0007), for by=grid_worker KPIs.

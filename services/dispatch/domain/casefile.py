@@ -221,7 +221,20 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "report_refused": ("部门报告被拒收", "Department report refused"),
     "escalated": ("督办", "Escalated"),
     "note": ("备注", "Note"),
+    # P5.3.1/P5.3.3: a confirmed duplicate joins its original's flow and ends with it; the
+    # original's number follows the label (``data.original_case_number``)
+    "merged_into": ("并案", "Merged into case"),
+    "merge_undone": ("撤销并案，恢复办理", "Merge undone, back to its own handling"),
+    "closed_with_original": ("随原案结案", "Closed with the original case"),
+    "cancelled_with_original": ("随原案注销", "Cancelled with the original case"),
+    "merge_skipped": ("未并案：本案已办结", "Not merged: this case was already finished"),
+    "unmerge_skipped": ("未撤销并案：已随原案办结", "Merge not undone: already finished "
+                        "with the original case"),
+    "duplicate_merged": ("重复案件并入本案", "Duplicate merged into this case"),
+    "duplicate_unmerged": ("重复案件撤销并案", "Duplicate taken out of this case again"),
 }
+# the other case a merge entry names by its number, shown after the label (P5.3.1)
+_NAMES_CASE = ("original_case_number", "duplicate_case_number")
 
 STATE_LABELS: dict[str, tuple[str, str]] = {
     "filed": ("已立案", "Filed"),
@@ -232,6 +245,7 @@ STATE_LABELS: dict[str, tuple[str, str]] = {
     "closed": ("已结案", "Closed"),
     "suspended": ("挂账", "Suspended"),
     "cancelled": ("已注销", "Cancelled"),
+    "merged": ("已并案，随原案办理", "Merged, handled with the original case"),
 }
 
 _CASE_FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -313,6 +327,13 @@ def _notifications(items: Sequence[Mapping[str, Any]]) -> str:
         _e(", ".join(f"{k}={v}" for k, v in sorted(item.items()))) for item in items)
 
 
+def _action(entry: Entry, lang: str) -> str:
+    """The action's label; a merge names the other case by its number (P5.3.1)."""
+    label = _named(entry.action, ACTION_LABELS, lang)
+    other = next((entry.data[key] for key in _NAMES_CASE if entry.data.get(key)), None)
+    return f"{label} {_e(other)}" if other and entry.action in ACTION_LABELS else label
+
+
 def _row(entry: Entry, tz: ZoneInfo, lang: str) -> str:
     states = " → ".join(
         s for s in (_named(entry.from_state, STATE_LABELS, lang),
@@ -320,7 +341,7 @@ def _row(entry: Entry, tz: ZoneInfo, lang: str) -> str:
     actor = f"{_e(entry.actor_role)}<br><code>{_e(entry.actor_sub)}</code>"
     data = canonical_json(dict(entry.data)).decode("utf-8") if entry.data else ""
     cells = (
-        _e(entry.seq), _e(_local(entry.at, tz)), _named(entry.action, ACTION_LABELS, lang),
+        _e(entry.seq), _e(_local(entry.at, tz)), _action(entry, lang),
         actor, states, _e(entry.reason), _e(_local(entry.deadline, tz)),
         _on_time(entry.on_time, lang), _notifications(entry.notifications),
         f"<code>{_e(data)}</code>" if data else "", f"<code>{_e((entry.hash or '')[:12])}</code>",
