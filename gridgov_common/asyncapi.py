@@ -72,7 +72,7 @@ ASYNCAPI_VERSION = "3.0.0"
 # Version of this *document*. Message payloads are versioned one by one (the envelope's
 # ``version``); bump the minor when a (type, version) is added, the major when one is
 # removed (docs/BUS-CONTRACT.md, "Versioning").
-DOCUMENT_VERSION = "1.0.0"
+DOCUMENT_VERSION = "1.1.0"  # 1.1: events.case.duplicate_decided v1
 AMQP_BINDING_VERSION = "0.3.0"
 CONTENT_TYPE = "application/json"
 DOCS_PATH = "docs/asyncapi.yaml"

@@ -162,6 +162,8 @@ SERVICES: dict[str, ServiceBus] = {
                   ("dispatch.registry_staff", EVENTS_EXCHANGE, ("registry.staff.changed",)),
                   ("dispatch.reports", REPORTS_EXCHANGE, ("*.*",)),
                   ("dispatch.notifications", EVENTS_EXCHANGE, ("notify.sent",)),
+                  ("dispatch.duplicates", EVENTS_EXCHANGE,
+                   ("events.case.duplicate_decided",)),
                   ("dispatch.master_data", EVENTS_EXCHANGE,
                    ("registry.department.changed", "events.catalogue.published"))),
         publishes=((EVENTS_EXCHANGE, r"^(?:dispatch\..+|notify\.request)$"),

@@ -97,6 +97,7 @@ CASE_STATE: _Table = {
     "closed": ("已结案", "Closed"),
     "suspended": ("挂账", "Suspended"),
     "cancelled": ("已注销", "Cancelled"),
+    "merged": ("已并案，随原案办理", "Merged, handled with the original case"),  # P5.3.1
 }
 
 # P5.3.2: the level a case is handled at

@@ -57,6 +57,13 @@ class EscalationKind(StrEnum):
     UNROUTABLE = "unroutable"  # no department queue bound for the assignment
 
 
+class DuplicateDecision(StrEnum):
+    """A grid worker's decision on a suggested duplicate link (P5.3.1)."""
+
+    CONFIRMED = "confirmed"  # the same problem: merged into the original's flow
+    UNDONE = "undone"  # not the same problem after all: a case of its own again
+
+
 class Card(StrEnum):
     """P6.2 督办: supervision cards, ordinary → yellow → red."""
 
@@ -130,6 +137,28 @@ class CaseReportedV3(CaseReportedV2):
     special groups and to the departments assigned, and elsewhere only as a count."""
 
     sensitive = fields.Boolean(required=True)
+
+
+@message_type("events.case.duplicate_decided", 1)
+class DuplicateDecidedV1(Payload):
+    """A grid worker confirmed or undid a suggested duplicate link (P5.3.1 collect and
+    archive by class): dispatch merges a confirmed duplicate into its original's flow
+    (its own deadlines stop; it closes when the original closes, P5.3.3) and an undone
+    one back into its own flow. ``decided_at`` orders decisions on one case."""
+
+    case_id = fields.UUID(required=True)  # the duplicate
+    case_number = case_number_field(required=True)
+    original_case_id = fields.UUID(required=True)
+    original_case_number = case_number_field(required=True)
+    decision = enum_field(DuplicateDecision, required=True)
+    decided_by_role = code_field(required=True)  # a gridgov role (P5.0)
+    decided_by_sub = fields.String(required=True, validate=validate.Length(1, 128))
+    decided_at = UtcTimestamp(required=True)
+
+    @validates_schema
+    def _two_cases(self, data, **kwargs):
+        if data["case_id"] == data["original_case_id"]:
+            raise ValidationError("a case is not a duplicate of itself", "original_case_id")
 
 
 @message_type("dispatch.assignment", 1)
@@ -264,8 +293,8 @@ class DelayDecisionV1(Payload):
 
 
 __all__ = [
-    "AlertMsgType", "AssignmentRole", "Card", "EscalationKind", "Location", "Source",
-    "case_number_field", "town_code_field",
+    "AlertMsgType", "AssignmentRole", "Card", "DuplicateDecision", "EscalationKind",
+    "Location", "Source", "case_number_field", "town_code_field",
 ]
 
 

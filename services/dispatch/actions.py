@@ -140,6 +140,11 @@ def record(session, principal, case: dict[str, Any], action: str, target: str,
         departments = current_departments(session, case["case_id"])
     filing.case_changed(session, case, case["state"], target, now, role, departments,
                         on_time=entry.get("on_time"))
+    if target in states.TERMINAL_STATES:
+        # P5.3.3: the duplicates merged into this case end with it (merging imports this
+        # module, hence the import here)
+        from services.dispatch import merging
+        merging.close_duplicates_of(session, {**case, **values}, now)
     return {**case, **values, "assignments": queries.case_assignments(session,
                                                                       case["case_id"])}
 

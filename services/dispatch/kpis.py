@@ -5,7 +5,8 @@ Definitions (docs/KPIS.md; CJ/T 292 / GB/T 30428.4 as summarised in DOMAIN-REFER
 plus forwarding and first-contact resolution from Mark-a-Spot):
 
 Areas (town, community, grid) over the cases **filed** in ``[start, end)``, cancelled ones
-left out ("due to close", 应结案):
+and merged duplicates left out ("due to close", 应结案; P5.3.1: a duplicate merged into
+another case is closed by its original's closure, counted once, there):
 
 - ``closure_rate`` 结案率 = closed / due; ``on_time_closure_rate`` 按期结案率 = closed on
   time / due (on time: no assignment's result late and, if handled at own level, resolved
@@ -51,6 +52,7 @@ from services.dispatch.models import assignments, cases
 from services.dispatch.statistics import (
     closed_on_time,
     count_where,
+    counted,
     in_scope,
     late_results,
     rate,
@@ -110,7 +112,7 @@ def area_rows(session, scope_codes, start, end, digits: int) -> list[dict[str, A
         .label("hours_to_return_visit"))
         .select_from(cases.outerjoin(late, late.c.case_id == cases.c.case_id))
         .where(cases.c.filed_at >= start, cases.c.filed_at < end,
-               cases.c.state != CANCELLED, in_scope(scope_codes))
+               cases.c.state != CANCELLED, counted(), in_scope(scope_codes))
         .group_by(code).order_by(code))
     return [{
         "code": r.code, "due": r.due, "closed": r.closed,

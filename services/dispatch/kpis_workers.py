@@ -2,7 +2,8 @@
 
 Per active grid staff member tied to a token subject (``grid_workers``, from
 ``registry.staff.changed``), over the cases **filed** in ``[start, end)`` in the caller's
-scope, cancelled ones left out — the same definitions as the areas' (docs/KPIS.md):
+scope, cancelled ones and merged duplicates left out — the same definitions as the
+areas' (docs/KPIS.md):
 
 - ``reported``: the cases the person reported through the app (``cases.reporter_sub``,
   from ``events.case.reported`` v2);
@@ -28,6 +29,7 @@ from services.dispatch.models import cases, grid_worker_grids, grid_workers
 from services.dispatch.statistics import (
     closed_on_time,
     count_where,
+    counted,
     in_scope,
     late_results,
     rate,
@@ -80,7 +82,8 @@ def _figures(session, side: sa.Subquery, side_column: str, case_column,
         .select_from(side.join(cases, case_column == side.c[side_column])
                      .outerjoin(late, late.c.case_id == cases.c.case_id))
         .where(cases.c.filed_at >= start, cases.c.filed_at < end,
-               cases.c.state != CaseState.CANCELLED.value, in_scope(scope_codes))
+               cases.c.state != CaseState.CANCELLED.value, counted(),
+               in_scope(scope_codes))
         .group_by(side.c.staff_id))
     return {r.staff_id: dict(r._mapping) for r in session.execute(query)}
 

@@ -72,6 +72,14 @@ cases = sa.Table(
     # chose and the photos' SHA-256 (the photos themselves stay with events)
     sa.Column("building_id", sa.BigInteger, nullable=True),
     sa.Column("photos", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    # P5.3.1 (0014): a confirmed duplicate merged into its original's flow — which case,
+    # since when, the state it left (an undo returns there); counted in no closure KPI
+    sa.Column("merged_into", UUID(as_uuid=False), nullable=True),
+    _ts("merged_at"),
+    sa.Column("merged_from_state", sa.Text, nullable=True),
+    _ts("duplicate_decided_at"),  # the last events.case.duplicate_decided applied
+    sa.Index("ix_cases_merged_into", "merged_into",
+             postgresql_where=sa.text("merged_into IS NOT NULL")),
 )
 
 # Grid staff and their grids from registry.staff.changed (0007), for by=grid_worker KPIs.

@@ -2,7 +2,8 @@
 electronic case files (P2.2, P5.3).  Entrypoints only: the logic lives in plain modules
 (``filing``, ``reports``, ``casefile_store``) over the pure domain (``domain``).
 
-In: ``events.case.reported`` (gridgov.events) and ``department.report`` (gridgov.reports).
+In: ``events.case.reported`` and ``events.case.duplicate_decided`` (gridgov.events) and
+``department.report`` (gridgov.reports).
 Out, through the outbox: ``dispatch.assignment`` on gridgov.dispatch
 (``<department>.<town>.<category>.<priority>``), ``platform.rejection`` to
 ``<department>.rejections``, and ``dispatch.case.changed`` on gridgov.events.
@@ -46,6 +47,7 @@ from services.dispatch import (
     handling,
     kpis,
     master_data,
+    merging,
     notices,
     notifications,
     place_names,
@@ -144,6 +146,18 @@ class DispatchService(platform.PlatformService):
             self.db.commit()
             raise PermanentError(refused.code, refused.message, refused.fields,
                                  told=refused.department is not None) from None
+
+    # -- confirmed duplicates (events) ----------------------------------------------------
+
+    @consume_contract(merging.QUEUE, EVENTS_EXCHANGE, merging.ROUTING_KEYS,
+                      max_redeliveries=merging.MAX_REDELIVERIES,
+                      message_types=[merging.MESSAGE_TYPE])
+    def take_duplicate_decisions(self, envelope):
+        """P5.3.1/P5.3.3: a confirmed duplicate is merged into its original's flow, an
+        undone one goes back to its own (merging.py); claimed in the same transaction."""
+        if not claim_message(self.db, envelope.message_id, merging.CONSUMER):
+            return  # applied already
+        merging.apply_decision(self.db, envelope)
 
     # -- notifications sent for a case (notify) -------------------------------------------
 

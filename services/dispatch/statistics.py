@@ -17,6 +17,10 @@ docs/METRICS.md; "now" is the ``now`` argument):
   ``GET /cases?overdue=true``.
 - **closed**: ``cases.state = 'closed'`` (return visit satisfied, or handled on the spot).
   Cancelled (注销) cases are not closed.
+- **merged** duplicates (``cases.merged_into`` set, P5.3.1) are left out of by_town and
+  by_grid altogether: their original carries the closure, once. Department rows count
+  assignments: the merge withdraws the duplicate's open ones (not counted); a result
+  reported on it before the merge stays the department's.
 - **total** (by_town): every case in scope, whatever its state.
 - **closure_rate** (by_town): closed / total; ``None`` when total is 0.
 - **on_time_rate** (by_town): closed_on_time / closed, ``None`` when closed is 0; a closed
@@ -97,6 +101,13 @@ def _is_open():
     return cases.c.state.in_(OPEN)
 
 
+def counted():
+    """P5.3.1/P5.4.6: a case merged into another (a confirmed duplicate, waiting for its
+    original or closed with it) is no case of its own in the case figures: not due, not
+    closed, not overdue — its original carries the closure, once (docs/KPIS.md)."""
+    return cases.c.merged_into.is_(None)
+
+
 def late_results() -> sa.Subquery:
     """Cases with at least one result reported late, one row each: outer-join it and pass
     it to :func:`closed_on_time` to test millions of cases with one hash join."""
@@ -121,7 +132,7 @@ def closed_on_time(late: sa.Subquery | None = None):
 def by_grid(session, scope_codes: list[str] | None, now: datetime) -> list[dict[str, Any]]:
     open_, overdue = count_where(_is_open()), count_where(overdue_condition(now))
     query = (sa.select(cases.c.grid_code, open_.label("open"), overdue.label("overdue"))
-             .where(in_scope(scope_codes)).group_by(cases.c.grid_code)
+             .where(in_scope(scope_codes), counted()).group_by(cases.c.grid_code)
              .having(sa.or_(open_ > 0, overdue > 0)).order_by(cases.c.grid_code))
     return [dict(row) for row in session.execute(query).mappings()]
 
@@ -132,7 +143,7 @@ def by_town(session, scope_codes: list[str] | None, now: datetime) -> list[dict[
                        count_where(overdue_condition(now)).label("overdue"),
                        count_where(cases.c.state == CLOSED).label("closed"),
                        count_where(closed_on_time()).label("closed_on_time"))
-             .where(in_scope(scope_codes)).group_by(cases.c.town_code)
+             .where(in_scope(scope_codes), counted()).group_by(cases.c.town_code)
              .order_by(cases.c.town_code))
     found = []
     for row in session.execute(query).mappings():

@@ -41,6 +41,7 @@ from services.events.models import case_number_counters, cases, photos
 
 PRODUCER = "events"
 CASE_REPORTED = "events.case.reported"
+DUPLICATE_DECIDED = "events.case.duplicate_decided"
 STAFF_REPORTERS = frozenset(str(role) for role in GRID_ROLES)  # P5.0 grid staff
 MAJOR_EVENT_ALERT = "alert.major_event"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -353,16 +354,33 @@ def find_duplicate(session: Session, settings: Settings, report: Report) -> str 
 def set_duplicate(session: Session, principal: Principal, case_number: str,
                   action: str) -> dict[str, Any]:
     """A grid worker confirms a suggested duplicate link, or undoes it (kept, marked
-    undone, so the case counts again as a case of its own)."""
+    undone, so the case counts again as a case of its own).
+
+    A decision that changes the link is announced as ``events.case.duplicate_decided`` in
+    the same transaction (outbox): dispatch merges a confirmed duplicate into its
+    original's flow and returns an undone one to its own (P5.3.1, P5.3.3).  A closed case
+    was finished on its own or with its original: its link no longer changes (409)."""
     case = get_case(session, case_number, lock=True)
     require_can_see(principal, case, catalogue_store.current(session))
     if case["duplicate_of"] is None:
         raise Conflict(f"case {case_number} is not linked to another case",
                        code="not_a_duplicate")
     target = {"confirm": "confirmed", "undo": "undone"}[action]
-    if case["duplicate_status"] != target:
-        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                        .values(duplicate_status=target, updated_at=sa.func.now()))
+    if case["duplicate_status"] == target:
+        return case  # nothing changes, nothing is announced
+    if case["status"] == "closed":
+        # P5.3.3: its result went back to the reporter; a merge or its undo comes too late
+        raise Conflict(f"case {case_number} is closed: its duplicate link no longer changes",
+                       code="case_closed")
+    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
+                    .values(duplicate_status=target, updated_at=sa.func.now()))
+    add_event(session, DUPLICATE_DECIDED, {
+        "case_id": case["case_id"], "case_number": case["case_number"],
+        "original_case_id": case["duplicate_of"],
+        "original_case_number": case["duplicate_of_number"],
+        "decision": target, "decided_by_role": principal.role.value,
+        "decided_by_sub": principal.sub, "decided_at": now_utc(),
+    }, PRODUCER)
     return get_case(session, case_number)
 
 
@@ -374,6 +392,11 @@ _original = cases.alias("original")
 def _select():
     return (sa.select(cases, _original.c.case_number.label("duplicate_of_number"))
             .select_from(cases.outerjoin(_original, cases.c.duplicate_of == _original.c.case_id)))
+
+
+def case_query() -> sa.Select:
+    """Cases with the number of the case each duplicates (``duplicate_of_number``)."""
+    return _select()
 
 
 def view(row) -> dict[str, Any]:

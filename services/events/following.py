@@ -7,8 +7,9 @@ What a change does, in the consumer's one transaction (claim, case row, outbox):
 - stores the dispatch state, the time it was reached and the departments responsible
   (Open311 ``agency_responsible``);
 - sets the Open311 ``status``: ``closed`` once dispatch closed or cancelled the case,
-  ``open`` otherwise (a suspended case stays open, with a note); ``status_notes`` is a
-  public sentence per state that names no person (P5.4.4); ``updated_datetime`` advances;
+  ``open`` otherwise (a suspended or merged case stays open, with a note); ``status_notes``
+  is a public sentence per state that names no person (P5.4.4) — a confirmed duplicate's
+  names the request it was merged into (P5.3.1, P5.3.3); ``updated_datetime`` advances;
 - for a major event (P5.2.7), whose filing sent a CAP ``alert`` on ``gridgov.alerts``,
   puts a follow-up ``alert.major_event`` in the outbox: ``update`` while the case is open,
   ``cancel`` once it is closed or cancelled (CAP 1.2 msgType, then nothing more).
@@ -46,10 +47,12 @@ from services.events.cases import (
     MAJOR_EVENT_ALERT,
     PRODUCER,
     alert_content,
+    case_query,
     view,
 )
 from services.events.domain import status_notes
 from services.events.domain.numbers import now_utc
+from services.events.domain.open311 import merged_into
 from services.events.models import cases
 
 QUEUE = "events.case_changes"
@@ -87,7 +90,8 @@ def apply_change(session: Session, envelope: Envelope) -> str:
                              {"case_number": [change["case_number"]]})
     if not is_newer(case, change):
         return "stale"
-    status, note = public_status(change["to_state"], case["handled_on_spot"])
+    status, note = public_status(change["to_state"], case["handled_on_spot"],
+                                 merged_into(case))
     values: dict[str, Any] = {
         "dispatch_state": change["to_state"], "dispatch_state_at": change["at"],
         "departments": list(change["departments"]), "status": status, "status_notes": note,
@@ -117,8 +121,8 @@ def _check(envelope: Envelope) -> None:
 def _locked_case(session: Session, case_id: str) -> dict[str, Any] | None:
     """The case, locked: concurrent changes of one case apply one after the other, each
     comparing against what the previous one stored."""
-    row = session.execute(sa.select(cases).where(cases.c.case_id == case_id)
-                          .with_for_update()).first()
+    row = session.execute(case_query().where(cases.c.case_id == case_id)
+                          .with_for_update(of=cases)).first()
     return None if row is None else view(row)
 
 
@@ -133,14 +137,16 @@ def is_newer(case: dict[str, Any], change: dict[str, Any]) -> bool:
             and change["to_state"] != case["dispatch_state"])
 
 
-def public_status(state: str, handled_on_spot: bool) -> tuple[str, str | None]:
+def public_status(state: str, handled_on_spot: bool,
+                  merged_into_number: str | None = None) -> tuple[str, str | None]:
     """(Open311 status, status note in the district's language) of a dispatch state; the
     note is stored for CAP, and Open311 renders it again in its reader's language.
 
     A case handled on the spot (P5.1.5) was filed closed; dispatch files it, then closes
     it at once: it stays closed with the on-the-spot note rather than blinking open.
+    A confirmed duplicate's note names the request it was merged into (P5.3.1).
     """
-    text = status_notes.note(state, handled_on_spot)
+    text = status_notes.note(state, handled_on_spot, merged_into=merged_into_number)
     if handled_on_spot and state in status_notes.ON_SPOT_STATES:
         return "closed", text
     return ("closed" if state in FINAL_STATES else "open"), text

@@ -153,7 +153,7 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
                 raise BadRequest("status is open and/or closed")
             conditions.append(cases_table.c.status.in_(statuses))
     rows = session.execute(
-        sa.select(cases_table).where(*conditions)
+        _with_original().where(*conditions)
         .order_by(cases_table.c.reported_at.desc(), cases_table.c.case_number.desc())
         .limit(doc.MAX_REQUESTS)).all()
     agencies = department_names.name_map(session, lang)
@@ -164,7 +164,7 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
 def get_request(session: Session, fmt: str, request_id: str, media_base: str,
                 lang: str = DEFAULT) -> Response:
     current = catalogue_store.current(session)
-    row = session.execute(sa.select(cases_table).where(
+    row = session.execute(_with_original().where(
         cases_table.c.case_number == request_id,
         *public_conditions(current))).first()
     if row is None:
@@ -172,6 +172,17 @@ def get_request(session: Session, fmt: str, request_id: str, media_base: str,
     agencies = department_names.name_map(session, lang)
     return respond(fmt, [_public(dict(row._mapping), current, agencies, media_base, lang)],
                    doc.requests_xml)
+
+
+_original = cases_table.alias("original")
+
+
+def _with_original() -> sa.Select:
+    """Public cases with the number of the case each duplicates: a confirmed duplicate's
+    note names the request it was merged into (P5.3.1)."""
+    number = (sa.select(_original.c.case_number)
+              .where(_original.c.case_id == cases_table.c.duplicate_of).scalar_subquery())
+    return sa.select(cases_table, number.label("duplicate_of_number"))
 
 
 def _public(case: dict[str, Any], current: Catalogue, agencies: dict[str, str],

@@ -132,7 +132,12 @@ class EventsService(platform.PlatformService):
 
     @http("POST", "/cases/<string:case_number>/duplicate", roles=REPORTERS,
           body=schemas.DuplicateActionSchema, response=schemas.CaseSchema, tags=("cases",),
-          summary="Confirm or undo a suggested duplicate link")
+          summary="Confirm or undo a suggested duplicate link",
+          description="A decision that changes the link is announced as "
+          "events.case.duplicate_decided: dispatch merges a confirmed duplicate into its "
+          "original's flow (closed with it, P5.3.1, P5.3.3) and returns an undone one to "
+          "its own. 409 not_a_duplicate for a case with no link, case_closed once the case "
+          "is closed.")
     def decide_duplicate(self, request, case_number):
         case = cases.set_duplicate(self.db, request.principal, case_number,
                                    request.data["action"])

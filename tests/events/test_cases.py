@@ -4,6 +4,7 @@ filing, the events it publishes, validation, scope, photos, duplicates, on-spot 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -271,6 +272,58 @@ def test_duplicate_is_linked_published_confirmed_and_undone(events, web_session,
     listed = web_session.get("/cases", params={"duplicate_status": "undone"},
                              headers=worker_a).json()
     assert [c["case_number"] for c in listed] == [twin["case_number"]]
+
+
+def test_a_duplicate_decision_is_announced_once_per_change(events, web_session, worker_a,
+                                                           observer):
+    """P5.3.1/P5.3.3 (issue 11 M9): dispatch learns of every change of the link through
+    events.case.duplicate_decided, from the outbox of the transaction that stored it."""
+    original = file(web_session, worker_a)
+    twin = file(web_session, worker_a, location=near(IN_A, 40))
+    assert [m["type"] for _, _, m in received(observer, 2)] == ["events.case.reported"] * 2
+    path = f"/cases/{twin['case_number']}/duplicate"
+
+    assert web_session.post(path, json={"action": "confirm"}, headers=worker_a).status_code \
+        == 200
+    [(key, props, confirmed)] = received(observer, 1)
+    assert key == confirmed["type"] == "events.case.duplicate_decided"
+    assert props.message_id == confirmed["message_id"]
+    parse_envelope(json.dumps(confirmed).encode())  # the contract holds the producer to it
+    payload = confirmed["payload"]
+    assert {k: payload[k] for k in ("case_id", "case_number", "original_case_id",
+                                    "original_case_number", "decision", "decided_by_role",
+                                    "decided_by_sub")} == {
+        "case_id": twin["case_id"], "case_number": twin["case_number"],
+        "original_case_id": original["case_id"],
+        "original_case_number": original["case_number"], "decision": "confirmed",
+        "decided_by_role": "neighbourhood_grid_worker", "decided_by_sub": "worker-a"}
+    assert payload["decided_at"].endswith("Z")
+
+    # confirming again changes nothing and announces nothing; the undo is announced
+    again = web_session.post(path, json={"action": "confirm"}, headers=worker_a)
+    assert again.status_code == 200 and again.json()["duplicate_status"] == "confirmed"
+    assert web_session.post(path, json={"action": "undo"}, headers=worker_a).status_code == 200
+    [(_, _, undone)] = received(observer, 1)
+    assert undone["payload"]["decision"] == "undone"
+    assert undone["payload"]["decided_at"] >= payload["decided_at"]
+
+
+def test_a_closed_case_keeps_its_duplicate_link(events, web_session, worker_a, observer):
+    """A case closed (here on the spot) was finished on its own: merging it, or undoing a
+    merge once it closed with its original, comes too late (409, nothing announced)."""
+    original = file(web_session, worker_a)
+    closed = file(web_session, worker_a, location=near(IN_A, 30), handled_on_spot=True)
+    assert closed["duplicate_of"] == original["case_id"] and closed["status"] == "closed"
+    received(observer, 2)
+    refused = web_session.post(f"/cases/{closed['case_number']}/duplicate",
+                               json={"action": "confirm"}, headers=worker_a)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "case_closed"
+    assert web_session.get(f"/cases/{closed['case_number']}", headers=worker_a
+                           ).json()["duplicate_status"] == "suggested"
+    later = file(web_session, worker_a, location=near(IN_A, -300))
+    [(_, _, next_message)] = received(observer, 1)  # the refusal announced nothing
+    assert next_message["payload"]["case_id"] == later["case_id"]
 
 
 def test_duplicate_window_is_configurable(container_factory, service_config, district,

@@ -83,6 +83,8 @@ CONSUMERS = {
                          lambda s: report_key(s["payload"]["department"],
                                               s["payload"]["kind"])),
     "dispatch.notifications": ("dispatch", EVENTS_EXCHANGE, "notify.sent", _key_of),
+    "dispatch.duplicates": ("dispatch", EVENTS_EXCHANGE, "events.case.duplicate_decided",
+                            _key_of),
     "dispatch.registry_staff": ("dispatch", EVENTS_EXCHANGE, "registry.staff.changed",
                                 _key_of),
     # two message types on one queue: fuzzed with the department register's (the

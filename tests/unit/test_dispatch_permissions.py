@@ -21,7 +21,7 @@ ACTORS = ("system", "department", "department_officer", "ops_viewer", "district_
 EXPECTED: dict[str, dict[str, set[str]]] = {
     "filed": {
         # P5.3.2 automatic triage by the rules; P5.1.5 cases handled on the spot
-        "system": {"triage_local", "dispatch", "close_on_spot"},
+        "system": {"triage_local", "dispatch", "close_on_spot", "merge"},
         # P5.3.1/P5.3.2: the community handles, whistles, reports up, assigns to its grids
         # and cancels what fails the filing conditions
         "community_grid_chief": {"triage_local", "dispatch", "report_up", "assign_down",
@@ -35,6 +35,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "district_admin": {"triage_local", "dispatch", "assign_down", "cancel", "suspend"},
     },
     "handling_local": {
+        "system": {"merge"},  # P5.3.1: a confirmed duplicate joins its original's flow
         # P5.3.3: whoever works the case at its level reports the result
         **{role: {"local_result"} for role in (
             "community_grid_chief", "community_grid_worker", "grid_instructor",
@@ -43,6 +44,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "district_admin": {"local_result", "suspend"},
     },
     "dispatched": {
+        "system": {"merge"},
         # P2.2: only the department reports in (or returns a case that is not its own)
         "department": {"ack", "department_return"},
         "department_officer": {"ack", "department_return"},
@@ -50,12 +52,14 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "district_admin": {"suspend"},
     },
     "in_progress": {
+        "system": {"merge"},
         "department": {"department_return", "department_result"},
         "department_officer": {"department_return", "department_result"},
         "town_grid_chief": {"suspend"},
         "district_admin": {"suspend"},
     },
     "resolved": {
+        "system": {"merge"},
         # P5.2.1/P5.3.3: the grid's people go back to the resident (回访)
         **{role: {"return_visit_satisfied", "return_visit_unsatisfied"} for role in (
             "community_grid_chief", "community_grid_worker", "neighbourhood_grid_worker")},
@@ -63,9 +67,13 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
         "district_admin": {"suspend"},
     },
     "suspended": {
+        "system": {"merge"},
         "town_grid_chief": {"resume"},
         "district_admin": {"resume"},
     },
+    # P5.3.1/P5.3.3: only the duplicate link moves a merged case: undone, or its original
+    # finished — no person acts on it while it waits
+    "merged": {"system": {"unmerge", "close_merged"}},
     "closed": {},
     "cancelled": {},
 }

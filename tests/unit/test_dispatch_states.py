@@ -32,6 +32,8 @@ def _context(rule):
         "assignments": [AssignmentStatus("fire", LEAD, REPORTED)],
         "handled_locally": False,
         "reason": "approved by the town (镇网格长批准)",
+        "merged_from": CaseState.DISPATCHED,  # unmerge: back where the merge found it
+        "original_state": CaseState.CLOSED,  # close_merged: the original was closed
     }
 
 
@@ -56,7 +58,8 @@ def test_every_allowed_actor_from_every_source_state(rule):
     for source in rule.sources:
         for actor in rule.actors:
             target = apply(source, rule.name, actor, **_context(rule))
-            assert target == (rule.target or CaseState.DISPATCHED)
+            decided = {TransitionName.CLOSE_MERGED: CaseState.CLOSED}
+            assert target == (rule.target or decided.get(rule.name, CaseState.DISPATCHED))
 
 
 @pytest.mark.parametrize("rule", states.TRANSITIONS, ids=lambda r: r.name)
@@ -237,7 +240,10 @@ def test_no_level_above_the_district_or_below_the_grid():
 
 
 def test_allowed_lists_the_buttons_in_table_order():
-    assert allowed("filed", "system") == ["triage_local", "dispatch", "close_on_spot"]
+    assert allowed("filed", "system") == ["triage_local", "dispatch", "close_on_spot",
+                                          "merge"]
+    assert allowed("merged", "system") == ["unmerge", "close_merged"]
+    assert allowed("merged", "town_grid_chief") == []  # P5.3.1: only the link moves it
     assert allowed("filed", "town_grid_chief") == [
         "triage_local", "dispatch", "report_up", "assign_down", "cancel", "suspend"]
     assert allowed("dispatched", "department") == ["ack", "department_return"]

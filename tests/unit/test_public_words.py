@@ -40,3 +40,22 @@ def test_the_on_the_spot_note_holds_from_report_to_close():
     assert status_notes.note("dispatched", True) == status_notes.NOTES["dispatched"][0]
     assert status_notes.note(None, False) is None
     assert status_notes.note("no_such_state", False, "en") is None
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_merged_duplicate_names_the_request_it_was_merged_into(lang):
+    """P5.3.1/P5.3.3 (issue 11 M9): the reporter of a confirmed duplicate reads, in words,
+    which request theirs was merged into and that it finished with it."""
+    number = "GS20261128-000123"
+    notes = {state: status_notes.note(state, False, lang, merged_into=number)
+             for state in ("merged", "closed", "cancelled")}
+    for text in notes.values():
+        assert number in text
+        assert not CODE.search(text.replace(number, "")), text
+        assert bool(re.search(r"[\u4e00-\u9fff]", text)) is (lang == "zh-CN"), text
+    assert len(set(notes.values())) == 3
+    # without a confirmed link, or in a working state, the usual notes stand
+    assert status_notes.note("closed", False, lang) == status_notes.NOTES["closed"][
+        lang == "en"]
+    assert status_notes.note("dispatched", False, lang, merged_into=number) == \
+        status_notes.NOTES["dispatched"][lang == "en"]

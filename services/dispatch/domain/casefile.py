@@ -223,6 +223,19 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "escalation": ("督办", "Escalated"),
     "notification_sent": ("已发送通知", "Notification sent"),
     "note": ("备注", "Note"),
+    # P5.3.1/P5.3.3: a confirmed duplicate joins its original's flow and ends with it; the
+    # original's number follows the label (``data.original_case_number``)
+    "merged_into": ("并案", "Merged into case"),
+    "merge_undone": ("撤销并案，恢复办理", "Merge undone, back to its own handling"),
+    "closed_with_original": ("随原案结案", "Closed with the original case"),
+    "cancelled_with_original": ("随原案注销", "Cancelled with the original case"),
+    "merge_skipped": ("未并案：本案已办结", "Not merged: this case was already finished"),
+    "unmerge_skipped": ("未撤销并案：已随原案办结", "Merge not undone: already finished "
+                        "with the original case"),
+    "duplicate_merged": ("重复案件并入本案", "Duplicate merged into this case"),
+    "duplicate_unmerged": ("重复案件撤销并案", "Duplicate taken out of this case again"),
 }
+# the other case a merge entry names by its number, shown after the label (P5.3.1)
+NAMES_CASE = ("original_case_number", "duplicate_case_number")
 
 STATE_LABELS = CASE_STATE  # one table of state names (gridgov_common/labels.py)

@@ -12,7 +12,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from services.dispatch.domain.casefile import ACTION_LABELS, Entry
+from services.dispatch.domain.casefile import ACTION_LABELS, NAMES_CASE, Entry
 
 SYSTEM_ACTORS = {"system": ("系统", "System"), "notify": ("消息服务", "Notification service"),
                  "svc": ("系统", "System")}
@@ -86,7 +86,10 @@ def actor(p: Page, entry: Entry) -> str:
 def _action(p: Page, entry: Entry) -> str:
     names = ACTION_LABELS.get(entry.action)
     if names:
-        return html.escape(p.pick(names))
+        data = entry.data or {}
+        other = next((data[key] for key in NAMES_CASE if data.get(key)), None)
+        # P5.3.1: a merge names the other case by its number (并案 GS…)
+        return html.escape(p.pick(names) + (f" {other}" if other else ""))
     return f'<span class="code">{html.escape(entry.action)}</span>'
 
 

@@ -28,7 +28,8 @@ __all__ = [
     "ACTIVE_ASSIGNMENT_STATES", "OPEN_STATES", "TERMINAL_STATES", "TRANSITIONS",
     "TRANSITIONS_BY_NAME", "Actor", "AssignmentState", "AssignmentStatus", "CaseState",
     "HandlingLevel", "IllegalTransition", "PseudoActor", "TransitionName", "TransitionRule",
-    "allowed", "apply", "normalise_actor", "render_markdown", "shift_level",
+    "allowed", "apply", "merged_end", "normalise_actor", "render_markdown", "shift_level",
+    "unmerge_target",
 ]
 
 
@@ -43,6 +44,7 @@ class CaseState(StrEnum):
     CLOSED = "closed"
     SUSPENDED = "suspended"  # 挂账: cannot be solved now, with approval
     CANCELLED = "cancelled"  # 注销: fails the filing conditions
+    MERGED = "merged"  # 并案: a confirmed duplicate, finished with its original (P5.3.1)
 
 
 class PseudoActor(StrEnum):
@@ -79,6 +81,9 @@ class TransitionName(StrEnum):
     RETURN_VISIT_UNSATISFIED = "return_visit_unsatisfied"
     SUSPEND = "suspend"
     RESUME = "resume"
+    MERGE = "merge"
+    UNMERGE = "unmerge"
+    CLOSE_MERGED = "close_merged"
 
 
 class AssignmentState(StrEnum):
@@ -94,7 +99,8 @@ class AssignmentState(StrEnum):
 # Assignments that still owe the case something (a report-in or a result).
 ACTIVE_ASSIGNMENT_STATES = frozenset({AssignmentState.SENT, AssignmentState.ACKED})
 
-# "Open" = the case still needs work; suspended cases are parked, terminal ones are done.
+# "Open" = the case still needs work; suspended cases are parked, merged ones wait for
+# their original, terminal ones are done.
 OPEN_STATES = frozenset({
     CaseState.FILED, CaseState.HANDLING_LOCAL, CaseState.DISPATCHED, CaseState.IN_PROGRESS,
     CaseState.RESOLVED,
@@ -134,6 +140,7 @@ class TransitionRule:
     lead_only: bool = False
     reason_required: bool = False
     counts_rework: bool = False
+    target_note: str = ""  # where a context-decided target goes (the docs' table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +163,10 @@ _APPROVERS = frozenset({Role.TOWN_GRID_CHIEF, Role.DISTRICT_ADMIN})  # 挂账 ne
 
 
 def _rule(name: TransitionName, sources: Iterable[CaseState], target: CaseState | None,
-          actors: Iterable[Actor], clause: str, note: str, **flags: bool) -> TransitionRule:
+          actors: Iterable[Actor], clause: str, note: str, **flags: bool | str,
+          ) -> TransitionRule:
     return TransitionRule(name, frozenset(sources), target, frozenset(actors), clause, note,
-                          **flags)
+                          **flags)  # type: ignore[arg-type]
 
 
 TRANSITIONS: tuple[TransitionRule, ...] = (
@@ -213,6 +221,21 @@ TRANSITIONS: tuple[TransitionRule, ...] = (
           "P5.3.2, P6.2", "suspended (挂账) with an approval reason", reason_required=True),
     _rule(TransitionName.RESUME, [_S.SUSPENDED], _S.FILED, _APPROVERS,
           "P5.3.2", "resumed; re-triage"),
+    # P5.3.1: a grid worker confirmed the case duplicates another (collect and archive by
+    # class): it joins the original's flow; its own deadlines and escalations stop
+    _rule(TransitionName.MERGE, [*OPEN_STATES, _S.SUSPENDED], _S.MERGED, [_SYSTEM],
+          "P5.3.1", "confirmed duplicate merged into its original (并案); open assignments "
+          "withdrawn, own deadlines stop"),
+    # P5.3.1/P5.3.3: the link was undone before the original finished: back to its own
+    # flow, where it was, with deadlines counted again from now
+    _rule(TransitionName.UNMERGE, [_S.MERGED], None, [_SYSTEM], "P5.3.1, P5.3.3",
+          "duplicate link undone before the original finished; own deadlines from now",
+          target_note="the state it was merged from (`dispatched` again if it was "
+                      "`in_progress`: the departments get new assignments)"),
+    # P5.3.3: the original's result is the duplicate's; it goes back to its reporter too
+    _rule(TransitionName.CLOSE_MERGED, [_S.MERGED], None, [_SYSTEM], "P5.3.3",
+          "the original was closed or cancelled: the duplicate ends with it",
+          target_note="`closed` (`cancelled` if the original was cancelled)"),
 )
 
 TRANSITIONS_BY_NAME: dict[TransitionName, TransitionRule] = {t.name: t for t in TRANSITIONS}
@@ -318,10 +341,42 @@ def _check_reason(rule: TransitionRule, reason: str | None) -> None:
         raise IllegalTransition("reason_required", f"{rule.name} needs a reason")
 
 
-def _target(rule: TransitionRule, handled_locally: bool | None) -> CaseState:
-    """Where the transition goes; rework returns to whoever handled the case."""
+def unmerge_target(merged_from: CaseState | str | None) -> CaseState:
+    """P5.3.1/P5.3.3: an undone duplicate returns to where it was merged from; a case the
+    lead department had acknowledged goes back to ``dispatched``, since its departments
+    receive new assignments (the merge withdrew the old ones) and report in again."""
+    if merged_from is None:
+        raise IllegalTransition("context_required",
+                                "unmerge needs the state the case was merged from")
+    state = _state(merged_from)
+    if state in (CaseState.MERGED, *TERMINAL_STATES):
+        raise IllegalTransition("wrong_state", f"a case is never merged from {state}")
+    return CaseState.DISPATCHED if state == CaseState.IN_PROGRESS else state
+
+
+def merged_end(original_state: CaseState | str | None) -> CaseState:
+    """P5.3.3: a merged duplicate ends as its original ended, closed or cancelled."""
+    if original_state is None:
+        raise IllegalTransition("context_required",
+                                "close_merged needs the original case's state")
+    state = _state(original_state)
+    if state not in TERMINAL_STATES:
+        raise IllegalTransition("original_open",
+                                f"the original case is {state}, not closed or cancelled")
+    return state
+
+
+def _target(rule: TransitionRule, handled_locally: bool | None,
+            merged_from: CaseState | str | None = None,
+            original_state: CaseState | str | None = None) -> CaseState:
+    """Where the transition goes; rework returns to whoever handled the case, an undone
+    merge to where the case was, a merged duplicate ends as its original did."""
     if rule.target is not None:
         return rule.target
+    if rule.name == TransitionName.UNMERGE:
+        return unmerge_target(merged_from)
+    if rule.name == TransitionName.CLOSE_MERGED:
+        return merged_end(original_state)
     if handled_locally is None:
         raise IllegalTransition(
             "context_required",
@@ -334,14 +389,18 @@ def apply(state: CaseState | str, transition: TransitionName | str, actor: Actor
           assignment_role: AssignmentRole | str | None = None,
           assignments: Sequence[AssignmentStatus] | None = None,
           handled_locally: bool | None = None,
-          reason: str | None = None) -> CaseState:
+          reason: str | None = None,
+          merged_from: CaseState | str | None = None,
+          original_state: CaseState | str | None = None) -> CaseState:
     """Return the state ``transition`` leads to from ``state`` when ``actor`` makes it.
 
     Context, needed only by some transitions: ``assignment_role`` — the reporting
     department's role (``ack`` and ``department_return`` move the case only for the lead);
     ``assignments`` — every assignment of the case (``department_result``);
     ``handled_locally`` — was it handled at own level (``return_visit_unsatisfied``);
-    ``reason`` — required by cancel, department_return, return_visit_unsatisfied, suspend.
+    ``reason`` — required by cancel, department_return, return_visit_unsatisfied, suspend;
+    ``merged_from`` — the state a merged case left (``unmerge``); ``original_state`` —
+    the state of the case a merged duplicate belongs to (``close_merged``).
     Raises ``IllegalTransition``.
     """
     rule = _rule_for(transition)
@@ -351,7 +410,7 @@ def apply(state: CaseState | str, transition: TransitionName | str, actor: Actor
     if rule.name == TransitionName.DEPARTMENT_RESULT:
         _check_results(assignments)
     _check_reason(rule, reason)
-    return _target(rule, handled_locally)
+    return _target(rule, handled_locally, merged_from, original_state)
 
 
 def allowed(state: CaseState | str, actor: Actor | str) -> list[TransitionName]:
@@ -406,7 +465,7 @@ def require_level(level: HandlingLevel | str, role: Role | str) -> None:
 def _cell_target(rule: TransitionRule) -> str:
     if rule.target is not None:
         return f"`{rule.target}`"
-    return "`dispatched` (or `handling_local` if handled locally)"
+    return rule.target_note or "`dispatched` (or `handling_local` if handled locally)"
 
 
 def _cell_conditions(rule: TransitionRule) -> str:

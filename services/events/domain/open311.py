@@ -75,6 +75,14 @@ def service_definition(sub_: Subcategory) -> dict[str, Any]:
             "attributes": [attr.as_open311() for attr in sub_.attributes]}
 
 
+def merged_into(case: dict[str, Any]) -> str | None:
+    """The number of the request a confirmed duplicate was merged into (P5.3.1), else
+    None; a suggested or undone link is not the public's business."""
+    if case.get("duplicate_status") != "confirmed":
+        return None
+    return case.get("duplicate_of_number")
+
+
 def service_request(case: dict[str, Any], sub_: Subcategory, agencies: list[str],
                     media_base: str | None, lang: str = DEFAULT) -> dict[str, Any]:
     """A public case as a GeoReport v2 request: no reporter, no resident, no attributes
@@ -87,7 +95,8 @@ def service_request(case: dict[str, Any], sub_: Subcategory, agencies: list[str]
         "service_request_id": case["case_number"],
         "status": case["status"],
         "status_notes": status_notes.note(case.get("dispatch_state"),
-                                          bool(case.get("handled_on_spot")), lang),
+                                          bool(case.get("handled_on_spot")), lang,
+                                          merged_into=merged_into(case)),
         "service_name": sub_.name,
         "service_code": sub_.code,
         "description": case["description"],
