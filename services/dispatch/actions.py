@@ -22,7 +22,14 @@ import sqlalchemy as sa
 from gridgov_common.contract.cases import AssignmentRole
 from gridgov_common.errors import Conflict, Unprocessable
 from gridgov_common.roles import STAFF_ROLES, Role
-from services.dispatch import casefile_store, config_store, filing, notices, queries
+from services.dispatch import (
+    casefile_store,
+    config_store,
+    filing,
+    master_data,
+    notices,
+    queries,
+)
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.casefile import stage_outcome
 from services.dispatch.domain.states import CaseState, IllegalTransition, TransitionName
@@ -74,12 +81,17 @@ def case_rule(session, case: dict[str, Any]) -> tuple[int, triage.Rule]:
     """(rule set version, rule) of the case: it keeps the rules it was filed under, so its
     time limits and departments do not change when operators publish new rules (P5.3.2)."""
     rule_set = config_store.rule_set(session, case["rule_version"])
+    version = case.get("catalogue_version")
+    _, defaults = (master_data.subcategory_defaults(session, case["subcategory"], version)
+                   if version is not None else (None, None))
     if case["rule_id"]:
         try:
-            return rule_set.version, rule_set.rule(case["rule_id"])
+            return rule_set.version, triage.with_defaults(rule_set.rule(case["rule_id"]),
+                                                          defaults)
         except triage.UnknownRule:
             pass
-    return rule_set.version, rule_set.match(triage.CaseFacts.from_mapping(case))
+    rule = rule_set.match(triage.CaseFacts.from_mapping(case))
+    return rule_set.version, triage.with_defaults(rule, defaults)
 
 
 def known_departments(session) -> set[str]:

@@ -21,7 +21,7 @@ from gridgov_common.contract import (
     make_envelope,
 )
 from gridgov_common.outbox import add_event, add_to_outbox
-from services.dispatch import casefile_store, config_store, notices
+from services.dispatch import casefile_store, config_store, master_data, notices
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName
@@ -88,7 +88,8 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
     now = now or datetime.now(UTC)
     p = envelope.payload
     case_id = str(p["case_id"])
-    rule = rule_set.match(triage.CaseFacts.from_mapping(p))
+    catalogue_version, defaults = master_data.subcategory_defaults(session, p["subcategory"])
+    rule = triage.with_defaults(rule_set.match(triage.CaseFacts.from_mapping(p)), defaults)
     case = {
         "case_id": case_id, "case_number": p["case_number"], "state": CaseState.FILED.value,
         "handling_level": rule.handling_level.value, "grid_code": p["grid_code"],
@@ -105,6 +106,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         "reporter_sub": p.get("reporter_sub"),  # v2 on (per-grid-worker KPIs)
         "sensitive": is_sensitive(p),
         "building_id": p["building_id"], "photos": list(p["photos"]),
+        "catalogue_version": catalogue_version,
     }
     inserted = session.execute(
         pg.insert(cases).values(**case)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from gridgov_common import department_register
 from gridgov_common.messaging import claim_message
@@ -57,6 +57,25 @@ def current_subcategories(session) -> dict[str, dict[str, Any]] | None:
     body = session.execute(sa.select(catalogue_versions.c.subcategories)
                            .order_by(catalogue_versions.c.version.desc()).limit(1)).scalar()
     return None if body is None else {entry["code"]: entry for entry in body}
+
+
+def subcategory_defaults(session, code: str, version: int | None = None
+                         ) -> tuple[int | None, triage.SubcategoryDefaults | None]:
+    """(catalogue version, the subcategory's handling defaults in it): the given version
+    (a running case keeps the catalogue it was filed under, like its rules), else the
+    current one; (None, None) before the first catalogue.  One row, one JSON element:
+    the whole catalogue is not loaded for each case."""
+    entry = (sa.select(sa.column("e", JSONB)).select_from(
+        sa.func.jsonb_array_elements(catalogue_versions.c.subcategories).alias("e"))
+        .where(sa.column("e", JSONB)["code"].astext == code).scalar_subquery())
+    query = sa.select(catalogue_versions.c.version, entry.label("entry"))
+    query = (query.where(catalogue_versions.c.version == version) if version is not None
+             else query.order_by(catalogue_versions.c.version.desc()).limit(1))
+    row = session.execute(query).first()
+    if row is None:
+        return None, None
+    return row.version, (triage.SubcategoryDefaults.from_entry(row.entry)
+                         if row.entry else None)
 
 
 def rule_set_problems(session, rule_set: triage.RuleSet) -> dict[str, list[str]]:

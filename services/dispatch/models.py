@@ -72,6 +72,9 @@ cases = sa.Table(
     # chose and the photos' SHA-256 (the photos themselves stay with events)
     sa.Column("building_id", sa.BigInteger, nullable=True),
     sa.Column("photos", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    # the catalogue version it was filed under (0015): its subcategory's handling defaults
+    # stay those of that version, as its rules stay those of rule_version
+    sa.Column("catalogue_version", sa.Integer, nullable=True),
     # P5.3.1 (0014): a confirmed duplicate merged into its original's flow — which case,
     # since when, the state it left (an undo returns there); counted in no closure KPI
     sa.Column("merged_into", UUID(as_uuid=False), nullable=True),

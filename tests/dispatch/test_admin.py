@@ -56,7 +56,7 @@ def announce_catalogue(uri: str) -> None:
                for entry in PACKAGED_CATALOGUE.to_dict()["subcategories"]]
     publish(uri, "gridgov.events", "events.catalogue.published", make_envelope(
         "events.catalogue.published", {"version": 1, "published_by": "system:packaged",
-                                       "subcategories": entries}, "events"))
+                                       "subcategories": entries}, "events", version=1))
 
 
 def _stored(db_engine, table) -> int:

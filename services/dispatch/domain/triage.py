@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -37,8 +37,8 @@ from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors,
 
 __all__ = [
     "DEFAULT_RULES_PATH", "RULE_SCHEMA", "WILDCARD", "CaseFacts", "Outcome", "Rule",
-    "RuleBook", "RuleSet", "RuleSetError", "TriageFacts", "UnknownRule", "deadlines",
-    "load_default_rules",
+    "RuleBook", "RuleSet", "RuleSetError", "SubcategoryDefaults", "TriageFacts", "UnknownRule",
+    "deadlines", "load_default_rules", "with_defaults",
 ]
 
 WILDCARD = "*"
@@ -350,6 +350,49 @@ class RuleBook:
 def load_default_rules(path: Path = DEFAULT_RULES_PATH) -> RuleSet:
     """The shipped default rules (``default_rules.json``), validated."""
     return RuleSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True, slots=True)
+class SubcategoryDefaults:
+    """A subcategory's handling defaults from the catalogue events owns (DOMAIN-REFERENCES
+    §2: time limit and closing condition are per-subcategory master data); None / "" where
+    the catalogue sets none."""
+
+    handling_level: HandlingLevel | None = None
+    ack_limit: TimeLimit | None = None
+    handle_limit: TimeLimit | None = None
+    closing_condition: str = ""
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> SubcategoryDefaults:
+        """From an ``events.catalogue.published`` entry (v1 entries have no defaults)."""
+        level = entry.get("handling_level")
+        return cls(HandlingLevel(level) if level else None, _limit(entry.get("ack_limit")),
+                   _limit(entry.get("handle_limit")), entry.get("closing_condition") or "")
+
+
+def _limit(data: Mapping[str, Any] | None) -> TimeLimit | None:
+    return TimeLimitSchema().load(dict(data)) if data else None
+
+
+def with_defaults(rule: Rule, defaults: SubcategoryDefaults | None) -> Rule:
+    """The rule a case runs under: a rule naming the subcategory is the district's own
+    decision and stands; a rule that matched it only by wildcard takes the subcategory's
+    catalogue defaults where the catalogue sets them (time limits, closing condition and,
+    for cases handled at their own level, the level, P5.3.2/P5.3.3).  Departments, outcome
+    and priority stay the rule's: routing is the rule set's job (docs/CASE-FLOW.md §1.1)."""
+    if defaults is None or rule.subcategory != WILDCARD:
+        return rule
+    changes: dict[str, Any] = {}
+    if defaults.ack_limit is not None:
+        changes["ack_limit"] = defaults.ack_limit
+    if defaults.handle_limit is not None:
+        changes["handle_limit"] = defaults.handle_limit
+    if defaults.closing_condition:
+        changes["closing_condition"] = defaults.closing_condition
+    if defaults.handling_level is not None and rule.outcome == Outcome.LOCAL:
+        changes["handling_level"] = defaults.handling_level
+    return replace(rule, **changes) if changes else rule
 
 
 def deadlines(rule: Rule, start: datetime, calendar: WorkCalendar) -> tuple[datetime, datetime]:
