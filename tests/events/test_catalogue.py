@@ -127,3 +127,37 @@ def test_catalogue_rules_are_422s_that_name_every_problem(events, web_session, a
         versions = conn.exec_driver_sql(
             "SELECT array_agg(version) FROM events.catalogue_versions").scalar()
     assert versions == [1]
+
+
+def test_handling_defaults_are_set_over_the_api_and_published(announced, events, web_session,
+                                                               admin):
+    """Issue 11: a subcategory's level, time limits and closing condition are catalogue
+    data (DOMAIN-REFERENCES §2), changed over the API and announced in v2."""
+    defaults = {"handling_level": "community",
+                "ack_limit": {"amount": 4, "unit": "working_hours"},
+                "handle_limit": {"amount": 5, "unit": "working_days"},
+                "closing_condition": "车辆已清走，盲道畅通"}
+    added = web_session.post("/catalogue/subcategories", json={**BIKES, **defaults},
+                             headers=admin)
+    assert added.status_code == 201, added.text
+    bikes = next(s for s in added.json()["subcategories"]
+                 if s["code"] == "shared_bike_clutter")
+    assert {k: bikes[k] for k in defaults} == defaults
+    _, published = announced(2)
+    entry = next(e for e in published["payload"]["subcategories"]
+                 if e["code"] == "shared_bike_clutter")
+    assert published["version"] == 2 and {k: entry[k] for k in defaults} == defaults
+
+    bad = web_session.patch("/catalogue/subcategories/shared_bike_clutter", headers=admin,
+                            json={"handle_limit": {"amount": 3, "unit": "fortnights"}})
+    assert bad.status_code == 422
+    assert "handle_limit" in str(bad.json()["error"]["fields"])
+    slower = web_session.patch("/catalogue/subcategories/shared_bike_clutter", headers=admin,
+                               json={"ack_limit": {"amount": 9, "unit": "working_days"}})
+    assert slower.status_code == 422 and "ack_limit" in slower.json()["error"]["fields"]
+    cleared = web_session.patch("/catalogue/subcategories/shared_bike_clutter", headers=admin,
+                                json={"handle_limit": None, "note": "按规则办理"})
+    assert cleared.status_code == 200, cleared.text
+    bikes = next(s for s in cleared.json()["subcategories"]
+                 if s["code"] == "shared_bike_clutter")
+    assert bikes["handle_limit"] is None and bikes["handling_level"] == "community"
