@@ -31,6 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 from nameko.exceptions import RemoteError
 
+from gridgov_common import area
+from gridgov_common.area import Level, parent_or_none
 from gridgov_common.errors import Unprocessable
 from gridgov_common.roles import GRID_ROLES
 from services.assessment import appraisal_scheme, meetings, spotchecks
@@ -42,9 +44,9 @@ RESPONSIBLE_KPIS = ("closure_rate", "on_time_closure_rate", "first_contact_rate"
 HALF_YEAR = re.compile(r"^((?:19|2\d)\d{2})H([12])$")
 LEVELS = {9: "town", 12: "community", 15: "grid"}
 
-PATROL_SQL = sa.text("""
-SELECT staff_sub, count(DISTINCT (recorded_at AT TIME ZONE 'Asia/Shanghai')::date)
-         FILTER (WHERE (recorded_at AT TIME ZONE 'Asia/Shanghai')::date = ANY(:workdays))
+PATROL_SQL = sa.text(f"""
+SELECT staff_sub, count(DISTINCT (recorded_at AT TIME ZONE '{area.TZ_NAME}')::date)
+         FILTER (WHERE (recorded_at AT TIME ZONE '{area.TZ_NAME}')::date = ANY(:workdays))
          AS patrolled_days
   FROM assessment.track_points
  WHERE recorded_at >= :start AND recorded_at < :end AND staff_sub = ANY(:subs)
@@ -259,7 +261,7 @@ def evaluate(scheme: dict[str, Any], inputs: Inputs, scope_code: str) -> list[di
         row = {"subject_kind": kind, "code": code,
                "role": person["role"] if person else None,
                "scope_code": person["scope_code"] if person else None,
-               "town_code": area[:9] if kind != "department" and len(area) >= 9 else None,
+               "town_code": None if kind == "department" else parent_or_none(area, Level.TOWN),
                "case_grids": _case_grids(inputs, kind, code, person),
                **result}
         # P5.4.1: failing staff go to the adjustment flow (community proposes, town approves)

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 from gridgov_common import labels
+from gridgov_common.area import Level, parent_or_none
 from services.assessment.compliance import TZ
 from services.assessment.tabular import Column, Document, Table
 
@@ -232,6 +233,12 @@ def _remarks(row: dict[str, Any], scheme: dict[str, Any], lang: str) -> str:
     return t["sep"].join(said)
 
 
+def _place(namer, code: str, level: Level) -> str:
+    """The name of the place at ``level`` holding ``code`` ("" above it)."""
+    found = parent_or_none(code, level)
+    return namer.place(found) if found else ""
+
+
 def _grids(row: dict[str, Any], namer: Namer, lang: str) -> str:
     """The grids a person answers for (the registry's), else their own grid."""
     codes = [g for g in row.get("case_grids") or [] if len(g) == 15]
@@ -246,13 +253,13 @@ def _subject_cells(kind: str, row: dict[str, Any], namer: Namer, lang: str
         scope_code = row.get("scope_code") or ""
         return {"name": namer.person(row["code"]),
                 "role": labels.label("role", row.get("role"), lang),
-                "town": namer.place(scope_code[:9]) if len(scope_code) >= 9 else "",
-                "community": namer.place(scope_code[:12]) if len(scope_code) >= 12 else "",
+                "town": _place(namer, scope_code, Level.TOWN),
+                "community": _place(namer, scope_code, Level.COMMUNITY),
                 "grid": _grids(row, namer, lang)}
     if kind == "department":
         return {"name": namer.department(row["code"])}
     return {"name": namer.place(row["code"]),
-            "town": namer.place(row["code"][:9]) if kind == "community" else ""}
+            "town": _place(namer, row["code"], Level.TOWN) if kind == "community" else ""}
 
 
 def _section(kind: str, rows: list[dict], scheme: dict[str, Any], namer: Namer, lang: str,

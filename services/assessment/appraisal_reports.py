@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from gridgov_common import scoping
+from gridgov_common.area import Level, parent_or_none
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
@@ -194,7 +195,7 @@ def _input_town(db, principal, kind: str, code: str) -> str | None:
     elif len(code) != {"town": 9, "community": 12}[kind] or not code.isdigit():
         raise Unprocessable(f"{code} is not a {kind} code", fields={"subject_code": ["code"]})
     principal.require_covers(code, f"{kind} {code}")
-    return code[:9] if len(code) >= 9 else None
+    return parent_or_none(code, Level.TOWN)
 
 
 def put_inputs(db, principal, half_year: str, items: list[dict[str, Any]]) -> int:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from gridgov_common import area
 from gridgov_common.roles import Role
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = area.TZ  # the district's clock (gridgov_common/area.py)
 WORK_START, WORK_END = time(8, 30), time(17, 30)  # P5.4.3 working time (brief)
 MIN_INSIDE_SHARE = 1 / 3  # P5.4.3: time in the grid ≥ 1/3 of working time
 DEFAULT_MAX_GAP_SECONDS = 900

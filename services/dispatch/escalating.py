@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common import department_register
+from gridgov_common.area import district_of
 from gridgov_common.contract import EVENTS_EXCHANGE
 from gridgov_common.contract.cases import EscalationKind
 from gridgov_common.outbox import add_event
@@ -186,7 +187,7 @@ def _escalate_unroutable(session, case: dict[str, Any], assignment: dict[str, An
     escalation = Escalation(
         case["case_id"], case["case_number"], str(assignment["assignment_id"]),
         assignment["department"], EscalationKind.UNROUTABLE, 1, None, Role.DISTRICT_ADMIN,
-        f"district:{case['town_code'][:6]}", reason, now, None,  # no deadline was missed
+        f"district:{district_of(case['town_code'])}", reason, now, None,  # none was missed
         case["escalation_version"] or config_store.escalation_policy(session).version)
     return int(_record(session, case, escalation, now))
 

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Any
 
+from gridgov_common.area import district_of
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 
@@ -36,7 +37,7 @@ class RegistryNames:
 
     def of(self, town_code: str) -> str | None:
         """The town's name, or None when the registry has none (or does not answer)."""
-        return self._district(town_code[:6]).get(town_code)
+        return self._district(district_of(town_code)).get(town_code)
 
     def _district(self, district: str) -> dict[str, str]:
         cached = _cache.get(district)

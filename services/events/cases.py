@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
+from gridgov_common.area import town_of
 from gridgov_common.auth import Principal
 from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
 from gridgov_common.db import fixed
@@ -130,7 +131,7 @@ def place(registry: RegistryClient, report: Report) -> Placement:
         raise _invalid("grid_code", f"grid {report.grid_code} was retired on {valid_to}",
                        code="retired_grid")
     # the registry offers no building → grid lookup yet: building_id is stored as given
-    return Placement(report.grid_code, report.grid_code[:9])
+    return Placement(report.grid_code, town_of(report.grid_code))
 
 
 def check_resident(registry: RegistryClient, principal: Principal, report: Report) -> None:
@@ -159,7 +160,7 @@ def place_many(registry: RegistryClient, reports: list[Report]) -> list[Placemen
         if found[index] is None:
             raise _invalid("location", "the location lies outside every grid",
                            code="outside_grids")
-        placements.append(Placement(found[index], found[index][:9]))  # P4.1: town = 9 digits
+        placements.append(Placement(found[index], town_of(found[index])))  # P4.1 nesting
     return placements
 
 

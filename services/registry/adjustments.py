@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
 from gridgov_common import scoping
+from gridgov_common.area import Level, parent_or_none
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.messaging import PermanentError, claim_message
@@ -42,7 +43,8 @@ def open_from_flag(session: Session, envelope) -> bool:
         return False
     p = envelope.payload
     level, _, scope_code = p["scope"].partition(":")
-    if scope_code[:9] != p["town_code"]:  # the approving town must hold the person
+    # the approving town must hold the person
+    if parent_or_none(scope_code, Level.TOWN) != p["town_code"]:
         raise PermanentError("scope_mismatch", f"scope {p['scope']} is not in town "
                              f"{p['town_code']}", {"town_code": ["does not contain scope"]})
     person = _active_staff(session, p["staff_sub"])

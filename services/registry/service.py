@@ -9,6 +9,7 @@ from gridgov_common import (
     platform,  # module, so `nameko run` sees one service class
     scoping,
 )
+from gridgov_common.area import community_of, town_of
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, Unprocessable, UnsupportedMediaType
@@ -192,8 +193,8 @@ class RegistryService(platform.PlatformService):
         grid_code = self.locator.locate(lon, lat)
         if grid_code is None:
             return None
-        return {"grid_code": grid_code, "community_code": grid_code[:12],
-                "town_code": grid_code[:9]}
+        return {"grid_code": grid_code, "community_code": community_of(grid_code),
+                "town_code": town_of(grid_code)}
 
     # -- buildings, households ------------------------------------------------------------
 

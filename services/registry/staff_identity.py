@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gridgov_common import area
+from gridgov_common.area import Level, parent_or_none
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
@@ -25,7 +26,7 @@ from services.registry.emit import emit
 from services.registry.models import grids, staff, staff_grids
 
 STAFF_CHANGED = "registry.staff.changed"
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = area.TZ  # the district's clock
 MAX_GRIDS = 50  # a community has at most a few dozen grids
 SUBJECT_INDEX = "ux_staff_active_subject"  # unique subject among active staff (0003)
 
@@ -133,8 +134,8 @@ def payload(session: Session, staff_id: int, action: str) -> dict[str, Any]:
     return {
         "staff_id": row.id, "subject": row.subject, "action": action, "role": row.role,
         "scope": f"{level}:{row.scope_code}",
-        "town_code": row.scope_code[:9] if len(row.scope_code) >= 9 and geographic else None,
-        "community_code": (row.scope_code[:12] if len(row.scope_code) >= 12 and geographic
+        "town_code": parent_or_none(row.scope_code, Level.TOWN) if geographic else None,
+        "community_code": (parent_or_none(row.scope_code, Level.COMMUNITY) if geographic
                            else None),
         "grid_codes": grid_codes(session, staff_id),
         "lifecycle_state": row.lifecycle_state, "active": row.active,

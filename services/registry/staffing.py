@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common import scoping
+from gridgov_common.area import community_of, town_of
 from gridgov_common.auth import Principal, parse_scope
 from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.roles import GRID_ROLES, Role, ScopeLevel
@@ -135,7 +136,7 @@ def staff_history(session: Session, principal: Principal,
 def responsible_staff(session: Session, grid_code: str) -> list[dict[str, Any]]:
     """Everyone answerable for a grid: its workers, the community's chief, workers and
     instructor, the town grid chief (P5.0), active only, top of the hierarchy first."""
-    scopes = [grid_code, grid_code[:12], grid_code[:9]]
+    scopes = [grid_code, community_of(grid_code), town_of(grid_code)]
     rows = session.execute(sa.select(staff).where(
         staff.c.scope_code.in_(scopes), staff.c.active.is_(True))).all()
     order = {role.value: i for i, role in enumerate(Role)}
@@ -148,7 +149,7 @@ def set_party_branch(session: Session, grid_code: str, command: dict[str, Any]) 
         staff.c.id == command["secretary_staff_id"])).first()
     if secretary is None:
         raise NotFound(f"staff {command['secretary_staff_id']} not found")
-    if secretary.scope_code != grid_code and secretary.scope_code != grid_code[:12]:
+    if secretary.scope_code not in (grid_code, community_of(grid_code)):
         raise Unprocessable("the secretary must be a grid worker of this grid (P4.3)",
                             fields={"secretary_staff_id": ["not a worker of this grid"]})
     values = {"kind": command["kind"], "name": command["name"],

@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridgov_common.area import Level, parent
+
 # (work_category, subcategory, severity or None = the subcategory's default, weight, text)
 CaseKind = tuple[str, str, str | None, int, str]
 
@@ -113,8 +115,8 @@ def actor_scope(level: str, case: dict[str, Any]) -> tuple[str, str]:
     """The role and scope of the person who acts on ``case`` at ``level``."""
     grid_code = case["grid_code"]
     role = ROLE_FOR_LEVEL[level]
-    scope = {"community": f"community:{grid_code[:12]}", "town": f"town:{grid_code[:9]}",
-             "district": f"district:{grid_code[:6]}"}[ROLE_LEVEL[role]]
+    level = Level(ROLE_LEVEL[role])
+    scope = f"{level}:{parent(grid_code, level)}"
     return role, scope
 
 

@@ -44,6 +44,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import holidays as holidays_lib
 
+from gridgov_common import area
 from services.dispatch.domain import holiday_estimates
 
 __all__ = [
@@ -53,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TZ = "Asia/Shanghai"
+DEFAULT_TZ = area.TZ_NAME  # the district's clock (gridgov_common/area.py)
 # Office hours of town and district bodies: morning and afternoon, with a lunch break.
 DEFAULT_WINDOWS: tuple[tuple[time, time], ...] = (
     (time(8, 30), time(12, 0)),

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from gridgov_common import area
 from gridgov_common.labels import label
 from services.dispatch.domain.casefile import (
     LANGUAGES,
@@ -259,7 +260,7 @@ def _photos(p: _Page) -> str:
 
 def render_page(case: Mapping[str, Any], entries: Sequence[Entry | Mapping[str, Any]],
                 ctx: PageContext | None = None, lang: str = "zh-CN",
-                tz: str = "Asia/Shanghai") -> str:
+                tz: str = area.TZ_NAME) -> str:
     """The whole page: what, where, who, photos, the timeline and the chain's verdict."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)} (got {lang!r})")

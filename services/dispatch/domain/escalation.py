@@ -27,6 +27,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from gridgov_common.area import community_of, district_of
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import ROLE_SCOPE, STAFF_ROLES, Role, ScopeLevel
@@ -341,9 +342,9 @@ def target_scope(scope: ScopeLevel, grid_code: str, town_code: str) -> str:
     """The scope string of the person to tell, from the case's codes (P4.1 codes nest)."""
     codes = {
         ScopeLevel.GRID: grid_code,
-        ScopeLevel.COMMUNITY: grid_code[:12],
+        ScopeLevel.COMMUNITY: community_of(grid_code),
         ScopeLevel.TOWN: town_code,
-        ScopeLevel.DISTRICT: town_code[:6],
+        ScopeLevel.DISTRICT: district_of(town_code),
     }
     if scope not in codes:
         raise ValueError(f"no case scope for {scope}")

@@ -10,11 +10,12 @@ have no gaps.  The day is China Standard Time (UTC+8, no daylight saving): a cas
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 
+from gridgov_common import area
 from gridgov_common.contract.cases import CASE_NUMBER_RE
 
-DISTRICT_TZ = timezone(timedelta(hours=8), "CST")
+DISTRICT_TZ = area.TZ  # the district's clock (gridgov_common/area.py)
 PREFIX_RE = re.compile(r"^[A-Z]{1,8}$")
 SEQUENCE_DIGITS = 6
 
