@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from gridgov_common import labels
 from gridgov_common.roles import Role
 
 LABELS = {
@@ -26,15 +27,6 @@ LABELS = {
         "secretary": "Secretary", "switch": "中文", "none": "none",
     },
 }
-ROLE_NAMES = {
-    "zh": {Role.TOWN_GRID_CHIEF: "镇网格长", Role.GRID_INSTRUCTOR: "网格指导员",
-           Role.COMMUNITY_GRID_CHIEF: "社区网格长", Role.COMMUNITY_GRID_WORKER: "社区网格员",
-           Role.NEIGHBOURHOOD_GRID_WORKER: "小区网格员"},
-    "en": {Role.TOWN_GRID_CHIEF: "Town grid chief", Role.GRID_INSTRUCTOR: "Grid instructor",
-           Role.COMMUNITY_GRID_CHIEF: "Community grid chief",
-           Role.COMMUNITY_GRID_WORKER: "Community grid worker",
-           Role.NEIGHBOURHOOD_GRID_WORKER: "Neighbourhood grid worker"},
-}
 # P5.4.2: instructor, chief and workers are posted
 POSTED_ROLES = (Role.GRID_INSTRUCTOR, Role.COMMUNITY_GRID_CHIEF, Role.COMMUNITY_GRID_WORKER,
                 Role.NEIGHBOURHOOD_GRID_WORKER)
@@ -45,8 +37,13 @@ h1{color:#b30000}.meta{margin:.5em 0}@media print{.switch{display:none}}"""
 
 
 def render(grid: dict[str, Any], staff: list[dict[str, Any]], party: dict | None,
-           lang: str = "zh") -> str:
+           lang: str = "zh", place: dict[str, Any] | None = None) -> str:
+    """``place``: the grid's community and town names (case_context), else their codes."""
     t = LABELS[lang]
+    place = place or {}
+    community = escape(" · ".join(filter(None, (place.get("community_name"),
+                                                place.get("town_name"))))
+                       or grid["community_code"])
     rows = "".join(_staff_row(s, lang) for s in staff if s["role"] in POSTED_ROLES)
     other = "en" if lang == "zh" else "zh"
     party_line = (f"{escape(party['name'])} — {t['secretary']}: {escape(party['secretary_name'])}"
@@ -59,7 +56,7 @@ def render(grid: dict[str, Any], staff: list[dict[str, Any]], party: dict | None
 <h1>{t['title']}</h1>
 <div class="meta">{t['grid']}: <strong>{escape(grid['name'])}</strong></div>
 <div class="meta">{t['code']}: <code>{grid['grid_code']}</code></div>
-<div class="meta">{t['community']}: {grid['community_code']}</div>
+<div class="meta">{t['community']}: {community}</div>
 <table><thead><tr><th>{t['role']}</th><th>{t['name']}</th><th>{t['phone']}</th>
 <th>{t['duties']}</th></tr></thead><tbody>{rows}</tbody></table>
 <p class="meta">{t['party']}: {party_line}</p>
@@ -68,7 +65,7 @@ def render(grid: dict[str, Any], staff: list[dict[str, Any]], party: dict | None
 
 
 def _staff_row(member: dict[str, Any], lang: str) -> str:
-    role = ROLE_NAMES[lang][Role(member["role"])]
+    role = escape(labels.label("role", Role(member["role"]), "en" if lang == "en" else "zh-CN"))
     return (f"<tr><td>{role}</td><td>{escape(member['name'])}</td>"
             f"<td>{escape(member.get('work_phone') or '')}</td>"
             f"<td>{escape(member.get('duties') or '')}</td></tr>")

@@ -130,7 +130,8 @@ class RegistryService(platform.PlatformService):
         grid = places.get_grid(self.db, grid_code)
         staff = staffing.responsible_staff(self.db, grid_code)
         party = staffing.party_branch(self.db, grid_code)
-        return noticeboard.render(grid, staff, party, request.params["lang"])
+        place = case_context.case_context(self.db, grid_code, None, [])["place"]
+        return noticeboard.render(grid, staff, party, request.params["lang"], place)
 
     @http("PUT", "/grids/<string:grid_code>/party-branch", roles=STAFF_MANAGERS,
           body=schemas.PartyBranchSchema, tags=("grids",), summary="P4.3 Party branch")

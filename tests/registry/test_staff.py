@@ -73,8 +73,8 @@ def test_notice_board_and_party_branch(district, web_session, admin):
     assert board.headers["Content-Type"].startswith("text/html")
     html = board.text
     for text in ("网格公示牌", "周指导", "网格指导员", "0512-6000002", "郑网格员", "0512-12345",
-                 "锦绣一网格党小组", "?lang=en"):
-        assert text in html
+                 "锦绣一网格党小组", "?lang=en", "锦绣社区 · 枫桥街道"):
+        assert text in html  # issue 11: the community and town by name, not by code
     english = web_session.get(f"/grids/{GRID_A}/notice-board", params={"lang": "en"}).text
     assert "Grid instructor" in english and "Supervision phone" in english
     assert web_session.get(f"/grids/{GRID_A}/notice-board",
