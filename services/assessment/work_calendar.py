@@ -17,7 +17,7 @@ from datetime import date
 
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
-from services.dispatch.domain.calendar import WorkCalendar
+from gridgov_common.work_calendar import WorkCalendar
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 300.0

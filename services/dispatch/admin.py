@@ -23,9 +23,9 @@ from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.roles import Role
+from gridgov_common.work_calendar import DEFAULT_TZ
 from services.dispatch import config_store, master_data
 from services.dispatch.domain import escalation, triage
-from services.dispatch.domain.calendar import DEFAULT_TZ
 from services.dispatch.models import calendar_overrides, escalation_policies, rule_sets
 
 MAX_CALENDAR_DAYS = 366

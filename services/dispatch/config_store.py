@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
+from gridgov_common.work_calendar import WorkCalendar
 from services.dispatch.domain import escalation, triage
-from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.models import (
     calendar_overrides,
     calendar_years,

@@ -34,8 +34,8 @@ from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
 from gridgov_common.outbox import add_to_outbox
+from gridgov_common.work_calendar import WorkCalendar
 from services.dispatch import config_store, notices
-from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.models import assignments, cases, daily_digests
 from services.dispatch.statistics import ACTIVE, OPEN
 

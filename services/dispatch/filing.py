@@ -21,9 +21,9 @@ from gridgov_common.contract import (
     make_envelope,
 )
 from gridgov_common.outbox import add_event, add_to_outbox
+from gridgov_common.work_calendar import WorkCalendar
 from services.dispatch import casefile_store, config_store, master_data, notices
 from services.dispatch.domain import states, triage
-from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName
 from services.dispatch.models import assignments, cases
 

@@ -45,8 +45,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from gridgov_common.work_calendar import DEFAULT_TZ
 from services.dispatch import kpis_workers
-from services.dispatch.domain.calendar import DEFAULT_TZ
 from services.dispatch.domain.states import AssignmentState, CaseState
 from services.dispatch.models import assignments, cases
 from services.dispatch.statistics import (

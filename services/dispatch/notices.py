@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
 from gridgov_common.outbox import add_to_outbox
 from gridgov_common.roles import Role
+from gridgov_common.work_calendar import DEFAULT_TZ
 from services.dispatch import config_store
-from services.dispatch.domain.calendar import DEFAULT_TZ
 
 PRODUCER = "dispatch"
 RETURN_VISIT_WORKING_HOURS = 16  # two working days to call or visit the resident

@@ -40,12 +40,12 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 
+from gridgov_common.work_calendar import WorkCalendar
 from services.assessment import appraisal_names
 from services.assessment.compliance import TZ
 from services.assessment.models import metadata as assessment_metadata
 from services.assessment.service import AssessmentService
 from services.dispatch import config_store
-from services.dispatch.domain.calendar import WorkCalendar
 from services.dispatch.models import assignments, cases
 from services.dispatch.models import metadata as dispatch_metadata
 from services.dispatch.service import DispatchService

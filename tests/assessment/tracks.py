@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from gridgov_common.work_calendar import WorkCalendar
 from services.assessment.compliance import TZ
-from services.dispatch.domain.calendar import WorkCalendar
 
 
 def recent_workday() -> date:

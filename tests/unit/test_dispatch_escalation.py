@@ -10,7 +10,7 @@ import pytest
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind, EscalationV1
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import Role, ScopeLevel
-from services.dispatch.domain.calendar import WorkCalendar
+from gridgov_common.work_calendar import WorkCalendar
 from services.dispatch.domain.escalation import (
     AssignmentView,
     CaseView,

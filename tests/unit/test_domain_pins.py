@@ -11,7 +11,7 @@ import shapely
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import Role
-from services.dispatch.domain.calendar import WorkCalendar
+from gridgov_common.work_calendar import WorkCalendar
 from services.dispatch.domain.escalation import (
     AssignmentView,
     CaseView,

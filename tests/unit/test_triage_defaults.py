@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from services.dispatch.domain.calendar import TimeLimit, TimeUnit
+from gridgov_common.work_calendar import TimeLimit, TimeUnit
 from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.triage import (
     Outcome,

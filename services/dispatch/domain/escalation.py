@@ -31,7 +31,7 @@ from gridgov_common.area import community_of, district_of
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import ROLE_SCOPE, STAFF_ROLES, Role, ScopeLevel
-from services.dispatch.domain.calendar import TimeLimit, WorkCalendar
+from gridgov_common.work_calendar import TimeLimit, WorkCalendar
 from services.dispatch.domain.states import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CaseState
 from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors, summarise
 

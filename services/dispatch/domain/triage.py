@@ -31,7 +31,7 @@ from gridgov_common.contract.routing import (
     Severity,
     WorkCategory,
 )
-from services.dispatch.domain.calendar import TimeLimit, WorkCalendar
+from gridgov_common.work_calendar import TimeLimit, WorkCalendar
 from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors, summarise
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
-from services.dispatch.domain.calendar import TimeLimit, TimeUnit
+from gridgov_common.work_calendar import TimeLimit, TimeUnit
 
 __all__ = ["TimeLimitSchema", "flatten_errors", "summarise"]
 

@@ -1,4 +1,7 @@
-"""Working-time calendar for prescribed time limits (P5.3.3).
+"""Working-time calendar for prescribed time limits (P5.3.3), shared code: dispatch counts
+deadlines with it and assessment counts patrol days with it (P5.4.3), from the same data —
+dispatch's overrides and entered notices, which assessment reads over dispatch's
+``calendar_data`` RPC (issue 11: one owner, not a copy in each service).
 
 Time limits are counted in working time (DOMAIN-REFERENCES §2: urgent minutes, working
 hours, working days, natural days, with a work-time window and a holiday/调休 calendar).
@@ -44,8 +47,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 import holidays as holidays_lib
 
-from gridgov_common import area
-from services.dispatch.domain import holiday_estimates
+from gridgov_common import area, holiday_estimates
 
 __all__ = [
     "DEFAULT_TZ", "DEFAULT_WINDOWS", "CalendarSource", "DayInfo", "TimeLimit", "TimeUnit",
