@@ -3,8 +3,10 @@ and XLSX renderers. Labels only: every figure is the stored content's."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from gridgov_common import area
 from services.assessment.tabular import Column, Document, Table
 
 LANGS = ("zh-CN", "en")
@@ -21,7 +23,7 @@ TEXT: dict[str, dict[str, str]] = {
         "on_time_rate": "按时率", "card": "亮牌", "case_number": "案件编号",
         "due_at": "办理期限", "days_overdue": "超期天数", "red_cards": "红牌",
         "yellow_cards": "黄牌", "none": "无", "name": "名称", "issuer": "发文单位",
-        "document_number": "文号",
+        "document_number": "文号", "scheduled": "系统定时生成",
         "note_rates": "办结率 = 办结 / 交办；按时率 = 按时办结 /（办结 + 超期未办结）。",
         "note_rules": "亮牌规则（按顺序，先符合者为准）：{rules}。本通报计入年度考核（P5.3.5）。",
     },
@@ -37,6 +39,7 @@ TEXT: dict[str, dict[str, str]] = {
         "case_number": "Case number", "due_at": "Due", "days_overdue": "Days overdue",
         "red_cards": "Red cards", "yellow_cards": "Yellow cards", "none": "none",
         "name": "Name", "issuer": "Issued by", "document_number": "Document number",
+        "scheduled": "the platform's schedule",
         "note_rates": "Closure rate = closed / dispatched; on-time rate = closed on time / "
                       "(closed + overdue open).",
         "note_rules": "Card rules (in order, first match wins): {rules}. This circular "
@@ -62,9 +65,12 @@ def rules_text(rules: list[dict[str, Any]], lang: str) -> str:
                                                if k != "card") for r in rules)
 
 
-def _figure_columns(t: dict[str, str], key_label: str, lang: str) -> list[Column]:
+def _figure_columns(t: dict[str, str], key_label: str, lang: str,
+                    with_code: bool) -> list[Column]:
+    """Towns keep their statistical code beside the name (people use it); departments are
+    named only (their code is the platform's, issue 11)."""
     return [Column("rank", t["rank"], "int"), Column("name", key_label),
-            Column("code", t["code"]),
+            *([Column("code", t["code"])] if with_code else []),
             *(Column(k, t[k], "int") for k in ("dispatched", "acked_on_time", "closed",
                                                "closed_on_time", "overdue_open")),
             Column("closure_rate", t["closure_rate"], "rate"),
@@ -89,6 +95,23 @@ def scope_name(scope: str, content: dict[str, Any], lang: str) -> str:
     if not name:
         return code
     return f"{name}（{code}）" if lang == "zh-CN" else f"{name} ({code})"
+
+
+def local_minute(value: str) -> str:
+    """An instant (ISO text, any offset) as the district's local time to the minute; a plain
+    date stays as it is."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if moment.tzinfo is None:
+        return str(value)
+    return moment.astimezone(area.TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _generated_by(by: str, t: dict[str, str]) -> str:
+    """The scheduler by its role, a person by their account."""
+    return t["scheduled"] if by == "schedule" else by
 
 
 def _issued(circular: dict[str, Any], t: dict[str, str]) -> list[tuple[str, str]]:
@@ -123,17 +146,19 @@ def document(circular: dict[str, Any], lang: str) -> Document:
               (t["period"], f"{circular['period_start']} – {circular['period_end']}"),
               (t["scope"], scope_name(circular["scope"], content, lang)),
               (t["version"], str(circular["version"])),
-              (t["as_of"], content["as_of"]), (t["generated_by"], circular["generated_by"])],
+              (t["as_of"], local_minute(content["as_of"])),
+              (t["generated_by"], _generated_by(circular["generated_by"], t))],
         tables=[Table(t["summary"], summary_columns, [total], t["none"]),
-                Table(t["departments"], _figure_columns(t, t["department"], lang),
+                Table(t["departments"], _figure_columns(t, t["department"], lang, False),
                       [{**r, "name": department_name(r["code"])}
                        for r in content["departments"]], t["none"]),
-                Table(t["towns"], _figure_columns(t, t["town"], lang),
+                Table(t["towns"], _figure_columns(t, t["town"], lang, True),
                       [{**r, "name": town_name(r["code"])} for r in content["towns"]],
                       t["none"]),
                 Table(t["overdue"], overdue_columns,
                       [{**r, "department_name": department_name(r["department"]),
-                        "town_name": town_name(r["town_code"])} for r in content["overdue"]],
+                        "town_name": town_name(r["town_code"]),
+                        "due_at": local_minute(r["due_at"])} for r in content["overdue"]],
                       t["none"])],
         notes=[t["note_rates"], t["note_rules"].format(
             rules=rules_text(content["card_rules"], lang))])

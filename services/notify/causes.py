@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from gridgov_common.area import community_of, district_of, town_of
 from gridgov_common.contract import Envelope
 from gridgov_common.roles import Role
 from services.notify.accepting import ALERT_PRIORITY, Request
 
-DISTRICT_DIGITS, TOWN_DIGITS, COMMUNITY_DIGITS = 6, 9, 12
 FIRST_ALERT = "alert"  # CAP msgType of the first message of an event (then update, cancel)
 FOLLOW_UP_CHANNELS = frozenset({"webhook"})  # systems keep every update; people are not re-paged
 
@@ -65,10 +65,10 @@ def from_alert(envelope: Envelope, locale: str) -> Request:
     grid = p["grid_code"]
     recipients = [
         {"role": Role.NEIGHBOURHOOD_GRID_WORKER.value, "scope": f"grid:{grid}"},
-        {"role": Role.COMMUNITY_GRID_CHIEF.value, "scope": f"community:{grid[:COMMUNITY_DIGITS]}"},
-        {"role": Role.GRID_INSTRUCTOR.value, "scope": f"community:{grid[:COMMUNITY_DIGITS]}"},
-        {"role": Role.TOWN_GRID_CHIEF.value, "scope": f"town:{grid[:TOWN_DIGITS]}"},
-        {"role": Role.DISTRICT_ADMIN.value, "scope": f"district:{grid[:DISTRICT_DIGITS]}"},
+        {"role": Role.COMMUNITY_GRID_CHIEF.value, "scope": f"community:{community_of(grid)}"},
+        {"role": Role.GRID_INSTRUCTOR.value, "scope": f"community:{community_of(grid)}"},
+        {"role": Role.TOWN_GRID_CHIEF.value, "scope": f"town:{town_of(grid)}"},
+        {"role": Role.DISTRICT_ADMIN.value, "scope": f"district:{district_of(grid)}"},
     ]
     return Request(
         cause_id=f"alert.major_event:{envelope.message_id}", case_id=str(p["case_id"]),
@@ -94,7 +94,7 @@ def from_meeting_reminder(envelope: Envelope, locale: str) -> Request:
 
 def from_circular(envelope: Envelope, locale: str) -> Request:
     p = envelope.payload
-    district = p["scope"].partition(":")[2][:DISTRICT_DIGITS]
+    district = district_of(p["scope"].partition(":")[2])
     recipients = [{"role": Role.DISTRICT_ADMIN.value, "scope": f"district:{district}"}]
     recipients += [{"role": Role.TOWN_GRID_CHIEF.value, "scope": f"town:{code}"}
                    for code in p["towns"]]
