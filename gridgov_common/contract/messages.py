@@ -139,6 +139,59 @@ class GridChangedV1(Payload):
             raise ValidationError("valid_to is before valid_from", "valid_to")
 
 
+class DivisionLevel(StrEnum):
+    """The administrative divisions the registry keeps as versioned data (P5.0 levels)."""
+
+    DISTRICT = "district"  # 6-digit GB/T 2260 county-level code
+    TOWN = "town"  # 9 digits: + GB/T 10114 township
+    COMMUNITY = "community"  # 12 digits: + statistical village-level code
+
+
+class DivisionAction(StrEnum):
+    """A division is created, renamed (same code, a new name version) or retired
+    (administrative-division adjustment); never deleted, its code never reused."""
+
+    CREATED = "created"
+    RENAMED = "renamed"
+    RETIRED = "retired"
+
+
+DIVISION_CODE_LENGTH = {DivisionLevel.DISTRICT: 6, DivisionLevel.TOWN: 9,
+                        DivisionLevel.COMMUNITY: 12}
+
+
+@message_type("registry.division.changed", 1)
+class DivisionChangedV1(Payload):
+    """A district, town or community was created, renamed or retired (the division codes).
+
+    ``name`` is valid on [``valid_from``, ``valid_to``): for ``created`` the first name
+    from the day the division began; for ``renamed`` the new name from the day it takes
+    effect (the old one stays valid for the days before); for ``retired`` the last name,
+    and ``valid_to`` is the first day the division no longer exists."""
+
+    level = enum_field(DivisionLevel, required=True)
+    code = fields.String(required=True, validate=validate.Regexp(r"^(?:\d{6}|\d{9}|\d{12})$"))
+    name = fields.String(required=True, validate=validate.Length(1, 100))
+    name_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    action = enum_field(DivisionAction, required=True)
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(required=True, allow_none=True)
+    reason = fields.String(required=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        # DOMAIN-REFERENCES §2: the code's length says its level (6 / 9 / 12 digits)
+        if len(data["code"]) != DIVISION_CODE_LENGTH[DivisionLevel(data["level"])]:
+            raise ValidationError(f"a {data['level']} code has "
+                                  f"{DIVISION_CODE_LENGTH[DivisionLevel(data['level'])]} "
+                                  "digits", "code")
+        if data["valid_to"] is not None and data["valid_to"] <= data["valid_from"]:
+            raise ValidationError("valid_to is not after valid_from", "valid_to")
+        if (data["action"] == DivisionAction.RETIRED) != (data["valid_to"] is not None):
+            raise ValidationError("valid_to is set exactly when the action is retired",
+                                  "valid_to")
+
+
 class DepartmentAction(StrEnum):
     """What happened to a department of the register (P4.2)."""
 

@@ -48,13 +48,17 @@ def load(session: Session, cipher: pii.PiiCipher, *, seed: int = 2026, towns: in
 
 
 def _places(session: Session, district) -> None:
-    session.execute(districts.insert().values(code=district.code, name=district.name))
+    # divisions valid from the grids' day; their name versions are recorded at their first
+    # renaming or retirement (services/registry/divisions.py), the bulk seed stays cheap
+    session.execute(districts.insert().values(code=district.code, name=district.name,
+                                              valid_from=VALID_FROM))
     session.execute(towns.insert(), [
-        {"code": t.code, "district_code": district.code, "name": t.name, "kind": t.kind}
-        for t in district.towns])
+        {"code": t.code, "district_code": district.code, "name": t.name, "kind": t.kind,
+         "valid_from": VALID_FROM} for t in district.towns])
     session.execute(communities.insert(), [
         {"code": c.code, "town_code": c.code[:9], "name": c.name,
-         "boundary": to_geojson(c.geometry)} for c in district.iter_communities()])
+         "boundary": to_geojson(c.geometry), "valid_from": VALID_FROM}
+        for c in district.iter_communities()])
     rows = []
     for grid in district.iter_grids():
         min_lon, min_lat, max_lon, max_lat = grid.bbox

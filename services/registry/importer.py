@@ -89,13 +89,16 @@ def import_grids(session: Session, collection: dict[str, Any],
 
 def _validate_features(session: Session, features: list, report: ImportReport,
                        scope_prefix: str = "") -> None:
+    # P3.1: no grid is drawn under a community retired by a division adjustment
     known = set(session.execute(sa.select(communities.c.code).where(
-        communities.c.code.startswith(scope_prefix, autoescape=True))).scalars())
+        communities.c.code.startswith(scope_prefix, autoescape=True),
+        communities.c.valid_to.is_(None))).scalars())
     accepted: list[tuple[str, Any]] = []
     for n, feature in enumerate(features, start=1):
         props = (feature or {}).get("properties") or {}
         if props.get("community_code") not in known:
-            report.reject(n, "community_code", f"unknown community {props.get('community_code')}")
+            report.reject(n, "community_code",
+                          f"unknown or retired community {props.get('community_code')}")
             continue
         if not props.get("name"):
             report.reject(n, "name", "required")

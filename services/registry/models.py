@@ -23,11 +23,27 @@ def _created() -> sa.Column:
     return sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW)
 
 
+def _validity() -> list[sa.Column]:
+    """P3.1/P4.1: a division (district, town, community) has a validity like a grid: the
+    day it came into being and the first day it no longer exists (administrative-division
+    adjustment: towns merged, communities split).  The row and its code stay for ever, so
+    old case files keep naming it and the code is never given to another place."""
+    return [sa.Column("valid_from", sa.Date, nullable=False,
+                      server_default=sa.text("CURRENT_DATE")),
+            sa.Column("valid_to", sa.Date, nullable=True),
+            sa.Column("retired_reason", sa.Text, nullable=True),
+            sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False,
+                      server_default=NOW)]
+
+
+# ``name`` of districts, towns and communities is the newest recorded name; the name valid
+# on a given day is in ``division_names`` (services/registry/divisions.py).
 districts = sa.Table(
     "districts", metadata,
     sa.Column("code", sa.String(6), primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     _created(),
+    *_validity(),
 )
 
 towns = sa.Table(
@@ -37,6 +53,7 @@ towns = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("kind", sa.Text, nullable=False),
     _created(),
+    *_validity(),
 )
 
 communities = sa.Table(
@@ -47,6 +64,28 @@ communities = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("boundary", JSONB, nullable=True),  # GeoJSON, WGS84
     _created(),
+    *_validity(),
+)
+
+# The versioned division-code table (GB/T 2260 / GB/T 10114 / statistical codes kept as
+# data, DOMAIN-REFERENCES §2): one row per name a division has had, with the days it was
+# valid [valid_from, valid_to).  A renaming closes the current row and adds the next
+# version; the code never changes, so a case filed before a renaming still prints the
+# old name when asked for its day.
+division_names = sa.Table(
+    "division_names", metadata,
+    sa.Column("code", sa.String(12), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=False),
+    sa.Column("valid_to", sa.Date, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("recorded_by", sa.Text, nullable=True),  # token subject; NULL: migration/seed
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    sa.CheckConstraint("level IN ('district', 'town', 'community')", name="division_level"),
+    sa.CheckConstraint("valid_to IS NULL OR valid_to > valid_from",
+                       name="division_name_validity"),
 )
 
 # P4.1: grids are issued centrally (15-digit code), drawn on the map, fixed once drawn;

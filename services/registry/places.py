@@ -15,12 +15,12 @@ from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
+from services.registry import divisions
 from services.registry.domain import codes, geometry
 from services.registry.emit import emit
 from services.registry.models import (
     buildings,
     communities,
-    districts,
     grids,
     households,
     neighbourhoods,
@@ -29,52 +29,31 @@ from services.registry.models import (
 )
 
 
-def _code_error(exc: codes.CodeError) -> Unprocessable:
-    return Unprocessable(str(exc), fields={getattr(exc, "field", "code"): [str(exc)]})
+def create_district(session: Session, code: str, name: str, valid_from: date | None = None,
+                    actor: str | None = None) -> dict[str, Any]:
+    """A district row (GB/T 2260 county code), valid from ``valid_from`` (default today)."""
+    return divisions.create(session, "district", {"code": code, "name": name}, valid_from,
+                            actor)
 
 
-def create_district(session: Session, code: str, name: str) -> dict[str, Any]:
-    try:
-        codes.validate_district_code(code)
-    except codes.CodeError as exc:
-        raise _code_error(exc) from None
-    _insert_unique(session, districts, {"code": code, "name": name}, f"district {code}")
-    return {"code": code, "name": name}
-
-
-def create_town(session: Session, code: str, name: str) -> dict[str, Any]:
-    try:
-        codes.validate_town_code(code)
-    except codes.CodeError as exc:
-        raise _code_error(exc) from None
-    _require(session, districts.c.code, code[:6], "district")
-    row = {"code": code, "district_code": code[:6], "name": name, "kind": codes.town_kind(code)}
-    _insert_unique(session, towns, row, f"town {code}")
-    return row
+def create_town(session: Session, code: str, name: str, valid_from: date | None = None,
+                district_code: str | None = None, actor: str | None = None
+                ) -> dict[str, Any]:
+    """A town (GB/T 10114 township) under the district its code starts with."""
+    row = {"code": code, "district_code": code[:6], "name": name,
+           "kind": codes.town_kind(code)}
+    return divisions.create(session, "town", row, valid_from, actor, parent=district_code)
 
 
 def create_community(session: Session, code: str, name: str,
-                     boundary: dict | None = None) -> dict[str, Any]:
-    try:
-        codes.validate_community_code(code)
-    except codes.CodeError as exc:
-        raise _code_error(exc) from None
+                     boundary: dict | None = None, valid_from: date | None = None,
+                     town_code: str | None = None, actor: str | None = None
+                     ) -> dict[str, Any]:
+    """A community (12-digit statistical code) under the town its code starts with."""
     if boundary is not None:
         _valid_polygon(boundary)
-    _require(session, towns.c.code, code[:9], "town")
     row = {"code": code, "town_code": code[:9], "name": name, "boundary": boundary}
-    _insert_unique(session, communities, row, f"community {code}")
-    return row
-
-
-def _insert_unique(session: Session, table: sa.Table, row: dict, what: str) -> None:
-    exists = session.execute(
-        sa.select(sa.literal(1)).select_from(table).where(
-            list(table.primary_key.columns)[0] == row[list(table.primary_key.columns)[0].name])
-    ).first()
-    if exists:
-        raise Conflict(f"{what} already exists")
-    session.execute(table.insert().values(**row))
+    return divisions.create(session, "community", row, valid_from, actor, parent=town_code)
 
 
 def _require(session: Session, column: sa.Column, value: Any, what: str) -> None:
@@ -105,6 +84,11 @@ def issue_grid(session: Session, command: dict[str, Any]) -> dict[str, Any]:
     geom = _valid_polygon(command["geometry"])
     _require_inside_community(community, geom)
     valid_from = command.get("valid_from") or date.today()
+    if community.valid_to is not None and community.valid_to <= valid_from:
+        # P3.1: no grid under a community that no longer exists on the grid's first day
+        raise Conflict(f"community {community_code} was retired on {community.valid_to}",
+                       fields={"community_code": [f"retired on {community.valid_to}"]},
+                       code="parent_retired")
     overlapping = _overlapping_grids(session, geom, valid_from)
     if overlapping:
         # P3.1/P4.1: every square metre lies in exactly one grid
@@ -237,17 +221,24 @@ def list_grids(session: Session, prefix: str = "", on: date | None = None) -> li
 
 def grids_feature_collection(session: Session, on: date | None = None,
                              prefix: str = "") -> dict[str, Any]:
-    """Valid grids (whose code starts with ``prefix``: the caller's district) as GeoJSON,
-    for the operations map (no personal data), with the names of their community and town
-    (operators read names, not codes)."""
+    """Grids valid on ``on`` (default today; whose code starts with ``prefix``: the
+    caller's district) as GeoJSON, for the operations map (no personal data), with the
+    names their community and town had that day (operators read names, not codes)."""
+    on = on or date.today()
+    community_names = divisions.dated_names("community", on, prefix[:12])
+    town_names = divisions.dated_names("town", on, prefix[:9])
     rows = session.execute(
         sa.select(grids.c.grid_code, grids.c.community_code, grids.c.name, grids.c.kind,
-                  grids.c.geometry, communities.c.name.label("community_name"),
-                  communities.c.town_code, towns.c.name.label("town_name"))
+                  grids.c.geometry,
+                  sa.func.coalesce(community_names.c.name, communities.c.name)
+                  .label("community_name"),
+                  communities.c.town_code,
+                  sa.func.coalesce(town_names.c.name, towns.c.name).label("town_name"))
         .select_from(grids.join(communities, communities.c.code == grids.c.community_code)
-                     .join(towns, towns.c.code == communities.c.town_code))
-        .where(active_on(on or date.today()),
-               grids.c.grid_code.startswith(prefix, autoescape=True))
+                     .join(towns, towns.c.code == communities.c.town_code)
+                     .outerjoin(community_names, community_names.c.code == communities.c.code)
+                     .outerjoin(town_names, town_names.c.code == towns.c.code))
+        .where(active_on(on), grids.c.grid_code.startswith(prefix, autoescape=True))
         .order_by(grids.c.grid_code)).all()
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": r.geometry, "properties": {
@@ -257,26 +248,23 @@ def grids_feature_collection(session: Session, on: date | None = None,
         for r in rows]}
 
 
-def place_names(session: Session, prefix: str, with_grids: bool = False
-                ) -> dict[str, dict[str, str]]:
+def place_names(session: Session, prefix: str, with_grids: bool = False,
+                on: date | None = None) -> dict[str, dict[str, str]]:
     """Names of the towns and communities whose code starts with ``prefix`` (a district,
-    town or community code), for documents people read: circulars, reports.
-    ``with_grids`` adds the grids' names (retired ones too: a report made before still
-    names them); off by default, as a district has thousands and most callers want towns."""
-    like = {"p": prefix + "%"}
+    town or community code), for documents people read: circulars, reports.  Each is the
+    name valid on ``on`` (default today): a document about a day before a renaming prints
+    the old name.  Retired towns and communities are included (documents made before
+    still name them).  ``with_grids`` adds the grids' names (retired ones too); off by
+    default, as a district has thousands and most callers want towns."""
     found = {
-        "districts": dict(session.execute(sa.select(districts.c.code, districts.c.name)
-                                          .where(districts.c.code == prefix[:6])).all()),
-        "towns": dict(session.execute(sa.select(towns.c.code, towns.c.name)
-                                      .where(towns.c.code.like(like["p"]))).all()),
-        "communities": dict(session.execute(
-            sa.select(communities.c.code, communities.c.name)
-            .where(communities.c.code.like(like["p"]))).all()),
+        "districts": divisions.names(session, "district", prefix[:6], on, exact=True),
+        "towns": divisions.names(session, "town", prefix, on),
+        "communities": divisions.names(session, "community", prefix, on),
     }
     if with_grids:
         found["grids"] = dict(session.execute(
             sa.select(grids.c.grid_code, grids.c.name)
-            .where(grids.c.grid_code.like(like["p"]))).all())
+            .where(grids.c.grid_code.startswith(prefix, autoescape=True))).all())
     return found
 
 

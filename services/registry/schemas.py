@@ -35,13 +35,77 @@ SPECIAL_GROUPS = ("petitioner", "community_corrections", "released_prisoner", "d
                   "hazardous_goods_worker", "mental_illness_risk")  # P5.2.5
 
 
+PLACE_NAME = validate.Length(min=1, max=100)
+REASON = validate.Length(min=1, max=500)
+
+
 class PlaceSchema(Schema):
+    """A new district; its code is checked by the domain (GB/T 2260, 422 with ``code``)."""
+
     code = fields.String(required=True, validate=DIGITS)
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(required=True, validate=PLACE_NAME)
+    # the day the division came into being (default today); it is never reused after
+    valid_from = fields.Date(load_default=None, allow_none=True)
+
+
+class TownSchema(PlaceSchema):
+    """A new town; ``district_code``, when given, must be the one its code starts with."""
+
+    district_code = fields.String(load_default=None, allow_none=True,
+                                  validate=[validate.Length(equal=6), DIGITS])
 
 
 class CommunitySchema(PlaceSchema):
+    """A new community; ``town_code``, when given, must be the one its code starts with."""
+
     boundary = fields.Dict(load_default=None, allow_none=True)
+    town_code = fields.String(load_default=None, allow_none=True,
+                              validate=[validate.Length(equal=9), DIGITS])
+
+
+class DivisionRenameSchema(Schema):
+    """A renaming: the new name from ``valid_from`` on; the old one stays for the days
+    before (issue 11, M1)."""
+
+    name = fields.String(required=True, validate=PLACE_NAME)
+    valid_from = fields.Date(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class DivisionRetireSchema(Schema):
+    """A retirement (administrative-division adjustment): ``valid_to`` is the first day
+    the division no longer exists; the reason is kept with it (e.g. merged into …)."""
+
+    valid_to = fields.Date(required=True)
+    reason = fields.String(required=True, validate=REASON)
+
+
+class DivisionVersionSchema(Schema):
+    version = fields.Integer()
+    name = fields.String()
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True)
+    reason = fields.String()
+    recorded_at = fields.DateTime()
+
+
+class DivisionHistorySchema(Schema):
+    """A division's validity and every name it has had, oldest first."""
+
+    level = fields.String()
+    code = fields.String()
+    parent_code = fields.String(allow_none=True)
+    name = fields.String()  # the name valid on the day asked (default today)
+    valid_from = fields.Date()
+    valid_to = fields.Date(allow_none=True)
+    retired_reason = fields.String(allow_none=True)
+    versions = fields.List(fields.Nested(DivisionVersionSchema))
+
+
+class OnDaySchema(Schema):
+    """``on``: the day whose names (and grids) are asked for; default today."""
+
+    on = fields.Date(load_default=None)
 
 
 class GridCreateSchema(Schema):
@@ -229,6 +293,7 @@ class CaseContextSchema(Schema):
                                  validate=validate.Range(min=1, max=2**63 - 1))
     subjects = fields.List(fields.String(validate=validate.Length(1, 200)), load_default=list,
                            validate=validate.Length(max=200))
+    on = fields.Date(load_default=None, allow_none=True)  # names as on that day
 
 
 class SubjectsSchema(Schema):
@@ -244,6 +309,7 @@ class PlaceNamesSchema(Schema):
     prefix = fields.String(load_default="", validate=[validate.Length(max=15),
                                                       validate.Regexp(r"^\d*$")])
     grids = fields.Boolean(load_default=False)
+    on = fields.Date(load_default=None, allow_none=True)  # names as on that day
 
 
 class GridCodesSchema(Schema):

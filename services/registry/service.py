@@ -26,6 +26,7 @@ from services.registry import (
     audit,
     case_context,
     departments,
+    divisions,
     importer,
     intake,
     noticeboard,
@@ -72,19 +73,73 @@ class RegistryService(platform.PlatformService):
         # issue 10: a district admin creates its own district's row, no other
         code = request.data["code"]
         scoping.require(request.principal, code, f"district {code}")
-        return places.create_district(self.db, **request.data)
+        return places.create_district(self.db, **request.data, actor=request.principal.sub)
 
-    @http("POST", "/towns", roles=ADMIN, body=schemas.PlaceSchema, status=201, tags=("places",))
+    @http("POST", "/towns", roles=ADMIN, body=schemas.TownSchema, status=201, tags=("places",))
     def create_town(self, request):
         scoping.require(request.principal, request.data["code"], f"town {request.data['code']}")
-        return places.create_town(self.db, **request.data)
+        return places.create_town(self.db, **request.data, actor=request.principal.sub)
 
     @http("POST", "/communities", roles=ADMIN, body=schemas.CommunitySchema, status=201,
           tags=("places",))
     def create_community(self, request):
         scoping.require(request.principal, request.data["code"],
                         f"community {request.data['code']}")
-        return places.create_community(self.db, **request.data)
+        return places.create_community(self.db, **request.data, actor=request.principal.sub)
+
+    # -- division codes as data: rename, retire, history (issue 11, M1) --------------------
+
+    @http("PATCH", "/towns/<string:code>", roles=ADMIN, body=schemas.DivisionRenameSchema,
+          response=schemas.DivisionHistorySchema, tags=("places",),
+          summary="Rename a town from a day on (the code stays; the old name is history)")
+    def rename_town(self, request, code):
+        return self._rename("town", request, code)
+
+    @http("PATCH", "/communities/<string:code>", roles=ADMIN,
+          body=schemas.DivisionRenameSchema, response=schemas.DivisionHistorySchema,
+          tags=("places",),
+          summary="Rename a community from a day on (the code stays; the old name is history)")
+    def rename_community(self, request, code):
+        return self._rename("community", request, code)
+
+    @http("POST", "/towns/<string:code>/retire", roles=ADMIN,
+          body=schemas.DivisionRetireSchema, response=schemas.DivisionHistorySchema,
+          tags=("places",), summary="End a town's validity (refused while a community of "
+          "it is still valid; its code is never reused)")
+    def retire_town(self, request, code):
+        return self._retire("town", request, code)
+
+    @http("POST", "/communities/<string:code>/retire", roles=ADMIN,
+          body=schemas.DivisionRetireSchema, response=schemas.DivisionHistorySchema,
+          tags=("places",), summary="End a community's validity (refused while a grid of "
+          "it is still valid; its code is never reused)")
+    def retire_community(self, request, code):
+        return self._retire("community", request, code)
+
+    @http("GET", "/towns/<string:code>/history", query=schemas.OnDaySchema,
+          response=schemas.DivisionHistorySchema, tags=("places",),
+          summary="A town's validity and every name it has had")
+    def town_history(self, request, code):
+        scoping.require_in_district(request.principal, code, f"town {code}")
+        return divisions.history_of(self.db, "town", code, request.params["on"])
+
+    @http("GET", "/communities/<string:code>/history", query=schemas.OnDaySchema,
+          response=schemas.DivisionHistorySchema, tags=("places",),
+          summary="A community's validity and every name it has had")
+    def community_history(self, request, code):
+        scoping.require_in_district(request.principal, code, f"community {code}")
+        return divisions.history_of(self.db, "community", code, request.params["on"])
+
+    def _rename(self, level: str, request, code: str) -> dict:
+        scoping.require(request.principal, code, f"{level} {code}")
+        return divisions.rename(self.db, level, code, request.data["name"],
+                                request.data["valid_from"], request.data["reason"],
+                                actor=request.principal.sub)
+
+    def _retire(self, level: str, request, code: str) -> dict:
+        scoping.require(request.principal, code, f"{level} {code}")
+        return divisions.retire(self.db, level, code, request.data["valid_to"],
+                                request.data["reason"], actor=request.principal.sub)
 
     @http("GET", "/communities/<string:code>/coverage", tags=("places",),
           summary="P3.1: parts of the community no grid covers")
@@ -106,10 +161,12 @@ class RegistryService(platform.PlatformService):
                                 request.params["prefix"])
         return [] if prefix is None else places.list_grids(self.db, prefix)
 
-    @http("GET", "/grids.geojson", tags=("grids",), summary="Valid grids as a FeatureCollection")
+    @http("GET", "/grids.geojson", query=schemas.OnDaySchema, tags=("grids",),
+          summary="Grids valid on a day (default today) as a FeatureCollection, with the "
+          "names their town and community had that day")
     def grids_geojson(self, request):
         return places.grids_feature_collection(
-            self.db, prefix=scoping.district_prefix(request.principal))
+            self.db, request.params["on"], prefix=scoping.district_prefix(request.principal))
 
     @http("GET", "/grids/<string:grid_code>", response=schemas.GridSchema, tags=("grids",))
     def get_grid(self, request, grid_code):
@@ -423,25 +480,31 @@ class RegistryService(platform.PlatformService):
 
     @rpc
     def case_context(self, grid_code: str, building_id: int | None = None,
-                     subjects: list | None = None) -> dict:
+                     subjects: list | None = None, on: str | None = None) -> dict:
         """Place names, grid boundary, building address and staff names for a case file
-        page (dispatch); no personal data (case_context.py)."""
+        page (dispatch); no personal data (case_context.py). ``on`` (ISO date, default
+        today): the day whose place names are printed, e.g. the day the case was filed."""
         data = schemas.CaseContextSchema().load(
-            {"grid_code": grid_code, "building_id": building_id, "subjects": subjects or []})
+            {"grid_code": grid_code, "building_id": building_id, "subjects": subjects or [],
+             "on": on})
         return case_context.case_context(self.db, data["grid_code"], data["building_id"],
-                                         data["subjects"])
+                                         data["subjects"], data["on"])
 
     @rpc
     def list_departments(self) -> list:
         return departments.list_departments(self.db)
 
     @rpc
-    def place_names(self, scope_code: str, grids: bool = False) -> dict:
+    def place_names(self, scope_code: str, grids: bool = False, on: str | None = None) -> dict:
         """Town and community names under a district, town or community code; with
         ``grids`` the grids' names too (the half-year assessment names each worker's grid,
-        P5.4.6). Place names are public: no personal data."""
-        data = schemas.PlaceNamesSchema().load({"prefix": scope_code, "grids": grids})
-        return places.place_names(self.db, data["prefix"], with_grids=data["grids"])
+        P5.4.6). ``on`` (ISO date, default today): the names valid that day, so a document
+        about a day before a renaming prints the old name. Place names are public: no
+        personal data."""
+        data = schemas.PlaceNamesSchema().load({"prefix": scope_code, "grids": grids,
+                                                "on": on})
+        return places.place_names(self.db, data["prefix"], with_grids=data["grids"],
+                                  on=data["on"])
 
     @rpc
     def staff_names(self, subjects: list) -> dict:

@@ -189,6 +189,10 @@ def test_registry_nothing_crosses_districts(district_b, web_session, bearer, db_
         "POST /grids": {"community_code": B_COMMUNITY, "name": "冒名网格",
                         "geometry": square(120.01, 31.0, 120.02, 31.01)},
         "POST /grids/{grid_code}/retire": {"valid_to": "2030-01-01"},
+        "PATCH /towns/{code}": {"name": "冒名街道", "valid_from": "2030-01-01"},
+        "PATCH /communities/{code}": {"name": "冒名社区", "valid_from": "2030-01-01"},
+        "POST /towns/{code}/retire": {"valid_to": "2030-01-01", "reason": "跨区撤销"},
+        "POST /communities/{code}/retire": {"valid_to": "2030-01-01", "reason": "跨区撤销"},
         "PUT /grids/{grid_code}/party-branch": {"kind": "branch", "name": "冒名支部",
                                                 "secretary_staff_id": b["staff"]["id"]},
         "POST /import/grids": {"type": "FeatureCollection", "features": [{

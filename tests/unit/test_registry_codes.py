@@ -18,12 +18,70 @@ def test_district_code_accepts_six_digits_with_known_province(good):
     ("３２０５０５", "exactly 6 digits"),  # full-width digits are not ASCII digits
     ("990505", "province"),
     ("000000", "province"),
+    ("720101", "province"),  # not in GB/T 2260's list (71 Taiwan, 81, 82 are)
+    ("320005", "prefecture part 00"),  # the province itself
+    ("320500", "county part 00"),  # the prefecture itself (Suzhou), not a county
+    ("110000", "prefecture part 00"),
 ])
 def test_district_code_rejections_say_why(bad, fragment):
     with pytest.raises(CodeError) as err:
         codes.validate_district_code(bad, field="district_code")
     assert fragment in str(err.value)
     assert err.value.field == "district_code"
+
+
+@pytest.mark.parametrize("prefix", sorted(codes.PROVINCE_PREFIXES))
+def test_every_gbt2260_province_is_accepted(prefix):
+    assert codes.validate_district_code(prefix + "0101") == prefix + "0101"
+
+
+def test_the_province_list_is_gbt2260s():
+    """11–15, 21–23, 31–37, 41–46, 50–54, 61–65, 71, 81, 82: 34 province-level units."""
+    ranges = [(11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65), (71, 71),
+              (81, 82)]
+    expected = {f"{n}" for lo, hi in ranges for n in range(lo, hi + 1)}
+    assert codes.PROVINCE_PREFIXES == expected and len(expected) == 34
+
+
+@pytest.mark.parametrize("city", sorted(codes.PREFECTURES_WITHOUT_COUNTIES))
+def test_prefecture_cities_without_counties_hold_towns_directly(city):
+    """东莞 441900, 中山 442000, 儋州 460400: towns sit under the prefecture's code."""
+    assert codes.validate_town_code(city + "003") == city + "003"
+
+
+def test_town_and_community_parts_run_001_to_999():
+    assert codes.validate_town_code("320505999") == "320505999"
+    assert codes.validate_community_code("320505001999") == "320505001999"
+    with pytest.raises(CodeError, match="county part 00"):
+        codes.validate_town_code("320500001")
+    with pytest.raises(CodeError, match="province"):
+        codes.validate_community_code("990505001001", field="community_code")
+
+
+@pytest.mark.parametrize("level, code", [("district", "320505"), ("town", "320505001"),
+                                         ("community", "320505001001")])
+def test_division_code_by_level(level, code):
+    assert codes.validate_division_code(level, code) == code
+
+
+def test_division_code_by_level_refuses_the_wrong_length_and_level():
+    with pytest.raises(CodeError, match="9 digits"):
+        codes.validate_division_code("town", "320505001001")
+    with pytest.raises(CodeError) as err:
+        codes.validate_division_code("grid", "320505001001001")
+    assert err.value.field == "level"
+
+
+def test_a_town_lies_under_its_district_and_a_community_under_its_town():
+    codes.validate_under("320505001", "320505", "district_code")
+    codes.validate_under("320505001002", "320505001", "town_code")
+    codes.validate_under("320505001", None, "district_code")  # implied by the code
+    with pytest.raises(CodeError) as err:
+        codes.validate_under("320505001", "320506", "district_code")
+    assert err.value.field == "district_code"
+    assert "does not lie under 320506" in str(err.value)
+    with pytest.raises(CodeError, match="320505002"):
+        codes.validate_under("320505001002", "320505002", "town_code")
 
 
 def test_code_error_is_a_value_error_with_default_field():

@@ -1,9 +1,12 @@
 """Administrative and grid codes: the nested keys of every place in the registry.
 
-A district (county-level) code is 6 digits (GB/T 2260); the 12-digit statistical division
-code of a community adds a 3-digit township and a 3-digit village-level part; a grid code
-adds a 3-digit sequence (P4.1).  Because each level's code starts with its parent's code,
-access scopes are plain prefix tests (``is_within``).
+A district (county-level) code is 6 digits (GB/T 2260: province 2 + prefecture 2 + county
+2); the 12-digit statistical division code of a community adds a 3-digit township (GB/T
+10114) and a 3-digit village-level part, each 001–999; a grid code adds a 3-digit sequence
+(P4.1).  Which codes exist, when, and under which names is data, not a rule here: the
+registry's versioned division table (services/registry/divisions.py, docs/PLACES.md).
+Because each level's code starts with its parent's code, access scopes are plain prefix
+tests (``is_within``).
 
 Grid codes are issued centrally by the registry and nowhere else (P4.1): ``next_grid_code``
 is the only function that makes one, and it never hands out a code that was ever issued,
@@ -33,6 +36,10 @@ PROVINCE_PREFIXES = frozenset({
     "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
     "65", "71", "81", "82",
 })
+
+# GB/T 2260 prefecture-level cities with no county level: their towns sit directly under
+# the prefecture's code (county part 00).  Data of the standard, kept short on purpose.
+PREFECTURES_WITHOUT_COUNTIES = frozenset({"441900", "442000", "460400"})  # 东莞 中山 儋州
 
 _DIGITS = {n: re.compile(rf"[0-9]{{{n}}}") for n in (6, 9, 12, GRID_CODE_LENGTH)}
 
@@ -69,14 +76,24 @@ def _digits(code: object, length: int, field: str, what: str) -> str:
 def validate_district_code(code: str, field: str = "code") -> str:
     """Check a 6-digit county-level code (GB/T 2260) and return it stripped.
 
-    Only the province prefix is checked.  The code table itself is versioned data, so a
-    newly created or abolished district code still passes, and a code ending in 00 is
-    allowed: prefecture-level cities without districts (e.g. 441900 Dongguan) hold their
-    towns directly.
+    The code is province (2) + prefecture (2) + county (2).  The province must be one of
+    GB/T 2260's; a prefecture part ``00`` is the province itself and a county part ``00``
+    the prefecture itself, neither of which holds towns, so both are refused, except for
+    the prefecture-level cities that have no county level at all and hold their towns
+    directly (``PREFECTURES_WITHOUT_COUNTIES``: 441900 Dongguan, …).  Beyond that the
+    code table is data (the ``districts`` rows with their validity), not a rule here: a
+    newly created or abolished county code still passes (DOMAIN-REFERENCES §2: no hard
+    failure on range heuristics).
     """
     code = _digits(code, DISTRICT_CODE_LENGTH, field, "a district code")
     if code[:2] not in PROVINCE_PREFIXES:
         raise CodeError(field, f"district code {code}: unknown province prefix {code[:2]}")
+    if code[2:4] == "00":
+        raise CodeError(field, f"district code {code}: prefecture part 00 is the province "
+                               "itself, not a county-level unit")
+    if code[4:] == "00" and code not in PREFECTURES_WITHOUT_COUNTIES:
+        raise CodeError(field, f"district code {code}: county part 00 is the prefecture "
+                               "itself, not a county-level unit")
     return code
 
 
@@ -96,6 +113,32 @@ def validate_community_code(code: str, field: str = "code") -> str:
     if code[TOWN_CODE_LENGTH:] == "000":
         raise CodeError(field, f"community code {code}: village part 000 is the town itself")
     return code
+
+
+DIVISION_LEVELS = ("district", "town", "community")
+
+
+def validate_division_code(level: str, code: str, field: str = "code") -> str:
+    """Check the code of an administrative division of ``level`` (district, town or
+    community) and return it stripped."""
+    validators = {"district": validate_district_code, "town": validate_town_code,
+                  "community": validate_community_code}
+    if level not in validators:
+        raise CodeError("level", f"{level!r} is not one of {', '.join(DIVISION_LEVELS)}")
+    return validators[level](code, field)
+
+
+def validate_under(code: str, parent: str | None, field: str) -> None:
+    """A place's code starts with its parent's (a town's with its district's, a
+    community's with its town's): the nesting the scopes' prefix tests rely on (P5.0).
+    ``parent`` None means "the one the code implies"; ``field`` names the parent input."""
+    if parent is None:
+        return
+    parent = parent.strip()
+    expected = parent_code(code)
+    if parent != expected:
+        raise CodeError(field, f"{code} does not lie under {parent}: its first "
+                               f"{len(expected or '')} digits name {expected}")
 
 
 def validate_grid_code(code: str, field: str = "grid_code") -> str:
