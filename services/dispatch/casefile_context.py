@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gridgov_common import area
 from gridgov_common.department_register import names_both
 from services.dispatch.domain.casefile import Entry, as_entry
 from services.dispatch.domain.casefile_page import PageContext
@@ -17,7 +18,7 @@ from services.dispatch.models import departments
 # actor roles that are not people (their actor_sub is a department code or a service)
 NOT_PEOPLE = frozenset({"department", "system", "notify", "svc"})
 
-AskRegistry = Callable[[str, int | None, list[str]], dict[str, Any] | None]
+AskRegistry = Callable[[str, int | None, list[str], str | None], dict[str, Any] | None]
 
 
 def page_context(session, case: dict[str, Any], assignments: Sequence[dict[str, Any]],
@@ -35,7 +36,11 @@ def page_context(session, case: dict[str, Any], assignments: Sequence[dict[str, 
             codes.add(entry.actor_sub)
     subjects = sorted({e.actor_sub for e in entries if e.actor_role not in NOT_PEOPLE}
                       | ({case["reporter_sub"]} if case.get("reporter_sub") else set()))
-    found = ask_registry(case["grid_code"], case.get("building_id"), subjects) or {}
+    # the places by their names on the day the case was reported (a town renamed since
+    # still prints as it was called then: division codes are dated, M1)
+    reported = case.get("reported_at")
+    on = reported.astimezone(area.TZ).date().isoformat() if reported else None
+    found = ask_registry(case["grid_code"], case.get("building_id"), subjects, on) or {}
     return PageContext(
         subcategory=(known["name_zh"], known["name_en"]) if known else None,
         departments=names_both(session, departments, codes),

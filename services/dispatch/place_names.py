@@ -24,12 +24,13 @@ class RegistryNames:
     def __init__(self, rpc: TimedClient) -> None:
         self.rpc = rpc
 
-    def case_context(self, grid_code: str, building_id: int | None,
-                     subjects: list[str]) -> dict[str, Any] | None:
-        """Place, building and staff names of one case, or None when the registry does
-        not answer (the page then shows codes)."""
+    def case_context(self, grid_code: str, building_id: int | None, subjects: list[str],
+                     on: str | None = None) -> dict[str, Any] | None:
+        """Place, building and staff names of one case — the places by their names on
+        ``on`` (ISO date: the day it was reported) — or None when the registry does not
+        answer (the page then shows codes)."""
         try:
-            return self.rpc.call("case_context", grid_code, building_id, subjects)
+            return self.rpc.call("case_context", grid_code, building_id, subjects, on)
         except ServiceUnavailable:
             log.warning("registry did not answer case_context(%s): the page shows codes",
                         grid_code)
