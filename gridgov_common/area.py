@@ -32,6 +32,18 @@ LENGTHS: dict[Level, int] = {Level.DISTRICT: 6, Level.TOWN: 9, Level.COMMUNITY: 
 _BY_LENGTH = {length: level for level, length in LENGTHS.items()}
 
 
+def code_pattern(*levels: Level) -> str:
+    """The regular expression of a code of one of ``levels`` (one validation, not a regex
+    per schema): ``code_pattern(Level.GRID)`` is ``^\\d{15}$``."""
+    digits = [rf"\d{{{LENGTHS[level]}}}" for level in levels]
+    return f"^{digits[0]}$" if len(digits) == 1 else f"^(?:{'|'.join(digits)})$"
+
+
+def scope_pattern(*levels: Level) -> str:
+    """The regular expression of a ``<level>:<code>`` scope of one of ``levels``."""
+    return "^(" + "|".join(rf"{level}:\d{{{LENGTHS[level]}}}" for level in levels) + ")$"
+
+
 def level_of(code: str) -> Level:
     """The level a code names, by its length (ValueError: not an area code)."""
     level = _BY_LENGTH.get(len(code)) if code.isascii() and code.isdigit() else None

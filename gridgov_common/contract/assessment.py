@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from gridgov_common.area import Level, code_pattern, scope_pattern
 from gridgov_common.contract.envelope import Payload, message_type
 from gridgov_common.roles import Role
 
@@ -26,7 +27,7 @@ class MeetingReminderV1(Payload):
     staff_sub = fields.String(required=True, validate=validate.Length(1, 120))
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     scope = fields.String(required=True, validate=validate.Regexp(
-        r"^community:\d{12}$", error="Not a community scope."))
+        scope_pattern(Level.COMMUNITY), error="Not a community scope."))
     rule = fields.String(required=True, validate=validate.OneOf(MEETING_RULES))
     clause = fields.String(required=True, validate=validate.OneOf(["P5.4.5"]))
     period_start = fields.Date(required=True)
@@ -58,7 +59,7 @@ class CircularPublishedV1(Payload):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     origin = fields.String(required=True, validate=validate.OneOf(["schedule", "demand"]))
     scope = fields.String(required=True, validate=validate.Regexp(
-        r"^(district:\d{6}|town:\d{9})$", error="Not a district or town scope."))
+        scope_pattern(Level.DISTRICT, Level.TOWN), error="Not a district or town scope."))
     period_start = fields.Date(required=True)
     period_end = fields.Date(required=True)
     as_of = fields.String(required=True, validate=validate.Length(1, 40))
@@ -66,8 +67,8 @@ class CircularPublishedV1(Payload):
         r"^https?://[^\s]{1,500}$", error="Not an http(s) URL."))
     departments = fields.List(fields.String(validate=validate.Regexp(r"^[a-z0-9_]{1,40}$")),
                               required=True, **_CODE_LIST)
-    towns = fields.List(fields.String(validate=validate.Regexp(r"^\d{9}$")), required=True,
-                        **_CODE_LIST)
+    towns = fields.List(fields.String(validate=validate.Regexp(code_pattern(Level.TOWN))),
+                        required=True, **_CODE_LIST)
     summary = fields.Nested(CircularSummary, required=True)
 
 
@@ -84,8 +85,8 @@ class StaffFlaggedV1(Payload):
     staff_sub = fields.String(required=True, validate=validate.Length(1, 120))
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     scope = fields.String(required=True, validate=validate.Regexp(
-        r"^(town:\d{9}|community:\d{12}|grid:\d{15})$", error="Not a grid staff scope."))
-    town_code = fields.String(required=True, validate=validate.Regexp(r"^\d{9}$"))
+        scope_pattern(Level.TOWN, Level.COMMUNITY, Level.GRID), error="Not a grid staff scope."))
+    town_code = fields.String(required=True, validate=validate.Regexp(code_pattern(Level.TOWN)))
     score = fields.Float(required=True, validate=validate.Range(0, 100))
     grade = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][+-]?$"))
     flag_grades = fields.List(fields.String(validate=validate.Regexp(r"^[A-Z][+-]?$")),

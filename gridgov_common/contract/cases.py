@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
 from gridgov_common.contract.messages import code_field, enum_field, grid_code_field, id_field
 from gridgov_common.contract.routing import (
@@ -23,7 +24,7 @@ from gridgov_common.contract.routing import (
 )
 
 CASE_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,31}$")
-TOWN_CODE_RE = re.compile(r"^\d{9}$")
+TOWN_CODE_RE = re.compile(code_pattern(Level.TOWN))
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 DESCRIPTION_MAX = 4000  # as Open311 GeoReport v2
 NOTE_MAX = 2000

@@ -24,6 +24,7 @@ from enum import StrEnum
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
 from gridgov_common.contract.routing import (
     CODE_MAX_LENGTH,
@@ -170,7 +171,8 @@ class DivisionChangedV1(Payload):
     and ``valid_to`` is the first day the division no longer exists."""
 
     level = enum_field(DivisionLevel, required=True)
-    code = fields.String(required=True, validate=validate.Regexp(r"^(?:\d{6}|\d{9}|\d{12})$"))
+    code = fields.String(required=True, validate=validate.Regexp(
+        code_pattern(Level.DISTRICT, Level.TOWN, Level.COMMUNITY)))
     name = fields.String(required=True, validate=validate.Length(1, 100))
     name_version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     action = enum_field(DivisionAction, required=True)
@@ -244,7 +246,7 @@ class StaffChangedV1(Payload):
     scope = fields.String(required=True, validate=validate.Regexp(
         r"^(district:\d{6}|town:\d{9}|community:\d{12}|grid:\d{15}|department:[a-z_]{1,40})$"))
     town_code = fields.String(required=True, allow_none=True,
-                              validate=validate.Regexp(r"^\d{9}$"))
+                              validate=validate.Regexp(code_pattern(Level.TOWN)))
     community_code = community_code_field(required=True, allow_none=True)
     grid_codes = fields.List(grid_code_field(), required=True, validate=validate.Length(max=50))
     lifecycle_state = code_field(required=True)

@@ -11,6 +11,8 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
+from gridgov_common.area import Level, code_pattern
+
 # Exchanges: plain durable topic exchanges, declarable from any AMQP 0-9-1 client.
 DISPATCH_EXCHANGE = "gridgov.dispatch"  # P2.2 "town whistles": assignments to departments
 REPORTS_EXCHANGE = "gridgov.reports"  # P2.2 "departments report in"
@@ -37,9 +39,11 @@ DLQ_SUFFIX = ".dlq"
 # departments; the list grows, so the format is checked, not membership).
 CODE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 CODE_MAX_LENGTH = 48
-TOWN_CODE_RE = re.compile(r"^\d{9}$")  # GB/T 2260 county (6) + GB/T 10114 town (3)
-COMMUNITY_CODE_RE = re.compile(r"^\d{12}$")  # statistical division code of the community
-GRID_CODE_RE = re.compile(r"^\d{15}$")  # P4.1: community code (12) + grid sequence (3)
+# GB/T 2260 county (6) + GB/T 10114 town (3); + the community's statistical code (3);
+# P4.1: + the grid's sequence (3) — the lengths are gridgov_common/area.py's
+TOWN_CODE_RE = re.compile(code_pattern(Level.TOWN))
+COMMUNITY_CODE_RE = re.compile(code_pattern(Level.COMMUNITY))
+GRID_CODE_RE = re.compile(code_pattern(Level.GRID))
 
 
 class WorkCategory(StrEnum):

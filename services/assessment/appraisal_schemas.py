@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from gridgov_common.area import Level, code_pattern, scope_pattern
 from gridgov_common.periods import DayPeriodSchema
 from services.assessment import appraisal_doc, appraisal_scheme, spotchecks
 
@@ -11,7 +12,7 @@ HALF_YEAR = validate.Regexp(r"^(19|2\d)\d{2}H[12]$", error="YYYYH1 or YYYYH2.")
 
 
 class SpotCheckCreateSchema(Schema):
-    grid_code = fields.String(required=True, validate=validate.Regexp(r"^\d{15}$"))
+    grid_code = fields.String(required=True, validate=validate.Regexp(code_pattern(Level.GRID)))
     record_kind = fields.String(required=True, validate=validate.OneOf(spotchecks.RECORD_KINDS))
     record_id = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9_.:-]{1,64}$", error="the registry's record id (no personal data)"))
@@ -74,7 +75,8 @@ class RunSchema(Schema):
     half_year = fields.String(required=True, validate=HALF_YEAR,
                               metadata={"example": "2026H2"})
     scope = fields.String(load_default=None, validate=validate.Regexp(
-        r"^(town:\d{9}|district:\d{6})$"), metadata={"description": "default: the caller's"})
+        scope_pattern(Level.TOWN, Level.DISTRICT)),
+        metadata={"description": "default: the caller's"})
     scheme_version = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from gridgov_common.area import Level, scope_pattern
 from services.assessment import circulars
 from services.assessment.circular_doc import LANGS
 
@@ -14,7 +15,7 @@ class CircularCreateSchema(Schema):
         "description": "weekly YYYY-Www, monthly YYYY-MM, custom YYYY-MM-DD..YYYY-MM-DD",
         "example": "2026-11"})
     scope = fields.String(load_default=None, validate=validate.Regexp(
-        r"^(district:\d{6}|town:\d{9})$", error="district:<6 digits> or town:<9 digits>"),
+        scope_pattern(Level.DISTRICT, Level.TOWN), error="district:<6 digits> or town:<9 digits>"),
         metadata={"description": "default: the caller's scope"})
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from gridgov_common.area import Level, code_pattern
 from services.assessment import meetings, worklogs
 
 MAX_POINTS = 2000
-CODE = validate.Regexp(r"^\d{15}$", error="A grid code has 15 digits.")
+CODE = validate.Regexp(code_pattern(Level.GRID), error="A grid code has 15 digits.")
 
 
 class PatrolStartSchema(Schema):

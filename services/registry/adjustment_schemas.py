@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from gridgov_common.area import Level, code_pattern
 from services.registry.domain.adjustment import Measure, State
 
 
@@ -26,7 +27,7 @@ class ProposalSchema(Schema):
 
     measure = fields.String(required=True, validate=validate.OneOf([m.value for m in Measure]))
     reason = fields.String(required=True, validate=REASON)
-    grid_codes = fields.List(fields.String(validate=validate.Regexp(r"^\d{15}$")),
+    grid_codes = fields.List(fields.String(validate=validate.Regexp(code_pattern(Level.GRID))),
                              load_default=None, validate=validate.Length(max=50),
                              metadata={"description": "the new grids (reassign only)"})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract import WorkCategory
 from gridgov_common.contract.messages import P42_UNITS
 from gridgov_common.roles import Role
@@ -274,7 +275,7 @@ class StaffSubjectSchema(Schema):
 class StaffGridsSchema(Schema):
     """The grids a staff member answers for (replaces the previous list)."""
 
-    grid_codes = fields.List(fields.String(validate=validate.Regexp(r"^\d{15}$")),
+    grid_codes = fields.List(fields.String(validate=validate.Regexp(code_pattern(Level.GRID))),
                              required=True, validate=validate.Length(max=50))
 
 
@@ -288,7 +289,7 @@ class ResidentIdsSchema(Schema):
 class CaseContextSchema(Schema):
     """The ``case_context`` RPC's arguments (a case file page's names)."""
 
-    grid_code = fields.String(required=True, validate=validate.Regexp(r"^\d{15}$"))
+    grid_code = fields.String(required=True, validate=validate.Regexp(code_pattern(Level.GRID)))
     building_id = fields.Integer(load_default=None, allow_none=True, strict=True,
                                  validate=validate.Range(min=1, max=2**63 - 1))
     subjects = fields.List(fields.String(validate=validate.Length(1, 200)), load_default=list,
@@ -315,7 +316,7 @@ class PlaceNamesSchema(Schema):
 class GridCodesSchema(Schema):
     """The ``get_grid_geometry`` RPC's argument."""
 
-    grid_codes = fields.List(fields.String(validate=validate.Regexp(r"^\d{15}$")),
+    grid_codes = fields.List(fields.String(validate=validate.Regexp(code_pattern(Level.GRID))),
                              required=True, validate=validate.Length(min=1, max=500))
 
 
