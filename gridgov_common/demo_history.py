@@ -304,10 +304,11 @@ def today() -> date:
 
 
 def database_url(service: str) -> str:
-    """The service's own role where make up gives it (``GRIDGOV_<SVC>_DB_URL``)."""
+    """The service's own role (``GRIDGOV_<SVC>_DB_URL``, else the migration URL with the
+    role ``gridgov_<svc>``, db_roles): a loader writes what its service may write, no more."""
+    from gridgov_common import db_roles
     from gridgov_common.migrate import DEFAULT_URL
-    return (os.environ.get(f"GRIDGOV_{service.upper()}_DB_URL")
-            or os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL))
+    return db_roles.service_url(os.environ.get("GRIDGOV_DB_URL", DEFAULT_URL), service)
 
 
 def run(service: str, what: str, argv: list[str] | None,
