@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from gridgov_common import db_roles
 from gridgov_common import demo_history as plan
+from gridgov_common.contract.envelope import parse_envelope
 from gridgov_common.db import make_engine, transaction
 from services.assessment import appraisal_reports
 from services.assessment import demo_history as assessment_history
@@ -25,6 +26,7 @@ from services.dispatch.domain.states import CaseState
 from services.dispatch.models import assignments, case_file, grid_worker_grids, grid_workers
 from services.dispatch.models import cases as dispatch_cases
 from services.events import demo_history as events_history
+from services.events import following
 from services.events.models import cases as events_cases
 
 UNTIL = date(2026, 12, 6)  # a fixed day: the same history on every run
@@ -173,6 +175,29 @@ def test_events_and_dispatch_name_the_same_cases(loaded, engines):
         states = dict(conn.execute(sa.select(dispatch_cases.c.case_id,
                                              dispatch_cases.c.state)).all())
     assert last == states
+
+
+def test_events_follows_the_announced_changes(loaded, engines):
+    """Events' own follower (following.apply_change, as its consumer calls it) accepts
+    dispatch's last change of each case: Open311 status and dispatch state agree."""
+    with engines["dispatch"].connect() as conn:
+        bodies = conn.execute(sa.text(
+            "SELECT body FROM dispatch.outbox WHERE routing_key = 'dispatch.case.changed' "
+            "ORDER BY id")).scalars().all()[::10]
+        states = dict(conn.execute(sa.select(dispatch_cases.c.case_id,
+                                             dispatch_cases.c.state)).all())
+    with transaction(engines["events"]) as session:
+        results = {following.apply_change(session, parse_envelope(b)) for b in bodies}
+    assert results == {"applied"}
+    ids = [b["payload"]["case_id"] for b in bodies]
+    with engines["events"].connect() as conn:
+        rows = conn.execute(sa.select(events_cases.c.case_id, events_cases.c.dispatch_state,
+                                      events_cases.c.status)
+                            .where(events_cases.c.case_id.in_(ids))).all()
+    assert len(rows) == len(ids)
+    for row in rows:
+        assert row.dispatch_state == states[row.case_id]
+        assert (row.status == "closed") == (row.dispatch_state == "closed")
 
 
 def test_every_case_file_verifies_and_follows_the_state_machine(loaded, engines):
