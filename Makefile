@@ -28,7 +28,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help up down restart status logs test bench soak faults lint migrate demo demo-case token \
+.PHONY: help up down restart status logs test bench soak faults lint migrate demo demo-history demo-case token \
         venv env servers clean distclean simulate deps-up deps-test mutation
 
 help: ## show this help
@@ -98,6 +98,10 @@ migrate: venv env servers ## create the database if missing and run every servic
 
 demo: venv env servers ## load the demo district if the registry is empty
 	@$(LOAD_ENV) && $(VPY) -m services.registry.cli load-demo --if-empty
+
+demo-history: venv env servers ## load the demo district's six months of history if not yet (docs/DEMO.md)
+	@$(LOAD_ENV) && for svc in events dispatch assessment; do \
+		$(VPY) -m services.$$svc.demo_history --if-empty || exit 1; done
 
 demo-case: venv env ## follow one case through the running services (after make up)
 	@$(LOAD_ENV) && $(VPY) scripts/demo_case.py

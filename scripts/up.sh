@@ -12,7 +12,8 @@
 #
 # Environment: GRIDGOV_SERVICES (list, default the five), UP_TIMEOUT (seconds to wait for
 # all /healthz, default 120), DEMO_SCOPE (scope shown in the token hint),
-# SIMULATE_CASES_PER_MINUTE (the simulated district's case rate, default 6, 0 = off).
+# SIMULATE_CASES_PER_MINUTE (the simulated district's case rate, default 6, 0 = off),
+# DEMO_HISTORY (1: load the demo district's six months of history, docs/DEMO.md; 0 = off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Files this script and the processes it starts create (logs, pid files, the simulated
@@ -131,6 +132,26 @@ say "loading the demo district if the registry is empty"
 # shellcheck disable=SC2046
 env $(private_env_unset registry) "$PY" -m services.registry.cli load-demo --if-empty ||
     die "loading the demo district failed (output above); the services are running"
+
+# 4b. Its history (docs/DEMO.md): about six months of cases, patrols, meetings and spot
+#     checks, so KPIs, circulars and the half-year grades show real values on first start.
+#     Only for the demo district, each service loading its own part as its own role, events
+#     before dispatch (dispatch's last change of each case is followed by events). Once:
+#     --if-empty. DEMO_HISTORY=0 turns it off.
+# shellcheck disable=SC2046
+if [[ "${DEMO_HISTORY:-1}" == "0" ]]; then
+    say "demo history off (DEMO_HISTORY=0)"
+elif env $(private_env_unset registry) "$PY" -m services.registry.cli has-demo; then
+    today="$(TZ=Asia/Shanghai date +%F)"
+    for svc in events dispatch assessment; do
+        say "loading the demo district's history into $svc if it has none"
+        # shellcheck disable=SC2046
+        env $(private_env_unset "$svc") "$PY" -m "services.$svc.demo_history" --if-empty \
+            --until "$today" || die "loading $svc's demo history failed (output above)"
+    done
+else
+    say "no demo district in the registry: no demo history"
+fi
 
 # 5. Simulated departments (the reference adapter, one per department): they receive
 #    their assignments on their own routing keys, report in and report results.

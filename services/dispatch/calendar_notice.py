@@ -3,7 +3,7 @@
 Each autumn the State Council publishes next year's arrangement (国务院办公厅关于 20XX 年部分
 节假日安排的通知): every day off and every make-up working day (调休).  Until a district
 enters it, deadlines in that year are computed on an estimate that errs late
-(``domain.holiday_estimates``).  A district admin enters the whole notice at once: its days
+(``gridgov_common.holiday_estimates``).  A district admin enters the whole notice at once: its days
 become calendar overrides and the year is marked complete, so no library or estimate is
 asked about it any more.  From 1 November until next year's notice is entered, the district
 admins are reminded once a day (a ``notify.request``) and ``GET /config/calendar/years``

@@ -1,6 +1,8 @@
 """Registry command line: load the demo district, import a real one.
 
 ``python -m services.registry.cli load-demo [--if-empty] [--towns N …]``
+``python -m services.registry.cli has-demo`` (exit 0 when the registry holds the demo
+district: scripts/up.sh loads the demo history only then, docs/DEMO.md)
 ``python -m services.registry.cli import-grids grids.geojson``
 ``python -m services.registry.cli import-residents residents.csv``
 ``python -m services.registry.cli rekey-pii [--batch N] [--status]`` (after a PII key
@@ -26,7 +28,7 @@ from gridgov_common import pii, rekey
 from gridgov_common.db import make_engine, transaction
 from gridgov_common.migrate import DEFAULT_URL
 from services.registry import demo, importer, people
-from services.registry.models import grids, residents
+from services.registry.models import grids, residents, staff
 
 # P5.4.4: every encrypted column of the registry (the blind indexes are not: see
 # deploy/README.md "Rotating keys" on PII_INDEX_KEY)
@@ -61,6 +63,13 @@ def print_report(report: importer.ImportReport) -> None:
     print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
 
 
+def has_demo(session) -> bool:
+    """The demo district is loaded: its staff carry the demo subjects (demo.demo_subject).
+    A real district never gets the demo's history (docs/DEMO.md)."""
+    return session.execute(sa.select(staff.c.id).where(
+        staff.c.subject.startswith("demo-")).limit(1)).first() is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.registry.cli")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -71,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmd.add_argument("--communities-per-town", type=int, default=3)
     demo_cmd.add_argument("--grids-per-community", type=int, default=4)
     demo_cmd.add_argument("--households-per-grid", type=int, default=40)
+    sub.add_parser("has-demo", help="exit 0 if the registry holds the demo district")
     grids_cmd = sub.add_parser("import-grids", help="import grids from a GeoJSON file")
     grids_cmd.add_argument("path")
     res_cmd = sub.add_parser("import-residents", help="import residents from a UTF-8 CSV")
@@ -96,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, engine) -> int:
     if args.cmd == "rekey-pii":
         return rekey.run(engine, cipher_from_env(), PII_TARGETS, args.batch, args.status)
+    if args.cmd == "has-demo":
+        with transaction(engine) as session:
+            return 0 if has_demo(session) else 1
     if args.cmd == "load-demo":
         with transaction(engine) as session:
             if args.if_empty and session.execute(sa.select(sa.func.count()).select_from(
