@@ -83,7 +83,7 @@ ROLE: _Table = {  # P5.0 and the platform's own roles
     Role.COMMUNITY_GRID_WORKER: ("社区网格员", "Community grid worker"),
     Role.NEIGHBOURHOOD_GRID_WORKER: ("小区网格员", "Neighbourhood grid worker"),
     Role.DEPARTMENT_OFFICER: ("部门工作人员", "Department officer"),
-    Role.DISTRICT_ADMIN: ("区网格化服务管理中心", "District grid centre"),
+    Role.DISTRICT_ADMIN: ("网格化服务管理中心", "Grid management centre"),
     Role.OPS_VIEWER: ("运行中心值班员", "Operations viewer"),
 }
 

@@ -220,3 +220,43 @@ def test_stored_rows_and_unknown_actions_are_shown():
     assert '<span class="code">archived_offsite</span>' in page
     assert "状态 odd" in visible(page)
     assert "案卷完整性校验通过（10 条记录）" in visible(page)
+
+
+def test_the_map_draws_every_part_of_a_grid_and_only_a_drawable_one():
+    """A grid in two parts (a MultiPolygon) is drawn whole; a geometry that is not an
+    area draws nothing; without the case's own point the building's is used."""
+    two = {"type": "MultiPolygon", "coordinates": [
+        SQUARE["coordinates"],
+        [[[120.02, 31.0], [120.03, 31.0], [120.03, 31.01], [120.02, 31.0]]]]}
+    context = dataclasses.replace(CONTEXT, place={**CONTEXT.place, "geometry": two})
+    page = render_page({**CASE, "location": None}, entries(), context)
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert svg.count("<polygon") == 2 and svg.count("<circle") == 1  # the building's point
+    assert "120.005000, 31.005000" in visible(page)
+    line = dataclasses.replace(CONTEXT, place={**CONTEXT.place, "geometry": {
+        "type": "LineString", "coordinates": [[120.0, 31.0], [120.01, 31.01]]}})
+    assert "<svg" not in render_page(CASE, entries(), line)
+    bare = dataclasses.replace(CONTEXT, building=None)
+    nowhere = render_page({**CASE, "location": None}, entries(), bare)
+    assert "<circle" not in nowhere and "WGS84" not in nowhere
+
+
+def test_photo_links_and_labels_in_english():
+    context = dataclasses.replace(CONTEXT, photo_base="https://gov.example/api/events//")
+    page = render_page(CASE, entries(), context, lang="en")
+    assert f'href="https://gov.example/api/events/photos/{"ab" * 32}">Photo 1</a>' in page
+    text = visible(page)
+    for words in ("State Closed", "Source Reported by a grid worker", "Closed 2026-11-28 10:00",
+                  "Satisfaction 4 / 5", "Reworked 1", "Position 120.005000, 31.005000 (WGS84)"):
+        assert words in text, words
+
+
+def test_a_scope_is_named_only_when_it_is_the_cases_own_place():
+    """Escalations name whom they went to by place; a scope elsewhere stays a code."""
+    elsewhere = chain([Entry(1, T0, "system", "system", "escalation", data={
+        "kind": "overdue", "target_role": "district_admin", "target_scope": "district:320506"})])
+    page = render_page(CASE, elsewhere, CONTEXT)
+    assert '<span class="code">320506</span>网格化服务管理中心' in page
+    own = chain([Entry(1, T0, "system", "system", "escalation", data={
+        "kind": "overdue", "target_role": "district_admin", "target_scope": "district:320505"})])
+    assert "虎丘区网格化服务管理中心" in visible(render_page(CASE, own, CONTEXT))
