@@ -8,7 +8,7 @@ entries and the outgoing messages (outbox) commit together.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,7 +42,13 @@ def case_changed(session, case: dict[str, Any], from_state: str | None, to_state
                  at: datetime, actor_role: str, departments: list[str],
                  on_time: bool | None = None, correlation_id: str | None = None) -> None:
     """``dispatch.case.changed`` v2, in the caller's transaction after the change is
-    written (``due_at`` is read from the rows as they now are)."""
+    written (``due_at`` is read from the rows as they now are).
+
+    ``at`` never goes back before the case's previous change: followers keep the newest
+    change by ``at``, and two transactions on one case take its lock in one order but may
+    have read the clock in the other (a merge that waited for a department's report would
+    otherwise look older than the report and be ignored)."""
+    at = announced_at(case.get("updated_at"), at)
     add_event(session, "dispatch.case.changed", {
         "case_id": case["case_id"], "case_number": case["case_number"],
         "from_state": from_state, "to_state": to_state, "at": at, "actor_role": actor_role,
@@ -50,6 +56,14 @@ def case_changed(session, case: dict[str, Any], from_state: str | None, to_state
         "departments": departments, "on_time": on_time,
         "due_at": expected_due(session, case["case_id"], to_state),
     }, PRODUCER, correlation_id=correlation_id)
+
+
+def announced_at(previous: datetime | None, now: datetime) -> datetime:
+    """``now``, or just after the case's previous change when the clock read ``now`` before
+    waiting for the case's lock behind a later one."""
+    if isinstance(previous, datetime) and previous >= now:
+        return previous + timedelta(microseconds=1)
+    return now
 
 
 def expected_due(session, case_id: str, state: str) -> datetime | None:

@@ -68,3 +68,4 @@ def test_defaults_from_a_published_entry():
     whole = SubcategoryDefaults.from_entry({"ack_limit": {"amount": 3.0, "unit": "working_hours"}})
     assert whole.ack_limit == TimeLimit(3, TimeUnit.WORKING_HOURS)
     assert isinstance(whole.ack_limit.amount, int)
+
