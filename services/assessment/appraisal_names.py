@@ -48,13 +48,16 @@ class NamesClient:
     def __init__(self, rpc: TimedClient) -> None:
         self.rpc = rpc
 
-    def for_report(self, scope: str, subjects: list[str]) -> dict[str, dict]:
+    def for_report(self, scope: str, subjects: list[str], on: str | None = None
+                   ) -> dict[str, dict]:
         """``{districts, towns, communities, grids: {code: name}, departments: {code:
         {"zh-CN", "en"}}, staff: {subject: name}}``; a part the registry did not give is
         empty (the document shows the code)."""
         code = scope.partition(":")[2]
         names: dict[str, dict] = {part: {} for part in PARTS}
-        places = self._ask(("places", code), "place_names", code, True)
+        # the places by their names on ``on`` (ISO date: the half-year's last day counted),
+        # as they were called in the period assessed (division codes are dated, M1)
+        places = self._ask(("places", f"{code}@{on}"), "place_names", code, True, on)
         for part in ("districts", "towns", "communities", "grids"):
             names[part] = dict((places or {}).get(part) or {})
         departments = self._ask(("departments", ""), "list_departments")

@@ -63,7 +63,8 @@ def run(db, kpis_client, principal, half_year: str, scope: str, scheme_version: 
     if names_client is not None:
         db.commit()  # no transaction held open while the registry answers
         content["names"] = names_client.for_report(
-            scope, [r["code"] for r in rows if r["subject_kind"] == "grid_worker"])
+            scope, [r["code"] for r in rows if r["subject_kind"] == "grid_worker"],
+            until.isoformat())
     db.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                {"k": f"appraisal:{half_year}:{scope}"})  # one version number per run
     number = db.execute(sa.select(sa.func.coalesce(sa.func.max(appraisal_reports.c.version), 0))

@@ -187,7 +187,8 @@ class AppraisalRoutes:
             return stored
         self.db.commit()  # no transaction held open while the registry answers
         return self.appraisal_names.for_report(report["scope"], [
-            r["code"] for r in report["content"]["rows"] if r["subject_kind"] == "grid_worker"])
+            r["code"] for r in report["content"]["rows"] if r["subject_kind"] == "grid_worker"],
+            report["content"].get("as_of"))
 
     def _appraisal_file(self, request, report_id: str, fmt: str) -> Response:
         report = self._readable_report(request, report_id)

@@ -53,10 +53,12 @@ class NamesClient:
     def __init__(self, rpc: TimedClient) -> None:
         self.rpc = rpc
 
-    def for_scope(self, scope: str) -> dict[str, Any]:
+    def for_scope(self, scope: str, on: str | None = None) -> dict[str, Any]:
+        """``on`` (ISO date): the places by their names that day — a circular names them as
+        they were called in its period (division codes are dated, M1)."""
         try:
             departments = self.rpc.call("list_departments")
-            places = self.rpc.call("place_names", scope.partition(":")[2])
+            places = self.rpc.call("place_names", scope.partition(":")[2], False, on)
         except ServiceUnavailable:
             return {}
         return {"departments": {d["code"]: {"zh-CN": d["name_zh"], "en": d["name_en"]}
@@ -100,7 +102,7 @@ class CircularRoutes:
         figures = self.circular_figures.handling_figures(scope, *circulars.instants(first, last))
         url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
         content = {**circulars.build_content(figures, self._card_rules()),
-                   "names": self.circular_names.for_scope(scope)}
+                   "names": self.circular_names.for_scope(scope, last.isoformat())}
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
             content=content, html_url=url + "/circulars/{circular_id}.html",

@@ -62,10 +62,12 @@ class NamingRegistry:
 
     name = "registry"
     asked: list[tuple] = []
+    days: list[str | None] = []  # the day each place_names call asked the names of
 
     @rpc
-    def place_names(self, scope_code, grids=False):
+    def place_names(self, scope_code, grids=False, on=None):
         NamingRegistry.asked.append(("place_names", scope_code, grids))
+        NamingRegistry.days.append(on)
         found = {part: {c: n for c, n in names.items() if c.startswith(scope_code)}
                  for part, names in PLACES.items()}
         return found if grids else {k: v for k, v in found.items() if k != "grids"}
@@ -82,7 +84,7 @@ class NamingRegistry:
 
 @pytest.fixture
 def registry_names(container_factory, rabbit_config):
-    NamingRegistry.asked = []
+    NamingRegistry.asked, NamingRegistry.days = [], []
     container_factory(NamingRegistry, dict(rabbit_config)).start()
     return NamingRegistry
 
@@ -180,6 +182,9 @@ def test_the_printable_page_names_people_places_and_grades_in_chinese(
     # only what the registry was asked: names of the report's own people and places
     assert ("place_names", T, True) in registry_names.asked
     assert ("staff_names", ("chief", "w1", "w2", "w3")) in registry_names.asked
+    # the places as named on the last day the report counts (division codes are dated)
+    assert registry_names.days and all(
+        day is not None and re.fullmatch(r"\d{4}-\d\d-\d\d", day) for day in registry_names.days)
 
 
 def test_english_page_and_accept_language(named_report, http, token):

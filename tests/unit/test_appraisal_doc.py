@@ -145,12 +145,14 @@ def test_names_are_asked_once_and_a_silent_registry_costs_only_the_names():
     appraisal_names.forget()
     rpc = _Rpc()
     client = appraisal_names.NamesClient(rpc)
-    first = client.for_report("town:320505001", ["w1", "w2"])
+    first = client.for_report("town:320505001", ["w1", "w2"], "2026-06-30")
     assert first["staff"] == {"w1": "钱小红"} and first["towns"] == {"320505001": "枫桥街道"}
     assert first["departments"] == {"fire": {"zh-CN": "消防", "en": "Fire"}}
-    assert client.for_report("town:320505001", ["w1", "w2"]) == first
+    assert client.for_report("town:320505001", ["w1", "w2"], "2026-06-30") == first
     assert [c[0] for c in rpc.calls] == ["place_names", "list_departments", "staff_names"]
-    assert rpc.calls[0] == ("place_names", "320505001", True)
+    assert rpc.calls[0] == ("place_names", "320505001", True, "2026-06-30")  # names that day
+    client.for_report("town:320505001", ["w1", "w2"], "2026-12-31")  # another day: asked
+    assert rpc.calls[-1] == ("place_names", "320505001", True, "2026-12-31")
     appraisal_names.forget()
     down = _Rpc(down=True)
     names = appraisal_names.NamesClient(down).for_report("town:320505001", ["w1"])
