@@ -25,6 +25,7 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -569,6 +570,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="hash each service user's password (svc.<service>) from "
                            "$<PREFIX><SERVICE>, e.g. GRIDGOV_AMQP_PASSWORD_ (never commit "
                            "the output)")
+    follow = sub.add_parser("follow", help="provision every department the registry adds "
+                            "(bus user and queues), passwords to --secrets-dir")
+    follow.add_argument("--secrets-dir", required=True, type=Path,
+                        help="where dept.<code>.password files are written (mode 0600)")
+    follow.add_argument("--amqp-url", default=os.environ.get(
+        "GRIDGOV_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/").replace("pyamqp://",
+                                                                          "amqp://"))
     service = sub.add_parser("create-service", help="create or reset a service's own user "
                              "svc.<service> (exchanges must exist: setup)")
     service.add_argument("service", choices=sorted(SERVICES))
@@ -618,6 +626,10 @@ def main(argv: list[str] | None = None) -> int:
                                                 platform, services))
             return 0
         api = ManagementApi(vhost=args.vhost)
+        if args.command == "follow":
+            from gridgov_common import bus_provisioner  # it imports this module
+            bus_provisioner.follow(args.amqp_url, api, args.secrets_dir)
+            return 0
         if args.command == "list":
             print("\n".join(api.list()))
         elif args.command == "create-service":
