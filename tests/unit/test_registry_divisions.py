@@ -85,3 +85,30 @@ def test_nothing_new_starts_under_a_retired_parent():
     assert parent_open_on(None, D("2030-01-01"))
     assert parent_open_on(D("2027-01-01"), D("2026-12-31"))
     assert not parent_open_on(D("2027-01-01"), D("2027-01-01"))
+
+
+def test_the_refusals_say_what_and_why():
+    """The message a district admin reads names the day and the name at stake (and is the
+    exception's text); a refusal carries no detail unless given one."""
+    with pytest.raises(DivisionRefused) as retired:
+        check_rename(HISTORY, D("2027-01-01"), "枫桥新区", D("2027-06-01"))
+    assert retired.value.message == (
+        "it was retired on 2027-01-01; a retired division keeps its last name")
+    assert str(retired.value) == retired.value.message and retired.value.detail == []
+    with pytest.raises(DivisionRefused) as same:
+        check_rename(HISTORY, None, "枫桥街道", D("2027-01-01"))
+    assert same.value.message == "the name is already '枫桥街道'"
+    with pytest.raises(DivisionRefused) as twice:
+        check_retire(D("2020-01-01"), D("2027-01-01"), HISTORY, D("2028-01-01"))
+    assert twice.value.message == "it was already retired on 2027-01-01"
+    with pytest.raises(DivisionRefused) as early:
+        check_retire(D("2020-01-01"), None, HISTORY, D("2026-07-01"))
+    assert early.value.message == ("valid_to must be after 2026-07-01, when it (or its "
+                                   "current name) began")
+    listed = DivisionRefused("x", code="division_has_children", detail=["320505001001"])
+    assert listed.detail == ["320505001001"]
+
+
+def test_a_division_without_name_versions_may_be_renamed():
+    """Rows loaded in bulk (the demo) have no versions yet: their first renaming is free."""
+    check_rename([], None, "枫桥新区", D("2027-01-01"))
