@@ -335,7 +335,8 @@ def test_dismissal_ends_the_sessions_at_once(registry, web_session, admin, token
 
 
 def test_reset_by_the_level_above_and_the_change_it_requires(people, web_session, token,
-                                                             db_engine):
+                                                             db_engine, caplog):
+    caplog.set_level(logging.DEBUG)
     worker = people["cgw"]
     browser = type(web_session)()
     assert sign_in(browser, "cgw-1").status_code == 200  # a session the reset will end
@@ -393,8 +394,34 @@ def test_reset_by_the_level_above_and_the_change_it_requires(people, web_session
         assert expected in actions, actions
     every = " ".join(r["reason"] for r in audit_rows(db_engine))
     assert temporary not in every and "New-password-77" not in every
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert temporary not in logged and "New-password-77" not in logged
+    assert "$argon2" not in logged
     with db_engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT password_hash FROM registry.accounts "
                                       "WHERE staff_id = :id"), {"id": worker}).scalar_one()
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    browser.close()
+
+
+def test_a_new_subject_or_another_scope_ends_the_session(people, web_session, admin,
+                                                         db_engine):
+    browser = type(web_session)()
+    assert sign_in(browser, "cgw-1").status_code == 200
+    moved = web_session.put(f"/staff/{people['cgw']}/subject", headers=admin,
+                            json={"subject": "cgw-renamed"})
+    assert moved.status_code == 200, moved.text
+    refused = browser.post("/auth/refresh", headers=csrf(browser))
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "session_ended"
+    # a scope changed in the database behind the registry's back (no API does it) is
+    # caught at refresh too: role and scope are read again from the staff record
+    assert sign_in(browser, "cgc-1").status_code == 200
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE registry.staff SET scope_code = :s WHERE id = :id"),
+                     {"s": OTHER_COMMUNITY, "id": people["cgc"]})
+    again = browser.post("/auth/refresh", headers=csrf(browser))
+    assert again.status_code == 401
+    reasons = [r["reason"] for r in audit_rows(db_engine, "refresh_refused")]
+    assert any("staff subject_set" in r for r in reasons)
+    assert any("role, scope or login changed" in r for r in reasons)
     browser.close()
