@@ -425,3 +425,18 @@ def test_a_new_subject_or_another_scope_ends_the_session(people, web_session, ad
     assert any("staff subject_set" in r for r in reasons)
     assert any("role, scope or login changed" in r for r in reasons)
     browser.close()
+
+
+def test_sign_in_is_throttled_per_client_address(container_factory, service_config,
+                                                 clean_registry, web_session):
+    config = service_config("registry", RATE_LIMIT_SIGNIN_RATE=0.001,
+                            RATE_LIMIT_SIGNIN_BURST=2, **AUTH_CONFIG)
+    container_factory(RegistryService, config).start()
+    answers = [sign_in(web_session, f"login-{n}", "Wrong-password-1") for n in range(3)]
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    # the password change has a bucket of the same size of its own
+    changes = [web_session.post("/auth/password", json={
+        "login": f"login-{n}", "password": "x", "new_password": "Another-one-55"})
+        for n in range(3)]
+    assert [c.status_code for c in changes] == [401, 401, 429]
