@@ -21,6 +21,12 @@ BY_CODE = {
     "unauthorized": "未登录或登录已失效，请重新登录",
     "invalid_token": "登录凭证无效，请重新登录",
     "token_expired": "登录已过期，请重新登录",
+    "sign_in_failed": "账号或密码错误，或失败次数过多已暂时锁定，请稍后再试",
+    "password_change_required": "请先修改密码再登录",
+    "no_session": "未登录，请重新登录",
+    "session_ended": "登录已结束，请重新登录",
+    "csrf_failed": "页面已过期或请求来源不明，请刷新页面后重试",
+    "reset_not_allowed": "只有上级管理员可以重置该人员的密码",
     "forbidden": "无权进行此操作",
     "out_of_scope": "超出您的管辖范围",
     "not_found": "找不到所请求的内容",
@@ -58,6 +64,13 @@ FIELD_TEXT = {
     "String does not match expected pattern.": "格式不符。",
     "Not a snake_case code.": "不是有效的代码（小写字母、数字和下划线）。",
     "Invalid value.": "取值无效。",
+    # password policy (services/registry/accounts.py)
+    "At least 10 characters.": "至少 10 个字符。",
+    "At most 128 characters.": "最多 128 个字符。",
+    "Mix at least two kinds of characters (lower case, upper case, digits, others).":
+        "至少包含两类字符（小写字母、大写字母、数字、其他符号）。",
+    "Must not contain the login.": "不能包含登录名。",
+    "Must differ from the current password.": "不能与当前密码相同。",
 }
 FIELD_PATTERNS = (
     (re.compile(r"^Must be one of: (.*)\.$"), "必须是以下之一：{0}。"),

@@ -13,7 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
-from gridgov_common.web import PATH_INT_MAX, Http
+from gridgov_common.web import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, PATH_INT_MAX, Http
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -71,6 +71,13 @@ def build_openapi(container, title: str, version: str = "1.0.0",
     spec.components.schema("Error", ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
+    # browsers (issue 12): the registry's /auth/sign-in sets it; a request that changes
+    # state with it also sends the gridgov_csrf cookie's value in X-CSRF-Token
+    spec.components.security_scheme("cookie", {
+        "type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE,
+        "description": f"the access cookie of a browser signed in at the registry's "
+                       f"/auth/sign-in; POST/PUT/PATCH/DELETE also need the {CSRF_COOKIE} "
+                       f"cookie's value in the {CSRF_HEADER} header"})
     entrypoints = sorted((e for e in container.entrypoints if isinstance(e, Http)),
                          key=lambda e: (e.url, e.method))
     paths: dict[str, dict[str, Any]] = {}
@@ -100,7 +107,7 @@ def _operation(ep: Http, params: list[dict[str, Any]]) -> dict[str, Any]:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": body_schema}}}
     if not ep.public:
-        op["security"] = [{"bearer": []}]
+        op["security"] = [{"bearer": []}, {"cookie": []}]
         op["x-roles"] = sorted(ep.roles)
     return op
 

@@ -39,6 +39,10 @@ DEFAULTS: dict[str, tuple[float, int]] = {
     "intake": (2.0, 30),      # POST /cases, /photos, Open311 requests
     "lookup": (10.0, 20),     # POST /lookup/points (up to thousands of points each)
     "import": (1 / 60, 3),    # POST /import/* (64 MiB bodies)
+    # the registry's /auth/sign-in and /auth/password (issue 12): per client address, and
+    # per login (services/registry/signin.py); lock-out after failures is in the database
+    "signin": (0.5, 20),
+    "signin_login": (0.2, 10),
 }
 MAX_KEYS = 10_000  # above this, full buckets are forgotten (a full bucket = no state)
 

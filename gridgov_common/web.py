@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -35,7 +36,7 @@ from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
 
 from gridgov_common import error_text, errors, ratelimit, storable
-from gridgov_common.auth import check_secret, principal_from_header, require
+from gridgov_common.auth import check_secret, principal_from_header, require, verify
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from gridgov_common.roles import ALL_ROLES, Role
@@ -52,6 +53,15 @@ MAX_JSON_DEPTH = 64
 # Query parameters that never belong in a URL: a bearer token in one lands in every access
 # log and browser history on the way (issue 10). Refused with 400 ``credential_in_url``.
 CREDENTIAL_PARAMS = frozenset({"token", "access_token", "jwt", "bearer"})
+# Browser sessions (issue 12; docs/SECURITY.md "Sign-in and sessions"): the registry's
+# /auth/sign-in sets the short-lived access token as an HttpOnly cookie every service reads
+# when a request has no Authorization header; a request that changes state with it must
+# echo the (page-readable) CSRF cookie in the X-CSRF-Token header (double submit).
+ACCESS_COOKIE = "gridgov_access"
+REFRESH_COOKIE = "gridgov_refresh"
+CSRF_COOKIE = "gridgov_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # HTML documents (case file, notice board, circulars, reports): no script at all, styles
 # only from the document's own <style> blocks (by hash), nothing loaded from elsewhere.
@@ -130,6 +140,18 @@ def check_no_credential_in_query(request) -> None:
             "send 'Authorization: Bearer <token>'; the dashboard has a sign-in form",
             fields={name: ["not allowed in the URL"] for name in named},
             code="credential_in_url")
+
+
+def check_csrf(request) -> None:
+    """403 ``csrf_failed`` unless the ``X-CSRF-Token`` header equals the CSRF cookie
+    (compared in constant time). A page of another site can make the browser send the
+    cookies, but can neither read the CSRF cookie nor set a header on a cross-site form."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not header or not hmac.compare_digest(cookie.encode(), header.encode()):
+        raise errors.Forbidden(
+            f"a request signed in by cookie that changes something must send the "
+            f"{CSRF_COOKIE} cookie's value in the {CSRF_HEADER} header", code="csrf_failed")
 
 
 def error_response(exc: errors.ApiError, request=None) -> Response:
@@ -277,10 +299,22 @@ class Http(HttpRequestHandler):
         request.data = self._load_body(request)
 
     def _authenticate(self, request):
+        """The bearer token of the Authorization header (machines, scripts: unchanged), or,
+        without that header, the browser's access cookie, with the CSRF check on every
+        request that may change state."""
         config = self.container.config
-        principal = principal_from_header(config.get("JWT_SECRET", ""),
-                                          request.headers.get("Authorization"),
-                                          config.get("JWT_PREVIOUS_SECRET") or None)
+        secret = config.get("JWT_SECRET", "")
+        previous = config.get("JWT_PREVIOUS_SECRET") or None
+        header = request.headers.get("Authorization")
+        cookie = request.cookies.get(ACCESS_COOKIE)
+        if header is None and cookie:
+            principal = verify(secret, cookie, previous)
+            if request.method not in SAFE_METHODS:
+                check_csrf(request)
+            request.auth_by = "cookie"
+        else:
+            principal = principal_from_header(secret, header, previous)
+            request.auth_by = "bearer"
         require(principal, self.roles)
         return principal
 

@@ -7,6 +7,10 @@ district: scripts/up.sh loads the demo history only then, docs/DEMO.md)
 ``python -m services.registry.cli import-residents residents.csv``
 ``python -m services.registry.cli rekey-pii [--batch N] [--status]`` (after a PII key
 rotation: re-encrypt every blob under the current key; deploy/README.md "Rotating keys")
+``python -m services.registry.cli set-password <subject>`` (the password from
+``GRIDGOV_NEW_PASSWORD``, else a generated one printed once; ends the person's sessions)
+``python -m services.registry.cli demo-passwords`` (every demo staff member with a subject
+gets a generated password; the list is printed once, never stored; docs/DEMO.md)
 
 Keys and the database come from the environment (``GRIDGOV_REGISTRY_DB_URL``, the registry's
 own role, else ``GRIDGOV_DB_URL``; ``GRIDGOV_PII_KEY``,
@@ -27,11 +31,12 @@ import sqlalchemy as sa
 from gridgov_common import pii, rekey
 from gridgov_common.db import make_engine, transaction
 from gridgov_common.migrate import DEFAULT_URL
-from services.registry import demo, importer, people
+from services.registry import accounts, demo, importer, people
 from services.registry.models import grids, residents, staff
 
 # P5.4.4: every encrypted column of the registry (the blind indexes are not: see
 # deploy/README.md "Rotating keys" on PII_INDEX_KEY)
+PASSWORD_ENV = "GRIDGOV_NEW_PASSWORD"
 PII_TARGETS = [rekey.Target(residents, "id", (
     rekey.Encrypted("id_number_enc", people.ID_FIELD),
     rekey.Encrypted("phone_enc", people.PHONE_FIELD),
@@ -86,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     res_cmd = sub.add_parser("import-residents", help="import residents from a UTF-8 CSV")
     res_cmd.add_argument("path")
     rekey.add_parser(sub)
+    pw_cmd = sub.add_parser("set-password", help="set a staff member's password (sign-in)")
+    pw_cmd.add_argument("subject", help="the staff member's login (staff.subject)")
+    sub.add_parser("demo-passwords",
+                   help="give every demo staff member a generated password; print them once")
     args = parser.parse_args(argv)
 
     engine = make_engine(  # its own role where make up / compose give it
@@ -103,7 +112,47 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
 
 
+def _operator() -> str:
+    return f"cli:{os.environ.get('USER') or os.environ.get('LOGNAME') or 'operator'}"
+
+
+def set_password(engine, subject: str) -> int:
+    """The password from GRIDGOV_NEW_PASSWORD (kept out of the shell history and the
+    process list), or a generated one, printed once."""
+    given = os.environ.get(PASSWORD_ENV)
+    password = given or accounts.generate_password()
+    with transaction(engine) as session:
+        accounts.set_password(session, subject, password, _operator())
+    if given:
+        print(f"password of {subject} set")
+    else:
+        print(f"{subject}\t{password}")
+    return 0
+
+
+def demo_passwords(engine) -> int:
+    """``make up``'s demo district: a generated password for every active demo staff
+    member with a subject, printed once as ``subject<TAB>role<TAB>password``."""
+    with transaction(engine) as session:
+        if not has_demo(session):
+            print("error: the registry holds no demo district", file=sys.stderr)
+            return 1
+        rows = session.execute(sa.select(staff.c.subject, staff.c.role).where(
+            staff.c.subject.startswith("demo-"), staff.c.active.is_(True))
+            .order_by(staff.c.subject)).all()
+        issued = [(row.subject, row.role, accounts.generate_password()) for row in rows]
+        for subject, _role, password in issued:
+            accounts.set_password(session, subject, password, _operator())
+    for subject, role, password in issued:
+        print(f"{subject}\t{role}\t{password}")
+    return 0
+
+
 def _run(args, engine) -> int:
+    if args.cmd == "set-password":
+        return set_password(engine, args.subject)
+    if args.cmd == "demo-passwords":
+        return demo_passwords(engine)
     if args.cmd == "rekey-pii":
         return rekey.run(engine, cipher_from_env(), PII_TARGETS, args.batch, args.status)
     if args.cmd == "has-demo":

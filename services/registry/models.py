@@ -265,6 +265,41 @@ audit_log = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
 )
 
+# Issue 12: a staff member's account (migration 0009; services/registry/accounts.py). Keyed
+# by the staff record: role and scope are never stored here, they are read from the staff
+# record at every sign-in and refresh. Only the argon2id hash of the password is kept.
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("staff_id", sa.BigInteger, sa.ForeignKey("staff.id"), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("must_change", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False,
+              server_default=NOW),
+    _created(),
+)
+
+# A browser's refresh session: the SHA-256 of its random id (the id itself lives only in
+# the HttpOnly cookie), the role and scope it was opened under, idle and absolute expiry.
+account_sessions = sa.Table(
+    "account_sessions", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("staff_id", sa.BigInteger, sa.ForeignKey("staff.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("scope_code", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_reason", sa.Text, nullable=True),
+    sa.Index("ux_account_sessions_token_hash", "token_hash", unique=True),
+    sa.Index("ix_account_sessions_open", "staff_id",
+             postgresql_where=sa.text("revoked_at IS NULL")),
+)
+
 # P5.4.1: those failing the half-year assessment (P5.4.6, ``assessment.staff.flagged``)
 # are adjusted: the community proposes a measure, the town approves it (migration 0005;
 # services/registry/adjustments.py). One row per flagged subject and half-year; a later

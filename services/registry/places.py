@@ -21,6 +21,7 @@ from services.registry.emit import emit
 from services.registry.models import (
     buildings,
     communities,
+    departments,
     grids,
     households,
     neighbourhoods,
@@ -375,3 +376,16 @@ def building_location(session: Session, building_id: int) -> dict[str, Any] | No
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def scope_name(session: Session, level: str, code: str, lang: str = "zh-CN") -> str | None:
+    """The name people read for a token's scope (``GET /auth/me``): the division's or
+    grid's name today, the department's in ``lang``; None when the registry has none."""
+    if level == "department":
+        row = session.execute(sa.select(departments.c.name_zh, departments.c.name_en)
+                              .where(departments.c.code == code)).first()
+        return None if row is None else (row.name_en if lang == "en" else row.name_zh)
+    if level == "grid":
+        return session.execute(sa.select(grids.c.name)
+                               .where(grids.c.grid_code == code)).scalar_one_or_none()
+    return divisions.names(session, level, code, exact=True).get(code)

@@ -436,3 +436,44 @@ class DepartmentSchema(Schema):
     contact_email = fields.String(allow_none=True)
     active = fields.Boolean()
     updated_at = fields.String()
+
+
+# -- sign-in (issue 12; services/registry/accounts.py) ---------------------------------------
+
+LOGIN = validate.Length(min=1, max=128)
+PASSWORD = validate.Length(min=1, max=1024)  # the policy (10..128) is checked on new ones
+
+
+class SignInSchema(Schema):
+    """A login (the staff member's subject) and a password."""
+
+    login = fields.String(required=True, validate=LOGIN)
+    password = fields.String(required=True, validate=PASSWORD, load_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    """The current (or temporary) password and the new one."""
+
+    login = fields.String(required=True, validate=LOGIN)
+    password = fields.String(required=True, validate=PASSWORD, load_only=True)
+    new_password = fields.String(required=True, validate=PASSWORD, load_only=True)
+
+
+class SignedInSchema(Schema):
+    """Who is signed in: name, role and scope in words (the page's header)."""
+
+    sub = fields.String()
+    name = fields.String()
+    role = fields.String()
+    role_name = fields.String()
+    scope = fields.String()
+    scope_name = fields.String(allow_none=True)
+    auth = fields.String(metadata={"description": "cookie (browser) or bearer (machine)"})
+
+
+class PasswordResetSchema(Schema):
+    """A temporary password, shown once; the person must change it at the next sign-in."""
+
+    staff_id = fields.Integer()
+    temporary_password = fields.String()
+    must_change = fields.Boolean()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from nameko.timer import timer
 
 from gridgov_common import (
+    labels,
     platform,  # module, so `nameko run` sees one service class
     scoping,
 )
@@ -13,6 +14,7 @@ from gridgov_common.area import community_of, town_of
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, Unprocessable, UnsupportedMediaType
+from gridgov_common.languages import negotiate
 from gridgov_common.messaging import consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
@@ -21,6 +23,7 @@ from gridgov_common.rpc import rpc
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.registry import (
+    accounts,
     adjustment_schemas,
     adjustments,
     audit,
@@ -39,6 +42,7 @@ from services.registry import (
     staffing,
 )
 from services.registry.dependencies import GridLocator
+from services.registry.signin import SignIn, require_csrf_with_session
 
 ADMIN = {Role.DISTRICT_ADMIN}
 PLACE_EDITORS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF, Role.COMMUNITY_GRID_CHIEF,
@@ -64,6 +68,7 @@ class RegistryService(platform.PlatformService):
     # department pushes only from the department's own broker user (docs/BUS-SECURITY.md)
     require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
     audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
+    signin = SignIn()  # AUTH_* settings (checked at start) and the per-login throttle
 
     # -- places ---------------------------------------------------------------------------
 
@@ -320,6 +325,73 @@ class RegistryService(platform.PlatformService):
     def purge_audit_log(self):
         """P5.4.4: rows older than the retention (>= 6 months) go, through the DB's one path."""
         audit.purge(self.db, self.audit_retention)  # committed by the Database provider
+
+    # -- sign-in and sessions (issue 12; docs/SECURITY.md "Sign-in and sessions") ----------
+
+    @http("POST", "/auth/sign-in", public=True, body=schemas.SignInSchema,
+          response=schemas.SignedInSchema, tags=("auth",), rate_limit="signin",
+          summary="Sign in with login (staff subject) and password: sets the access, "
+                  "refresh and CSRF cookies")
+    def sign_in(self, request):
+        login, ip = request.data["login"], self.signin.client_ip(request)
+        self.signin.throttle_login(login)
+        grant = accounts.sign_in(self.db, self.signin.secret, login,
+                                 request.data["password"], ip, self.signin.settings)
+        return self.signin.grant_response(grant, self._who(request, grant.principal,
+                                                           "cookie"))
+
+    @http("POST", "/auth/refresh", public=True, response=schemas.SignedInSchema,
+          tags=("auth",), summary="A new access cookie for the refresh session (CSRF "
+                                  "header required); role and scope read again")
+    def refresh_session(self, request):
+        raw = require_csrf_with_session(request)
+        grant = accounts.refresh(self.db, self.signin.secret, raw,
+                                 self.signin.client_ip(request), self.signin.settings)
+        return self.signin.grant_response(grant, self._who(request, grant.principal,
+                                                           "cookie"))
+
+    @http("POST", "/auth/sign-out", public=True, tags=("auth",),
+          summary="End the refresh session (CSRF header required) and clear the cookies")
+    def sign_out(self, request):
+        raw = require_csrf_with_session(request)
+        ended = accounts.sign_out(self.db, raw, self.signin.client_ip(request))
+        return self.signin.cleared({"signed_out": ended})
+
+    @http("POST", "/auth/password", public=True, body=schemas.PasswordChangeSchema,
+          tags=("auth",), rate_limit="signin",
+          summary="Set a new password with the current or temporary one; ends every "
+                  "session (sign in again)")
+    def change_password(self, request):
+        login = request.data["login"]
+        self.signin.throttle_login(login)
+        accounts.change_password(self.db, login, request.data["password"],
+                                 request.data["new_password"], self.signin.client_ip(request),
+                                 self.signin.settings)
+        return self.signin.cleared({"changed": True})
+
+    @http("GET", "/auth/me", roles=ALL_ROLES, response=schemas.SignedInSchema,
+          tags=("auth",), summary="Who is signed in: name, role and scope in words")
+    def who_am_i(self, request):
+        return self._who(request, request.principal, getattr(request, "auth_by", "bearer"))
+
+    @http("POST", "/staff/<int:staff_id>/password-reset", roles=accounts.RESETTERS,
+          response=schemas.PasswordResetSchema, tags=("staff",),
+          summary="A one-time temporary password, by an administrator of the level above "
+                  "(P5.0); ends the person's sessions")
+    def reset_password(self, request, staff_id):
+        temporary = accounts.reset_password(self.db, request.principal, staff_id,
+                                            self.signin.client_ip(request))
+        return 200, {"Cache-Control": "no-store"}, {
+            "staff_id": staff_id, "temporary_password": temporary, "must_change": True}
+
+    def _who(self, request, principal, auth_by: str) -> dict:
+        lang = negotiate(request.headers.get("Accept-Language"))
+        return {"sub": principal.sub, "name": principal.name, "role": str(principal.role),
+                "role_name": labels.label("role", principal.role, lang),
+                "scope": principal.scope,
+                "scope_name": places.scope_name(self.db, principal.scope_level,
+                                                principal.scope_code, lang),
+                "auth": auth_by}
 
     # -- staff and departments ------------------------------------------------------------
 

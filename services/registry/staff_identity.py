@@ -22,6 +22,7 @@ from gridgov_common.area import Level, parent_or_none
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
+from services.registry import accounts
 from services.registry.emit import emit
 from services.registry.models import grids, staff, staff_grids
 
@@ -143,5 +144,15 @@ def payload(session: Session, staff_id: int, action: str) -> dict[str, Any]:
     }
 
 
+# changes after which a person's open sign-in sessions end (issue 12): a dismissal or any
+# other lifecycle step, a new or removed subject (the login), other grids (a transfer)
+ENDS_SESSIONS = frozenset({"status_changed", "subject_set", "grids_changed"})
+
+
 def publish(session: Session, staff_id: int, action: str) -> None:
+    """Announce a change of the staff record; a change of who the person is or what they
+    answer for also ends their sign-in sessions, in the same transaction (their access
+    cookie then lives out its few minutes: docs/SECURITY.md "Sign-in and sessions")."""
+    if action in ENDS_SESSIONS:
+        accounts.revoke_all(session, staff_id, f"staff {action}")
     emit(session, STAFF_CHANGED, payload(session, staff_id, action))

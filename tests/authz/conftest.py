@@ -42,15 +42,15 @@ OPEN311_KEY = "authz-open311-key-0123456789"
 
 
 def load_matrix() -> dict[str, dict[str, frozenset[str] | str]]:
-    """{service: {"METHOD /path": "public" | frozenset(role values)}}, platform routes
+    """{service: {"METHOD /path": "public" | "session" | frozenset(role values)}}, platform routes
     merged into every service."""
     raw = yaml.safe_load(MATRIX_FILE.read_text())
     names = raw["roles"]
     every = frozenset(r.value for r in Role)
 
     def parse(value):
-        if value == "public":
-            return "public"
+        if value in ("public", "session"):  # session: the refresh cookie (issue 12)
+            return value
         if value == "ALL":
             return every
         return frozenset(names[abbrev] for abbrev in value)

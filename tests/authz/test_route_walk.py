@@ -73,6 +73,12 @@ def test_every_route_with_every_role(service, matrix, start_service, web_session
             if response.status_code in (401, 403):
                 failures.append(f"{route}: public route answered {response.status_code}")
             continue
+        if allowed == "session":  # the refresh-session cookie, not a token
+            response = call(web_session, method, url, None)
+            if response.status_code != 401 or code_of(response) != "no_session":
+                failures.append(f"{route} no session: {response.status_code} "
+                                f"{code_of(response)}")
+            continue
         for label, headers, code in [("no token", None, "unauthorized"),
                                      ("expired", bearer["expired"], "token_expired"),
                                      ("forged", bearer["forged"], "invalid_token")]:
@@ -101,4 +107,4 @@ def test_matrix_names_only_known_roles_and_services(matrix):
     for routes in matrix.values():
         for route, allowed in routes.items():
             assert re.fullmatch(r"(GET|POST|PUT|PATCH|DELETE) /\S*", route), route
-            assert allowed == "public" or (allowed and allowed <= known), route
+            assert allowed in ("public", "session") or (allowed and allowed <= known), route

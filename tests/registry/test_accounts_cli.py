@@ -1,0 +1,82 @@
+"""The operators' password commands (issue 12): set-password from the environment or
+generated, and demo-passwords for make up's demo district, printed once, never stored."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from gridgov_common.db import transaction
+from services.registry import accounts
+from services.registry import cli as registry_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def staff_rows(clean_registry, db_engine):
+    rows = [("张三", "community_grid_worker", "320505001001", "cgw-cli"),
+            ("示例一", "town_grid_chief", "320505001", "demo-town_grid_chief-320505001"),
+            ("示例二", "community_grid_chief", "320505001001",
+             "demo-community_grid_chief-320505001001")]
+    with db_engine.begin() as conn:
+        for name, role, scope, subject in rows:
+            conn.execute(sa.text(
+                "INSERT INTO registry.staff (name, role, scope_code, lifecycle_state, "
+                "subject) VALUES (:n, :r, :s, 'active', :sub)"),
+                {"n": name, "r": role, "s": scope, "sub": subject})
+    return rows
+
+
+@pytest.fixture
+def cli_env(monkeypatch, db_url):
+    monkeypatch.setenv("GRIDGOV_REGISTRY_DB_URL", db_url)
+    monkeypatch.delenv(registry_cli.PASSWORD_ENV, raising=False)
+
+
+def signs_in(db_engine, login: str, password: str) -> bool:
+    try:
+        with transaction(db_engine) as session:
+            accounts.authenticate(session, login, password, "cli-test", accounts.Settings())
+    except accounts.Unauthorized:
+        return False
+    return True
+
+
+def test_set_password_from_the_environment_or_generated(staff_rows, cli_env, monkeypatch,
+                                                         capsys, db_engine):
+    monkeypatch.setenv(registry_cli.PASSWORD_ENV, "Operator-set-1")
+    assert registry_cli.main(["set-password", "cgw-cli"]) == 0
+    out = capsys.readouterr().out
+    assert "Operator-set-1" not in out  # the operator chose it: never echoed
+    assert signs_in(db_engine, "cgw-cli", "Operator-set-1")
+    monkeypatch.delenv(registry_cli.PASSWORD_ENV)
+    assert registry_cli.main(["set-password", "cgw-cli"]) == 0
+    subject, generated = capsys.readouterr().out.strip().split("\t")
+    assert subject == "cgw-cli" and accounts.policy_problems(generated, subject) == []
+    assert signs_in(db_engine, "cgw-cli", generated)
+    assert not signs_in(db_engine, "cgw-cli", "Operator-set-1")
+    monkeypatch.setenv(registry_cli.PASSWORD_ENV, "weak")
+    assert registry_cli.main(["set-password", "cgw-cli"]) == 2
+    assert "password policy" in capsys.readouterr().err
+    assert registry_cli.main(["set-password", "nobody"]) == 2
+
+
+def test_demo_passwords_are_generated_and_printed_once(staff_rows, cli_env, capsys, db_engine):
+    assert registry_cli.main(["demo-passwords"]) == 0
+    lines = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert sorted(s for s, _r, _p in lines) == sorted(r[3] for r in staff_rows[1:])
+    passwords = {p for _s, _r, p in lines}
+    assert len(passwords) == 2  # one each, generated
+    for subject, _role, password in lines:
+        assert signs_in(db_engine, subject, password)
+    assert not signs_in(db_engine, "cgw-cli", "")  # not a demo subject: no account
+    with db_engine.connect() as conn:
+        stored = " ".join(conn.execute(sa.text(
+            "SELECT password_hash FROM registry.accounts")).scalars())
+    assert not any(p in stored for p in passwords)
+
+
+def test_demo_passwords_refuses_a_registry_without_the_demo(clean_registry, cli_env, capsys):
+    assert registry_cli.main(["demo-passwords"]) == 1
+    assert "no demo district" in capsys.readouterr().err
