@@ -153,6 +153,24 @@ else
     say "no demo district in the registry: no demo history"
 fi
 
+# 4c. Sign-in for the demo district's staff (issue 12): a generated password each, issued
+#     at the first start only, printed once and kept in var/demo-passwords.tsv (0600);
+#     never fixed in code. `python -m services.registry.cli demo-passwords` issues new ones.
+DEMO_PASSWORDS=var/demo-passwords.tsv
+# shellcheck disable=SC2046
+if env $(private_env_unset registry) "$PY" -m services.registry.cli has-demo; then
+    # shellcheck disable=SC2046
+    env $(private_env_unset registry) "$PY" -m services.registry.cli demo-passwords \
+        --if-none --output "$DEMO_PASSWORDS" >"$LOG_DIR/demo-passwords.out" ||
+        die "issuing the demo staff's passwords failed"
+    if [[ -s "$DEMO_PASSWORDS" ]]; then
+        say "demo staff sign in with these (all of them in $DEMO_PASSWORDS):"
+        grep -m1 neighbourhood_grid_worker "$DEMO_PASSWORDS" || true
+        grep -m1 community_grid_chief "$DEMO_PASSWORDS" || true
+        grep -m1 town_grid_chief "$DEMO_PASSWORDS" || true
+    fi
+fi
+
 # 5. Simulated departments (the reference adapter, one per department): they receive
 #    their assignments on their own routing keys, report in and report results.
 dept_pid="$(cat "$RUN_DIR/departments.pid" 2>/dev/null || true)"

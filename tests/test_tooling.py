@@ -215,8 +215,9 @@ def test_make_up_gives_each_process_only_its_own_login_and_keys():
     assert seen["events"] == {"GRIDGOV_JWT_SECRET", "GRIDGOV_EVENTS_DB_URL"}
     assert seen["simulator"] == {"GRIDGOV_JWT_SECRET"}
     up = (ROOT / "scripts" / "up.sh").read_text(encoding="utf-8")
-    # the services, demo, has-demo, the demo history loaders, departments, sim
-    assert up.count("env $(private_env_unset") == 6
+    # the services, demo, has-demo, the demo history loaders, has-demo and the demo
+    # staff's passwords, departments, sim
+    assert up.count("env $(private_env_unset") == 8
     assert 'nohup setsid env $(private_env_unset "$svc") .venv/bin/nameko run' in up
 
 

@@ -32,6 +32,7 @@ from gridgov_common import pii, rekey
 from gridgov_common.db import make_engine, transaction
 from gridgov_common.migrate import DEFAULT_URL
 from services.registry import accounts, demo, importer, people
+from services.registry.models import accounts as reg_accounts
 from services.registry.models import grids, residents, staff
 
 # P5.4.4: every encrypted column of the registry (the blind indexes are not: see
@@ -93,8 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     rekey.add_parser(sub)
     pw_cmd = sub.add_parser("set-password", help="set a staff member's password (sign-in)")
     pw_cmd.add_argument("subject", help="the staff member's login (staff.subject)")
-    sub.add_parser("demo-passwords",
-                   help="give every demo staff member a generated password; print them once")
+    demo_pw = sub.add_parser("demo-passwords", help="give every demo staff member a "
+                             "generated password; print them once")
+    demo_pw.add_argument("--if-none", action="store_true",
+                         help="do nothing when a demo staff member already has an account "
+                              "(make up: passwords are issued at the first start only)")
+    demo_pw.add_argument("--output", help="also write the list to this file (mode 0600)")
     args = parser.parse_args(argv)
 
     engine = make_engine(  # its own role where make up / compose give it
@@ -130,29 +135,47 @@ def set_password(engine, subject: str) -> int:
     return 0
 
 
-def demo_passwords(engine) -> int:
+def demo_passwords(engine, if_none: bool = False, output: str | None = None) -> int:
     """``make up``'s demo district: a generated password for every active demo staff
-    member with a subject, printed once as ``subject<TAB>role<TAB>password``."""
+    member with a subject, printed once as ``subject<TAB>role<TAB>password`` (and written
+    to ``output``, readable by its owner only). ``if_none``: leave existing demo accounts
+    alone (a second ``make up`` does not change the passwords people were given)."""
     with transaction(engine) as session:
         if not has_demo(session):
             print("error: the registry holds no demo district", file=sys.stderr)
             return 1
+        if if_none and session.execute(sa.select(sa.func.count()).select_from(
+                reg_accounts.join(staff, staff.c.id == reg_accounts.c.staff_id))
+                .where(staff.c.subject.startswith("demo-"))).scalar():
+            print("demo accounts exist; their passwords were issued at the first start"
+                  + (f" ({output})" if output else ""))
+            return 0
         rows = session.execute(sa.select(staff.c.subject, staff.c.role).where(
             staff.c.subject.startswith("demo-"), staff.c.active.is_(True))
             .order_by(staff.c.subject)).all()
         issued = [(row.subject, row.role, accounts.generate_password()) for row in rows]
         for subject, _role, password in issued:
             accounts.set_password(session, subject, password, _operator())
-    for subject, role, password in issued:
-        print(f"{subject}\t{role}\t{password}")
+    lines = [f"{subject}\t{role}\t{password}" for subject, role, password in issued]
+    if output:
+        _write_private(output, "".join(line + "\n" for line in lines))
+    print("\n".join(lines))
     return 0
+
+
+def _write_private(path: str, text: str) -> None:
+    """Written whole and readable by its owner only (it holds passwords)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(path, 0o600)  # an existing file keeps its mode on open: set it
 
 
 def _run(args, engine) -> int:
     if args.cmd == "set-password":
         return set_password(engine, args.subject)
     if args.cmd == "demo-passwords":
-        return demo_passwords(engine)
+        return demo_passwords(engine, args.if_none, args.output)
     if args.cmd == "rekey-pii":
         return rekey.run(engine, cipher_from_env(), PII_TARGETS, args.batch, args.status)
     if args.cmd == "has-demo":

@@ -80,3 +80,18 @@ def test_demo_passwords_are_generated_and_printed_once(staff_rows, cli_env, caps
 def test_demo_passwords_refuses_a_registry_without_the_demo(clean_registry, cli_env, capsys):
     assert registry_cli.main(["demo-passwords"]) == 1
     assert "no demo district" in capsys.readouterr().err
+
+
+def test_make_up_issues_demo_passwords_at_the_first_start_only(staff_rows, cli_env, capsys,
+                                                                 db_engine, tmp_path):
+    """``make up`` runs ``demo-passwords --if-none --output var/demo-passwords.tsv`` on every
+    start: the first issues and keeps the list (0600), later ones change nothing."""
+    kept = tmp_path / "demo-passwords.tsv"
+    assert registry_cli.main(["demo-passwords", "--if-none", "--output", str(kept)]) == 0
+    printed = capsys.readouterr().out
+    assert kept.read_text() == printed and (kept.stat().st_mode & 0o777) == 0o600
+    subject, _role, password = printed.splitlines()[0].split("\t")
+    assert registry_cli.main(["demo-passwords", "--if-none", "--output", str(kept)]) == 0
+    assert "demo accounts exist" in capsys.readouterr().out
+    assert kept.read_text() == printed  # the list people were given still holds
+    assert signs_in(db_engine, subject, password)
