@@ -194,3 +194,17 @@ def test_a_forbidden_caller_is_told_who_may_act_and_under_which_clause():
     with pytest.raises(TransitionError) as err:
         staff.transition("filed", "propose_adjustment", TOWN)
     assert err.value.message.endswith("(P5.4.1: only community_grid_chief, grid_instructor)")
+
+
+def test_the_seed_is_the_department_file_read_whole():
+    """The register's first version comes from gridgov_common/departments.json (one list,
+    issue 11): every entry, in order, its names and work categories as typed values."""
+    from gridgov_common import department_seed
+
+    seeded = staff._seed()
+    assert seeded == staff.DEPARTMENTS
+    assert [(d.code, d.name_zh, d.name_en, [str(c) for c in d.work_categories])
+            for d in seeded] == [(e["code"], e["name_zh"], e["name_en"], e["work_categories"])
+                                 for e in department_seed.entries()]
+    assert all(type(c) is staff.WorkCategory for d in seeded for c in d.work_categories)
+    assert department_seed.codes() == tuple(sorted(d.code for d in seeded))
