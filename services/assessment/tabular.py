@@ -91,6 +91,8 @@ th,td{border:1px solid #999;padding:4px 8px}th{background:#eee}
 td.num{text-align:right}td.card-red{background:#f4c7c3}td.card-yellow{background:#fce8b2}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:bold}
 .notes{font-size:12px;color:#555}thead{display:table-header-group}
+.wide{overflow-x:auto}
+@media (max-width:600px){body{margin:8px}td{white-space:nowrap}}
 @media print{body{margin:0}@page{size:A4 landscape}}
 """
 
@@ -110,8 +112,9 @@ def _html_table(table: Table) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     if not body:
         body.append(f'<tr><td colspan="{len(table.columns)}">{esc(table.empty)}</td></tr>')
-    return (f"<h2>{esc(table.title)}</h2><table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    # a wide table scrolls sideways on a phone instead of squeezing the page
+    return (f'<h2>{esc(table.title)}</h2><div class="wide" tabindex="0"><table><thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def to_html(doc: Document) -> str:
@@ -120,6 +123,7 @@ def to_html(doc: Document) -> str:
     notes = "".join(f"<p>{esc(n)}</p>" for n in doc.notes)
     tables = "".join(_html_table(t) for t in doc.tables)
     return (f'<!DOCTYPE html><html lang="{esc(doc.lang)}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{esc(doc.title)}</title><style>{STYLE}</style></head><body>"
             f"<main><h1>{esc(doc.title)}</h1><dl>{meta}</dl>{tables}"
             f'<div class="notes">{notes}</div></main></body></html>')

@@ -6,6 +6,7 @@ these tests do not wait for the assessment rewrite).
 
 from __future__ import annotations
 
+import json
 import socket
 from urllib.parse import urljoin
 
@@ -70,6 +71,12 @@ def seeded_cases(db_engine, demo_district):
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     config_store.forget()  # cached "current" versions refer to the truncated tables
     seeded = cases.insert(db_engine, demo_district["grid_codes"])
+    with db_engine.begin() as conn:  # the catalogue dispatch follows names the feed's cases
+        conn.execute(sa.text(
+            "INSERT INTO dispatch.catalogue_versions (version, subcategories, published_by) "
+            "VALUES (1, CAST(:s AS jsonb), 'system:packaged')"), {"s": json.dumps([{
+                "code": "fire_hazard_corridor", "name_zh": "楼道堆物堵塞消防通道",
+                "name_en": "Stairwell or fire exit blocked"}])})
     return {**seeded, "expected": cases.expected(seeded)}
 
 

@@ -113,6 +113,7 @@ def test_the_page_shows_the_district_in_chinese(dashboard, dead_letter, web_conf
                                        ).all())
     assert any(name in first for name in grid_names.values()), first
     assert any(name in first for name in names.values()), first
+    assert "楼道堆物堵塞消防通道" in first  # the subcategory, from the followed catalogue
     for section in ("feed", "departments", "towns"):
         shown = page.by_id(section).text
         assert not SNAKE_CODE.search(shown), (section, SNAKE_CODE.search(shown).group(0))
@@ -132,6 +133,7 @@ def test_lang_en_renders_english(dashboard, web_config_port, viewer):
     escalation = page.by_id("feed").find_all("li", data_kind="escalation")[0]
     assert "Yellow card" in escalation.text and "Civil Affairs" in escalation.text
     assert not SNAKE_CODE.search(page.by_id("feed").text)
+    assert "Stairwell or fire exit blocked" in page.by_id("feed").text
 
 
 def test_polling_again_adds_nothing_twice_to_the_feed(dashboard, web_config_port, viewer,

@@ -111,9 +111,10 @@ def test_where_is_told_by_name_with_the_grid_drawn(zh):
     svg = zh[zh.index("<svg"):zh.index("</svg>")]
     assert 'role="img"' in svg and "网格范围与案件位置" in svg
     assert svg.count("<polygon") == 1 and svg.count("<circle") == 1
-    # the square is drawn north up across the 240-unit frame, the point in its middle
-    assert 'points="10.0,190.0 250.0,190.0 250.0,-50.0 10.0,-50.0 10.0,190.0"' in svg
-    assert 'cx="130.0" cy="70.0"' in svg
+    # the square is drawn north up, inside the frame, centred, a degree of longitude
+    # cos(31°) of a degree of latitude wide, with the point in its middle
+    assert 'points="52.9,190.0 207.1,190.0 207.1,10.0 52.9,10.0 52.9,190.0"' in svg
+    assert 'cx="130.0" cy="100.0"' in svg
 
 
 def test_who_is_told_by_name(zh):
@@ -260,3 +261,17 @@ def test_a_scope_is_named_only_when_it_is_the_cases_own_place():
     own = chain([Entry(1, T0, "system", "system", "escalation", data={
         "kind": "overdue", "target_role": "district_admin", "target_scope": "district:320505"})])
     assert "虎丘区网格化服务管理中心" in visible(render_page(CASE, own, CONTEXT))
+
+
+def test_a_tall_or_wide_grid_stays_inside_the_frame():
+    """Screenshot finding: a grid taller than wide was drawn past the top of the frame."""
+    for w, h in ((0.01, 0.05), (0.05, 0.01)):
+        shape = {"type": "Polygon", "coordinates": [[[120.0, 31.0], [120.0 + w, 31.0],
+                                                      [120.0 + w, 31.0 + h], [120.0, 31.0]]]}
+        context = dataclasses.replace(CONTEXT, place={**CONTEXT.place, "geometry": shape})
+        page = render_page({**CASE, "location": {"lon": 120.0 + w / 2, "lat": 31.0 + h / 2}},
+                           entries(), context)
+        svg = page[page.index("<polygon"):page.index("</svg>")]
+        drawn = " ".join(re.findall(r'(?:points|cx|cy)="([^"]+)"', svg))
+        numbers = [float(n) for n in re.findall(r"-?\d+\.\d", drawn)]
+        assert numbers and all(10.0 <= n <= 250.0 for n in numbers), (w, h, numbers)

@@ -60,6 +60,10 @@ class RecentCaseSchema(_Loose):
     town_code = fields.String(allow_none=True, load_default=None)
     grid_code = fields.String(allow_none=True, load_default=None)
     work_category = fields.String(allow_none=True, load_default=None)
+    subcategory = fields.String(allow_none=True, load_default=None)
+    # {"zh-CN", "en"} from the catalogue dispatch follows (the feed names what it is about)
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, load_default=None)
     severity = fields.String(allow_none=True, load_default=None)
     updated_at = fields.String(required=True)
 

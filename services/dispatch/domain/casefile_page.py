@@ -11,6 +11,7 @@ as a code, never to nothing.  Everything from data is HTML-escaped.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,7 +54,8 @@ _STYLE = (
     "th,td{border:1px solid #999;padding:4px 6px;vertical-align:top;text-align:left}"
     "th{background:#f0f0f0;width:9em}.bad{color:#a00;font-weight:bold}.ok{color:#060}"
     ".code{color:#444;font-size:90%}.map{width:260px;height:200px;border:1px solid #999}"
-    "ol.timeline li{margin:4px 0}.muted{color:#444}"
+    "ol.timeline li{margin:4px 0}.muted{color:#444}.wide{overflow-x:auto}"
+    "@media (max-width:600px){body{margin:8px}th{width:auto}}"
     "@media print{body{margin:0}li,tr{page-break-inside:avoid}}"
 )
 
@@ -178,10 +180,15 @@ def _map(p: _Page, point: tuple[float, float] | None) -> str:
     xs = [x for ring in rings for x, _ in ring] + ([point[0]] if point else [])
     ys = [y for ring in rings for _, y in ring] + ([point[1]] if point else [])
     x0, y0 = min(xs), min(ys)
-    scale = 240 / max(max(xs) - x0, max(ys) - y0, 1e-9)
+    # a degree of longitude is cos(latitude) of a degree of latitude on the ground: without
+    # it the grid is drawn stretched; the whole drawing fits the 240 × 180 frame, centred
+    squeeze = math.cos(math.radians((min(ys) + max(ys)) / 2))
+    width, height = (max(xs) - x0) * squeeze, max(ys) - y0
+    scale = min(240 / max(width, 1e-9), 180 / max(height, 1e-9))
+    left, bottom = 10 + (240 - width * scale) / 2, 190 - (180 - height * scale) / 2
 
     def xy(lon: float, lat: float) -> str:  # north up
-        return f"{10 + (lon - x0) * scale:.1f},{190 - (lat - y0) * scale:.1f}"
+        return f"{left + (lon - x0) * squeeze * scale:.1f},{bottom - (lat - y0) * scale:.1f}"
 
     shapes = "".join(f'<polygon points="{" ".join(xy(*pt) for pt in ring)}" '
                      'fill="#e8f0fe" stroke="#1a56c4" stroke-width="1.5"/>' for ring in rings)
@@ -229,7 +236,8 @@ def _assignments(p: _Page) -> str:
                  p.when(a.get("handle_due_at")),
                  _timely(p, a.get("reported_at"), a.get("handle_on_time")))
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return (f'<div class="wide" tabindex="0"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def _timely(p: _Page, at: Any, on_time: bool | None) -> str:
@@ -270,6 +278,7 @@ def render_page(case: Mapping[str, Any], entries: Sequence[Entry | Mapping[str, 
     title = p.t("电子案卷", "Case file")
     return (
         f'<!DOCTYPE html><html lang="{_esc(lang)}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title} {number}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{title} {number}</h1>"
         f"<h2>{p.t('案件概况', 'What')}</h2>{_what(p)}"
