@@ -12,7 +12,7 @@ from gridgov_common import area
 from gridgov_common.department_register import names_both
 from services.dispatch.domain.casefile import Entry, as_entry
 from services.dispatch.domain.casefile_page import PageContext
-from services.dispatch.master_data import current_subcategories
+from services.dispatch.master_data import subcategory_names
 from services.dispatch.models import departments
 
 # actor roles that are not people (their actor_sub is a department code or a service)
@@ -26,7 +26,7 @@ def page_context(session, case: dict[str, Any], assignments: Sequence[dict[str, 
                  photo_base: str) -> PageContext:
     """Everything the page names; what the registry cannot say stays a code."""
     entries = [as_entry(e) for e in stored]
-    known = (current_subcategories(session) or {}).get(case["subcategory"])
+    known = subcategory_names(session, [case["subcategory"]]).get(case["subcategory"])
     codes = {a["department"] for a in assignments}
     for entry in entries:
         data = dict(entry.data or {})
@@ -42,7 +42,7 @@ def page_context(session, case: dict[str, Any], assignments: Sequence[dict[str, 
     on = reported.astimezone(area.TZ).date().isoformat() if reported else None
     found = ask_registry(case["grid_code"], case.get("building_id"), subjects, on) or {}
     return PageContext(
-        subcategory=(known["name_zh"], known["name_en"]) if known else None,
+        subcategory=(known["zh-CN"], known["en"]) if known else None,
         departments=names_both(session, departments, codes),
         place=found.get("place"), building=found.get("building"),
         staff=found.get("staff") or {}, assignments=list(assignments),

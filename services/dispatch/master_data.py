@@ -59,6 +59,21 @@ def current_subcategories(session) -> dict[str, dict[str, Any]] | None:
     return None if body is None else {entry["code"]: entry for entry in body}
 
 
+def subcategory_names(session, codes: list[str]) -> dict[str, dict[str, str]]:
+    """``{code: {"zh-CN", "en"}}`` of the given codes in the current catalogue: only those
+    elements are read (the dashboard asks at every poll; the catalogue may hold 2,000)."""
+    if not codes:
+        return {}
+    element = sa.column("e", JSONB)
+    latest = (sa.select(catalogue_versions.c.subcategories)
+              .order_by(catalogue_versions.c.version.desc()).limit(1).scalar_subquery())
+    rows = session.execute(sa.select(element["code"].astext, element["name_zh"].astext,
+                                     element["name_en"].astext)
+                           .select_from(sa.func.jsonb_array_elements(latest).alias("e"))
+                           .where(element["code"].astext.in_(sorted(set(codes))))).all()
+    return {code: {"zh-CN": zh, "en": en} for code, zh, en in rows}
+
+
 def subcategory_defaults(session, code: str, version: int | None = None
                          ) -> tuple[int | None, triage.SubcategoryDefaults | None]:
     """(catalogue version, the subcategory's handling defaults in it): the given version

@@ -50,7 +50,7 @@ import sqlalchemy as sa
 from gridgov_common.errors import Unprocessable
 from gridgov_common.roles import CODE_LENGTH, ScopeLevel
 from services.dispatch.domain import states
-from services.dispatch.master_data import current_subcategories
+from services.dispatch.master_data import subcategory_names
 from services.dispatch.models import assignments, cases, escalations
 from services.dispatch.queries import overdue_condition
 
@@ -187,15 +187,11 @@ def recent_cases(session, scope_codes: list[str] | None) -> list[dict[str, Any]]
              .where(in_scope(scope_codes), c.sensitive.is_(False))  # P5.2.5: counts only
              .order_by(c.updated_at.desc(), c.case_id.desc())
              .limit(RECENT))
-    names = current_subcategories(session) or {}
+    rows = session.execute(query).mappings().all()
+    # the subcategories' names from the followed catalogue (the feed shows them)
+    names = subcategory_names(session, [row["subcategory"] for row in rows])
     return [{**row, "updated_at": _iso(row["updated_at"]),
-             "subcategory_name": _names(names.get(row["subcategory"]))}
-            for row in session.execute(query).mappings()]
-
-
-def _names(entry: dict[str, Any] | None) -> dict[str, str] | None:
-    """The subcategory's names from the followed catalogue (the feed shows them)."""
-    return {"zh-CN": entry["name_zh"], "en": entry["name_en"]} if entry else None
+             "subcategory_name": names.get(row["subcategory"])} for row in rows]
 
 
 def recent_escalations(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:
