@@ -113,8 +113,8 @@ def _html_table(table: Table) -> str:
     if not body:
         body.append(f'<tr><td colspan="{len(table.columns)}">{esc(table.empty)}</td></tr>')
     # a wide table scrolls sideways on a phone instead of squeezing the page
-    return (f'<h2>{esc(table.title)}</h2><div class="wide" tabindex="0"><table><thead><tr>{head}</tr>'
-            f"</thead><tbody>{''.join(body)}</tbody></table></div>")
+    return (f'<h2>{esc(table.title)}</h2><div class="wide" tabindex="0"><table><thead>'
+            f"<tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def to_html(doc: Document) -> str:

@@ -57,7 +57,8 @@ def render(lang: str, refresh_seconds: int) -> str:
     <div id="map-legend"></div>
     <svg id="map" role="img" aria-labelledby="map-heading" viewBox="0 0 800 520"></svg>
     <div id="map-tooltip" hidden></div></section>
-  <section id="feed-section"><h2 data-i18n="feed"></h2><ol id="feed"></ol></section>
+  <section id="feed-section"><h2 id="feed-heading" data-i18n="feed"></h2>
+    <ol id="feed" tabindex="0" aria-labelledby="feed-heading"></ol></section>
   <section id="departments-section"><h2 data-i18n="departments"></h2>
     <table id="departments"><thead></thead><tbody></tbody></table></section>
   <section id="towns-section"><h2 data-i18n="towns"></h2>
