@@ -120,10 +120,6 @@ def flag_payload(report: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
 
 # -- reading --------------------------------------------------------------------------------
 
-def _town_of(principal) -> str | None:
-    return principal.scope_code if principal.role == Role.TOWN_GRID_CHIEF else None
-
-
 def view(principal, report: dict[str, Any]) -> dict[str, Any] | None:
     """The report as ``principal`` may see it, or None: district roles everything; a town
     grid chief the rows of their town (and the departments of their town's own runs); other

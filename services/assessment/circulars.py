@@ -32,7 +32,6 @@ PRODUCER = "assessment"
 EVENT_TYPE = "assessment.circular.published"
 CONTENT_VERSION = 1
 KINDS = ("weekly", "monthly", "custom")
-SCHEDULED_KINDS = ("weekly", "monthly")
 MAX_CUSTOM_DAYS = 366
 RATE_DIGITS = 4
 VERSION_ATTEMPTS = 5

@@ -155,7 +155,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
     if transition == TransitionName.DISPATCH:
         for department in rule.departments:
             role = "lead" if department == rule.lead else "assist"
-            notifications.append(_assign(session, case, department, role, ack_due,
+            notifications.append(assign(session, case, department, role, ack_due,
                                          handle_due, rule_set.version, now, corr))
             departments.append(department)
     session.execute(sa.update(cases).where(cases.c.case_id == case_id).values(**values))
@@ -199,8 +199,6 @@ def assign(session, case: dict[str, Any], department: str, role: str, ack_due: d
             "message_id": envelope["message_id"], "assignment_id": assignment_id,
             "department": department, "role": role}
 
-
-_assign = assign  # the name filing used first
 
 
 def mark_unroutable(conn, returned) -> None:

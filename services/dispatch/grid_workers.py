@@ -8,7 +8,6 @@ message arriving late changes nothing), and a re-delivered one is claimed once.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from gridgov_common.messaging import claim_message
@@ -40,8 +39,3 @@ def apply_staff_changed(session, envelope) -> bool:
             {"staff_id": p["staff_id"], "grid_code": code} for code in p["grid_codes"]])
     return True
 
-
-def grids_of(session, staff_id: int) -> list[str]:
-    return list(session.execute(sa.select(grid_worker_grids.c.grid_code).where(
-        grid_worker_grids.c.staff_id == staff_id).order_by(grid_worker_grids.c.grid_code))
-        .scalars())

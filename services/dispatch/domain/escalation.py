@@ -43,8 +43,6 @@ __all__ = [
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "default_escalation.json"
 URGENT_PRIORITIES = frozenset({Priority.URGENT, Priority.MAJOR})  # P2.1 rapid response
-# Kinds scheduled by time; ``unroutable`` is raised by the service when a publish fails.
-TIMED_KINDS = (EscalationKind.ACK_TIMEOUT, EscalationKind.OVERDUE)
 CARD_LABELS = {Card.ORDINARY: "普通督办", Card.YELLOW: "黄牌督办", Card.RED: "红牌督办"}
 
 EscalationKey = tuple[str, int, str | None]  # (kind, level, assignment_id or None)
