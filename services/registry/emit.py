@@ -1,7 +1,8 @@
 """Registry change events, written to the outbox in the caller's transaction.
 
-Other services and departments subscribe to them on ``gridgov.events`` (P6.2 "mutual
-push": collect once, share many times).  Events carry codes and ids, never personal data.
+Other services and departments subscribe to them on ``gridgov.events`` (P3.2: new and
+changed facts reported promptly; P6.2 "mutual push": collect once, share many times).
+Events carry codes and ids, never personal data.
 """
 
 from __future__ import annotations

@@ -94,6 +94,7 @@ def test_a_department_cannot_push_in_anothers_name(person, rabbit_config, db_eng
 
 
 def test_grid_change_event_reaches_subscribers(district, rabbit_config, web_session, admin):
+    """P3.2: a changed fact (a grid retired) is pushed at once to whoever subscribes."""
     uri = rabbit_config["AMQP_URI"]
     bind_queue(uri, "grid-watch", "gridgov.events", ["registry.grid.changed"])
     web_session.post(f"/grids/{district['grid_b']['grid_code']}/retire", headers=admin,

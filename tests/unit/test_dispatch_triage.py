@@ -61,6 +61,7 @@ def rule_set(*rules, version=1):
 # --- the default rules ---------------------------------------------------------------------
 
 def test_default_rules_cover_every_work_category(default):
+    """P5.2: a case of any of the eight work categories meets a rule of its own category."""
     assert default.version == 1
     assert any(r.is_catch_all for r in default.rules)
     for category in WorkCategory:

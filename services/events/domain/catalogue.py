@@ -102,7 +102,7 @@ class Subcategory:
 YES_NO = (("yes", "是 / yes"), ("no", "否 / no"))
 
 CATALOGUE: tuple[Subcategory, ...] = (
-    # P5.2 item 1: livelihood services, done for or with residents (never public: about a person)
+    # P5.2.1: livelihood services, done for or with residents (never public: about a person)
     Subcategory("subsistence_allowance", _W.LIVELIHOOD_SERVICE, _I.SOCIAL_AFFAIRS,
                 "低保申请协助", "Help with a subsistence-allowance application",
                 "livelihood", "Other"),
@@ -122,7 +122,7 @@ CATALOGUE: tuple[Subcategory, ...] = (
                 "社保事项", "Social-insurance matter", "livelihood", "Other"),
     Subcategory("veterans_care", _W.LIVELIHOOD_SERVICE, _I.SOCIAL_AFFAIRS,
                 "退役军人优抚", "Care for a veteran", "livelihood", "Other"),
-    # P5.2 item 2: public-opinion collection (people, places, events, things)
+    # P5.2.2: public-opinion collection (people, places, events, things)
     Subcategory("resident_suggestion", _W.PUBLIC_OPINION, _I.SOCIAL_AFFAIRS,
                 "居民意见建议", "Residents' opinion or suggestion", "public_opinion", "Other",
                 public=True, description="An opinion or suggestion about the neighbourhood."),
@@ -144,7 +144,7 @@ CATALOGUE: tuple[Subcategory, ...] = (
     Subcategory("illegal_construction", _W.PUBLIC_OPINION, _I.URBAN_MANAGEMENT,
                 "违章搭建", "Illegal construction", "infrastructure", "Infra", public=True,
                 description="Building work without a permit, e.g. on a roof or a balcony."),
-    # P5.2 item 3: dispute mediation (never public: the parties are identifiable)
+    # P5.2.3: dispute mediation (never public: the parties are identifiable)
     Subcategory("neighbour_dispute", _W.DISPUTE_MEDIATION, _I.STABILITY_GOVERNANCE,
                 "邻里纠纷", "Dispute between neighbours", "dispute", "Security"),
     Subcategory("property_dispute", _W.DISPUTE_MEDIATION, _I.STABILITY_GOVERNANCE,
@@ -157,7 +157,7 @@ CATALOGUE: tuple[Subcategory, ...] = (
     # (P5.2.5, kept in the registry): not sensitive (docs/SECURITY.md, special groups).
     Subcategory("petition", _W.DISPUTE_MEDIATION, _I.STABILITY_GOVERNANCE,
                 "信访诉求", "Petition (individual)", "dispute", "Security"),
-    # P5.2 item 4: public-security prevention (safety and fire hazards)
+    # P5.2.4: public-security prevention (safety and fire hazards)
     Subcategory("fire_hazard_corridor", _W.PUBLIC_SECURITY_PREVENTION, _I.STABILITY_GOVERNANCE,
                 "楼道堆物堵塞消防通道", "Stairwell or fire exit blocked", "fire", "Fire",
                 public=True, description="Things stored in a stairwell or blocking a fire "
@@ -177,7 +177,7 @@ CATALOGUE: tuple[Subcategory, ...] = (
                 "安全生产隐患", "Safety hazard (building, site, equipment)", "safety", "Safety",
                 public=True, description="A cracked wall, an unsafe scaffold, a broken railing "
                 "and the like."),
-    # P5.2 item 5: special-group assistance (highly sensitive: never public)
+    # P5.2.5: special-group assistance (highly sensitive: never public)
     Subcategory("special_group_follow_up", _W.SPECIAL_GROUP_ASSISTANCE,
                 _I.STABILITY_GOVERNANCE, "特殊人群走访帮教", "Special-group follow-up visit",
                 "special_group", "Other", sensitive=True),
@@ -187,12 +187,12 @@ CATALOGUE: tuple[Subcategory, ...] = (
     Subcategory("drug_user", _W.SPECIAL_GROUP_ASSISTANCE, _I.STABILITY_GOVERNANCE,
                 "社区戒毒康复人员帮教", "Community drug-rehabilitation follow-up",
                 "special_group", "Health", sensitive=True),
-    # P5.2 item 6: policy and law publicity
+    # P5.2.6: policy and law publicity
     Subcategory("policy_publicity_session", _W.POLICY_PUBLICITY, _I.PARTY_MASS_ORGANISATIONS,
                 "政策法律宣传", "Policy and law publicity", "publicity", "Other"),
     Subcategory("anti_fraud_publicity", _W.POLICY_PUBLICITY, _I.STABILITY_GOVERNANCE,
                 "反诈宣传", "Anti-fraud publicity", "publicity", "Other"),
-    # P5.2 item 7: major events, reported at once, on-site control first (never public:
+    # P5.2.7: major events, reported at once, on-site control first (never public:
     # emergencies go to 110/119/120, not to a web form)
     Subcategory("fire_incident", _W.MAJOR_EVENT, _I.STABILITY_GOVERNANCE,
                 "火灾", "Fire", "fire", "Fire", severity=Severity.CRITICAL),
@@ -214,7 +214,7 @@ CATALOGUE: tuple[Subcategory, ...] = (
     Subcategory("persons_trapped", _W.MAJOR_EVENT, _I.SOCIAL_AFFAIRS,
                 "人员被困求助", "Persons trapped or in danger", "rescue", "Rescue",
                 severity=Severity.CRITICAL),
-    # P5.2 item 8: other tasks from above
+    # P5.2.8: other tasks from above
     Subcategory("superior_task", _W.OTHER, _I.SOCIAL_AFFAIRS,
                 "上级交办任务", "Task assigned from above", "other", "Other"),
     Subcategory("environment_pollution", _W.OTHER, _I.URBAN_MANAGEMENT,
