@@ -28,7 +28,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help up down restart status logs test bench soak faults lint migrate demo demo-history demo-case token \
+.PHONY: help up down restart status logs test test-unit bench soak faults lint migrate demo demo-history demo-case token \
         venv env servers clean distclean simulate deps-up deps-test mutation
 
 help: ## show this help
@@ -66,6 +66,9 @@ logs: ## follow all service logs (tail -F); SVC=registry for one
 
 test: deps-test venv env servers ## whole test suite on the real servers (services not started); PYTEST_ARGS=
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: venv ## the pure unit tests (tests/unit: no servers, seconds); PYTEST_ARGS=
+	GRIDGOV_NO_MONKEY_PATCH=1 $(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 bench: venv env servers ## run every bench/bench_*.py in order and print their figures
 	@shopt -s nullglob; scripts=(bench/bench_*.py); failed=(); \

@@ -6,7 +6,7 @@ catalogues) that cannot drift from what our consumers enforce. Every JSON Schema
 derived from the marshmallow schemas in :mod:`gridgov_common.contract` (the same ones
 :func:`~gridgov_common.contract.parse_envelope` validates with), the queue arguments come
 from :mod:`gridgov_common.messaging`, and each message carries its committed sample as an
-example. ``tests/test_asyncapi.py`` fails when ``docs/asyncapi.yaml`` is stale::
+example. ``tests/unit/test_asyncapi.py`` fails when ``docs/asyncapi.yaml`` is stale::
 
     python -m gridgov_common.asyncapi > docs/asyncapi.yaml
 

@@ -15,6 +15,7 @@ if os.environ.get("GRIDGOV_NO_MONKEY_PATCH") != "1":
 
 import base64  # noqa: E402
 import secrets as _secrets  # noqa: E402
+from pathlib import Path  # noqa: E402
 from urllib.parse import urljoin  # noqa: E402
 
 import pytest  # noqa: E402
@@ -23,6 +24,27 @@ import sqlalchemy as sa  # noqa: E402
 
 from gridgov_common import auth, db_roles, migrate  # noqa: E402
 from gridgov_common.db import make_engine  # noqa: E402
+
+UNIT_DIR = Path(__file__).resolve().parent / "unit"
+# Fixtures that reach a real server: a test that asks for one is an integration test and
+# does not belong under tests/unit (`make test-unit` runs that directory without servers).
+SERVER_FIXTURES = frozenset({"db_url", "db_engine", "rabbit_config", "rabbit_manager",
+                             "container_factory", "runner_factory", "service_config",
+                             "web_session", "web_config"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The integration marker follows the directory: everything outside tests/unit talks to
+    the real RabbitMQ and PostgreSQL (or runs the services); tests/unit may not."""
+    for item in items:
+        if UNIT_DIR not in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+            continue
+        used = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if used:
+            raise pytest.UsageError(f"{item.nodeid} is under tests/unit but uses the "
+                                    f"server fixtures {sorted(used)}: move it out")
+
 
 TEST_DB_URL = os.environ.get(
     "GRIDGOV_TEST_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridgov_test")

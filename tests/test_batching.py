@@ -37,8 +37,6 @@ from tests._messaging_conftest_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
-
 SCHEMA = new_schema_name("batchtest")
 QUEUE = "batchtest.intake"
 DLQ = dlq_name(QUEUE)

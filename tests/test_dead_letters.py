@@ -13,8 +13,6 @@ from gridgov_common import dead_letters
 from gridgov_common.pii import mask_id_number, mask_phone
 from tests.amqp import pika_params, publish
 
-pytestmark = pytest.mark.integration
-
 ID_NUMBER, PHONE, OTHER_PHONE = "11010519491231002X", "13800138000", "13912345678"
 DLQ = "registry.intake.dlq"
 

@@ -265,7 +265,6 @@ def test_example_config_is_valid():
 
 
 
-@pytest.mark.integration
 def test_assignment_is_forwarded_and_reported_in(uri, url):
     bind_queue(uri, "test.fire.reports", REPORTS_EXCHANGE, ["fire.*"])
     bind_queue(uri, "test.public_security", DISPATCH_EXCHANGE, ["public_security.#"])
@@ -294,7 +293,6 @@ def test_assignment_is_forwarded_and_reported_in(uri, url):
     assert queue_counts(uri, FIRE_QUEUE) == (0, 0)  # acked, and the consumer is gone
 
 
-@pytest.mark.integration
 def test_bad_messages_go_to_the_dlq_and_the_adapter_keeps_running(uri, url, caplog):
     out = Lines()
     good = assignment()
@@ -326,7 +324,6 @@ def test_bad_messages_go_to_the_dlq_and_the_adapter_keeps_running(uri, url, capl
     assert queue_counts(uri, FIRE_QUEUE)[0] == 0
 
 
-@pytest.mark.integration
 def test_webhook_down_means_not_acknowledged(uri, url, webhook):
     message = assignment()
     webhook["status"] = 503
@@ -350,7 +347,6 @@ def test_webhook_down_means_not_acknowledged(uri, url, webhook):
     assert headers["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.integration
 def test_webhook_refusal_is_dead_lettered(uri, url, webhook):
     webhook["status"] = 422
     with running(fire_config(url, webhook=webhook["url"])) as adapter:
@@ -361,7 +357,6 @@ def test_webhook_refusal_is_dead_lettered(uri, url, webhook):
     assert webhook["attempts"] == 1
 
 
-@pytest.mark.integration
 def test_reconnects_when_the_broker_drops_the_connection(uri, url, rabbit_config,
                                                          rabbit_manager):
     out = Lines()
@@ -383,7 +378,6 @@ def test_reconnects_when_the_broker_drops_the_connection(uri, url, rabbit_config
         assert wait_until(lambda: out.envelopes() == [message], WAIT)
 
 
-@pytest.mark.integration
 def test_redeclares_when_its_queue_disappears(uri, url):
     out = Lines()
     with running(fire_config(url), out) as adapter:
@@ -399,7 +393,6 @@ def test_redeclares_when_its_queue_disappears(uri, url):
         assert wait_until(lambda: out.envelopes() == [message], WAIT)
 
 
-@pytest.mark.integration
 def test_command_line_stdout_and_sigterm(uri, url, tmp_path):
     bind_queue(uri, "test.fire.reports", REPORTS_EXCHANGE, ["fire.ack"])
     stdout, stderr = tmp_path / "out.jsonl", tmp_path / "err.log"
@@ -428,7 +421,6 @@ def test_command_line_stdout_and_sigterm(uri, url, tmp_path):
     assert queue_counts(uri, FIRE_QUEUE) == (0, 0)
 
 
-@pytest.mark.integration
 def test_bus_contract_example_reports_in(uri, url, tmp_path, rabbit_config):
     """The pika example of docs/BUS-CONTRACT.md section 11 runs and reports in validly."""
     text = (ROOT / "docs" / "BUS-CONTRACT.md").read_text(encoding="utf-8")
@@ -468,7 +460,6 @@ def _consumers(uri: str, queue: str) -> int:
         return 0
 
 
-@pytest.mark.integration
 def test_simulation_reports_in_for_every_department(uri, url):
     bind_queue(uri, "test.reports", REPORTS_EXCHANGE, ["#"])
     out = Lines()
@@ -490,7 +481,6 @@ def test_simulation_reports_in_for_every_department(uri, url):
     assert not simulation.failed
 
 
-@pytest.mark.integration
 def test_simulated_departments_log_in_each_as_its_own_user(uri, rabbit_config,
                                                          rabbit_manager):
     """Compose's simulated departments (``--password-env-prefix``) log in as dept.<code>,

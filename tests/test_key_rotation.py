@@ -53,8 +53,6 @@ from tests.registry.conftest import (  # noqa: F401  (fixtures)
 )
 from tests.test_bus_users import _connect, _login, bus  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.integration
-
 PEOPLE = [(id_number("19491231", f"{n:03d}"), f"1381234{n:04d}") for n in range(2, 12)]
 REASON = "密钥轮换核对"
 

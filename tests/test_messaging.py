@@ -58,8 +58,6 @@ from tests._messaging_conftest_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
-
 SCHEMA = new_schema_name("msgtest")
 QUEUE = "registry.intake"
 DLQ = dlq_name(QUEUE)

@@ -44,8 +44,6 @@ from tests._messaging_conftest_helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
-
 SCHEMA = new_schema_name("outboxtest")
 RESIDENT = {"resident_id": 7, "household_id": None, "grid_code": "610113001001003",
             "action": "registered"}

@@ -19,8 +19,6 @@ from services.dispatch.service import DispatchService
 from services.events.service import EventsService
 from services.notify.service import NotifyService
 
-pytestmark = pytest.mark.integration
-
 
 class ItemSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=20))

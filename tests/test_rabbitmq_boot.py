@@ -18,8 +18,6 @@ from pathlib import Path
 import pika
 import pytest
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy" / "rabbitmq"
 COMMITTED_PATH = "/run/gridgov/definitions.json"

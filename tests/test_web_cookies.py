@@ -51,7 +51,6 @@ def cookie_of(platform_secrets):
     return make
 
 
-pytestmark = pytest.mark.integration
 
 
 def test_the_access_cookie_is_checked_like_a_token(registry, web_session, cookie_of):

@@ -12,7 +12,7 @@ Adding a message type (or a new version of one) takes three steps:
 2. a full sample envelope in ``samples/dispatch.case.assigned.v1.json``;
 3. a section in docs/BUS-CONTRACT.md.
 
-tests/test_contract.py fails until the sample exists and validates. A published version is
+tests/unit/test_contract.py fails until the sample exists and validates. A published version is
 frozen: change a field's meaning, add or remove a field -> register version + 1 and keep
 the old one until no producer sends it.
 """

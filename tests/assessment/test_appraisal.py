@@ -55,8 +55,6 @@ from tests.assessment.appraisal_cases import (  # noqa: F401  (fixtures, used by
     half_year,
 )
 
-pytestmark = pytest.mark.integration
-
 
 def _ind(key, weight, zero_at, full_at):
     return {"key": key, "weight": weight, "zero_at": zero_at, "full_at": full_at}

@@ -43,7 +43,6 @@ from tests.assessment.appraisal_cases import (  # noqa: F401  (fixtures, used by
 from tests.assessment.test_appraisal import prepared  # noqa: F401  (fixture)
 from tests.html_headers import assert_html_security_headers
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 HOSTILE = '<script>alert(1)</script>&"王'

@@ -33,7 +33,6 @@ from tests.assessment.circular_cases import (  # noqa: F401  (fixtures, used by 
 )
 from tests.html_headers import assert_html_security_headers
 
-pytestmark = pytest.mark.integration
 ADMIN = ("district_admin", "district:320505")
 
 

@@ -4,15 +4,12 @@ a grid change replaces rings with what the registry answers (P5.4.3, P5.4.5)."""
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import make_envelope, parse_envelope
 from services.assessment import registry_sync
 from tests.assessment.conftest import COMMUNITY, GRID_A, GRID_B, square
-
-pytestmark = pytest.mark.integration
 
 
 def staff(staff_id, subject, at, grids=(GRID_A,), active=True, role="community_grid_worker"):

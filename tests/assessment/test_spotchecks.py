@@ -24,7 +24,6 @@ import sqlalchemy as sa
 
 from tests.assessment.conftest import ADMIN, COMMUNITY, GRID_A, GRID_B, OTHER_COMMUNITY, TOWN
 
-pytestmark = pytest.mark.integration
 GRID_O = OTHER_COMMUNITY + "001"
 CHIEF = ("community_grid_chief", f"community:{COMMUNITY}")
 INSTRUCTOR = ("grid_instructor", f"community:{COMMUNITY}")

@@ -16,8 +16,6 @@ from tests.assessment.conftest import ADMIN, IN_A
 from tests.assessment.test_patrols import CHIEF, WORKER, start_patrol, upload
 from tests.assessment.tracks import recent_workday, walk
 
-pytestmark = pytest.mark.integration
-
 
 def audit_ages(engine) -> list[int]:
     with engine.connect() as conn:

@@ -14,8 +14,6 @@ from gridgov_common import auth
 from services.registry import audit
 from services.registry.service import RegistryService
 
-pytestmark = pytest.mark.integration
-
 # A plain role given MORE than a service's role (gridgov_common/db_roles.py gives
 # gridgov_registry only SELECT and INSERT on the log; tests/authz/test_db_roles.py): the
 # triggers must hold even if the grants were wrong (defence in depth).

@@ -24,8 +24,6 @@ from services.dispatch.service import DispatchService
 from services.events.service import EventsService
 from tests.conftest import service_db_url
 
-pytestmark = pytest.mark.integration
-
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = db_roles.SERVICES
 # one table of each schema, for reads across schemas

@@ -30,8 +30,6 @@ from gridgov_common import auth
 from services.registry.domain.identity import check_character
 from tests.authz.test_route_walk import routes_of
 
-pytestmark = pytest.mark.integration
-
 B_DISTRICT, B_TOWN = "320505", "320505001"
 B_COMMUNITY, B_GRID = B_TOWN + "001", B_TOWN + "001001"
 # what a 110105 token must never see: 320505's codes (also the start of its masked ID

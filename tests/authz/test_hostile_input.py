@@ -19,8 +19,6 @@ from tests.authz.conftest import OPEN311_KEY, SERVICES
 from tests.authz.test_route_walk import PATH_VALUES, code_of
 from tests.html_headers import HTML_ROUTES, assert_html_security_headers
 
-pytestmark = pytest.mark.integration
-
 DEEP = 1000
 
 

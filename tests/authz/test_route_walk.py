@@ -16,8 +16,6 @@ import pytest
 
 from tests.authz.conftest import SERVICES
 
-pytestmark = pytest.mark.integration
-
 # dummy values a path parameter is filled with: well-formed enough to reach the handler
 PATH_VALUES = {"fmt": "json", "day": "2026-01-01", "sha256": "0" * 64,
                "grid_code": "320505001001001", "code": "320505001001"}

@@ -14,8 +14,6 @@ import pytest
 from gridgov_common import auth
 from services.registry.domain.identity import check_character
 
-pytestmark = pytest.mark.integration
-
 DISTRICT, TOWN, OTHER_TOWN = "320505", "320505001", "320505002"
 COMMUNITY, OTHER_COMMUNITY = TOWN + "001", OTHER_TOWN + "001"
 GRID = COMMUNITY + "001"

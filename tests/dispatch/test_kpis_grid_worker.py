@@ -30,7 +30,6 @@ from services.dispatch.models import assignments, cases
 from tests.amqp import publish, wait_until
 from tests.dispatch.test_kpis import DAY, G1, G2, HOUR, T1, T2, build
 
-pytestmark = pytest.mark.integration
 REPORTERS = {"A": "gw-1", "B": "gw-1", "E": "gw-1", "F": "gw-1", "C": "gw-2", "D": "gw-2"}
 C2 = G2[:12]  # T2's community 001
 

@@ -13,7 +13,6 @@ import time
 import uuid
 
 import pika
-import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import MAX_MESSAGE_BYTES, load_sample, parse_envelope
@@ -30,8 +29,6 @@ from tests.dispatch.conftest import (
     reported_envelope,
     send_report,
 )
-
-pytestmark = pytest.mark.integration
 
 DLQ = "dispatch.reports.dlq"
 

@@ -25,8 +25,6 @@ from tests.amqp import bind_queue, drain, publish, wait_until
 from tests.dispatch.conftest import DISTRICT, report_envelope, send_report
 from tests.dispatch.test_actions import COMMUNITY, FIRE_CASE, GRID, TOWN, file_case, row
 
-pytestmark = pytest.mark.integration
-
 POLICE = "public_security"  # the default rules' lead for drug_user cases
 POLICE_QUEUE, NOTIFY_QUEUE = "public-security-sink", "notify-sink"
 DRUG_USER = {"work_category": "special_group_assistance", "subcategory": "drug_user",

@@ -10,7 +10,6 @@ import uuid
 import xml.etree.ElementTree as ET
 
 import eventlet
-import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import load_sample, parse_envelope
@@ -33,8 +32,6 @@ from tests.events.conftest import (
     free_port,
     received,
 )
-
-pytestmark = pytest.mark.integration
 
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 

@@ -12,8 +12,6 @@ from gridgov_common.contract import load_sample, parse_envelope
 from tests.amqp import bind_queue, drain
 from tests.events.conftest import case_body
 
-pytestmark = pytest.mark.integration
-
 CATALOGUE_SINK = "test.catalogue"
 BIKES = {"code": "shared_bike_clutter", "work_category": "public_security_prevention",
          "info_class": "urban_management", "name_zh": "共享单车乱停放",

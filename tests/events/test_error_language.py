@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.events.conftest import case_body
 
-pytestmark = pytest.mark.integration
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
 
 

@@ -21,8 +21,6 @@ from services.events.domain.open311 import w3c_time
 from tests.amqp import drain, publish, wait_until
 from tests.events.conftest import TOWN, file, received
 
-pytestmark = pytest.mark.integration
-
 BASE = "/open311/v2"
 CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 DEPARTMENTS = ["fire", "emergency_management"]

@@ -21,8 +21,6 @@ from tests.departments import (
 )
 from tests.events.conftest import GRID_A, IN_A, OUTSIDE, TOWN, received
 
-pytestmark = pytest.mark.integration
-
 DLQ = "events.intake.dlq"
 SYSTEM = "hotline_12345"
 KEY = f"{SYSTEM}.case.report"

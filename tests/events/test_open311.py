@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import pytest
 import sqlalchemy as sa
 
 from tests.events.conftest import (
@@ -19,8 +18,6 @@ from tests.events.conftest import (
     add_resident,
     file,
 )
-
-pytestmark = pytest.mark.integration
 
 BASE = "/open311/v2"
 

@@ -8,8 +8,6 @@ import pytest
 
 from tests.events.conftest import GRID_A, IN_A, OPEN311_KEY
 
-pytestmark = pytest.mark.integration
-
 BASE = "/open311/v2"
 
 

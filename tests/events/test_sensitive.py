@@ -6,7 +6,6 @@ reporter's scope (422 ``unknown_resident``), and a registry that does not answer
 from __future__ import annotations
 
 import eventlet
-import pytest
 import sqlalchemy as sa
 from nameko.rpc import rpc
 
@@ -27,8 +26,6 @@ from tests.events.conftest import (
     file,
     received,
 )
-
-pytestmark = pytest.mark.integration
 
 # the roles the registry refuses unmask=special_groups, each with a scope holding grid A
 NON_READERS = {

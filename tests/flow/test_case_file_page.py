@@ -19,8 +19,6 @@ from tests.events.conftest import GRID_A, IN_A, file
 from tests.events.test_cases import upload
 from tests.flow.test_case_flow import FLOW_WAIT, wait_state
 
-pytestmark = pytest.mark.integration
-
 SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 

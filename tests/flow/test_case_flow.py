@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import sqlalchemy as sa
 from nameko.testing.services import entrypoint_hook
 
@@ -19,7 +18,6 @@ from tests.amqp import wait_until
 from tests.events.conftest import GRID_A, IN_A, OPEN311_KEY, file, free_port
 from tests.flow.conftest import DEPARTMENTS
 
-pytestmark = pytest.mark.integration
 FLOW_WAIT = 30.0
 
 

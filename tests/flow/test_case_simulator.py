@@ -15,8 +15,6 @@ from tools.case_simulator.platform import Platform
 from tools.case_simulator.scenario import CASE_MIX, Scenario
 from tools.case_simulator.simulator import Simulator
 
-pytestmark = pytest.mark.integration
-
 # only subcategories whose departments the `departments` fixture runs (fire leads,
 # emergency management assists or leads), and two that stay with the grid staff
 MIX = tuple(kind for kind in CASE_MIX if kind[1] in {

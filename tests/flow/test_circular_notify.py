@@ -31,7 +31,6 @@ from tests.assessment.circular_cases import (  # noqa: F401  (fixtures, used by 
 )
 from tests.events.conftest import _truncate
 
-pytestmark = pytest.mark.integration
 WAIT = 30
 
 

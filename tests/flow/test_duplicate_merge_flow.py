@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from tests.amqp import wait_until
 from tests.events.conftest import IN_A, file
 from tests.flow.test_case_flow import FLOW_WAIT, actions_of, case_state, wait_state
-
-pytestmark = pytest.mark.integration
 
 
 def _beside(point: dict, metres_east: float) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 import sqlalchemy as sa
 from nameko.testing.services import entrypoint_hook
 
@@ -17,8 +16,6 @@ from tests.amqp import wait_until
 from tests.events.conftest import case_body
 from tests.flow.test_case_flow import FLOW_WAIT, actions_of, wait_state
 from tools.department_adapter.adapter import AdapterConfig
-
-pytestmark = pytest.mark.integration
 
 WATER = "water_affairs"
 BIKES = "shared_bike_clutter"

@@ -4,7 +4,6 @@ the app inbox, and the delivery is an entry of the case file (P5.3.4)."""
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 from nameko.testing.services import entrypoint_hook
 
@@ -13,7 +12,6 @@ from tests.events.conftest import file
 from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, wait_state
 
-pytestmark = pytest.mark.integration
 NAMES = {"fire": "消防", "emergency_management": "应急管理"}  # the register's (P4.2)
 
 

@@ -7,7 +7,6 @@ chief, the district admin and the department assigned work it to the end."""
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
 from tests.adapters import FAST, Lines, amqp_url, running
@@ -16,7 +15,6 @@ from tests.events.conftest import COMMUNITY, DISTRICT, GRID_A, GRID_B, TOWN, add
 from tests.flow.test_case_flow import FLOW_WAIT, wait_state
 from tools.department_adapter.adapter import AdapterConfig
 
-pytestmark = pytest.mark.integration
 POLICE = "public_security"  # the default rules' lead for drug_user cases
 
 

@@ -21,8 +21,6 @@ from tests.events.conftest import GRID_A, GRID_B, _truncate, file, free_port
 from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, actions_of, wait_state
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def service_users(rabbit_config):

@@ -19,8 +19,6 @@ from tests.amqp import wait_until
 from tests.assessment.tracks import recent_workday, walk
 from tests.events.conftest import PrefixedSession, _truncate, free_port
 
-pytestmark = pytest.mark.integration
-
 DISTRICT, TOWN, COMMUNITY = "320505", "320505001", "320505001001"
 GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
 IN_A, IN_B = (120.005, 31.005), (120.015, 31.005)

@@ -52,8 +52,6 @@ from tests._messaging_conftest_helpers import pika_connection
 from tests.fuzz import amqp_cases
 from tests.fuzz.conftest import FUZZ_EXAMPLES
 
-pytestmark = pytest.mark.integration
-
 MUTATIONS = FUZZ_EXAMPLES or 6
 SETTLE_SECONDS = 60.0  # generous: a loaded machine; the loop ends as soon as all are settled
 CONTRACT_CODES = {INVALID_JSON, INVALID_ENVELOPE, INVALID_PAYLOAD, UNKNOWN_TYPE,

@@ -33,8 +33,6 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.fuzz.conftest import FUZZ_EXAMPLES, SERVICES
 
-pytestmark = pytest.mark.integration
-
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 POSITIVE_EXAMPLES = FUZZ_EXAMPLES or 12

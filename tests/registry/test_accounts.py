@@ -21,8 +21,6 @@ from services.registry import accounts
 from services.registry.service import RegistryService
 from tests.registry.conftest import ADMIN_SCOPE, COMMUNITY, OTHER_COMMUNITY, TOWN
 
-pytestmark = pytest.mark.integration
-
 PASSWORD = "Correct-horse-42"
 OTHER_TOWN = "320505002"
 AUTH_CONFIG = {"AUTH_COOKIE_SECURE": "false", "AUTH_LOCKOUT_FAILURES": "3",

@@ -10,8 +10,6 @@ from gridgov_common.db import transaction
 from services.registry import accounts
 from services.registry import cli as registry_cli
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def staff_rows(clean_registry, db_engine):

@@ -17,8 +17,6 @@ from services.registry.models import staff
 from tests.amqp import bind_queue, drain, publish, wait_until
 from tests.registry.conftest import COMMUNITY, GRID_A, GRID_B, OTHER_COMMUNITY, TOWN
 
-pytestmark = pytest.mark.integration
-
 KEY = "assessment.staff.flagged"
 DLQ = "registry.staff_flagged.dlq"
 REPORT_V1, REPORT_V2 = str(uuid.uuid4()), str(uuid.uuid4())

@@ -11,8 +11,6 @@ import pytest
 from gridgov_common.contract import load_sample, parse_envelope
 from tests.amqp import bind_queue, drain
 
-pytestmark = pytest.mark.integration
-
 SINK = "test.departments"
 WATER = {"code": "water_affairs", "name_zh": "水务", "name_en": "Water Affairs",
          "work_categories": ["public_security_prevention", "public_opinion"],

@@ -26,8 +26,6 @@ from tests.registry.conftest import (
     square,
 )
 
-pytestmark = pytest.mark.integration
-
 SINK = "test.divisions"
 OLD_TOWN = "320505002"  # a town with a past: founded 2020, renamed 2025-07-01
 OLD_COMMUNITY = OLD_TOWN + "001"

@@ -3,12 +3,10 @@
 import csv
 import io
 
-import pytest
 import sqlalchemy as sa
 
 from tests.registry.conftest import GRID_A, GRID_B, OTHER_COMMUNITY, id_number, square
 
-pytestmark = pytest.mark.integration
 CSV = "text/csv; charset=utf-8"
 HEADER = "grid_code,address,unit,name,id_number,phone,relationship,special_groups\n"
 

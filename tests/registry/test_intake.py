@@ -13,8 +13,6 @@ from tests.amqp import bind_queue, drain, publish, wait_until
 from tests.departments import rejections, rejections_queue
 from tests.registry.conftest import GRID_A, id_number
 
-pytestmark = pytest.mark.integration
-
 PERSON = id_number("19800202", "013")
 DLQ = "registry.intake.dlq"
 

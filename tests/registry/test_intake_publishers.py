@@ -20,8 +20,6 @@ from tests.departments import (
 )
 from tests.registry.conftest import id_number
 
-pytestmark = pytest.mark.integration
-
 PERSON = id_number("19800303", "017")
 DLQ = "registry.intake.dlq"
 

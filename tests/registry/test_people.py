@@ -6,8 +6,6 @@ import sqlalchemy as sa
 
 from tests.registry.conftest import COMMUNITY, GRID_A, GRID_B, TOWN, id_number
 
-pytestmark = pytest.mark.integration
-
 PERSON_ID = id_number("19491231", "002")
 PHONE = "13812341234"
 

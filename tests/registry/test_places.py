@@ -17,8 +17,6 @@ from tests.registry.conftest import (
     square,
 )
 
-pytestmark = pytest.mark.integration
-
 
 def test_grid_codes_are_issued_in_sequence_by_the_registry(district):
     assert district["grid_a"]["grid_code"] == GRID_A

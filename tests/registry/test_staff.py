@@ -1,11 +1,8 @@
 """Staff, their lifecycle (P5.1.5, P5.4.1), Party branches (P4.3), the notice board (P5.4.2)."""
 
-import pytest
 
 from tests.html_headers import assert_html_security_headers
 from tests.registry.conftest import COMMUNITY, GRID_A, TOWN
-
-pytestmark = pytest.mark.integration
 
 
 def appoint(web_session, headers, name, role, scope, **extra):

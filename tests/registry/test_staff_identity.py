@@ -4,14 +4,11 @@ P5.4.1; no personal data in the events, P5.4.4)."""
 
 import json
 
-import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from gridgov_common.contract import parse_envelope
 from tests.amqp import bind_queue, drain
 from tests.registry.conftest import COMMUNITY, GRID_A, GRID_B, TOWN
-
-pytestmark = pytest.mark.integration
 
 
 def appoint(web_session, headers, **body):

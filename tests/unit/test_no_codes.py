@@ -24,8 +24,8 @@ from services.dispatch.domain.casefile_page import render_page
 from services.events.domain import status_notes
 from services.notify import causes, templates
 from services.registry import noticeboard
-from tests.notify.test_templates import PRODUCED
 from tests.unit.test_casefile_page import CASE, CONTEXT, entries
+from tests.unit.test_notify_templates import PRODUCED
 
 SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")  # public_security, water_affairs …
 ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")

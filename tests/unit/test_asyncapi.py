@@ -29,7 +29,7 @@ from gridgov_common.contract import (
 )
 from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
 
-DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml"
+DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 DOC_URI = "urn:gridgov:asyncapi"
 REGISTERED = registered_types()
 PARAM_RE = re.compile(r"{([^{}]+)}")

@@ -8,7 +8,7 @@ import pytest
 
 from gridgov_common.openapi import SERVICES, document_for
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "openapi"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi"
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
