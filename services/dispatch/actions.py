@@ -23,9 +23,8 @@ from gridgov_common.contract.cases import AssignmentRole
 from gridgov_common.errors import Conflict, Unprocessable
 from gridgov_common.roles import STAFF_ROLES, Role
 from services.dispatch import (
-    casefile_store,
+    case_store,
     config_store,
-    filing,
     master_data,
     notices,
     queries,
@@ -33,14 +32,12 @@ from services.dispatch import (
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.casefile import stage_outcome
 from services.dispatch.domain.states import CaseState, IllegalTransition, TransitionName
-from services.dispatch.models import assignments, cases, rule_sets
+from services.dispatch.models import rule_sets
 
 # Who may call the action endpoints: every person who may act on a case.  Which of them
 # may make which move is the state machine's table, so a department officer trying to
 # triage is told so by it (409), not by a role list kept here as well.
 ACTORS = STAFF_ROLES | {Role.DEPARTMENT_OFFICER}
-_ACTIVE = [s.value for s in states.ACTIVE_ASSIGNMENT_STATES]
-_GONE = (states.AssignmentState.RETURNED.value, states.AssignmentState.WITHDRAWN.value)
 
 
 class Outcome(StrEnum):
@@ -103,23 +100,6 @@ def known_departments(session) -> set[str]:
             for code in rule.departments}
 
 
-def current_departments(session, case_id: str) -> list[str]:
-    """Departments still on the case (not returned, not withdrawn), first sent first."""
-    rows = session.execute(sa.select(assignments.c.department).where(
-        assignments.c.case_id == case_id, assignments.c.state.notin_(_GONE))
-        .order_by(assignments.c.sent_at, assignments.c.role.desc(), assignments.c.department))
-    return list(dict.fromkeys(row.department for row in rows))
-
-
-def withdraw_active(session, case_id: str) -> list[str]:
-    """Withdraw the assignments that still owe something; their ids (kept as history)."""
-    rows = session.execute(sa.update(assignments).where(
-        assignments.c.case_id == case_id, assignments.c.state.in_(_ACTIVE))
-        .values(state=states.AssignmentState.WITHDRAWN.value)
-        .returning(assignments.c.assignment_id))
-    return [row.assignment_id for row in rows]
-
-
 def dispatch_to(session, case: dict[str, Any], lead: str, assist: tuple[str, ...],
                 rule: triage.Rule, rule_version: int, now: datetime,
                 rework: int = 0) -> tuple[list[dict[str, Any]], datetime, datetime]:
@@ -127,8 +107,8 @@ def dispatch_to(session, case: dict[str, Any], lead: str, assist: tuple[str, ...
     rule counted from now (P5.3.3); (notifications, ack_due, handle_due)."""
     ack_due, handle_due = triage.deadlines(rule, now, config_store.work_calendar(session))
     notifications = [
-        filing.assign(session, case, department, role, ack_due, handle_due, rule_version,
-                      now, None, rework=rework)
+        case_store.assign(session, case, department, role, ack_due, handle_due,
+                          rule_version, now, None, rework=rework)
         for department, role in [(lead, AssignmentRole.LEAD.value),
                                  *((a, AssignmentRole.ASSIST.value) for a in assist)]
     ]
@@ -141,24 +121,15 @@ def record(session, principal, case: dict[str, Any], action: str, target: str,
     """Store the move: the case row, its case-file entry (``entry``: reason, deadline,
     on_time, notifications, data) and ``dispatch.case.changed``; the case as it is now,
     with its assignments."""
-    values = {**(values or {}), "state": target, "updated_at": now}
-    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                    .values(**values))
-    role = str(principal.role)
-    casefile_store.append(session, case["case_id"], action=action, actor_sub=principal.sub,
-                          actor_role=role, at=now, from_state=case["state"], to_state=target,
-                          **entry)
-    if departments is None:
-        departments = current_departments(session, case["case_id"])
-    filing.case_changed(session, case, case["state"], target, now, role, departments,
-                        on_time=entry.get("on_time"))
+    case_now = case_store.record_move(session, case, action, target, now,
+                                      actor_sub=principal.sub, actor_role=str(principal.role),
+                                      values=values, departments=departments, **entry)
     if target in states.TERMINAL_STATES:
         # P5.3.3: the duplicates merged into this case end with it (merging imports this
         # module, hence the import here)
         from services.dispatch import merging
-        merging.close_duplicates_of(session, {**case, **values}, now)
-    return {**case, **values, "assignments": queries.case_assignments(session,
-                                                                      case["case_id"])}
+        merging.close_duplicates_of(session, case_now, now)
+    return {**case_now, "assignments": queries.case_assignments(session, case["case_id"])}
 
 
 # --- triage (P5.3.2) -----------------------------------------------------------------------
@@ -238,7 +209,7 @@ def cancel(session, principal, case_id: str, reason: str,
     now = now or datetime.now(UTC)
     case = queries.visible_case(session, principal, case_id, lock=True)
     target = move(case, TransitionName.CANCEL, principal, reason=reason)
-    withdrawn = withdraw_active(session, case_id)
+    withdrawn = case_store.withdraw_active(session, case_id)
     return record(session, principal, case, TransitionName.CANCEL.value, target, now,
                   values={"cancelled_at": now}, reason=reason, data={"withdrawn": withdrawn})
 
@@ -264,7 +235,7 @@ def suspend(session, principal, case_id: str, reason: str,
     now = now or datetime.now(UTC)
     case = queries.visible_case(session, principal, case_id, lock=True)
     target = move(case, TransitionName.SUSPEND, principal, reason=reason)
-    withdrawn = withdraw_active(session, case_id)
+    withdrawn = case_store.withdraw_active(session, case_id)
     return record(session, principal, case, TransitionName.SUSPEND.value, target, now,
                   values={"suspended_at": now}, departments=[], reason=reason,
                   data={"withdrawn": withdrawn})

@@ -20,12 +20,12 @@ from gridgov_common.contract import DISPATCH_EXCHANGE, decision_key, make_envelo
 from gridgov_common.errors import Conflict, NotFound
 from gridgov_common.outbox import add_to_outbox
 from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
-from services.dispatch import casefile_store, queries
+from services.dispatch import case_store, queries
 from services.dispatch.domain import states
 from services.dispatch.domain.states import PseudoActor
 from services.dispatch.models import assignments, cases, delay_requests
 
-PRODUCER = "dispatch"
+PRODUCER = case_store.PRODUCER
 DEPARTMENT = PseudoActor.DEPARTMENT.value
 PENDING, APPROVED, DENIED = "pending", "approved", "denied"
 DECIDERS = frozenset({Role.TOWN_GRID_CHIEF, Role.DISTRICT_ADMIN})  # P5.3.3: town staff decide
@@ -68,8 +68,8 @@ def record_request(session, envelope, assignment: dict[str, Any], case: dict[str
         assignment_id=assignment["assignment_id"], department=assignment["department"],
         requested_due_at=requested, reason=p["reason"], message_id=envelope.message_id,
         state=PENDING, requested_at=now))
-    casefile_store.append(
-        session, case["case_id"], action="delay_requested",
+    case_store.record_entry(
+        session, case["case_id"], "delay_requested",
         actor_sub=assignment["department"], actor_role=DEPARTMENT, at=now,
         reason=p["reason"], deadline=requested,
         data={"request_id": request_id, "assignment_id": assignment["assignment_id"],
@@ -118,9 +118,7 @@ def decide(session, principal, request_id: str, approve: bool, note: str | None,
     if request["state"] != PENDING:
         raise Conflict(f"delay request {request_id} was {request['state']} already",
                        code="already_decided")
-    assignment = session.execute(
-        sa.select(assignments).where(assignments.c.assignment_id == request["assignment_id"])
-        .with_for_update()).mappings().one()
+    assignment = case_store.lock_assignment(session, request["assignment_id"])
     if approve and assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise Conflict(f"the assignment is {assignment['state']}: no time left to extend "
                        "(deny the request to close it)", code="assignment_not_active")
@@ -128,13 +126,10 @@ def decide(session, principal, request_id: str, approve: bool, note: str | None,
     if approve:
         # From now on the assignment's result is judged against the new due time: reports
         # sets handle_on_time with stage_outcome(handle_due_at, reported_at) (P5.3.3).
-        session.execute(sa.update(assignments)
-                        .where(assignments.c.assignment_id == assignment["assignment_id"])
-                        .values(handle_due_at=due))
+        case_store.update_assignment(session, assignment["assignment_id"], handle_due_at=due)
         # the supervision timer looks at the case again: its overdue ladder re-arms against
         # the new due time (escalating._sent_keys), even if the old one was exhausted (P6.2)
-        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                        .values(escalation_basis_at=None))
+        case_store.set_fields(session, case["case_id"], escalation_basis_at=None)
     state = APPROVED if approve else DENIED
     session.execute(sa.update(delay_requests)
                     .where(delay_requests.c.request_id == request["request_id"])
@@ -142,8 +137,8 @@ def decide(session, principal, request_id: str, approve: bool, note: str | None,
                             decided_role=str(principal.role), decided_at=now,
                             decision_note=note))
     notification = _tell_department(session, request, case, approve, due, note, now)
-    casefile_store.append(
-        session, case["case_id"], action="delay_granted" if approve else "delay_refused",
+    case_store.record_entry(
+        session, case["case_id"], "delay_granted" if approve else "delay_refused",
         actor_sub=principal.sub, actor_role=str(principal.role), at=now, reason=note,
         deadline=due, notifications=[notification],
         data={"request_id": request["request_id"],

@@ -35,7 +35,7 @@ from gridgov_common.contract.cases import AssignmentRole, Source
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
 from gridgov_common.work_calendar import WorkCalendar
-from services.dispatch import config_store, master_data, notices
+from services.dispatch import case_store, config_store, master_data, notices
 from services.dispatch.domain import casefile, states, triage
 from services.dispatch.domain.escalation import AssignmentView, CaseView, next_escalations
 from services.dispatch.domain.states import (
@@ -48,8 +48,6 @@ from services.dispatch.domain.states import (
 )
 from services.dispatch.models import (
     SCHEMA,
-    assignments,
-    case_file,
     cases,
     departments,
     escalations,
@@ -243,7 +241,7 @@ def _triage(flow: _Flow, at: datetime) -> None:
 
 
 def _assign(flow: _Flow, at: datetime, rework: int) -> list[dict[str, Any]]:
-    """``filing.assign`` for each of the rule's departments: rows and the notifications
+    """``case_store.assign`` for each of the rule's departments: rows and the notifications
     the step names (P2.2, routing key per department)."""
     ack_due, handle_due = triage.deadlines(flow.rule, at, flow.ctx.calendar)
     out = []
@@ -549,10 +547,9 @@ def write(session: Session, flows: list[_Flow]) -> dict[str, Any]:
         file_rows += [{"case_id": flow.case["case_id"], "seq": e.seq, "entry": e.body(),
                        "prev_hash": e.prev_hash, "hash": e.hash}
                       for e in casefile.chain(renumbered)]
-    for table, rows in ((cases, case_rows), (assignments, assignment_rows),
-                        (case_file, file_rows), (escalations, escalation_rows)):
-        if rows:
-            session.execute(table.insert(), rows)
+    case_store.load_history(session, case_rows, assignment_rows, file_rows)
+    if escalation_rows:
+        session.execute(escalations.insert(), escalation_rows)
     for flow in flows:
         _announce(session, flow)
     states_count = Counter(f.state for f in flows)
@@ -566,7 +563,7 @@ def write(session: Session, flows: list[_Flow]) -> dict[str, Any]:
 
 
 def _announce(session: Session, flow: _Flow) -> None:
-    """``dispatch.case.changed`` v2 of the case's last move (filing.case_changed)."""
+    """``dispatch.case.changed`` v2 of the case's last move (case_store.case_changed)."""
     change = flow.change
     due = None
     if flow.state in (CaseState.HANDLING_LOCAL, CaseState.DISPATCHED, CaseState.IN_PROGRESS):

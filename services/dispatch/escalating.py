@@ -31,7 +31,7 @@ from gridgov_common.contract import EVENTS_EXCHANGE
 from gridgov_common.contract.cases import EscalationKind
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
-from services.dispatch import casefile_store, config_store, reminders
+from services.dispatch import case_store, config_store, reminders
 from services.dispatch.domain.escalation import (
     AssignmentView,
     CaseView,
@@ -43,7 +43,7 @@ from services.dispatch.models import assignments, cases, departments, escalation
 
 log = logging.getLogger(__name__)
 
-PRODUCER = "dispatch"
+PRODUCER = case_store.PRODUCER
 MESSAGE_TYPE = "dispatch.escalation"
 SYSTEM = PseudoActor.SYSTEM.value
 DEFAULT_BATCH = 200
@@ -61,8 +61,8 @@ def run_due(session, now: datetime | None = None, batch: int = DEFAULT_BATCH) ->
     sent = 0
     timed = _lock_timed_candidates(session, now, batch)
     unroutable = _lock_unroutable(session, batch)
-    casefile_store.lock_cases(session, [c["case_id"] for c in timed]
-                              + [c["case_id"] for c, _ in unroutable])
+    case_store.lock_files(session, [c["case_id"] for c in timed]
+                          + [c["case_id"] for c, _ in unroutable])
     for case in timed:
         sent += _escalate_case(session, case, now)
     for case, assignment in unroutable:
@@ -74,12 +74,11 @@ def run_due(session, now: datetime | None = None, batch: int = DEFAULT_BATCH) ->
 
 def _lock_timed_candidates(session, now: datetime, batch: int) -> list[dict[str, Any]]:
     """Cases with a step due, or changed since last examined (partial indexes of 0003)."""
-    query = (sa.select(cases).where(
-        cases.c.state.in_(WATCHED_STATES),
+    return case_store.lock_where(
+        session, cases.c.state.in_(WATCHED_STATES),
         sa.or_(cases.c.next_escalation_at <= now,
-               cases.c.escalation_basis_at.is_distinct_from(cases.c.updated_at)))
-        .limit(batch).with_for_update(skip_locked=True))
-    return [dict(row) for row in session.execute(query).mappings()]
+               cases.c.escalation_basis_at.is_distinct_from(cases.c.updated_at)),
+        limit=batch, skip_locked=True)
 
 
 def _lock_unroutable(session, batch: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -87,16 +86,14 @@ def _lock_unroutable(session, batch: int) -> list[tuple[dict[str, Any], dict[str
     told = sa.exists().where(escalations.c.case_id == assignments.c.case_id,
                              escalations.c.assignment_id == assignments.c.assignment_id,
                              escalations.c.kind == EscalationKind.UNROUTABLE.value)
-    query = (sa.select(cases, assignments.c.assignment_id.label("a_id"),
-                       assignments.c.department.label("a_department"),
-                       assignments.c.routing_key.label("a_routing_key"))
-             .join(assignments, assignments.c.case_id == cases.c.case_id)
-             .where(assignments.c.unroutable, assignments.c.state.in_(ACTIVE),
-                    cases.c.state.in_(DISPATCHED_STATES), ~told)
-             .limit(batch).with_for_update(of=cases, skip_locked=True))
+    rows = case_store.lock_where(
+        session, assignments.c.unroutable, assignments.c.state.in_(ACTIVE),
+        cases.c.state.in_(DISPATCHED_STATES), ~told, limit=batch, skip_locked=True,
+        columns=(assignments.c.assignment_id.label("a_id"),
+                 assignments.c.department.label("a_department"),
+                 assignments.c.routing_key.label("a_routing_key")))
     found = []
-    for row in session.execute(query).mappings():
-        row = dict(row)
+    for row in rows:
         assignment = {"assignment_id": row.pop("a_id"), "department": row.pop("a_department"),
                       "routing_key": row.pop("a_routing_key")}
         found.append((row, assignment))
@@ -132,9 +129,9 @@ def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
     reminder = reminders.remind_due(session, case, calendar, now)  # P5.3.3, 50 % / 80 %
     if reminder is not None:
         ahead.append(reminder)
-    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"]).values(
-        escalation_version=version, next_escalation_at=min(ahead, default=None),
-        escalation_basis_at=case["updated_at"]))  # updated_at untouched: not a case change
+    case_store.set_fields(  # updated_at untouched: not a case change
+        session, case["case_id"], escalation_version=version,
+        next_escalation_at=min(ahead, default=None), escalation_basis_at=case["updated_at"])
     return sent
 
 
@@ -209,8 +206,8 @@ def _record(session, case: dict[str, Any], escalation: Escalation, now: datetime
         return False
     envelope = add_event(session, MESSAGE_TYPE, escalation.payload(), PRODUCER,
                          correlation_id=case["case_id"])
-    casefile_store.append(
-        session, case["case_id"], action="escalation", actor_sub=SYSTEM, actor_role=SYSTEM,
+    case_store.record_entry(
+        session, case["case_id"], "escalation", actor_sub=SYSTEM, actor_role=SYSTEM,
         at=now, reason=escalation.reason, deadline=escalation.due_at,
         notifications=[{"channel": "amqp", "exchange": EVENTS_EXCHANGE,
                         "routing_key": MESSAGE_TYPE, "type": MESSAGE_TYPE,

@@ -7,77 +7,17 @@ entries and the outgoing messages (outbox) commit together.
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg
-
-from gridgov_common.contract import (
-    DISPATCH_EXCHANGE,
-    WorkCategory,
-    dispatch_key,
-    make_envelope,
-)
-from gridgov_common.outbox import add_event, add_to_outbox
+from gridgov_common.contract import WorkCategory
 from gridgov_common.work_calendar import WorkCalendar
-from services.dispatch import casefile_store, config_store, master_data, notices
+from services.dispatch import case_store, config_store, master_data
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName
-from services.dispatch.models import assignments, cases
 
-PRODUCER = "dispatch"
 CONSUMER = "dispatch.cases"
-SYSTEM = PseudoActor.SYSTEM.value
-
-
-# states in which the case is being worked towards a deadline (Open311 expected_datetime)
-WORKING_STATES = frozenset({CaseState.HANDLING_LOCAL.value, CaseState.DISPATCHED.value,
-                            CaseState.IN_PROGRESS.value})
-ACTIVE_ASSIGNMENTS = ("sent", "acked")
-
-
-def case_changed(session, case: dict[str, Any], from_state: str | None, to_state: str,
-                 at: datetime, actor_role: str, departments: list[str],
-                 on_time: bool | None = None, correlation_id: str | None = None) -> None:
-    """``dispatch.case.changed`` v2, in the caller's transaction after the change is
-    written (``due_at`` is read from the rows as they now are).
-
-    ``at`` never goes back before the case's previous change: followers keep the newest
-    change by ``at``, and two transactions on one case take its lock in one order but may
-    have read the clock in the other (a merge that waited for a department's report would
-    otherwise look older than the report and be ignored)."""
-    at = announced_at(case.get("updated_at"), at)
-    add_event(session, "dispatch.case.changed", {
-        "case_id": case["case_id"], "case_number": case["case_number"],
-        "from_state": from_state, "to_state": to_state, "at": at, "actor_role": actor_role,
-        "grid_code": case["grid_code"], "town_code": case["town_code"],
-        "departments": departments, "on_time": on_time,
-        "due_at": expected_due(session, case["case_id"], to_state),
-    }, PRODUCER, correlation_id=correlation_id)
-
-
-def announced_at(previous: datetime | None, now: datetime) -> datetime:
-    """``now``, or just after the case's previous change when the clock read ``now`` before
-    waiting for the case's lock behind a later one."""
-    if isinstance(previous, datetime) and previous >= now:
-        return previous + timedelta(microseconds=1)
-    return now
-
-
-def expected_due(session, case_id: str, state: str) -> datetime | None:
-    """When the case is expected to be done: the latest handling deadline of its active
-    assignments, else its own (local handling); None outside the working states."""
-    if state not in WORKING_STATES:
-        return None
-    latest = session.execute(sa.select(sa.func.max(assignments.c.handle_due_at)).where(
-        assignments.c.case_id == case_id,
-        assignments.c.state.in_(ACTIVE_ASSIGNMENTS))).scalar()
-    if latest is not None:
-        return latest
-    return session.execute(sa.select(cases.c.handle_due_at)
-                           .where(cases.c.case_id == case_id)).scalar()
+SYSTEM = case_store.SYSTEM
 
 
 def is_sensitive(payload) -> bool:
@@ -122,20 +62,11 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         "building_id": p["building_id"], "photos": list(p["photos"]),
         "catalogue_version": catalogue_version,
     }
-    inserted = session.execute(
-        pg.insert(cases).values(**case)
-        .on_conflict_do_nothing(index_elements=["case_id"]).returning(cases.c.case_id)).first()
-    if inserted is None:
-        return None  # the same case reported again under another message id
     corr = envelope.message_id
-    casefile_store.append(session, case_id, action="filed", actor_sub=SYSTEM,
-                          actor_role=SYSTEM, at=now, to_state=CaseState.FILED.value,
-                          data={"source": case["source"], "rule_id": rule.id,
-                                "rule_version": rule_set.version,
-                                "message_id": envelope.message_id})
-    casefile_store.append_waiting(session, case_id)  # e.g. a major event's page, sent first
-    case_changed(session, case, None, CaseState.FILED.value, now, SYSTEM, [],
-                 correlation_id=corr)
+    if not case_store.file_new(session, case, now, corr,
+                               {"source": case["source"], "rule_id": rule.id,
+                                "rule_version": rule_set.version, "message_id": corr}):
+        return None  # the same case reported again under another message id
 
     departments: list[str] = []
     if p["handled_on_spot"]:
@@ -145,7 +76,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
     else:
         transition = TransitionName.DISPATCH
     target = states.apply(CaseState.FILED, transition, PseudoActor.SYSTEM).value
-    values: dict[str, Any] = {"state": target, "updated_at": now}
+    values: dict[str, Any] = {}
     if target == CaseState.CLOSED:
         values["closed_at"] = now
     notifications = []
@@ -155,59 +86,13 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
     if transition == TransitionName.DISPATCH:
         for department in rule.departments:
             role = "lead" if department == rule.lead else "assist"
-            notifications.append(assign(session, case, department, role, ack_due,
-                                         handle_due, rule_set.version, now, corr))
+            notifications.append(case_store.assign(session, case, department, role,
+                                                   ack_due, handle_due, rule_set.version,
+                                                   now, corr))
             departments.append(department)
-    session.execute(sa.update(cases).where(cases.c.case_id == case_id).values(**values))
-    casefile_store.append(session, case_id, action=transition.value, actor_sub=SYSTEM,
-                          actor_role=SYSTEM, at=now, from_state=CaseState.FILED.value,
-                          to_state=target, notifications=notifications,
-                          data={"rule_id": rule.id, "handling_level": case["handling_level"],
-                                "departments": departments})
-    case_changed(session, case, CaseState.FILED.value, target, now, SYSTEM, departments,
-                 correlation_id=corr)
-    return {**case, **values}
-
-
-def assign(session, case: dict[str, Any], department: str, role: str, ack_due: datetime,
-           handle_due: datetime, rule_version: int, now: datetime,
-           correlation_id: str | None, rework: int = 0) -> dict[str, Any]:
-    """One department's work order; its ``dispatch.assignment`` goes to the outbox.
-
-    ``rework``: 0 for a first dispatch, else the case's rework count (P5.2.1 返工: the
-    return visit found the problem unsolved and the departments take it up again)."""
-    key = dispatch_key(department, case["town_code"], case["work_category"],
-                       case["priority"])
-    assignment_id = str(uuid.uuid4())
-    session.execute(sa.insert(assignments).values(
-        assignment_id=assignment_id, case_id=case["case_id"], department=department,
-        role=role, state=states.AssignmentState.SENT.value, routing_key=key, sent_at=now,
-        ack_due_at=ack_due, handle_due_at=handle_due, rework=rework))
-    envelope = make_envelope("dispatch.assignment", {
-        "assignment_id": assignment_id, "case_id": case["case_id"],
-        "case_number": case["case_number"], "department": department, "role": role,
-        "town_code": case["town_code"], "grid_code": case["grid_code"],
-        "work_category": case["work_category"], "subcategory": case["subcategory"],
-        "priority": case["priority"], "severity": case["severity"],
-        "description": case["description"], "location": case["location"],
-        "ack_due_at": ack_due, "handle_due_at": handle_due, "rule_version": rule_version,
-        "rework": rework,
-    }, PRODUCER, correlation_id=correlation_id)
-    add_to_outbox(session, DISPATCH_EXCHANGE, key, envelope)
-    notices.request_assignment_notice(session, case, assignment_id, department, ack_due)
-    return {"channel": "amqp", "exchange": DISPATCH_EXCHANGE, "routing_key": key,
-            "message_id": envelope["message_id"], "assignment_id": assignment_id,
-            "department": department, "role": role}
-
-
-
-def mark_unroutable(conn, returned) -> None:
-    """OutboxRelay ``on_returned``: no department queue took an assignment."""
-    for item in returned:
-        body = item.body or {}
-        payload = body.get("payload") or {}
-        if (item.exchange == DISPATCH_EXCHANGE and body.get("type") == "dispatch.assignment"
-                and payload.get("assignment_id")):  # not a delay decision, which names one too
-            conn.execute(sa.update(assignments)
-                         .where(assignments.c.assignment_id == payload["assignment_id"])
-                         .values(unroutable=True))
+    return case_store.record_move(
+        session, case, transition.value, target, now, actor_sub=SYSTEM, actor_role=SYSTEM,
+        values=values, departments=departments, correlation_id=corr,
+        notifications=notifications,
+        data={"rule_id": rule.id, "handling_level": case["handling_level"],
+              "departments": departments})

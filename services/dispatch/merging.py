@@ -41,7 +41,7 @@ import sqlalchemy as sa
 
 from gridgov_common.contract.envelope import Envelope
 from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError, RetryLater
-from services.dispatch import actions, casefile_store, config_store, filing
+from services.dispatch import actions, case_store, config_store
 from services.dispatch.domain import merging, states, triage
 from services.dispatch.domain.states import (
     AssignmentState,
@@ -85,8 +85,9 @@ def apply_decision(session, envelope: Envelope, now: datetime | None = None) -> 
     if envelope.producer != SENDER:
         raise PermanentError("unexpected_producer", f"duplicate decisions come from {SENDER}",
                              {"producer": [envelope.producer]})
-    original = _locked(session, str(p["original_case_id"]))  # the original first (module doc)
-    duplicate = _locked(session, str(p["case_id"]))
+    # the original first (module doc)
+    original = case_store.lock(session, str(p["original_case_id"]))
+    duplicate = case_store.lock(session, str(p["case_id"]))
     if original is None or duplicate is None:
         missing = p["case_number"] if duplicate is None else p["original_case_number"]
         if now - p["decided_at"] < FILING_GRACE:
@@ -102,8 +103,8 @@ def apply_decision(session, envelope: Envelope, now: datetime | None = None) -> 
                                  "cases", {field: [p[field]]})
     if not merging.is_newer(p["decided_at"], duplicate["duplicate_decided_at"]):
         return "stale"
-    session.execute(sa.update(cases).where(cases.c.case_id == duplicate["case_id"])
-                    .values(duplicate_decided_at=p["decided_at"]))
+    case_store.set_fields(session, duplicate["case_id"],
+                          duplicate_decided_at=p["decided_at"])
     plan = merging.plan(p["decision"], duplicate["state"], duplicate["merged_into"],
                         original["case_id"], original["state"])
     if plan.skip is not None:
@@ -132,25 +133,17 @@ def close_duplicates_of(session, original: dict[str, Any], now: datetime,
     pending = [original]
     while pending:
         current = pending.pop()
-        rows = session.execute(
-            sa.select(cases).where(cases.c.merged_into == current["case_id"],
-                                   cases.c.state == CaseState.MERGED.value)
-            .order_by(cases.c.case_number).with_for_update()).mappings().all()
+        rows = case_store.lock_where(session, cases.c.merged_into == current["case_id"],
+                                     cases.c.state == CaseState.MERGED.value,
+                                     order_by=(cases.c.case_number,))
         for row in rows:
-            ended_case = _end_with(session, dict(row), current, now, correlation_id,
-                                   cascade=False)
+            ended_case = _end_with(session, row, current, now, correlation_id, cascade=False)
             pending.append(ended_case)
             ended += 1
     return ended
 
 
 # --- the moves ------------------------------------------------------------------------------
-
-def _locked(session, case_id: str) -> dict[str, Any] | None:
-    row = session.execute(sa.select(cases).where(cases.c.case_id == case_id)
-                          .with_for_update()).mappings().first()
-    return None if row is None else dict(row)
-
 
 def _decision_data(envelope: Envelope) -> dict[str, Any]:
     p = envelope.payload
@@ -162,23 +155,17 @@ def _decision_data(envelope: Envelope) -> dict[str, Any]:
 def _write(session, case: dict[str, Any], action: str, target: str, now: datetime,
            values: dict[str, Any], departments: list[str], correlation_id: str | None,
            **entry: Any) -> dict[str, Any]:
-    """The move stored: case row, case-file entry, ``dispatch.case.changed`` (outbox)."""
-    values = {**values, "state": target, "updated_at": now}
-    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                    .values(**values))
-    casefile_store.append(session, case["case_id"], action=action, actor_sub=SYSTEM,
-                          actor_role=SYSTEM, at=now, from_state=case["state"],
-                          to_state=target, **entry)
-    filing.case_changed(session, case, case["state"], target, now, SYSTEM, departments,
-                        correlation_id=correlation_id)
-    return {**case, **values}
+    """The move stored, by the system (the decision came over the bus)."""
+    return case_store.record_move(session, case, action, target, now, actor_sub=SYSTEM,
+                                  actor_role=SYSTEM, values=values, departments=departments,
+                                  correlation_id=correlation_id, **entry)
 
 
 def _merge(session, duplicate: dict[str, Any], original: dict[str, Any],
            envelope: Envelope, now: datetime) -> dict[str, Any]:
     """P5.3.1: into the original's flow; its own work orders and clocks stop."""
     target = states.apply(duplicate["state"], TransitionName.MERGE, SYSTEM).value
-    withdrawn = actions.withdraw_active(session, duplicate["case_id"])
+    withdrawn = case_store.withdraw_active(session, duplicate["case_id"])
     merged = _write(
         session, duplicate, "merged_into", target, now,
         {"merged_into": original["case_id"], "merged_at": now,
@@ -186,11 +173,11 @@ def _merge(session, duplicate: dict[str, Any], original: dict[str, Any],
         [], envelope.message_id,
         data={**_decision_data(envelope), "original_case_id": original["case_id"],
               "original_case_number": original["case_number"], "withdrawn": withdrawn})
-    casefile_store.append(session, original["case_id"], action="duplicate_merged",
-                          actor_sub=SYSTEM, actor_role=SYSTEM, at=now,
-                          data={**_decision_data(envelope),
-                                "duplicate_case_id": duplicate["case_id"],
-                                "duplicate_case_number": duplicate["case_number"]})
+    case_store.record_entry(session, original["case_id"], "duplicate_merged", actor_sub=SYSTEM,
+                            actor_role=SYSTEM, at=now,
+                            data={**_decision_data(envelope),
+                                  "duplicate_case_id": duplicate["case_id"],
+                                  "duplicate_case_number": duplicate["case_number"]})
     return merged
 
 
@@ -241,11 +228,11 @@ def _unmerge(session, duplicate: dict[str, Any], original: dict[str, Any],
         data.update(departments=departments, ack_due_at=ack_due.isoformat())
     back = _write(session, duplicate, "merge_undone", target, now, values, departments,
                   envelope.message_id, data=data, **entry)
-    casefile_store.append(session, original["case_id"], action="duplicate_unmerged",
-                          actor_sub=SYSTEM, actor_role=SYSTEM, at=now,
-                          data={**_decision_data(envelope),
-                                "duplicate_case_id": duplicate["case_id"],
-                                "duplicate_case_number": duplicate["case_number"]})
+    case_store.record_entry(session, original["case_id"], "duplicate_unmerged", actor_sub=SYSTEM,
+                            actor_role=SYSTEM, at=now,
+                            data={**_decision_data(envelope),
+                                  "duplicate_case_id": duplicate["case_id"],
+                                  "duplicate_case_number": duplicate["case_number"]})
     return back
 
 
@@ -273,9 +260,9 @@ def _record_skip(session, duplicate: dict[str, Any], original: dict[str, Any],
     action = SKIP_ACTIONS.get(skip)
     if action is None:
         return
-    casefile_store.append(session, duplicate["case_id"], action=action, actor_sub=SYSTEM,
-                          actor_role=SYSTEM, at=now, reason=skip.value,
-                          data={**_decision_data(envelope),
-                                "original_case_id": original["case_id"],
-                                "original_case_number": original["case_number"],
-                                "state": duplicate["state"]})
+    case_store.record_entry(session, duplicate["case_id"], action, actor_sub=SYSTEM,
+                            actor_role=SYSTEM, at=now, reason=skip.value,
+                            data={**_decision_data(envelope),
+                                  "original_case_id": original["case_id"],
+                                  "original_case_number": original["case_number"],
+                                  "state": duplicate["state"]})

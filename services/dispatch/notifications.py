@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from gridgov_common.contract.envelope import Envelope
-from services.dispatch import casefile_store
+from services.dispatch import case_store
 
 CONSUMER = "dispatch.notifications"
 QUEUE = "dispatch.notifications"
@@ -30,9 +30,9 @@ def record_sent(session, envelope: Envelope) -> bool:
     p = envelope.payload
     if p["case_id"] is None:
         return False  # a meeting reminder, a circular: not about one case
-    casefile_store.append_or_wait(session, str(p["case_id"]), action="notification_sent",
-                                  actor_sub=ACTOR, actor_role=ACTOR, at=p["sent_at"],
-                                  data=_entry_data(p))
+    case_store.record_delivery(session, str(p["case_id"]), action="notification_sent",
+                               actor_sub=ACTOR, actor_role=ACTOR, at=p["sent_at"],
+                               data=_entry_data(p))
     return True
 
 

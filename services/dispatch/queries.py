@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from gridgov_common.auth import Principal, parse_scope
 from gridgov_common.errors import NotFound, Unprocessable
 from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
+from services.dispatch import case_store
 from services.dispatch.domain import states
 from services.dispatch.models import assignments, cases
 
@@ -71,10 +72,13 @@ def visible_case(session, principal, case_id: str, lock: bool = False) -> dict[s
     action that changes it (concurrent actions on one case apply one after the other)."""
     if not _is_uuid(case_id):
         raise _unknown(case_id)
-    query = sa.select(cases).where(cases.c.case_id == case_id, scope_filter(principal))
-    if lock:
-        query = query.with_for_update(of=cases)
-    case = session.execute(query).mappings().first()
+    if lock:  # the case store alone locks a case for a change
+        locked = case_store.lock(session, case_id, scope_filter(principal))
+        if locked is None:
+            raise _unknown(case_id)
+        return locked
+    case = session.execute(sa.select(cases).where(cases.c.case_id == case_id,
+                                                  scope_filter(principal))).mappings().first()
     if case is None:
         raise _unknown(case_id)
     return dict(case)

@@ -25,7 +25,7 @@ from gridgov_common.contract import (
 from gridgov_common.contract.cases import AssignmentRole
 from gridgov_common.messaging import RetryLater
 from gridgov_common.outbox import add_to_outbox
-from services.dispatch import casefile_store, delays, notices
+from services.dispatch import case_store, delays, notices
 from services.dispatch.domain import states
 from services.dispatch.domain.casefile import stage_outcome
 from services.dispatch.domain.states import (
@@ -35,8 +35,9 @@ from services.dispatch.domain.states import (
     PseudoActor,
     TransitionName,
 )
-from services.dispatch.filing import PRODUCER, case_changed
 from services.dispatch.models import assignments, cases
+
+PRODUCER = case_store.PRODUCER
 
 CONSUMER = "dispatch.reports"
 DEPARTMENT = PseudoActor.DEPARTMENT.value
@@ -103,9 +104,7 @@ def apply_report(session, envelope, now: datetime | None = None,
         raise Refused(from_key, "kind_mismatch",
                       f"routing key kind differs from the report's kind {kind}",
                       {"kind": ["does not match the routing key"]})
-    assignment = session.execute(
-        sa.select(assignments).where(assignments.c.assignment_id == str(p["assignment_id"]))
-        .with_for_update()).mappings().first()
+    assignment = case_store.lock_assignment(session, str(p["assignment_id"]))
     if assignment is None or assignment["case_id"] != str(p["case_id"]):
         raise Refused(from_key, "unknown_assignment",
                       "no such assignment on this case", {"assignment_id": ["unknown"]})
@@ -113,11 +112,10 @@ def apply_report(session, envelope, now: datetime | None = None,
         raise Refused(from_key, "not_your_assignment",
                       f"assignment belongs to {assignment['department']}, not {department}",
                       {"assignment_id": ["assigned to another department"]})
-    case = dict(session.execute(sa.select(cases).where(cases.c.case_id == assignment["case_id"])
-                                .with_for_update()).mappings().one())
+    case = case_store.lock(session, assignment["case_id"])
     at = p["reported_at"]
     handler = _HANDLERS.get(kind, _record_only)
-    return handler(session, envelope, dict(assignment), case, at, now)
+    return handler(session, envelope, assignment, case, at, now)
 
 
 def _wrong_state(assignment: dict[str, Any], kind: str, case_state: str) -> Refused:
@@ -210,12 +208,9 @@ def _return(session, envelope, assignment, case, at, now):
     target = _move(session, case, TransitionName.DEPARTMENT_RETURN, assignment, reason=reason)
     _update_assignment(session, assignment, state=AssignmentState.RETURNED.value)
     if target is not None:  # the lead returned it: the others are withdrawn, re-triage
-        session.execute(sa.update(assignments).where(
-            assignments.c.case_id == case["case_id"],
-            assignments.c.state.in_([s.value for s in states.ACTIVE_ASSIGNMENT_STATES]))
-            .values(state=AssignmentState.WITHDRAWN.value))
-        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                        .values(return_count=cases.c.return_count + 1))  # 退办 counted
+        case_store.withdraw_active(session, case["case_id"])
+        case_store.set_fields(session, case["case_id"],
+                              return_count=cases.c.return_count + 1)  # 退办 counted
     return _finish(session, envelope, assignment, case, target, "department_return", at, now,
                    reason=reason)
 
@@ -243,9 +238,7 @@ _HANDLERS = {"ack": _ack, "result": _result, "return": _return,
 
 
 def _update_assignment(session, assignment, **values) -> None:
-    session.execute(sa.update(assignments)
-                    .where(assignments.c.assignment_id == assignment["assignment_id"])
-                    .values(**values))
+    case_store.update_assignment(session, assignment["assignment_id"], **values)
 
 
 def _finish(session, envelope, assignment, case, target, action, at, now, *,
@@ -257,27 +250,24 @@ def _finish(session, envelope, assignment, case, target, action, at, now, *,
     for key in ("department_ref", "note", "resolved"):
         if p.get(key) is not None:
             data[key] = p[key]
-    if target is not None and target != from_state:
-        values: dict[str, Any] = {"state": target, "updated_at": now}
+    if target is None or target == from_state:
+        case_store.record_entry(session, case["case_id"], action,
+                                actor_sub=assignment["department"], actor_role=DEPARTMENT,
+                                at=now,
+                                from_state=from_state if target else None, to_state=target,
+                                reason=reason, deadline=deadline, on_time=on_time, data=data)
+    else:
+        values: dict[str, Any] = {}
         if target == states.CaseState.RESOLVED:
             values["resolved_at"] = at
             notices.request_return_visit(session, case, at)  # P5.2.1 回访
-        session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                        .values(**values))
-    casefile_store.append(session, case["case_id"], action=action,
-                          actor_sub=assignment["department"], actor_role=DEPARTMENT, at=now,
-                          from_state=from_state if target else None, to_state=target,
-                          reason=reason, deadline=deadline, on_time=on_time, data=data)
-    if target is not None and target != from_state:
-        departments = list(dict.fromkeys(row.department for row in session.execute(
-            sa.select(assignments.c.department).where(
-                assignments.c.case_id == case["case_id"])
-            # a stable order people read (Open311 agency_responsible): first sent first,
-            # the lead before those assisting it, then by code
-            .order_by(assignments.c.sent_at, assignments.c.role.desc(),
-                      assignments.c.department))))
-        case_changed(session, case, from_state, target, now, DEPARTMENT, departments,
-                     on_time=on_time, correlation_id=envelope.message_id)
+        case_store.record_move(session, case, action, target, now,
+                               actor_sub=assignment["department"], actor_role=DEPARTMENT,
+                               values=values,
+                               departments=case_store.every_department(session,
+                                                                       case["case_id"]),
+                               correlation_id=envelope.message_id, reason=reason,
+                               deadline=deadline, on_time=on_time, data=data)
     return {"assignment_id": assignment["assignment_id"], "case_state": target or from_state}
 
 
@@ -297,13 +287,11 @@ def record_refusal(session, envelope, refused: Refused, now: datetime | None = N
     file (``report_refused``: who sent it, the code and the message id; never its body).
     False when the report names no case we have."""
     case_id = str(envelope.payload.get("case_id") or "")
-    exists = session.execute(sa.select(cases.c.case_id).where(cases.c.case_id == case_id)
-                             .with_for_update()).first() if case_id else None
-    if exists is None:
+    if not case_id or case_store.lock(session, case_id) is None:
         return False
     sent_by = refused.department or senders.sender_of(envelope.routing_key, envelope.user_id)
-    casefile_store.append(
-        session, case_id, action="report_refused", actor_sub=sent_by or "unknown",
+    case_store.record_entry(
+        session, case_id, "report_refused", actor_sub=sent_by or "unknown",
         actor_role=DEPARTMENT, at=now or datetime.now(UTC), reason=refused.message[:2000],
         data={"code": refused.code, "message_id": envelope.message_id,
               "routing_key": envelope.routing_key, "user_id": envelope.user_id,

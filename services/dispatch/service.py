@@ -36,6 +36,7 @@ from services.dispatch import (
     actions,
     admin,
     calendar_notice,
+    case_store,
     casefile_context,
     casefile_store,
     config_store,
@@ -81,7 +82,7 @@ class DispatchService(platform.PlatformService):
     )
 
     relay = OutboxRelay(mandatory_exchanges=(DISPATCH_EXCHANGE,),
-                        on_returned=filing.mark_unroutable)
+                        on_returned=case_store.mark_unroutable)
     # reports only from the department's own broker user (docs/BUS-SECURITY.md)
     require_report_user = ConfigFlag("REQUIRE_REPORT_USER_ID")
 
@@ -111,7 +112,7 @@ class DispatchService(platform.PlatformService):
     def take_reported_cases(self, envelopes):
         """In batches (gridgov_common.batching): one transaction files many cases."""
         fresh = claim_messages(self.db, envelopes, filing.CONSUMER)
-        casefile_store.lock_cases(self.db, [e.payload["case_id"] for e in fresh])
+        case_store.lock_files(self.db, [e.payload["case_id"] for e in fresh])
         for envelope in fresh:
             filing.file_reported(self.db, envelope)  # the others were filed already
 
@@ -166,7 +167,7 @@ class DispatchService(platform.PlatformService):
     def record_notifications(self, envelopes):
         """P5.3.4: each delivery notify made for a case is an entry of its case file."""
         fresh = claim_messages(self.db, envelopes, notifications.CONSUMER)
-        casefile_store.lock_cases(self.db, [e.payload["case_id"] for e in fresh])
+        case_store.lock_files(self.db, [e.payload["case_id"] for e in fresh])
         for envelope in fresh:
             notifications.record_sent(self.db, envelope)
 

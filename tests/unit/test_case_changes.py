@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.dispatch.filing import announced_at
+from services.dispatch.case_store import announced_at
 
 
 def test_a_case_change_is_never_announced_before_the_previous_one():
