@@ -24,8 +24,7 @@ from sqlalchemy.dialects import postgresql as pg
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.roles import Role
 from gridgov_common.work_calendar import DEFAULT_TZ
-from services.dispatch import config_store, master_data
-from services.dispatch.domain import escalation, triage
+from services.dispatch import config_schemas, config_store, master_data
 from services.dispatch.models import calendar_overrides, escalation_policies, rule_sets
 
 MAX_CALENDAR_DAYS = 366
@@ -41,16 +40,16 @@ class Kind:
     what: str
     table: sa.Table
     column: str
-    build: Callable[[dict[str, Any]], Any]  # from_dict: raises ValueError with .errors
+    build: Callable[[dict[str, Any]], Any]  # parses: raises ValueError with .errors
     current: Callable[[Any], Any]  # config_store reader: seeds version 1 when empty
     # problems of a built version against other data (field -> messages); none by default
     check: Callable[[Any, Any], dict[str, list[str]]] = lambda session, built: {}
 
 
-RULE_SETS = Kind("rules", "triage rule set", rule_sets, "rules", triage.RuleSet.from_dict,
+RULE_SETS = Kind("rules", "triage rule set", rule_sets, "rules", config_schemas.parse_rule_set,
                  config_store.rule_set, master_data.rule_set_problems)
 POLICIES = Kind("escalation", "escalation policy", escalation_policies, "policy",
-                escalation.EscalationPolicy.from_dict, config_store.escalation_policy)
+                config_schemas.parse_policy, config_store.escalation_policy)
 
 
 def list_versions(session, kind: Kind) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.work_calendar import WorkCalendar
+from services.dispatch import config_schemas
 from services.dispatch.domain import escalation, triage
 from services.dispatch.models import (
     calendar_overrides,
@@ -71,13 +72,13 @@ def rule_set(session, version: int | None = None) -> triage.RuleSet:
     """The triage rule set ``version`` (default: the current one)."""
     if version is None:
         version = _current_version(session, "rules", rule_sets, "rules",
-                                   lambda: triage.load_default_rules().to_dict())
+                                   lambda: config_schemas.load_default_rules().to_dict())
     if version not in _rule_sets:
         body = session.execute(sa.select(rule_sets.c.rules)
                                .where(rule_sets.c.version == version)).scalar()
         if body is None:
             raise LookupError(f"no triage rule set version {version}")
-        _rule_sets[version] = triage.RuleSet.from_dict(body)
+        _rule_sets[version] = config_schemas.parse_rule_set(body)
     return _rule_sets[version]
 
 
@@ -85,13 +86,13 @@ def escalation_policy(session, version: int | None = None) -> escalation.Escalat
     """The escalation policy ``version`` (default: the current one)."""
     if version is None:
         version = _current_version(session, "escalation", escalation_policies, "policy",
-                                   lambda: escalation.load_default_policy().to_dict())
+                                   lambda: config_schemas.load_default_policy().to_dict())
     if version not in _policies:
         body = session.execute(sa.select(escalation_policies.c.policy)
                                .where(escalation_policies.c.version == version)).scalar()
         if body is None:
             raise LookupError(f"no escalation policy version {version}")
-        _policies[version] = escalation.EscalationPolicy.from_dict(body)
+        _policies[version] = config_schemas.parse_policy(body)
     return _policies[version]
 
 

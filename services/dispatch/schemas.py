@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gridgov_common.contract.messages import code_field, grid_code_field
 from gridgov_common.contract.routing import TOWN_CODE_RE, WorkCategory
-from services.dispatch.domain import triage
+from services.dispatch import config_schemas
 from services.dispatch.domain.states import CaseState, HandlingLevel
 
 # --- people acting on cases, case lists (P5.3.1–P5.3.3, P5.2.1) ---------------------------
@@ -212,10 +212,10 @@ class ConfigVersionSchema(Schema):
 
 def _rule_json_schema() -> dict:
     """The JSON Schema of one rule, generated from the domain's own marshmallow schema
-    (``triage.RULE_SCHEMA``, which validates it), so the API document cannot drift."""
+    (``config_schemas.RULE_SCHEMA``, which validates it), so the API document cannot drift."""
     spec = APISpec(title="rule", version="1", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin(schema_name_resolver=lambda schema: None)])
-    spec.components.schema("Rule", schema=triage.RULE_SCHEMA)
+    spec.components.schema("Rule", schema=config_schemas.RULE_SCHEMA)
     found = spec.to_dict()["components"]["schemas"]["Rule"]
     found["description"] = (
         "One triage rule (docs/CASE-FLOW.md §1.1). The most specific matching rule wins: "
@@ -227,7 +227,7 @@ def _rule_json_schema() -> dict:
 
 class RuleSetBodySchema(Schema):
     """A whole triage rule set (domain.triage.RuleSet); ``version`` may be left out, else it
-    must be the next one.  Each rule is validated by the domain (``triage.RULE_SCHEMA``)
+    must be the next one.  Each rule is validated by ``config_schemas.RULE_SCHEMA``
     and against the register and the catalogue (``master_data``), every problem named."""
 
     version = fields.Integer(load_default=None, allow_none=True)

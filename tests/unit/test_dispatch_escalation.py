@@ -11,13 +11,12 @@ from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind, 
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import Role, ScopeLevel
 from gridgov_common.work_calendar import WorkCalendar
+from services.dispatch.config_schemas import load_default_policy, parse_policy
 from services.dispatch.domain.escalation import (
     AssignmentView,
     CaseView,
-    EscalationPolicy,
     PolicyBook,
     PolicyError,
-    load_default_policy,
     next_escalations,
     target_scope,
 )
@@ -69,7 +68,7 @@ def test_default_ladder(policy):
         (3, Role.TOWN_GRID_CHIEF, ScopeLevel.TOWN),
     ]
     assert policy.overdue.cards == (Card.ORDINARY, Card.YELLOW, Card.RED)
-    assert EscalationPolicy.from_dict(policy.to_dict()) == policy
+    assert parse_policy(policy.to_dict()) == policy
 
 
 def test_overdue_cards_ordinary_at_due_then_yellow_then_red(policy, cal):
@@ -236,7 +235,7 @@ def test_running_cases_keep_their_policy_version(policy, cal):
     data = copy.deepcopy(policy.to_dict())
     data["version"] = 2
     data["ack_timeout"]["waits"][0] = {"amount": 2, "unit": "working_hours"}
-    book = PolicyBook([policy, EscalationPolicy.from_dict(data)])
+    book = PolicyBook([policy, parse_policy(data)])
     assert book.current.version == 2
     old_case = case(assignment(), version=1)
     new_case = case(assignment(), version=2)
@@ -254,7 +253,7 @@ def test_a_published_policy_cannot_change(policy):
     data = copy.deepcopy(policy.to_dict())
     data["overdue"]["cards"] = ["yellow", "yellow", "red"]
     with pytest.raises(PolicyError, match="publish a new version"):
-        book.add(EscalationPolicy.from_dict(data))
+        book.add(parse_policy(data))
     with pytest.raises(LookupError):
         book.get(7)
 
@@ -276,7 +275,7 @@ def test_invalid_policies_name_the_field(policy, change, path):
     data = copy.deepcopy(policy.to_dict())
     change(data)
     with pytest.raises(PolicyError) as info:
-        EscalationPolicy.from_dict(data)
+        parse_policy(data)
     assert path in info.value.errors, info.value.errors
 
 
@@ -311,7 +310,7 @@ def test_a_local_handling_reason_names_the_grid_and_shows_the_due_time_in_local_
 def test_a_level_without_a_card_is_plain_supervision(policy, cal):
     data = copy.deepcopy(policy.to_dict())
     data["overdue"]["cards"] = [None, "yellow", "red"]
-    uncarded = EscalationPolicy.from_dict(data)
+    uncarded = parse_policy(data)
     assert uncarded.to_dict()["overdue"]["cards"] == [None, "yellow", "red"]
     view = case(state=CaseState.HANDLING_LOCAL, handle_due_at=cst(2026, 11, 30, 10, 0))
     first = next_escalations(view, cst(2026, 11, 30, 10, 0), cal, set(), uncarded)[0]
@@ -330,7 +329,7 @@ def test_a_repeat_interval_of_one_unit_is_allowed(policy):
     data = copy.deepcopy(policy.to_dict())
     data["ack_timeout"]["repeat_every"] = {"amount": 1, "unit": "working_hours"}
     data["ack_timeout"]["urgent_repeat_every"] = {"amount": 1, "unit": "urgent_minutes"}
-    rule = EscalationPolicy.from_dict(data).ack_timeout
+    rule = parse_policy(data).ack_timeout
     assert rule.repeat_every.amount == 1 and rule.urgent_repeat_every.amount == 1
 
 
@@ -338,4 +337,4 @@ def test_an_invalid_policy_says_which_field_in_its_message(policy):
     data = copy.deepcopy(policy.to_dict())
     data["version"] = 0
     with pytest.raises(PolicyError, match="^invalid escalation policy: version: "):
-        EscalationPolicy.from_dict(data)
+        parse_policy(data)

@@ -10,17 +10,16 @@ import pytest
 from gridgov_common.contract.envelope import load_sample
 from gridgov_common.contract.routing import Priority, WorkCategory
 from gridgov_common.work_calendar import TimeLimit, TimeUnit, WorkCalendar
+from services.dispatch.config_schemas import load_default_rules, parse_rule_set
 from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.triage import (
     DEFAULT_RULES_PATH,
     CaseFacts,
     Outcome,
     RuleBook,
-    RuleSet,
     RuleSetError,
     UnknownRule,
     deadlines,
-    load_default_rules,
 )
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -143,8 +142,8 @@ def test_major_events_are_urgent_and_acked_in_minutes(default, severity, priorit
 def test_default_file_round_trips_unchanged(default):
     on_disk = json.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
     assert default.to_dict() == on_disk
-    assert RuleSet.from_dict(default.to_dict()) == default
-    assert RuleSet.from_dict(on_disk).fingerprint == default.fingerprint
+    assert parse_rule_set(default.to_dict()) == default
+    assert parse_rule_set(on_disk).fingerprint == default.fingerprint
 
 
 def test_a_reported_case_from_the_contract_sample_is_triaged(default):
@@ -156,7 +155,7 @@ def test_a_reported_case_from_the_contract_sample_is_triaged(default):
 # --- most specific rule wins ---------------------------------------------------------------
 
 def test_specificity_order():
-    rules = RuleSet.from_dict(rule_set(
+    rules = parse_rule_set(rule_set(
         rule("category", "public_security_prevention"),
         rule("category_critical", "public_security_prevention", severity="critical"),
         rule("sub", "public_security_prevention", "fire_hazard_corridor"),
@@ -176,7 +175,7 @@ def test_specificity_order():
 
 
 def test_subcategory_beats_a_specific_severity_and_a_town_prefix():
-    rules = RuleSet.from_dict(rule_set(
+    rules = parse_rule_set(rule_set(
         rule("severity", "major_event", severity="critical", prefix="320505001"),
         rule("sub", "major_event", "fire_accident"),
     ))
@@ -184,7 +183,7 @@ def test_subcategory_beats_a_specific_severity_and_a_town_prefix():
 
 
 def test_severity_beats_a_town_prefix():
-    rules = RuleSet.from_dict(rule_set(
+    rules = parse_rule_set(rule_set(
         rule("town", "major_event", prefix="320505001"),
         rule("severity", "major_event", severity="critical"),
     ))
@@ -196,7 +195,7 @@ def test_severity_beats_a_town_prefix():
 
 def _error(data):
     with pytest.raises(RuleSetError) as info:
-        RuleSet.from_dict(data)
+        parse_rule_set(data)
     return info.value
 
 
@@ -256,7 +255,7 @@ def test_running_cases_keep_their_rule_version(default):
     newer["version"] = 2
     fire = next(r for r in newer["rules"] if r["subcategory"] == "fire_hazard_corridor")
     fire["handle_limit"] = {"amount": 5, "unit": "working_days"}
-    book = RuleBook([default, RuleSet.from_dict(newer)])
+    book = RuleBook([default, parse_rule_set(newer)])
     rule_id = "public_security_prevention.fire_hazard_corridor"
     assert book.versions == [1, 2]
     assert book.current.version == 2
@@ -270,7 +269,7 @@ def test_a_published_version_cannot_change(default):
     changed = copy.deepcopy(default.to_dict())
     changed["rules"][0]["closing_condition"] = "something else"
     with pytest.raises(RuleSetError, match="publish a new version"):
-        book.add(RuleSet.from_dict(changed))
+        book.add(parse_rule_set(changed))
 
 
 def test_unknown_versions_and_ids(default):

@@ -1,7 +1,7 @@
 """Validation errors name the exact field an operator has to fix (rules.3.lead), never
 marshmallow's nested dictionaries: the rule-set and escalation-policy APIs answer with them."""
 
-from services.dispatch.domain.validation import flatten_errors, summarise
+from services.dispatch.config_schemas import flatten_errors, summarise
 
 
 def test_nested_errors_become_dotted_paths():

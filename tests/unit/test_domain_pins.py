@@ -12,22 +12,20 @@ from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import Role
 from gridgov_common.work_calendar import WorkCalendar
+from services.dispatch.config_schemas import (
+    load_default_policy,
+    load_default_rules,
+    parse_policy,
+    parse_rule_set,
+)
 from services.dispatch.domain.escalation import (
     AssignmentView,
     CaseView,
-    EscalationPolicy,
     PolicyError,
-    load_default_policy,
     next_escalations,
 )
 from services.dispatch.domain.states import AssignmentState, CaseState
-from services.dispatch.domain.triage import (
-    CaseFacts,
-    Outcome,
-    RuleSet,
-    RuleSetError,
-    load_default_rules,
-)
+from services.dispatch.domain.triage import CaseFacts, Outcome, RuleSetError
 from services.registry.domain import geometry
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -101,7 +99,7 @@ def test_a_narrowed_catch_all_no_longer_counts_as_one(narrow):
     data = _default_dict()
     _catch_all(data).update(narrow)
     with pytest.raises(RuleSetError, match="catch-all"):
-        RuleSet.from_dict(data)
+        parse_rule_set(data)
 
 
 @pytest.mark.parametrize("change, path", [
@@ -117,7 +115,7 @@ def test_rule_fields_are_required_and_checked(change, path):
     data = _default_dict()
     change(data["rules"][0])
     with pytest.raises(RuleSetError) as refused:
-        RuleSet.from_dict(data)
+        parse_rule_set(data)
     assert f"rules.0.{path}" in refused.value.errors
 
 
@@ -135,14 +133,14 @@ def test_policy_repeats_are_bounded(change, path):
     data = copy.deepcopy(load_default_policy().to_dict())
     change(data)
     with pytest.raises(PolicyError) as refused:
-        EscalationPolicy.from_dict(data)
+        parse_policy(data)
     assert path in refused.value.errors, refused.value.errors
 
 
 def test_max_repeats_of_twenty_is_accepted():
     data = copy.deepcopy(load_default_policy().to_dict())
     data["ack_timeout"]["max_repeats"] = 20
-    assert EscalationPolicy.from_dict(data).ack_timeout.max_repeats == 20
+    assert parse_policy(data).ack_timeout.max_repeats == 20
 
 
 # --- P6.2 supervision --------------------------------------------------------------------

@@ -12,9 +12,9 @@ from gridgov_common.contract.cases import EscalationKind
 from gridgov_common.contract.routing import Priority, WorkCategory
 from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
 from gridgov_common.work_calendar import TimeLimit, TimeUnit
-from services.dispatch.domain.escalation import load_default_policy
+from services.dispatch.config_schemas import load_default_policy, load_default_rules
 from services.dispatch.domain.states import HandlingLevel
-from services.dispatch.domain.triage import CaseFacts, Outcome, load_default_rules
+from services.dispatch.domain.triage import CaseFacts, Outcome
 from services.events.domain.catalogue import CATALOGUE
 from services.registry.domain import adjustment
 from services.registry.domain.geometry import household_size_flags

@@ -6,13 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 from gridgov_common.work_calendar import TimeLimit, TimeUnit
+from services.dispatch.config_schemas import load_default_rules
 from services.dispatch.domain.states import HandlingLevel
-from services.dispatch.domain.triage import (
-    Outcome,
-    SubcategoryDefaults,
-    load_default_rules,
-    with_defaults,
-)
+from services.dispatch.domain.triage import Outcome, SubcategoryDefaults, with_defaults
 
 RULES = load_default_rules()
 WILD_LOCAL = next(r for r in RULES.rules if r.id == "public_opinion")

@@ -18,27 +18,23 @@ on the same case (SKIP LOCKED, plus the unique index on escalations) and agree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-
 from gridgov_common.area import community_of, district_of
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
-from gridgov_common.roles import ROLE_SCOPE, STAFF_ROLES, Role, ScopeLevel
+from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
 from gridgov_common.work_calendar import TimeLimit, WorkCalendar
 from services.dispatch.domain.states import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CaseState
-from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors, summarise
 
 __all__ = [
     "DEFAULT_POLICY_PATH", "AssignmentView", "CaseView", "Escalation", "EscalationPolicy",
     "EscalationStep", "KindRule", "LadderLevel", "PolicyBook", "PolicyError",
-    "load_default_policy", "next_escalations", "target_scope",
+    "next_escalations", "target_scope",
 ]
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "default_escalation.json"
@@ -119,16 +115,6 @@ class EscalationPolicy:
     overdue: KindRule
     description: str = ""
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EscalationPolicy:
-        """Validate and build; raises ``PolicyError`` naming the failing fields."""
-        try:
-            return _PolicySchema().load(dict(data))
-        except ValidationError as exc:
-            errors = flatten_errors(exc.messages)
-            raise PolicyError(f"invalid escalation policy: {summarise(errors)}", errors) \
-                from None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": self.version, "description": self.description,
@@ -162,85 +148,6 @@ class EscalationPolicy:
         return steps
 
 
-# --- validation (marshmallow 4) -----------------------------------------------------------
-
-_LADDER_ROLES = sorted(role.value for role in STAFF_ROLES)
-
-
-class _RungSchema(Schema):
-    level = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    role = fields.String(required=True, validate=validate.OneOf(_LADDER_ROLES))
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> LadderLevel:
-        return LadderLevel(data["level"], Role(data["role"]))
-
-
-def _positive(limit: TimeLimit | None) -> bool:
-    return limit is None or limit.amount > 0
-
-
-class _KindSchema(Schema):
-    waits = fields.List(fields.Nested(TimeLimitSchema), required=True,
-                        validate=validate.Length(min=1))
-    urgent_waits = fields.List(fields.Nested(TimeLimitSchema), load_default=None)
-    cards = fields.List(fields.String(allow_none=True,
-                                      validate=validate.OneOf([c.value for c in Card])),
-                        required=True)
-    repeat_every = fields.Nested(TimeLimitSchema, load_default=None, allow_none=True)
-    urgent_repeat_every = fields.Nested(TimeLimitSchema, load_default=None, allow_none=True)
-    max_repeats = fields.Integer(load_default=0, strict=True, validate=validate.Range(0, 20))
-
-    @validates_schema
-    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
-        waits = data.get("waits") or []
-        if len(data.get("cards") or []) != len(waits):
-            raise ValidationError("one card (or null) per wait", "cards")
-        if data.get("urgent_waits") is not None and len(data["urgent_waits"]) != len(waits):
-            raise ValidationError("urgent_waits needs one wait per level", "urgent_waits")
-        if data.get("max_repeats") and not data.get("repeat_every"):
-            raise ValidationError("repeats need repeat_every", "repeat_every")
-        # a zero repeat interval would fire every repeat at once
-        for name in ("repeat_every", "urgent_repeat_every"):
-            if not _positive(data.get(name)):
-                raise ValidationError("must be more than zero", name)
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> KindRule:
-        waits = tuple(data["waits"])
-        return KindRule(
-            waits=waits, urgent_waits=tuple(data["urgent_waits"] or waits),
-            cards=tuple(Card(c) if c else None for c in data["cards"]),
-            repeat_every=data["repeat_every"],
-            urgent_repeat_every=data["urgent_repeat_every"] or data["repeat_every"],
-            max_repeats=data["max_repeats"],
-        )
-
-
-class _PolicySchema(Schema):
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    description = fields.String(load_default="", validate=validate.Length(max=1000))
-    ladder = fields.List(fields.Nested(_RungSchema), required=True,
-                         validate=validate.Length(min=1))
-    ack_timeout = fields.Nested(_KindSchema, required=True)
-    overdue = fields.Nested(_KindSchema, required=True)
-
-    @validates_schema
-    def _ladder(self, data: dict[str, Any], **kwargs: Any) -> None:
-        ladder: list[LadderLevel] = data.get("ladder") or []
-        if [rung.level for rung in ladder] != list(range(1, len(ladder) + 1)):
-            raise ValidationError("ladder levels must be 1, 2, 3, … in order", "ladder")
-        for name in ("ack_timeout", "overdue"):
-            rule = data.get(name)
-            if rule is not None and len(rule.waits) != len(ladder):
-                raise ValidationError("one wait per ladder level", name)
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> EscalationPolicy:
-        return EscalationPolicy(data["version"], tuple(data["ladder"]), data["ack_timeout"],
-                                data["overdue"], data["description"])
-
-
 class PolicyBook:
     """Every policy version; a running case is escalated under the version it carries."""
 
@@ -267,10 +174,6 @@ class PolicyBook:
             return self._policies[version]
         except KeyError:
             raise LookupError(f"no escalation policy version {version}") from None
-
-
-def load_default_policy(path: Path = DEFAULT_POLICY_PATH) -> EscalationPolicy:
-    return EscalationPolicy.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 # --- cases and escalations ----------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 Real systems keep, per subcategory, the filing condition, handling time limit, closing
 condition, responsible department and legal basis as master data (DOMAIN-REFERENCES §2).
-Here they are a versioned ``RuleSet`` (JSON, validated with marshmallow): each rule matches
-on (work category, subcategory, severity, town-code prefix) and says who handles the case,
-how fast, and whether it stays at a level or goes to departments.
+Here they are a versioned ``RuleSet`` (JSON, validated outside the domain by
+``services/dispatch/config_schemas.py``): each rule matches on (work category, subcategory,
+severity, town-code prefix) and says who handles the case, how fast, and whether it stays
+at a level or goes to departments.
 
 Versions are immutable: a running case keeps the rule version it started with (its due
 times and escalations must not change when an operator edits the rules), so a ``RuleBook``
@@ -22,23 +23,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
-
 from gridgov_common.contract.routing import (
-    CODE_MAX_LENGTH,
-    CODE_RE,
     Priority,
-    Severity,
-    WorkCategory,
 )
-from gridgov_common.work_calendar import TimeLimit, WorkCalendar
+from gridgov_common.work_calendar import TimeLimit, TimeUnit, WorkCalendar
 from services.dispatch.domain.states import HandlingLevel
-from services.dispatch.domain.validation import TimeLimitSchema, flatten_errors, summarise
 
 __all__ = [
-    "DEFAULT_RULES_PATH", "RULE_SCHEMA", "WILDCARD", "CaseFacts", "Outcome", "Rule",
+    "DEFAULT_RULES_PATH", "WILDCARD", "CaseFacts", "Outcome", "Rule",
     "RuleBook", "RuleSet", "RuleSetError", "SubcategoryDefaults", "TriageFacts", "UnknownRule",
-    "deadlines", "load_default_rules", "with_defaults",
+    "deadlines", "with_defaults",
 ]
 
 WILDCARD = "*"
@@ -155,109 +149,6 @@ class Rule:
         }
 
 
-# --- validation (marshmallow 4) -----------------------------------------------------------
-
-def _one_of(values: Iterable[str], wildcard: bool = False) -> validate.OneOf:
-    choices = [*values, *([WILDCARD] if wildcard else [])]
-    return validate.OneOf(choices, error="Must be one of: {choices}.")
-
-
-def _code(**kwargs: Any) -> fields.String:
-    return fields.String(validate=[validate.Regexp(CODE_RE, error="Not a snake_case code."),
-                                   validate.Length(max=CODE_MAX_LENGTH)], **kwargs)
-
-
-class _RuleSchema(Schema):
-    id = fields.String(required=True, validate=validate.Regexp(RULE_ID_RE))
-    title = fields.String(load_default="", validate=validate.Length(max=200))
-    work_category = fields.String(required=True, validate=_one_of(WorkCategory, True))
-    subcategory = fields.String(required=True, validate=validate.Regexp(
-        rf"^(?:\*|{CODE_RE.pattern[1:-1]})$", error="Must be a snake_case code or '*'."))
-    severity = fields.String(required=True, validate=_one_of(Severity, True))
-    town_prefix = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Regexp(TOWN_PREFIX_RE,
-                                                         error="Must be 1-9 digits."))
-    handling_level = fields.String(required=True, validate=_one_of(HandlingLevel))
-    outcome = fields.String(required=True, validate=_one_of(Outcome))
-    lead = _code(load_default=None, allow_none=True)
-    assist = fields.List(_code(), load_default=list)
-    priority = fields.String(required=True, validate=_one_of(Priority))
-    ack_limit = fields.Nested(TimeLimitSchema, required=True)
-    handle_limit = fields.Nested(TimeLimitSchema, required=True)
-    closing_condition = fields.String(required=True, validate=validate.Length(1, TEXT_MAX))
-    legal_basis = fields.String(required=True, validate=validate.Length(1, TEXT_MAX))
-
-    @validates_schema
-    def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
-        # P5.3.3: a prescribed time limit allows some time
-        for name in ("ack_limit", "handle_limit"):
-            if name in data and data[name].amount <= 0:
-                raise ValidationError("must be more than zero", name)
-        # P5.3.2: subcategories belong to a category, so a specific one needs its category
-        if data.get("subcategory") not in (None, WILDCARD) \
-                and data.get("work_category") == WILDCARD:
-            raise ValidationError("a specific subcategory needs a specific work_category",
-                                  "subcategory")
-        self._check_departments(data)
-
-    @staticmethod
-    def _check_departments(data: dict[str, Any]) -> None:
-        """P2.2: a dispatched case has exactly one lead department; a local one none."""
-        lead, assist = data.get("lead"), data.get("assist") or []
-        if data.get("outcome") == Outcome.DISPATCH:
-            if not lead:
-                raise ValidationError("a dispatch rule names its lead department", "lead")
-            if lead in assist:
-                raise ValidationError("the lead department cannot also assist", "assist")
-            if len(set(assist)) != len(assist):
-                raise ValidationError("assisting departments are listed twice", "assist")
-        elif data.get("outcome") == Outcome.LOCAL and (lead or assist):
-            raise ValidationError("a local rule names no departments", "lead")
-
-    @post_load
-    def _make(self, data: dict[str, Any], **kwargs: Any) -> Rule:
-        return Rule(
-            id=data["id"], title=data["title"], work_category=data["work_category"],
-            subcategory=data["subcategory"], severity=data["severity"],
-            town_prefix=data["town_prefix"],
-            handling_level=HandlingLevel(data["handling_level"]),
-            outcome=Outcome(data["outcome"]), lead=data["lead"], assist=tuple(data["assist"]),
-            priority=Priority(data["priority"]), ack_limit=data["ack_limit"],
-            handle_limit=data["handle_limit"], closing_condition=data["closing_condition"],
-            legal_basis=data["legal_basis"],
-        )
-
-
-RULE_SCHEMA = _RuleSchema  # public: the API document's JSON Schema of a rule comes from it
-
-
-class _RuleSetSchema(Schema):
-    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    description = fields.String(load_default="", validate=validate.Length(max=TEXT_MAX))
-    rules = fields.List(fields.Nested(_RuleSchema), required=True,
-                        validate=validate.Length(min=1))
-
-    @validates_schema
-    def _whole_set(self, data: dict[str, Any], **kwargs: Any) -> None:
-        rules: list[Rule] = data.get("rules") or []
-        ids = [rule.id for rule in rules]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValidationError(f"rule ids used twice: {', '.join(duplicates)}", "rules")
-        keys: dict[tuple[str, str, str, str], str] = {}
-        for rule in rules:
-            if rule.match_key in keys:
-                raise ValidationError(
-                    f"rules {keys[rule.match_key]} and {rule.id} match exactly the same "
-                    "cases; which one applies would be arbitrary", "rules")
-            keys[rule.match_key] = rule.id
-        # P5.3.2: every case must be triaged somewhere
-        if rules and not any(rule.is_catch_all for rule in rules):
-            raise ValidationError(
-                "a catch-all rule (work_category, subcategory and severity '*', no "
-                "town_prefix) is mandatory", "rules")
-
-
 # --- rule sets ----------------------------------------------------------------------------
 
 def _canonical(data: Any) -> bytes:
@@ -272,17 +163,6 @@ class RuleSet:
     version: int
     rules: tuple[Rule, ...]
     description: str = ""
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RuleSet:
-        """Validate and build; raises ``RuleSetError`` naming every failing field."""
-        try:
-            loaded = _RuleSetSchema().load(dict(data))
-        except ValidationError as exc:
-            errors = flatten_errors(exc.messages)
-            raise RuleSetError(f"invalid triage rule set: {summarise(errors)}", errors) \
-                from None
-        return cls(loaded["version"], tuple(loaded["rules"]), loaded["description"])
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "description": self.description,
@@ -347,11 +227,6 @@ class RuleBook:
         return self.get(version).rule(rule_id)
 
 
-def load_default_rules(path: Path = DEFAULT_RULES_PATH) -> RuleSet:
-    """The shipped default rules (``default_rules.json``), validated."""
-    return RuleSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
-
-
 @dataclass(frozen=True, slots=True)
 class SubcategoryDefaults:
     """A subcategory's handling defaults from the catalogue events owns (DOMAIN-REFERENCES
@@ -372,7 +247,13 @@ class SubcategoryDefaults:
 
 
 def _limit(data: Mapping[str, Any] | None) -> TimeLimit | None:
-    return TimeLimitSchema().load(dict(data)) if data else None
+    """A limit of a catalogue entry the bus contract has checked; integral amounts stay
+    ints, as in a rule set (so the rule a case runs under round-trips unchanged)."""
+    if not data:
+        return None
+    amount = data["amount"]
+    return TimeLimit(int(amount) if float(amount).is_integer() else amount,
+                     TimeUnit(data["unit"]))
 
 
 def with_defaults(rule: Rule, defaults: SubcategoryDefaults | None) -> Rule:
