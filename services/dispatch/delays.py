@@ -39,14 +39,14 @@ class DelayRefused(Exception):
         self.code, self.message, self.fields = code, message, fields
 
 
-def record_request(session, envelope, assignment: dict[str, Any], case: dict[str, Any],
+def record_request(session, report, assignment: dict[str, Any], case: dict[str, Any],
                    now: datetime) -> dict[str, Any]:
     """Store a pending delay request and its case-file entry; raises ``DelayRefused``.
 
     P5.3.3: only more time can be asked for, so the requested due time must lie after the
     assignment's current one; one request per assignment is pending at a time.
     """
-    p = envelope.payload
+    p = report.payload
     requested = p["requested_due_at"]
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise DelayRefused("wrong_state",
@@ -66,7 +66,7 @@ def record_request(session, envelope, assignment: dict[str, Any], case: dict[str
     session.execute(sa.insert(delay_requests).values(
         request_id=request_id, case_id=case["case_id"],
         assignment_id=assignment["assignment_id"], department=assignment["department"],
-        requested_due_at=requested, reason=p["reason"], message_id=envelope.message_id,
+        requested_due_at=requested, reason=p["reason"], message_id=report.message_id,
         state=PENDING, requested_at=now))
     case_store.record_entry(
         session, case["case_id"], "delay_requested",
@@ -75,7 +75,8 @@ def record_request(session, envelope, assignment: dict[str, Any], case: dict[str
         data={"request_id": request_id, "assignment_id": assignment["assignment_id"],
               "department": assignment["department"],
               "current_due_at": assignment["handle_due_at"].isoformat(),
-              "message_id": envelope.message_id})
+              "message_id": report.message_id, "channel": report.channel,
+              **({"officer": report.officer} if report.officer else {})})
     return {"assignment_id": assignment["assignment_id"], "case_state": case["state"],
             "request_id": request_id}
 

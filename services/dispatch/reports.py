@@ -9,6 +9,8 @@ turns it into a ``platform.rejection`` to ``<department>.rejections``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +69,7 @@ def sender(envelope) -> str | None:
 # overtaken): until its reported_at is this old, never longer — the consumer's back-off
 # (0.5, 1, 2, 4, 5 s) is cut short so that the last retry comes when the grace ends.
 ORDER_GRACE = timedelta(seconds=10)
+AMQP, WORKBENCH = "amqp", "workbench"  # the channels a report comes by (the case file says)
 GRACE_MARGIN = 0.05  # seconds: the last retry comes just after the grace, not just before
 
 
@@ -87,8 +90,10 @@ def check_publisher(envelope, department: str, require_user: bool) -> None:
 
 def apply_report(session, envelope, now: datetime | None = None,
                  require_user: bool = False) -> dict[str, Any]:
-    """Apply a ``department.report``; returns {"assignment": …, "case_state": …}."""
-    now = now or datetime.now(UTC)
+    """Apply a ``department.report`` from the bus; returns {"assignment_id", "case_state"}.
+
+    The bus's own checks (routing key, publishing user) come first; then the report takes
+    the one path every channel takes (:func:`apply`)."""
     p = envelope.payload
     department, kind = p["department"], str(p["kind"])
     from_key = sender(envelope)
@@ -104,18 +109,45 @@ def apply_report(session, envelope, now: datetime | None = None,
         raise Refused(from_key, "kind_mismatch",
                       f"routing key kind differs from the report's kind {kind}",
                       {"kind": ["does not match the routing key"]})
+    return apply(session, Report(p, envelope.message_id), now)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A department's report however it came (P2.2): ``payload`` as ``department.report``
+    v1 has it; ``message_id`` the bus message's id or the workbench request's; ``channel``
+    ``amqp`` or ``workbench``, kept in the case file; ``officer`` who acted on the
+    workbench; ``photos`` (workbench results) the events service's photo hashes.
+    ``reorder_grace``: how long a lead's result may wait for its ack (the bus may reorder;
+    a person on the workbench cannot)."""
+
+    payload: Mapping[str, Any]
+    message_id: str
+    channel: str = AMQP
+    officer: str | None = None
+    photos: tuple[str, ...] = ()
+    reorder_grace: timedelta = ORDER_GRACE
+
+
+def apply(session, report: Report, now: datetime | None = None) -> dict[str, Any]:
+    """Apply a department's report, from the bus or the workbench, to its assignment and,
+    through the state machine, to the case: one path, so a department may use both
+    without acting twice (issue 14). Raises :class:`Refused` when it may not be applied."""
+    now = now or datetime.now(UTC)
+    p = report.payload
+    department, kind = p["department"], str(p["kind"])
     assignment = case_store.lock_assignment(session, str(p["assignment_id"]))
     if assignment is None or assignment["case_id"] != str(p["case_id"]):
-        raise Refused(from_key, "unknown_assignment",
+        raise Refused(department, "unknown_assignment",
                       "no such assignment on this case", {"assignment_id": ["unknown"]})
     if assignment["department"] != department:
-        raise Refused(from_key, "not_your_assignment",
+        raise Refused(department, "not_your_assignment",
                       f"assignment belongs to {assignment['department']}, not {department}",
                       {"assignment_id": ["assigned to another department"]})
     case = case_store.lock(session, assignment["case_id"])
     at = p["reported_at"]
     handler = _HANDLERS.get(kind, _record_only)
-    return handler(session, envelope, assignment, case, at, now)
+    return handler(session, report, assignment, case, at, now)
 
 
 def _wrong_state(assignment: dict[str, Any], kind: str, case_state: str) -> Refused:
@@ -153,27 +185,27 @@ def _move(session, case, transition: TransitionName, assignment, **context) -> s
                       f"cannot {transition} a {case['state']} case: {exc}") from None
 
 
-def _ack(session, envelope, assignment, case, at, now):
+def _ack(session, report, assignment, case, at, now):
     if assignment["state"] != AssignmentState.SENT:
         raise _wrong_state(assignment, "ack", case["state"])
     target = _move(session, case, TransitionName.ACK, assignment)
     on_time = stage_outcome(assignment["ack_due_at"], at)
     _update_assignment(session, assignment, state=AssignmentState.ACKED.value, acked_at=at,
                        ack_on_time=on_time,
-                       department_ref=envelope.payload.get("department_ref")
+                       department_ref=report.payload.get("department_ref")
                        or assignment["department_ref"])
-    return _finish(session, envelope, assignment, case, target, "ack", at, now,
+    return _finish(session, report, assignment, case, target, "ack", at, now,
                    deadline=assignment["ack_due_at"], on_time=on_time)
 
 
-def _result(session, envelope, assignment, case, at, now):
+def _result(session, report, assignment, case, at, now):
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise _wrong_state(assignment, "result", case["state"])
     if assignment["role"] == AssignmentRole.LEAD and assignment["state"] == AssignmentState.SENT:
-        if now - at < ORDER_GRACE:
+        if now - at < report.reorder_grace:
             # at-least-once delivery can reorder: the ack published before this result may
             # still be on its way (redelivered after a consumer died); try again shortly
-            remaining = (at + ORDER_GRACE - now).total_seconds() + GRACE_MARGIN
+            remaining = (at + report.reorder_grace - now).total_seconds() + GRACE_MARGIN
             raise AheadOfAck(f"result for {assignment['assignment_id']} came before the ack",
                              retry_after=remaining)
         raise Refused(assignment["department"], "wrong_state",
@@ -184,8 +216,8 @@ def _result(session, envelope, assignment, case, at, now):
     on_time = stage_outcome(assignment["handle_due_at"], at)
     _update_assignment(session, assignment, state=AssignmentState.REPORTED.value,
                        reported_at=at, handle_on_time=on_time,
-                       resolved=envelope.payload["resolved"],
-                       department_ref=envelope.payload.get("department_ref")
+                       resolved=report.payload["resolved"],
+                       department_ref=report.payload.get("department_ref")
                        or assignment["department_ref"])
     # assignments returned or withdrawn before a re-triage owe nothing (an earlier lead's
     # 退办 must not keep the new lead's result from resolving the case)
@@ -197,37 +229,37 @@ def _result(session, envelope, assignment, case, at, now):
                                  AssignmentState(row.state)) for row in every]
     target = _move(session, case, TransitionName.DEPARTMENT_RESULT, assignment,
                    assignments=statuses)
-    return _finish(session, envelope, assignment, case, target, "department_result", at, now,
+    return _finish(session, report, assignment, case, target, "department_result", at, now,
                    deadline=assignment["handle_due_at"], on_time=on_time)
 
 
-def _return(session, envelope, assignment, case, at, now):
+def _return(session, report, assignment, case, at, now):
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise _wrong_state(assignment, "return", case["state"])
-    reason = envelope.payload.get("reason")
+    reason = report.payload.get("reason")
     target = _move(session, case, TransitionName.DEPARTMENT_RETURN, assignment, reason=reason)
     _update_assignment(session, assignment, state=AssignmentState.RETURNED.value)
     if target is not None:  # the lead returned it: the others are withdrawn, re-triage
         case_store.withdraw_active(session, case["case_id"])
         case_store.set_fields(session, case["case_id"],
                               return_count=cases.c.return_count + 1)  # 退办 counted
-    return _finish(session, envelope, assignment, case, target, "department_return", at, now,
+    return _finish(session, report, assignment, case, target, "department_return", at, now,
                    reason=reason)
 
 
-def _record_only(session, envelope, assignment, case, at, now):
+def _record_only(session, report, assignment, case, at, now):
     """progress: recorded in the case file only."""
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
-        raise _wrong_state(assignment, str(envelope.payload["kind"]), case["state"])
-    return _finish(session, envelope, assignment, case, None,
-                   str(envelope.payload["kind"]), at, now,
-                   reason=envelope.payload.get("reason"))
+        raise _wrong_state(assignment, str(report.payload["kind"]), case["state"])
+    return _finish(session, report, assignment, case, None,
+                   str(report.payload["kind"]), at, now,
+                   reason=report.payload.get("reason"))
 
 
-def _delay_request(session, envelope, assignment, case, at, now):
+def _delay_request(session, report, assignment, case, at, now):
     """P5.3.3: a pending delay request for town staff to decide (``delays``)."""
     try:
-        return delays.record_request(session, envelope, assignment, case, now)
+        return delays.record_request(session, report, assignment, case, now)
     except delays.DelayRefused as refused:
         raise Refused(assignment["department"], refused.code, refused.message,
                       refused.fields) from None
@@ -241,12 +273,17 @@ def _update_assignment(session, assignment, **values) -> None:
     case_store.update_assignment(session, assignment["assignment_id"], **values)
 
 
-def _finish(session, envelope, assignment, case, target, action, at, now, *,
+def _finish(session, report: Report, assignment, case, target, action, at, now, *,
             deadline=None, on_time=None, reason=None) -> dict[str, Any]:
-    p = envelope.payload
+    p = report.payload
     from_state = case["state"]
     data = {"assignment_id": assignment["assignment_id"], "department": assignment["department"],
-            "role": assignment["role"], "message_id": envelope.message_id}
+            "role": assignment["role"], "message_id": report.message_id,
+            "channel": report.channel}
+    if report.officer:
+        data["officer"] = report.officer  # who signed for the department on the workbench
+    if report.photos:
+        data["photos"] = list(report.photos)
     for key in ("department_ref", "note", "resolved"):
         if p.get(key) is not None:
             data[key] = p[key]
@@ -266,7 +303,7 @@ def _finish(session, envelope, assignment, case, target, action, at, now, *,
                                values=values,
                                departments=case_store.every_department(session,
                                                                        case["case_id"]),
-                               correlation_id=envelope.message_id, reason=reason,
+                               correlation_id=report.message_id, reason=reason,
                                deadline=deadline, on_time=on_time, data=data)
     return {"assignment_id": assignment["assignment_id"], "case_state": target or from_state}
 

@@ -11,7 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.contract.messages import code_field, grid_code_field
-from gridgov_common.contract.routing import TOWN_CODE_RE, WorkCategory
+from gridgov_common.contract.routing import TOWN_CODE_RE, ReportKind, WorkCategory
 from services.dispatch import config_schemas
 from services.dispatch.domain.states import CaseState, HandlingLevel
 
@@ -165,6 +165,73 @@ class CaseActionsSchema(Schema):
     state = fields.String()
     handling_level = fields.String()
     transitions = fields.List(fields.String())
+
+
+# --- the department workbench (issue 14; P2.2, P5.3.2–P5.3.3) ------------------------------
+
+REPORT_KINDS = [k.value for k in ReportKind]
+SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="Not a photo id (sha256 hex).")
+
+
+class WorkbenchReportBodySchema(Schema):
+    """A department officer's action on an assignment: the fields of ``department.report``
+    v1 (sign for = ``ack``, ``progress``, ``result``, ``return``, ``delay_request``); the
+    rules that tie them to the kind are the contract's own (docs/BUS-CONTRACT.md)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(REPORT_KINDS))
+    note = fields.String(load_default=None, allow_none=True,
+                         validate=[validate.Length(1, 2000), _not_blank])
+    resolved = fields.Boolean(load_default=None, allow_none=True)
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=[validate.Length(1, 2000), _not_blank])
+    requested_due_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    department_ref = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(1, 64))
+    photos = fields.List(fields.String(validate=SHA256), load_default=list,
+                         validate=validate.Length(max=9), metadata={
+                             "description": "photos of the result, uploaded to events' "
+                                            "POST /photos first"})
+    client_ref = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Length(1, 64), metadata={
+                                   "description": "the officer's own id of this action: "
+                                                  "sent again, it is applied once"})
+
+
+class WorkbenchQuerySchema(Schema):
+    state = fields.String(load_default=None, validate=validate.OneOf(
+        ["sent", "acked", "reported", "returned", "withdrawn"]))
+    overdue = fields.Boolean(load_default=None)
+
+
+class WorkbenchAssignmentSchema(Schema):
+    """An assignment as the department's to-do list shows it, with its countdown."""
+
+    assignment_id = fields.UUID()
+    case_id = fields.UUID()
+    case_number = fields.String()
+    case_state = fields.String()
+    department = fields.String()
+    role = fields.String()
+    state = fields.String()
+    rework = fields.Integer()
+    work_category = fields.String()
+    subcategory = fields.String()
+    priority = fields.String()
+    description = fields.String()
+    grid_code = fields.String()
+    town_code = fields.String()
+    sent_at = fields.DateTime()
+    ack_due_at = fields.DateTime()
+    acked_at = fields.DateTime(allow_none=True)
+    handle_due_at = fields.DateTime()
+    reported_at = fields.DateTime(allow_none=True)
+    next_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "report-in deadline until signed for, then the handling deadline"})
+    seconds_left = fields.Integer(allow_none=True, metadata={
+        "description": "until next_due_at; negative once late"})
+    overdue = fields.Boolean()
+    replayed = fields.Boolean(metadata={
+        "description": "after an action: the same client_ref was applied before"})
 
 
 # --- delay requests, configuration admin, case file export (P5.3.3, P5.3.2, P6.2, P5.3.4) --

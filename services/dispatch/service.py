@@ -58,6 +58,7 @@ from services.dispatch import (
     schemas,
     statistics,
     statistics_schemas,
+    workbench,
 )
 from services.dispatch import metrics as dispatch_metrics
 from services.dispatch.domain.casefile_page import render_page
@@ -315,6 +316,27 @@ class DispatchService(platform.PlatformService):
         return _plain(handling.handling_figures(
             self.db, [statistics.parse_scope(checked["scope"])], checked["start"],
             checked["end"]))
+
+    # -- the department workbench (issue 14; P2.2, P5.3.2–P5.3.3) ----------------------------
+
+    @http("GET", "/assignments", roles={Role.DEPARTMENT_OFFICER},
+          query=schemas.WorkbenchQuerySchema, response=schemas.WorkbenchAssignmentSchema,
+          many=True, tags=("workbench",),
+          summary="The signed-in department's assignments with their countdown, overdue "
+                  "first (a department without IT works from here)")
+    def list_assignments(self, request):
+        p = request.params
+        return _plain(workbench.assignments_of(self.db, request.principal, state=p["state"],
+                                               overdue=p["overdue"]))
+
+    @http("POST", "/assignments/<string:assignment_id>/reports",
+          roles={Role.DEPARTMENT_OFFICER}, body=schemas.WorkbenchReportBodySchema,
+          response=schemas.WorkbenchAssignmentSchema, tags=("workbench",),
+          summary="Sign for (ack), progress, result, return or delay request on the "
+                  "workbench: the same rules and path as department.report on the bus")
+    def report_on_assignment(self, request, assignment_id):
+        return _plain(workbench.report(self.db, request.principal, assignment_id,
+                                       request.data))
 
     # -- delay requests --------------------------------------------------------------------
 
