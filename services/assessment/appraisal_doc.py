@@ -87,7 +87,7 @@ TEXT: dict[str, dict[str, str]] = {
                       "quantified points (P5.4.6); failing staff go to adjustment (P5.4.1).",
     },
 }
-INDICATORS = {  # key → (zh-CN, en); every key of appraisal_scheme.INDICATORS
+INDICATORS = {  # key → (zh-CN, en); every key of scoring.INDICATORS
     "closure_rate": ("办结率", "Closure rate"),
     "on_time_closure_rate": ("办结时效（按时办结率）", "On-time closure rate"),
     "rework_rate": ("返工率", "Rework rate"),

@@ -22,6 +22,7 @@ from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from gridgov_common.outbox import add_event
 from gridgov_common.roles import Role
 from services.assessment import appraisal, appraisal_scheme
+from services.assessment.domain import subjects
 from services.assessment.models import appraisal_inputs, appraisal_reports, field_staff
 
 PRODUCER = "assessment"
@@ -47,8 +48,8 @@ def run(db, kpis_client, principal, half_year: str, scope: str, scheme_version: 
     """A new draft version of (half-year, scope). ``names_client`` (appraisal_names) gives
     the registry's names of the places and people, stored with the figures: a filed report
     names them as they were (issue 11)."""
-    first, last = appraisal.half_year_bounds(half_year)
-    until = appraisal.as_of(first, last, today)
+    first, last = subjects.half_year_bounds(half_year)
+    until = subjects.as_of(first, last, today)
     version, scheme = (appraisal_scheme.get(db, scheme_version) if scheme_version
                        else appraisal_scheme.current(db))
     workdays = [first + timedelta(days=n) for n in range((until - first).days + 1)
@@ -56,7 +57,7 @@ def run(db, kpis_client, principal, half_year: str, scope: str, scheme_version: 
     db.commit()  # no transaction held open while dispatch counts
     inputs = appraisal.gather(db, kpis_client, scope, first, until, workdays, half_year)
     code = scope.partition(":")[2]
-    rows = appraisal.evaluate(scheme, inputs, code)
+    rows = subjects.evaluate(scheme, inputs, code)
     content = {"half_year": half_year, "scope": scope, "as_of": until.isoformat(),
                "working_days": len(workdays), "scheme_version": version, "scheme": scheme,
                "rows": rows, "flagged": [r["code"] for r in rows if r["flagged"]]}
@@ -109,7 +110,7 @@ def publish(db, principal, report_id: str, now: datetime) -> dict[str, Any]:
 def flag_payload(report: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     """Ids, codes and figures only (P5.4.4); the registry resolves the person."""
     scope_code = row["scope_code"]
-    level = appraisal.LEVELS.get(len(scope_code), "town")
+    level = subjects.LEVELS.get(len(scope_code), "town")
     return {"report_id": report["report_id"], "half_year": report["half_year"],
             "report_version": report["version"], "staff_sub": row["code"],
             "role": row["role"], "scope": f"{level}:{scope_code}",
@@ -196,7 +197,7 @@ def _input_town(db, principal, kind: str, code: str) -> str | None:
 
 
 def put_inputs(db, principal, half_year: str, items: list[dict[str, Any]]) -> int:
-    appraisal.half_year_bounds(half_year)
+    subjects.half_year_bounds(half_year)
     for item in items:
         town = _input_town(db, principal, item["subject_kind"], item["subject_code"])
         values = {"democratic_appraisal": item["democratic_appraisal"],
@@ -211,7 +212,7 @@ def put_inputs(db, principal, half_year: str, items: list[dict[str, Any]]) -> in
 
 
 def get_inputs(db, principal, half_year: str) -> list[dict[str, Any]]:
-    appraisal.half_year_bounds(half_year)  # 422 for anything else (a path value)
+    subjects.half_year_bounds(half_year)  # 422 for anything else (a path value)
     query = sa.select(appraisal_inputs).where(appraisal_inputs.c.half_year == half_year)
     if principal.role in DISTRICT_READERS:  # issue 10: its own district's towns only
         # (departments' inputs have no town: a department names no district)

@@ -19,6 +19,7 @@ from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.assessment import circular_doc, circular_schemas, circulars, tabular
 from services.assessment.compliance import TZ
+from services.assessment.domain import circular_rules
 from services.assessment.fieldwork import _plain
 from services.assessment.models import circulars as circulars_table
 
@@ -94,14 +95,14 @@ class CircularRoutes:
 
     def _card_rules(self) -> list[dict[str, Any]]:
         raw = self._circular_config("CIRCULAR_CARD_RULES", "") or list(
-            circulars.DEFAULT_CARD_RULES)
-        return circulars.check_rules(json.loads(raw) if isinstance(raw, str) else raw)
+            circular_rules.DEFAULT_CARD_RULES)
+        return circular_rules.check_rules(json.loads(raw) if isinstance(raw, str) else raw)
 
     def _generate(self, kind: str, period: str, scope: str, origin: str, by: str):
-        first, last = circulars.period_bounds(kind, period)
+        first, last = circular_rules.period_bounds(kind, period)
         figures = self.circular_figures.handling_figures(scope, *circulars.instants(first, last))
         url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
-        content = {**circulars.build_content(figures, self._card_rules()),
+        content = {**circular_rules.build_content(figures, self._card_rules()),
                    "names": self.circular_names.for_scope(scope, last.isoformat())}
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
@@ -117,7 +118,7 @@ class CircularRoutes:
         schedule = str(self._circular_config("CIRCULAR_SCHEDULE", "weekly,monthly"))
         today = datetime.now(TZ).date()
         for kind in (k.strip() for k in schedule.split(",") if k.strip()):
-            period = circulars.last_complete(kind, today)
+            period = circular_rules.last_complete(kind, today)
             if circulars.scheduled_exists(self.db, kind, period, scope):
                 continue
             self.db.commit()  # no transaction held open while dispatch counts

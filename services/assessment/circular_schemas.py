@@ -5,12 +5,12 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from gridgov_common.area import Level, scope_pattern
-from services.assessment import circulars
 from services.assessment.circular_doc import LANGS
+from services.assessment.domain import circular_rules
 
 
 class CircularCreateSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(circulars.KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(circular_rules.KINDS))
     period = fields.String(required=True, validate=validate.Length(1, 40), metadata={
         "description": "weekly YYYY-Www, monthly YYYY-MM, custom YYYY-MM-DD..YYYY-MM-DD",
         "example": "2026-11"})
@@ -20,7 +20,7 @@ class CircularCreateSchema(Schema):
 
 
 class CircularListQuerySchema(Schema):
-    kind = fields.String(load_default=None, validate=validate.OneOf(circulars.KINDS))
+    kind = fields.String(load_default=None, validate=validate.OneOf(circular_rules.KINDS))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 

@@ -19,12 +19,11 @@ import sqlalchemy as sa
 
 from gridgov_common import area
 from gridgov_common.roles import Role
+from services.assessment.domain import patrol_rules
 
 TZ = area.TZ  # the district's clock (gridgov_common/area.py)
 WORK_START, WORK_END = time(8, 30), time(17, 30)  # P5.4.3 working time (brief)
-MIN_INSIDE_SHARE = 1 / 3  # P5.4.3: time in the grid ≥ 1/3 of working time
 DEFAULT_MAX_GAP_SECONDS = 900
-
 # an own grid: code inside the staff member's scope (codes are digits; range = prefix)
 _INSIDE = """EXISTS (
   SELECT 1 FROM assessment.grid_rings g
@@ -100,19 +99,4 @@ def patrol_day(db, day: date, scope_code: str, is_workday: bool,
         "month_start": month_start, "day_end": day_end, "day": day})}
     working = (work_end - work_start).total_seconds() if is_workday else 0.0
     month_end = (day + timedelta(days=1)).month != day.month
-    return [_judge(dict(r), working, is_workday, instructors, month_end) for r in rows]
-
-
-def _judge(row: dict, working: float, is_workday: bool, instructors: set[str],
-           month_end: bool) -> dict:
-    """The month rule fails only on the month's last day; before, it is just "not yet"."""
-    share = min(1.0, row["inside_seconds"] / working) if working else None
-    row.update(working_seconds=working, inside_share=share,
-               patrolled=row["patrols"] >= 1)
-    row["patrol_rule_met"] = row["patrolled"] or not is_workday  # P5.4.3 daily patrol
-    row["inside_rule_met"] = share is None or share >= MIN_INSIDE_SHARE  # P5.4.3 ≥ 1/3
-    row["instructor_month_patrolled"] = (row["staff_sub"] in instructors  # P5.1.2
-                                         if row["role"] == Role.GRID_INSTRUCTOR else None)
-    month_failed = month_end and row["instructor_month_patrolled"] is False
-    row["compliant"] = row["patrol_rule_met"] and row["inside_rule_met"] and not month_failed
-    return row
+    return [patrol_rules.judge(dict(r), working, is_workday, instructors, month_end) for r in rows]

@@ -13,6 +13,7 @@ from gridgov_common.roles import GRID_ROLES, STAFF_ROLES, Role
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.assessment import compliance, meetings, patrols, schemas, worklogs
+from services.assessment.domain import meeting_rules
 
 ADMIN = {Role.DISTRICT_ADMIN}
 PATROLLERS = GRID_ROLES  # P5.4.3: every grid staff member patrols
@@ -113,7 +114,8 @@ class FieldWorkRoutes:
         year, month = (int(x) for x in request.params["period"].split("-"))
         scope = _scope(request.principal, request.params["scope"])
         # the month's last day: month rules judge that month, quarter rules its quarter
-        bounds = meetings.period_of(meetings.RULE_BY_KIND["community_chief"], date(year, month, 1))
+        monthly = meeting_rules.RULE_BY_KIND["community_chief"]
+        bounds = meeting_rules.period_of(monthly, date(year, month, 1))
         rows = meetings.standing(self.db, scope, bounds[1])
         return _plain({"period": request.params["period"], "scope": scope, "people": rows})
 

@@ -89,7 +89,7 @@ track_audit = sa.Table(
 meetings = sa.Table(
     "meetings", metadata,
     sa.Column("meeting_id", UUID(as_uuid=False), primary_key=True),
-    sa.Column("kind", sa.Text, nullable=False),  # meetings.KINDS
+    sa.Column("kind", sa.Text, nullable=False),  # meeting_rules.KINDS
     sa.Column("convener_sub", sa.Text, nullable=False),
     sa.Column("convener_role", sa.Text, nullable=False),
     sa.Column("scope_code", sa.String(15), nullable=False),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from gridgov_common.area import Level, code_pattern
-from services.assessment import meetings, worklogs
+from services.assessment import worklogs
+from services.assessment.domain import meeting_rules
 
 MAX_POINTS = 2000
 CODE = validate.Regexp(code_pattern(Level.GRID), error="A grid code has 15 digits.")
@@ -81,7 +82,7 @@ class AuditQuerySchema(Schema):
 
 
 class MeetingCreateSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(meetings.KINDS))
+    kind = fields.String(required=True, validate=validate.OneOf(meeting_rules.KINDS))
     held_on = fields.Date(required=True)
     attendees = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
                             required=True, validate=validate.Length(min=1, max=500),

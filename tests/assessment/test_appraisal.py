@@ -39,7 +39,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from gridgov_common.contract import envelope
-from services.assessment import appraisal, appraisal_scheme
 from tests.amqp import bind_queue, drain
 from tests.assessment.appraisal_cases import (  # noqa: F401  (fixtures, used by name)
     ADMIN,
@@ -54,26 +53,8 @@ from tests.assessment.appraisal_cases import (  # noqa: F401  (fixtures, used by
     appraisal_services,
     half_year,
 )
+from tests.unit.appraisal_sample import SCHEME, _ind
 
-
-def _ind(key, weight, zero_at, full_at):
-    return {"key": key, "weight": weight, "zero_at": zero_at, "full_at": full_at}
-
-
-AREA = [_ind("closure_rate", 0.3, 0.5, 1), _ind("on_time_closure_rate", 0.2, 0, 1),
-        _ind("base_data_accuracy", 0.2, 0.5, 1), _ind("patrol_compliance", 0.1, 0, 1),
-        _ind("meeting_compliance", 0.1, 0, 1), _ind("democratic_appraisal", 0.05, 0, 100),
-        _ind("quantified_points", 0.05, 0, 100)]
-SCHEME = {
-    "kinds": {"town": AREA, "community": AREA, "grid_worker": AREA,
-              "department": [_ind("on_time_handling_rate", 0.5, 0, 1),
-                             _ind("ack_on_time_rate", 0.2, 0, 1),
-                             _ind("democratic_appraisal", 0.3, 0, 100)]},
-    "grades": [{"grade": "A", "min": 90, "max": 100}, {"grade": "B", "min": 75, "max": 90},
-               {"grade": "C", "min": 60, "max": 75}, {"grade": "D", "min": 40, "max": 60},
-               {"grade": "E", "min": 0, "max": 40}],
-    "missing": "reweight", "min_coverage": 0.6, "flag_grades": ["D", "E"],
-}
 INPUTS = [
     {"subject_kind": "town", "subject_code": T, "democratic_appraisal": 80,
      "quantified_points": 70},
@@ -319,39 +300,6 @@ def test_run_refuses_a_half_year_not_started(appraisal_services, token):  # noqa
                                        headers=token(*ADMIN))
     assert response.status_code == 422
     assert "half_year" in response.json()["error"]["fields"]
-
-
-def test_missing_scores_zero_under_the_zero_policy_and_reversed_maps():
-    """No services: the scoring rules alone. The chief's figures (see the module doc) under
-    ``missing: zero``: democratic and quantified count 0 with their weight →
-    (15+12.5+11.428+5+5+0+0)/1.0 = 48.93 → D; coverage stays 0.9."""
-    values = {"closure_rate": ("ok", 0.75), "on_time_closure_rate": ("ok", 0.625),
-              "base_data_accuracy": ("ok", 0.7857), "patrol_compliance": ("ok", 0.5),
-              "meeting_compliance": ("ok", 0.5), "democratic_appraisal": ("missing", None),
-              "quantified_points": ("missing", None)}
-    result = appraisal.score({**SCHEME, "missing": "zero"}, "grid_worker", values)
-    assert (result["score"], result["grade"], result["coverage"]) == (48.93, "D", 0.9)
-    assert [i["points"] for i in result["indicators"]][-2:] == [0.0, 0.0]
-    # lower is better: rework 10 % between 20 % (0 points) and 0 % (100 points) → 50
-    assert appraisal_scheme.points({"zero_at": 0.2, "full_at": 0.0}, 0.1) == 50.0
-    assert appraisal_scheme.points({"zero_at": 0.5, "full_at": 1.0}, 0.2) == 0.0  # clamped
-
-
-def test_a_worker_whose_grids_were_never_spot_checked_has_accuracy_missing():
-    """Found running the demo district: a person the registry assigns grids to, none of
-    them spot-checked, made the whole run a 500; it is "missing", like a person never
-    checked."""
-    grid = "320505001001001"
-    inputs = appraisal.Inputs(
-        area={"grid": {grid: {"closure_rate": 1.0}}, "community": {}, "town": {}},
-        accuracy={"grid_worker": {}, "grid": {}, "community": {}, "town": {}},
-        workers={"w1": {"grid_codes": [grid], "responsible": {
-            k: None for k in appraisal.RESPONSIBLE_KPIS}}})
-    person = {"staff_sub": "w1", "role": "neighbourhood_grid_worker", "scope_code": grid}
-    values = appraisal.raw_values(inputs, "grid_worker", "w1", person)
-    assert values["base_data_accuracy"] == ("missing", None)
-    assert values["meeting_compliance"] == ("n/a", None)
-    assert values["patrol_compliance"] == ("missing", None)
 
 
 def test_a_worker_is_judged_on_the_grids_the_registry_assigns(prepared, token, db_engine):

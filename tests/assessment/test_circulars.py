@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.assessment import circular_doc, circulars
 from services.assessment.compliance import TZ
+from services.assessment.domain import circular_rules
 from services.assessment.models import circulars as circulars_table
 from services.assessment.service import AssessmentService
 from services.dispatch.service import DispatchService
@@ -198,7 +199,7 @@ def test_document_numbers_run_in_sequence_within_a_year(db_engine, seeded):  # n
     """文号: the year's next number at each store, per prefix; never shared."""
     kwargs = {"kind": "custom", "period": "2026-11-01..2026-11-15",
               "scope": "district:320505", "origin": "demand", "generated_by": "admin-1",
-              "content": circulars.build_content(FIGURES, RULES),
+              "content": circular_rules.build_content(FIGURES, RULES),
               "html_url": "http://x/circulars/{circular_id}.html",
               "now": datetime(2026, 12, 31, 20, 0, tzinfo=TZ)}
     with Session(db_engine, info={"db_schema": "assessment"}) as session:
@@ -209,7 +210,7 @@ def test_document_numbers_run_in_sequence_within_a_year(db_engine, seeded):  # n
         next_year = circulars.store(session, **{**kwargs,
                                                 "now": datetime(2027, 1, 1, 9, tzinfo=TZ)})
         session.commit()
-    assert first["document_number"] == circulars.document_number("网格通", 2026, 1)
+    assert first["document_number"] == circular_rules.document_number("网格通", 2026, 1)
     assert first["issuer"] == circulars.DEFAULT_ISSUER
     assert second["document_number"] == "姑网格通〔2026〕1号"
     assert third["document_number"] == "网格通〔2026〕2号"
@@ -221,7 +222,7 @@ def test_a_scheduled_period_is_stored_and_published_once(db_engine, seeded):  # 
     and only that one's event is in the outbox."""
     kwargs = {"kind": "monthly", "period": "2026-11", "scope": "district:320505",
               "origin": "schedule", "generated_by": "schedule",
-              "content": circulars.build_content(FIGURES, RULES),
+              "content": circular_rules.build_content(FIGURES, RULES),
               "html_url": "http://x/circulars/{circular_id}.html"}
     info = {"db_schema": "assessment"}
     with Session(db_engine, info=info) as first, Session(db_engine, info=info) as second:
@@ -262,16 +263,5 @@ def test_the_schedule_timer_publishes_each_period_once(container_factory, servic
     with db_engine.connect() as conn:
         rows = conn.execute(sa.select(circulars_table.c.kind, circulars_table.c.period)).all()
     today = datetime.now(TZ).date()
-    assert sorted(rows) == sorted([("monthly", circulars.last_complete("monthly", today)),
-                                   ("weekly", circulars.last_complete("weekly", today))])
-
-
-def test_periods():
-    assert circulars.period_bounds("weekly", "2026-W48") == (date(2026, 11, 23),
-                                                              date(2026, 11, 29))
-    assert circulars.period_bounds("monthly", "2026-12") == (date(2026, 12, 1),
-                                                              date(2026, 12, 31))
-    assert circulars.last_complete("weekly", date(2026, 12, 2)) == "2026-W48"
-    assert circulars.last_complete("monthly", date(2027, 1, 1)) == "2026-12"
-    with pytest.raises(ValueError):
-        circulars.check_rules([{"card": "blue", "overdue_at_least": 1}])
+    assert sorted(rows) == sorted([("monthly", circular_rules.last_complete("monthly", today)),
+                                   ("weekly", circular_rules.last_complete("weekly", today))])

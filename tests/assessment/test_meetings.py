@@ -9,7 +9,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from services.assessment.compliance import TZ
-from services.assessment.meetings import RULE_BY_KIND, period_of
+from services.assessment.domain.meeting_rules import RULE_BY_KIND, period_of
 from tests.amqp import bind_queue, drain, wait_until
 from tests.assessment.conftest import COMMUNITY
 

@@ -13,6 +13,7 @@ from gridgov_common import labels
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.roles import GRID_ROLES
 from services.assessment import appraisal_doc, appraisal_names, appraisal_scheme, tabular
+from services.assessment.domain import scoring
 
 SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
 ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:")
@@ -21,7 +22,7 @@ ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:")
 def _row(code: str, **extra) -> dict:
     indicators = [{"key": i["key"], "status": "ok", "raw": 0.9, "points": 80.0,
                    "weight": i["weight"], "weighted": None}
-                  for i in appraisal_scheme.DEFAULT_SCHEME["kinds"]["grid_worker"]]
+                  for i in scoring.DEFAULT_SCHEME["kinds"]["grid_worker"]]
     return {"subject_kind": "grid_worker", "code": code, "role": "community_grid_worker",
             "scope_code": "320505001001", "town_code": "320505001",
             "case_grids": ["320505001001001", "320505001001002"], "indicators": indicators,
@@ -35,12 +36,12 @@ def _report(rows: list[dict], scheme: dict | None = None, **extra) -> dict:
             "period_start": "2026-07-01", "period_end": "2026-12-31",
             "created_at": "2026-12-02T16:30:59.123456+00:00", "published_at": None,
             "content": {"as_of": "2026-12-01", "working_days": 100,
-                        "scheme": appraisal_scheme.DEFAULT_SCHEME if scheme is None
+                        "scheme": scoring.DEFAULT_SCHEME if scheme is None
                         else scheme, "rows": rows}, **extra}
 
 
 def test_every_indicator_and_role_has_words_in_both_languages():
-    keys = {k for keys in appraisal_scheme.INDICATORS.values() for k in keys}
+    keys = {k for keys in scoring.INDICATORS.values() for k in keys}
     assert keys <= set(appraisal_doc.INDICATORS)
     for lang in appraisal_doc.LANGS:
         for role in GRID_ROLES:  # the platform's words (gridgov_common/labels.py)
@@ -62,15 +63,15 @@ def test_grades_in_words_the_schemes_own_first():
     assert appraisal_doc.grade_words("A", scheme, "zh-CN") == "称职（A）"
     assert appraisal_doc.grade_words("A", scheme, "en") == "Competent (A)"
     assert appraisal_doc.grade_words("F", scheme, "zh-CN") == "F"  # no word: the letter
-    default = appraisal_scheme.DEFAULT_SCHEME
+    default = scoring.DEFAULT_SCHEME
     assert [appraisal_doc.grade_words(g, default, "zh-CN") for g in "ABCDE"] == [
         "优秀（A）", "良好（B）", "合格（C）", "基本合格（D）", "不合格（E）"]
     assert appraisal_doc.grade_words(None, default, "en") == ""
 
 
 def test_band_names_pass_scheme_validation():
-    body = {**appraisal_scheme.DEFAULT_SCHEME, "grades": [
-        {**b, "name_zh": w} for b, w in zip(appraisal_scheme.DEFAULT_SCHEME["grades"],
+    body = {**scoring.DEFAULT_SCHEME, "grades": [
+        {**b, "name_zh": w} for b, w in zip(scoring.DEFAULT_SCHEME["grades"],
                                             ("优秀", "良好", "合格", "基本合格", "不合格"),
                                             strict=True)]}
     assert appraisal_scheme.check(body)["grades"][3]["name_zh"] == "基本合格"

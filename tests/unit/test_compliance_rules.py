@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.assessment.compliance import _judge
+from services.assessment.domain.patrol_rules import judge
 
 
 def row(role: str, sub: str = "s", patrols: int = 1, inside: float = 0.0) -> dict:
@@ -11,23 +11,23 @@ def row(role: str, sub: str = "s", patrols: int = 1, inside: float = 0.0) -> dic
 
 
 def test_a_third_of_working_time_inside_is_the_line():
-    met = _judge(row("neighbourhood_grid_worker", inside=10800), 32400, True, set(), False)
-    short = _judge(row("neighbourhood_grid_worker", inside=10799), 32400, True, set(), False)
+    met = judge(row("neighbourhood_grid_worker", inside=10800), 32400, True, set(), False)
+    short = judge(row("neighbourhood_grid_worker", inside=10799), 32400, True, set(), False)
 
     assert met["inside_rule_met"] and met["compliant"]
     assert not short["inside_rule_met"] and not short["compliant"]
 
 
 def test_rest_days_ask_for_no_patrol():
-    judged = _judge(row("community_grid_worker", patrols=0), 0.0, False, set(), False)
+    judged = judge(row("community_grid_worker", patrols=0), 0.0, False, set(), False)
 
     assert judged["inside_share"] is None and judged["patrol_rule_met"] and judged["compliant"]
 
 
 def test_instructor_month_rule_fails_only_at_month_end():
-    mid = _judge(row("grid_instructor", "gi", inside=10800), 32400, True, set(), False)
-    last = _judge(row("grid_instructor", "gi", inside=10800), 32400, True, set(), True)
-    done = _judge(row("grid_instructor", "gi", inside=10800), 32400, True, {"gi"}, True)
+    mid = judge(row("grid_instructor", "gi", inside=10800), 32400, True, set(), False)
+    last = judge(row("grid_instructor", "gi", inside=10800), 32400, True, set(), True)
+    done = judge(row("grid_instructor", "gi", inside=10800), 32400, True, {"gi"}, True)
 
     assert mid["instructor_month_patrolled"] is False and mid["compliant"]
     assert not last["compliant"] and done["compliant"]
