@@ -38,8 +38,8 @@ import sqlalchemy as sa  # noqa: E402
 from bench import _common  # noqa: E402
 from bench.bench_05_case_flow import grid_point, now_iso, params  # noqa: E402
 from gridgov_common import auth  # noqa: E402
-from tests.adapters import Lines, running  # noqa: E402
 from tools.department_adapter.adapter import AdapterConfig  # noqa: E402
+from tools.department_adapter.embedded import Lines, running  # noqa: E402
 
 DEPARTMENTS = ("fire", "emergency_management")
 RATE = 10.0  # reports per second
