@@ -20,6 +20,7 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer, RpcProxy
 
+from gridgov_common.contract import rpc as rpc_contract
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.errors import ApiError, ServiceUnavailable
 from gridgov_common.messaging import ensure_exchanges, ensure_queue
@@ -66,7 +67,7 @@ rpc = Rpc.decorator
 class TimedClient:
     """Calls one service's RPC methods with a time limit.
 
-    Why: nameko's ``RpcProxy`` waits for a reply forever; an HTTP request or a consumer
+    Why a time limit: nameko's ``RpcProxy`` waits for a reply forever; an HTTP request or a consumer
     blocked on a service that is down would hold its worker for good. Here a call that is
     not answered within ``timeout`` seconds, or to a service with no queue yet, raises
     :class:`ServiceUnavailable` (503, code ``<service>_unavailable``), which HTTP routes
@@ -78,11 +79,20 @@ class TimedClient:
         self.service = service
         self.timeout = timeout
 
+    def within(self, timeout: float) -> TimedClient:
+        """The same client with another time limit (one proxy, questions of different
+        urgency)."""
+        return TimedClient(self.proxy, self.service, timeout)
+
     def call(self, method: str, *args: Any) -> Any:
+        """The reply of ``method(*args)``; both checked against the RPC contract
+        (``gridgov_common/contract/rpc.py``), so a caller never sends or reads what the
+        other side does not promise (:class:`RpcContractError`, a bug, never retried)."""
+        rpc_contract.check_call(self.service, method, args)
         try:
             reply = getattr(self.proxy, method).call_async(*args)
             with eventlet.Timeout(self.timeout):
-                return reply.result()
+                return rpc_contract.check_reply(self.service, method, reply.result())
         except eventlet.Timeout:
             raise ServiceUnavailable(f"{self.service} did not answer {method} within "
                                      f"{self.timeout}s",

@@ -27,7 +27,7 @@ from typing import Any
 from nameko.exceptions import MethodNotFound, RemoteError
 
 from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
+from gridgov_common.rpc import TimedClient
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 3600.0
@@ -100,12 +100,6 @@ class NamesClient:
         return answer
 
 
-class RegistryNames(TimedRpcProxy):
-    """``RpcProxy("registry")`` with a time limit, injecting a :class:`NamesClient`."""
-
-    def __init__(self) -> None:
-        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 10),
-                         NamesClient)
 
 
 def forget() -> None:

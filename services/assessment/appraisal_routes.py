@@ -11,7 +11,6 @@ from werkzeug.wrappers import Response
 
 from gridgov_common import languages
 from gridgov_common.roles import GRID_ROLES, Role
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 from gridgov_common.web import http
 from services.assessment import (
     appraisal_doc,
@@ -31,27 +30,13 @@ REPORT_READERS = GRID_ROLES | {Role.DISTRICT_ADMIN, Role.OPS_VIEWER}
 ACCURACY_READERS = spotchecks.CHECKERS | {Role.OPS_VIEWER}
 
 
-class KpiClient:
-    """What the half-year assessment needs from dispatch: its ``kpis`` RPC (docs/KPIS.md)."""
-
-    def __init__(self, rpc: TimedClient) -> None:
-        self.rpc = rpc
-
-    def kpis(self, scope: str, first: str, last: str, by: str) -> dict[str, Any]:
-        return self.rpc.call("kpis", scope, first, last, by)
 
 
-class DispatchKpis(TimedRpcProxy):
-    """``RpcProxy("dispatch")`` with a time limit, injecting a :class:`KpiClient`."""
-
-    def __init__(self) -> None:
-        super().__init__("dispatch", timeout_setting("APPRAISAL_RPC_TIMEOUT_SECONDS", 60),
-                         KpiClient)
 
 
 class AppraisalRoutes:
-    """Needs ``self.db``, ``self.appraisal_kpis`` (DispatchKpis), ``self.dispatch_calendar``
-    and ``self.appraisal_names`` (appraisal_names.RegistryNames) from the service."""
+    """Needs ``self.db``, ``self.dispatch`` (dispatch_client) and ``self.registry``
+    (registry_client) from the service."""
 
     # -- base-data spot checks (基础信息准确率) ---------------------------------------------
 
@@ -126,9 +111,9 @@ class AppraisalRoutes:
         d = request.data
         scope = appraisal_reports.run_scope(request.principal, d["scope"])
         return _plain(appraisal_reports.run(
-            self.db, self.appraisal_kpis, request.principal, d["half_year"], scope,
+            self.db, self.dispatch, request.principal, d["half_year"], scope,
             d["scheme_version"], datetime.now(TZ).date(),
-            self.dispatch_calendar.calendar().is_workday, self.appraisal_names))
+            self.dispatch.calendar().is_workday, self.registry))
 
     @http("POST", "/appraisals/<string:report_id>/publish", roles=RUNNERS,
           tags=("assessment",),
@@ -186,7 +171,7 @@ class AppraisalRoutes:
         if isinstance(stored, dict) and any(stored.values()):
             return stored
         self.db.commit()  # no transaction held open while the registry answers
-        return self.appraisal_names.for_report(report["scope"], [
+        return self.registry.for_report(report["scope"], [
             r["code"] for r in report["content"]["rows"] if r["subject_kind"] == "grid_worker"],
             report["content"].get("as_of"))
 

@@ -12,9 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.wrappers import Response
 
-from gridgov_common.errors import NotFound, ServiceUnavailable
+from gridgov_common.errors import NotFound
 from gridgov_common.roles import Role
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.assessment import circular_doc, circular_schemas, circulars, tabular
@@ -29,51 +28,12 @@ DEFAULT_SCOPE = "district:320505"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8004"
 
 
-class FiguresClient:
-    """What circulars need from dispatch: its ``handling_figures`` RPC (P5.3.5)."""
-
-    def __init__(self, rpc: TimedClient) -> None:
-        self.rpc = rpc
-
-    def handling_figures(self, scope: str, start: datetime, end: datetime) -> dict[str, Any]:
-        return self.rpc.call("handling_figures", scope, start.isoformat(), end.isoformat())
 
 
-class DispatchFigures(TimedRpcProxy):
-    """``RpcProxy("dispatch")`` with a time limit, injecting a :class:`FiguresClient`."""
-
-    def __init__(self) -> None:
-        super().__init__("dispatch", timeout_setting("CIRCULAR_RPC_TIMEOUT_SECONDS", 60),
-                         FiguresClient)
 
 
-class NamesClient:
-    """Department, town and community names from the registry, for circulars people read.
-    A registry that does not answer costs the names, not the circular (codes remain)."""
-
-    def __init__(self, rpc: TimedClient) -> None:
-        self.rpc = rpc
-
-    def for_scope(self, scope: str, on: str | None = None) -> dict[str, Any]:
-        """``on`` (ISO date): the places by their names that day — a circular names them as
-        they were called in its period (division codes are dated, M1)."""
-        try:
-            departments = self.rpc.call("list_departments")
-            places = self.rpc.call("place_names", scope.partition(":")[2], False, on)
-        except ServiceUnavailable:
-            return {}
-        return {"departments": {d["code"]: {"zh-CN": d["name_zh"], "en": d["name_en"]}
-                                for d in departments},
-                "districts": places.get("districts", {}),
-                "towns": places["towns"], "communities": places["communities"]}
 
 
-class RegistryNames(TimedRpcProxy):
-    """``RpcProxy("registry")`` with a time limit, injecting a :class:`NamesClient`."""
-
-    def __init__(self) -> None:
-        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 10),
-                         NamesClient)
 
 
 def _visible(principal):
@@ -87,8 +47,8 @@ def _visible(principal):
 
 
 class CircularRoutes:
-    """Needs ``self.db``, ``self.relay``, ``self.circular_figures`` (DispatchFigures) and
-    ``self.circular_names`` (RegistryNames)."""
+    """Needs ``self.db``, ``self.relay``, ``self.dispatch`` (dispatch_client) and
+    ``self.registry`` (registry_client)."""
 
     def _circular_config(self, key: str, default: Any) -> Any:
         return self.relay.container.config.get(key, default)
@@ -100,10 +60,10 @@ class CircularRoutes:
 
     def _generate(self, kind: str, period: str, scope: str, origin: str, by: str):
         first, last = circular_rules.period_bounds(kind, period)
-        figures = self.circular_figures.handling_figures(scope, *circulars.instants(first, last))
+        figures = self.dispatch.handling_figures(scope, *circulars.instants(first, last))
         url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
         content = {**circular_rules.build_content(figures, self._card_rules()),
-                   "names": self.circular_names.for_scope(scope, last.isoformat())}
+                   "names": self.registry.for_scope(scope, last.isoformat())}
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
             content=content, html_url=url + "/circulars/{circular_id}.html",

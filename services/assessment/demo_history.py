@@ -11,7 +11,7 @@ once a day, a third of the working window inside their grids), instructors and t
 chiefs less often; each person has their own diligence, so the half-year grades differ;
 meetings at the policy's frequencies with some missed (P5.4.5); a few phone or field checks
 per grid a month, mostly right (P5.4.6 base-data accuracy). Working days are the libraries'
-calendar (what ``work_calendar`` falls back to; a fresh dispatch has no overrides).
+calendar (what ``dispatch_client.calendar`` falls back to; a fresh dispatch has no overrides).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class FieldWorkRoutes:
         day: date = request.params["date"]
         scope = _scope(request.principal, request.params["scope"])
         rows = compliance.patrol_day(
-            self.db, day, scope, self.dispatch_calendar.calendar().is_workday(day),
+            self.db, day, scope, self.dispatch.calendar().is_workday(day),
             int(self._setting("PATROL_MAX_GAP_SECONDS", compliance.DEFAULT_MAX_GAP_SECONDS)))
         return _plain({"date": day, "scope": scope, "people": rows})
 

@@ -5,41 +5,24 @@ from __future__ import annotations
 
 from gridgov_common.contract import EVENTS_EXCHANGE
 from gridgov_common.messaging import consume_contract
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 from services.assessment import registry_sync
 
 GRID_CHANGED = "registry.grid.changed"
 STAFF_CHANGED = "registry.staff.changed"
 
 
-class GridGeometryClient:
-    """What the patrol checks need from the registry: ``get_grid_geometry``. A registry
-    that does not answer raises ``ServiceUnavailable``: the message is retried, then
-    dead-lettered (gridgov_common/messaging.py)."""
-
-    def __init__(self, rpc: TimedClient) -> None:
-        self.rpc = rpc
-
-    def __call__(self, grid_codes: list[str]) -> list[dict]:
-        return self.rpc.call("get_grid_geometry", grid_codes)
 
 
-class RegistryGeometry(TimedRpcProxy):
-    """``RpcProxy("registry")`` with a time limit, injecting a :class:`GridGeometryClient`."""
-
-    def __init__(self) -> None:
-        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 10),
-                         GridGeometryClient)
 
 
 class RegistryConsumers:
-    """Needs ``self.db`` and ``self.registry_geometry`` (RegistryGeometry)."""
+    """Needs ``self.db`` and ``self.registry`` (registry_client)."""
 
     @consume_contract(registry_sync.GRIDS_QUEUE, EVENTS_EXCHANGE, [GRID_CHANGED],
                       message_types=[GRID_CHANGED])
     def take_grid_changed(self, envelope):
         """P5.4.3: patrol checks use the registry's current grid outlines."""
-        registry_sync.apply_grid_changed(self.db, envelope, self.registry_geometry)
+        registry_sync.apply_grid_changed(self.db, envelope, self.registry.grid_geometry)
 
     @consume_contract(registry_sync.STAFF_QUEUE, EVENTS_EXCHANGE, [STAFF_CHANGED],
                       message_types=[STAFF_CHANGED])

@@ -11,12 +11,12 @@ circulars come next.
 # modules, not classes: `nameko run` starts every visible class that has entrypoints
 from gridgov_common import audit_retention, outbox, platform
 from services.assessment import (
-    appraisal_names,
     appraisal_routes,
     circular_routes,
+    dispatch_client,
     fieldwork,
+    registry_client,
     registry_consumers,
-    work_calendar,
 )
 from services.assessment.dashboard import routes as dashboard_routes
 from services.assessment.dashboard import sources as dashboard_deps
@@ -34,13 +34,11 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
     )
 
     dashboard_sources = dashboard_deps.DashboardSources()
-    dashboard_dispatch = dashboard_deps.DispatchStatistics()  # RpcProxy("dispatch")
     relay = outbox.OutboxRelay()  # meeting reminders, circulars (P5.3.5) through the outbox
-    circular_figures = circular_routes.DispatchFigures()  # RpcProxy("dispatch"), circulars
-    circular_names = circular_routes.RegistryNames()  # RpcProxy("registry"), their names
-    dispatch_calendar = work_calendar.DispatchCalendar()  # deadlines' working days (P5.4.3)
-    registry_geometry = registry_consumers.RegistryGeometry()  # RpcProxy("registry"), grids
-    appraisal_kpis = appraisal_routes.DispatchKpis()  # RpcProxy("dispatch"), P5.4.6
-    appraisal_names = appraisal_names.RegistryNames()  # RpcProxy("registry"), report names
+    # one client per service called (docs/RPC-CONTRACT.md): circulars' figures and names,
+    # KPIs and names of the half-year assessment, the working calendar, the dashboard's
+    # statistics, grid outlines for patrol checks
+    dispatch = dispatch_client.Dispatch()
+    registry = registry_client.Registry()
     # P5.4.4: who read whose track is kept ≥ 183 days; a shorter setting stops the start
     track_audit_retention = audit_retention.AuditRetention("TRACK_AUDIT_RETENTION_DAYS")

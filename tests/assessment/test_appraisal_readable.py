@@ -73,7 +73,8 @@ class NamingRegistry:
 
     @rpc
     def list_departments(self):
-        return [{"code": "fire", "name_zh": "消防救援大队", "name_en": "Fire and Rescue"}]
+        return [{"code": "fire", "name_zh": "消防救援大队", "name_en": "Fire and Rescue",
+                 "unit": "fire", "work_categories": ["fire_safety"], "active": True}]
 
     @rpc
     def staff_names(self, subjects):

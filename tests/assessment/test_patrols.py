@@ -158,7 +158,6 @@ def test_field_work_counts_the_working_days_the_deadlines_count(
         assessment, web_session, token, container_factory, service_config, db_engine):
     """Issue 11: an operator's calendar override in dispatch (a weekday off) is a day off
     for the daily-patrol rule too (P5.4.3): assessment reads dispatch's calendar."""
-    from services.assessment import work_calendar
     from services.dispatch.service import DispatchService
     from tests.assessment.circular_cases import start_on_free_port
 
@@ -167,7 +166,8 @@ def test_field_work_counts_the_working_days_the_deadlines_count(
     _, dispatch_http = start_on_free_port(container_factory, service_config, DispatchService,
                                           "dispatch", ESCALATION_POLL_SECONDS=86400,
                                           DIGEST_POLL_SECONDS=86400)
-    work_calendar.forget()
+    from services.assessment import dispatch_client
+    dispatch_client.forget()
     day = recent_workday()
     start_patrol(web_session, token(*WORKER, sub="wc"))  # known, no patrol that day
 
@@ -182,7 +182,7 @@ def test_field_work_counts_the_working_days_the_deadlines_count(
     put = dispatch_http.put(f"/config/calendar-overrides/{day}", headers=admin,
                             json={"is_workday": False, "note": "调休放假"})
     assert put.status_code == 201, put.text
-    work_calendar.forget()  # read again now, not in five minutes
+    dispatch_client.forget()  # read again now, not in five minutes
     off = wc()
     assert off["patrol_rule_met"] is True and off["working_seconds"] == 0
     with db_engine.begin() as conn:

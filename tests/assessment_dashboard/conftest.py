@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common import pii, platform
+from services.assessment import dispatch_client
 from services.assessment.dashboard.routes import DashboardRoutes
-from services.assessment.dashboard.sources import DashboardSources, DispatchStatistics
+from services.assessment.dashboard.sources import DashboardSources
 from services.dispatch import config_store
 from services.dispatch.models import metadata as dispatch_metadata
 from services.dispatch.service import DispatchService
@@ -34,7 +35,7 @@ class DashboardTestService(platform.PlatformService, DashboardRoutes):
 
     name = "assessment"
     dashboard_sources = DashboardSources()
-    dashboard_dispatch = DispatchStatistics()
+    dispatch = dispatch_client.Dispatch()
 
 
 def free_port() -> int:

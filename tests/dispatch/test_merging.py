@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import load_sample
+from gridgov_common.work_calendar import DEFAULT_TZ
 from services.dispatch import kpis
 from services.dispatch.models import assignments, cases
 from services.dispatch.service import DispatchService
@@ -125,7 +127,7 @@ def test_a_confirmed_duplicate_stops_its_clocks_and_closes_with_its_original(
     assert verified["verification"]["valid"] is True
 
     # KPIs (docs/KPIS.md): the problem closed once; the duplicate is not due either
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo(DEFAULT_TZ)).date()  # the district's day, as local_period
     with db_engine.connect() as conn:
         [town] = kpis.kpis(conn, None, *kpis.local_period(today - timedelta(days=1), today),
                            "town")["rows"]

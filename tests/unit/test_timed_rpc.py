@@ -7,6 +7,7 @@ import eventlet
 import pytest
 from nameko.exceptions import UnknownService
 
+from gridgov_common.contract.rpc import sample
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.rpc import TimedClient
 
@@ -37,23 +38,24 @@ class Proxy:
 
 
 def test_answer_in_time_is_returned_with_the_arguments_passed_on():
-    method = Method(Reply({"ok": 1}))
-    client = TimedClient(Proxy(kpis=method), "dispatch", timeout=1.0)
-    assert client.call("kpis", "district:320505", "2026-01-01") == {"ok": 1}
-    assert method.calls == [("district:320505", "2026-01-01")]
+    held = sample("registry.lookup_point")  # arguments and reply the contract allows
+    method = Method(Reply(held["reply"]))
+    client = TimedClient(Proxy(lookup_point=method), "registry", timeout=1.0)
+    assert client.call("lookup_point", *held["args"]) == held["reply"]
+    assert method.calls == [tuple(held["args"])]
 
 
 def test_no_answer_in_time_is_503_with_the_services_code():
     client = TimedClient(Proxy(kpis=Method(Reply(None, delay=5.0))), "dispatch", timeout=0.05)
     with pytest.raises(ServiceUnavailable) as caught:
-        client.call("kpis")
+        client.call("kpis", "district:320505", "2026-01-01", "2026-01-31", "town")
     assert caught.value.code == "dispatch_unavailable"
     assert "did not answer kpis" in str(caught.value)
 
 
 def test_a_service_that_never_started_is_503_too():
-    client = TimedClient(Proxy(lookup=Method(error=UnknownService("registry"))), "registry",
-                         timeout=1.0)
+    client = TimedClient(Proxy(lookup_point=Method(error=UnknownService("registry"))),
+                         "registry", timeout=1.0)
     with pytest.raises(ServiceUnavailable, match="registry is not running") as caught:
-        client.call("lookup")
+        client.call("lookup_point", 120.45, 31.365)
     assert caught.value.code == "registry_unavailable"

@@ -4,7 +4,7 @@ The service class also needs the two dependencies the routes use (see docs/DASHB
 
     class AssessmentService(platform.PlatformService, DashboardRoutes):
         dashboard_sources = DashboardSources()
-        dashboard_dispatch = DispatchStatistics()
+        dispatch = dispatch_client.Dispatch()  # its case_statistics
 
 The page itself is public (it holds no data); it asks for a bearer token (its sign-in
 form, or a ``#token=`` fragment the browser never sends; kept in sessionStorage, never in
@@ -54,7 +54,7 @@ class DashboardRoutes:
                                              principal.scope_code),
             "departments": lambda: sources.departments(authorization),
             "cases": lambda: gather.with_rankings(
-                self.dashboard_dispatch.case_statistics(principal.scope)),
+                self.dispatch.case_statistics(principal.scope)),
             "queues": sources.queues,
             "health": sources.health,
         })

@@ -1,9 +1,8 @@
-"""Where the dashboard's figures come from, as two nameko dependencies.
+"""Where the dashboard's figures come from besides dispatch (whose ``case_statistics`` it
+asks through the assessment's one dispatch client, ``dispatch_client.py``).
 
 ``DashboardSources``: the registry's grid GeoJSON (HTTP, cached briefly: grids change
 rarely and the page polls), RabbitMQ's management API and each service's ``/readyz``.
-``DispatchStatistics``: ``dispatch.case_statistics(scope)`` over RPC with a time limit,
-because nameko's RPC waits forever and a dashboard must show "unavailable" instead.
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ from typing import Any
 import requests
 from nameko.extensions import DependencyProvider
 
-from gridgov_common.rpc import TimedClient, TimedRpcProxy
 from services.assessment.dashboard import health, rabbit
-from services.assessment.dashboard.schemas import CaseStatisticsSchema
 from services.assessment.dashboard.settings import Settings, settings_from_config
 
 
@@ -97,20 +94,5 @@ class DashboardSources(DependencyProvider):
         return Sources(self.settings, self.cache)
 
 
-class StatisticsClient:
-    """What the dashboard needs from dispatch: its ``case_statistics`` RPC."""
-
-    def __init__(self, rpc: TimedClient) -> None:
-        self.rpc = rpc
-
-    def case_statistics(self, scope: str) -> dict[str, Any]:
-        """Counts by grid, department and town, recent cases and escalations (validated)."""
-        return CaseStatisticsSchema().load(self.rpc.call("case_statistics", scope))
 
 
-class DispatchStatistics(TimedRpcProxy):
-    """``RpcProxy("dispatch")`` with a time limit, injecting a :class:`StatisticsClient`."""
-
-    def __init__(self) -> None:
-        super().__init__("dispatch", lambda config: settings_from_config(config).timeout,
-                         StatisticsClient)
