@@ -41,7 +41,7 @@ from services.dispatch.statistics import ACTIVE, OPEN
 
 LINES_MAX_CHARS = 1900  # notify.request params: ≤ 2000 characters each
 DEFAULT_HOUR = 8
-TEMPLATE = "open_cases_digest"  # services/notify/templates.py
+TEMPLATE = "open_cases_digest"  # services/notify/domain/templates.py
 
 
 def percent_used(calendar: WorkCalendar, start: datetime, due: datetime,

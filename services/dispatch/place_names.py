@@ -1,5 +1,6 @@
 """Names from the registry, for what people read: a town's daily digest says 枫桥街道, not
-320505001 (``place_names``, asked once an hour per district), and a case file page names
+320505001, and a department's to-do list where each case is (``place_names`` with the
+grids, asked once an hour per district), and a case file page names
 its place, building and staff (``case_context``, asked per page).  A registry that does not
 answer costs the names, not the digest or the page (the codes stay).
 """
@@ -10,14 +11,14 @@ import logging
 import time
 from typing import Any
 
-from gridgov_common.area import district_of
+from gridgov_common.area import community_of, district_of, town_of
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 3600.0
 RETRY_SECONDS = 60.0
-_cache: dict[str, tuple[float, dict[str, str]]] = {}
+_cache: dict[str, tuple[float, dict[str, dict[str, str]]]] = {}
 
 
 class RegistryNames:
@@ -38,23 +39,32 @@ class RegistryNames:
 
     def of(self, town_code: str) -> str | None:
         """The town's name, or None when the registry has none (or does not answer)."""
-        return self._district(district_of(town_code)).get(town_code)
+        return self._district(district_of(town_code)).get("towns", {}).get(town_code)
 
-    def _district(self, district: str) -> dict[str, str]:
+    def place(self, grid_code: str) -> dict[str, str | None]:
+        """The names of a grid and of its community and town (a department's to-do list
+        says where, in words); None where the registry has none or does not answer."""
+        known = self._district(district_of(grid_code))
+        return {"town": known.get("towns", {}).get(town_of(grid_code)),
+                "community": known.get("communities", {}).get(community_of(grid_code)),
+                "grid": known.get("grids", {}).get(grid_code)}
+
+    def _district(self, district: str) -> dict[str, dict[str, str]]:
         cached = _cache.get(district)
         if cached and time.monotonic() - cached[0] < TTL_SECONDS:
             return cached[1]
         try:
-            towns = dict(self.rpc.call("place_names", district)["towns"])
+            found = self.rpc.call("place_names", district, True, None)
+            names = {level: dict(found.get(level) or {})
+                     for level in ("towns", "communities", "grids")}
         except ServiceUnavailable:
-            log.warning("registry did not answer place_names(%s): digests show codes",
-                        district)
-            towns = cached[1] if cached else {}
+            log.warning("registry did not answer place_names(%s): codes are shown", district)
+            names = cached[1] if cached else {}
             # asked again in a minute, not at every digest of this tick
-            _cache[district] = (time.monotonic() - TTL_SECONDS + RETRY_SECONDS, towns)
-            return towns
-        _cache[district] = (time.monotonic(), towns)
-        return towns
+            _cache[district] = (time.monotonic() - TTL_SECONDS + RETRY_SECONDS, names)
+            return names
+        _cache[district] = (time.monotonic(), names)
+        return names
 
 
 class Registry(TimedRpcProxy):

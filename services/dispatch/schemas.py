@@ -232,6 +232,13 @@ class WorkbenchAssignmentSchema(Schema):
     overdue = fields.Boolean()
     replayed = fields.Boolean(metadata={
         "description": "after an action: the same client_ref was applied before"})
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, metadata={
+                                       "description": "zh-CN and en names from the catalogue"})
+    place = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                        allow_none=True, metadata={
+                            "description": "names of the town, community and grid (null "
+                                           "where the registry has none)"})
 
 
 # --- delay requests, configuration admin, case file export (P5.3.3, P5.3.2, P6.2, P5.3.4) --

@@ -327,7 +327,8 @@ class DispatchService(platform.PlatformService):
     def list_assignments(self, request):
         p = request.params
         return _plain(workbench.assignments_of(self.db, request.principal, state=p["state"],
-                                               overdue=p["overdue"]))
+                                               overdue=p["overdue"],
+                                               place=self.registry.place))
 
     @http("POST", "/assignments/<string:assignment_id>/reports",
           roles={Role.DEPARTMENT_OFFICER}, body=schemas.WorkbenchReportBodySchema,
@@ -336,7 +337,7 @@ class DispatchService(platform.PlatformService):
                   "workbench: the same rules and path as department.report on the bus")
     def report_on_assignment(self, request, assignment_id):
         return _plain(workbench.report(self.db, request.principal, assignment_id,
-                                       request.data))
+                                       request.data, place=self.registry.place))
 
     # -- delay requests --------------------------------------------------------------------
 

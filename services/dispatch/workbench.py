@@ -13,6 +13,7 @@ lost the answer) is applied once: it is claimed like a bus message.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,17 +27,19 @@ from gridgov_common.messaging import claim_message
 from gridgov_common.roles import Role
 from services.dispatch import reports
 from services.dispatch.domain import states
+from services.dispatch.master_data import subcategory_names
 from services.dispatch.models import assignments, cases
 
 CONSUMER = "dispatch.workbench"
 # request ids: one per (officer, client_ref), so a retry is recognised whoever's replica
 NAMESPACE = uuid.UUID("6f1c2e0a-5b7d-4c3e-9a1f-2d8e4b6c7a90")
 NO_GRACE = timedelta(0)  # a person acts in order: no ack can be overtaken on the way
+PlaceNames = Callable[[str], dict[str, str | None]]  # grid code → its names (place_names)
 OPEN = tuple(s.value for s in states.ACTIVE_ASSIGNMENT_STATES)
 
 
 def report(session, principal, assignment_id: str, body: dict[str, Any],
-           now: datetime | None = None) -> dict[str, Any]:
+           now: datetime | None = None, place: PlaceNames | None = None) -> dict[str, Any]:
     """Apply the officer's action to their department's assignment; the assignment as it
     now is, with ``replayed`` true when the same ``client_ref`` was applied before."""
     now = now or datetime.now(UTC)
@@ -44,7 +47,8 @@ def report(session, principal, assignment_id: str, body: dict[str, Any],
     assignment = _own_assignment(session, department, assignment_id)
     message_id = _request_id(principal.sub, body.get("client_ref"))
     if not claim_message(session, message_id, CONSUMER):
-        return {**assignment_view(session, department, assignment_id), "replayed": True}
+        return {**assignment_view(session, department, assignment_id, place=place),
+                "replayed": True}
     payload = _checked_payload(assignment, department, body, now)
     try:
         reports.apply(session, reports.Report(
@@ -52,12 +56,13 @@ def report(session, principal, assignment_id: str, body: dict[str, Any],
             photos=tuple(body.get("photos") or ()), reorder_grace=NO_GRACE), now)
     except reports.Refused as refused:
         raise Conflict(refused.message, code=refused.code, fields=refused.fields) from None
-    return {**assignment_view(session, department, assignment_id), "replayed": False}
+    return {**assignment_view(session, department, assignment_id, place=place),
+            "replayed": False}
 
 
 def assignments_of(session, principal, *, state: str | None = None,
-                   overdue: bool | None = None, now: datetime | None = None
-                   ) -> list[dict[str, Any]]:
+                   overdue: bool | None = None, now: datetime | None = None,
+                   place: PlaceNames | None = None) -> list[dict[str, Any]]:
     """The department's assignments with their case, overdue first, then by the deadline
     that comes next (sign-for before handling): the department's to-do list."""
     now = now or datetime.now(UTC)
@@ -68,17 +73,30 @@ def assignments_of(session, principal, *, state: str | None = None,
     rows = [_with_clock(dict(row), now) for row in session.execute(query).mappings()]
     if overdue is not None:
         rows = [row for row in rows if row["overdue"] == overdue]
+    rows = _named(session, rows, place)
     return sorted(rows, key=lambda r: (not r["overdue"], r["next_due_at"] is None,
                                        r["next_due_at"] or now))
 
 
 def assignment_view(session, department: str, assignment_id: str,
-                    now: datetime | None = None) -> dict[str, Any]:
+                    now: datetime | None = None, place: PlaceNames | None = None
+                    ) -> dict[str, Any]:
     row = session.execute(_assignment_query(department).where(
         assignments.c.assignment_id == assignment_id)).mappings().first()
     if row is None:
         raise NotFound(f"no assignment {assignment_id}", code="unknown_assignment")
-    return _with_clock(dict(row), now or datetime.now(UTC))
+    [named] = _named(session, [_with_clock(dict(row), now or datetime.now(UTC))], place)
+    return named
+
+
+def _named(session, rows: list[dict[str, Any]], place: PlaceNames | None
+           ) -> list[dict[str, Any]]:
+    """Each row with the names people read (issue 11): the subcategory in zh-CN and en
+    from the catalogue dispatch follows, the grid, community and town from the registry
+    (None where unknown or the registry does not answer: the page shows the code)."""
+    known = subcategory_names(session, [row["subcategory"] for row in rows])
+    return [{**row, "subcategory_name": known.get(row["subcategory"]),
+             "place": place(row["grid_code"]) if place else None} for row in rows]
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -12,8 +12,7 @@ scope), an inbox message stored at once (the inbox delivery is "sent" when it co
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,6 @@ from marshmallow import ValidationError
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common import department_register, storable
-from gridgov_common.auth import parse_scope
 from gridgov_common.bulk import insert_rows
 from gridgov_common.contract import (
     EVENTS_EXCHANGE,
@@ -34,8 +32,8 @@ from gridgov_common.contract import (
     schema_for,
 )
 from gridgov_common.outbox import add_to_outbox
-from gridgov_common.roles import Role, ScopeLevel
-from services.notify import templates
+from services.notify.domain import templates
+from services.notify.domain.requests import Plan, Request, plan, reached
 from services.notify.models import (
     SCHEMA,
     deliveries,
@@ -48,67 +46,6 @@ from services.notify.models import (
 PRODUCER = "notify"
 SENT_EVENT = "notify.sent"
 SENT_VERSION = latest_version(SENT_EVENT)
-ALERT_PRIORITY = 0  # major events first (P5.2.7), in the sender and in the inbox
-NORMAL_PRIORITY = 1
-
-
-class Refused(Exception):
-    """A request that can never be served (unknown template, role, subscriber…)."""
-
-    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.fields = dict(fields or {})
-
-
-@dataclass(frozen=True)
-class Request:
-    """A notification request, whatever message it came from."""
-
-    cause_id: str
-    case_id: str | None
-    kind: str
-    template: str
-    locale: str
-    recipients: list[dict[str, Any]]
-    params: dict[str, Any]
-    producer: str
-    priority: int = NORMAL_PRIORITY
-    extra: dict[str, Any] = field(default_factory=dict)
-    # The outside channels this request may use; None: every channel subscribed.  The
-    # inbox is always written (it is where a follow-up belongs, M17).
-    channels: frozenset[str] | None = None
-
-
-@dataclass(frozen=True)
-class People:
-    role: str
-    level: str
-    code: str
-
-    @property
-    def key(self) -> str:
-        return f"inbox:{self.role}@{self.level}:{self.code}"
-
-
-def people(recipient: Mapping[str, Any]) -> People:
-    """Check (role, scope) as a token's would be checked (P5.0 role ↔ scope level)."""
-    try:
-        role = Role(recipient["role"])
-        level, code = parse_scope(role, recipient["scope"])
-    except ValueError as exc:
-        raise Refused("bad_recipient", str(exc), {"recipient": dict(recipient)}) from None
-    return People(role.value, level.value, code)
-
-
-def covers(sub_level: str, sub_code: str, who: People) -> bool:
-    """A subscription's scope covers a recipient's as a token's scope covers a record."""
-    if ScopeLevel.DEPARTMENT in (sub_level, who.level):
-        return sub_level == who.level and sub_code == who.code
-    return who.code.startswith(sub_code)
-
-
 def accept(session, requests: list[Request], now: datetime | None = None) -> int:
     """Store ``requests`` (one consumer batch) in a few multi-row statements; the number
     of new deliveries (0 when every cause was seen before).  Everything is checked before
@@ -116,7 +53,7 @@ def accept(session, requests: list[Request], now: datetime | None = None) -> int
     then replays message by message, so only the refused one is dead-lettered."""
     now = now or datetime.now(UTC)
     requests = with_names(session, requests)
-    plans = [_plan(request) for request in requests]
+    plans = [plan(request) for request in requests]
     note_ids = _notifications(session, requests)
     reached = _reached(session, plans)
     new = _inbox(session, plans, note_ids, now)
@@ -143,24 +80,6 @@ def with_names(session, requests: list[Request]) -> list[Request]:
     return named
 
 
-@dataclass(frozen=True)
-class Plan:
-    request: Request
-    groups: list[People]
-    subscriber_ids: list[int]
-
-
-def _plan(request: Request) -> Plan:
-    try:
-        templates.check(request.template, request.params)
-    except templates.TemplateError as exc:
-        raise Refused(exc.code, exc.message, exc.fields) from None
-    groups = list({g.key: g for g in (people(r) for r in request.recipients
-                                      if "role" in r)}.values())
-    return Plan(request, groups, [r["subscriber"] for r in request.recipients
-                                  if "subscriber" in r])
-
-
 _NOTE_IDS = (sa.select(notifications.c.cause_id, notifications.c.notification_id)
              .where(notifications.c.cause_id == sa.func.any(
                  sa.bindparam("causes", type_=pg.ARRAY(sa.Text)))))
@@ -178,30 +97,15 @@ def _notifications(session, requests: list[Request]) -> dict[str, str]:
 
 
 def _reached(session, plans: list[Plan]) -> list[list[sa.Row]]:
-    """Per plan, the active subscriptions it reaches: by role and covering scope, or named
-    by id (an unknown or inactive id refuses the request)."""
+    """Per plan, the active subscriptions it reaches (``domain.requests.reached``), read
+    in one query for the whole batch."""
     roles = sorted({g.role for plan in plans for g in plan.groups})
     ids = sorted({i for plan in plans for i in plan.subscriber_ids})
     condition = sa.or_(subscriptions.c.role.in_(roles),
                        subscriptions.c.subscription_id.in_(ids))
     rows = list(session.execute(sa.select(subscriptions).where(subscriptions.c.active,
                                                                condition)))
-    by_id = {row.subscription_id: row for row in rows}
-    result = []
-    for plan in plans:
-        unknown = sorted(set(plan.subscriber_ids) - set(by_id))
-        if unknown:
-            raise Refused("unknown_subscriber", f"no active subscription {unknown}",
-                          {"subscriber": unknown})
-        found = {i: by_id[i] for i in plan.subscriber_ids}
-        found.update({row.subscription_id: row for row in rows if any(
-            g.role == row.role and covers(row.scope_level, row.scope_code, g)
-            for g in plan.groups)})
-        kind, channels = plan.request.kind, plan.request.channels
-        result.append([row for row in found.values()
-                       if (row.kinds is None or kind in row.kinds)
-                       and (channels is None or row.channel in channels)])
-    return result
+    return [reached(plan, rows) for plan in plans]
 
 
 def _insert_deliveries(session, values: list[dict[str, Any]],

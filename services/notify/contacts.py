@@ -20,7 +20,7 @@ from gridgov_common import scoping
 from gridgov_common.errors import NotFound, Unprocessable
 from gridgov_common.pii import PiiCipher, mask_phone
 from gridgov_common.roles import Role, ScopeLevel
-from services.notify import accepting
+from services.notify.domain.requests import Refused, people
 from services.notify.models import subscriptions
 
 FIELDS = {"email": "notify.email", "sms": "notify.phone", "webhook": "notify.webhook_url"}
@@ -69,8 +69,8 @@ def create(session, cipher: PiiCipher, body: dict[str, Any], principal) -> dict[
     """Store a subscription; a webhook without a secret gets a generated one, returned
     here only."""
     try:  # P5.0: the scope level must be the role's
-        who = accepting.people({"role": body["role"], "scope": body["scope"]})
-    except accepting.Refused as exc:
+        who = people({"role": body["role"], "scope": body["scope"]})
+    except Refused as exc:
         raise Unprocessable(exc.message, fields={"scope": [exc.message]}) from None
     if who.level != ScopeLevel.DEPARTMENT.value:
         scoping.require(principal, who.code, f"scope {body['scope']}")

@@ -36,7 +36,8 @@ from sqlalchemy.dialects import postgresql as pg
 from gridgov_common.contract import format_timestamp
 from gridgov_common.db import Database, fixed, transaction
 from gridgov_common.pii_provider import Pii
-from services.notify import accepting, channels, contacts, templates
+from services.notify import accepting, channels, contacts
+from services.notify.domain import templates
 from services.notify.models import deliveries, notifications, subscriptions
 
 log = logging.getLogger(__name__)

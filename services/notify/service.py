@@ -29,7 +29,9 @@ from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.web import http
-from services.notify import accepting, causes, contacts, models, reading, schemas
+from services.notify import accepting, contacts, models, reading, schemas
+from services.notify.domain import causes
+from services.notify.domain.requests import Refused
 from services.notify.sending import Sender
 
 REQUESTS = "notify.requests"
@@ -66,7 +68,7 @@ class NotifyService(platform.PlatformService):
             return  # redeliveries: stored already
         try:
             created = accepting.accept(self.db, todo)
-        except accepting.Refused as refused:
+        except Refused as refused:
             raise PermanentError(refused.code, refused.message, refused.fields) from None
         if created:  # the sender looks at once, not at its next poll
             sa.event.listen(self.db, "after_commit", lambda _s: self.sender.wake(), once=True)

@@ -50,6 +50,9 @@ def test_an_officer_signs_for_and_reports_beside_a_department_on_the_bus(
     assert first["case_id"] == case_id and first["state"] == "sent"
     assert first["next_due_at"] is not None and first["seconds_left"] > 0
     assert first["overdue"] is False and first["subcategory"] == "fire_hazard_corridor"
+    # no registry runs here and no catalogue was published: the codes stay, nothing fails
+    assert first["subcategory_name"] is None
+    assert first["place"] == {"town": None, "community": None, "grid": None}
 
     fire_id = str(fire_assignment["assignment_id"])
     signed = act(web_session, who["fire"], fire_id, kind="ack", client_ref="sign-1",

@@ -108,3 +108,15 @@ def test_the_department_names_come_from_the_register(closed_case, dispatch_http,
     text = visible_text(page(dispatch_http, worker_a, closed_case["case_id"]))
     for name in names.values():
         assert name in text
+
+
+def test_a_departments_to_do_list_names_what_and_where(closed_case, dispatch_http, token):
+    """Issue 14: the workbench a department without IT works from says 楼道堆物 at
+    枫桥街道 锦绣社区 锦绣一网格, from the catalogue dispatch follows and the registry."""
+    fire = token("department_officer", "department:fire", sub="fire-officer")
+    listed = dispatch_http.get("/assignments", headers=fire)
+    assert listed.status_code == 200, listed.text
+    [mine] = [a for a in listed.json() if a["case_id"] == closed_case["case_id"]]
+    assert mine["subcategory_name"]["zh-CN"] == "楼道堆物堵塞消防通道"
+    assert mine["subcategory_name"]["en"] == "Stairwell or fire exit blocked"
+    assert mine["place"] == {"town": "枫桥街道", "community": "锦绣社区", "grid": "锦绣一网格"}

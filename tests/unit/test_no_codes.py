@@ -22,7 +22,7 @@ from services.assessment import circular_doc, tabular
 from services.assessment.dashboard.page import labels_script
 from services.dispatch.domain.casefile_page import render_page
 from services.events.domain import status_notes
-from services.notify import causes, templates
+from services.notify.domain import causes, templates
 from services.registry import noticeboard
 from tests.unit.test_casefile_page import CASE, CONTEXT, entries
 from tests.unit.test_notify_templates import PRODUCED

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from services.notify import templates
 from services.notify.channels import sign, verify
+from services.notify.domain import templates
 
 ESCALATION = {"case_number": "GS20261128-000123", "kind": "ack_timeout", "card": "yellow",
               "level": 2, "reason": "消防部门超过1小时未签收", "department": "fire",

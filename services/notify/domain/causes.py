@@ -25,7 +25,7 @@ from typing import Any
 from gridgov_common.area import community_of, district_of, town_of
 from gridgov_common.contract import Envelope
 from gridgov_common.roles import Role
-from services.notify.accepting import ALERT_PRIORITY, Request
+from services.notify.domain.requests import ALERT_PRIORITY, Request
 
 FIRST_ALERT = "alert"  # CAP msgType of the first message of an event (then update, cancel)
 FOLLOW_UP_CHANNELS = frozenset({"webhook"})  # systems keep every update; people are not re-paged
