@@ -152,7 +152,8 @@ SERVICES: dict[str, ServiceBus] = {
         rpc_serves=True),
     "events": ServiceBus(
         consumes=(("events.intake", INTAKE_EXCHANGE, ("*.case.report",)),
-                  ("events.case_changes", EVENTS_EXCHANGE, ("dispatch.case.changed",)),
+                  ("events.case_changes", EVENTS_EXCHANGE, ("dispatch.case.changed",
+                                                             "dispatch.case.photos_attached")),
                   ("events.departments", EVENTS_EXCHANGE, ("registry.department.changed",))),
         publishes=((EVENTS_EXCHANGE, r"^events\."),
                    (ALERTS_EXCHANGE, r"^[0-9]{9}\.(?:minor|major|critical)\.[a-z0-9_]+$"),

@@ -70,6 +70,15 @@ ASSIGNMENT_ROLE: _Table = {
     AssignmentRole.ASSIST: ("协办", "Assisting"),
 }
 
+# P2.2/P5.3.3: a department's work order, as its workbench shows it
+ASSIGNMENT_STATE: _Table = {
+    "sent": ("待签收", "Awaiting sign-for"),
+    "acked": ("已签收，办理中", "Signed for, in hand"),
+    "reported": ("已反馈结果", "Result reported"),
+    "returned": ("已退回", "Returned"),
+    "withdrawn": ("已撤回", "Withdrawn"),
+}
+
 CARD: _Table = {  # P6.2 督办
     Card.ORDINARY: ("督办单", "Supervision notice"),
     Card.YELLOW: ("黄牌督办", "Yellow card"),
@@ -137,6 +146,7 @@ CHANNEL: _Table = {
 TABLES: Mapping[str, _Table] = {
     "work_category": WORK_CATEGORY, "info_class": INFO_CLASS, "severity": SEVERITY,
     "priority": PRIORITY, "source": SOURCE, "assignment_role": ASSIGNMENT_ROLE,
+    "assignment_state": ASSIGNMENT_STATE,
     "card": CARD, "role": ROLE, "handling_level": HANDLING_LEVEL, "case_state": CASE_STATE,
     "escalation_kind": ESCALATION_KIND, "notify_kind": NOTIFY_KIND, "channel": CHANNEL,
 }

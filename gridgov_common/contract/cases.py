@@ -257,6 +257,21 @@ class CaseChangedV2(CaseChangedV1):
     due_at = UtcTimestamp(required=True, allow_none=True)
 
 
+@message_type("dispatch.case.photos_attached", 1)
+class CasePhotosAttachedV1(Payload):
+    """A department attached photos to its report on the workbench (P5.3.3: the result goes
+    back with its evidence). The photos were uploaded to events first; events adds them to
+    the case's photos, so whoever may see the case sees them and they are kept as long as
+    the case's own (never purged as unattached)."""
+
+    case_id = fields.UUID(required=True)
+    case_number = case_number_field(required=True)
+    department = code_field(required=True)
+    photos = fields.List(fields.String(validate=validate.Regexp(SHA256_RE)), required=True,
+                         validate=validate.Length(1, 9))
+    at = UtcTimestamp(required=True)
+
+
 @message_type("dispatch.escalation", 1)
 class EscalationV1(Payload):
     """An ack timeout, an overdue case or an unroutable assignment, raised to the next

@@ -169,6 +169,15 @@ def case_changed(session, case: dict[str, Any], from_state: str | None, to_state
     }, PRODUCER, correlation_id=correlation_id)
 
 
+def photos_attached(session, case: dict[str, Any], department: str,
+                    photos: list[str], at: datetime) -> None:
+    """``dispatch.case.photos_attached`` v1: a department's workbench report came with
+    photos (P5.3.3), so events shows them with the case and keeps them as the case's own."""
+    add_event(session, "dispatch.case.photos_attached", {
+        "case_id": case["case_id"], "case_number": case["case_number"],
+        "department": department, "photos": photos, "at": at}, PRODUCER)
+
+
 def announced_at(previous: datetime | None, now: datetime) -> datetime:
     """``now``, or just after the case's previous change when the clock read ``now`` before
     waiting for the case's lock behind a later one."""

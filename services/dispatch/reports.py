@@ -284,6 +284,8 @@ def _finish(session, report: Report, assignment, case, target, action, at, now, 
         data["officer"] = report.officer  # who signed for the department on the workbench
     if report.photos:
         data["photos"] = list(report.photos)
+        case_store.photos_attached(session, case, assignment["department"],
+                                   list(report.photos), now)
     for key in ("department_ref", "note", "resolved"):
         if p.get(key) is not None:
             data[key] = p[key]

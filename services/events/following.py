@@ -58,7 +58,9 @@ from services.events.models import cases
 QUEUE = "events.case_changes"
 CONSUMER = QUEUE
 MESSAGE_TYPE = "dispatch.case.changed"
-ROUTING_KEYS = [MESSAGE_TYPE]
+PHOTOS_ATTACHED = "dispatch.case.photos_attached"
+MESSAGE_TYPES = [MESSAGE_TYPE, PHOTOS_ATTACHED]
+ROUTING_KEYS = MESSAGE_TYPES
 SENDER = "dispatch"  # the only producer of case changes
 MAX_REDELIVERIES = DEFAULT_MAX_REDELIVERIES
 
@@ -72,6 +74,37 @@ ENTRY_STATE = "filed"
 class CaseNotFiledYet(Exception):
     """Transient on purpose (not a PermanentError): the message is retried, then
     dead-lettered after the delivery limit (see the module docstring)."""
+
+
+def apply(session: Session, envelope: Envelope) -> str:
+    """Apply one message of the queue: a change of state or photos a department attached."""
+    if envelope.type == PHOTOS_ATTACHED:
+        return attach_photos(session, envelope)
+    return apply_change(session, envelope)
+
+
+def attach_photos(session: Session, envelope: Envelope) -> str:
+    """Add the photos of a department's workbench report to the case's photos (P5.3.3):
+    they are then read under the case's own rules (a sensitive case's only by those who
+    may see it, P5.2.5) and kept as long as the case, not purged as unattached. A photo
+    already there is not added twice, so a redelivery changes nothing."""
+    attached = envelope.payload
+    if envelope.producer != SENDER:
+        raise PermanentError("unexpected_producer", f"case photos come from {SENDER}",
+                             {"producer": [envelope.producer]})
+    case = _locked_case(session, str(attached["case_id"]))
+    if case is None:
+        raise CaseNotFiledYet(f"case {attached['case_id']} ({attached['case_number']}) is "
+                              "not filed here (yet)")
+    if case["case_number"] != attached["case_number"]:
+        raise PermanentError("case_mismatch", "case_id and case_number name different cases",
+                             {"case_number": [attached["case_number"]]})
+    new = [p for p in dict.fromkeys(attached["photos"]) if p not in case["photos"]]
+    if not new:
+        return "stale"
+    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
+                    .values(photos=[*case["photos"], *new]))  # the row is locked
+    return "applied"
 
 
 def apply_change(session: Session, envelope: Envelope) -> str:

@@ -2,8 +2,9 @@
 stored once by SHA-256, referenced by hash from cases (P6.2: collect once, share many times).
 
 Only JPEG/PNG/WebP whose bytes say so are stored (see ``domain.media``).  Staff read a photo
-through a case they may see; the public reads one only when a public case shows it
-(P5.4.4: nothing of a private case leaks).
+through a case they may see (a department's officer: a case its department handles, whose
+result photos arrive by ``dispatch.case.photos_attached``); the public reads one only when
+a public case shows it (P5.4.4: nothing of a private case leaks).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gridgov_common.auth import Principal
 from gridgov_common.errors import BadRequest, NotFound, UnsupportedMediaType
+from gridgov_common.roles import ScopeLevel
 from services.events import catalogue_store
 from services.events.domain import media
 from services.events.models import cases, photos
@@ -60,13 +62,23 @@ def for_staff(session: Session, principal: Principal, digest: str) -> tuple[byte
                                .where(photos.c.sha256 == digest)).scalar()
     if uploader is None:
         raise NotFound("no such photo")
-    if uploader != principal.sub:
-        hidden = staff_conditions(principal, catalogue_store.current(session))  # P5.2.5
-        grids = session.execute(sa.select(cases.c.grid_code).where(
-            cases.c.photos.contains([digest]), *hidden)).scalars().all()
-        if not any(principal.covers(grid) for grid in grids):
-            raise NotFound("no such photo")  # not 403: do not confirm that it exists
+    if uploader != principal.sub and not _shown_to(session, principal, digest):
+        raise NotFound("no such photo")  # not 403: do not confirm that it exists
     return _load(session, digest)
+
+
+def _shown_to(session: Session, principal: Principal, digest: str) -> bool:
+    """Whether a case ``principal`` may see shows the photo: grid staff by the case's grid
+    (a sensitive case's only if they may see those, P5.2.5), a department's officer by
+    its department being responsible for the case (P2.2; as events knows from dispatch)."""
+    showing = cases.c.photos.contains([digest])
+    if principal.scope_level == ScopeLevel.DEPARTMENT:
+        return session.execute(sa.select(sa.literal(1)).where(
+            showing, cases.c.departments.contains([principal.scope_code])).limit(1)
+        ).first() is not None
+    hidden = staff_conditions(principal, catalogue_store.current(session))  # P5.2.5
+    grids = session.execute(sa.select(cases.c.grid_code).where(showing, *hidden)).scalars()
+    return any(principal.covers(grid) for grid in grids)
 
 
 def for_public(session: Session, digest: str) -> tuple[bytes, str]:

@@ -44,6 +44,9 @@ from services.events.metrics import CASES_REPORTED
 # Who files cases: the five grid roles (P5.0) and the district admin.  Department officers
 # report over the bus; the ops viewer only reads.
 REPORTERS = GRID_ROLES | {Role.DISTRICT_ADMIN}
+# a department's officer uploads the photos of its result on the workbench (P5.3.3); they
+# reach the case through dispatch.case.photos_attached (following.attach_photos)
+UPLOADERS = REPORTERS | {Role.DEPARTMENT_OFFICER}
 VIEWERS = GRID_ROLES | {Role.DISTRICT_ADMIN, Role.OPS_VIEWER}
 # CAP's restricted audience for major-event alerts (P5.2.7, P2.2)
 ALERT_READERS = {Role.TOWN_GRID_CHIEF, Role.DISTRICT_ADMIN, Role.OPS_VIEWER,
@@ -157,14 +160,14 @@ class EventsService(platform.PlatformService):
 
     # -- photos ---------------------------------------------------------------------------
 
-    @http("POST", "/photos", roles=REPORTERS, max_body=media.MAX_PHOTO_BYTES, rate_limit="intake",
+    @http("POST", "/photos", roles=UPLOADERS, max_body=media.MAX_PHOTO_BYTES, rate_limit="intake",
           response=schemas.PhotoSchema, status=201, tags=("photos",),
           summary="Upload a photo (raw JPEG/PNG/WebP body, ≤ 5 MiB); returns its sha256",
           description="Reference the hash in POST /cases. The same bytes are stored once.")
     def upload_photo(self, request):
         return photos.store(self.db, request.raw_body, request.mimetype, request.principal.sub)
 
-    @http("GET", "/photos/<string:sha256>", roles=VIEWERS, produces="image/*",
+    @http("GET", "/photos/<string:sha256>", roles=UPLOADERS | VIEWERS, produces="image/*",
           tags=("photos",), summary="A photo of a case you may see")
     def get_photo(self, request, sha256):
         data, content_type = photos.for_staff(self.db, request.principal, sha256)
@@ -254,12 +257,12 @@ class EventsService(platform.PlatformService):
 
     @consume_contract_batch(following.QUEUE, EVENTS_EXCHANGE, following.ROUTING_KEYS,
                             max_redeliveries=following.MAX_REDELIVERIES,
-                            message_types=[following.MESSAGE_TYPE])
+                            message_types=following.MESSAGE_TYPES)
     def follow_case_changes(self, envelopes):
         """In batches: two or more changes per case, each too small to pay for a worker
         and a transaction of its own (gridgov_common.batching)."""
         for envelope in claim_messages(self.db, envelopes, following.CONSUMER):
-            following.apply_change(self.db, envelope)  # the others were applied already
+            following.apply(self.db, envelope)  # the others were applied already
 
     @consume_contract(department_names.QUEUE, EVENTS_EXCHANGE, [department_names.MESSAGE_TYPE],
                       message_types=[department_names.MESSAGE_TYPE])

@@ -10,13 +10,13 @@ from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind, 
 from gridgov_common.contract.notify import Channel, NotifyKind
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import Role
-from services.dispatch.domain.states import CaseState, HandlingLevel
+from services.dispatch.domain.states import AssignmentState, CaseState, HandlingLevel
 
 ENUMS = {"work_category": WorkCategory, "info_class": InfoClass, "severity": Severity,
          "priority": Priority, "source": Source, "assignment_role": AssignmentRole,
          "card": Card, "role": Role, "escalation_kind": EscalationKind,
          "notify_kind": NotifyKind, "channel": Channel, "case_state": CaseState,
-         "handling_level": HandlingLevel}
+         "handling_level": HandlingLevel, "assignment_state": AssignmentState}
 
 
 @pytest.mark.parametrize("table", sorted(ENUMS))
