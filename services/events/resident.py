@@ -52,7 +52,8 @@ NOTICE = {"zh-CN": "已受理。请记下案件编号，凭编号查询办理进
 def categories(session: Session, lang: str = DEFAULT) -> list[dict[str, Any]]:
     """The public subcategories, in words (the catalogue's names and descriptions)."""
     return [{"code": sub.code, "name": sub.name_en if lang == "en" else sub.name_zh,
-             "work_category": sub.work_category.value, "description": sub.description}
+             "work_category": sub.work_category.value, "description": sub.description,
+             "attributes": [attr.as_open311() for attr in sub.attributes]}
             for sub in catalogue_store.current(session).public]
 
 
@@ -114,7 +115,7 @@ def file_report(session: Session, settings: Settings, registry: RegistryClient,
     report = georeport.public_report(
         sub, data["description"].strip() or data["description"], location["lon"],
         location["lat"], reporter_sub=REPORTER, reporter_role=REPORTER,
-        source_system=SOURCE_SYSTEM, photos=data["photos"])
+        source_system=SOURCE_SYSTEM, photos=data["photos"], attributes=data["attributes"])
     case, _created = georeport.file_public(session, settings, registry, report, current, sub)
     masked = None
     if data.get("phone"):

@@ -81,6 +81,7 @@ _REPORT = """<form id="report-form" novalidate>
     <label for="category" data-i18n="category"></label>
     <select id="category" name="category" required></select>
   </div>
+  <div id="attributes"></div>
   <fieldset class="field" id="place">
     <legend data-i18n="place"></legend>
     <p id="map-help" class="help" data-i18n="map_help"></p>

@@ -337,6 +337,10 @@ class ResidentReportSchema(Schema):
     description = fields.String(required=True, validate=validate.Length(1, DESCRIPTION_MAX))
     photos = fields.List(fields.String(validate=validate.Regexp(SHA256_RE)), load_default=list,
                          validate=validate.Length(max=RESIDENT_PHOTOS_MAX))
+    attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 48)),
+                             load_default=dict, metadata={
+                                 "description": "the category's attributes, by code "
+                                 "(GET /public/categories)"})
     phone = fields.String(load_default=None, allow_none=True, validate=PHONE_TEXT,
                           metadata={"description": "optional call-back phone; kept "
                                     "encrypted by the registry, never by events"})
@@ -366,6 +370,9 @@ class PublicCategorySchema(Schema):
     name = fields.String()
     work_category = fields.String()
     description = fields.String()
+    attributes = fields.List(fields.Dict(), metadata={
+        "description": "as Open311's service definition: code, datatype, required, "
+        "description, values [{key, name}]"})
 
 
 class GridOutlineSchema(Schema):

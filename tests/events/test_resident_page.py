@@ -148,12 +148,19 @@ def test_bad_input_is_a_structured_422_and_spends_nothing(web_session, events):
         ({"phone": "12"}, "phone"),
         ({"phone": "12345678901"}, "phone"),  # looks like one; the registry refuses it
         ({"photos": ["a" * 64]}, "photos"),
+        ({"category": "public_facility_damage"}, "attributes"),  # its required attribute
     ]
     for overrides, field in cases:
         found = report(web_session, solution, expect=422, **overrides)
         assert field in found["error"]["fields"], (overrides, found)
-    # none of them spent the challenge: the good report still goes through with it
-    assert report(web_session, solution)["case_number"]
+    # none of them spent the challenge: the good report still goes through with it, and
+    # a category's attributes come as Open311's service definition has them
+    facility = next(c for c in web_session.get("/public/categories").json()
+                    if c["code"] == "public_facility_damage")
+    attribute = facility["attributes"][0]
+    assert attribute["required"] and attribute["values"]
+    assert report(web_session, solution, category="public_facility_damage", attributes={
+        attribute["code"]: attribute["values"][0]["key"]})["case_number"]
     missing = web_session.post("/public/reports", json={"category": "x"})
     assert missing.status_code == 422
     assert {"solution", "location", "description"} <= set(missing.json()["error"]["fields"])

@@ -292,6 +292,9 @@
   function reportPage() {
     api("GET", "/public/categories?lang=" + encodeURIComponent(lang)).then(function (items) {
       var select = $("category");
+      select.addEventListener("change", function () {
+        showAttributes(items.filter(function (c) { return c.code === select.value; })[0]);
+      });
       var first = document.createElement("option");
       first.value = ""; first.textContent = T.choose;
       select.appendChild(first);
@@ -320,6 +323,53 @@
     });
   }
 
+  /* a category's attributes (Open311 service definition): a list is a select, else text */
+  function showAttributes(category) {
+    var box = $("attributes");
+    box.textContent = "";
+    ((category && category.attributes) || []).forEach(function (attr) {
+      var div = document.createElement("div"), label = document.createElement("label");
+      var id = "attr-" + attr.code, input;
+      div.className = "field";
+      label.setAttribute("for", id);
+      label.textContent = attr.description || attr.code;
+      if (attr.values && attr.values.length) {
+        input = document.createElement("select");
+        var blank = document.createElement("option");
+        blank.value = ""; blank.textContent = T.choose;
+        input.appendChild(blank);
+        attr.values.forEach(function (v) {
+          var option = document.createElement("option");
+          option.value = v.key; option.textContent = v.name;
+          input.appendChild(option);
+        });
+        if (attr.datatype === "multivaluelist") { input.multiple = true; }
+      } else {
+        input = document.createElement("input");
+      }
+      input.id = id;
+      input.setAttribute("data-attribute", attr.code);
+      input.setAttribute("data-datatype", attr.datatype);
+      if (attr.required) { input.required = true; }
+      div.appendChild(label); div.appendChild(input); box.appendChild(div);
+    });
+  }
+
+  function attributeValues() {
+    var values = {};
+    Array.prototype.forEach.call(document.querySelectorAll("[data-attribute]"), function (el) {
+      var code = el.getAttribute("data-attribute"), type = el.getAttribute("data-datatype");
+      if (type === "multivaluelist") {
+        var chosen = Array.prototype.filter.call(el.options, function (o) {
+          return o.selected && o.value; }).map(function (o) { return o.value; });
+        if (chosen.length) { values[code] = chosen; }
+      } else if (el.value) {
+        values[code] = type === "number" ? Number(el.value) : el.value;
+      }
+    });
+    return values;
+  }
+
   function submit() {
     showError("");
     var category = $("category").value, description = $("description").value.trim();
@@ -344,7 +394,8 @@
           var report = {solution: {challenge: challenge.challenge,
                                    signature: challenge.signature, counter: counter},
                         category: category, location: {lon: lon, lat: lat},
-                        description: description, photos: hashes};
+                        description: description, photos: hashes,
+                        attributes: attributeValues()};
           if (phone) { report.phone = phone; }
           return api("POST", "/public/reports", report);
         });
