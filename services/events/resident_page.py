@@ -56,6 +56,7 @@ def render(lang: str, kind: str, settings: Settings) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/report/static/resident.css">
 </head>
 <body data-page="{kind}" data-lang="{html.escape(lang)}"

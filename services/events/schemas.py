@@ -297,6 +297,11 @@ class PublicLangQuerySchema(Schema):
     lang = fields.String(load_default="zh-CN", validate=validate.OneOf(["zh-CN", "en"]))
 
 
+class PublicPageQuerySchema(PublicLangQuerySchema):
+    case = fields.String(load_default=None, validate=validate.Length(max=32),
+                         metadata={"description": "the status page: the case to show"})
+
+
 class ChallengeSchema(Schema):
     challenge = fields.String(metadata={"description": "<nonce>.<expires>.<bits>"})
     signature = fields.String()

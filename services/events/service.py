@@ -343,14 +343,14 @@ class EventsService(platform.PlatformService):
 
     # -- the residents' report page (public, no account; docs/RESIDENT-REPORTS.md) ------
 
-    @http("GET", "/report", public=True, query=schemas.PublicLangQuerySchema,
+    @http("GET", "/report", public=True, query=schemas.PublicPageQuerySchema,
           produces=resident_page.HTML, tags=("resident",),
           summary="The residents' report page (zh-CN first, en; no CDN, no account)")
     def resident_report_page(self, request):
         return 200, resident_page.headers(self.settings), resident_page.render(
             request.params["lang"], "report", self.settings)
 
-    @http("GET", "/report/status", public=True, query=schemas.PublicLangQuerySchema,
+    @http("GET", "/report/status", public=True, query=schemas.PublicPageQuerySchema,
           produces=resident_page.HTML, tags=("resident",),
           summary="The status page: a case followed by its number")
     def resident_status_page(self, request):

@@ -167,7 +167,8 @@ def test_bad_input_is_a_structured_422_and_spends_nothing(web_session, events):
 
 
 def test_the_pages_are_served_with_a_strict_policy(web_session, events):
-    for path in ("/report", "/report/status", "/report?lang=en"):
+    for path in ("/report", "/report/status", "/report?lang=en",
+                 "/report/status?lang=en&case=GS20261207-000001"):
         response = web_session.get(path)
         found = assert_html_security_headers(response)
         assert found["img-src"] == "img-src 'self' data: blob:"  # no tiles by default
