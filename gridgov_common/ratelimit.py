@@ -43,6 +43,8 @@ DEFAULTS: dict[str, tuple[float, int]] = {
     # per login (services/registry/signin.py); lock-out after failures is in the database
     "signin": (0.5, 20),
     "signin_login": (0.2, 10),
+    # the residents' report page (issue 12): per client address, on top of its proof of work
+    "public": (0.5, 20),
 }
 MAX_KEYS = 10_000  # above this, full buckets are forgotten (a full bucket = no state)
 

@@ -21,6 +21,10 @@ HTML_ROUTES = {
     "assessment GET /appraisals/{report_id}.html":
         "tests/assessment/test_appraisal_readable.py::"
         "test_the_printable_page_names_people_places_and_grades_in_chinese",
+    "events GET /report":
+        "tests/events/test_resident_page.py::test_the_pages_are_served_with_a_strict_policy",
+    "events GET /report/status":
+        "tests/events/test_resident_page.py::test_the_pages_are_served_with_a_strict_policy",
     "assessment GET /dashboard":
         "tests/assessment_dashboard/test_routes.py::test_page_is_public_offline_html_with_a_strict_policy",
 }

@@ -206,10 +206,12 @@ def test_the_dashboard_reaches_every_service_through_the_proxy_paths():
 
 def test_intake_is_rate_limited_by_the_proxy():
     zones = re.findall(r"limit_req_zone \$(\w+) zone=(\w+):", NGINX)
-    assert zones == [("intake_client", "intake"), ("intake_client", "open311")]
+    assert zones == [("intake_client", "intake"), ("intake_client", "open311"),
+                     ("intake_client", "public")]
     assert re.search(r"map \$request_method \$intake_client \{\s*POST\s+\$binary_remote_addr;",
                      NGINX)
-    for prefix, zone in (("/api/events/", "intake"), ("/api/events/open311/", "open311")):
+    for prefix, zone in (("/api/events/", "intake"), ("/api/events/open311/", "open311"),
+                         ("/public/", "public")):  # the residents' page (issue 12)
         block = re.search(r"location " + re.escape(prefix) + r" \{([^}]*)\}", NGINX).group(1)
         assert f"limit_req zone={zone} " in block, prefix
     assert "limit_req_status 429;" in NGINX
@@ -355,3 +357,10 @@ def test_dispatch_takes_reports_only_from_the_departments_own_user():
     # host and vhost only: no administrator's (or anyone's) credentials in its URL
     assert env["DEPARTMENT_AMQP_URL"] == "amqp://rabbitmq:5672/"
     assert "GRIDGOV_AMQP_URI" not in env and "GRIDGOV_AMQP_PASSWORD" not in env
+
+
+def test_the_residents_page_goes_to_events():
+    """Issue 12: /report and /public/* are served by events, at the proxy's root."""
+    for prefix in ("location = /report ", "location /report/ ", "location /public/ "):
+        block = re.search(re.escape(prefix) + r"\{([^}]*)\}", NGINX).group(1)
+        assert "proxy_pass http://events;" in block, prefix

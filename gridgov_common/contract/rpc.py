@@ -109,6 +109,17 @@ class CaseContext(Tolerant):
     staff = fields.Dict(keys=fields.String(), values=fields.Nested(StaffMember), required=True)
 
 
+class GridOutline(Tolerant):
+    grid_code = fields.String(required=True, validate=CODE)
+    name = fields.String(required=True)
+    geometry = fields.Nested(Geometry, required=True)
+
+
+class KeptPhone(Tolerant):
+    case_number = fields.String(required=True)
+    phone_masked = fields.String(required=True)
+
+
 class Department(Tolerant):
     code = fields.String(required=True)
     name_zh = fields.String(required=True)
@@ -258,6 +269,12 @@ METHODS: dict[str, RpcMethod] = {m.key: m for m in (
         "subjects": fields.List(fields.String(), allow_none=True),
         "on": fields.Date(allow_none=True)}, 1, CaseContext,
        summary="place names, grid outline, address and staff names for a case file page"),
+    _m("registry", "grid_outlines", {}, 0, GridOutline, many=True,
+       summary="simplified outlines of the grids valid today (residents' report page)"),
+    _m("registry", "keep_callback_phone",
+       {"case_number": _str(), "phone": _str(validate=validate.Length(5, 30)),
+        "grid_code": _str(validate=CODE)}, 3, KeptPhone,
+       summary="keep a resident's call-back phone for a case, encrypted (P5.4.4)"),
     _m("registry", "list_departments", {}, 0, Department, many=True,
        summary="the department register"),
     _m("registry", "place_names",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,9 @@ DEFAULT_DUPLICATE_DISTANCE_M = 100.0
 DEFAULT_DUPLICATE_WINDOW_HOURS = 72.0
 DEFAULT_RPC_TIMEOUT = 5.0
 MIN_API_KEY_LENGTH = 16
+DEFAULT_CHALLENGE_BITS = 16  # about 65,000 hashes: a second or two in a phone's browser
+DEFAULT_CHALLENGE_TTL = 600
+TILE_URL = re.compile(r"^https?://[^\s\"'<>]+$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,12 @@ class Settings:
     open311_contact: str
     registry_timeout: float
     photo_retention_hours: float = 48.0  # an upload no case shows is deleted after this
+    # the residents' report page (issue 12, docs/RESIDENT-REPORTS.md)
+    challenge_secret: bytes = b""  # HMAC key of its proof-of-work challenges
+    challenge_bits: int = DEFAULT_CHALLENGE_BITS
+    challenge_ttl_seconds: int = DEFAULT_CHALLENGE_TTL
+    tile_url: str = ""  # a raster base map's tile-URL template; empty: outlines only
+    tile_attribution: str = ""
 
     def open311_client(self, api_key: str | None) -> str | None:
         """A stable pseudonym of the Open311 client holding ``api_key`` (never the key
@@ -48,6 +58,22 @@ class Settings:
             if hmac.compare_digest(given, key.encode()):
                 return "open311:" + hashlib.sha256(given).hexdigest()[:12]
         return None
+
+
+def challenge_secret(config: dict[str, Any]) -> bytes:
+    """The proof-of-work HMAC key, derived from the service's signing secret (one secret
+    less to distribute; rotating JWT_SECRET only voids challenges issued minutes ago)."""
+    secret = str(config.get("JWT_SECRET") or "").encode()
+    return hmac.new(secret, b"gridgov events resident challenge v1", hashlib.sha256).digest()
+
+
+def tile_settings(config: dict[str, Any]) -> tuple[str, str]:
+    """RESIDENT_TILE_URL (``https://…/{z}/{x}/{y}.png``, empty: no base map) and its
+    attribution; a template that is not one stops the service at start."""
+    url = str(config.get("RESIDENT_TILE_URL") or "").strip()
+    if url and (not TILE_URL.match(url) or not all(k in url for k in ("{z}", "{x}", "{y}"))):
+        raise RuntimeError("RESIDENT_TILE_URL: an http(s) template with {z}, {x} and {y}")
+    return url, str(config.get("RESIDENT_TILE_ATTRIBUTION") or "").strip()
 
 
 def settings_from_config(config: dict[str, Any]) -> Settings:
@@ -72,7 +98,20 @@ def settings_from_config(config: dict[str, Any]) -> Settings:
         open311_contact=str(config.get("OPEN311_CONTACT") or ""),
         registry_timeout=positive_number(config, "REGISTRY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT),
         photo_retention_hours=positive_number(config, "PHOTO_RETENTION_HOURS", 48.0),
+        challenge_secret=challenge_secret(config),
+        challenge_bits=_bits(config),
+        challenge_ttl_seconds=int(positive_number(config, "RESIDENT_CHALLENGE_TTL_SECONDS",
+                                                  DEFAULT_CHALLENGE_TTL)),
+        tile_url=tile_settings(config)[0],
+        tile_attribution=tile_settings(config)[1],
     )
+
+
+def _bits(config: dict[str, Any]) -> int:
+    bits = positive_number(config, "RESIDENT_CHALLENGE_BITS", DEFAULT_CHALLENGE_BITS)
+    if bits != int(bits) or not 1 <= bits <= 32:
+        raise RuntimeError("RESIDENT_CHALLENGE_BITS: a whole number from 1 to 32")
+    return int(bits)
 
 
 class EventsSettings(DependencyProvider):
@@ -125,6 +164,15 @@ class RegistryClient:
         """The grid of each given resident that exists (unknown ids are left out)."""
         return {int(row["resident_id"]): str(row["grid_code"])
                 for row in self._call("resident_grids", list(resident_ids))}
+
+    def grid_outlines(self) -> list[dict[str, Any]]:
+        """Simplified outlines of the grids valid today (the residents' page map)."""
+        return self._call("grid_outlines")
+
+    def keep_callback_phone(self, case_number: str, phone: str, grid_code: str
+                            ) -> dict[str, Any]:
+        """Hand a resident's call-back phone to the registry, which keeps it encrypted."""
+        return self._call("keep_callback_phone", case_number, phone, grid_code)
 
     def _call(self, method: str, *args):
         return self.rpc.call(method, *args)

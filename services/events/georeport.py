@@ -153,7 +153,7 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
                 raise BadRequest("status is open and/or closed")
             conditions.append(cases_table.c.status.in_(statuses))
     rows = session.execute(
-        _with_original().where(*conditions)
+        with_original().where(*conditions)
         .order_by(cases_table.c.reported_at.desc(), cases_table.c.case_number.desc())
         .limit(doc.MAX_REQUESTS)).all()
     agencies = department_names.name_map(session, lang)
@@ -164,7 +164,7 @@ def list_requests(session: Session, fmt: str, args, media_base: str,
 def get_request(session: Session, fmt: str, request_id: str, media_base: str,
                 lang: str = DEFAULT) -> Response:
     current = catalogue_store.current(session)
-    row = session.execute(_with_original().where(
+    row = session.execute(with_original().where(
         cases_table.c.case_number == request_id,
         *public_conditions(current))).first()
     if row is None:
@@ -177,7 +177,7 @@ def get_request(session: Session, fmt: str, request_id: str, media_base: str,
 _original = cases_table.alias("original")
 
 
-def _with_original() -> sa.Select:
+def with_original() -> sa.Select:
     """Public cases with the number of the case each duplicates: a confirmed duplicate's
     note names the request it was merged into (P5.3.1)."""
     number = (sa.select(_original.c.case_number)
@@ -299,9 +299,32 @@ def report_from_form(form: dict[str, list[str]], settings: Settings, current: Ca
             attributes[match.group(1)] = values if match.group(2) else values[0]
     media_url = _media_url(form)
     lon, lat, address = _place(form, registry)
-    report = cases.Report(
-        source=Source.OPEN311.value, source_system=Source.OPEN311.value, reporter_sub=client,
-        reporter_role=REPORTER_ROLE, work_category=sub.work_category.value,
-        subcategory=sub.code, description=description, lon=lon, lat=lat,
-        attributes=attributes, media_url=media_url, address=address)
+    report = public_report(sub, description, lon, lat, reporter_sub=client,
+                           attributes=attributes, media_url=media_url, address=address)
     return report, sub
+
+
+def public_report(sub: catalogue.Subcategory, description: str, lon: float, lat: float, *,
+                  reporter_sub: str, source_system: str = Source.OPEN311.value,
+                  reporter_role: str = REPORTER_ROLE, attributes: dict[str, Any] | None = None,
+                  media_url: str | None = None, address: str | None = None,
+                  photos: list[str] | None = None) -> cases.Report:
+    """A public report (a public subcategory, a point) as intake files it: Open311 clients
+    and the residents' own page (resident.py, issue 12) both come through here and
+    :func:`file_public`, so the public has one intake path."""
+    return cases.Report(
+        source=Source.OPEN311.value, source_system=source_system, reporter_sub=reporter_sub,
+        reporter_role=reporter_role, work_category=sub.work_category.value,
+        subcategory=sub.code, description=description, lon=lon, lat=lat,
+        attributes=attributes or {}, media_url=media_url, address=address,
+        photos=list(photos or []))
+
+
+def file_public(session: Session, settings: Settings, registry: RegistryClient,
+                report: cases.Report, current: Catalogue, sub: catalogue.Subcategory,
+                ) -> tuple[dict[str, Any], bool]:
+    """File a public report: the catalogue's checks and defaults, the grid from the point,
+    the case (not committed: the caller commits)."""
+    cases.complete(report, current)
+    placement = cases.place(registry, report)
+    return cases.file_case(session, settings, report, placement, sub)

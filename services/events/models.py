@@ -144,3 +144,13 @@ catalogue_versions = sa.Table(
 # The department register as the registry announces it (registry.department.changed), for
 # the names people read (Open311 agency_responsible): gridgov_common.department_register.
 departments = departments_table(metadata)
+
+# Issue 12: proof-of-work challenges of the residents' report page (domain/challenge.py)
+# already spent: a solution counts once. Kept until it expires, then purged
+# (CHALLENGE_PURGE_SECONDS); an expired one is refused by its signed expiry anyway.
+spent_challenges = sa.Table(
+    "spent_challenges", metadata,
+    sa.Column("nonce", sa.String(32), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("spent_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)

@@ -285,3 +285,102 @@ class CatalogueVersionSchema(Schema):
     created_at = fields.DateTime()
     note = fields.String()
     subcategories = fields.Integer(metadata={"description": "how many, retired included"})
+
+
+# -- the residents' report page (issue 12, docs/RESIDENT-REPORTS.md) ---------------------
+
+RESIDENT_PHOTOS_MAX = 3
+PHONE_TEXT = validate.Regexp(r"^[0-9+\-\s().（）]{5,30}$", error="Not a phone number.")
+
+
+class PublicLangQuerySchema(Schema):
+    lang = fields.String(load_default="zh-CN", validate=validate.OneOf(["zh-CN", "en"]))
+
+
+class PublicPageQuerySchema(PublicLangQuerySchema):
+    case = fields.String(load_default=None, validate=validate.Length(max=32),
+                         metadata={"description": "the status page: the case to show"})
+
+
+class ChallengeSchema(Schema):
+    challenge = fields.String(metadata={"description": "<nonce>.<expires>.<bits>"})
+    signature = fields.String()
+    bits = fields.Integer(metadata={"description": "leading zero bits sha256 must have"})
+    expires = fields.Integer(metadata={"description": "Unix seconds"})
+    algorithm = fields.String()
+
+
+class ChallengeSolutionSchema(Schema):
+    challenge = fields.String(required=True, validate=validate.Length(1, 64))
+    signature = fields.String(required=True, validate=validate.Length(64, 64))
+    counter = fields.Integer(required=True, strict=True, validate=validate.Range(0, 2**53 - 1),
+                             metadata={"description": "sha256('<challenge>:<counter>') "
+                                       "starts with bits zero bits"})
+
+
+class SolutionField(fields.Field):
+    """A :class:`ChallengeSolutionSchema` object (a plain Field, as :class:`Location`)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("metadata", {}).update(
+            type="object", description="the solved proof-of-work challenge: "
+            "{challenge, signature, counter}")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Give an object with challenge, signature and counter.")
+        return ChallengeSolutionSchema().load(value)
+
+
+class ResidentReportSchema(Schema):
+    solution = SolutionField(required=True)
+    category = fields.String(required=True, validate=validate.Length(1, 48),
+                             metadata={"description": "a public subcategory code "
+                                       "(GET /public/categories)"})
+    location = Location(required=True)
+    description = fields.String(required=True, validate=validate.Length(1, DESCRIPTION_MAX))
+    photos = fields.List(fields.String(validate=validate.Regexp(SHA256_RE)), load_default=list,
+                         validate=validate.Length(max=RESIDENT_PHOTOS_MAX))
+    attributes = fields.Dict(keys=fields.String(validate=validate.Length(1, 48)),
+                             load_default=dict, metadata={
+                                 "description": "the category's attributes, by code "
+                                 "(GET /public/categories)"})
+    phone = fields.String(load_default=None, allow_none=True, validate=PHONE_TEXT,
+                          metadata={"description": "optional call-back phone; kept "
+                                    "encrypted by the registry, never by events"})
+
+
+class ReceiptSchema(Schema):
+    case_number = fields.String()
+    received_at = fields.String()
+    status_url = fields.String()
+    callback_phone = fields.String(allow_none=True, metadata={"description": "masked"})
+    notice = fields.String()
+
+
+class PublicStatusSchema(Schema):
+    case_number = fields.String()
+    category = fields.String()
+    status = fields.String()
+    status_note = fields.String(allow_none=True)
+    agency = fields.String(allow_none=True)
+    received_at = fields.String()
+    updated_at = fields.String()
+    expected_at = fields.String(allow_none=True)
+
+
+class PublicCategorySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    work_category = fields.String()
+    description = fields.String()
+    attributes = fields.List(fields.Dict(), metadata={
+        "description": "as Open311's service definition: code, datatype, required, "
+        "description, values [{key, name}]"})
+
+
+class GridOutlineSchema(Schema):
+    grid_code = fields.String()
+    name = fields.String()
+    geometry = fields.Dict()

@@ -35,6 +35,8 @@ from services.events import (
     georeport,
     intake,
     photos,
+    resident,
+    resident_page,
     schemas,
 )
 from services.events.dependencies import EventsSettings, Registry
@@ -253,6 +255,12 @@ class EventsService(platform.PlatformService):
         while photos.purge_unattached(self.db, retention, datetime.now(UTC)):
             self.db.commit()  # in slices: a backlog never holds one long transaction
 
+    @config_timer("CHALLENGE_PURGE_SECONDS", 3600)
+    def purge_spent_challenges(self):
+        """Spent proof-of-work challenges past their expiry are forgotten (issue 12)."""
+        while resident.purge_spent(self.db, datetime.now(UTC)):
+            self.db.commit()
+
     # -- following the case as dispatch moves it (gridgov.events) ------------------------
 
     @consume_contract_batch(following.QUEUE, EVENTS_EXCHANGE, following.ROUTING_KEYS,
@@ -298,9 +306,8 @@ class EventsService(platform.PlatformService):
             current = catalogue_store.current(self.db)
             report, sub = georeport.report_from_form(form, self.settings, current,
                                                      self.registry)
-            cases.complete(report, current)
-            placement = cases.place(self.registry, report)
-            case, created = cases.file_case(self.db, self.settings, report, placement, sub)
+            case, created = georeport.file_public(self.db, self.settings, self.registry,
+                                                  report, current, sub)
             self._committed(case, created)
             return georeport.respond(fmt, georeport.doc.created(
                 case["case_number"], georeport.NOTICE), georeport.doc.requests_xml,
@@ -336,3 +343,78 @@ class EventsService(platform.PlatformService):
     @staticmethod
     def _media_base(request) -> str:
         return request.url_root.rstrip("/") + OPEN311 + "/media/"
+
+    # -- the residents' report page (public, no account; docs/RESIDENT-REPORTS.md) ------
+
+    @http("GET", "/report", public=True, query=schemas.PublicPageQuerySchema,
+          produces=resident_page.HTML, tags=("resident",),
+          summary="The residents' report page (zh-CN first, en; no CDN, no account)")
+    def resident_report_page(self, request):
+        return 200, resident_page.headers(self.settings), resident_page.render(
+            request.params["lang"], "report", self.settings)
+
+    @http("GET", "/report/status", public=True, query=schemas.PublicPageQuerySchema,
+          produces=resident_page.HTML, tags=("resident",),
+          summary="The status page: a case followed by its number")
+    def resident_status_page(self, request):
+        return 200, resident_page.headers(self.settings), resident_page.render(
+            request.params["lang"], "status", self.settings)
+
+    @http("GET", "/report/static/<string:name>", public=True, produces="text/javascript",
+          tags=("resident",), summary="The page's script and style (served here, no CDN)")
+    def resident_static(self, request, name):
+        body, content_type = resident_page.static_file(name)
+        return Response(body, content_type=content_type,
+                        headers={"Cache-Control": "no-cache",
+                                 "X-Content-Type-Options": "nosniff"})
+
+    @http("GET", "/public/categories", public=True, query=schemas.PublicLangQuerySchema,
+          response=schemas.PublicCategorySchema, many=True, tags=("resident",),
+          summary="What a resident may report: the public subcategories, in words")
+    def public_categories(self, request):
+        return resident.categories(self.db, request.params["lang"])
+
+    @http("GET", "/public/grids", public=True, response=schemas.GridOutlineSchema, many=True,
+          tags=("resident",), summary="Grid outlines for the map (simplified, WGS84)")
+    def public_grids(self, request):
+        return 200, {"Cache-Control": "public, max-age=300"}, resident.grids(self.registry)
+
+    @http("POST", "/public/challenge", public=True, rate_limit="public",
+          response=schemas.ChallengeSchema, status=201, tags=("resident",),
+          summary="A proof-of-work challenge for one report",
+          description="Find a counter so that sha256('<challenge>:<counter>') starts with "
+          "`bits` zero bits; send it with the report before `expires`. Each is spent once.")
+    def public_challenge(self, request):
+        return 201, resident.new_challenge(self.settings)
+
+    @http("POST", "/public/photos", public=True, rate_limit="public",
+          max_body=media.MAX_PHOTO_BYTES, response=schemas.PhotoSchema, status=201,
+          tags=("resident",), summary="A resident's photo (raw JPEG/PNG/WebP, ≤ 5 MiB)",
+          description="Reference its sha256 in POST /public/reports; deleted after "
+          "PHOTO_RETENTION_HOURS if no case shows it.")
+    def public_photo(self, request):
+        found = photos.store(self.db, request.raw_body, request.mimetype,
+                             resident.PHOTO_UPLOADER)
+        return 201, found
+
+    @http("POST", "/public/reports", public=True, rate_limit="public",
+          body=schemas.ResidentReportSchema, response=schemas.ReceiptSchema, status=201,
+          tags=("resident",), summary="A resident's report: the case number as a receipt",
+          description="Goes through the Open311 intake path. 422 for a wrong or expired "
+          "challenge, a category that is not public, a point outside every grid or a phone "
+          "that is none; 409 challenge_spent for a replayed solution. The phone is kept "
+          "encrypted by the registry, never by events.")
+    def public_report(self, request):
+        lang = negotiate(request.headers.get("Accept-Language"))
+        case, receipt = resident.file_report(self.db, self.settings, self.registry,
+                                             request.data, lang)
+        self._committed(case, True)
+        return 201, receipt
+
+    @http("GET", "/public/reports/<string:case_number>", public=True,
+          query=schemas.PublicLangQuerySchema, response=schemas.PublicStatusSchema,
+          tags=("resident",), summary="A public case's status by its number",
+          description="The stage in words, the department by name, dates: no description, "
+          "place, photo or person (P5.4.4).")
+    def public_report_status(self, request, case_number):
+        return resident.status(self.db, case_number, request.params["lang"])

@@ -32,8 +32,9 @@ from gridgov_common import pii, rekey
 from gridgov_common.db import make_engine, transaction
 from gridgov_common.migrate import DEFAULT_URL
 from services.registry import accounts, demo, importer, people
+from services.registry import callback_phones as callback_phone_store
 from services.registry.models import accounts as reg_accounts
-from services.registry.models import grids, residents, staff
+from services.registry.models import callback_phones, grids, residents, staff
 
 # P5.4.4: every encrypted column of the registry (the blind indexes are not: see
 # deploy/README.md "Rotating keys" on PII_INDEX_KEY)
@@ -41,7 +42,9 @@ PASSWORD_ENV = "GRIDGOV_NEW_PASSWORD"
 PII_TARGETS = [rekey.Target(residents, "id", (
     rekey.Encrypted("id_number_enc", people.ID_FIELD),
     rekey.Encrypted("phone_enc", people.PHONE_FIELD),
-    rekey.Encrypted("special_groups_enc", people.GROUPS_FIELD)))]
+    rekey.Encrypted("special_groups_enc", people.GROUPS_FIELD))),
+    rekey.Target(callback_phones, "case_number", (
+        rekey.Encrypted("phone_enc", callback_phone_store.FIELD),))]
 
 
 def progress_bar(label: str):

@@ -349,3 +349,16 @@ staff_adjustment_steps = sa.Table(
     sa.Column("detail", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
+
+# Issue 12: the call-back phone a resident may leave on the public report page (events'
+# /report). Events never keeps it (it holds no PII keys); it hands it here at once. Stored
+# like every phone (P5.4.4): AES-256-GCM ciphertext, a masked display; the case's grid
+# decides who may unmask it (services/registry/callback_phones.py).
+callback_phones = sa.Table(
+    "callback_phones", metadata,
+    sa.Column("case_number", sa.String(32), primary_key=True),
+    sa.Column("grid_code", sa.String(15), nullable=False, index=True),
+    sa.Column("phone_enc", sa.LargeBinary, nullable=False),
+    sa.Column("phone_masked", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)

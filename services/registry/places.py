@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 from sqlalchemy.orm import Session
 
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
@@ -281,6 +281,35 @@ def grid_features(session: Session, grid_codes: list[str]) -> list[dict[str, Any
         "grid_code": r.grid_code, "community_code": r.community_code,
         "valid_from": r.valid_from.isoformat(),
         "valid_to": r.valid_to.isoformat() if r.valid_to else None}} for r in rows]
+
+
+OUTLINE_TOLERANCE = 0.00005  # degrees, about 5 m: enough for a pin map, far fewer vertices
+OUTLINE_DIGITS = 6  # about 0.1 m
+
+
+def _rounded(coordinates: Any) -> Any:
+    if isinstance(coordinates, (list, tuple)) and coordinates and \
+            isinstance(coordinates[0], (int, float)):
+        return [round(float(c), OUTLINE_DIGITS) for c in coordinates[:2]]
+    return [_rounded(c) for c in coordinates]
+
+
+def grid_outlines(session: Session) -> list[dict[str, Any]]:
+    """Every grid valid today as ``{grid_code, name, geometry}``, the geometry simplified
+    (topology kept) and rounded, lon/lat WGS84/CGCS2000: what the residents' report page
+    draws (issue 12). Grid names and outlines are public (the notice board posts them,
+    P5.4.2); no staff, no phone, no household."""
+    rows = session.execute(
+        sa.select(grids.c.grid_code, grids.c.name, grids.c.geometry)
+        .where(active_on(date.today())).order_by(grids.c.grid_code)).all()
+    out = []
+    for row in rows:
+        simple = shape(row.geometry).simplify(OUTLINE_TOLERANCE, preserve_topology=True)
+        found = mapping(simple)
+        out.append({"grid_code": row.grid_code, "name": row.name,
+                    "geometry": {"type": found["type"],
+                                 "coordinates": _rounded(found["coordinates"])}})
+    return out
 
 
 def coverage_gaps(session: Session, community_code: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract import WorkCategory
+from gridgov_common.contract.cases import CASE_NUMBER_RE
 from gridgov_common.contract.messages import P42_UNITS
 from gridgov_common.roles import Role
 
@@ -311,6 +312,28 @@ class PlaceNamesSchema(Schema):
                                                       validate.Regexp(r"^\d*$")])
     grids = fields.Boolean(load_default=False)
     on = fields.Date(load_default=None, allow_none=True)  # names as on that day
+
+
+class CallbackPhoneSchema(Schema):
+    """The ``keep_callback_phone`` RPC's arguments (issue 12)."""
+
+    case_number = fields.String(required=True, validate=validate.Regexp(CASE_NUMBER_RE))
+    phone = fields.String(required=True, validate=validate.Length(min=5, max=30))
+    grid_code = fields.String(required=True, validate=validate.Regexp(code_pattern(Level.GRID)))
+
+
+class PhoneUnmaskQuerySchema(Schema):
+    unmask = fields.String(load_default="", validate=validate.OneOf(["", "phone"]),
+                           metadata={"description": "phone: show it unmasked (audited)"})
+    reason = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class CallbackPhoneViewSchema(Schema):
+    case_number = fields.String()
+    grid_code = fields.String()
+    phone = fields.String(metadata={"description": "masked unless unmask=phone"})
+    masked = fields.Boolean()
+    created_at = fields.DateTime()
 
 
 class GridCodesSchema(Schema):

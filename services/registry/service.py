@@ -27,6 +27,7 @@ from services.registry import (
     adjustment_schemas,
     adjustments,
     audit,
+    callback_phones,
     case_context,
     departments,
     divisions,
@@ -316,6 +317,17 @@ class RegistryService(platform.PlatformService):
     def one_query(self, request):
         return search.one_query(self.db, self.pii, request.principal, request.data)
 
+    @http("GET", "/callback-phones/<string:case_number>", roles=privacy.VIEW_RESIDENTS,
+          query=schemas.PhoneUnmaskQuerySchema, response=schemas.CallbackPhoneViewSchema,
+          tags=("residents",),
+          summary="The call-back phone a resident left with a public report (issue 12)",
+          description="Masked; unmask=phone with a reason for the roles that may unmask "
+          "residents' contact data, in the case's grid (audited, refusals too; P5.4.4).")
+    def get_callback_phone(self, request, case_number):
+        params = request.params
+        return callback_phones.read(self.db, self.pii, request.principal, case_number,
+                                    params["unmask"] == "phone", params["reason"])
+
     @http("GET", "/audit", roles=ADMIN, query=schemas.AuditQuerySchema, tags=("audit",),
           summary="The sensitive-data audit log (its own reads are audited)")
     def read_audit(self, request):
@@ -536,6 +548,22 @@ class RegistryService(platform.PlatformService):
         assessment's patrol checks when ``registry.grid.changed`` arrives."""
         data = schemas.GridCodesSchema().load({"grid_codes": grid_codes})
         return places.grid_features(self.db, data["grid_codes"])
+
+    @rpc
+    def grid_outlines(self) -> list:
+        """Simplified outlines of the grids valid today, for the residents' report page
+        (events' /public/grids, issue 12); no personal data."""
+        return places.grid_outlines(self.db)
+
+    @rpc
+    def keep_callback_phone(self, case_number: str, phone: str, grid_code: str) -> dict:
+        """Keep the call-back phone a resident left with a public report, encrypted (events
+        holds no personal-data keys and keeps none of it; P5.4.4). Replaces an earlier one
+        of the same case. ``{case_number, phone_masked}``; 422 for a phone that is none."""
+        data = schemas.CallbackPhoneSchema().load(
+            {"case_number": case_number, "phone": phone, "grid_code": grid_code})
+        return callback_phones.keep(self.db, self.pii, data["case_number"], data["phone"],
+                                    data["grid_code"])
 
     @rpc
     def find_address(self, text: str) -> list:

@@ -107,7 +107,12 @@ PUBLIC = {"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json",
           "GET /dashboard/static/{name}",
           # issue 12: sign-in by password or refresh cookie, no token to walk with
           "POST /auth/sign-in", "POST /auth/password", "POST /auth/refresh",
-          "POST /auth/sign-out"}
+          "POST /auth/sign-out",
+          # issue 12: the residents' report page, public by design (no account; grid
+          # outlines and names are posted on notice boards anyway, P5.4.2)
+          "GET /report", "GET /report/status", "GET /report/static/{name}",
+          "GET /public/categories", "GET /public/grids", "POST /public/challenge",
+          "POST /public/photos", "POST /public/reports", "GET /public/reports/{case_number}"}
 # POSTs that read (their answers are checked for 320505's data), and writes whose body
 # names nothing of 320505: a 110105 worker starting its own patrol or a 110105 meeting
 NOT_UNDER_B = {"POST /search", "POST /lookup/points", "POST /patrols", "POST /meetings"}

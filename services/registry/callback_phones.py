@@ -1,0 +1,64 @@
+"""Call-back phones residents leave on the public report page (issue 12; docs/RESIDENT-REPORTS.md).
+
+Events takes the report but holds no personal-data keys (docs/SECURITY.md), so it hands the
+phone here at once (RPC ``keep_callback_phone``) and keeps none of it. Stored like every
+phone (P5.4.4): AES-256-GCM under the registry's keys with the field name bound, shown
+masked; unmasked only for the staff who may unmask residents' contact data
+(``privacy.UNMASK_CONTACT``) within the case's grid, with a reason; every unmasked read and
+every refused attempt is written to the audit log in the same transaction, as for residents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.orm import Session
+
+from gridgov_common import pii
+from gridgov_common.auth import Principal
+from gridgov_common.errors import Forbidden, NotFound
+from services.registry import audit, people, privacy
+from services.registry.models import callback_phones
+
+FIELD = "callback_phone"  # bound as associated data: a blob of another field never decrypts
+SUBJECT = "callback_phone"
+
+
+def keep(session: Session, cipher: pii.PiiCipher, case_number: str, phone: str,
+         grid_code: str) -> dict[str, Any]:
+    """Store (or replace) the case's call-back phone, encrypted; the masked form back."""
+    normal = people.normalise_contact_phone(phone)  # 422 invalid_phone
+    masked = pii.mask_phone(normal)
+    values = {"case_number": case_number, "grid_code": grid_code,
+              "phone_enc": cipher.encrypt(normal, FIELD), "phone_masked": masked}
+    session.execute(pg.insert(callback_phones).values(**values).on_conflict_do_update(
+        index_elements=[callback_phones.c.case_number],
+        set_={k: v for k, v in values.items() if k != "case_number"}))
+    return {"case_number": case_number, "phone_masked": masked}
+
+
+def read(session: Session, cipher: pii.PiiCipher, principal: Principal, case_number: str,
+         unmask: bool, reason: str | None) -> dict[str, Any]:
+    """The case's call-back phone, masked; unmasked with a reason for the contact roles in
+    the case's grid (audited; a refusal is audited too)."""
+    principal.require_role(*privacy.VIEW_RESIDENTS)
+    row = session.execute(sa.select(callback_phones).where(
+        callback_phones.c.case_number == case_number)).first()
+    if row is None:
+        raise NotFound(f"no call-back phone for case {case_number}")
+    fields = {"phone"} if unmask else set()
+    try:
+        privacy.check_unmask(principal, fields, reason)
+        principal.require_covers(row.grid_code, f"case {case_number}")
+    except Forbidden as exc:  # P5.4.4: a refused unmask is recorded too
+        audit.record_refusal(session, principal, "unmask" if unmask else "read", SUBJECT,
+                             case_number, fields, reason, exc)
+        raise
+    view = {"case_number": row.case_number, "grid_code": row.grid_code,
+            "phone": row.phone_masked, "masked": True, "created_at": row.created_at}
+    if unmask:
+        view.update(phone=cipher.decrypt(row.phone_enc, FIELD), masked=False)
+        audit.record(session, principal, "unmask", SUBJECT, case_number, fields, reason or "")
+    return view
