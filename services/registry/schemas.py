@@ -451,6 +451,13 @@ class SignInSchema(Schema):
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
 
 
+class SignInCodeSchema(Schema):
+    """The ticket a staff manager's sign-in answered and the SMS code (issue 12)."""
+
+    ticket = fields.String(required=True, validate=validate.Length(20, 100), load_only=True)
+    code = fields.String(required=True, validate=validate.Length(1, 12), load_only=True)
+
+
 class PasswordChangeSchema(Schema):
     """The current (or temporary) password and the new one."""
 
@@ -469,6 +476,17 @@ class SignedInSchema(Schema):
     scope = fields.String()
     scope_name = fields.String(allow_none=True)
     auth = fields.String(metadata={"description": "cookie (browser) or bearer (machine)"})
+
+
+class SignInResultSchema(SignedInSchema):
+    """Who is signed in, or (a staff manager, AUTH_SECOND_FACTOR on) that an SMS code was
+    sent: then only these four fields, and no cookies."""
+
+    second_factor = fields.String(metadata={"description": "sms: complete with POST "
+                                                           "/auth/sign-in/code"})
+    ticket = fields.String(metadata={"description": "goes with the code; kept by the page"})
+    phone = fields.String(metadata={"description": "where the code went, masked"})
+    expires_in = fields.Integer(metadata={"description": "seconds the code is valid"})
 
 
 class PasswordResetSchema(Schema):
