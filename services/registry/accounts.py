@@ -475,6 +475,42 @@ def complete_sign_in(session: Session, secret: str, ticket: str, code: str, ip: 
     return _open_session(session, secret, row, ip, settings, "password and SMS code")
 
 
+# -- single sign-on (services/registry/oidc.py) -------------------------------------------
+
+def oidc_sign_in(session: Session, secret: str, subject: str, ip: str | None,
+                 settings: Settings) -> Grant:
+    """The identity platform signed in the person whose mapped claim is ``subject``: a
+    session for the active staff record with that subject (role and scope from it, as at
+    a password sign-in); no such person, dismissed, rejected or locked out → the same 401
+    ``sign_in_failed`` as a password sign-in, audited."""
+    now = clock()
+    failed = Unauthorized(SIGN_IN_FAILED, code="sign_in_failed")
+    row = session.execute(
+        sa.select(staff.c.id.label("staff_id"), staff.c.subject, staff.c.role,
+                  staff.c.scope_code, staff.c.name, accounts.c.locked_until)
+        .select_from(staff.outerjoin(accounts, accounts.c.staff_id == staff.c.id))
+        .where(staff.c.subject == subject, staff.c.active.is_(True),
+               staff.c.lifecycle_state.not_in(ENDED_STATES))).first()
+    if row is None:
+        _refuse(session, failed, lambda: _audit(
+            session, "sign_in_failed", actor_sub=subject, actor_role=ANONYMOUS_ROLE,
+            actor_scope=NO_SCOPE, subject=subject, ip=ip,
+            detail="single sign-on: no active staff member has this subject"))
+    if row.locked_until is not None and row.locked_until > now:
+        _refuse(session, failed, lambda: _audit_staff(
+            session, "sign_in_refused_locked", row, ip,
+            f"single sign-on; locked until {row.locked_until.isoformat()}"))
+    return _open_session(session, secret, row, ip, settings, "single sign-on (OIDC)")
+
+
+def refuse_oidc(session: Session, reason: str, ip: str | None) -> NoReturn:
+    """The platform's answer signed no one in (state, error, code, ID token): audited
+    (``oidc_failed``, the reason), answered as any failed sign-in."""
+    _refuse(session, Unauthorized(SIGN_IN_FAILED, code="sign_in_failed"), lambda: _audit(
+        session, "oidc_failed", actor_sub="-", actor_role=ANONYMOUS_ROLE,
+        actor_scope=NO_SCOPE, subject="-", ip=ip, detail=reason))
+
+
 def set_sign_in_phone(session: Session, cipher: PiiCipher, subject: str, phone: str | None,
                       operator: str) -> int:
     """The operators' CLI: the mobile number the sign-in codes of ``subject`` go to (None

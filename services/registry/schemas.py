@@ -6,7 +6,7 @@ an error, not silently ignored data.
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract import WorkCategory
@@ -476,6 +476,19 @@ class SignedInSchema(Schema):
     scope = fields.String()
     scope_name = fields.String(allow_none=True)
     auth = fields.String(metadata={"description": "cookie (browser) or bearer (machine)"})
+
+
+class OidcCallbackSchema(Schema):
+    """The identity platform's authorization response (RFC 6749 §4.1.2, RFC 9207 iss)."""
+
+    class Meta:
+        unknown = EXCLUDE  # e.g. session_state: not ours to judge
+
+    code = fields.String(validate=validate.Length(1, 2048))
+    state = fields.String(validate=validate.Length(1, 512))
+    iss = fields.String(validate=validate.Length(1, 512))
+    error = fields.String(validate=validate.Length(1, 200))
+    error_description = fields.String(validate=validate.Length(0, 1000))
 
 
 class SignInResultSchema(SignedInSchema):

@@ -43,6 +43,7 @@ from services.registry import (
 )
 from services.registry.dependencies import GridLocator
 from services.registry.notify_client import Notify
+from services.registry.oidc import STATE_COOKIE, Oidc, OidcFailed, signed_in_page
 from services.registry.signin import SignIn, require_csrf_with_session
 
 ADMIN = {Role.DISTRICT_ADMIN}
@@ -71,6 +72,7 @@ class RegistryService(platform.PlatformService):
     audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
     signin = SignIn()  # AUTH_* settings (checked at start) and the per-login throttle
     notify = Notify()  # the SMS codes of administrators' sign-in (issue 12)
+    oidc = Oidc()  # single sign-on with the unified identity platform (OIDC_*; issue 12)
 
     # -- places ---------------------------------------------------------------------------
 
@@ -360,6 +362,34 @@ class RegistryService(platform.PlatformService):
                                           self.signin.settings)
         return self.signin.grant_response(grant, self._who(request, grant.principal,
                                                            "cookie"))
+
+    @http("GET", "/auth/oidc/start", public=True, tags=("auth",), rate_limit="signin",
+          status=302, produces="text/html",
+          summary="Single sign-on: to the unified identity platform (统一身份认证; OIDC "
+                  "authorization code with PKCE); 404 oidc_off when not configured")
+    def oidc_start(self, request):
+        try:
+            return self.oidc.begin()
+        except OidcFailed as failed:
+            accounts.refuse_oidc(self.db, f"start: {failed}", self.signin.client_ip(request))
+
+    @http("GET", "/auth/oidc/callback", public=True, query=schemas.OidcCallbackSchema,
+          tags=("auth",), rate_limit="signin", produces="text/html",
+          summary="Single sign-on: the platform's answer; the ID token verified, the person "
+                  "mapped to the staff record, the same cookies as a password sign-in")
+    def oidc_callback(self, request):
+        ip = self.signin.client_ip(request)
+        try:
+            subject = self.oidc.finish(request.params, request.cookies.get(STATE_COOKIE))
+        except OidcFailed as failed:
+            accounts.refuse_oidc(self.db, str(failed), ip)
+        grant = accounts.oidc_sign_in(self.db, self.signin.secret, subject, ip,
+                                      self.signin.settings)
+        response = self.signin.set_grant_cookies(
+            signed_in_page(self.oidc.settings.after_sign_in), grant)
+        response.delete_cookie(STATE_COOKIE, path=self.oidc.cookie_path,
+                               secure=self.oidc.cookie_secure, httponly=True, samesite="Lax")
+        return response
 
     @http("POST", "/auth/refresh", public=True, response=schemas.SignedInSchema,
           tags=("auth",), summary="A new access cookie for the refresh session (CSRF "
