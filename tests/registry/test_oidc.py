@@ -23,6 +23,7 @@ from gridgov_common.web import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from services.registry.oidc import STATE_COOKIE
 from services.registry.service import RegistryService
 from tests.amqp import wait_until
+from tests.html_headers import assert_html_security_headers
 from tests.registry.conftest import ADMIN_SCOPE, COMMUNITY
 from tests.registry.test_accounts import audit_rows
 
@@ -129,7 +130,7 @@ def test_a_person_signs_in_through_the_identity_platform(staff, web_session, db_
     assert answer.status_code == 200, answer.text
     assert "/auth/oidc/callback" in answer.url and "code=" in answer.url
     assert "已通过统一身份认证登录" in answer.text and 'url=/dashboard' in answer.text
-    assert answer.headers["Cache-Control"] == "no-store"
+    assert_html_security_headers(answer)
     cookies = {line.split("=", 1)[0]: line
                for line in answer.raw.headers.getlist("Set-Cookie")}
     assert {ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE} <= set(cookies)
