@@ -29,7 +29,7 @@ SUB ?= ops-1
 export GRIDGOV_SERVICES := $(SERVICES)
 
 .PHONY: help up down restart status logs test test-unit bench soak faults lint migrate demo demo-history demo-case token \
-        venv env servers clean distclean simulate deps-up deps-test mutation
+        venv env servers clean distclean simulate deps-up deps-test mutation oidc-provider
 
 help: ## show this help
 	@echo "gridgov: make <target> [VAR=value]"
@@ -64,7 +64,7 @@ status: ## which services run (pid files under var/run)
 logs: ## follow all service logs (tail -F); SVC=registry for one
 	@scripts/logs.sh $(SVC)
 
-test: deps-test venv env servers ## whole test suite on the real servers (services not started); PYTEST_ARGS=
+test: deps-test venv env servers oidc-provider ## whole test suite on the real servers (services not started); PYTEST_ARGS=
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## the pure unit tests (tests/unit: no servers, seconds); PYTEST_ARGS=
@@ -122,6 +122,13 @@ deps-up: ## check (and as root install) the Debian packages make up needs
 
 deps-test: ## check (and as root install) the Debian packages the tests need
 	@scripts/system_deps.sh test
+
+oidc-provider: ## npm ci in tests/oidc: the real OIDC provider tests/registry/test_oidc.py runs (skipped if unchanged)
+	@if [ ! -d tests/oidc/node_modules/oidc-provider ] || \
+	    [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; then \
+	  echo "==> npm ci in tests/oidc" >&2; \
+	  cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "==> tests/oidc/node_modules up to date" >&2; fi
 
 venv: ## create .venv and install requirements-dev.txt + the project (skipped if unchanged)
 	@if [ ! -x $(VPY) ] || ! $(VPY) -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then \

@@ -149,7 +149,7 @@ SERVICES: dict[str, ServiceBus] = {
                   ("registry.staff_flagged", EVENTS_EXCHANGE, ("assessment.staff.flagged",))),
         publishes=((EVENTS_EXCHANGE, r"^registry\."),
                    (DISPATCH_EXCHANGE, _REJECTIONS)),  # a refused push, told to its sender
-        rpc_serves=True),
+        rpc_serves=True, rpc_calls=("notify",)),  # administrators' sign-in codes by SMS
     "events": ServiceBus(
         consumes=(("events.intake", INTAKE_EXCHANGE, ("*.case.report",)),
                   ("events.case_changes", EVENTS_EXCHANGE, ("dispatch.case.changed",
@@ -186,7 +186,8 @@ SERVICES: dict[str, ServiceBus] = {
                   ("notify.circulars", EVENTS_EXCHANGE, ("assessment.circular.published",)),
                   ("notify.departments", EVENTS_EXCHANGE, ("registry.department.changed",)),
                   ("notify.requests", EVENTS_EXCHANGE, ("notify.request",))),
-        publishes=((EVENTS_EXCHANGE, r"^notify\."),)),
+        publishes=((EVENTS_EXCHANGE, r"^notify\."),),
+        rpc_serves=True),  # send_sign_in_code, for the registry (issue 12)
 }
 
 

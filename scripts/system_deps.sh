@@ -27,9 +27,12 @@ TEST_PACKAGES=(
     chromium          # headless browser: tests/assessment_dashboard
     prometheus        # promtool: tests/test_promtool.py
     nginx-light       # nginx -t and the proxy's log format: tests/test_deploy_compose.py
+    nodejs            # the OIDC provider of tests/registry/test_oidc.py (tests/oidc, npm ci)
 )
 # Commands the tests call that Debian's archive does not carry: checked, never installed.
 declare -A TEST_COMMANDS=(
+    [npm]="npm ci in tests/oidc (make oidc-provider); Debian: apt-get install npm \
+(NodeSource's nodejs carries it)"
     [kubectl]="kubectl kustomize: tests/test_deploy_k8s.py; install it from the Kubernetes \
 package repository (https://pkgs.k8s.io) or as a static binary on PATH"
 )

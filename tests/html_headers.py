@@ -14,6 +14,8 @@ import re
 HTML_ROUTES = {
     "registry GET /grids/{grid_code}/notice-board":
         "tests/registry/test_staff.py::test_notice_board_and_party_branch",
+    "registry GET /auth/oidc/callback":
+        "tests/registry/test_oidc.py::test_a_person_signs_in_through_the_identity_platform",
     "dispatch GET /cases/{case_id}/file.html":
         "tests/dispatch/test_case_file_export.py::test_printable_case_file_lists_every_action_escaped",
     "assessment GET /circulars/{circular_id}.html":

@@ -48,7 +48,9 @@ KEYS = ("registry.grid.changed", "events.case.reported", "dispatch.case.changed"
 # produces, gridgov_common.outbox.add_event checks the prefix).
 ALLOWED_PUBLISH = {
     "registry": {(EVENTS_EXCHANGE, "registry.grid.changed"), (DISPATCH_EXCHANGE, "fire.rejections"),
-                 (DEAD_LETTER_EXCHANGE, "registry.intake.dlq"), (RPC, UUID_KEY)},
+                 (DEAD_LETTER_EXCHANGE, "registry.intake.dlq"), (RPC, UUID_KEY),
+                 # calls notify (sign-in codes): any notify.<method> on nameko-rpc
+                 (RPC, "notify.request"), (RPC, "notify.sent")},
     "events": {(EVENTS_EXCHANGE, "events.case.reported"), (ALERTS_EXCHANGE, "320505001.major.fire"),
                (DISPATCH_EXCHANGE, "fire.rejections"), (DEAD_LETTER_EXCHANGE, "events.intake.dlq"),
                (RPC, "registry.lookup_point")},
@@ -60,7 +62,8 @@ ALLOWED_PUBLISH = {
     "assessment": {(EVENTS_EXCHANGE, "assessment.circular.published"),
                    (DEAD_LETTER_EXCHANGE, "assessment.registry_grids.dlq"),
                    (RPC, "registry.lookup_point"), (RPC, "dispatch.statistics")},
-    "notify": {(EVENTS_EXCHANGE, "notify.sent"), (DEAD_LETTER_EXCHANGE, "notify.requests.dlq")},
+    "notify": {(EVENTS_EXCHANGE, "notify.sent"), (DEAD_LETTER_EXCHANGE, "notify.requests.dlq"),
+               (RPC, UUID_KEY)},  # replies to the registry's send_sign_in_code
 }
 
 

@@ -213,6 +213,17 @@ class HandlingFigures(Tolerant):
     overdue = fields.List(fields.Dict(), required=True)
 
 
+# -- notify ---------------------------------------------------------------------------------
+
+class CodeSent(Tolerant):
+    sent = fields.Boolean(required=True)  # the SMS gateway accepted the message
+    ref = fields.String(required=True)
+    error = fields.String()
+
+
+MOBILE = validate.Regexp(r"^1[0-9]{10}$")  # a mainland mobile number, digits only
+
+
 # -- the methods ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -302,6 +313,10 @@ METHODS: dict[str, RpcMethod] = {m.key: m for m in (
        {"scope": _str(validate=SCOPE), "start": fields.DateTime(),
         "end": fields.DateTime()}, 3, HandlingFigures,
        summary="how the items sent in a period were handled (P5.3.5 circulars)"),
+    _m("notify", "send_sign_in_code",
+       {"phone": _str(validate=MOBILE), "code": _str(validate=validate.Regexp(r"^[0-9]{6}$")),
+        "language": _str(validate=validate.OneOf(("zh-CN", "en")))}, 3, CodeSent,
+       summary="an administrator's one-time sign-in code by SMS, now (issue 12)"),
 )}
 
 

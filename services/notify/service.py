@@ -28,8 +28,9 @@ from gridgov_common.messaging import PermanentError, claim_messages, consume_con
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
+from gridgov_common.rpc import rpc
 from gridgov_common.web import http
-from services.notify import accepting, contacts, models, reading, schemas
+from services.notify import accepting, contacts, models, reading, schemas, sign_in_codes
 from services.notify.domain import causes
 from services.notify.domain.requests import Refused
 from services.notify.sending import Sender
@@ -113,6 +114,13 @@ class NotifyService(platform.PlatformService):
         """In batches (gridgov_common.batching); a refused request fails its batch, which
         is then replayed message by message and the refused one dead-lettered alone."""
         self._accept(envelopes, REQUESTS, causes.from_request)
+
+    # -- the registry's sign-in codes (issue 12; docs/SECURITY.md "Sign-in and sessions") --
+
+    @rpc
+    def send_sign_in_code(self, phone, code, language):
+        """An administrator's one-time sign-in code, by SMS now (never stored or retried)."""
+        return sign_in_codes.send(self.sender.senders["sms"], phone, code, language)
 
     # -- the app inbox -----------------------------------------------------------------------
 

@@ -34,7 +34,11 @@ from sqlalchemy.orm import Session
 from gridgov_common import auth
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from gridgov_common.pii import PiiCipher, mask_phone
+from gridgov_common.ratelimit import TooManyRequests
 from gridgov_common.roles import ROLE_SCOPE, Role
+from services.registry.domain import identity
+from services.registry.domain import second_factor as factor
 from services.registry.models import account_sessions, accounts, audit_log, staff
 
 # argon2id with explicit parameters (OWASP's first choice: 19 MiB, 2 passes, 1 lane);
@@ -52,6 +56,7 @@ SAME_AS_OLD = "Must differ from the current password."
 
 SIGN_IN_FAILED = "sign-in failed: wrong login or password, or too many failures (try later)"
 ANONYMOUS_ROLE, NO_SCOPE = "anonymous", "none:-"
+PHONE_FIELD = "sign_in_phone"  # the PII cipher's field name (its own associated data)
 
 # P5.0 hierarchy for resets: a lower number is the level above. The district admin is
 # above everyone; a department officer and an ops viewer have only the district admin
@@ -91,6 +96,10 @@ class Settings:
     idle_hours: float = 12
     absolute_days: float = 7
     cookie_secure: bool = True
+    second_factor: bool = False  # AUTH_SECOND_FACTOR: staff managers confirm by SMS code
+    code_ttl: int = 300  # AUTH_CODE_TTL_SECONDS
+    code_max_attempts: int = 3  # AUTH_CODE_MAX_ATTEMPTS: wrong codes before a new sign-in
+    code_resend: int = 60  # AUTH_CODE_RESEND_SECONDS: at most one code per account per …
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
@@ -108,15 +117,23 @@ class Settings:
         if ttl > MAX_ACCESS_TTL:
             raise RuntimeError(f"config AUTH_ACCESS_TTL_SECONDS: at most {MAX_ACCESS_TTL} s "
                                f"(a revoked session's access cookie lives that long)")
-        secure = str(config.get("AUTH_COOKIE_SECURE", "true")).strip().lower()
-        if secure not in ("true", "false", "1", "0", "yes", "no"):
-            raise RuntimeError(f"config AUTH_COOKIE_SECURE: true or false, got {secure!r}")
+        def flag(key: str, default: str) -> bool:
+            value = str(config.get(key, default)).strip().lower() or default
+            if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise RuntimeError(f"config {key}: on or off, got {value!r}")
+            return value in ("true", "1", "yes", "on")
+
         return cls(lockout_failures=int(number("AUTH_LOCKOUT_FAILURES", cls.lockout_failures)),
                    lockout_minutes=number("AUTH_LOCKOUT_MINUTES", cls.lockout_minutes),
                    access_ttl=ttl,
                    idle_hours=number("AUTH_SESSION_IDLE_HOURS", cls.idle_hours),
                    absolute_days=number("AUTH_SESSION_ABSOLUTE_DAYS", cls.absolute_days),
-                   cookie_secure=secure in ("true", "1", "yes"))
+                   cookie_secure=flag("AUTH_COOKIE_SECURE", "true"),
+                   second_factor=flag("AUTH_SECOND_FACTOR", "off"),
+                   code_ttl=int(number("AUTH_CODE_TTL_SECONDS", cls.code_ttl)),
+                   code_max_attempts=int(number("AUTH_CODE_MAX_ATTEMPTS",
+                                                cls.code_max_attempts)),
+                   code_resend=int(number("AUTH_CODE_RESEND_SECONDS", cls.code_resend)))
 
     @property
     def idle(self) -> timedelta:
@@ -136,6 +153,15 @@ class Grant:
     csrf_token: str
     expires_at: datetime  # of the refresh session
     principal: Principal
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """The password was right; the sign-in waits for the SMS code sent to ``phone``."""
+
+    ticket: str
+    phone: str  # masked
+    expires_in: int  # seconds
 
 
 # -- passwords ---------------------------------------------------------------------------
@@ -244,10 +270,12 @@ def _account_by_login(session: Session, login: str):
 
 
 def authenticate(session: Session, login: str, password: str, ip: str | None,
-                 settings: Settings):
+                 settings: Settings, keep_failures: bool = False):
     """The active staff member's account whose login and password these are; else the
     failure is counted (lock-out after ``lockout_failures``), audited, committed and
-    answered 401 ``sign_in_failed``, the same for every cause."""
+    answered 401 ``sign_in_failed``, the same for every cause. The failure count is
+    cleared unless ``keep_failures`` (a sign-in still waiting for its SMS code: only a
+    completed sign-in clears it)."""
     now = clock()
     failed = Unauthorized(SIGN_IN_FAILED, code="sign_in_failed")
     row = _account_by_login(session, login)
@@ -279,9 +307,14 @@ def authenticate(session: Session, login: str, password: str, ip: str | None,
     if HASHER.check_needs_rehash(row.password_hash):
         session.execute(accounts.update().where(accounts.c.staff_id == row.staff_id)
                         .values(password_hash=hash_password(password)))
-    session.execute(accounts.update().where(accounts.c.staff_id == row.staff_id)
-                    .values(failed_count=0, locked_until=None))
+    if not keep_failures:
+        _clear_failures(session, row.staff_id)
     return row
+
+
+def _clear_failures(session: Session, staff_id: int) -> None:
+    session.execute(accounts.update().where(accounts.c.staff_id == staff_id)
+                    .values(failed_count=0, locked_until=None))
 
 
 def _principal(row) -> Principal:
@@ -295,15 +328,31 @@ def _mint(secret: str, row, settings: Settings) -> str:
                      name=row.name, ttl_seconds=settings.access_ttl)
 
 
+SendCode = Callable[[str, str], None]  # (phone, code); raises ServiceUnavailable
+
+
 def sign_in(session: Session, secret: str, login: str, password: str, ip: str | None,
-            settings: Settings) -> Grant:
-    """Check the password; open a refresh session; mint a short-lived access token."""
-    row = authenticate(session, login, password, ip, settings)
+            settings: Settings, cipher: PiiCipher | None = None,
+            send_code: SendCode | None = None) -> Grant | Challenge:
+    """Check the password; open a refresh session; mint a short-lived access token. A
+    staff manager's sign-in (``AUTH_SECOND_FACTOR`` on) stops at a :class:`Challenge`:
+    an SMS code is sent through notify and :func:`complete_sign_in` finishes."""
+    row = authenticate(session, login, password, ip, settings, keep_failures=True)
     if row.must_change:
         _refuse(session, Forbidden(
             "the password was reset: set a new one with POST /auth/password, then sign in",
             code="password_change_required"),
             lambda: _audit_staff(session, "sign_in_password_change_required", row, ip))
+    if factor.needs_second_factor(row.role, settings.second_factor):
+        if cipher is None or send_code is None:
+            raise RuntimeError("the second factor needs the PII cipher and a code sender")
+        return _challenge(session, row, ip, settings, cipher, send_code)
+    _clear_failures(session, row.staff_id)
+    return _open_session(session, secret, row, ip, settings)
+
+
+def _open_session(session: Session, secret: str, row, ip: str | None, settings: Settings,
+                  detail: str = "") -> Grant:
     now = clock()
     raw = secrets.token_urlsafe(32)
     expires = now + settings.absolute
@@ -311,9 +360,185 @@ def sign_in(session: Session, secret: str, login: str, password: str, ip: str | 
         staff_id=row.staff_id, token_hash=token_hash(raw), role=row.role,
         scope_code=row.scope_code, subject=row.subject, created_at=now, last_used_at=now,
         expires_at=expires))
-    _audit_staff(session, "sign_in", row, ip)
+    _audit_staff(session, "sign_in", row, ip, detail)
     return Grant(_mint(secret, row, settings), raw, secrets.token_urlsafe(32), expires,
                  _principal(row))
+
+
+# -- the SMS second factor (staff managers; domain/second_factor.py) ---------------------
+
+def _challenge(session: Session, row, ip: str | None, settings: Settings, cipher: PiiCipher,
+               send_code: SendCode) -> Challenge:
+    """A fresh code for the account, sent to its sign-in phone; the ticket that goes with
+    it. At most one code per ``code_resend`` seconds (a new sign-in is the resend)."""
+    now = clock()
+    account = session.execute(
+        sa.select(accounts.c.sign_in_phone_enc, accounts.c.sign_in_phone_masked,
+                  accounts.c.code_sent_at)
+        .where(accounts.c.staff_id == row.staff_id).with_for_update()).one()
+    if account.sign_in_phone_enc is None:
+        _refuse(session, Forbidden(
+            "a second factor is required for this role and no sign-in phone is set: ask "
+            "an operator (python -m services.registry.cli set-sign-in-phone)",
+            code="second_factor_unavailable"),
+            lambda: _audit_staff(session, "sign_in_refused_no_phone", row, ip))
+    wait = factor.resend_wait(account.code_sent_at, now, timedelta(seconds=settings.code_resend))
+    if wait > 0:
+        _refuse(session, TooManyRequests("a sign-in code was sent a moment ago; use it, or "
+                                         "sign in again later", wait),
+                lambda: _audit_staff(session, "sign_in_code_throttled", row, ip))
+    ticket, code = factor.new_ticket(), factor.new_code()
+    expires = now + timedelta(seconds=settings.code_ttl)
+    session.execute(accounts.update().where(accounts.c.staff_id == row.staff_id).values(
+        code_ticket_hash=factor.ticket_hash(ticket), code_hash=factor.code_hash(ticket, code),
+        code_expires_at=expires, code_sent_at=now, code_attempts=0))
+    masked = account.sign_in_phone_masked or "-"
+    try:
+        send_code(cipher.decrypt(account.sign_in_phone_enc, PHONE_FIELD), code)
+    except Exception as exc:  # noqa: BLE001  (audited and answered; the code never left)
+        detail = f"to {masked}: {type(exc).__name__}: {exc}"[:300]
+        _refuse(session, exc, lambda: _audit_staff(session, "sign_in_code_not_sent", row, ip,
+                                                   detail))
+    _audit_staff(session, "sign_in_code_sent", row, ip,
+                 f"to {masked}; valid until {expires.isoformat()}")
+    return Challenge(ticket, masked, settings.code_ttl)
+
+
+def _account_by_ticket(session: Session, ticket: str):
+    return session.execute(
+        sa.select(staff.c.id.label("staff_id"), staff.c.subject, staff.c.role,
+                  staff.c.scope_code, staff.c.name, accounts.c.must_change,
+                  accounts.c.failed_count, accounts.c.locked_until, accounts.c.code_hash,
+                  accounts.c.code_expires_at, accounts.c.code_attempts)
+        .select_from(staff.join(accounts, accounts.c.staff_id == staff.c.id))
+        .where(accounts.c.code_ticket_hash == factor.ticket_hash(ticket),
+               staff.c.active.is_(True), staff.c.lifecycle_state.not_in(ENDED_STATES))
+        .with_for_update(of=accounts)).first()
+
+
+def _end_code(session: Session, staff_id: int) -> None:
+    session.execute(accounts.update().where(accounts.c.staff_id == staff_id).values(
+        code_ticket_hash=None, code_hash=None, code_expires_at=None, code_attempts=0))
+
+
+def complete_sign_in(session: Session, secret: str, ticket: str, code: str, ip: str | None,
+                     settings: Settings) -> Grant:
+    """The SMS code of a :class:`Challenge`: right and in time, the sign-in completes (and
+    only now is the failure count cleared); a wrong code counts towards the account's
+    lock-out like a wrong password, and after ``code_max_attempts`` the code is void."""
+    now = clock()
+    failed = Unauthorized(SIGN_IN_FAILED, code="sign_in_failed")
+    row = _account_by_ticket(session, ticket) if ticket else None
+    if row is None:
+        _refuse(session, failed, lambda: _audit(
+            session, "sign_in_code_failed", actor_sub="-", actor_role=ANONYMOUS_ROLE,
+            actor_scope=NO_SCOPE, subject="-", ip=ip,
+            detail="unknown, used or void sign-in ticket"))
+    if row.locked_until is not None and row.locked_until > now:
+        def locked() -> None:
+            _end_code(session, row.staff_id)
+            _audit_staff(session, "sign_in_refused_locked", row, ip,
+                         f"locked until {row.locked_until.isoformat()}")
+        _refuse(session, failed, locked)
+    verdict = factor.judge(factor.Pending(row.code_hash, row.code_expires_at,
+                                          row.code_attempts),
+                           ticket, code, now, settings.code_max_attempts)
+    if verdict in (factor.Verdict.EXPIRED, factor.Verdict.SPENT):
+        def void() -> None:
+            _end_code(session, row.staff_id)
+            _audit_staff(session, "sign_in_code_failed", row, ip, f"code {verdict}")
+        _refuse(session, Unauthorized("the sign-in code has expired or was used up: sign "
+                                      "in again", code="code_expired"), void)
+    if verdict == factor.Verdict.WRONG:
+        def count_failure() -> None:
+            counted = session.execute(
+                accounts.update().where(accounts.c.staff_id == row.staff_id)
+                .values(failed_count=accounts.c.failed_count + 1,
+                        code_attempts=accounts.c.code_attempts + 1)
+                .returning(accounts.c.failed_count, accounts.c.code_attempts)).one()
+            _audit_staff(session, "sign_in_code_failed", row, ip,
+                         f"wrong code ({counted.failed_count} failures, "
+                         f"{counted.code_attempts} on this code)")
+            if counted.failed_count >= settings.lockout_failures:
+                until = now + timedelta(minutes=settings.lockout_minutes)
+                session.execute(accounts.update().where(accounts.c.staff_id == row.staff_id)
+                                .values(failed_count=0, locked_until=until))
+                _end_code(session, row.staff_id)
+                _audit_staff(session, "account_locked", row, ip,
+                             f"{counted.failed_count} failures; locked until "
+                             f"{until.isoformat()}")
+            elif counted.code_attempts >= settings.code_max_attempts:
+                _end_code(session, row.staff_id)
+        _refuse(session, failed, count_failure)
+    _end_code(session, row.staff_id)
+    _clear_failures(session, row.staff_id)
+    return _open_session(session, secret, row, ip, settings, "password and SMS code")
+
+
+# -- single sign-on (services/registry/oidc.py) -------------------------------------------
+
+def oidc_sign_in(session: Session, secret: str, subject: str, ip: str | None,
+                 settings: Settings) -> Grant:
+    """The identity platform signed in the person whose mapped claim is ``subject``: a
+    session for the active staff record with that subject (role and scope from it, as at
+    a password sign-in); no such person, dismissed, rejected or locked out → the same 401
+    ``sign_in_failed`` as a password sign-in, audited."""
+    now = clock()
+    failed = Unauthorized(SIGN_IN_FAILED, code="sign_in_failed")
+    row = session.execute(
+        sa.select(staff.c.id.label("staff_id"), staff.c.subject, staff.c.role,
+                  staff.c.scope_code, staff.c.name, accounts.c.locked_until)
+        .select_from(staff.outerjoin(accounts, accounts.c.staff_id == staff.c.id))
+        .where(staff.c.subject == subject, staff.c.active.is_(True),
+               staff.c.lifecycle_state.not_in(ENDED_STATES))).first()
+    if row is None:
+        _refuse(session, failed, lambda: _audit(
+            session, "sign_in_failed", actor_sub=subject, actor_role=ANONYMOUS_ROLE,
+            actor_scope=NO_SCOPE, subject=subject, ip=ip,
+            detail="single sign-on: no active staff member has this subject"))
+    if row.locked_until is not None and row.locked_until > now:
+        _refuse(session, failed, lambda: _audit_staff(
+            session, "sign_in_refused_locked", row, ip,
+            f"single sign-on; locked until {row.locked_until.isoformat()}"))
+    return _open_session(session, secret, row, ip, settings, "single sign-on (OIDC)")
+
+
+def refuse_oidc(session: Session, reason: str, ip: str | None) -> NoReturn:
+    """The platform's answer signed no one in (state, error, code, ID token): audited
+    (``oidc_failed``, the reason), answered as any failed sign-in."""
+    _refuse(session, Unauthorized(SIGN_IN_FAILED, code="sign_in_failed"), lambda: _audit(
+        session, "oidc_failed", actor_sub="-", actor_role=ANONYMOUS_ROLE,
+        actor_scope=NO_SCOPE, subject="-", ip=ip, detail=reason))
+
+
+def set_sign_in_phone(session: Session, cipher: PiiCipher, subject: str, phone: str | None,
+                      operator: str) -> int:
+    """The operators' CLI: the mobile number the sign-in codes of ``subject`` go to (None
+    removes it). Stored encrypted (P5.4.4) with a masked copy for display; audited."""
+    row = session.execute(
+        sa.select(staff.c.id).select_from(staff.join(accounts,
+                                                      accounts.c.staff_id == staff.c.id))
+        .where(staff.c.subject == subject, staff.c.active.is_(True))).first()
+    if row is None:
+        raise ValueError(f"no active staff member with an account has the subject {subject!r} "
+                         f"(set a password first)")
+    values: dict[str, Any] = {"sign_in_phone_enc": None, "sign_in_phone_masked": None}
+    if phone is not None:
+        try:
+            number = identity.normalise_phone(phone)
+        except identity.IdentityError as exc:
+            raise ValueError(f"phone: {exc}") from None
+        if not (len(number) == 11 and number.startswith("1")):
+            raise ValueError("phone: a mobile number (11 digits, 1…) is needed for SMS")
+        values = {"sign_in_phone_enc": cipher.encrypt(number, PHONE_FIELD),
+                  "sign_in_phone_masked": mask_phone(number)}
+    session.execute(accounts.update().where(accounts.c.staff_id == row.id).values(**values))
+    _end_code(session, row.id)
+    _audit(session, "sign_in_phone_set" if phone else "sign_in_phone_removed",
+           actor_sub=operator, actor_role="operator", actor_scope=NO_SCOPE,
+           subject=str(row.id), ip=None,
+           detail=f"command line; {values['sign_in_phone_masked'] or 'none'}")
+    return row.id
 
 
 def _session_by_raw(session: Session, raw: str):

@@ -44,7 +44,10 @@ PII_TARGETS = [rekey.Target(residents, "id", (
     rekey.Encrypted("phone_enc", people.PHONE_FIELD),
     rekey.Encrypted("special_groups_enc", people.GROUPS_FIELD))),
     rekey.Target(callback_phones, "case_number", (
-        rekey.Encrypted("phone_enc", callback_phone_store.FIELD),))]
+        rekey.Encrypted("phone_enc", callback_phone_store.FIELD),)),
+    rekey.Target(reg_accounts, "staff_id", (
+        rekey.Encrypted("sign_in_phone_enc", accounts.PHONE_FIELD),))]
+PHONE_ENV = "GRIDGOV_SIGN_IN_PHONE"
 
 
 def progress_bar(label: str):
@@ -97,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     rekey.add_parser(sub)
     pw_cmd = sub.add_parser("set-password", help="set a staff member's password (sign-in)")
     pw_cmd.add_argument("subject", help="the staff member's login (staff.subject)")
+    phone_cmd = sub.add_parser("set-sign-in-phone", help="the mobile number a staff "
+                               "manager's sign-in codes are sent to (SMS second factor)")
+    phone_cmd.add_argument("subject", help="the staff member's login (staff.subject)")
+    phone_cmd.add_argument("phone", nargs="?", help=f"the mobile number (else from "
+                           f"{PHONE_ENV}, kept out of the process list)")
+    phone_cmd.add_argument("--remove", action="store_true", help="remove the sign-in phone")
     demo_pw = sub.add_parser("demo-passwords", help="give every demo staff member a "
                              "generated password; print them once")
     demo_pw.add_argument("--if-none", action="store_true",
@@ -135,6 +144,17 @@ def set_password(engine, subject: str) -> int:
         print(f"password of {subject} set")
     else:
         print(f"{subject}\t{password}")
+    return 0
+
+
+def set_sign_in_phone(engine, subject: str, phone: str | None, remove: bool) -> int:
+    """Encrypted with the registry's PII keys (GRIDGOV_PII_KEY…), like every phone."""
+    phone = None if remove else (phone or os.environ.get(PHONE_ENV) or "").strip()
+    if phone == "":
+        raise ValueError(f"give the phone number (argument or {PHONE_ENV}) or --remove")
+    with transaction(engine) as session:
+        accounts.set_sign_in_phone(session, cipher_from_env(), subject, phone, _operator())
+    print(f"sign-in phone of {subject} " + ("removed" if remove else "set"))
     return 0
 
 
@@ -177,6 +197,8 @@ def _write_private(path: str, text: str) -> None:
 def _run(args, engine) -> int:
     if args.cmd == "set-password":
         return set_password(engine, args.subject)
+    if args.cmd == "set-sign-in-phone":
+        return set_sign_in_phone(engine, args.subject, args.phone, args.remove)
     if args.cmd == "demo-passwords":
         return demo_passwords(engine, args.if_none, args.output)
     if args.cmd == "rekey-pii":

@@ -278,6 +278,18 @@ accounts = sa.Table(
     sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False,
               server_default=NOW),
     _created(),
+    # migration 0010: the SMS second factor of administrators (domain/second_factor.py);
+    # the phone encrypted like every phone (P5.4.4), the pending code as an HMAC keyed by
+    # the sign-in ticket, whose SHA-256 finds the account
+    sa.Column("sign_in_phone_enc", sa.LargeBinary, nullable=True),
+    sa.Column("sign_in_phone_masked", sa.Text, nullable=True),
+    sa.Column("code_ticket_hash", sa.String(64), nullable=True),
+    sa.Column("code_hash", sa.String(64), nullable=True),
+    sa.Column("code_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("code_sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("code_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ux_accounts_code_ticket_hash", "code_ticket_hash", unique=True,
+             postgresql_where=sa.text("code_ticket_hash IS NOT NULL")),
 )
 
 # A browser's refresh session: the SHA-256 of its random id (the id itself lives only in

@@ -6,7 +6,7 @@ an error, not silently ignored data.
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract import WorkCategory
@@ -474,6 +474,13 @@ class SignInSchema(Schema):
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
 
 
+class SignInCodeSchema(Schema):
+    """The ticket a staff manager's sign-in answered and the SMS code (issue 12)."""
+
+    ticket = fields.String(required=True, validate=validate.Length(20, 100), load_only=True)
+    code = fields.String(required=True, validate=validate.Length(1, 12), load_only=True)
+
+
 class PasswordChangeSchema(Schema):
     """The current (or temporary) password and the new one."""
 
@@ -492,6 +499,30 @@ class SignedInSchema(Schema):
     scope = fields.String()
     scope_name = fields.String(allow_none=True)
     auth = fields.String(metadata={"description": "cookie (browser) or bearer (machine)"})
+
+
+class OidcCallbackSchema(Schema):
+    """The identity platform's authorization response (RFC 6749 §4.1.2, RFC 9207 iss)."""
+
+    class Meta:
+        unknown = EXCLUDE  # e.g. session_state: not ours to judge
+
+    code = fields.String(validate=validate.Length(1, 2048))
+    state = fields.String(validate=validate.Length(1, 512))
+    iss = fields.String(validate=validate.Length(1, 512))
+    error = fields.String(validate=validate.Length(1, 200))
+    error_description = fields.String(validate=validate.Length(0, 1000))
+
+
+class SignInResultSchema(SignedInSchema):
+    """Who is signed in, or (a staff manager, AUTH_SECOND_FACTOR on) that an SMS code was
+    sent: then only these four fields, and no cookies."""
+
+    second_factor = fields.String(metadata={"description": "sms: complete with POST "
+                                                           "/auth/sign-in/code"})
+    ticket = fields.String(metadata={"description": "goes with the code; kept by the page"})
+    phone = fields.String(metadata={"description": "where the code went, masked"})
+    expires_in = fields.Integer(metadata={"description": "seconds the code is valid"})
 
 
 class PasswordResetSchema(Schema):

@@ -43,6 +43,8 @@ from services.registry import (
     staffing,
 )
 from services.registry.dependencies import GridLocator
+from services.registry.notify_client import Notify
+from services.registry.oidc import STATE_COOKIE, Oidc, OidcFailed, signed_in_page
 from services.registry.signin import SignIn, require_csrf_with_session
 
 ADMIN = {Role.DISTRICT_ADMIN}
@@ -70,6 +72,8 @@ class RegistryService(platform.PlatformService):
     require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
     audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
     signin = SignIn()  # AUTH_* settings (checked at start) and the per-login throttle
+    notify = Notify()  # the SMS codes of administrators' sign-in (issue 12)
+    oidc = Oidc()  # single sign-on with the unified identity platform (OIDC_*; issue 12)
 
     # -- places ---------------------------------------------------------------------------
 
@@ -341,16 +345,63 @@ class RegistryService(platform.PlatformService):
     # -- sign-in and sessions (issue 12; docs/SECURITY.md "Sign-in and sessions") ----------
 
     @http("POST", "/auth/sign-in", public=True, body=schemas.SignInSchema,
-          response=schemas.SignedInSchema, tags=("auth",), rate_limit="signin",
+          response=schemas.SignInResultSchema, tags=("auth",), rate_limit="signin",
           summary="Sign in with login (staff subject) and password: sets the access, "
-                  "refresh and CSRF cookies")
+                  "refresh and CSRF cookies; a staff manager (AUTH_SECOND_FACTOR on) gets "
+                  "{second_factor: sms, ticket} instead, and an SMS code")
     def sign_in(self, request):
         login, ip = request.data["login"], self.signin.client_ip(request)
         self.signin.throttle_login(login)
-        grant = accounts.sign_in(self.db, self.signin.secret, login,
-                                 request.data["password"], ip, self.signin.settings)
+        language = negotiate(request.headers.get("Accept-Language"))
+        result = accounts.sign_in(
+            self.db, self.signin.secret, login, request.data["password"], ip,
+            self.signin.settings, self.pii,
+            lambda phone, code: self.notify.send_sign_in_code(phone, code, language))
+        if isinstance(result, accounts.Challenge):
+            return 200, {"Cache-Control": "no-store"}, {
+                "second_factor": "sms", "ticket": result.ticket, "phone": result.phone,
+                "expires_in": result.expires_in}
+        return self.signin.grant_response(result, self._who(request, result.principal,
+                                                            "cookie"))
+
+    @http("POST", "/auth/sign-in/code", public=True, body=schemas.SignInCodeSchema,
+          response=schemas.SignedInSchema, tags=("auth",), rate_limit="signin",
+          summary="Complete a staff manager's sign-in with the SMS code and its ticket: "
+                  "sets the cookies; wrong codes count towards the lock-out")
+    def sign_in_code(self, request):
+        grant = accounts.complete_sign_in(self.db, self.signin.secret, request.data["ticket"],
+                                          request.data["code"], self.signin.client_ip(request),
+                                          self.signin.settings)
         return self.signin.grant_response(grant, self._who(request, grant.principal,
                                                            "cookie"))
+
+    @http("GET", "/auth/oidc/start", public=True, tags=("auth",), rate_limit="signin",
+          status=302, produces="text/html",
+          summary="Single sign-on: to the unified identity platform (统一身份认证; OIDC "
+                  "authorization code with PKCE); 404 oidc_off when not configured")
+    def oidc_start(self, request):
+        try:
+            return self.oidc.begin()
+        except OidcFailed as failed:
+            accounts.refuse_oidc(self.db, f"start: {failed}", self.signin.client_ip(request))
+
+    @http("GET", "/auth/oidc/callback", public=True, query=schemas.OidcCallbackSchema,
+          tags=("auth",), rate_limit="signin", produces="text/html",
+          summary="Single sign-on: the platform's answer; the ID token verified, the person "
+                  "mapped to the staff record, the same cookies as a password sign-in")
+    def oidc_callback(self, request):
+        ip = self.signin.client_ip(request)
+        try:
+            subject = self.oidc.finish(request.params, request.cookies.get(STATE_COOKIE))
+        except OidcFailed as failed:
+            accounts.refuse_oidc(self.db, str(failed), ip)
+        grant = accounts.oidc_sign_in(self.db, self.signin.secret, subject, ip,
+                                      self.signin.settings)
+        response = self.signin.set_grant_cookies(
+            signed_in_page(self.oidc.settings.after_sign_in), grant)
+        response.delete_cookie(STATE_COOKIE, path=self.oidc.cookie_path,
+                               secure=self.oidc.cookie_secure, httponly=True, samesite="Lax")
+        return response
 
     @http("POST", "/auth/refresh", public=True, response=schemas.SignedInSchema,
           tags=("auth",), summary="A new access cookie for the refresh session (CSRF "

@@ -65,7 +65,9 @@ class SignIn(DependencyProvider):
                                             "retry later", wait)
 
     def grant_response(self, grant: Grant, payload: dict) -> Response:
-        response = json_response(payload)
+        return self.set_grant_cookies(json_response(payload), grant)
+
+    def set_grant_cookies(self, response: Response, grant: Grant) -> Response:
         response.headers["Cache-Control"] = "no-store"
         secure = self.settings.cookie_secure
         response.set_cookie(ACCESS_COOKIE, grant.access_token, max_age=self.settings.access_ttl,

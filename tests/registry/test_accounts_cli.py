@@ -93,3 +93,36 @@ def test_make_up_issues_demo_passwords_at_the_first_start_only(staff_rows, cli_e
     assert "demo accounts exist" in capsys.readouterr().out
     assert kept.read_text() == printed  # the list people were given still holds
     assert signs_in(db_engine, subject, password)
+
+
+def test_set_sign_in_phone_encrypts_it_and_audits(staff_rows, cli_env, monkeypatch, capsys,
+                                                  db_engine, service_config):
+    from gridgov_common import pii
+
+    settings = service_config("registry")
+    for key in ("PII_KEY", "PII_INDEX_KEY"):  # the CLI reads GRIDGOV_PII_*
+        monkeypatch.setenv(f"GRIDGOV_{key}", settings[key])
+    assert registry_cli.main(["set-sign-in-phone", "cgw-cli", "13800138000"]) == 2
+    assert "set a password first" in capsys.readouterr().err
+    monkeypatch.setenv(registry_cli.PASSWORD_ENV, "Operator-set-1")
+    assert registry_cli.main(["set-password", "cgw-cli"]) == 0
+    monkeypatch.setenv(registry_cli.PHONE_ENV, "+86 138-0013-8000")
+    assert registry_cli.main(["set-sign-in-phone", "cgw-cli"]) == 0
+    assert "13800138000" not in capsys.readouterr().out
+    with db_engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT sign_in_phone_enc, sign_in_phone_masked FROM "
+                                   "registry.accounts")).one()
+    assert row.sign_in_phone_masked == "138****8000"
+    cipher = pii.cipher_from_settings(settings)
+    assert cipher.decrypt(row.sign_in_phone_enc, accounts.PHONE_FIELD) == "13800138000"
+    assert registry_cli.main(["set-sign-in-phone", "cgw-cli", "010-12345678"]) == 2
+    assert "mobile" in capsys.readouterr().err  # a landline gets no SMS
+    assert registry_cli.main(["set-sign-in-phone", "cgw-cli", "--remove"]) == 0
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT sign_in_phone_enc FROM registry.accounts")
+                            ).scalar() is None
+        trail = conn.execute(sa.text(
+            "SELECT action, reason FROM registry.audit_log WHERE action LIKE 'sign_in_phone%' "
+            "ORDER BY id")).all()
+    assert [a for a, _ in trail] == ["sign_in_phone_set", "sign_in_phone_removed"]
+    assert "138****8000" in trail[0][1] and "13800138000" not in str(trail)
