@@ -1,0 +1,150 @@
+"""Drive the grid worker's app in headless Chromium (Debian's) through the reverse proxy,
+as a grid worker would, and print what was seen as JSON (one scenario per run).
+
+Run as its own process (``python -m tests.app.playwright_app SCENARIO``, the rest in
+``GRIDGOV_APP_RUN`` as JSON: base URL, login, password, a point in the worker's grid; the
+password never on a command line) by test_app_browser.py: Playwright's sync API must not
+share a process with eventlet. axe-core runs on every screen (tests/assessment_dashboard).
+
+Scenarios:
+  offline_report  zh-CN: sign in, report a case with a photo while offline (queued, the
+                  app reloaded offline from its service worker and the queue still there),
+                  back online: the queue empties; then en.
+  screens         cases, a case's timeline, patrol start/points/stop, work log, residents.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from playwright.sync_api import sync_playwright
+
+from tests.assessment_dashboard.browser import chromium_path
+from tests.assessment_dashboard.playwright_run import axe_violations
+
+WAIT_MS = 60_000  # a safety net for a slow machine, not a timing assertion
+DESCRIPTION = "3幢楼道堆放杂物，堵塞消防通道（离线上报）"
+
+
+def snapshot(page, label: str) -> dict:
+    return {
+        "label": label,
+        "url": page.url,
+        "screen": page.get_attribute("body", "data-screen"),
+        "queued": page.get_attribute("body", "data-queued"),
+        "lang": page.get_attribute("html", "lang"),
+        "text": page.inner_text("main")[:2000],
+        "axe": axe_violations(page),
+    }
+
+
+def screen(page, name: str) -> None:
+    page.wait_for_selector(f"body[data-screen={name}]", timeout=WAIT_MS)
+
+
+def sign_in(page, run: dict, steps: list) -> None:
+    page.goto(f"{run['base']}/app/")
+    screen(page, "signin")
+    steps.append(snapshot(page, "signin"))
+    page.fill("#login", run["login"])
+    page.fill("#password", run["password"])
+    page.click("#sign-in")
+    screen(page, "home")
+    # the service worker has the shell (its install precaches it) before we go offline
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    steps.append(snapshot(page, "home"))
+
+
+def a_jpeg(page) -> bytes:
+    """A real camera-sized JPEG, drawn by the browser (so compression has work to do)."""
+    import base64
+    data = page.evaluate("""(() => { const c = document.createElement('canvas');
+        c.width = 2400; c.height = 1800; const g = c.getContext('2d');
+        for (let i = 0; i < 60; i++) { g.fillStyle = `hsl(${i * 6}, 70%, 50%)`;
+          g.fillRect((i * 97) % 2400, (i * 53) % 1800, 400, 300); }
+        return c.toDataURL('image/jpeg', 0.95); })()""")
+    return base64.b64decode(data.split(",", 1)[1])
+
+
+def offline_report(page, context, run: dict, steps: list) -> None:
+    sign_in(page, run, steps)
+    page.goto(f"{run['base']}/app/#/report")
+    screen(page, "report")
+    page.wait_for_function("document.querySelectorAll('#category option').length > 1",
+                           timeout=WAIT_MS)
+    steps.append(snapshot(page, "report"))
+    photo = a_jpeg(page)
+
+    context.set_offline(True)
+    page.select_option("#category", "fire_hazard_corridor")
+    page.fill("#description", DESCRIPTION)
+    page.set_input_files("input[type=file]", files=[
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": photo}])
+    page.wait_for_selector(".thumbs img", timeout=WAIT_MS)
+    page.click("#submit-report")
+    page.wait_for_selector("body[data-queued='1']", timeout=WAIT_MS)
+    steps.append({**snapshot(page, "queued"), "photo_bytes": len(photo)})
+
+    page.reload()  # offline: the shell from the service worker, the queue from IndexedDB
+    page.wait_for_selector("body[data-queued='1']", timeout=WAIT_MS)
+    steps.append({**snapshot(page, "reloaded_offline"),
+                  "online": page.evaluate("navigator.onLine")})
+
+    context.set_offline(False)  # the `online` event flushes the queue
+    page.wait_for_selector("body[data-queued='0']", timeout=WAIT_MS)
+    page.goto(f"{run['base']}/app/#/cases")
+    screen(page, "cases")
+    page.wait_for_selector(".my-case", timeout=WAIT_MS)
+    steps.append(snapshot(page, "sent"))
+
+    page.click(".lang-toggle")
+    page.wait_for_selector("html[lang=en]", timeout=WAIT_MS)
+    page.goto(f"{run['base']}/app/#/report")
+    screen(page, "report")
+    steps.append(snapshot(page, "english_report"))
+
+
+SCENARIOS = {"offline_report": offline_report}
+
+
+def main(argv: list[str]) -> int:
+    (scenario,) = argv
+    run = json.loads(os.environ["GRIDGOV_APP_RUN"])
+    steps: list[dict] = []
+    console: list[str] = []
+    failed: list[str] = []
+    error = None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            context = browser.new_context(
+                locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
+                has_touch=True, permissions=["geolocation"],
+                geolocation={"longitude": run["lon"], "latitude": run["lat"]})
+            page = context.new_page()
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+            page.on("requestfailed", lambda r: failed.append(f"{r.method} {r.url} {r.failure}"))
+            page.on("response", lambda r: failed.append(f"{r.status} {r.request.method} {r.url}")
+                    if r.status >= 400 else None)
+            try:
+                SCENARIOS[scenario](page, context, run, steps)
+            except Exception as exc:  # reported to the test with what the page said
+                error = f"{type(exc).__name__}: {exc}"
+                try:
+                    steps.append(snapshot(page, "at_error"))
+                except Exception:  # noqa: BLE001
+                    pass
+        finally:
+            browser.close()
+    print(json.dumps({"steps": steps, "console": console, "failed": failed, "error": error},
+                     ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
