@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -112,10 +113,17 @@ def proxy(stack, ports, tmp_path):
         conf, count = re.subn(rf"server {svc}:\d+;", f"server 127.0.0.1:{ports[svc]};", conf)
         assert count == 1, svc
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{ports['proxy']};")
-    conf = conf.replace("/tmp/", f"{tmp_path}/")  # pid and temp files
+    # pid and temp files: nginx started as root runs its workers as nobody, who must
+    # write the buffered request bodies (a photo) in a directory it can reach
+    work = Path(tempfile.mkdtemp(prefix="gridgov-app-nginx-"))
+    work.chmod(0o755)
+    conf = conf.replace("/tmp/", f"{work}/")
     conf = conf.replace("access_log /dev/stdout redacted;",
                         f"access_log {tmp_path}/access.log redacted;")
     conf = conf.replace("error_log /dev/stderr warn;", f"error_log {tmp_path}/error.log warn;")
+    for name in ("client_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"):
+        (work / name).mkdir()
+        (work / name).chmod(0o777)
     (tmp_path / "nginx.conf").write_text(conf)
     process = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
                                 "-g", "daemon off;"], stdout=subprocess.PIPE,
@@ -134,6 +142,7 @@ def proxy(stack, ports, tmp_path):
     yield {"base": base, "log": tmp_path / "access.log"}
     process.terminate()
     process.wait(timeout=20)
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture
