@@ -21,6 +21,10 @@ HTML_ROUTES = {
     "assessment GET /appraisals/{report_id}.html":
         "tests/assessment/test_appraisal_readable.py::"
         "test_the_printable_page_names_people_places_and_grades_in_chinese",
+    "assessment GET /app": "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
+    "assessment GET /app/": "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
+    "assessment GET /app/{name}":
+        "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
     "assessment GET /dashboard":
         "tests/assessment_dashboard/test_routes.py::test_page_is_public_offline_html_with_a_strict_policy",
 }

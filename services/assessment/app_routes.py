@@ -25,11 +25,11 @@ from gridgov_common.web import http
 ROOT = Path(__file__).resolve().parents[2]
 DIST_ENV = "GRIDGOV_APP_DIST"  # where the built app is (default web/app/dist)
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self'; "
-       "manifest-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'")
-# frame-ancestors 'self': the government messaging app opens it as a page, never framed by
-# another site. style-src 'unsafe-inline': Vant sets style attributes (no script runs).
+       "manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+# frame-ancestors 'none': the government messaging app opens it as a page, never in a
+# frame. Vue and Vant set styles through the CSSOM, which style-src does not restrict.
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
          ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
          ".webmanifest": "application/manifest+json", ".json": "application/json",
@@ -67,7 +67,9 @@ def app_file(name: str) -> Response:
     # hashed names under assets/ never change; the page, sw.js and the manifest are
     # revalidated every time so that a new build reaches the phones
     immutable = target.parent.name == "assets" and target.parent.parent == dist
-    cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
+    # the page itself is never stored (the house rule for HTML: tests/html_headers.py)
+    cache = ("public, max-age=31536000, immutable" if immutable
+             else "no-store" if suffix == ".html" else "no-cache")
     return Response(target.read_bytes(), content_type=content_type, headers=_headers(cache))
 
 
@@ -77,7 +79,8 @@ class AppRoutes:
     @http("GET", "/app", public=True, produces=HTML, tags=("app",),
           summary="The grid worker's app: redirects to /app/")
     def app_redirect(self, request):
-        return Response("", status=308, headers={"Location": "/app/"})
+        return Response("", status=308, content_type="text/plain; charset=utf-8",
+                        headers={**_headers("no-store"), "Location": "/app/"})
 
     @http("GET", "/app/", public=True, produces=HTML, tags=("app",),
           summary="The grid worker's app (mobile web, installable; issue 12)")
