@@ -92,3 +92,28 @@ def test_a_report_made_offline_is_filed_once_with_its_photo(proxy, worker, token
             {"h": case.photos[0]}).one()
     assert photo.content_type == "image/jpeg"
     assert photo.size < steps["queued"]["photo_bytes"]  # compressed on the phone
+
+
+def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine):
+    seen = drive("screens", run_for(proxy, worker, token))
+    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
+                          "failed": seen["failed"][-30:],
+                          "last": seen["steps"][-1] if seen["steps"] else None},
+                         ensure_ascii=False, indent=1)
+    assert seen["error"] is None, context
+    steps = {s["label"]: s for s in seen["steps"]}
+    assert steps["reported"]["number"].startswith("GS")
+    assert steps["timeline"]["steps"] >= 1 and steps["reported"]["number"] in \
+        steps["timeline"]["text"]
+    assert "已巡查" in steps["patrolling"]["text"]
+    assert "已保存" in steps["me"]["text"] and "*" in steps["me"]["text"]  # masked
+    for step in seen["steps"]:
+        assert serious(step) == [], (step["label"], step["axe"])
+    with db_engine.connect() as conn:
+        points = conn.execute(sa.text("SELECT count(*) FROM assessment.track_points")).scalar()
+        logs = conn.execute(sa.text(
+            "SELECT count(*) FROM assessment.work_logs WHERE author_sub = :s"),
+            {"s": worker["login"]}).scalar()
+        patrols = conn.execute(sa.text(
+            "SELECT count(*) FROM assessment.patrols WHERE stopped_at IS NOT NULL")).scalar()
+    assert points >= 1 and logs == 1 and patrols == 1

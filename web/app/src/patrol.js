@@ -49,9 +49,10 @@ export function addPoint(coords, at = new Date()) {
 
 export async function sendPoints() {
   if (!patrol.id || !patrol.pending.length) return
-  const points = patrol.pending.splice(0, patrol.pending.length)
-  save()
+  // plain data: IndexedDB cannot clone Vue's reactive proxies
+  const points = JSON.parse(JSON.stringify(patrol.pending.splice(0, patrol.pending.length)))
   patrol.sent += points.length
+  save()
   // through the outbox: without a network the batch waits there, like a report
   await enqueue('points', { patrolId: patrol.id, points })
   await flush()
