@@ -9,7 +9,7 @@ web/app/dist raw and gzipped at level 6 (nginx's and most servers' default), and
 service worker's precache list.
 
 Not measured yet (docs/APP.md): time to interactive over the proxy and queued reports
-flushed per second; both need the proxy, which `make up` does not run locally yet.
+flushed per second (they need a browser through the proxy; not written yet).
 """
 
 from __future__ import annotations
