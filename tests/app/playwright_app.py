@@ -128,6 +128,10 @@ def screens(page, context, run: dict, steps: list) -> None:
     number = page.text_content("#report-message").split(":")[-1].strip()
     steps.append({**snapshot(page, "reported"), "number": number})
 
+    page.click("#major-event")  # P5.2.7: one tap
+    page.wait_for_selector("#report-message:has-text('预警')", timeout=WAIT_MS)
+    steps.append(snapshot(page, "major_event"))
+
     for _ in range(20):  # until dispatch has filed it (the bus is asynchronous; bounded)
         page.goto(f"{run['base']}/app/#/cases/{number}")
         screen(page, "case")

@@ -105,6 +105,7 @@ def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine)
     assert steps["reported"]["number"].startswith("GS")
     assert steps["timeline"]["steps"] >= 1 and steps["reported"]["number"] in \
         steps["timeline"]["text"]
+    assert "已上报，镇（街道）已收到预警" in steps["major_event"]["text"]
     assert "已巡查" in steps["patrolling"]["text"]
     assert "已保存" in steps["me"]["text"] and "*" in steps["me"]["text"]  # masked
     for step in seen["steps"]:
@@ -116,4 +117,7 @@ def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine)
             {"s": worker["login"]}).scalar()
         patrols = conn.execute(sa.text(
             "SELECT count(*) FROM assessment.patrols WHERE stopped_at IS NOT NULL")).scalar()
-    assert points >= 1 and logs == 1 and patrols == 1
+        major = conn.execute(sa.text(
+            "SELECT count(*) FROM events.cases WHERE work_category = 'major_event' "
+            "AND reporter_sub = :s"), {"s": worker["login"]}).scalar()
+    assert points >= 1 and logs == 1 and patrols == 1 and major == 1
