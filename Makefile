@@ -28,7 +28,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help up down restart status logs test test-unit bench soak faults lint migrate demo demo-history demo-case token \
+.PHONY: help app up down restart status logs test test-unit bench soak faults lint migrate demo demo-history demo-case token \
         venv env servers clean distclean simulate deps-up deps-test mutation oidc-provider
 
 help: ## show this help
@@ -42,7 +42,10 @@ help: ## show this help
 	@echo "           ROLE=, SCOPE=, SUB= (token), PYTHON= (interpreter for .venv)"
 	@echo "Services:  $(SERVICES)"
 
-up: deps-up venv env servers ## everything: .venv, .env, servers, migrations, 5 services, demo data
+app: ## build the grid worker's app (web/app -> web/app/dist; npm ci + vite, skipped when fresh)
+	@scripts/build_app.sh
+
+up: deps-up venv env servers app ## everything: .venv, .env, servers, migrations, 5 services, demo data
 	@scripts/up.sh
 
 down: ## stop the services (SIGTERM, then SIGKILL after 20 s); SVC=x for one
@@ -64,13 +67,13 @@ status: ## which services run (pid files under var/run)
 logs: ## follow all service logs (tail -F); SVC=registry for one
 	@scripts/logs.sh $(SVC)
 
-test: deps-test venv env servers oidc-provider ## whole test suite on the real servers (services not started); PYTEST_ARGS=
+test: deps-test venv env servers oidc-provider app ## whole test suite on the real servers (services not started); PYTEST_ARGS=
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-unit: venv ## the pure unit tests (tests/unit: no servers, seconds); PYTEST_ARGS=
 	GRIDGOV_NO_MONKEY_PATCH=1 $(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
-bench: venv env servers ## run every bench/bench_*.py in order and print their figures
+bench: venv env servers app ## run every bench/bench_*.py in order and print their figures
 	@shopt -s nullglob; scripts=(bench/bench_*.py); failed=(); \
 	if [ $${#scripts[@]} -eq 0 ]; then echo "bench: no bench/bench_*.py yet"; exit 0; fi; \
 	$(LOAD_ENV); \

@@ -103,4 +103,7 @@ while :; do
     fi
     sleep 0.5
 done
+if ((!$#)); then  # the whole stack: the local reverse proxy too (scripts/proxy.sh)
+    scripts/proxy.sh stop
+fi
 say "done"

@@ -70,6 +70,10 @@ say "migrating the database (python -m gridgov_common.migrate upgrade)"
 say "declaring the bus (python -m gridgov_common.bus_users setup)"
 "$PY" -m gridgov_common.bus_users setup || die "declaring the bus failed (output above)"
 
+# Behind the reverse proxy (scripts/proxy.sh) the refresh cookie's path is the proxy's
+# (docs/SECURITY.md "Sign-in and sessions"; compose sets the same).
+export GRIDGOV_AUTH_REFRESH_COOKIE_PATH="${GRIDGOV_AUTH_REFRESH_COOKIE_PATH:-/api/registry/auth}"
+
 # 2. Start what is not running yet.
 declare -A PORT=()
 for svc in "${SERVICES[@]}"; do
@@ -200,6 +204,9 @@ else
     say "started the case simulation (pid $!, ${SIMULATE_CASES_PER_MINUTE:-6} cases a minute, log $LOG_DIR/simulator.log)"
 fi
 
+# 5c. The reverse proxy: one origin for the grid workers' app, the dashboard and the APIs.
+scripts/proxy.sh start || say "the proxy did not start (var/log/proxy-error.log)"
+
 # 6. Where everything lives.
 host=127.0.0.1
 mq_host=127.0.0.1
@@ -226,5 +233,8 @@ echo
 echo "Operations dashboard: http://$host:${PORT[assessment]:-8004}/dashboard"
 echo "    sign in by pasting a token (make -s token ROLE=ops_viewer SCOPE=$DEMO_SCOPE) into its"
 echo "    form; never put a token in a URL's query (?token= is refused: access logs keep URLs)"
+echo
+echo "Grid workers' app: http://$host:${PROXY_HTTP_PORT:-8080}/app/ (through the proxy; demo staff"
+echo "    sign in with the passwords above; docs/APP.md)"
 echo
 echo "logs: make logs [SVC=registry] (var/log, mode 0640)    stop: make down"

@@ -23,6 +23,10 @@ HTML_ROUTES = {
     "assessment GET /appraisals/{report_id}.html":
         "tests/assessment/test_appraisal_readable.py::"
         "test_the_printable_page_names_people_places_and_grades_in_chinese",
+    "assessment GET /app": "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
+    "assessment GET /app/": "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
+    "assessment GET /app/{name}":
+        "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
     "events GET /report":
         "tests/events/test_resident_page.py::test_the_pages_are_served_with_a_strict_policy",
     "events GET /report/status":

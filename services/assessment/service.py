@@ -11,6 +11,7 @@ circulars come next.
 # modules, not classes: `nameko run` starts every visible class that has entrypoints
 from gridgov_common import audit_retention, outbox, platform
 from services.assessment import (
+    app_routes,
     appraisal_routes,
     circular_routes,
     dispatch_client,
@@ -25,7 +26,7 @@ from services.assessment.dashboard import sources as dashboard_deps
 class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRoutes,
                         fieldwork.FieldWorkRoutes, circular_routes.CircularRoutes,
                         registry_consumers.RegistryConsumers,
-                        appraisal_routes.AppraisalRoutes):
+                        appraisal_routes.AppraisalRoutes, app_routes.AppRoutes):
     name = "assessment"
     title = "gridgov assessment"
     description = (

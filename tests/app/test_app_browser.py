@@ -1,0 +1,123 @@
+"""The grid worker's app (issue 12) in a real browser, through the real reverse proxy and
+the real services: sign in with a password (cookies + CSRF), report a case with a photo
+while offline, see it queued (and still queued after an offline reload from the service
+worker), go online, and the case is filed exactly once with its photo. axe-core finds no
+serious violation on any screen; zh-CN first, then en."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from eventlet.green import subprocess
+
+from tests.app.playwright_app import DESCRIPTION
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 300  # seconds: a safety net for a slow machine
+SERIOUS = {"serious", "critical"}
+
+
+def drive(scenario: str, run: dict) -> dict:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.app.playwright_app", scenario], cwd=ROOT,
+        env={**os.environ, "GRIDGOV_APP_RUN": json.dumps(run)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError(f"the {scenario} scenario did not finish") from None
+    assert process.returncode == 0, err.decode()[-4000:]
+    return json.loads(out)
+
+
+def point_in(registry_grid: dict) -> tuple[float, float]:
+    ring = registry_grid["geometry"]["coordinates"][0]
+    if registry_grid["geometry"]["type"] == "MultiPolygon":
+        ring = ring[0]
+    lons, lats = [p[0] for p in ring], [p[1] for p in ring]
+    return (min(lons) + max(lons)) / 2, (min(lats) + max(lats)) / 2
+
+
+def serious(step: dict) -> list:
+    return [v for v in step["axe"] if v["impact"] in SERIOUS]
+
+
+def run_for(proxy, worker, token) -> dict:
+    import requests
+    admin = token("district_admin", f"district:{worker['grid'][:6]}", sub="admin-1")
+    grid = requests.get(f"{proxy['base']}/api/registry/grids/{worker['grid']}", headers=admin,
+                        timeout=10)
+    assert grid.status_code == 200, grid.text
+    lon, lat = point_in(grid.json())
+    return {"base": proxy["base"], "login": worker["login"], "password": worker["password"],
+            "lon": lon, "lat": lat}
+
+
+def test_a_report_made_offline_is_filed_once_with_its_photo(proxy, worker, token, db_engine):
+    seen = drive("offline_report", run_for(proxy, worker, token))
+    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
+                          "failed": seen["failed"][-30:],
+                          "last": seen["steps"][-1] if seen["steps"] else None},
+                         ensure_ascii=False, indent=1)
+    assert seen["error"] is None, context
+    steps = {s["label"]: s for s in seen["steps"]}
+
+    assert steps["signin"]["lang"] == "zh-CN" and "登录" in steps["signin"]["text"]
+    assert steps["home"]["screen"] == "home" and "今日待办" in steps["home"]["text"]
+    assert steps["queued"]["queued"] == "1" and "已存入待发送队列" in steps["queued"]["text"]
+    reloaded = steps["reloaded_offline"]
+    assert reloaded["online"] is False and reloaded["screen"] == "report"
+    assert steps["sent"]["queued"] == "0" and DESCRIPTION in steps["sent"]["text"]
+    assert steps["english_report"]["lang"] == "en" and "Send report" in \
+        steps["english_report"]["text"]
+    for step in seen["steps"]:
+        assert serious(step) == [], (step["label"], step["axe"])
+
+    with db_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT case_number, photos, reporter_sub, grid_code FROM events.cases "
+            "WHERE description = :d"), {"d": DESCRIPTION}).all()
+        assert len(rows) == 1, rows  # exactly once
+        [case] = rows
+        assert case.reporter_sub == worker["login"] and case.grid_code == worker["grid"]
+        assert len(case.photos) == 1
+        photo = conn.execute(sa.text(
+            "SELECT content_type, size FROM events.photos WHERE sha256 = :h"),
+            {"h": case.photos[0]}).one()
+    assert photo.content_type == "image/jpeg"
+    assert photo.size < steps["queued"]["photo_bytes"]  # compressed on the phone
+
+
+def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine):
+    seen = drive("screens", run_for(proxy, worker, token))
+    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
+                          "failed": seen["failed"][-30:],
+                          "last": seen["steps"][-1] if seen["steps"] else None},
+                         ensure_ascii=False, indent=1)
+    assert seen["error"] is None, context
+    steps = {s["label"]: s for s in seen["steps"]}
+    assert steps["reported"]["number"].startswith("GS")
+    assert steps["timeline"]["steps"] >= 1 and steps["reported"]["number"] in \
+        steps["timeline"]["text"]
+    assert "已上报，镇（街道）已收到预警" in steps["major_event"]["text"]
+    assert "已巡查" in steps["patrolling"]["text"]
+    assert "已保存" in steps["me"]["text"] and "*" in steps["me"]["text"]  # masked
+    for step in seen["steps"]:
+        assert serious(step) == [], (step["label"], step["axe"])
+    with db_engine.connect() as conn:
+        points = conn.execute(sa.text("SELECT count(*) FROM assessment.track_points")).scalar()
+        logs = conn.execute(sa.text(
+            "SELECT count(*) FROM assessment.work_logs WHERE author_sub = :s"),
+            {"s": worker["login"]}).scalar()
+        patrols = conn.execute(sa.text(
+            "SELECT count(*) FROM assessment.patrols WHERE stopped_at IS NOT NULL")).scalar()
+        major = conn.execute(sa.text(
+            "SELECT count(*) FROM events.cases WHERE work_category = 'major_event' "
+            "AND reporter_sub = :s"), {"s": worker["login"]}).scalar()
+    assert points >= 1 and logs == 1 and patrols == 1 and major == 1

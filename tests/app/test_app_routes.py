@@ -1,0 +1,58 @@
+"""assessment serves the built app at /app/ (issue 12): content types, the HTML house
+headers (tests/html_headers.py), immutable hashed assets, the service worker revalidated,
+the SPA fallback, 404 for a missing asset, no way out of dist/, and 503 before a build."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridgov_common import platform
+from services.assessment.app_routes import DIST_ENV, AppRoutes
+from tests.html_headers import assert_html_security_headers
+
+
+class AppTestService(platform.PlatformService, AppRoutes):
+    name = "assessment"
+
+
+@pytest.fixture
+def app_service(container_factory, service_config, app_dist):
+    container = container_factory(AppTestService, service_config("assessment"))
+    container.start()
+    return container
+
+
+def test_the_app_is_served_with_its_headers(app_service, web_session, app_dist):
+    redirect = web_session.get("/app", allow_redirects=False)
+    assert redirect.status_code == 308 and redirect.headers["Location"] == "/app/"
+    assert redirect.headers["X-Content-Type-Options"] == "nosniff"
+
+    page = web_session.get("/app/")
+    assert_html_security_headers(page)
+    assert "/app/assets/" in page.text and "/app/manifest.webmanifest" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing from another host
+
+    fallback = web_session.get("/app/cases/GS20261206-000001")
+    assert_html_security_headers(fallback)
+    assert fallback.text == page.text
+
+    asset = next(p for p in (app_dist / "assets").iterdir() if p.suffix == ".js")
+    script = web_session.get(f"/app/assets/{asset.name}")
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert "immutable" in script.headers["Cache-Control"]
+    worker = web_session.get("/app/sw.js")
+    assert worker.headers["Content-Type"].startswith("text/javascript")
+    assert worker.headers["Cache-Control"] == "no-cache"
+    manifest = web_session.get("/app/manifest.webmanifest")
+    assert manifest.headers["Content-Type"] == "application/manifest+json"
+    assert manifest.json()["start_url"] == "/app/"
+
+    assert web_session.get("/app/assets/missing-0000.js").status_code == 404
+    assert web_session.get("/app/..%2f..%2fpyproject.toml").status_code == 404
+
+
+def test_before_a_build_the_app_says_how_to_build_it(app_service, web_session, tmp_path,
+                                                      monkeypatch):
+    monkeypatch.setenv(DIST_ENV, str(tmp_path))
+    answer = web_session.get("/app/")
+    assert answer.status_code == 503 and "make app" in answer.text
