@@ -24,7 +24,8 @@ COPY gridgov_common ./gridgov_common
 COPY services ./services
 COPY tools ./tools
 COPY scripts/wait_for.py scripts/wait_migrated.py ./scripts/
-COPY --from=app /build/dist ./web/app/dist
+COPY --from=web /build/web/app/dist ./web/app/dist
+COPY --from=web /build/web/desk/dist ./web/desk/dist
 RUN pip install --no-build-isolation --no-deps -e . \
  && chown -R root:root /app && chmod -R a+rX,go-w /app \
  && mkdir -p /run/gridgov && chown gridgov:gridgov /run/gridgov

@@ -42,7 +42,7 @@ help: ## show this help
 	@echo "           ROLE=, SCOPE=, SUB= (token), PYTHON= (interpreter for .venv)"
 	@echo "Services:  $(SERVICES)"
 
-app: ## build the grid worker's app (web/app -> web/app/dist; npm ci + vite, skipped when fresh)
+app: ## build the web front ends (web/app and web/desk -> dist/; npm ci + vite, skipped when fresh)
 	@scripts/build_app.sh
 
 up: deps-up venv env servers app ## everything: .venv, .env, servers, migrations, 5 services, demo data

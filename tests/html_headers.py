@@ -27,6 +27,12 @@ HTML_ROUTES = {
     "assessment GET /app/": "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
     "assessment GET /app/{name}":
         "tests/app/test_app_routes.py::test_the_app_is_served_with_its_headers",
+    "assessment GET /desk":
+        "tests/app/test_app_routes.py::test_the_desk_is_served_with_its_headers",
+    "assessment GET /desk/":
+        "tests/app/test_app_routes.py::test_the_desk_is_served_with_its_headers",
+    "assessment GET /desk/{name}":
+        "tests/app/test_app_routes.py::test_the_desk_is_served_with_its_headers",
     "events GET /report":
         "tests/events/test_resident_page.py::test_the_pages_are_served_with_a_strict_policy",
     "events GET /report/status":

@@ -1,6 +1,7 @@
-"""The grid worker's app (issue 12), served by assessment at ``/app/``: the files vite
-built into ``web/app/dist`` (``make app``; the Docker image's node stage), with their
-content types, a strict CSP, cache headers and the SPA fallback.
+"""The web front ends, served by assessment: the grid worker's app (issue 12) at ``/app/``
+and the workbenches (issue 14) at ``/desk/`` — the files vite built into
+``web/<site>/dist`` (``make app``; the Docker image's node stage), with their content
+types, a strict CSP, cache headers and the SPA fallback.
 
 Why assessment, behind the reverse proxy: the app must share ONE origin with every API it
 calls (the sign-in cookies are per origin, ``/api/<service>/`` in deploy/proxy/nginx.conf),
@@ -24,6 +25,8 @@ from gridgov_common.web import http
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST_ENV = "GRIDGOV_APP_DIST"  # where the built app is (default web/app/dist)
+DESK_DIST_ENV = "GRIDGOV_DESK_DIST"  # where the built workbenches are (web/desk/dist)
+SITES = {"app": DIST_ENV, "desk": DESK_DIST_ENV}
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self'; "
@@ -37,8 +40,8 @@ TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf
 HTML = "text/html; charset=utf-8"
 
 
-def dist_dir() -> Path:
-    return Path(os.environ.get(DIST_ENV) or ROOT / "web" / "app" / "dist")
+def dist_dir(site: str = "app") -> Path:
+    return Path(os.environ.get(SITES[site]) or ROOT / "web" / site / "dist")
 
 
 def _headers(cache: str) -> dict[str, str]:
@@ -46,13 +49,13 @@ def _headers(cache: str) -> dict[str, str]:
             "Referrer-Policy": "no-referrer", "Cache-Control": cache}
 
 
-def app_file(name: str) -> Response:
+def app_file(name: str, site: str = "app") -> Response:
     """One built file; a path without a file of its own gets index.html (the app's
     routes are in the fragment, but a reload of /app/anything still opens the app)."""
-    dist = dist_dir().resolve()
+    dist = dist_dir(site).resolve()
     index = dist / "index.html"
     if not index.is_file():
-        return Response("the app is not built: run `make app` (scripts/build_app.sh)\n",
+        return Response(f"the {site} is not built: run `make app` (scripts/build_app.sh)\n",
                         status=503, content_type="text/plain; charset=utf-8",
                         headers=_headers("no-store"))
     target = (dist / name).resolve() if name else index
@@ -91,3 +94,25 @@ class AppRoutes:
           summary="The app's built files (no CDN); other paths get the app's page")
     def app_static(self, request, name):
         return app_file(name)
+
+
+class DeskRoutes:
+    """``GET /desk``, ``/desk/`` and ``/desk/<path>``: the workbenches (issue 14), on the
+    same origin as the APIs for the same reason as the app (docs/DESK.md)."""
+
+    @http("GET", "/desk", public=True, produces=HTML, tags=("desk",),
+          summary="The workbenches: redirects to /desk/")
+    def desk_redirect(self, request):
+        return Response("", status=308, content_type="text/plain; charset=utf-8",
+                        headers={**_headers("no-store"), "Location": "/desk/"})
+
+    @http("GET", "/desk/", public=True, produces=HTML, tags=("desk",),
+          summary="The workbenches of departments, communities, towns and the district "
+                  "(desktop web; issue 14)")
+    def desk_index(self, request):
+        return app_file("", "desk")
+
+    @http("GET", "/desk/<path:name>", public=True, produces=HTML, tags=("desk",),
+          summary="The workbenches' built files (no CDN); other paths get the page")
+    def desk_static(self, request, name):
+        return app_file(name, "desk")

@@ -26,7 +26,8 @@ from services.assessment.dashboard import sources as dashboard_deps
 class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRoutes,
                         fieldwork.FieldWorkRoutes, circular_routes.CircularRoutes,
                         registry_consumers.RegistryConsumers,
-                        appraisal_routes.AppraisalRoutes, app_routes.AppRoutes):
+                        appraisal_routes.AppraisalRoutes, app_routes.AppRoutes,
+                        app_routes.DeskRoutes):
     name = "assessment"
     title = "gridgov assessment"
     description = (

@@ -46,12 +46,14 @@ SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 
 @pytest.fixture(scope="session")
 def app_dist():
-    """web/app/dist, built now if its sources changed (scripts/build_app.sh)."""
+    """web/app/dist (and web/desk/dist beside it), built now if their sources changed
+    (scripts/build_app.sh)."""
     result = subprocess.run([str(ROOT / "scripts" / "build_app.sh")], cwd=ROOT,
                             capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     dist = ROOT / "web" / "app" / "dist"
     assert (dist / "index.html").is_file() and (dist / "sw.js").is_file()
+    assert (ROOT / "web" / "desk" / "dist" / "index.html").is_file()
     return dist
 
 

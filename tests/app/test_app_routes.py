@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 from gridgov_common import platform
-from services.assessment.app_routes import DIST_ENV, AppRoutes
+from services.assessment.app_routes import DIST_ENV, AppRoutes, DeskRoutes
 from tests.html_headers import assert_html_security_headers
 
 
-class AppTestService(platform.PlatformService, AppRoutes):
+class AppTestService(platform.PlatformService, AppRoutes, DeskRoutes):
     name = "assessment"
 
 
@@ -56,3 +56,20 @@ def test_before_a_build_the_app_says_how_to_build_it(app_service, web_session, t
     monkeypatch.setenv(DIST_ENV, str(tmp_path))
     answer = web_session.get("/app/")
     assert answer.status_code == 503 and "make app" in answer.text
+
+
+def test_the_desk_is_served_with_its_headers(app_service, web_session, app_dist):
+    """The workbenches (issue 14) are served like the app, from web/desk/dist."""
+    redirect = web_session.get("/desk", allow_redirects=False)
+    assert redirect.status_code == 308 and redirect.headers["Location"] == "/desk/"
+    page = web_session.get("/desk/")
+    assert_html_security_headers(page)
+    assert "/desk/assets/" in page.text and "网格化服务管理工作台" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing from another host
+    assert web_session.get("/desk/assignments").text == page.text  # the page's fallback
+    desk = app_dist.parent.parent / "desk" / "dist"
+    style = next(p for p in (desk / "assets").iterdir() if p.suffix == ".css")
+    css = web_session.get(f"/desk/assets/{style.name}")
+    assert css.headers["Content-Type"].startswith("text/css")
+    assert "immutable" in css.headers["Cache-Control"]
+    assert web_session.get("/desk/assets/missing-0000.js").status_code == 404
