@@ -143,10 +143,52 @@ CHANNEL: _Table = {
     "amqp": ("部门消息队列", "Department queue"),
 }
 
+# P5.3.4: what each entry of the electronic case file says happened (uReport's history
+# vocabulary); the case file page and the app's timeline read it
+CASE_ACTION: _Table = {
+    "filed": ("立案", "Filed"),
+    "triage_local": ("本级办理", "Handled at own level"),
+    "dispatch": ("派遣（吹哨）", "Dispatched to departments"),
+    "report_up": ("上报", "Reported up"),
+    "assign_down": ("交办下级", "Assigned down"),
+    "cancel": ("注销", "Cancelled"),
+    "close_on_spot": ("自办自结", "Handled on the spot"),
+    "ack": ("部门签收（报到）", "Department reported in"),
+    "assist_ack": ("协办部门签收", "Assisting department reported in"),
+    "progress": ("进展", "Progress reported"),
+    "department_return": ("退办", "Returned by department"),
+    "assist_return": ("协办部门退回", "Returned by assisting department"),
+    "local_result": ("本级办结", "Result of local handling"),
+    "department_result": ("部门办结", "Departments' result"),
+    "result_reported": ("部门报告结果", "Department reported a result"),
+    "return_visit_satisfied": ("回访满意，结案", "Return visit: satisfied, closed"),
+    "return_visit_unsatisfied": ("回访不满意，返工", "Return visit: rework"),
+    "suspend": ("挂账", "Suspended"),
+    "resume": ("恢复办理", "Resumed"),
+    "delay_requested": ("申请延时", "Delay requested"),
+    "delay_granted": ("同意延时", "Delay granted"),
+    "delay_refused": ("不同意延时", "Delay refused"),
+    "report_refused": ("部门报告被拒收", "Department report refused"),
+    "escalated": ("督办", "Escalated"),
+    "escalation": ("督办", "Escalated"),
+    "notification_sent": ("已发送通知", "Notification sent"),
+    "note": ("备注", "Note"),
+    # P5.3.1/P5.3.3: a confirmed duplicate joins its original's flow and ends with it; the
+    # original's number follows the label (``data.original_case_number``)
+    "merged_into": ("并案", "Merged into case"),
+    "merge_undone": ("撤销并案，恢复办理", "Merge undone, back to its own handling"),
+    "closed_with_original": ("随原案结案", "Closed with the original case"),
+    "cancelled_with_original": ("随原案注销", "Cancelled with the original case"),
+    "merge_skipped": ("未并案：本案已办结", "Not merged: this case was already finished"),
+    "unmerge_skipped": ("未撤销并案：已随原案办结", "Merge not undone: already finished "
+                        "with the original case"),
+    "duplicate_merged": ("重复案件并入本案", "Duplicate merged into this case"),
+    "duplicate_unmerged": ("重复案件撤销并案", "Duplicate taken out of this case again"),
+}
 TABLES: Mapping[str, _Table] = {
     "work_category": WORK_CATEGORY, "info_class": INFO_CLASS, "severity": SEVERITY,
     "priority": PRIORITY, "source": SOURCE, "assignment_role": ASSIGNMENT_ROLE,
-    "assignment_state": ASSIGNMENT_STATE,
+    "assignment_state": ASSIGNMENT_STATE, "case_action": CASE_ACTION,
     "card": CARD, "role": ROLE, "handling_level": HANDLING_LEVEL, "case_state": CASE_STATE,
     "escalation_kind": ESCALATION_KIND, "notify_kind": NOTIFY_KIND, "channel": CHANNEL,
 }

@@ -11,10 +11,13 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from eventlet.green import subprocess
 
+from tests.adapters import FAST, Lines, amqp_url, running
 from tests.app.playwright_app import DESCRIPTION
+from tools.department_adapter.adapter import AdapterConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 300  # seconds: a safety net for a slow machine
@@ -121,3 +124,40 @@ def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine)
             "SELECT count(*) FROM events.cases WHERE work_category = 'major_event' "
             "AND reporter_sub = :s"), {"s": worker["login"]}).scalar()
     assert points >= 1 and logs == 1 and patrols == 1 and major == 1
+
+
+@pytest.fixture
+def departments(rabbit_config):
+    """The departments' own systems (the reference adapter): report in at once and send
+    their result 0.3 s later, as in tests/flow."""
+    url = amqp_url(rabbit_config)
+    with running(AdapterConfig(department="fire", amqp_url=url, auto_ack=True,
+                               auto_result_after=0.3, **FAST), Lines()), \
+            running(AdapterConfig(department="emergency_management", amqp_url=url,
+                                  auto_ack=True, auto_result_after=0.3, **FAST), Lines()):
+        yield
+
+
+def test_a_case_reaches_the_departments_and_the_return_visit_closes_it(
+        departments, proxy, worker, token, db_engine):
+    """Issue 12's walk: reported on the phone, handled by the departments, back to the
+    grid worker for the return visit (P5.3.3), closed; the timeline reads in words."""
+    description = "楼道堆物（回访结案）"
+    seen = drive("return_visit", {**run_for(proxy, worker, token), "description": description})
+    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
+                          "failed": seen["failed"][-30:],
+                          "last": seen["steps"][-1] if seen["steps"] else None},
+                         ensure_ascii=False, indent=1)
+    assert seen["error"] is None, context
+    steps = {s["label"]: s for s in seen["steps"]}
+    assert "回访" in steps["visit_form"]["text"]
+    closed = steps["closed"]["text"]
+    assert "部门签收" in closed and "部门办结" in closed and "回访满意，结案" in closed
+    assert "department_result" not in closed and "return_visit" not in closed  # names
+    for step in seen["steps"]:
+        assert serious(step) == [], (step["label"], step["axe"])
+    with db_engine.connect() as conn:
+        state = conn.execute(sa.text(
+            "SELECT state FROM dispatch.cases WHERE case_number = :n"),
+            {"n": steps["closed"]["number"]}).scalar()
+    assert state == "closed"

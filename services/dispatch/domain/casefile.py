@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from gridgov_common.labels import CASE_STATE
+from gridgov_common.labels import CASE_ACTION, CASE_STATE
 
 __all__ = [
     "ACTION_LABELS", "GENESIS_HASH", "LANGUAGES", "Entry", "canonical_json", "chain",
@@ -194,47 +194,9 @@ def stage_outcome(due_at: datetime, ended_at: datetime) -> bool:
 
 # --- names of actions and states (the printable page is casefile_page.py) -----------------
 
-# History vocabulary (uReport, §4): named actions; unknown actions are shown by their code.
-ACTION_LABELS: dict[str, tuple[str, str]] = {
-    "filed": ("立案", "Filed"),
-    "triage_local": ("本级办理", "Handled at own level"),
-    "dispatch": ("派遣（吹哨）", "Dispatched to departments"),
-    "report_up": ("上报", "Reported up"),
-    "assign_down": ("交办下级", "Assigned down"),
-    "cancel": ("注销", "Cancelled"),
-    "close_on_spot": ("自办自结", "Handled on the spot"),
-    "ack": ("部门签收（报到）", "Department reported in"),
-    "assist_ack": ("协办部门签收", "Assisting department reported in"),
-    "progress": ("进展", "Progress reported"),
-    "department_return": ("退办", "Returned by department"),
-    "assist_return": ("协办部门退回", "Returned by assisting department"),
-    "local_result": ("本级办结", "Result of local handling"),
-    "department_result": ("部门办结", "Departments' result"),
-    "result_reported": ("部门报告结果", "Department reported a result"),
-    "return_visit_satisfied": ("回访满意，结案", "Return visit: satisfied, closed"),
-    "return_visit_unsatisfied": ("回访不满意，返工", "Return visit: rework"),
-    "suspend": ("挂账", "Suspended"),
-    "resume": ("恢复办理", "Resumed"),
-    "delay_requested": ("申请延时", "Delay requested"),
-    "delay_granted": ("同意延时", "Delay granted"),
-    "delay_refused": ("不同意延时", "Delay refused"),
-    "report_refused": ("部门报告被拒收", "Department report refused"),
-    "escalated": ("督办", "Escalated"),
-    "escalation": ("督办", "Escalated"),
-    "notification_sent": ("已发送通知", "Notification sent"),
-    "note": ("备注", "Note"),
-    # P5.3.1/P5.3.3: a confirmed duplicate joins its original's flow and ends with it; the
-    # original's number follows the label (``data.original_case_number``)
-    "merged_into": ("并案", "Merged into case"),
-    "merge_undone": ("撤销并案，恢复办理", "Merge undone, back to its own handling"),
-    "closed_with_original": ("随原案结案", "Closed with the original case"),
-    "cancelled_with_original": ("随原案注销", "Cancelled with the original case"),
-    "merge_skipped": ("未并案：本案已办结", "Not merged: this case was already finished"),
-    "unmerge_skipped": ("未撤销并案：已随原案办结", "Merge not undone: already finished "
-                        "with the original case"),
-    "duplicate_merged": ("重复案件并入本案", "Duplicate merged into this case"),
-    "duplicate_unmerged": ("重复案件撤销并案", "Duplicate taken out of this case again"),
-}
+# History vocabulary (uReport, §4): named actions, one table for the case file page and the
+# app's timeline (gridgov_common/labels.py CASE_ACTION); unknown actions show their code.
+ACTION_LABELS = CASE_ACTION
 # the other case a merge entry names by its number, shown after the label (P5.3.1)
 NAMES_CASE = ("original_case_number", "duplicate_case_number")
 
