@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 TTL_SECONDS = 3600.0
 RETRY_SECONDS = 60.0
 _cache: dict[str, tuple[float, dict[str, dict[str, str]]]] = {}
+_asked: dict[str, float] = {}  # district → when the registry was last asked (monotonic)
 
 
 class RegistryNames:
@@ -44,15 +45,20 @@ class RegistryNames:
     def place(self, grid_code: str) -> dict[str, str | None]:
         """The names of a grid and of its community and town (a department's to-do list
         says where, in words); None where the registry has none or does not answer."""
-        known = self._district(district_of(grid_code))
+        district = district_of(grid_code)
+        known = self._district(district)
+        if grid_code not in known.get("grids", {}) and \
+                time.monotonic() - _asked.get(district, 0.0) > RETRY_SECONDS:
+            known = self._district(district, fresh=True)  # a grid issued since: ask again
         return {"town": known.get("towns", {}).get(town_of(grid_code)),
                 "community": known.get("communities", {}).get(community_of(grid_code)),
                 "grid": known.get("grids", {}).get(grid_code)}
 
-    def _district(self, district: str) -> dict[str, dict[str, str]]:
+    def _district(self, district: str, fresh: bool = False) -> dict[str, dict[str, str]]:
         cached = _cache.get(district)
-        if cached and time.monotonic() - cached[0] < TTL_SECONDS:
+        if cached and not fresh and time.monotonic() - cached[0] < TTL_SECONDS:
             return cached[1]
+        _asked[district] = time.monotonic()
         try:
             found = self.rpc.call("place_names", district, True, None)
             names = {level: dict(found.get(level) or {})
@@ -78,3 +84,4 @@ class Registry(TimedRpcProxy):
 def forget() -> None:
     """Drop the cached names (tests)."""
     _cache.clear()
+    _asked.clear()

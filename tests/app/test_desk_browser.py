@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from eventlet.green import subprocess
 
 from gridgov_common.db import make_engine, transaction
+from services.dispatch import place_names
 from services.registry import accounts
 from tests.adapters import FAST, Lines, amqp_url, running
 from tests.amqp import wait_until
@@ -104,6 +105,7 @@ def _events_photos(db_engine, case_id: str) -> list[str]:
 
 def test_a_department_officer_signs_for_and_reports_a_result_with_a_photo(
         department_queues, proxy, worker, token, db_engine, db_url, demo_district, tmp_path):
+    place_names.forget()  # another test's district of the same code may be cached
     officer = _officer(proxy, token, demo_district["code"], db_url)
     case = _reported_case(proxy, token, worker)
     assert wait_until(lambda: _assigned(proxy, token, case["case_id"]), WAIT)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.dispatch import place_names
 from tests.amqp import wait_until
 from tests.dispatch.conftest import report_envelope, send_report
 from tests.dispatch.test_actions import (
@@ -44,6 +45,7 @@ def test_an_officer_signs_for_and_reports_beside_a_department_on_the_bus(
     assert (fire_assignment["department"], em_assignment["department"]) == (
         "fire", "emergency_management")
 
+    place_names.forget()  # names an earlier test cached in this process (no registry here)
     todo = workbench(web_session, who["fire"])
     assert [a["assignment_id"] for a in todo] == [str(fire_assignment["assignment_id"])]
     first = todo[0]
