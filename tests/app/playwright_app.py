@@ -29,7 +29,16 @@ WAIT_MS = 60_000  # a safety net for a slow machine, not a timing assertion
 DESCRIPTION = "3幢楼道堆放杂物，堵塞消防通道（离线上报）"
 
 
+def keep_screenshot(page, name: str) -> None:
+    """With ``GRIDGOV_SCREENSHOTS`` set (a directory), keep what the person saw there, to
+    look at as they would; tests assert on text, never on pixels."""
+    folder = os.environ.get("GRIDGOV_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+
+
 def snapshot(page, label: str) -> dict:
+    keep_screenshot(page, f"app-{label}-{page.get_attribute('html', 'lang')}")
     return {
         "label": label,
         "url": page.url,
@@ -203,9 +212,10 @@ SCENARIOS = {"offline_report": offline_report, "screens": screens,
              "return_visit": return_visit}
 
 
-def main(argv: list[str]) -> int:
-    (scenario,) = argv
-    run = json.loads(os.environ["GRIDGOV_APP_RUN"])
+def run_in_browser(scenario, run: dict, **context_options) -> dict:
+    """Run ``scenario(page, context, run, steps)`` in headless Chromium with a fresh
+    context; what it saw: its steps, the console, failed requests and its error if any
+    (the desk's driver runs through here too)."""
     steps: list[dict] = []
     console: list[str] = []
     failed: list[str] = []
@@ -215,10 +225,7 @@ def main(argv: list[str]) -> int:
             executable_path=chromium_path(),
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
-            context = browser.new_context(
-                locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True,
-                has_touch=True, permissions=["geolocation"],
-                geolocation={"longitude": run["lon"], "latitude": run["lat"]})
+            context = browser.new_context(**context_options)
             page = context.new_page()
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
@@ -226,7 +233,7 @@ def main(argv: list[str]) -> int:
             page.on("response", lambda r: failed.append(f"{r.status} {r.request.method} {r.url}")
                     if r.status >= 400 else None)
             try:
-                SCENARIOS[scenario](page, context, run, steps)
+                scenario(page, context, run, steps)
             except Exception as exc:  # reported to the test with what the page said
                 error = f"{type(exc).__name__}: {exc}"
                 try:
@@ -235,8 +242,17 @@ def main(argv: list[str]) -> int:
                     pass
         finally:
             browser.close()
-    print(json.dumps({"steps": steps, "console": console, "failed": failed, "error": error},
-                     ensure_ascii=False))
+    return {"steps": steps, "console": console, "failed": failed, "error": error}
+
+
+def main(argv: list[str]) -> int:
+    (scenario,) = argv
+    run = json.loads(os.environ["GRIDGOV_APP_RUN"])
+    seen = run_in_browser(
+        SCENARIOS[scenario], run, locale="zh-CN", viewport={"width": 390, "height": 844},
+        is_mobile=True, has_touch=True, permissions=["geolocation"],
+        geolocation={"longitude": run["lon"], "latitude": run["lat"]})
+    print(json.dumps(seen, ensure_ascii=False))
     return 0
 
 

@@ -22,11 +22,14 @@ from tools.department_adapter.adapter import AdapterConfig
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 300  # seconds: a safety net for a slow machine
 SERIOUS = {"serious", "critical"}
+APP = "tests.app.playwright_app"
 
 
-def drive(scenario: str, run: dict) -> dict:
+def drive(module: str, run: dict, *args: str) -> dict:
+    """Run the browser driver ``module`` (``tests.app.playwright_app`` or ``_desk``) in a
+    process of its own, the run's settings in ``GRIDGOV_APP_RUN``; what it saw."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.app.playwright_app", scenario], cwd=ROOT,
+        [sys.executable, "-m", module, *args], cwd=ROOT,
         env={**os.environ, "GRIDGOV_APP_RUN": json.dumps(run)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -34,9 +37,23 @@ def drive(scenario: str, run: dict) -> dict:
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise AssertionError(f"the {scenario} scenario did not finish") from None
+        raise AssertionError(f"{module} {args} did not finish") from None
     assert process.returncode == 0, err.decode()[-4000:]
     return json.loads(out)
+
+
+def steps_of(seen: dict) -> dict[str, dict]:
+    """The run's steps by label, once it is clear it ran to its end (else what the page
+    said: its error, console, failed requests and last screen) and no screen has a
+    serious accessibility violation."""
+    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
+                          "failed": seen["failed"][-30:],
+                          "last": seen["steps"][-1] if seen["steps"] else None},
+                         ensure_ascii=False, indent=1)
+    assert seen["error"] is None, context
+    for step in seen["steps"]:
+        assert serious(step) == [], (step["label"], step["axe"])
+    return {s["label"]: s for s in seen["steps"]}
 
 
 def point_in(registry_grid: dict) -> tuple[float, float]:
@@ -63,13 +80,7 @@ def run_for(proxy, worker, token) -> dict:
 
 
 def test_a_report_made_offline_is_filed_once_with_its_photo(proxy, worker, token, db_engine):
-    seen = drive("offline_report", run_for(proxy, worker, token))
-    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
-                          "failed": seen["failed"][-30:],
-                          "last": seen["steps"][-1] if seen["steps"] else None},
-                         ensure_ascii=False, indent=1)
-    assert seen["error"] is None, context
-    steps = {s["label"]: s for s in seen["steps"]}
+    steps = steps_of(drive(APP, run_for(proxy, worker, token), "offline_report"))
 
     assert steps["signin"]["lang"] == "zh-CN" and "登录" in steps["signin"]["text"]
     assert steps["home"]["screen"] == "home" and "今日待办" in steps["home"]["text"]
@@ -79,8 +90,6 @@ def test_a_report_made_offline_is_filed_once_with_its_photo(proxy, worker, token
     assert steps["sent"]["queued"] == "0" and DESCRIPTION in steps["sent"]["text"]
     assert steps["english_report"]["lang"] == "en" and "Send report" in \
         steps["english_report"]["text"]
-    for step in seen["steps"]:
-        assert serious(step) == [], (step["label"], step["axe"])
 
     with db_engine.connect() as conn:
         rows = conn.execute(sa.text(
@@ -98,21 +107,13 @@ def test_a_report_made_offline_is_filed_once_with_its_photo(proxy, worker, token
 
 
 def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine):
-    seen = drive("screens", run_for(proxy, worker, token))
-    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
-                          "failed": seen["failed"][-30:],
-                          "last": seen["steps"][-1] if seen["steps"] else None},
-                         ensure_ascii=False, indent=1)
-    assert seen["error"] is None, context
-    steps = {s["label"]: s for s in seen["steps"]}
+    steps = steps_of(drive(APP, run_for(proxy, worker, token), "screens"))
     assert steps["reported"]["number"].startswith("GS")
     assert steps["timeline"]["steps"] >= 1 and steps["reported"]["number"] in \
         steps["timeline"]["text"]
     assert "已上报，镇（街道）已收到预警" in steps["major_event"]["text"]
     assert "已巡查" in steps["patrolling"]["text"]
     assert "已保存" in steps["me"]["text"] and "*" in steps["me"]["text"]  # masked
-    for step in seen["steps"]:
-        assert serious(step) == [], (step["label"], step["axe"])
     with db_engine.connect() as conn:
         points = conn.execute(sa.text("SELECT count(*) FROM assessment.track_points")).scalar()
         logs = conn.execute(sa.text(
@@ -143,19 +144,12 @@ def test_a_case_reaches_the_departments_and_the_return_visit_closes_it(
     """Issue 12's walk: reported on the phone, handled by the departments, back to the
     grid worker for the return visit (P5.3.3), closed; the timeline reads in words."""
     description = "楼道堆物（回访结案）"
-    seen = drive("return_visit", {**run_for(proxy, worker, token), "description": description})
-    context = json.dumps({"error": seen["error"], "console": seen["console"][-30:],
-                          "failed": seen["failed"][-30:],
-                          "last": seen["steps"][-1] if seen["steps"] else None},
-                         ensure_ascii=False, indent=1)
-    assert seen["error"] is None, context
-    steps = {s["label"]: s for s in seen["steps"]}
+    run = {**run_for(proxy, worker, token), "description": description}
+    steps = steps_of(drive(APP, run, "return_visit"))
     assert "回访" in steps["visit_form"]["text"]
     closed = steps["closed"]["text"]
     assert "部门签收" in closed and "部门办结" in closed and "回访满意，结案" in closed
     assert "department_result" not in closed and "return_visit" not in closed  # names
-    for step in seen["steps"]:
-        assert serious(step) == [], (step["label"], step["axe"])
     with db_engine.connect() as conn:
         state = conn.execute(sa.text(
             "SELECT state FROM dispatch.cases WHERE case_number = :n"),
