@@ -5,7 +5,8 @@ not share a process with eventlet); the run's settings as JSON in ``GRIDGOV_APP_
 URL, login, password, the case number, a photo's path). axe-core on every screen.
 
 The scenario: sign in (zh-CN), find the case by its number with its names and countdown,
-sign for it (签收), report the result with a photo, then read the page in English.
+sign for it (签收), report the result with a photo, open the case page (its timeline
+says so in words), then read the page in English.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ def department(page, context, run: dict, steps: list) -> None:
 
     act(page, run["case_number"], "反馈结果", "已反馈结果", with_photo)
     steps.append(snapshot(page, "result_reported"))
+
+    # the case number opens the one case page: the timeline in words, then back
+    row(page, run["case_number"]).get_by_role("link", name=run["case_number"]).click()
+    done = page.locator(".case-page .el-timeline-item", has_text="部门办结")
+    done.first.wait_for(timeout=WAIT_MS)
+    steps.append(snapshot(page, "case_page"))
+    page.get_by_role("button", name="返回").click()
+    row(page, run["case_number"]).wait_for(timeout=WAIT_MS)
 
     page.get_by_role("button", name="English").click()
     page.get_by_text("Department workbench").wait_for(timeout=WAIT_MS)

@@ -99,6 +99,8 @@ def test_a_department_officer_signs_for_and_reports_a_result_with_a_photo(
     assert "楼道堆物堵塞消防通道" in listed and "待签收" in listed and "剩余" in listed
     assert "fire_hazard_corridor" not in listed and worker["grid"] not in listed  # names
     assert "已反馈结果" in steps["result_reported"]["text"]
+    opened = steps["case_page"]["text"]
+    assert case["case_number"] in opened and "部门签收（报到）" in opened and "部门办结" in opened
     english = steps["english"]
     assert english["lang"] == "en" and "Result reported" in english["text"]
     assert "Stairwell or fire exit blocked" in english["text"]

@@ -22,7 +22,7 @@ const MESSAGES = {
     login: '账号', password: '密码', signIn: '登录', signOut: '退出登录',
     signInFailed: '账号或密码不正确，或账号已锁定',
     sessionEnded: '登录已过期，请重新登录', language: 'English',
-    notYet: '您的角色的工作台尚在建设中；部门工作台已可使用。',
+    notYet: '您的角色的工作台尚在建设中。', caseTitle: '案件', back: '返回', timeline: '办理经过',
     deptTitle: '部门工作台', assignments: '交办任务', state: '状态', all: '全部',
     overdueOnly: '只看超时', refresh: '刷新', updated: '更新于',
     caseNumber: '案件编号', what: '事项', where: '地点', priority: '紧急程度',
@@ -42,7 +42,7 @@ const MESSAGES = {
     login: 'Login', password: 'Password', signIn: 'Sign in', signOut: 'Sign out',
     signInFailed: 'Wrong login or password, or the account is locked',
     sessionEnded: 'Your session has ended: please sign in again', language: '中文',
-    notYet: 'The workbench of your role is being built; the department workbench is ready.',
+    notYet: 'The workbench of your role is being built.', caseTitle: 'Case', back: 'Back', timeline: 'Timeline',
     deptTitle: 'Department workbench', assignments: 'Assignments', state: 'State', all: 'All',
     overdueOnly: 'Overdue only', refresh: 'Refresh', updated: 'Updated',
     caseNumber: 'Case number', what: 'What', where: 'Where', priority: 'Priority',
@@ -57,6 +57,17 @@ const MESSAGES = {
     empty: 'No assignments', tooBig: 'A photo may be at most 5 MB',
     ackDue: 'Sign for by', handleDue: 'Handle by',
   },
+}
+
+// A view adds its own words beside the shared ones (one file per workbench, no shared
+// list to edit): addMessages({'zh-CN': {...}, en: {...}}). A key defined twice is a bug.
+export function addMessages(more) {
+  for (const code of Object.keys(MESSAGES)) {
+    for (const [key, text] of Object.entries(more[code] || {})) {
+      if (key in MESSAGES[code]) throw new Error(`desk message ${key} defined twice`)
+      MESSAGES[code][key] = text
+    }
+  }
 }
 
 export function t(key) {
