@@ -175,6 +175,15 @@ def screens(page, context, run: dict, steps: list) -> None:
     page.wait_for_selector("text=已保存", timeout=WAIT_MS)
     page.wait_for_selector(".resident", timeout=WAIT_MS)
     steps.append(snapshot(page, "me"))
+    # P5.4.4: unmasking needs a reason; the registry audits it
+    first = page.locator(".resident").first
+    first.get_by_role("button", name="查看完整信息").click()
+    page.wait_for_selector("[role=alert]", timeout=WAIT_MS)  # no reason: refused in words
+    steps.append(snapshot(page, "unmask_refused"))
+    page.fill("#unmask-reason", run["unmask_reason"])
+    first.get_by_role("button", name="查看完整信息").click()
+    first.get_by_role("button", name="查看完整信息").wait_for(state="detached", timeout=WAIT_MS)
+    steps.append({**snapshot(page, "unmasked"), "resident": first.inner_text()})
 
 
 def return_visit(page, context, run: dict, steps: list) -> None:
@@ -191,16 +200,21 @@ def return_visit(page, context, run: dict, steps: list) -> None:
     number = page.text_content("#report-message").split(":")[-1].strip()
     steps.append({**snapshot(page, "reported"), "number": number})
 
-    for _ in range(60):  # until the departments resolved it (asynchronous; bounded)
+    # the return visit comes as a to-do on the home screen (notify's inbox; asynchronous,
+    # so the home screen is reloaded until it is there, bounded) and opens the case
+    todo = page.locator(".todo[data-kind=return_visit]", has_text=number)
+    for _ in range(60):
         page.goto(f"{run['base']}/app/#/home")
+        page.reload()
         screen(page, "home")
-        page.goto(f"{run['base']}/app/#/cases/{number}")
-        screen(page, "case")
         try:
-            page.wait_for_selector("#visit-submit", timeout=2000)
+            todo.first.wait_for(timeout=2000)
             break
         except Exception:  # noqa: BLE001  (not resolved yet: look again)
             continue
+    steps.append(snapshot(page, "todo"))
+    todo.first.click()
+    page.wait_for_selector("#visit-submit", timeout=WAIT_MS)
     steps.append(snapshot(page, "visit_form"))
     page.fill("#visit-note", "回访居民，通道已畅通，满意")
     page.click("#visit-submit")

@@ -107,7 +107,9 @@ def test_a_report_made_offline_is_filed_once_with_its_photo(proxy, worker, token
 
 
 def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine):
-    steps = steps_of(drive(APP, run_for(proxy, worker, token), "screens"))
+    reason = "核实独居老人联系方式"
+    steps = steps_of(drive(APP, {**run_for(proxy, worker, token), "unmask_reason": reason},
+                           "screens"))
     assert steps["reported"]["number"].startswith("GS")
     assert steps["timeline"]["steps"] >= 1 and steps["reported"]["number"] in \
         steps["timeline"]["text"]
@@ -125,6 +127,14 @@ def test_timeline_patrol_work_log_and_residents(proxy, worker, token, db_engine)
             "SELECT count(*) FROM events.cases WHERE work_category = 'major_event' "
             "AND reporter_sub = :s"), {"s": worker["login"]}).scalar()
     assert points >= 1 and logs == 1 and patrols == 1 and major == 1
+    # P5.4.4: no unmasking without a reason; with one, in full, and the registry audited it
+    assert "查看理由: 必填" in steps["unmask_refused"]["text"]
+    assert "*" not in steps["unmasked"]["resident"]
+    with db_engine.connect() as conn:
+        audited = conn.execute(sa.text(
+            "SELECT fields FROM registry.audit_log WHERE actor_sub = :s AND reason = :r"),
+            {"s": worker["login"], "r": reason}).scalars().all()
+    assert audited and set(audited[0]) >= {"id_number"}
 
 
 @pytest.fixture
@@ -146,6 +156,8 @@ def test_a_case_reaches_the_departments_and_the_return_visit_closes_it(
     description = "楼道堆物（回访结案）"
     run = {**run_for(proxy, worker, token), "description": description}
     steps = steps_of(drive(APP, run, "return_visit"))
+    todo = steps["todo"]["text"]  # the home screen's to-do, opened by a tap
+    assert f"回访请求：{steps['reported']['number']}" in todo and "回访提醒" in todo
     assert "回访" in steps["visit_form"]["text"]
     closed = steps["closed"]["text"]
     assert "部门签收" in closed and "部门办结" in closed and "回访满意，结案" in closed
