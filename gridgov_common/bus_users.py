@@ -146,7 +146,9 @@ SERVICES: dict[str, ServiceBus] = {
     "registry": ServiceBus(
         consumes=(("registry.intake", INTAKE_EXCHANGE,
                    ("*.resident.moved_out", "*.resident.updated")),
-                  ("registry.staff_flagged", EVENTS_EXCHANGE, ("assessment.staff.flagged",))),
+                  ("registry.staff_flagged", EVENTS_EXCHANGE, ("assessment.staff.flagged",)),
+                  ("registry.callback_phones", EVENTS_EXCHANGE,
+                   ("events.callback_phone.kept",))),
         publishes=((EVENTS_EXCHANGE, r"^registry\."),
                    (DISPATCH_EXCHANGE, _REJECTIONS)),  # a refused push, told to its sender
         rpc_serves=True, rpc_calls=("notify",)),  # administrators' sign-in codes by SMS

@@ -74,3 +74,18 @@ class ConfigFlag(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> bool:
         return self.value
+
+
+class ConfigNumber(DependencyProvider):
+    """A positive number setting as a dependency, checked when the container starts (a bad
+    value stops the service there, named), then given to every worker as a ``float``."""
+
+    def __init__(self, key: str, default: float) -> None:
+        self.key = key
+        self.value = default
+
+    def setup(self) -> None:
+        self.value = positive_number(self.container.config, self.key, self.value)
+
+    def get_dependency(self, worker_ctx) -> float:
+        return self.value

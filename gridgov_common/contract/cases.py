@@ -257,6 +257,18 @@ class CaseChangedV2(CaseChangedV1):
     due_at = UtcTimestamp(required=True, allow_none=True)
 
 
+@message_type("events.callback_phone.kept", 1)
+class CallbackPhoneKeptV1(Payload):
+    """A resident's report that left a call-back phone was committed (issue 12, P5.4.4).
+    Events hands the phone to the registry before its own commit; this message, from its
+    outbox, tells the registry the case exists, so the registry keeps the phone; a phone
+    no such message confirms is deleted. Carries no phone."""
+
+    case_number = case_number_field(required=True)
+    grid_code = grid_code_field(required=True)
+    at = UtcTimestamp(required=True)
+
+
 @message_type("dispatch.case.photos_attached", 1)
 class CasePhotosAttachedV1(Payload):
     """A department attached photos to its report on the workbench (P5.3.3: the result goes

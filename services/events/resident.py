@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from gridgov_common.contract.cases import CASE_NUMBER_RE
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.languages import DEFAULT
+from gridgov_common.outbox import add_event
 from services.events import catalogue_store, department_names, georeport
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue, status_notes
@@ -44,6 +45,8 @@ from services.events.visibility import public_conditions
 SOURCE_SYSTEM = "resident_page"  # source open311: the same public intake
 REPORTER = "resident"  # no account: the reporter is "a resident"
 PHOTO_UPLOADER = "resident"
+PRODUCER = "events"
+CALLBACK_PHONE_KEPT = "events.callback_phone.kept"  # the registry keeps the phone (P5.4.4)
 STATUS_PATH = "/report/status?case="
 NOTICE = {"zh-CN": "已受理。请记下案件编号，凭编号查询办理进度。",
           "en": "Received. Keep the case number: it is how you follow the case."}
@@ -120,6 +123,10 @@ def file_report(session: Session, settings: Settings, registry: RegistryClient,
     masked = None
     if data.get("phone"):
         masked = _keep_phone(registry, case, data["phone"])
+        # in the case's transaction: the registry keeps the phone only once this is sent
+        add_event(session, CALLBACK_PHONE_KEPT, {
+            "case_number": case["case_number"], "grid_code": case["grid_code"],
+            "at": case["reported_at"]}, PRODUCER)
     receipt = {"case_number": case["case_number"],
                "received_at": doc.w3c_time(case["reported_at"]),
                "status_url": STATUS_PATH + case["case_number"],

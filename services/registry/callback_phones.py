@@ -10,6 +10,7 @@ every refused attempt is written to the audit log in the same transaction, as fo
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,11 +29,14 @@ SUBJECT = "callback_phone"
 
 def keep(session: Session, cipher: pii.PiiCipher, case_number: str, phone: str,
          grid_code: str) -> dict[str, Any]:
-    """Store (or replace) the case's call-back phone, encrypted; the masked form back."""
+    """Store (or replace) the case's call-back phone, encrypted, unconfirmed until events
+    says the case was committed (``confirm``); the masked form back."""
     normal = people.normalise_contact_phone(phone)  # 422 invalid_phone
     masked = pii.mask_phone(normal)
+    # confirmed_at NULL: a phone kept again waits for its own case's confirmation
     values = {"case_number": case_number, "grid_code": grid_code,
-              "phone_enc": cipher.encrypt(normal, FIELD), "phone_masked": masked}
+              "phone_enc": cipher.encrypt(normal, FIELD), "phone_masked": masked,
+              "confirmed_at": None}
     session.execute(pg.insert(callback_phones).values(**values).on_conflict_do_update(
         index_elements=[callback_phones.c.case_number],
         set_={k: v for k, v in values.items() if k != "case_number"}))
@@ -45,7 +49,8 @@ def read(session: Session, cipher: pii.PiiCipher, principal: Principal, case_num
     the case's grid (audited; a refusal is audited too)."""
     principal.require_role(*privacy.VIEW_RESIDENTS)
     row = session.execute(sa.select(callback_phones).where(
-        callback_phones.c.case_number == case_number)).first()
+        callback_phones.c.case_number == case_number,
+        callback_phones.c.confirmed_at.is_not(None))).first()  # its case exists
     if row is None:
         raise NotFound(f"no call-back phone for case {case_number}")
     fields = {"phone"} if unmask else set()
@@ -62,3 +67,31 @@ def read(session: Session, cipher: pii.PiiCipher, principal: Principal, case_num
         view.update(phone=cipher.decrypt(row.phone_enc, FIELD), masked=False)
         audit.record(session, principal, "unmask", SUBJECT, case_number, fields, reason or "")
     return view
+
+
+# --- the case was committed, or never will be ------------------------------------------
+# Events keeps the phone here BEFORE it commits the case (it holds no keys to keep it
+# itself); its outbox then says ``events.callback_phone.kept`` for a committed case only.
+# A phone no such message confirms within CALLBACK_PHONE_CONFIRM_MINUTES belongs to a case
+# that was never stored and is deleted (P5.4.4: no personal data without a purpose).
+
+CONSUMER = "registry.callback_phones"
+
+
+def confirm(session: Session, case_number: str, now: datetime) -> bool:
+    """Mark the case's phone confirmed (a replayed message changes nothing); False when
+    there is no such phone (deleted already, or the registry's own commit failed)."""
+    found = session.execute(sa.update(callback_phones).where(
+        callback_phones.c.case_number == case_number).values(
+        confirmed_at=sa.func.coalesce(callback_phones.c.confirmed_at, now))).rowcount
+    return bool(found)
+
+
+def purge_unconfirmed(session: Session, now: datetime, minutes: int, limit: int = 500) -> int:
+    """Delete up to ``limit`` phones still unconfirmed ``minutes`` after they were kept."""
+    doomed = (sa.select(callback_phones.c.case_number)
+              .where(callback_phones.c.confirmed_at.is_(None),
+                     callback_phones.c.created_at < now - timedelta(minutes=minutes))
+              .limit(limit).with_for_update(skip_locked=True))
+    return session.execute(sa.delete(callback_phones).where(
+        callback_phones.c.case_number.in_(doomed.scalar_subquery()))).rowcount

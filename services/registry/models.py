@@ -373,4 +373,8 @@ callback_phones = sa.Table(
     sa.Column("phone_enc", sa.LargeBinary, nullable=False),
     sa.Column("phone_masked", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+    # set when events says the case was committed (migration 0012); unconfirmed ones go
+    sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_callback_phones_unconfirmed", "created_at",
+             postgresql_where=sa.text("confirmed_at IS NULL")),
 )

@@ -3,6 +3,8 @@ P5.4.1–P5.4.2, P5.4.4, P6.2).  Entrypoints only: the logic lives in plain modu
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from nameko.timer import timer
 
 from gridgov_common import (
@@ -11,7 +13,7 @@ from gridgov_common import (
     scoping,
 )
 from gridgov_common.area import community_of, town_of
-from gridgov_common.config import ConfigFlag
+from gridgov_common.config import ConfigFlag, ConfigNumber
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, Unprocessable, UnsupportedMediaType
 from gridgov_common.languages import negotiate
@@ -70,6 +72,7 @@ class RegistryService(platform.PlatformService):
     relay = OutboxRelay()
     # department pushes only from the department's own broker user (docs/BUS-SECURITY.md)
     require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
+    callback_confirm_minutes = ConfigNumber("CALLBACK_PHONE_CONFIRM_MINUTES", 60)
     audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
     signin = SignIn()  # AUTH_* settings (checked at start) and the per-login throttle
     notify = Notify()  # the SMS codes of administrators' sign-in (issue 12)
@@ -336,6 +339,19 @@ class RegistryService(platform.PlatformService):
           summary="The sensitive-data audit log (its own reads are audited)")
     def read_audit(self, request):
         return audit.query(self.db, request.principal, **request.params)  # its district
+
+    @consume_contract(callback_phones.CONSUMER, EVENTS_EXCHANGE,
+                      ["events.callback_phone.kept"],
+                      message_types=["events.callback_phone.kept"])
+    def confirm_callback_phone(self, envelope):
+        """Events committed the case whose phone it kept here: keep the phone."""
+        callback_phones.confirm(self.db, envelope.payload["case_number"], datetime.now(UTC))
+
+    @config_timer("CALLBACK_PHONE_PURGE_SECONDS", 300)
+    def purge_unconfirmed_callback_phones(self):
+        """P5.4.4: a phone kept for a case events never committed is deleted."""
+        callback_phones.purge_unconfirmed(self.db, datetime.now(UTC),
+                                          self.callback_confirm_minutes)
 
     @config_timer("AUDIT_PURGE_SECONDS", 3600)
     def purge_audit_log(self):

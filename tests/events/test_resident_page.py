@@ -5,16 +5,29 @@ masked by default, unmasked with a reason and audited; a replayed challenge is r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import sqlalchemy as sa
+from nameko.standalone.rpc import ServiceRpcProxy
 
+from gridgov_common.db import transaction
 from services.events.domain import challenge as pow_
+from services.registry import callback_phones
+from tests.amqp import wait_until
 from tests.events.conftest import COMMUNITY, GRID_A, IN_A, JPEG, OUTSIDE
 from tests.html_headers import assert_html_security_headers
 
 PHONE = "138 0013 8000"
 NORMAL = "13800138000"
 BITS = 6  # cheap for the tests; the default is 16
+WAIT = 30.0  # seconds, a bound for a message across the bus
+
+
+def confirmed_at(db_engine, number: str):
+    with db_engine.connect() as conn:
+        return conn.execute(sa.text("SELECT confirmed_at FROM registry.callback_phones "
+                                    "WHERE case_number = :n"), {"n": number}).scalar()
 
 
 @pytest.fixture
@@ -97,6 +110,9 @@ def test_a_report_with_a_phone_files_a_case_and_keeps_the_phone_encrypted_elsewh
     # the photo is public through the public case (Open311 media)
     assert web_session.get(f"/open311/v2/media/{photo.json()['sha256']}").status_code == 200
 
+    # the registry keeps it once events' outbox says the case was committed
+    assert wait_until(lambda: confirmed_at(db_engine, number) is not None, WAIT)
+
     # masked by default; unmasked with a reason, audited; refused roles audited too
     chief = token("community_grid_chief", f"community:{COMMUNITY}", sub="chief-a")
     masked = registry_http.get(f"/callback-phones/{number}", headers=chief)
@@ -124,6 +140,33 @@ def test_a_report_with_a_phone_files_a_case_and_keeps_the_phone_encrypted_elsewh
     assert [(r.actor_sub, r.action) for r in audited] == [
         ("chief-a", "unmask"), ("instructor-a", "unmask_refused"), ("chief-b", "read_refused")]
     assert audited[0].fields == ["phone"] and audited[0].reason == "回访群众"
+
+
+def test_a_phone_whose_case_was_never_committed_is_never_shown_and_then_deleted(
+        web_session, events, registry_http, token, db_engine, rabbit_config):
+    """Events hands the phone over before its commit; when that commit fails no
+    events.callback_phone.kept follows: nobody is shown the phone, and the sweep deletes
+    it once CALLBACK_PHONE_CONFIRM_MINUTES have passed, while a confirmed phone stays."""
+    kept = report(web_session, phone=PHONE)["case_number"]
+    assert wait_until(lambda: confirmed_at(db_engine, kept) is not None, WAIT)
+    orphan = "GS20261128-999999"  # a number whose case was never committed
+    with ServiceRpcProxy("registry", rabbit_config) as registry:
+        assert registry.keep_callback_phone(orphan, PHONE, GRID_A)["phone_masked"] == \
+            "138****8000"
+    assert confirmed_at(db_engine, orphan) is None
+    chief = token("community_grid_chief", f"community:{COMMUNITY}", sub="chief-a")
+    assert registry_http.get(f"/callback-phones/{orphan}", headers=chief).status_code == 404
+
+    now = datetime.now(UTC)
+    with transaction(db_engine) as session:  # not yet due
+        assert callback_phones.purge_unconfirmed(session, now, 60) == 0
+    with transaction(db_engine) as session:
+        assert callback_phones.purge_unconfirmed(session, now + timedelta(minutes=61), 60) == 1
+    with db_engine.connect() as conn:
+        left = conn.execute(sa.text("SELECT case_number FROM registry.callback_phones")
+                            ).scalars().all()
+    assert left == [kept]
+    assert registry_http.get(f"/callback-phones/{kept}", headers=chief).status_code == 200
 
 
 def test_a_replayed_or_forged_challenge_is_refused(web_session, events):
