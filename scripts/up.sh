@@ -172,6 +172,9 @@ if env $(private_env_unset registry) "$PY" -m services.registry.cli has-demo; th
         grep -m1 neighbourhood_grid_worker "$DEMO_PASSWORDS" || true
         grep -m1 community_grid_chief "$DEMO_PASSWORDS" || true
         grep -m1 town_grid_chief "$DEMO_PASSWORDS" || true
+        grep -m1 department_officer "$DEMO_PASSWORDS" || true
+        grep -m1 district_admin "$DEMO_PASSWORDS" || true
+        grep -m1 ops_viewer "$DEMO_PASSWORDS" || true
     fi
 fi
 
@@ -236,5 +239,8 @@ echo "    form; never put a token in a URL's query (?token= is refused: access l
 echo
 echo "Grid workers' app: http://$host:${PROXY_HTTP_PORT:-8080}/app/ (through the proxy; demo staff"
 echo "    sign in with the passwords above; docs/APP.md)"
+echo "Workbenches (departments, communities, towns, the district): http://$host:${PROXY_HTTP_PORT:-8080}/desk/"
+echo "    (the same passwords; docs/DESK.md)"
+echo "Residents' report page: http://$host:${PROXY_HTTP_PORT:-8080}/report (no account; docs/RESIDENT-REPORTS.md)"
 echo
 echo "logs: make logs [SVC=registry] (var/log, mode 0640)    stop: make down"

@@ -19,6 +19,7 @@ from services.registry.models import (
     SCHEMA,
     buildings,
     communities,
+    departments,
     districts,
     grids,
     households,
@@ -41,7 +42,10 @@ def load(session: Session, cipher: pii.PiiCipher, *, seed: int = 2026, towns: in
     _places(session, district)
     household_ids, people_total = _buildings_and_households(session, district)
     residents = _residents(session, cipher, district, household_ids, people_total, progress)
-    staff_count = _staff(session, district)
+    staff_count = _staff(session, district.iter_staff())
+    active = session.execute(sa.select(departments.c.code).where(
+        departments.c.active.is_(True)).order_by(departments.c.code)).scalars().all()
+    staff_count += _staff(session, generator.iter_office_staff(district, active))
     return {"district": district.code, "towns": len(district.towns),
             "grids": district.grid_count, "households": len(household_ids),
             "residents": residents, "staff": staff_count}
@@ -111,13 +115,13 @@ def demo_subject(role: str, scope_code: str, nth: int = 1) -> str:
     return f"demo-{role}-{scope_code}" + (f"-{nth}" if nth > 1 else "")
 
 
-def _staff(session: Session, district) -> int:
+def _staff(session: Session, people) -> int:
     """Staff with subjects and grids, announced as ``registry.staff.changed`` (outbox) like
     any staff member created through the API, so dispatch and assessment know them."""
     session.info.setdefault(SESSION_SCHEMA_KEY, SCHEMA)
     seen: dict[tuple[str, str], int] = {}
     count = 0
-    for s in district.iter_staff():
+    for s in people:
         nth = seen[(s.role, s.scope_code)] = seen.get((s.role, s.scope_code), 0) + 1
         staff_id = session.execute(staff.insert().values(
             name=s.name, role=s.role, scope_code=s.scope_code, work_phone=s.phone, duties="",

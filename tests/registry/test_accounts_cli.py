@@ -126,3 +126,36 @@ def test_set_sign_in_phone_encrypts_it_and_audits(staff_rows, cli_env, monkeypat
             "ORDER BY id")).all()
     assert [a for a, _ in trail] == ["sign_in_phone_set", "sign_in_phone_removed"]
     assert "138****8000" in trail[0][1] and "13800138000" not in str(trail)
+
+
+def test_the_demo_register_holds_the_offices_and_they_sign_in(clean_registry, cli_env, capsys,
+                                                              db_engine, service_config):
+    """Every workbench has someone to sign in after make up (issue 14): the demo loader adds
+    the district admin, the operations viewer and one officer per active department; the
+    demo passwords reach them as they reach the grid staff."""
+    from gridgov_common import pii
+    from services.registry import demo
+
+    cipher = pii.cipher_from_settings(service_config("registry"))
+    with transaction(db_engine) as session:
+        summary = demo.load(session, cipher, towns=1, communities_per_town=1,
+                            grids_per_community=1, households_per_grid=3)
+    with db_engine.connect() as conn:
+        offices = conn.execute(sa.text(
+            "SELECT role, scope_code, subject, name FROM registry.staff WHERE role IN "
+            "('district_admin', 'ops_viewer', 'department_officer') ORDER BY id")).all()
+        active = conn.execute(sa.text("SELECT code FROM registry.departments WHERE active "
+                                      "ORDER BY code")).scalars().all()
+        total = conn.execute(sa.text("SELECT count(*) FROM registry.staff")).scalar()
+    assert summary["staff"] == total and len(active) >= 10  # the P4.2 units
+    assert [(r.role, r.scope_code, r.subject) for r in offices] == [
+        ("district_admin", "320505", "demo-district_admin-320505"),
+        ("ops_viewer", "320505", "demo-ops_viewer-320505"),
+        *(("department_officer", code, f"demo-department_officer-{code}") for code in active)]
+    assert all(r.name and not r.name.startswith("demo") for r in offices)  # people's names
+
+    assert registry_cli.main(["demo-passwords"]) == 0
+    issued = {s: p for s, _r, p in (line.split("\t") for line in
+                                    capsys.readouterr().out.strip().splitlines())}
+    for subject in ("demo-district_admin-320505", "demo-department_officer-fire"):
+        assert signs_in(db_engine, subject, issued[subject])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
@@ -518,6 +518,21 @@ def iter_staff(district: District) -> Iterator[Staff]:
                     _phone(rng), "active")
         for community in town.communities:
             yield from _community_staff(rng, community)
+
+
+def iter_office_staff(district: District, departments: Iterable[str]) -> Iterator[Staff]:
+    """The offices' people, so every workbench has someone to sign in (issue 14): the
+    district admin (Social Affairs Bureau, P4.1) and an operations centre viewer (P6.2),
+    then one officer per department (P2.2 "departments report in"), in the order given.
+    Kept apart from ``iter_staff`` so the grid staff of a seed never change."""
+    rng = random.Random(f"{district.seed}:offices")
+    yield Staff(Role.DISTRICT_ADMIN.value, district.code, _name(rng, _sex(rng)), _phone(rng),
+                "active")
+    yield Staff(Role.OPS_VIEWER.value, district.code, _name(rng, _sex(rng)), _phone(rng),
+                "active")
+    for code in departments:
+        yield Staff(Role.DEPARTMENT_OFFICER.value, code, _name(rng, _sex(rng)), _phone(rng),
+                    "active")
 
 
 def _sex(rng: random.Random) -> str:
