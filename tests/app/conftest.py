@@ -10,14 +10,9 @@ taken from a dist built by hand.
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 from eventlet.green import subprocess
 
@@ -36,9 +31,9 @@ from services.registry import accounts
 from services.registry.service import RegistryService
 from tests.assessment_dashboard.conftest import demo_district, free_port  # noqa: F401
 from tests.events.conftest import _truncate
+from tools import local_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX_CONF = (ROOT / "deploy" / "proxy" / "nginx.conf").read_text(encoding="utf-8")
 PASSWORD = "Gridworker-2026"
 BUILD_TIMEOUT = 600  # seconds: npm ci on a cold cache (a safety net)
 SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
@@ -106,45 +101,12 @@ def stack(container_factory, service_config, demo_district, clean_rest, ports,  
 
 @pytest.fixture
 def proxy(stack, ports, tmp_path):
-    """nginx with deploy/proxy/nginx.conf, each upstream the service's test port; its
-    base URL. The access log is kept in tmp_path (the test prints it on a failure)."""
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    assert nginx, "nginx is missing: scripts/system_deps.sh test installs nginx-light"
-    conf = NGINX_CONF
-    for svc in SERVICES:
-        conf, count = re.subn(rf"server {svc}:\d+;", f"server 127.0.0.1:{ports[svc]};", conf)
-        assert count == 1, svc
-    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{ports['proxy']};")
-    # pid and temp files: nginx started as root runs its workers as nobody, who must
-    # write the buffered request bodies (a photo) in a directory it can reach
-    work = Path(tempfile.mkdtemp(prefix="gridgov-app-nginx-"))
-    work.chmod(0o755)
-    conf = conf.replace("/tmp/", f"{work}/")
-    conf = conf.replace("access_log /dev/stdout redacted;",
-                        f"access_log {tmp_path}/access.log redacted;")
-    conf = conf.replace("error_log /dev/stderr warn;", f"error_log {tmp_path}/error.log warn;")
-    for name in ("client_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp"):
-        (work / name).mkdir()
-        (work / name).chmod(0o777)
-    (tmp_path / "nginx.conf").write_text(conf)
-    process = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
-                                "-g", "daemon off;"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{ports['proxy']}"
-    deadline = time.monotonic() + 30
-    while True:  # until nginx answers (bounded)
-        try:
-            if requests.get(f"{base}/proxy-healthz", timeout=2).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "nginx did not start"
-        time.sleep(0.1)
-    yield {"base": base, "log": tmp_path / "access.log"}
-    process.terminate()
-    process.wait(timeout=20)
-    shutil.rmtree(work, ignore_errors=True)
+    """nginx with deploy/proxy/nginx.conf, each upstream the service's test port
+    (tools/local_proxy.py); its base URL. The access log is kept in tmp_path (the test
+    prints it on a failure)."""
+    with local_proxy.running({svc: ports[svc] for svc in SERVICES}, ports["proxy"],
+                             tmp_path) as base:
+        yield {"base": base, "log": tmp_path / "access.log"}
 
 
 @pytest.fixture

@@ -73,3 +73,25 @@ def test_the_desk_is_served_with_its_headers(app_service, web_session, app_dist)
     assert css.headers["Content-Type"].startswith("text/css")
     assert "immutable" in css.headers["Cache-Control"]
     assert web_session.get("/desk/assets/missing-0000.js").status_code == 404
+
+
+def test_the_proxy_compresses_the_front_ends_files_and_never_an_api_answer(
+        proxy, token, app_dist):
+    """A phone downloads the app's script gzipped through the production proxy
+    configuration; an API's JSON (personal data) goes uncompressed (no BREACH oracle)."""
+    import gzip
+
+    import requests
+
+    asset = max((p for p in (app_dist / "assets").iterdir() if p.suffix == ".js"),
+                key=lambda p: p.stat().st_size)
+    raw = requests.get(f"{proxy['base']}/app/assets/{asset.name}", stream=True, timeout=10,
+                       headers={"Accept-Encoding": "gzip"})
+    assert raw.status_code == 200 and raw.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in raw.headers["Vary"]
+    body = raw.raw.read()
+    assert gzip.decompress(body) == asset.read_bytes() and len(body) < asset.stat().st_size / 2
+    admin = token("district_admin", "district:320505", sub="admin-1")
+    api = requests.get(f"{proxy['base']}/api/registry/grids", timeout=10,
+                       headers={**admin, "Accept-Encoding": "gzip"})
+    assert api.status_code == 200 and "Content-Encoding" not in api.headers

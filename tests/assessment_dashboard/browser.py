@@ -8,26 +8,15 @@ eventlet hub and must keep answering the page's requests while we wait.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from html.parser import HTMLParser
 
 from eventlet.green import subprocess
 
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
+from tools.chromium import chromium_path
+
 LOAD_TIMEOUT = 90  # seconds of wall clock for one page load (a safety net, not an assertion)
 VIRTUAL_TIME_MS = 8000
-
-
-def chromium_path() -> str:
-    for name in CHROMIUM_NAMES:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError(
-        "headless Chromium is missing: install Debian's package with "
-        "`apt-get install -y --no-install-recommends chromium` (`make test` does it as "
-        "root: scripts/system_deps.sh)")
 
 
 def dump_dom(url: str) -> str:

@@ -1,0 +1,89 @@
+"""The production reverse proxy's configuration (deploy/proxy/nginx.conf) run by a local
+nginx, for the browser tests and the benchmarks: every upstream pointed at 127.0.0.1 and a
+service's port, listening on 127.0.0.1:<port>, pid and temp files in a private directory.
+The same file as compose and Kubernetes serve, so a page sees the origin people get
+(cookies, CSRF, /api/<service>/, gzip). ``scripts/proxy.sh`` does the same for ``make up``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "deploy" / "proxy" / "nginx.conf"
+SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
+TEMP_DIRS = ("client_temp", "proxy_temp", "fastcgi_temp", "uwsgi_temp", "scgi_temp")
+START_SECONDS = 30.0  # a bound for nginx to answer, not a timing assertion
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
+    if not found:
+        raise RuntimeError("nginx is missing: scripts/system_deps.sh test installs nginx-light")
+    return found
+
+
+def render(ports: dict[str, int], listen: int, work: Path, logs: Path) -> str:
+    """The configuration with each service at 127.0.0.1:<its port> (a service not in
+    ``ports`` keeps its name: nginx then refuses to start, as it should)."""
+    conf = CONF.read_text(encoding="utf-8")
+    for svc, port in ports.items():
+        conf, count = re.subn(rf"server {svc}:\d+;", f"server 127.0.0.1:{port};", conf)
+        if count != 1:
+            raise ValueError(f"no upstream {svc} in {CONF}")
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{listen};")
+    conf = conf.replace("/tmp/", f"{work}/")
+    conf = conf.replace("access_log /dev/stdout redacted;",
+                        f"access_log {logs}/access.log redacted;")
+    return conf.replace("error_log /dev/stderr warn;", f"error_log {logs}/error.log warn;")
+
+
+@contextmanager
+def running(ports: dict[str, int], listen: int, logs: Path) -> Iterator[str]:
+    """nginx serving the rendered configuration until the block ends; its base URL.
+
+    The temp directories are world-writable: nginx started as root runs its workers as
+    nobody, who must write buffered request bodies (a photo) there."""
+    work = Path(tempfile.mkdtemp(prefix="gridgov-nginx-"))
+    work.chmod(0o755)
+    for name in TEMP_DIRS:
+        (work / name).mkdir()
+        (work / name).chmod(0o777)
+    conf = logs / "nginx.conf"
+    conf.write_text(render(ports, listen, work, logs), encoding="utf-8")
+    process = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(logs),
+                                "-g", "daemon off;"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{listen}"
+    try:
+        _wait_until_up(process, base)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait_until_up(process: subprocess.Popen, base: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/proxy-healthz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx stopped: {process.stderr.read().decode()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("nginx did not answer /proxy-healthz")
+        time.sleep(0.1)
