@@ -37,6 +37,10 @@ async function loadCatalogue() {
 }
 
 export async function whoAmI() {
+  // nobody has signed in on this phone (or they signed out): the sign-in form at once,
+  // not after a round trip to the registry (a slow network, bench/bench_12_app.py); a
+  // session found meanwhile (signed in elsewhere on this origin) still opens the app
+  if (!cached('me')) session.checked = true
   try {
     session.me = await get('registry', '/auth/me')
     keep('me', session.me)
