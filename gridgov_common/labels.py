@@ -79,6 +79,27 @@ ASSIGNMENT_STATE: _Table = {
     "withdrawn": ("已撤回", "Withdrawn"),
 }
 
+# P5.1.5/P5.4.1: a grid worker's way from recruitment to filing, and adjustment
+STAFF_STATE: _Table = {
+    "recruited": ("已招录，待审核", "Recruited, awaiting review"),
+    "reviewed": ("已审核，待聘用", "Reviewed, awaiting hiring"),
+    "hired": ("已聘用，待备案", "Hired, awaiting filing"),
+    "filed": ("已备案", "Filed with the bureau"),
+    "adjustment_proposed": ("已提出调整", "Adjustment proposed"),
+    "dismissed": ("已调整（解聘）", "Dismissed"),
+    "rejected": ("未录用", "Not taken on"),
+    "active": ("在岗", "In post"),
+}
+STAFF_ACTION: _Table = {
+    "review": ("审核通过", "Pass review"),
+    "reject": ("不予录用", "Turn down"),
+    "hire": ("聘用", "Hire"),
+    "file": ("备案", "File"),
+    "propose_adjustment": ("提出调整", "Propose adjustment"),
+    "approve_adjustment": ("同意调整", "Approve adjustment"),
+    "reject_adjustment": ("不同意调整", "Refuse adjustment"),
+}
+
 CARD: _Table = {  # P6.2 督办
     Card.ORDINARY: ("督办单", "Supervision notice"),
     Card.YELLOW: ("黄牌督办", "Yellow card"),
@@ -191,6 +212,7 @@ TABLES: Mapping[str, _Table] = {
     "assignment_state": ASSIGNMENT_STATE, "case_action": CASE_ACTION,
     "card": CARD, "role": ROLE, "handling_level": HANDLING_LEVEL, "case_state": CASE_STATE,
     "escalation_kind": ESCALATION_KIND, "notify_kind": NOTIFY_KIND, "channel": CHANNEL,
+    "staff_state": STAFF_STATE, "staff_action": STAFF_ACTION,
 }
 
 

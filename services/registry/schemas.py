@@ -148,6 +148,10 @@ class PrefixQuerySchema(Schema):
                                                       validate.Regexp(r"^\d*$")])
 
 
+class PlaceNamesQuerySchema(PrefixQuerySchema):
+    grids = fields.Boolean(load_default=False)
+
+
 class PointQuerySchema(Schema):
     lon = fields.Float(required=True, validate=validate.Range(-180, 180))
     lat = fields.Float(required=True, validate=validate.Range(-90, 90))
@@ -354,6 +358,10 @@ class StaffSchema(Schema):
     active = fields.Boolean()
     subject = fields.String(allow_none=True)
     grid_codes = fields.List(fields.String())
+    place = fields.String(allow_none=True, metadata={
+        "description": "the list only: the name of the grid, community, town or department"})
+    actions = fields.List(fields.String(), metadata={
+        "description": "the list only: lifecycle actions the caller may take now"})
 
 
 class StaffListQuerySchema(Schema):

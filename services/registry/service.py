@@ -42,6 +42,7 @@ from services.registry import (
     schemas,
     search,
     staff_identity,
+    staff_list,
     staffing,
 )
 from services.registry.dependencies import GridLocator
@@ -173,6 +174,18 @@ class RegistryService(platform.PlatformService):
         prefix = scoping.narrow(scoping.district_prefix(request.principal),
                                 request.params["prefix"])
         return [] if prefix is None else places.list_grids(self.db, prefix)
+
+    @http("GET", "/place-names", query=schemas.PlaceNamesQuerySchema, tags=("places",),
+          summary="Today's names of the towns and communities (and, with grids=true, the "
+          "grids) under a code prefix in the caller's district: what a screen shows for "
+          "codes (not personal data)")
+    def list_place_names(self, request):
+        prefix = scoping.narrow(scoping.district_prefix(request.principal),
+                                request.params["prefix"])
+        if prefix is None:  # nothing of the caller's district under it
+            empty = {"districts": {}, "towns": {}, "communities": {}}
+            return {**empty, "grids": {}} if request.params["grids"] else empty
+        return places.place_names(self.db, prefix, with_grids=request.params["grids"])
 
     @http("GET", "/grids.geojson", query=schemas.OnDaySchema, tags=("grids",),
           summary="Grids valid on a day (default today) as a FeatureCollection, with the "
@@ -482,7 +495,9 @@ class RegistryService(platform.PlatformService):
     @http("GET", "/staff", query=schemas.StaffListQuerySchema, response=schemas.StaffSchema,
           many=True, tags=("staff",))
     def list_staff(self, request):
-        return staffing.list_staff(self.db, request.principal, **request.params)
+        people = staffing.list_staff(self.db, request.principal, **request.params)
+        return staff_list.named(self.db, request.principal, people,
+                                 negotiate(request.headers.get("Accept-Language")))
 
     @http("POST", "/staff/<int:staff_id>/transitions", roles=STAFF_MANAGERS,
           body=schemas.StaffTransitionSchema, response=schemas.StaffSchema, tags=("staff",),

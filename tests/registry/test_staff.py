@@ -83,3 +83,35 @@ def test_departments_are_seeded(registry, web_session, admin):
     assert codes == {"organization", "comprehensive_governance", "civil_affairs",
                      "public_security", "human_resources", "health", "ecology_environment",
                      "emergency_management", "veterans_affairs", "fire"}
+
+
+def test_the_staff_list_names_places_and_offers_the_readers_steps(district, web_session,
+                                                                  token, admin):
+    """Issue 14: a workbench shows where each person works by name and only the lifecycle
+    steps the reader may take; /place-names gives the names under the reader's scope."""
+    chief = token("community_grid_chief", f"community:{COMMUNITY}", sub="chief")
+    town = token("town_grid_chief", f"town:{TOWN}", sub="town")
+    appoint(web_session, chief, "钱小红", "neighbourhood_grid_worker", f"grid:{GRID_A}")
+    appoint(web_session, town, "孙指导", "grid_instructor", f"community:{COMMUNITY}")
+
+    def listed(headers, lang="zh-CN"):
+        answer = web_session.get("/staff", params={"prefix": TOWN},
+                                 headers={**headers, "Accept-Language": lang})
+        assert answer.status_code == 200, answer.text
+        return {p["name"]: p for p in answer.json()}
+
+    as_town = listed(town)
+    assert as_town["钱小红"]["place"] == "锦绣一网格" and as_town["孙指导"]["place"] == "锦绣社区"
+    assert as_town["钱小红"]["actions"] == ["reject", "review"]  # P5.1.5: the town reviews
+    assert listed(chief)["钱小红"]["actions"] == []  # the community may not
+
+    names = web_session.get("/place-names", params={"prefix": COMMUNITY, "grids": "true"},
+                            headers=chief).json()
+    assert names["communities"] == {COMMUNITY: "锦绣社区"}
+    assert names["grids"] == {GRID_A: "锦绣一网格", GRID_A[:-1] + "2": "锦绣二网格"}
+    other = token("town_grid_chief", "town:320506001", sub="elsewhere")  # another district
+    elsewhere = web_session.get("/place-names", params={"prefix": COMMUNITY},
+                                headers=other).json()
+    assert elsewhere == {"districts": {}, "towns": {}, "communities": {}}
+    bad = web_session.get("/place-names", params={"prefix": "32x"}, headers=chief)
+    assert bad.status_code == 422 and "prefix" in bad.json()["error"]["fields"]

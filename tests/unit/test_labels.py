@@ -11,12 +11,15 @@ from gridgov_common.contract.notify import Channel, NotifyKind
 from gridgov_common.contract.routing import Priority
 from gridgov_common.roles import Role
 from services.dispatch.domain.states import AssignmentState, CaseState, HandlingLevel
+from services.registry.domain.staff import Action as StaffAction
+from services.registry.domain.staff import State as StaffState
 
 ENUMS = {"work_category": WorkCategory, "info_class": InfoClass, "severity": Severity,
          "priority": Priority, "source": Source, "assignment_role": AssignmentRole,
          "card": Card, "role": Role, "escalation_kind": EscalationKind,
          "notify_kind": NotifyKind, "channel": Channel, "case_state": CaseState,
-         "handling_level": HandlingLevel, "assignment_state": AssignmentState}
+         "handling_level": HandlingLevel, "assignment_state": AssignmentState,
+         "staff_state": StaffState, "staff_action": StaffAction}
 
 
 @pytest.mark.parametrize("table", sorted(ENUMS))

@@ -60,11 +60,14 @@ const MESSAGES = {
 }
 
 // A view adds its own words beside the shared ones (one file per workbench, no shared
-// list to edit): addMessages({'zh-CN': {...}, en: {...}}). A key defined twice is a bug.
+// list to edit): addMessages({'zh-CN': {...}, en: {...}}). A view may run it again (each
+// time it is set up); a key given two different texts is a bug.
 export function addMessages(more) {
   for (const code of Object.keys(MESSAGES)) {
     for (const [key, text] of Object.entries(more[code] || {})) {
-      if (key in MESSAGES[code]) throw new Error(`desk message ${key} defined twice`)
+      if (key in MESSAGES[code] && MESSAGES[code][key] !== text) {
+        throw new Error(`desk message ${key} defined twice`)
+      }
       MESSAGES[code][key] = text
     }
   }
