@@ -113,7 +113,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 def _filters(params: dict[str, Any], now: datetime) -> list:
     found = []
-    for name in ("state", "town_code", "grid_code", "work_category"):
+    for name in ("state", "town_code", "grid_code", "work_category", "handling_level"):
         if params.get(name):
             found.append(cases.c[name] == params[name])
     if params.get("reported_from"):
@@ -130,7 +130,8 @@ def list_cases(session, principal, params: dict[str, Any],
                now: datetime | None = None) -> dict[str, Any]:
     """A page of the cases ``principal`` sees, newest reported first, with the total.
 
-    ``params``: state, town_code, grid_code, work_category, overdue (bool),
+    ``params``: state, town_code, grid_code, work_category, handling_level (P5.3.2: the
+    cases waiting at a level), overdue (bool),
     reported_from (inclusive), reported_to (exclusive), limit (≤ 200), offset."""
     now = now or datetime.now(UTC)
     where = [scope_filter(principal), *_filters(params, now)]

@@ -123,6 +123,8 @@ class CaseSchema(CaseSummarySchema):
     """A case as the people acting on it see it (GET /cases/<id> and every action)."""
 
     description = fields.String()
+    photos = fields.List(fields.String(), metadata={
+        "description": "the case's photos (sha256): events' GET /photos/<sha256>"})
     handled_locally = fields.Boolean()
     handle_due_at = fields.DateTime(allow_none=True)
     rework_count = fields.Integer()
@@ -138,12 +140,22 @@ class CaseSchema(CaseSummarySchema):
         "description": "the case's assignments, oldest round first: assignment_id, "
                        "department, role, state, rework, sent_at, ack_due_at, "
                        "handle_due_at, … (AssignmentSchema in services/dispatch/schemas.py)"})
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, metadata={
+                                       "description": "GET /cases/<id> only: zh-CN and en "
+                                                      "names from the catalogue"})
+    place = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True),
+                        allow_none=True, metadata={
+                            "description": "GET /cases/<id> only: names of the town, "
+                                           "community and grid (null where the registry "
+                                           "has none)"})
 
 
 class CaseListSchema(Schema):
     items = fields.List(fields.Dict(), metadata={
         "description": "one page of cases, newest reported first, each with the "
-                       "fields of CaseSummarySchema (services/dispatch/schemas.py)"})
+                       "fields of CaseSummarySchema (services/dispatch/schemas.py) and, "
+                       "over HTTP, subcategory_name and place as on GET /cases/<id>"})
     total = fields.Integer()
 
 
@@ -153,6 +165,9 @@ class CaseListQuerySchema(Schema):
     grid_code = grid_code_field(load_default=None)
     work_category = fields.String(load_default=None,
                                   validate=validate.OneOf([w.value for w in WorkCategory]))
+    # P5.3.2: the level that owns the case now (a level's triage queue)
+    handling_level = fields.String(load_default=None, validate=validate.OneOf(
+        [h.value for h in HandlingLevel]))
     overdue = fields.Boolean(load_default=None)
     reported_from = fields.DateTime(load_default=None)
     reported_to = fields.DateTime(load_default=None)

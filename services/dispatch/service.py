@@ -36,6 +36,7 @@ from services.dispatch import (
     actions,
     admin,
     calendar_notice,
+    case_names,
     case_store,
     casefile_context,
     casefile_store,
@@ -180,9 +181,11 @@ class DispatchService(platform.PlatformService):
 
     @http("GET", "/cases/<string:case_id>", roles=VIEWERS, response=schemas.CaseSchema,
           tags=("cases",),
-          summary="A case with its assignments (grid staff: in scope; departments: assigned)")
+          summary="A case with its assignments and its names (grid staff: in scope; "
+                  "departments: assigned)")
     def get_case_http(self, request, case_id):
-        return _plain(queries.case_with_assignments(self.db, request.principal, case_id))
+        case = queries.case_with_assignments(self.db, request.principal, case_id)
+        return _plain(case_names.named(self.db, [case], self.registry.place)[0])
 
     @http("GET", "/cases/<string:case_id>/file", roles=VIEWERS, tags=("cases",),
           summary="The electronic case file (P5.3.4) with its hash-chain verification")
@@ -194,9 +197,12 @@ class DispatchService(platform.PlatformService):
 
     @http("GET", "/cases", roles=VIEWERS, query=schemas.CaseListQuerySchema,
           response=schemas.CaseListSchema, tags=("cases",),
-          summary="Cases in the caller's scope (departments: assigned ones), newest first")
+          summary="Cases in the caller's scope (departments: assigned ones), newest first, "
+                  "named")
     def list_cases_http(self, request):
-        return _plain(queries.list_cases(self.db, request.principal, request.params))
+        found = queries.list_cases(self.db, request.principal, request.params)
+        return _plain({**found, "items": case_names.named(self.db, found["items"],
+                                                           self.registry.place)})
 
     @http("GET", "/cases/<string:case_id>/actions", roles=VIEWERS,
           response=schemas.CaseActionsSchema, tags=("cases",),

@@ -25,9 +25,8 @@ from gridgov_common.contract.envelope import format_timestamp
 from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.messaging import claim_message
 from gridgov_common.roles import Role
-from services.dispatch import reports
+from services.dispatch import case_names, reports
 from services.dispatch.domain import states
-from services.dispatch.master_data import subcategory_names
 from services.dispatch.models import assignments, cases
 
 CONSUMER = "dispatch.workbench"
@@ -91,12 +90,8 @@ def assignment_view(session, department: str, assignment_id: str,
 
 def _named(session, rows: list[dict[str, Any]], place: PlaceNames | None
            ) -> list[dict[str, Any]]:
-    """Each row with the names people read (issue 11): the subcategory in zh-CN and en
-    from the catalogue dispatch follows, the grid, community and town from the registry
-    (None where unknown or the registry does not answer: the page shows the code)."""
-    known = subcategory_names(session, [row["subcategory"] for row in rows])
-    return [{**row, "subcategory_name": known.get(row["subcategory"]),
-             "place": place(row["grid_code"]) if place else None} for row in rows]
+    """Each row with the names people read (issue 11; ``case_names``)."""
+    return case_names.named(session, rows, place)
 
 
 # --- helpers --------------------------------------------------------------------------------

@@ -68,7 +68,8 @@ def test_lists_are_scoped_newest_first(four_cases, web_session, token):
     assert _names(fire, four_cases) == "DA"
     police = _listed(web_session, token("department_officer", "department:police"))
     assert police == {"items": [], "total": 0}
-    assert set(fire["items"][0]) == set(SUMMARY_COLUMNS)
+    # over HTTP each row carries its names beside its codes (no registry runs here: None)
+    assert set(fire["items"][0]) == {*SUMMARY_COLUMNS, "subcategory_name", "place"}
 
 
 def test_filters_and_pages(four_cases, web_session, token):
@@ -81,12 +82,17 @@ def test_filters_and_pages(four_cases, web_session, token):
         ({"reported_from": "2026-11-21T00:00:00Z", "reported_to": "2026-11-25T00:00:00Z"},
          "CB"),
         ({"reported_from": "2026-11-26"}, "D"),
+        # P5.3.2: the fire cases' rule leaves them with the town, the others' the community
+        ({"handling_level": "town"}, "DA"),
+        ({"handling_level": "community", "state": "handling_local"}, "CB"),
+        ({"handling_level": "grid"}, ""),
     ]
     for params, expected in checks:
         assert _names(_listed(web_session, admin, **params), four_cases) == expected, params
     page = _listed(web_session, admin, limit=2, offset=1)
     assert (_names(page, four_cases), page["total"]) == ("CB", 4)
-    for bad in ({"limit": 201}, {"state": "nonsense"}, {"grid_code": "123"}):
+    for bad in ({"limit": 201}, {"state": "nonsense"}, {"grid_code": "123"},
+                {"handling_level": "province"}):
         _listed(web_session, admin, expect=422, **bad)
 
 
@@ -157,3 +163,16 @@ def test_another_district_sees_none_of_these_cases(four_cases, web_session, toke
                      "GET /statistics": [{}, {"scope": DISTRICT}],
                      "GET /delay-requests": [{}]}, {})
     assert failures == []
+
+
+def test_one_case_carries_its_photos_and_the_names_of_what_and_where(four_cases, web_session,
+                                                                      token):
+    town = token("town_grid_chief", f"town:{TOWN}")
+    response = web_session.get(f"/cases/{four_cases['A']}", headers=town)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["photos"] == ["a" * 64] and body["subcategory"] == "fire_hazard_corridor"
+    # no registry runs here and no catalogue was published: the codes stay, nothing fails
+    assert body["subcategory_name"] is None
+    assert body["place"] == {"town": None, "community": None, "grid": None}
+    assert [a["department"] for a in body["assignments"]] == ["fire", "emergency_management"]
