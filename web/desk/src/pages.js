@@ -2,9 +2,15 @@
 // a workbench is one view file under views/ that registers its own words (addMessages).
 // The case page is not a tab: every page links to it as #/case/<case id> (CasePage).
 import DepartmentBench from './views/DepartmentBench.vue'
+import DistrictCirculars from './views/DistrictCirculars.vue'
+import DistrictAudit from './views/DistrictAudit.vue'
+import DistrictCalendar from './views/DistrictCalendar.vue'
 
 export const PAGES = [
   { key: 'department', title: 'deptTitle', roles: ['department_officer'], component: DepartmentBench },
+  { key: 'circulars', title: 'dcTitle', roles: ['district_admin'], component: DistrictCirculars },
+  { key: 'calendar', title: 'dkTitle', roles: ['district_admin'], component: DistrictCalendar },
+  { key: 'audit', title: 'daTitle', roles: ['district_admin'], component: DistrictAudit },
 ]
 
 export function pagesFor(role) {
