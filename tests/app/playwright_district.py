@@ -96,6 +96,34 @@ def district(page, context, run: dict, steps: list) -> None:
     page.locator(".el-select-dropdown").first.wait_for(state="hidden", timeout=WAIT_MS)
     steps.append(snapshot(page, "audit", rows=table_rows(page, "audit")))
 
+    # the half-year assessment: run (a draft listing the towns), type a town's democratic
+    # appraisal and quantified points, run again, publish
+    page.locator("[data-test=tab-assessment]").click()
+    page.locator("[data-test=assessment-run]").wait_for(timeout=WAIT_MS)
+    page.fill("#assessment-half-year", run["half_year"])
+    page.locator("[data-test=assessment-run]").click()
+    town = run["appraised_town"]
+    page.locator(f"[data-test=democratic-{town}] input").wait_for(timeout=WAIT_MS)
+    page.locator("[data-test=assessment-report]", has_text="版本 1").wait_for(timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('.el-message')", timeout=WAIT_MS)
+    steps.append(snapshot(page, "assessment_first", inputs=table_rows(page, "assessment-inputs")))
+    page.locator(f"[data-test=democratic-{town}] input").fill(str(run["democratic"]))
+    page.locator(f"[data-test=points-{town}] input").fill(str(run["points"]))
+    page.locator(f"[data-test=points-{town}] input").press("Tab")
+    page.locator("[data-test=assessment-save]").click()
+    page.locator(".el-message--success", has_text="已保存").wait_for(timeout=WAIT_MS)
+    page.locator("[data-test=assessment-run]").click()
+    page.locator("[data-test=assessment-report]", has_text="版本 2").wait_for(timeout=WAIT_MS)
+    page.locator("[data-test=assessment-town] .el-table__body tr").first.wait_for(timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('.el-message')", timeout=WAIT_MS)
+    steps.append(snapshot(page, "assessment_draft", towns=table_rows(page, "assessment-town")))
+    page.locator("[data-test=assessment-publish]").click()
+    page.locator("[data-test=assessment-report]", has_text="已发布").wait_for(timeout=WAIT_MS)
+    page.wait_for_function("() => !document.querySelector('.el-message')", timeout=WAIT_MS)
+    steps.append(snapshot(page, "assessment_published",
+                          towns=table_rows(page, "assessment-town"),
+                          reports=table_rows(page, "assessment-reports")))
+
     # the working calendar: a Saturday made a working day (调休), then removed again
     page.on("dialog", lambda dialog: dialog.accept())  # "remove this day's setting?"
     page.locator("[data-test=tab-calendar]").click()

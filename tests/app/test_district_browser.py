@@ -111,10 +111,13 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
     names = _names(proxy, token, district)
     now = datetime.now(TZ)
     month = now.strftime("%Y-%m")
+    half_year = f"{now.year}H{1 if now.month <= 6 else 2}"
+    town_code = worker["grid"][:9]
 
     steps = steps_of(drive("tests.app.playwright_district", {
         "base": proxy["base"], **login, "period": month, "today": now.date().isoformat(),
-        "swap_day": SWAP_DAY, "swap_reason": SWAP_REASON}))
+        "swap_day": SWAP_DAY, "swap_reason": SWAP_REASON, "half_year": half_year,
+        "appraised_town": town_code, "democratic": 92, "points": 80}))
 
     assert steps["signin"]["lang"] == "zh-CN" and "登录" in steps["signin"]["text"]
     assert "通报" in steps["circulars"]["text"] and "李区管" in steps["circulars"]["text"]
@@ -130,7 +133,6 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
         assert by_name[name][7] == "50.0%", by_name[name]
     assert "fire" not in {row[1] for row in draft["departments"]}  # names, never codes
     [town] = draft["towns"]
-    town_code = worker["grid"][:9]
     assert town[1] != town_code and town[1].endswith(("镇", "街道")), town
     assert town[2] == "4" and town[3] == "2" and town[5] == "50.0%", town
     paragraph = draft["paragraph"]
@@ -148,6 +150,34 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
     audit = steps["audit"]
     assert audit["rows"] and all("李区管" in r[1] and r[2] == "登录" for r in audit["rows"])
     assert "查阅审计日志" not in "".join(r[2] for r in audit["rows"])  # the filter held
+
+    # the half-year assessment: towns by name, the typed inputs counted in version 2, published
+    first_inputs = [row[0] for row in steps["assessment_first"]["inputs"]]
+    assert town[1] in first_inputs and len(first_inputs) == len(demo_district["towns"])
+    assert not any(name.isdigit() for name in first_inputs), first_inputs  # names
+    # only the town given values is a subject (its cases were filed today, after as_of):
+    # too little data for a score, and the page says so by name
+    assessed = {row[0]: row for row in steps["assessment_draft"]["towns"]}
+    assert list(assessed) == [town[1]], assessed
+    remark = assessed[town[1]][4]
+    assert "数据不全" in remark and "缺数据：" in remark and "办结率" in remark, remark
+    assert "民主测评" not in remark and "量化积分" not in remark, remark
+    published_rows = steps["assessment_published"]["reports"]
+    assert [(r[0], r[1]) for r in published_rows] == [("2", "已发布"), ("1", "草稿")]
+    reports = requests.get(f"{proxy['base']}/api/assessment/appraisals?half_year={half_year}",
+                           headers=token("district_admin", f"district:{district}", sub=ADMIN),
+                           timeout=10).json()
+    [final] = [r for r in reports if r["version"] == 2]
+    assert final["state"] == "published" and final["created_by"] == ADMIN
+    full = requests.get(f"{proxy['base']}/api/assessment/appraisals/{final['report_id']}",
+                        headers=token("district_admin", f"district:{district}"),
+                        timeout=10).json()
+    [row] = [r for r in full["content"]["rows"]
+             if r["subject_kind"] == "town" and r["code"] == town_code]
+    typed = {i["key"]: (i["status"], i["raw"]) for i in row["indicators"]}
+    assert typed["democratic_appraisal"] == ("ok", 92.0)
+    assert typed["quantified_points"] == ("ok", 80.0)
+    assert (row["score"], row["complete"], assessed[town[1]][1]) == (None, False, "—")
 
     # the calendar: the Saturday set as a working day with its reason, then removed
     assert [SWAP_DAY in r[0] and r[1] == "工作日（调休上班）" and r[2] == SWAP_REASON

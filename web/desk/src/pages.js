@@ -4,11 +4,13 @@
 import DepartmentBench from './views/DepartmentBench.vue'
 import DistrictCirculars from './views/DistrictCirculars.vue'
 import DistrictAudit from './views/DistrictAudit.vue'
+import DistrictAssessment from './views/DistrictAssessment.vue'
 import DistrictCalendar from './views/DistrictCalendar.vue'
 
 export const PAGES = [
   { key: 'department', title: 'deptTitle', roles: ['department_officer'], component: DepartmentBench },
   { key: 'circulars', title: 'dcTitle', roles: ['district_admin'], component: DistrictCirculars },
+  { key: 'assessment', title: 'drTitle', roles: ['district_admin'], component: DistrictAssessment },
   { key: 'calendar', title: 'dkTitle', roles: ['district_admin'], component: DistrictCalendar },
   { key: 'audit', title: 'daTitle', roles: ['district_admin'], component: DistrictAudit },
 ]
