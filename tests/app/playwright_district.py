@@ -124,6 +124,19 @@ def district(page, context, run: dict, steps: list) -> None:
                           towns=table_rows(page, "assessment-town"),
                           reports=table_rows(page, "assessment-reports")))
 
+    # master data: the catalogue by work category, the current rule set by names, the
+    # departments with their routing keys
+    page.locator("[data-test=tab-master-data]").click()
+    page.locator("[data-test=catalogue] .el-table__body tr").first.wait_for(timeout=WAIT_MS)
+    steps.append(snapshot(page, "catalogue"))
+    page.locator("[data-test=master-part]").get_by_text("分拨规则").click()
+    page.locator("[data-test=rules] .el-table__body tr").first.wait_for(timeout=WAIT_MS)
+    steps.append(snapshot(page, "rules", version=page.inner_text("[data-test=rule-set-version]"),
+                          rows=table_rows(page, "rules")))
+    page.locator("[data-test=master-part]").get_by_text("部门").click()
+    page.locator("[data-test=departments] .el-table__body tr").first.wait_for(timeout=WAIT_MS)
+    steps.append(snapshot(page, "departments", rows=table_rows(page, "departments")))
+
     # the working calendar: a Saturday made a working day (调休), then removed again
     page.on("dialog", lambda dialog: dialog.accept())  # "remove this day's setting?"
     page.locator("[data-test=tab-calendar]").click()

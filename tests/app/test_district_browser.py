@@ -179,6 +179,17 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
     assert typed["quantified_points"] == ("ok", 80.0)
     assert (row["score"], row["complete"], assessed[town[1]][1]) == (None, False, "—")
 
+    # master data by name: the catalogue under its work category, the rule routing the
+    # blocked corridor to fire (lead) and emergency management (assisting), the register
+    catalogue = steps["catalogue"]["text"]
+    assert "社会治安防控" in catalogue and "楼道堆物堵塞消防通道" in catalogue
+    assert "现行版本" in steps["rules"]["version"]
+    [rule] = [r for r in steps["rules"]["rows"] if r[0].startswith("楼道堆物堵塞消防通道")]
+    assert f"主办：{fire_zh}" in rule[2] and f"协办：{emergency_zh}" in rule[2], rule
+    assert rule[1] == "镇（街道）" and rule[4] == "1 工作小时" and rule[5] == "3 个工作日", rule
+    [fire_row] = [r for r in steps["departments"]["rows"] if r[0].startswith(fire_zh)]
+    assert "fire.#" in fire_row[4] and "dept.fire.assignments" in fire_row[4], fire_row
+
     # the calendar: the Saturday set as a working day with its reason, then removed
     assert [SWAP_DAY in r[0] and r[1] == "工作日（调休上班）" and r[2] == SWAP_REASON
             for r in steps["calendar_added"]["rows"]] == [True]

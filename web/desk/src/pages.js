@@ -6,12 +6,14 @@ import DistrictCirculars from './views/DistrictCirculars.vue'
 import DistrictAudit from './views/DistrictAudit.vue'
 import DistrictAssessment from './views/DistrictAssessment.vue'
 import DistrictCalendar from './views/DistrictCalendar.vue'
+import DistrictMasterData from './views/DistrictMasterData.vue'
 
 export const PAGES = [
   { key: 'department', title: 'deptTitle', roles: ['department_officer'], component: DepartmentBench },
   { key: 'circulars', title: 'dcTitle', roles: ['district_admin'], component: DistrictCirculars },
   { key: 'assessment', title: 'drTitle', roles: ['district_admin'], component: DistrictAssessment },
   { key: 'calendar', title: 'dkTitle', roles: ['district_admin'], component: DistrictCalendar },
+  { key: 'master-data', title: 'dmTitle', roles: ['district_admin'], component: DistrictMasterData },
   { key: 'audit', title: 'daTitle', roles: ['district_admin'], component: DistrictAudit },
 ]
 
