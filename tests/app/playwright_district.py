@@ -164,6 +164,17 @@ def district(page, context, run: dict, steps: list) -> None:
     page.locator("[data-test=tab-circulars]").click()
     page.get_by_text("Make a circular").wait_for(timeout=WAIT_MS)
     check(page, run, steps, "english")
+    # and every other page in English
+    for key, heading, ready in (
+            ("assessment", "Half-year assessment",
+             "[data-test=assessment-reports] .el-table__body tr"),
+            ("master-data", "Master data", "[data-test=catalogue] .el-table__body tr"),
+            ("calendar", "Working calendar", "[data-test=calendar-month] li"),
+            ("audit", "Audit log", "[data-test=audit] .el-table__body tr")):
+        page.locator(f"[data-test=tab-{key}]").click()
+        page.get_by_role("heading", name=heading).wait_for(timeout=WAIT_MS)
+        page.locator(ready).first.wait_for(timeout=WAIT_MS)
+        steps.append(snapshot(page, f"english_{key}"))
 
 
 def main() -> int:

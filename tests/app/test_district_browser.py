@@ -205,6 +205,12 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
     assert {row[1] for row in english["departments"]} == {names["fire"][1],
                                                          names["emergency_management"][1]}
     assert "dispatched 4 items" in english["paragraph"]
+    assert "Version 2 · published" in steps["english_assessment"]["text"]
+    assert "Stairwell or fire exit blocked" in steps["english_master-data"]["text"]
+    assert "Public-security prevention" in steps["english_master-data"]["text"]
+    assert "Each day of the month" in steps["english_calendar"]["text"]
+    assert "Signed in" in steps["english_audit"]["text"]
+    assert "Read the audit log" in steps["english_audit"]["text"]  # its own reads
 
     # the published circular through the API: the admin's list, and the fire department's
     # officer reads it (and finds it in the inbox, with its link)
@@ -222,6 +228,10 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
     [fire] = [d for d in content["departments"] if d["code"] == "fire"]
     assert (fire["dispatched"], fire["closed"], fire["closure_rate"]) == (2, 1, 0.5)
     assert content["names"]["departments"]["fire"]["zh-CN"] == fire_zh
+    page = requests.get(
+        f"{proxy['base']}/api/assessment/circulars/{circular['circular_id']}.html?lang=zh-CN",
+        headers=officer, timeout=10)
+    assert page.status_code == 200 and number in page.text and fire_zh in page.text
     [message] = wait_until(lambda: _inbox(proxy, officer), WAIT)
     assert f"/circulars/{circular['circular_id']}.html" in message["body"]
     chief = token("town_grid_chief", f"town:{town_code}", sub="town-chief")
