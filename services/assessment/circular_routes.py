@@ -58,12 +58,17 @@ class CircularRoutes:
             circular_rules.DEFAULT_CARD_RULES)
         return circular_rules.check_rules(json.loads(raw) if isinstance(raw, str) else raw)
 
-    def _generate(self, kind: str, period: str, scope: str, origin: str, by: str):
+    def _compose(self, kind: str, period: str, scope: str) -> dict[str, Any]:
+        """The content a circular of (kind, period, scope) would have now: dispatch's
+        figures, the card rules, the registry's names (P5.3.5)."""
         first, last = circular_rules.period_bounds(kind, period)
         figures = self.dispatch.handling_figures(scope, *circulars.instants(first, last))
+        return {**circular_rules.build_content(figures, self._card_rules()),
+                "names": self.registry.for_scope(scope, last.isoformat())}
+
+    def _generate(self, kind: str, period: str, scope: str, origin: str, by: str):
+        content = self._compose(kind, period, scope)
         url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
-        content = {**circular_rules.build_content(figures, self._card_rules()),
-                   "names": self.registry.for_scope(scope, last.isoformat())}
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
             content=content, html_url=url + "/circulars/{circular_id}.html",
@@ -95,6 +100,23 @@ class CircularRoutes:
         row = self._generate(request.data["kind"], request.data["period"], scope, "demand",
                              principal.sub)
         return _plain(row)
+
+    @http("POST", "/circulars/preview", roles=WRITERS,
+          body=circular_schemas.CircularCreateSchema,
+          response=circular_schemas.CircularPreviewSchema, tags=("circulars",),
+          summary="What a circular of the period would say now, to check before it is "
+                  "generated: stores, numbers and publishes nothing (P5.3.5)")
+    def preview_circular(self, request):
+        principal = request.principal
+        kind, period = request.data["kind"], request.data["period"]
+        scope = request.data["scope"] or principal.scope
+        principal.require_covers(scope.partition(":")[2], f"scope {scope}")
+        first, last = circular_rules.period_bounds(kind, period)
+        return {"kind": kind, "period": period, "scope": scope,
+                "period_start": first.isoformat(), "period_end": last.isoformat(),
+                "issuer": str(self._circular_config("CIRCULAR_ISSUER",
+                                                    circulars.DEFAULT_ISSUER)),
+                "content": self._compose(kind, period, scope)}
 
     @http("GET", "/circulars", roles=READERS, query=circular_schemas.CircularListQuerySchema,
           response=circular_schemas.CircularSchema, many=True, tags=("circulars",),

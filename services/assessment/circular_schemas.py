@@ -56,3 +56,15 @@ class CircularSchema(Schema):
         "description": "文号, e.g. 网格通〔2026〕12号 (null for circulars made before)"})
     content = fields.Dict(metadata={"description": "summary, departments, towns, overdue, "
                                                    "card_rules (one circular only)"})
+
+
+class CircularPreviewSchema(Schema):
+    """A circular as it would be generated now, never stored (no id, version or number)."""
+
+    kind = fields.String()
+    period = fields.String()
+    scope = fields.String()
+    period_start = fields.String()
+    period_end = fields.String()
+    issuer = fields.String()
+    content = fields.Dict(metadata={"description": "as a stored circular's content"})

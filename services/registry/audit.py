@@ -60,7 +60,7 @@ def record_refusal(session: Session, principal: Principal, action: str, subject_
 
 
 def query(session: Session, principal: Principal, *, actor_sub: str | None = None,
-          subject_type: str | None = None, subject_id: str | None = None,
+          action: str | None = None, subject_type: str | None = None, subject_id: str | None = None,
           since: datetime | None = None, until: datetime | None = None,
           limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
     """Audit rows of the reader's district (rows of actors whose scope lies in it; issue
@@ -70,6 +70,7 @@ def query(session: Session, principal: Principal, *, actor_sub: str | None = Non
             .order_by(audit_log.c.id.desc()).limit(limit).offset(offset))
     filters = {
         audit_log.c.actor_sub: actor_sub,
+        audit_log.c.action: action,
         audit_log.c.subject_type: subject_type,
         audit_log.c.subject_id: subject_id,
     }

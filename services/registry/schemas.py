@@ -382,6 +382,8 @@ class PartyBranchSchema(Schema):
 
 class AuditQuerySchema(Schema):
     actor_sub = fields.String(load_default=None)
+    action = fields.String(load_default=None, validate=validate.Length(1, 64), metadata={
+        "description": "what was done: sign_in, unmask, read_audit_log, … (docs/SECURITY.md)"})
     subject_type = fields.String(load_default=None)
     subject_id = fields.String(load_default=None)
     since = fields.AwareDateTime(load_default=None)

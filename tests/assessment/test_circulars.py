@@ -182,6 +182,34 @@ def test_scopes_versions_and_reading_rights(circular_services, made, seeded, tok
     assert hidden.status_code == 404
 
 
+def test_a_preview_shows_the_figures_and_stores_nothing(circular_services, seeded, token,  # noqa: F811
+                                                        db_engine):
+    """The district checks what a circular would say before generating it (issue 14): the
+    same figures and names, no row, no number, no event."""
+    http, period = circular_services, custom_period(seeded)
+    seen = http.post("/circulars/preview", json={"kind": "custom", "period": period},
+                     headers=token(*ADMIN, sub="admin-1"))
+    assert seen.status_code == 200, seen.text
+    preview = seen.json()
+    assert (preview["kind"], preview["period"], preview["scope"]) == ("custom", period, ADMIN[1])
+    assert preview["content"]["departments"] == [WATER, POLICE, FIRE]
+    assert preview["content"]["towns"] == [TOWN1, TOWN2]
+    assert preview["content"]["summary"] == SUMMARY
+    assert "circular_id" not in preview and "document_number" not in preview
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM assessment.circulars")).scalar() == 0
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM assessment.outbox WHERE routing_key = :t"),
+            {"t": circulars.EVENT_TYPE}).scalar() == 0
+    chief = token("town_grid_chief", f"town:{T1}", sub="chief-1")
+    other = http.post("/circulars/preview", json={"kind": "custom", "period": period,
+                                                  "scope": f"town:{T2}"}, headers=chief)
+    assert other.status_code == 403
+    officer = token("department_officer", "department:fire")
+    assert http.post("/circulars/preview", json={"kind": "custom", "period": period},
+                     headers=officer).status_code == 403
+
+
 def test_stored_circulars_are_immutable(made, db_engine):
     for statement in ("UPDATE assessment.circulars SET version = 9",
                       "DELETE FROM assessment.circulars"):

@@ -175,6 +175,12 @@ def test_audit_log_is_admin_only_append_only_and_its_reads_audited(
         reads = conn.execute(sa.text("SELECT count(*) FROM registry.audit_log "
                                      "WHERE action = 'read_audit_log'")).scalar()
     assert reads == 1
+    # filtered by what was done (the district workbench's audit page, issue 14)
+    unmasked = web_session.get("/audit", headers=admin, params={"action": "unmask"}).json()
+    assert unmasked and {r["action"] for r in unmasked} == {"unmask"}
+    reviews = web_session.get("/audit", headers=admin, params={"action": "read_audit_log"})
+    assert [r["action"] for r in reviews.json()] == ["read_audit_log", "read_audit_log"]
+    assert reviews.json()[0]["fields"] == ["action"]  # the reads say what was asked
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         with db_engine.begin() as conn:
             conn.execute(sa.text("UPDATE registry.audit_log SET reason = 'x'"))

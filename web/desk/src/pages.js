@@ -4,11 +4,21 @@
 import DepartmentBench from './views/DepartmentBench.vue'
 import LocalBench from './views/LocalBench.vue'
 import StaffBench from './views/StaffBench.vue'
+import DistrictCirculars from './views/DistrictCirculars.vue'
+import DistrictAudit from './views/DistrictAudit.vue'
+import DistrictAssessment from './views/DistrictAssessment.vue'
+import DistrictCalendar from './views/DistrictCalendar.vue'
+import DistrictMasterData from './views/DistrictMasterData.vue'
 
 export const PAGES = [
   { key: 'department', title: 'deptTitle', roles: ['department_officer'], component: DepartmentBench },
   { key: 'local', title: 'localBenchTitle', roles: ['town_grid_chief', 'community_grid_chief', 'grid_instructor', 'community_grid_worker'], component: LocalBench },
+  { key: 'circulars', title: 'dcTitle', roles: ['district_admin'], component: DistrictCirculars },
+  { key: 'assessment', title: 'drTitle', roles: ['district_admin'], component: DistrictAssessment },
+  { key: 'calendar', title: 'dkTitle', roles: ['district_admin'], component: DistrictCalendar },
+  { key: 'master-data', title: 'dmTitle', roles: ['district_admin'], component: DistrictMasterData },
   { key: 'staff', title: 'staffTitle', roles: ['town_grid_chief', 'community_grid_chief', 'district_admin'], component: StaffBench },
+  { key: 'audit', title: 'daTitle', roles: ['district_admin'], component: DistrictAudit },
 ]
 
 export function pagesFor(role) {
