@@ -275,6 +275,14 @@ class DelayRequestSchema(Schema):
     decided_at = fields.DateTime(allow_none=True)
     decision_note = fields.String(allow_none=True)
     message_id = fields.String(allow_none=True)
+    work_category = fields.String()
+    subcategory = fields.String()
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, metadata={
+                                       "description": "zh-CN and en names from the catalogue"})
+    department_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                  allow_none=True, metadata={
+                                      "description": "zh-CN and en names from the register"})
 
 
 class ConfigVersionSchema(Schema):

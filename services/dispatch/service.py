@@ -288,14 +288,16 @@ class DispatchService(platform.PlatformService):
         checked = statistics_schemas.StatisticsScopeSchema().load({"scope": scope})
         return statistics.case_statistics(self.db, [statistics.parse_scope(checked["scope"])])
 
-    @http("GET", "/kpis", roles=STATISTICS_READERS, query=statistics_schemas.KpiQuerySchema,
+    @http("GET", "/kpis", roles=STATISTICS_READERS | {Role.DEPARTMENT_OFFICER},
+          query=statistics_schemas.KpiQuerySchema,
           response=statistics_schemas.KpiReportSchema, tags=("cases",),
           summary="Case-handling KPIs of a period by town, community, grid or department, "
-                  "in the caller's scope (P5.3.5, P5.4.6; definitions: docs/KPIS.md)")
+                  "in the caller's scope; a department officer: its own row, by=department "
+                  "(P5.3.5, P5.4.6; definitions: docs/KPIS.md)")
     def kpis_http(self, request):
         p = request.params
         start, end = kpis.local_period(p["from_"], p["to"])
-        return kpis.kpis(self.db, [request.principal.scope_code], start, end, p["by"])
+        return kpis.kpis_for(self.db, request.principal, start, end, p["by"])
 
     @rpc
     def kpis(self, scope: str, first: str, last: str, by: str) -> dict:

@@ -2,9 +2,13 @@
 // a workbench is one view file under views/ that registers its own words (addMessages).
 // The case page is not a tab: every page links to it as #/case/<case id> (CasePage).
 import DepartmentBench from './views/DepartmentBench.vue'
+import DelayDecisions from './views/DelayDecisions.vue'
+import DepartmentStanding from './views/DepartmentStanding.vue'
 
 export const PAGES = [
   { key: 'department', title: 'deptTitle', roles: ['department_officer'], component: DepartmentBench },
+  { key: 'standing', title: 'standingTitle', roles: ['department_officer'], component: DepartmentStanding },
+  { key: 'delays', title: 'delayDecisionsTitle', roles: ['town_grid_chief', 'district_admin'], component: DelayDecisions },
 ]
 
 export function pagesFor(role) {

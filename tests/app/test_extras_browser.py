@@ -1,0 +1,172 @@
+"""The town's and the department's extra desk pages (issue 14) in a real browser, through
+the real reverse proxy and the five real services.
+
+A grid worker reports a blocked fire exit; the fire department, working on its workbench,
+signs for it and asks for two more days (the workbench API, as its page does). The town
+grid chief of that town signs in, finds the request named (subcategory, department, reason,
+both due times), grants it with a note and sees the decision with their own name; dispatch
+moved the assignment's handling due time and the case file says the chief granted it.
+The fire officer then reads its second tab: its own figures and its standing in a
+circular the district published, all in words. zh-CN, then en; axe-core finds no serious
+violation on any screen."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import requests
+import sqlalchemy as sa
+
+from gridgov_common.db import make_engine, transaction
+from services.dispatch import place_names
+from services.registry import accounts
+from tests.amqp import wait_until
+from tests.app.conftest import PASSWORD
+from tests.app.test_app_browser import drive, steps_of
+from tests.app.test_desk_browser import (  # noqa: F401 (a fixture)
+    OFFICER,
+    WAIT,
+    _officer,
+    _reported_case,
+    department_queues,
+)
+from tests.dispatch.test_actions import entries
+
+NOTE = "同意延期，请于新时限前办结并上传照片"
+REASON = "需协调物业清运大件杂物，申请延期两天"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _chief(db_url: str, town: str) -> dict:
+    """The demo district's town grid chief of ``town``, with a password; their name."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            subject, name = session.execute(sa.text(
+                "SELECT subject, name FROM registry.staff WHERE role = 'town_grid_chief' "
+                "AND scope_code = :town AND subject IS NOT NULL AND active ORDER BY id LIMIT 1"),
+                {"town": town}).one()
+            accounts.set_password(session, subject, PASSWORD, operator="test")
+    finally:
+        engine.dispose()
+    return {"login": subject, "name": name}
+
+
+def _fire_assignment(proxy, fire: dict, case_id: str) -> dict | None:
+    listed = requests.get(f"{proxy['base']}/api/dispatch/assignments", headers=fire, timeout=10)
+    if listed.status_code != 200:
+        return None
+    return next((a for a in listed.json() if a["case_id"] == case_id), None)
+
+
+def _report(proxy, fire: dict, assignment_id: str, body: dict) -> dict:
+    done = requests.post(f"{proxy['base']}/api/dispatch/assignments/{assignment_id}/reports",
+                         headers=fire, json=body, timeout=10)
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def _handle_due(db_engine, assignment_id: str) -> datetime:
+    with db_engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT handle_due_at FROM dispatch.assignments WHERE assignment_id = :id"),
+            {"id": assignment_id}).scalar_one()
+
+
+def cells(text: str, start: str) -> list[str]:
+    """The cells after the one starting with ``start`` in a table's inner text (one cell a
+    line, a tab line between cells), up to the row's end."""
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(start))
+    found = []
+    for before, line in zip(lines[at + 1::2], lines[at + 2::2], strict=False):
+        if before != "\t":
+            break
+        found.append(line)
+    return found
+
+
+def _dispatch_knows_fire(db_engine) -> bool:
+    """dispatch follows the register (registry.department.changed, announced at start)."""
+    with db_engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT name_zh FROM dispatch.departments WHERE code = 'fire'")).scalar() == "消防"
+
+
+def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_standing(
+        department_queues, proxy, worker, token, db_engine, db_url, demo_district):  # noqa: F811
+    place_names.forget()  # another test's district of the same code may be cached
+    officer = _officer(proxy, token, demo_district["code"], db_url)
+    town = worker["grid"][:9]
+    chief = _chief(db_url, town)
+    case = _reported_case(proxy, token, worker)
+    fire = token("department_officer", "department:fire", sub=OFFICER)
+    assignment = wait_until(lambda: _fire_assignment(proxy, fire, case["case_id"]), WAIT)
+
+    # the department signs for it and asks for two more days on its workbench
+    _report(proxy, fire, assignment["assignment_id"], {"kind": "ack", "client_ref": "ack-1"})
+    current = _handle_due(db_engine, assignment["assignment_id"])
+    wanted = (current + timedelta(days=2)).replace(microsecond=0)
+    asked = _report(proxy, fire, assignment["assignment_id"], {
+        "kind": "delay_request", "client_ref": "delay-1", "reason": REASON,
+        "requested_due_at": wanted.isoformat()})
+    assert asked["replayed"] is False
+
+    # the registry announced its register when it started, before dispatch's queue was
+    # there (the hourly announcement would repair it): the district admin's update of the
+    # fire department announces it again, and dispatch names it from then on
+    admin = token("district_admin", f"district:{demo_district['code']}", sub="admin-1")
+    renamed = requests.patch(f"{proxy['base']}/api/registry/departments/fire", headers=admin,
+                             json={"name_zh": "消防", "name_en": "Fire and Rescue"}, timeout=10)
+    assert renamed.status_code == 200, renamed.text
+    assert wait_until(lambda: _dispatch_knows_fire(db_engine), WAIT)
+
+    # the district publishes a circular of today: the fire department is in it
+    today = datetime.now(SHANGHAI).date().isoformat()
+    period = f"{today}..{today}"
+    published = requests.post(f"{proxy['base']}/api/assessment/circulars", headers=admin,
+                              json={"kind": "custom", "period": period}, timeout=30)
+    assert published.status_code == 201, published.text
+    [fire_row] = [r for r in published.json()["content"]["departments"] if r["code"] == "fire"]
+    assert (fire_row["dispatched"], fire_row["rank"], fire_row["card"]) == (1, None, None)
+
+    steps = steps_of(drive("tests.app.playwright_extras", {
+        "base": proxy["base"], "password": PASSWORD, "chief": chief["login"],
+        "case_number": case["case_number"], "note": NOTE}, "chief"))
+    assert steps["signin"]["lang"] == "zh-CN"
+    listed = steps["delays"]["text"]
+    assert "延时审批" in listed and chief["name"] in listed
+    assert case["case_number"] in listed and REASON in listed
+    assert cells(listed, case["case_number"])[:3] == ["楼道堆物堵塞消防通道", "消防", REASON]
+    assert "fire_hazard_corridor" not in listed and "\tfire\t" not in listed
+    assert "延长 2天" in listed and "同意延时" in listed and "不同意延时" in listed
+    decided = steps["decided"]["text"]
+    assert f"已同意 · {chief['name']}" in decided and NOTE in decided
+    opened = steps["case_page"]["text"]
+    assert case["case_number"] in opened and "申请延时" in opened and "同意延时" in opened
+    english = steps["english"]
+    assert english["lang"] == "en" and "Delay decisions" in english["text"]
+    assert "Stairwell or fire exit blocked" in english["text"]
+    assert f"Granted · {chief['name']}" in english["text"]
+
+    # dispatch moved the handling due time; the case file says who granted it, and why
+    assert _handle_due(db_engine, assignment["assignment_id"]) == wanted
+    [granted] = [e for e in entries(db_engine, case["case_id"]) if e["action"] == "delay_granted"]
+    assert (granted["actor_sub"], granted["actor_role"]) == (chief["login"], "town_grid_chief")
+    assert granted["reason"] == NOTE
+    assert datetime.fromisoformat(granted["deadline"]) == wanted
+
+    steps = steps_of(drive("tests.app.playwright_extras", {
+        "base": proxy["base"], "password": PASSWORD, "officer": officer["login"],
+        "circular_period": period}, "officer"))
+    standing = steps["standing"]["text"]
+    assert "部门通知与考核" in standing and "王消防" in standing
+    assert "交办件数" in standing and "按时签收率" in standing and "100%" in standing
+    # the circular's row, cell by cell: nothing decided yet, so unranked, no card, sent 1
+    assert cells(standing, f"专项通报 {period} · 网格通〔")[:4] == ["未排名", "无", "1", "—"]
+    assert "本期间没有交办任务" not in standing
+    assert "派遣通知" in standing and f"交办：{case['case_number']}" in standing  # its inbox
+    english = steps["standing_english"]["text"]
+    assert "Handling figures" in english and "Signed for on time" in english
+    assert "Special circular " + period in english
