@@ -58,6 +58,7 @@ from services.dispatch import (
     schemas,
     statistics,
     statistics_schemas,
+    supervision,
     workbench,
 )
 from services.dispatch import metrics as dispatch_metrics
@@ -358,6 +359,18 @@ class DispatchService(platform.PlatformService):
     def decide_delay_request(self, request, request_id):
         return _plain(delays.decide(self.db, request.principal, request_id,
                                     request.data["approve"], request.data["note"]))
+
+    # -- supervision cards (督办, P6.2) ------------------------------------------------------
+
+    @http("GET", "/supervision-cards", roles=supervision.READERS,
+          query=schemas.SupervisionQuerySchema, response=schemas.SupervisionCardSchema,
+          many=True, tags=("supervision",),
+          summary="Escalations (督办 cards, P6.2) on cases in the caller's area, newest "
+                  "first, with the case's and the assignment's state now")
+    def list_supervision_cards(self, request):
+        p = request.params
+        return _plain(supervision.list_cards(self.db, request.principal, kind=p["kind"],
+                                             card=p["card"], limit=p["limit"]))
 
     # -- configuration ---------------------------------------------------------------------
 

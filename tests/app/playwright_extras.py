@@ -21,6 +21,14 @@ from tests.app.playwright_app import run_in_browser
 from tests.app.playwright_desk import WAIT_MS, snapshot
 
 
+def with_rows(step: dict, page, table: str) -> dict:
+    """The step with the cells of the ``table``'s body rows (data-test), each cell's text."""
+    rows = page.locator(f"[data-test={table}] .el-table__body tr")
+    step["rows"] = [[cell.strip() for cell in rows.nth(i).locator("td").all_inner_texts()]
+                    for i in range(rows.count())]
+    return step
+
+
 def sign_in(page, run: dict, login: str) -> None:
     page.goto(f"{run['base']}/desk/")
     page.wait_for_selector("#login", timeout=WAIT_MS)
@@ -40,7 +48,7 @@ def chief(page, context, run: dict, steps: list) -> None:
     steps.append(snapshot(page, "signin"))
     sign_in(page, run, run["chief"])
     request_row(page, run["case_number"]).wait_for(timeout=WAIT_MS)
-    steps.append(snapshot(page, "delays"))
+    steps.append(with_rows(snapshot(page, "delays"), page, "delay-requests"))
 
     request_row(page, run["case_number"]).get_by_role("button", name="同意延时", exact=True).click()
     dialog = page.locator(".el-dialog").filter(has_text="同意延时").last
@@ -54,7 +62,8 @@ def chief(page, context, run: dict, steps: list) -> None:
         state="detached", timeout=WAIT_MS)
     page.locator("[data-test=delay-filter]").get_by_text("全部").click()
     request_row(page, run["case_number"]).locator("[data-test=decision]").wait_for(timeout=WAIT_MS)
-    steps.append(snapshot(page, "decided"))
+    page.locator(".el-message").wait_for(state="detached", timeout=WAIT_MS)  # the toast went
+    steps.append(with_rows(snapshot(page, "decided"), page, "delay-requests"))
 
     request_row(page, run["case_number"]).get_by_role("link", name=run["case_number"]).click()
     granted = page.locator(".case-page .el-timeline-item", has_text="同意延时")
@@ -67,7 +76,7 @@ def chief(page, context, run: dict, steps: list) -> None:
         page.locator("[data-test=tab-supervision]").click()
         page.locator("[data-test=supervision] tr", has_text=run["case_number"]).first.wait_for(
             timeout=WAIT_MS)
-        steps.append(snapshot(page, "supervision"))
+        steps.append(with_rows(snapshot(page, "supervision"), page, "supervision"))
         page.locator("[data-test=tab-delays]").click()
         page.locator("[data-test=delay-requests]").wait_for(timeout=WAIT_MS)
 
@@ -75,7 +84,7 @@ def chief(page, context, run: dict, steps: list) -> None:
     page.get_by_text("Delay decisions").first.wait_for(timeout=WAIT_MS)
     page.locator("[data-test=delay-filter]").get_by_text("All").click()
     request_row(page, run["case_number"]).locator("[data-test=decision]").wait_for(timeout=WAIT_MS)
-    steps.append(snapshot(page, "english"))
+    steps.append(with_rows(snapshot(page, "english"), page, "delay-requests"))
 
 
 def officer(page, context, run: dict, steps: list) -> None:
@@ -84,7 +93,7 @@ def officer(page, context, run: dict, steps: list) -> None:
     page.locator("[data-test=kpis]").wait_for(timeout=WAIT_MS)
     page.locator("[data-test=circulars] tr", has_text=run["circular_period"]).first.wait_for(
         timeout=WAIT_MS)
-    steps.append(snapshot(page, "standing"))
+    steps.append(with_rows(snapshot(page, "standing"), page, "circulars"))
     page.get_by_role("button", name="English").click()
     page.get_by_text("Handling figures").wait_for(timeout=WAIT_MS)
     steps.append(snapshot(page, "standing_english"))

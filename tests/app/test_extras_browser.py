@@ -19,7 +19,8 @@ import requests
 import sqlalchemy as sa
 
 from gridgov_common.db import make_engine, transaction
-from services.dispatch import place_names
+from gridgov_common.labels import label
+from services.dispatch import escalating, place_names
 from services.registry import accounts
 from tests.amqp import wait_until
 from tests.app.conftest import PASSWORD
@@ -74,17 +75,10 @@ def _handle_due(db_engine, assignment_id: str) -> datetime:
             {"id": assignment_id}).scalar_one()
 
 
-def cells(text: str, start: str) -> list[str]:
-    """The cells after the one starting with ``start`` in a table's inner text (one cell a
-    line, a tab line between cells), up to the row's end."""
-    lines = text.splitlines()
-    at = next(i for i, line in enumerate(lines) if line.startswith(start))
-    found = []
-    for before, line in zip(lines[at + 1::2], lines[at + 2::2], strict=False):
-        if before != "\t":
-            break
-        found.append(line)
-    return found
+def row_of(step: dict, first: str) -> list[str]:
+    """The table row (its cells' texts) whose first cell starts with ``first``."""
+    [row] = [r for r in step["rows"] if r and r[0].startswith(first)]
+    return row
 
 
 def _dispatch_knows_fire(db_engine) -> bool:
@@ -92,6 +86,34 @@ def _dispatch_knows_fire(db_engine) -> bool:
     with db_engine.connect() as conn:
         return conn.execute(sa.text(
             "SELECT name_zh FROM dispatch.departments WHERE code = 'fire'")).scalar() == "消防"
+
+
+def _case_state(db_engine, case_id: str) -> str:
+    with db_engine.connect() as conn:
+        return conn.execute(sa.text("SELECT state FROM dispatch.cases WHERE case_id = :id"),
+                            {"id": case_id}).scalar_one()
+
+
+def _missed_sign_for(db_engine, db_url: str, case_id: str, assignment_id: str) -> list[dict]:
+    """The sign-for deadline passed an hour ago (the case marked changed, as every writer
+    does); one run of the supervision timer (escalating.run_due) raises what is due."""
+    with db_engine.begin() as conn:
+        conn.execute(sa.text(
+            "UPDATE dispatch.assignments SET ack_due_at = now() - interval '1 hour' "
+            "WHERE assignment_id = :id"), {"id": assignment_id})
+        conn.execute(sa.text("UPDATE dispatch.cases SET updated_at = clock_timestamp() "
+                             "WHERE case_id = :id"), {"id": case_id})
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            session.info["db_schema"] = "dispatch"  # its outbox, as the service's own session
+            assert escalating.run_due(session) >= 1
+    finally:
+        engine.dispose()
+    with db_engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.text(
+            "SELECT kind, level, card, department, target_role FROM dispatch.escalations "
+            "WHERE case_id = :id"), {"id": case_id}).mappings()]
 
 
 def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_standing(
@@ -104,15 +126,6 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     fire = token("department_officer", "department:fire", sub=OFFICER)
     assignment = wait_until(lambda: _fire_assignment(proxy, fire, case["case_id"]), WAIT)
 
-    # the department signs for it and asks for two more days on its workbench
-    _report(proxy, fire, assignment["assignment_id"], {"kind": "ack", "client_ref": "ack-1"})
-    current = _handle_due(db_engine, assignment["assignment_id"])
-    wanted = (current + timedelta(days=2)).replace(microsecond=0)
-    asked = _report(proxy, fire, assignment["assignment_id"], {
-        "kind": "delay_request", "client_ref": "delay-1", "reason": REASON,
-        "requested_due_at": wanted.isoformat()})
-    assert asked["replayed"] is False
-
     # the registry announced its register when it started, before dispatch's queue was
     # there (the hourly announcement would repair it): the district admin's update of the
     # fire department announces it again, and dispatch names it from then on
@@ -121,6 +134,20 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
                              json={"name_zh": "消防", "name_en": "Fire and Rescue"}, timeout=10)
     assert renamed.status_code == 200, renamed.text
     assert wait_until(lambda: _dispatch_knows_fire(db_engine), WAIT)
+
+    # fire did not sign for it in time: the supervision timer's own run raises the card
+    # (the stack's timer ticks hourly; its deadline is moved into the past as a late day)
+    [card] = _missed_sign_for(db_engine, db_url, case["case_id"], assignment["assignment_id"])
+    assert card["kind"] == "ack_timeout" and card["department"] == "fire"
+
+    # the department signs for it and asks for two more days on its workbench
+    _report(proxy, fire, assignment["assignment_id"], {"kind": "ack", "client_ref": "ack-1"})
+    current = _handle_due(db_engine, assignment["assignment_id"])
+    wanted = (current + timedelta(days=2)).replace(microsecond=0)
+    asked = _report(proxy, fire, assignment["assignment_id"], {
+        "kind": "delay_request", "client_ref": "delay-1", "reason": REASON,
+        "requested_due_at": wanted.isoformat()})
+    assert asked["replayed"] is False
 
     # the district publishes a circular of today: the fire department is in it
     today = datetime.now(SHANGHAI).date().isoformat()
@@ -133,21 +160,36 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
 
     steps = steps_of(drive("tests.app.playwright_extras", {
         "base": proxy["base"], "password": PASSWORD, "chief": chief["login"],
-        "case_number": case["case_number"], "note": NOTE}, "chief"))
+        "case_number": case["case_number"], "note": NOTE, "supervision": True}, "chief"))
     assert steps["signin"]["lang"] == "zh-CN"
     listed = steps["delays"]["text"]
     assert "延时审批" in listed and chief["name"] in listed
     assert case["case_number"] in listed and REASON in listed
-    assert cells(listed, case["case_number"])[:3] == ["楼道堆物堵塞消防通道", "消防", REASON]
+    row = row_of(steps["delays"], case["case_number"])
+    assert row[:4] == [case["case_number"], "楼道堆物堵塞消防通道", "消防", REASON], row
+    assert row[5].endswith("\n延长 2天") and row[6] == "同意延时\n不同意延时", row
     assert "fire_hazard_corridor" not in listed and "\tfire\t" not in listed
     assert "延长 2天" in listed and "同意延时" in listed and "不同意延时" in listed
     decided = steps["decided"]["text"]
     assert f"已同意 · {chief['name']}" in decided and NOTE in decided
+    assert row_of(steps["decided"], case["case_number"])[6].startswith(
+        f"已同意 · {chief['name']}\n")
     opened = steps["case_page"]["text"]
     assert case["case_number"] in opened and "申请延时" in opened and "同意延时" in opened
+    cards = steps["supervision"]["text"]
+    assert "督办 · " in cards and "超时未签收" in cards
+    supervised = row_of(steps["supervision"], case["case_number"])
+    assert supervised[:5] == [f"{case['case_number']}\n楼道堆物堵塞消防通道", "超时未签收",
+                              f"{label('card', card['card'])}\n第 {card['level']} 级", "消防",
+                              label("role", card["target_role"])], supervised
+    assert "消防未在签收时限内报到" in supervised[5]
+    state = label("case_state", _case_state(db_engine, case["case_id"]))
+    assert supervised[-1] == f"{state} · 消防：已签收，办理中"  # followed: fire signed for it
     english = steps["english"]
     assert english["lang"] == "en" and "Delay decisions" in english["text"]
     assert "Stairwell or fire exit blocked" in english["text"]
+    assert row_of(english, case["case_number"])[1:3] == [
+        "Stairwell or fire exit blocked", "Fire and Rescue"]
     assert f"Granted · {chief['name']}" in english["text"]
 
     # dispatch moved the handling due time; the case file says who granted it, and why
@@ -162,9 +204,11 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
         "circular_period": period}, "officer"))
     standing = steps["standing"]["text"]
     assert "部门通知与考核" in standing and "王消防" in standing
-    assert "交办件数" in standing and "按时签收率" in standing and "100%" in standing
+    # one assignment, signed for after its deadline (the card above): 0 % on time
+    assert "交办件数\t1\t按时签收率\t0%\t处置率\t0%" in standing
     # the circular's row, cell by cell: nothing decided yet, so unranked, no card, sent 1
-    assert cells(standing, f"专项通报 {period} · 网格通〔")[:4] == ["未排名", "无", "1", "—"]
+    circular = row_of(steps["standing"], f"专项通报 {period} · 网格通〔")
+    assert circular[1:] == ["未排名", "无", "1", "—", "0%", "0"], circular
     assert "本期间没有交办任务" not in standing
     assert "派遣通知" in standing and f"交办：{case['case_number']}" in standing  # its inbox
     english = steps["standing_english"]["text"]
