@@ -18,7 +18,18 @@ import os
 import sys
 
 from tests.app.playwright_app import run_in_browser
-from tests.app.playwright_desk import WAIT_MS, snapshot
+from tests.app.playwright_desk import WAIT_MS
+from tests.app.playwright_desk import snapshot as desk_snapshot
+
+# no colour transition still running (a tab's button fading to its pressed colour is below
+# AA contrast for 0.1 s: axe would read it half-way); endless spinners do not count
+SETTLED = """() => document.getAnimations().every(
+    (a) => a.playState !== 'running' || a.effect.getTiming().iterations === Infinity)"""
+
+
+def snapshot(page, label: str) -> dict:
+    page.wait_for_function(SETTLED, timeout=WAIT_MS)
+    return desk_snapshot(page, label)
 
 
 def with_rows(step: dict, page, table: str) -> dict:
