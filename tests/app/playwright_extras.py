@@ -6,7 +6,9 @@ axe-core on every screen.
 
 ``chief``: a town grid chief signs in (zh-CN), finds the department's delay request with
 its names, grants it with a note, sees who decided, opens the case page (同意延时), reads
-the supervision cards, then the delay page in English.
+the town's work logs and meetings by names and the supervision cards, then the delay page
+in English.
+``community``: a community grid chief approves a grid worker's work log with a comment.
 ``officer``: a department officer signs in, opens its second tab (notices and standing),
 reads its figures in words, then in English.
 """
@@ -83,6 +85,16 @@ def chief(page, context, run: dict, steps: list) -> None:
     page.get_by_role("button", name="返回").click()
     page.locator("[data-test=delay-requests]").wait_for(timeout=WAIT_MS)
 
+    if run.get("work_review"):
+        page.locator("[data-test=tab-work-review]").click()
+        page.locator("[data-test=work-logs] tr", has_text=run["work_log"]).first.wait_for(
+            timeout=WAIT_MS)
+        page.locator("[data-test=meetings] tr", has_text=run["minutes"]).first.wait_for(
+            timeout=WAIT_MS)
+        step = with_rows(snapshot(page, "work_review"), page, "work-logs")
+        step["meetings"] = with_rows({}, page, "meetings")["rows"]
+        steps.append(step)
+
     if run.get("supervision"):
         page.locator("[data-test=tab-supervision]").click()
         page.locator("[data-test=supervision] tr", has_text=run["case_number"]).first.wait_for(
@@ -110,7 +122,28 @@ def officer(page, context, run: dict, steps: list) -> None:
     steps.append(snapshot(page, "standing_english"))
 
 
-SCENARIOS = {"chief": chief, "officer": officer}
+def community(page, context, run: dict, steps: list) -> None:
+    """The community grid chief approves a grid worker's log with a comment (P5.1.3)."""
+    sign_in(page, run, run["community_chief"])
+    page.locator("[data-test=tab-work-review]").click()
+    log = page.locator("[data-test=work-logs] tr", has_text=run["work_log"]).first
+    log.wait_for(timeout=WAIT_MS)
+    steps.append(with_rows(snapshot(page, "to_review"), page, "work-logs"))
+    log.get_by_role("button", name="通过").click()
+    dialog = page.locator(".el-dialog").filter(has_text="审核意见").last
+    dialog.wait_for(state="visible", timeout=WAIT_MS)
+    dialog.locator("#review-comment").fill(run["comment"])
+    dialog.locator("[data-test=review]").click()
+    dialog.wait_for(state="hidden", timeout=WAIT_MS)
+    log.locator("[data-test=log-state]").wait_for(timeout=WAIT_MS)
+    page.locator(".el-message").wait_for(state="detached", timeout=WAIT_MS)
+    steps.append(with_rows(snapshot(page, "reviewed"), page, "work-logs"))
+    page.get_by_role("button", name="English").click()
+    page.get_by_text("Work review").first.wait_for(timeout=WAIT_MS)
+    steps.append(with_rows(snapshot(page, "reviewed_english"), page, "work-logs"))
+
+
+SCENARIOS = {"chief": chief, "officer": officer, "community": community}
 
 
 def main(argv: list[str]) -> int:

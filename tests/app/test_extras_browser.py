@@ -2,12 +2,15 @@
 the real reverse proxy and the five real services.
 
 A grid worker reports a blocked fire exit; the fire department, working on its workbench,
+misses its sign-for deadline (one run of the supervision timer raises the card), then
 signs for it and asks for two more days (the workbench API, as its page does). The town
 grid chief of that town signs in, finds the request named (subcategory, department, reason,
 both due times), grants it with a note and sees the decision with their own name; dispatch
-moved the assignment's handling due time and the case file says the chief granted it.
-The fire officer then reads its second tab: its own figures and its standing in a
-circular the district published, all in words. zh-CN, then en; axe-core finds no serious
+moved the assignment's handling due time and the case file says the chief granted it. The
+same chief reads the town's work logs and meetings by names and the supervision card,
+followed up. The community grid chief approves the work log with a comment. The fire
+officer then reads its second tab: its own figures, its standing in a circular the district
+published and its notices, all in words. zh-CN, then en; axe-core finds no serious
 violation on any screen."""
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from tests.dispatch.test_actions import entries
 NOTE = "同意延期，请于新时限前办结并上传照片"
 REASON = "需协调物业清运大件杂物，申请延期两天"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+WORK_LOG = "巡查三号楼楼道，发现杂物堵塞消防通道，已上报"
+MINUTES = "本月例会：通报楼道堆物整治进展，部署下周巡查"
+COMMENT = "记录清楚，继续跟进清运情况"
 
 
 def _chief(db_url: str, town: str) -> dict:
@@ -86,6 +92,65 @@ def _dispatch_knows_fire(db_engine) -> bool:
     with db_engine.connect() as conn:
         return conn.execute(sa.text(
             "SELECT name_zh FROM dispatch.departments WHERE code = 'fire'")).scalar() == "消防"
+
+
+def _staff(db_url: str, role: str, scope: str) -> dict:
+    """A demo staff member of ``role`` over ``scope``: subject and name."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            subject, name = conn.execute(sa.text(
+                "SELECT subject, name FROM registry.staff WHERE role = :role AND scope_code = "
+                ":scope AND subject IS NOT NULL AND active ORDER BY id LIMIT 1"),
+                {"role": role, "scope": scope}).one()
+    finally:
+        engine.dispose()
+    return {"login": subject, "name": name}
+
+
+def _fieldwork(proxy, token, worker: dict, community_chief: dict) -> tuple[dict, dict]:
+    """The grid worker writes today's work log; the community grid chief records the
+    month's meeting (P5.4.5) with the worker among those present."""
+    grid, today = worker["grid"], datetime.now(SHANGHAI).date().isoformat()
+    mine = token("neighbourhood_grid_worker", f"grid:{grid}", sub=worker["login"])
+    log = requests.post(f"{proxy['base']}/api/assessment/work-logs", headers=mine, timeout=10,
+                        json={"grid_code": grid, "day": today, "content": WORK_LOG})
+    assert log.status_code == 201, log.text
+    chief = token("community_grid_chief", f"community:{grid[:12]}",
+                  sub=community_chief["login"])
+    meeting = requests.post(f"{proxy['base']}/api/assessment/meetings", headers=chief,
+                            timeout=10, json={"kind": "community_chief", "held_on": today,
+                                              "attendees": [community_chief["login"],
+                                                            worker["login"]],
+                                              "minutes": MINUTES})
+    assert meeting.status_code == 201, meeting.text
+    return log.json(), meeting.json()
+
+
+def with_password(db_url: str, subject: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            accounts.set_password(session, subject, PASSWORD, operator="test")
+    finally:
+        engine.dispose()
+
+
+def _review(db_engine, content: str) -> tuple:
+    with db_engine.connect() as conn:
+        return tuple(conn.execute(sa.text(
+            "SELECT review_state, reviewer_sub, review_comment FROM assessment.work_logs "
+            "WHERE content = :c"), {"c": content}).one())
+
+
+def _grid_name(db_url: str, grid: str) -> str:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text("SELECT name FROM registry.grids WHERE grid_code = :g"),
+                                {"g": grid}).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def _case_state(db_engine, case_id: str) -> str:
@@ -158,9 +223,15 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     [fire_row] = [r for r in published.json()["content"]["departments"] if r["code"] == "fire"]
     assert (fire_row["dispatched"], fire_row["rank"], fire_row["card"]) == (1, None, None)
 
+    # the town's field work to review: a work log and a community meeting
+    community_chief = _staff(db_url, "community_grid_chief", worker["grid"][:12])
+    worker_name = _staff(db_url, "neighbourhood_grid_worker", worker["grid"])["name"]
+    _fieldwork(proxy, token, worker, community_chief)
+
     steps = steps_of(drive("tests.app.playwright_extras", {
         "base": proxy["base"], "password": PASSWORD, "chief": chief["login"],
-        "case_number": case["case_number"], "note": NOTE, "supervision": True}, "chief"))
+        "case_number": case["case_number"], "note": NOTE, "supervision": True,
+        "work_review": True, "work_log": WORK_LOG, "minutes": MINUTES}, "chief"))
     assert steps["signin"]["lang"] == "zh-CN"
     listed = steps["delays"]["text"]
     assert "延时审批" in listed and chief["name"] in listed
@@ -176,6 +247,14 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
         f"已同意 · {chief['name']}\n")
     opened = steps["case_page"]["text"]
     assert case["case_number"] in opened and "申请延时" in opened and "同意延时" in opened
+    review = steps["work_review"]
+    assert "工作检查 · " in review["text"]
+    assert worker["login"] not in review["text"]  # names, not subjects
+    [log_row] = [r for r in review["rows"] if WORK_LOG in r]
+    assert log_row[1:] == [worker_name, _grid_name(db_url, worker["grid"]), WORK_LOG, "待审核"]
+    [meeting] = [r for r in review["meetings"] if MINUTES in r]
+    assert meeting[1:] == ["社区网格长例会", community_chief["name"],
+                           f"{community_chief['name']}、{worker_name}", MINUTES], meeting
     cards = steps["supervision"]["text"]
     assert "督办 · " in cards and "超时未签收" in cards
     supervised = row_of(steps["supervision"], case["case_number"])
@@ -198,6 +277,19 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     assert (granted["actor_sub"], granted["actor_role"]) == (chief["login"], "town_grid_chief")
     assert granted["reason"] == NOTE
     assert datetime.fromisoformat(granted["deadline"]) == wanted
+
+    # the community grid chief reviews the log (P5.1.3): approved, by name, with a comment
+    with_password(db_url, community_chief["login"])
+    steps = steps_of(drive("tests.app.playwright_extras", {
+        "base": proxy["base"], "password": PASSWORD, "community_chief": community_chief["login"],
+        "work_log": WORK_LOG, "comment": COMMENT}, "community"))
+    [pending] = [r for r in steps["to_review"]["rows"] if WORK_LOG in r]
+    assert pending[1] == worker_name and pending[4] == "通过\n退回", pending
+    [approved] = [r for r in steps["reviewed"]["rows"] if WORK_LOG in r]
+    assert approved[4] == f"已通过 · {community_chief['name']}\n{COMMENT}", approved
+    [english] = [r for r in steps["reviewed_english"]["rows"] if WORK_LOG in r]
+    assert english[4] == f"Approved · {community_chief['name']}\n{COMMENT}", english
+    assert _review(db_engine, WORK_LOG) == ("approved", community_chief["login"], COMMENT)
 
     steps = steps_of(drive("tests.app.playwright_extras", {
         "base": proxy["base"], "password": PASSWORD, "officer": officer["login"],
