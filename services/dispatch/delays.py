@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gridgov_common import department_register
 from gridgov_common.contract import DISPATCH_EXCHANGE, decision_key, make_envelope
 from gridgov_common.errors import Conflict, NotFound
 from gridgov_common.outbox import add_to_outbox
@@ -23,7 +24,8 @@ from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
 from services.dispatch import case_store, queries
 from services.dispatch.domain import states
 from services.dispatch.domain.states import PseudoActor
-from services.dispatch.models import assignments, cases, delay_requests
+from services.dispatch.master_data import subcategory_names
+from services.dispatch.models import assignments, cases, delay_requests, departments
 
 PRODUCER = case_store.PRODUCER
 DEPARTMENT = PseudoActor.DEPARTMENT.value
@@ -95,15 +97,26 @@ def _area(principal):
 
 
 def list_requests(session, principal, state: str | None) -> list[dict[str, Any]]:
-    """Delay requests on cases in the caller's area, oldest first."""
+    """Delay requests on cases in the caller's area, oldest first, with the names the
+    deciding town staff read (issue 14): the subcategory's from the catalogue dispatch
+    follows, the department's from the register (``None`` where unknown)."""
     query = (sa.select(delay_requests, cases.c.case_number, cases.c.grid_code,
-                       cases.c.town_code, assignments.c.handle_due_at.label("current_due_at"))
+                       cases.c.town_code, cases.c.work_category, cases.c.subcategory,
+                       assignments.c.handle_due_at.label("current_due_at"))
              .join(cases, cases.c.case_id == delay_requests.c.case_id)
              .join(assignments, assignments.c.assignment_id == delay_requests.c.assignment_id)
              .where(_area(principal)).order_by(delay_requests.c.requested_at))
     if state:
         query = query.where(delay_requests.c.state == state)
-    return [dict(row) for row in session.execute(query).mappings()]
+    rows = [dict(row) for row in session.execute(query).mappings()]
+    subcategories = subcategory_names(session, [row["subcategory"] for row in rows])
+    names = department_register.names_both(session, departments,
+                                           {row["department"] for row in rows})
+    for row in rows:
+        row["subcategory_name"] = subcategories.get(row["subcategory"])
+        known = names.get(row["department"])
+        row["department_name"] = {"zh-CN": known[0], "en": known[1]} if known else None
+    return rows
 
 
 def decide(session, principal, request_id: str, approve: bool, note: str | None,

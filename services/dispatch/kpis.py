@@ -45,6 +45,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from gridgov_common.errors import Unprocessable
+from gridgov_common.roles import Role
 from gridgov_common.work_calendar import DEFAULT_TZ
 from services.dispatch import kpis_workers
 from services.dispatch.domain.states import AssignmentState, CaseState
@@ -76,6 +78,19 @@ def kpis(session, scope_codes: list[str] | None, start: datetime, end: datetime,
         rows = department_rows(session, scope_codes, start, end)
     else:
         rows = area_rows(session, scope_codes, start, end, AREAS[by])
+    return {"by": by, "start": start.isoformat(), "end": end.isoformat(), "rows": rows}
+
+
+def kpis_for(session, principal, start: datetime, end: datetime, by: str) -> dict[str, Any]:
+    """``GET /kpis`` for the caller: grid and district staff over their area; a department
+    officer (P2.2 departments report in, P5.3.5 circulars rank departments) over its own
+    assignments only, wherever they were sent (its workbench's reach), ``by=department``."""
+    if principal.role != Role.DEPARTMENT_OFFICER:
+        return kpis(session, [principal.scope_code], start, end, by)
+    if by != "department":
+        raise Unprocessable("a department reads its own figures: by=department",
+                            fields={"by": ["must be department for a department officer"]})
+    rows = department_rows(session, None, start, end, department=principal.scope_code)
     return {"by": by, "start": start.isoformat(), "end": end.isoformat(), "rows": rows}
 
 
@@ -128,9 +143,11 @@ def area_rows(session, scope_codes, start, end, digits: int) -> list[dict[str, A
     } for r in session.execute(query)]
 
 
-def department_rows(session, scope_codes, start, end) -> list[dict[str, Any]]:
+def department_rows(session, scope_codes, start, end, department: str | None = None
+                    ) -> list[dict[str, Any]]:
     a = assignments.c
     reported = a.reported_at.is_not(None)
+    only = sa.true() if department is None else a.department == department
     query = (sa.select(
         a.department, sa.func.count().label("assigned"),
         count_where(a.ack_on_time.is_(True)).label("acked_on_time"),
@@ -142,7 +159,7 @@ def department_rows(session, scope_codes, start, end) -> list[dict[str, Any]]:
         _hours(a.reported_at, a.sent_at).label("handle_hours"))
         .join(cases, cases.c.case_id == a.case_id)
         .where(a.sent_at >= start, a.sent_at < end,
-               a.state != AssignmentState.WITHDRAWN.value, in_scope(scope_codes))
+               a.state != AssignmentState.WITHDRAWN.value, in_scope(scope_codes), only)
         .group_by(a.department).order_by(a.department))
     return [{
         "code": r.department, "assigned": r.assigned,

@@ -10,6 +10,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from gridgov_common.contract.cases import Card, EscalationKind
 from gridgov_common.contract.messages import code_field, grid_code_field
 from gridgov_common.contract.routing import TOWN_CODE_RE, ReportKind, WorkCategory
 from services.dispatch import config_schemas
@@ -290,6 +291,54 @@ class DelayRequestSchema(Schema):
     decided_at = fields.DateTime(allow_none=True)
     decision_note = fields.String(allow_none=True)
     message_id = fields.String(allow_none=True)
+    work_category = fields.String()
+    subcategory = fields.String()
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, metadata={
+                                       "description": "zh-CN and en names from the catalogue"})
+    department_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                  allow_none=True, metadata={
+                                      "description": "zh-CN and en names from the register"})
+
+
+# --- supervision cards (督办, P6.2; issue 14) ---------------------------------------------
+
+class SupervisionQuerySchema(Schema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(
+        [k.value for k in EscalationKind]))
+    card = fields.String(load_default=None, validate=validate.OneOf(
+        [*(c.value for c in Card), "none"]), metadata={
+            "description": "one card, or none: escalations without a card"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+
+
+class SupervisionCardSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.UUID()
+    case_number = fields.String()
+    case_state = fields.String()
+    grid_code = fields.String()
+    work_category = fields.String()
+    subcategory = fields.String()
+    subcategory_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True, metadata={
+                                       "description": "zh-CN and en names from the catalogue"})
+    assignment_id = fields.UUID(allow_none=True)
+    assignment_state = fields.String(allow_none=True, metadata={
+        "description": "the escalated assignment's state now (followed up or not)"})
+    reported_at = fields.DateTime(allow_none=True)
+    department = fields.String(allow_none=True)
+    department_name = fields.Dict(keys=fields.String(), values=fields.String(),
+                                  allow_none=True, metadata={
+                                      "description": "zh-CN and en names from the register"})
+    kind = fields.String(validate=validate.OneOf([k.value for k in EscalationKind]))
+    level = fields.Integer()
+    card = fields.String(allow_none=True)
+    target_role = fields.String()
+    target_scope = fields.String()
+    reason = fields.String()
+    due_at = fields.DateTime(allow_none=True, metadata={"description": "the missed due time"})
+    at = fields.DateTime()
 
 
 class ConfigVersionSchema(Schema):

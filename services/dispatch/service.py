@@ -59,6 +59,7 @@ from services.dispatch import (
     schemas,
     statistics,
     statistics_schemas,
+    supervision,
     workbench,
 )
 from services.dispatch import metrics as dispatch_metrics
@@ -294,14 +295,16 @@ class DispatchService(platform.PlatformService):
         checked = statistics_schemas.StatisticsScopeSchema().load({"scope": scope})
         return statistics.case_statistics(self.db, [statistics.parse_scope(checked["scope"])])
 
-    @http("GET", "/kpis", roles=STATISTICS_READERS, query=statistics_schemas.KpiQuerySchema,
+    @http("GET", "/kpis", roles=STATISTICS_READERS | {Role.DEPARTMENT_OFFICER},
+          query=statistics_schemas.KpiQuerySchema,
           response=statistics_schemas.KpiReportSchema, tags=("cases",),
           summary="Case-handling KPIs of a period by town, community, grid or department, "
-                  "in the caller's scope (P5.3.5, P5.4.6; definitions: docs/KPIS.md)")
+                  "in the caller's scope; a department officer: its own row, by=department "
+                  "(P5.3.5, P5.4.6; definitions: docs/KPIS.md)")
     def kpis_http(self, request):
         p = request.params
         start, end = kpis.local_period(p["from_"], p["to"])
-        return kpis.kpis(self.db, [request.principal.scope_code], start, end, p["by"])
+        return kpis.kpis_for(self.db, request.principal, start, end, p["by"])
 
     @rpc
     def kpis(self, scope: str, first: str, last: str, by: str) -> dict:
@@ -362,6 +365,18 @@ class DispatchService(platform.PlatformService):
     def decide_delay_request(self, request, request_id):
         return _plain(delays.decide(self.db, request.principal, request_id,
                                     request.data["approve"], request.data["note"]))
+
+    # -- supervision cards (督办, P6.2) ------------------------------------------------------
+
+    @http("GET", "/supervision-cards", roles=supervision.READERS,
+          query=schemas.SupervisionQuerySchema, response=schemas.SupervisionCardSchema,
+          many=True, tags=("supervision",),
+          summary="Escalations (督办 cards, P6.2) on cases in the caller's area, newest "
+                  "first, with the case's and the assignment's state now")
+    def list_supervision_cards(self, request):
+        p = request.params
+        return _plain(supervision.list_cards(self.db, request.principal, kind=p["kind"],
+                                             card=p["card"], limit=p["limit"]))
 
     # -- configuration ---------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def department(page, context, run: dict, steps: list) -> None:
     row(page, run["case_number"]).wait_for(timeout=WAIT_MS)
 
     page.get_by_role("button", name="English").click()
-    page.get_by_text("Department workbench").wait_for(timeout=WAIT_MS)
+    page.get_by_text("Department workbench").first.wait_for(timeout=WAIT_MS)  # tab, heading
     steps.append(snapshot(page, "english"))
 
 

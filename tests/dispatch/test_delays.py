@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from services.dispatch.models import assignments, case_file, delay_requests
+from services.dispatch.models import assignments, case_file, delay_requests, departments
 from tests.amqp import bind_queue, publish, wait_until
 from tests.dispatch.conftest import (
     DISTRICT,
@@ -74,10 +74,18 @@ def test_approved_delay_moves_the_due_time_and_tells_the_department(
     assert _entries(db_engine, case_id)[-1]["action"] == "delay_requested"
 
     chief = token("town_grid_chief", f"town:{TOWN}", sub="chief-1")
+    with db_engine.begin() as conn:  # the register as dispatch follows it (names to read)
+        conn.execute(sa.insert(departments).values(
+            code="fire", name_zh="消防", name_en="Fire and Rescue", active=True,
+            updated_at=datetime.now().astimezone()))
     listed = web_session.get("/delay-requests?state=pending", headers=chief)
     assert listed.status_code == 200, listed.text
     assert [r["request_id"] for r in listed.json()] == [row["request_id"]]
     assert listed.json()[0]["case_number"] == envelope["payload"]["case_number"]
+    # issue 14: the town staff read names — the department's, the subcategory's (catalogue)
+    assert listed.json()[0]["department_name"] == {"zh-CN": "消防", "en": "Fire and Rescue"}
+    assert listed.json()[0]["subcategory"] == envelope["payload"]["subcategory"]
+    assert datetime.fromisoformat(listed.json()[0]["current_due_at"]) == current
     other_town = token("town_grid_chief", "town:320505002")
     assert web_session.get("/delay-requests", headers=other_town).json() == []
 

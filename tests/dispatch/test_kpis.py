@@ -118,3 +118,19 @@ def test_http_kpis_are_scoped_and_validated(dispatch, period, web_session, token
     assert backwards.status_code == 422 and "to" in backwards.json()["error"]["fields"]
     worker = token("neighbourhood_grid_worker", f"grid:{G1}")
     assert web_session.get("/kpis", headers=worker, params=query).status_code == 403
+
+
+def test_a_department_officer_reads_its_own_row_only(dispatch, period, web_session, token):
+    """Issue 14: a department's standing tab: its own figures wherever its assignments were
+    sent (the workbench's reach), never another department's; only by=department."""
+    start, end = period
+    query = {"from": (start + DAY).date().isoformat(), "to": end.date().isoformat(),
+             "by": "department"}
+    fire = token("department_officer", "department:fire", sub="fire-officer")
+    mine = web_session.get("/kpis", headers=fire, params=query)
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["rows"] == [FIRE]
+    police = token("department_officer", "department:police", sub="police-officer")
+    assert web_session.get("/kpis", headers=police, params=query).json()["rows"] == [POLICE]
+    by_town = web_session.get("/kpis", headers=fire, params={**query, "by": "town"})
+    assert by_town.status_code == 422 and "by" in by_town.json()["error"]["fields"]
