@@ -18,7 +18,8 @@ process) so a wall opened later still pins them until its operator acknowledges 
 Messages (``text/event-stream``, one JSON ``data`` line each): ``snapshot`` (the first:
 geometry unless the page already has it, names, figures, major events), ``change``
 (:func:`diff`), ``major``, ``expired`` (the session's access token ends: the page renews
-it and reconnects) and comments as heartbeats.
+it and reconnects) and ``ping`` heartbeats (the page counts
+a stream silent for two of them as dropped).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from gridgov_common.config import positive_number
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 15.0  # a comment line: proxies keep the stream, the page sees it live
+HEARTBEAT_SECONDS = 15.0  # a ping: proxies keep the stream, the page knows it is live
 QUEUE_SIZE = 256  # messages waiting for one slow wall; more and it is dropped (reconnects)
 KEEP_MAJOR = 50  # major events remembered per scope
 MAJOR_CATEGORY = "major_event"  # gridgov_common.contract WorkCategory.MAJOR_EVENT
@@ -200,8 +201,8 @@ class Hub:
                     wait = min(wait, left)
                 try:
                     message = subscriber.queue.get(timeout=wait)
-                except Empty:
-                    yield b": live\n\n"
+                except Empty:  # an event, not a comment: the page's watchdog sees it
+                    yield event("ping", {"at": time.time()})
                     continue
                 if message is None:  # the service stops
                     return

@@ -65,6 +65,7 @@ class WallRoutes:
         snapshot["majors"] = hub.major_events(principal.scope)
         expires_at = _expires_at(token)
         snapshot["expires_at"] = expires_at
+        snapshot["heartbeat"] = hub.heartbeat
         # eventlet's WSGI server holds back writes under 4 KiB (minimum_chunk_size): each
         # message of this stream is to leave at once
         request.environ["eventlet.minimum_write_chunk_size"] = 0
