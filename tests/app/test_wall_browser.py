@@ -67,6 +67,7 @@ def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
 
     live = steps["live"]
     assert live["lang"] == "zh-CN" and "运行中心大屏" in live["text"] and "实时" in live["text"]
+    assert "今日上报" in live["text"] and "近 7 日每日上报" in live["text"]
     assert sorted(live["grids"]) == demo_district["grid_codes"]  # the whole district
     pinned = steps["pinned"]
     case = pinned["case"]

@@ -87,6 +87,10 @@ def test_the_stream_sends_the_grids_once_then_changes_and_a_major_event_at_once(
         [escalation] = snapshot["cases"]["escalations"]
         assert escalation["case_id"]  # the wall opens the case
         assert snapshot["majors"] == [] and snapshot["expires_at"] > time.time()
+        days = snapshot["trend"]["days"]  # dispatch's kpis, one local day each
+        assert len(days) == 8 and days == sorted(days, key=lambda d: d["day"])
+        assert sum(d["reported"] for d in days) == 5  # the seeded cases, filed 5 days ago
+        assert sum(d["closed"] for d in days) == 2
 
         # while the stream is open, the service answers other requests at once
         started = time.monotonic()
@@ -136,3 +140,17 @@ def test_the_stream_is_refused_to_others_and_without_a_session(wall, web_session
     assert web_session.get("/dashboard/events").status_code == 401
     assert web_session.get("/dashboard/events", params={"geometry": "maybe"},
                            headers=officer).status_code == 403
+
+
+def test_the_stream_ends_with_the_session(wall, web_session, token, seeded_cases,
+                                          demo_district):
+    """The stream never outlives the access token that opened it: ``expired``, then the
+    end (the page renews its session through api.js and reconnects)."""
+    short = token("ops_viewer", f"district:{demo_district['code']}", sub="ops-1", ttl=3)
+    stream = Stream(web_session, short)
+    try:
+        stream.next("snapshot", time.monotonic() + WAIT)
+        assert stream.next("expired", time.monotonic() + WAIT) == {"reason": "token_expired"}
+        assert list(stream.lines) == []  # the server closed it
+    finally:
+        stream.close()

@@ -54,3 +54,12 @@ def test_a_major_event_is_sent_once_to_each_wall_of_its_scope_then_remembered():
 
 def test_an_event_is_one_json_line():
     assert event("change", {"a": "x\ny"}, 3) == b'id: 3\nevent: change\ndata: {"a":"x\\ny"}\n\n'
+
+
+def test_the_day_figures_are_sent_when_they_change():
+    trend = {"days": [{"day": "2026-12-06", "reported": 1, "closed": 0}]}
+    old = {**_stats([G1], [R1]), "trend": trend}
+    assert diff(old, {**old}) == {}
+    newer = {"days": [{"day": "2026-12-06", "reported": 2, "closed": 0}]}
+    assert diff(old, {**old, "trend": newer}) == {"trend": newer}
+    assert diff(old, {**old, "trend": None}) == {}  # the source failed: keep what is shown

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # a ping: proxies keep the stream, the page knows it is live
 QUEUE_SIZE = 256  # messages waiting for one slow wall; more and it is dropped (reconnects)
 KEEP_MAJOR = 50  # major events remembered per scope
+TREND_SECONDS = 60.0  # the day-by-day figures are asked at most once a minute per scope
 MAJOR_CATEGORY = "major_event"  # gridgov_common.contract WorkCategory.MAJOR_EVENT
 CRITICAL = "critical"  # Severity.CRITICAL
 
@@ -84,6 +85,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     recent = [row for row in new.get("recent") or [] if before.get(str(row["case_id"])) != row]
     if recent:
         out["recent"] = recent
+    if new.get("trend") is not None and old.get("trend") != new["trend"]:
+        out["trend"] = new["trend"]
     shown = {_escalation_key(row) for row in old.get("escalations") or []}
     escalations = [row for row in new.get("escalations") or []
                    if _escalation_key(row) not in shown]
@@ -122,6 +125,7 @@ class Hub:
     def __init__(self, heartbeat: float = HEARTBEAT_SECONDS) -> None:
         self.heartbeat = heartbeat
         self.subscribers: set[Subscriber] = set()
+        self.trends: dict[str, tuple[float, Any]] = {}  # scope -> (monotonic, trend)
         self.majors: dict[str, dict[str, dict[str, Any]]] = {}  # scope -> case id -> row
         self.sequence = 0
         self.busy = False
@@ -219,18 +223,36 @@ class Hub:
             return []
         return self.scopes()
 
-    def tick(self, statistics) -> int:
-        """Ask ``statistics(scope)`` for every watched scope and publish the answers; a
-        scope whose source fails is skipped this time (its walls keep their figures and
-        their heartbeat says the stream is alive; the page shows the figures' time)."""
+    def trend(self, scope: str, trend) -> Any:
+        """The scope's day-by-day figures (``trend(scope)``), asked again once they are
+        older than ``TREND_SECONDS``; the last answer (or None) when the source fails."""
+        at, value = self.trends.get(scope, (None, None))
+        if at is None or time.monotonic() - at >= TREND_SECONDS:
+            fresh = _ask(trend, scope)
+            if fresh is not None or at is None:
+                self.trends[scope] = (time.monotonic(), fresh)
+                value = fresh if fresh is not None else value
+        return value
+
+    def tick(self, statistics, trend=None) -> int:
+        """Ask ``statistics(scope)`` (and, once a minute, ``trend(scope)``) for every
+        watched scope and publish the answers; a scope whose source fails is skipped this
+        time (its walls keep their figures and their heartbeat says the stream is alive;
+        the page shows the figures' time)."""
         scopes = self.due()
         if not scopes:
             return 0
         self.busy = True
         sent = 0
+
+        def ask(scope: str) -> tuple[str, dict[str, Any] | None]:
+            stats = _ask(statistics, scope)
+            if stats is not None and trend is not None:
+                stats = {**stats, "trend": self.trend(scope, trend)}
+            return scope, stats
+
         try:
-            for scope, stats in eventlet.GreenPool(4).imap(
-                    lambda s: (s, _ask(statistics, s)), scopes):
+            for scope, stats in eventlet.GreenPool(4).imap(ask, scopes):
                 if stats is not None:
                     sent += self.publish(scope, stats)
         finally:

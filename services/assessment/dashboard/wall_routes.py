@@ -8,10 +8,15 @@ with the desk's cookie session like every other desk call: no token is pasted or
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import eventlet
 import jwt
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
+from gridgov_common.area import TZ_NAME
 from gridgov_common.roles import Role
 from gridgov_common.web import ACCESS_COOKIE, http
 from services.assessment.dashboard import gather, schemas
@@ -20,6 +25,7 @@ from services.assessment.dashboard import gather, schemas
 # receives major-event alerts and sees the wall of the town (scoped views: district, town)
 WALL_VIEWERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF}
 STREAM = "text/event-stream"
+TREND_DAYS = 8  # today and the seven days before: today against yesterday, a week's bars
 
 
 def _token(request) -> str:
@@ -43,6 +49,22 @@ class WallRoutes:
     def _wall_cases(self, scope: str):
         return gather.with_rankings(self.dispatch.case_statistics(scope))
 
+    def _wall_trend(self, scope: str) -> dict:
+        """Cases reported on each of the last ``TREND_DAYS`` local days and how many of
+        them are closed by now (dispatch's ``kpis`` of one day: ``due`` and ``closed``
+        over the cases filed that day, docs/KPIS.md), oldest first."""
+        today = datetime.now(ZoneInfo(TZ_NAME)).date()
+        days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+
+        def one(day: date) -> dict:
+            rows = self.dispatch.kpis(scope, day.isoformat(), day.isoformat(), "town",
+                                      timeout=self.dispatch.limits["case_statistics"])["rows"]
+            return {"day": day.isoformat(),
+                    "reported": sum(int(r.get("due") or 0) for r in rows),
+                    "closed": sum(int(r.get("closed") or 0) for r in rows)}
+
+        return {"days": list(eventlet.GreenPool(TREND_DAYS).imap(one, days))}
+
     @http("GET", "/dashboard/events", roles=WALL_VIEWERS, query=schemas.EventsQuerySchema,
           produces=STREAM, tags=("dashboard",),
           summary="The wall's live stream (server-sent events): the grids once, then only "
@@ -55,13 +77,15 @@ class WallRoutes:
         fetchers = {
             "departments": lambda: sources.departments(authorization),
             "cases": lambda: self._wall_cases(principal.scope),
+            "trend": lambda: hub.trend(principal.scope, self._wall_trend),
         }
         if request.params["geometry"]:
             fetchers["grids"] = lambda: gather.in_scope(sources.grids(authorization),
                                                         principal.scope_code)
-        snapshot = gather.gather(principal.scope, fetchers)
         hub = self.wall
-        subscriber = hub.subscribe(principal.scope, snapshot["cases"] or {})
+        snapshot = gather.gather(principal.scope, fetchers)
+        baseline = {**(snapshot["cases"] or {}), "trend": snapshot["trend"]}
+        subscriber = hub.subscribe(principal.scope, baseline)
         snapshot["majors"] = hub.major_events(principal.scope)
         expires_at = _expires_at(token)
         snapshot["expires_at"] = expires_at
@@ -89,4 +113,4 @@ class WallRoutes:
     @timer(interval=1)
     def wall_tick(self):
         """Once a second: the figures of every watched scope to the walls (wall.py)."""
-        self.wall.tick(self._wall_cases)
+        self.wall.tick(self._wall_cases, self._wall_trend)
