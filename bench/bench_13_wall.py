@@ -8,7 +8,8 @@ How: the registry, events, dispatch and assessment run as child processes (``nam
 run``) on a fresh ``gridgov_bench_wall`` database with the demo district and a throw-away
 vhost. This process opens ``--walls`` streams of ``GET /dashboard/events`` on assessment as
 the district's ops viewer (one is timed, the others are read and counted: what one
-watched scope costs does not grow with the walls), then, as a grid worker, POSTs
+watched scope costs does not grow with the walls: dispatch's and assessment's CPU is
+measured for a few seconds while nothing happens), then, as a grid worker, POSTs
 ``--samples`` major-event cases (fire_incident, critical) to events' ``/cases`` one at a
 time with a random pause (0.3–0.9 s: the report falls anywhere in the wall's one-second
 tick), and measures from just before each POST to the ``major`` message naming that case
@@ -133,6 +134,13 @@ def main(args) -> int:
             for wall in opened:
                 if not wall.live.wait(60):
                     raise RuntimeError("a wall got no snapshot within 60 s")
+            idle = 5.0 if args.quick else 10.0
+            _common.progress(f"{idle:.0f} s with the walls open and nothing happening")
+            before = {svc: _common.cpu_seconds(services[svc].pid) or 0.0
+                      for svc in ("dispatch", "assessment")}
+            time.sleep(idle)
+            busy = {svc: ((_common.cpu_seconds(services[svc].pid) or 0.0) - before[svc])
+                    / idle * 100 for svc in before}
             timed = opened[0]
             latencies: list[float] = []
             answered: list[float] = []
@@ -181,6 +189,9 @@ def main(args) -> int:
     report.add(f"walls open (the other {walls - 1} got the same majors)", walls, "walls")
     report.add("  majors on the other walls", others, "messages",
                at_least=(walls - 1) * len(latencies))
+    for svc, percent in busy.items():
+        report.add(f"{svc} CPU with {walls} walls open, idle district", percent,
+                   "% of a core")
     report.note("the wall polls dispatch once a second per watched scope (one scope here, "
                 "whatever the number of walls): the median sits near half a tick plus "
                 "intake and filing")

@@ -3,6 +3,8 @@ only what changed, and a major event (P5.2.7) once per wall."""
 
 from __future__ import annotations
 
+import time
+
 from services.assessment.dashboard.wall import Hub, diff, event, is_major
 
 
@@ -63,3 +65,20 @@ def test_the_day_figures_are_sent_when_they_change():
     newer = {"days": [{"day": "2026-12-06", "reported": 2, "closed": 0}]}
     assert diff(old, {**old, "trend": newer}) == {"trend": newer}
     assert diff(old, {**old, "trend": None}) == {}  # the source failed: keep what is shown
+
+
+def test_a_slow_scope_is_asked_less_often_and_only_watched_scopes_are_asked():
+    hub = Hub()
+    assert hub.tick(lambda scope: 1 / 0) == 0  # no wall open: nothing asked
+    hub.subscribe("district:1", _stats([G1], [R1]))
+    asked = []
+
+    def slow(scope):
+        asked.append(scope)
+        time.sleep(0.05)
+        return _stats([G1], [R1])
+
+    hub.tick(slow)
+    assert asked == ["district:1"]
+    hub.tick(slow)  # 5 × 50 ms have not passed
+    assert asked == ["district:1"]
