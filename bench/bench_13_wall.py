@@ -202,7 +202,7 @@ def main(args) -> int:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--samples", type=int, default=60, help="major events to time")
+    parser.add_argument("--samples", type=int, default=40, help="major events to time")
     parser.add_argument("--walls", type=int, default=20, help="walls open at once")
 
 
