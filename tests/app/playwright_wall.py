@@ -68,8 +68,9 @@ def wall(page, context, run: dict, steps: list) -> None:
     on_map = page.locator(f"[data-test=wall-map] path.major[data-grid-code='{case['grid_code']}']")
     on_map.wait_for(timeout=WAIT_MS)
     first = page.locator("[data-test=major]").first.get_attribute("data-case-id")
+    chimes = page.get_attribute("[data-test=wall]", "data-chimes")
     steps.append(snapshot(page, "pinned", case=case, seconds=seconds, colour=colour,
-                          flashing=flashing, first_pinned=first))
+                          flashing=flashing, first_pinned=first, chimes=chimes))
 
     pinned.get_by_role("button", name="已知晓").click()
     pinned.wait_for(state="detached", timeout=WAIT_MS)

@@ -73,6 +73,7 @@ def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
     case = pinned["case"]
     assert pinned["first_pinned"] == case["case_id"] and _red(pinned["colour"])
     assert pinned["flashing"] == "wall-flash"  # it arrived while the wall was open
+    assert pinned["chimes"] == "1"  # the WebAudio tone, once
     assert "重大事件" in pinned["text"] and case["case_number"] in pinned["text"]
     assert "火灾" in pinned["text"] and "fire_incident" not in pinned["text"]  # names
     assert pinned["seconds"] < 10  # generous on a shared machine: bench_13 measures it
