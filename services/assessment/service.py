@@ -21,13 +21,14 @@ from services.assessment import (
 )
 from services.assessment.dashboard import routes as dashboard_routes
 from services.assessment.dashboard import sources as dashboard_deps
+from services.assessment.dashboard import wall, wall_routes
 
 
 class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRoutes,
                         fieldwork.FieldWorkRoutes, circular_routes.CircularRoutes,
                         registry_consumers.RegistryConsumers,
                         appraisal_routes.AppraisalRoutes, app_routes.AppRoutes,
-                        app_routes.DeskRoutes):
+                        app_routes.DeskRoutes, wall_routes.WallRoutes):
     name = "assessment"
     title = "gridgov assessment"
     description = (
@@ -36,6 +37,7 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
     )
 
     dashboard_sources = dashboard_deps.DashboardSources()
+    wall = wall.WallHub()  # the operations wall's open streams (dashboard/wall.py)
     relay = outbox.OutboxRelay()  # meeting reminders, circulars (P5.3.5) through the outbox
     # one client per service called (docs/RPC-CONTRACT.md): circulars' figures and names,
     # KPIs and names of the half-year assessment, the working calendar, the dashboard's

@@ -196,7 +196,7 @@ def recent_cases(session, scope_codes: list[str] | None) -> list[dict[str, Any]]
 
 def recent_escalations(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:
     e = escalations.c
-    query = (sa.select(cases.c.case_number, e.kind, e.card, e.level, e.department,
+    query = (sa.select(cases.c.case_id, cases.c.case_number, e.kind, e.card, e.level, e.department,
                        e.target_role, e.at)
              .select_from(escalations.join(cases, cases.c.case_id == e.case_id))
              .where(in_scope(scope_codes), cases.c.sensitive.is_(False))  # P5.2.5

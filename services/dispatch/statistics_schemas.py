@@ -69,6 +69,7 @@ class RecentCaseSchema(Schema):
 
 
 class RecentEscalationSchema(Schema):
+    case_id = fields.String()  # the operations wall opens the case (issue 14)
     case_number = fields.String()
     kind = fields.String()
     card = fields.String(allow_none=True)

@@ -69,6 +69,7 @@ class RecentCaseSchema(_Loose):
 
 
 class EscalationSchema(_Loose):
+    case_id = fields.String(allow_none=True, load_default=None)  # the wall links the case
     case_number = fields.String(required=True)
     kind = fields.String(required=True)
     card = fields.String(allow_none=True, load_default=None)
@@ -87,3 +88,10 @@ class CaseStatisticsSchema(_Loose):
     by_town = fields.List(fields.Nested(TownRowSchema), required=True)
     recent = fields.List(fields.Nested(RecentCaseSchema), required=True)
     escalations = fields.List(fields.Nested(EscalationSchema), required=True)
+
+
+class EventsQuerySchema(Schema):
+    """``/dashboard/events?geometry=false``: a page that already drew the grids (it
+    reconnects) does not need their outlines again."""
+
+    geometry = fields.Boolean(load_default=True)

@@ -13,6 +13,7 @@ import DistrictAudit from './views/DistrictAudit.vue'
 import DistrictAssessment from './views/DistrictAssessment.vue'
 import DistrictCalendar from './views/DistrictCalendar.vue'
 import DistrictMasterData from './views/DistrictMasterData.vue'
+import OpsWall from './views/OpsWall.vue'
 
 // the first of a role's pages opens after sign-in: its most frequent task
 export const PAGES = [
@@ -20,6 +21,7 @@ export const PAGES = [
   { key: 'standing', title: 'standingTitle', roles: ['department_officer'], component: DepartmentStanding },
   { key: 'local', title: 'localBenchTitle', roles: ['town_grid_chief', 'community_grid_chief', 'grid_instructor', 'community_grid_worker'], component: LocalBench },
   { key: 'circulars', title: 'dcTitle', roles: ['district_admin'], component: DistrictCirculars },
+  { key: 'wall', title: 'wallTitle', roles: ['ops_viewer', 'district_admin', 'town_grid_chief'], component: OpsWall },
   { key: 'delays', title: 'delayDecisionsTitle', roles: ['town_grid_chief', 'district_admin'], component: DelayDecisions },
   { key: 'supervision', title: 'supervisionTitle', roles: ['town_grid_chief', 'community_grid_chief', 'district_admin', 'ops_viewer'], component: SupervisionCards },
   { key: 'work-review', title: 'workReviewTitle', roles: ['community_grid_chief', 'town_grid_chief'], component: WorkReview },

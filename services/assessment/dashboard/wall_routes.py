@@ -1,0 +1,116 @@
+"""The operations wall's HTTP entrypoints and its timer, as a mixin of the assessment
+service (issue 14; docs/DASHBOARD.md "The wall on the desk").
+
+The service class also needs ``wall = wall.WallHub()``, ``dashboard_sources`` and
+``dispatch`` (the dashboard's). The desk's page (web/desk/src/views/OpsWall.vue) signs in
+with the desk's cookie session like every other desk call: no token is pasted or kept.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import eventlet
+import jwt
+from nameko.timer import timer
+from werkzeug.wrappers import Response
+
+from gridgov_common.area import TZ_NAME
+from gridgov_common.roles import Role
+from gridgov_common.web import ACCESS_COOKIE, http
+from services.assessment.dashboard import gather, schemas
+
+# P6.2 the operations centre (district admin, ops viewer); P5.1.1 the town grid chief
+# receives major-event alerts and sees the wall of the town (scoped views: district, town)
+WALL_VIEWERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF}
+STREAM = "text/event-stream"
+TREND_DAYS = 8  # today and the seven days before: today against yesterday, a week's bars
+
+
+def _token(request) -> str:
+    """The caller's access token (already verified by ``Http._authenticate``)."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        return header.partition(" ")[2].strip()
+    return request.cookies.get(ACCESS_COOKIE, "")
+
+
+def _expires_at(token: str) -> float | None:
+    try:  # verified a moment ago; only its end is read here
+        return float(jwt.decode(token, options={"verify_signature": False})["exp"])
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None
+
+
+class WallRoutes:
+    """``GET /dashboard/events`` (the stream), ``GET /dashboard/session`` and the timer."""
+
+    def _wall_cases(self, scope: str):
+        return gather.with_rankings(self.dispatch.case_statistics(scope))
+
+    def _wall_trend(self, scope: str) -> dict:
+        """Cases reported on each of the last ``TREND_DAYS`` local days and how many of
+        them are closed by now (dispatch's ``kpis`` of one day: ``due`` and ``closed``
+        over the cases filed that day, docs/KPIS.md), oldest first."""
+        today = datetime.now(ZoneInfo(TZ_NAME)).date()
+        days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+
+        def one(day: date) -> dict:
+            rows = self.dispatch.kpis(scope, day.isoformat(), day.isoformat(), "town",
+                                      timeout=self.dispatch.limits["case_statistics"])["rows"]
+            return {"day": day.isoformat(),
+                    "reported": sum(int(r.get("due") or 0) for r in rows),
+                    "closed": sum(int(r.get("closed") or 0) for r in rows)}
+
+        return {"days": list(eventlet.GreenPool(TREND_DAYS).imap(one, days))}
+
+    @http("GET", "/dashboard/events", roles=WALL_VIEWERS, query=schemas.EventsQuerySchema,
+          produces=STREAM, tags=("dashboard",),
+          summary="The wall's live stream (server-sent events): the grids once, then only "
+                  "what changed, major events at once")
+    def dashboard_events(self, request):
+        principal = request.principal
+        sources = self.dashboard_sources
+        token = _token(request)
+        authorization = f"Bearer {token}"
+        fetchers = {
+            "departments": lambda: sources.departments(authorization),
+            "cases": lambda: self._wall_cases(principal.scope),
+            "trend": lambda: hub.trend(principal.scope, self._wall_trend),
+        }
+        if request.params["geometry"]:
+            fetchers["grids"] = lambda: gather.in_scope(sources.grids(authorization),
+                                                        principal.scope_code)
+        hub = self.wall
+        snapshot = gather.gather(principal.scope, fetchers)
+        baseline = {**(snapshot["cases"] or {}), "trend": snapshot["trend"]}
+        subscriber = hub.subscribe(principal.scope, baseline)
+        snapshot["majors"] = hub.major_events(principal.scope)
+        expires_at = _expires_at(token)
+        snapshot["expires_at"] = expires_at
+        snapshot["heartbeat"] = hub.heartbeat
+        # eventlet's WSGI server holds back writes under 4 KiB (minimum_chunk_size): each
+        # message of this stream is to leave at once
+        request.environ["eventlet.minimum_write_chunk_size"] = 0
+        return Response(hub.stream(subscriber, snapshot, expires_at), status=200,
+                        mimetype=STREAM,
+                        headers={"Cache-Control": "no-store",
+                                 # nginx: never buffer this answer (deploy/proxy/nginx.conf
+                                 # says so for the location too)
+                                 "X-Accel-Buffering": "no"})
+
+    @http("GET", "/dashboard/session", roles=WALL_VIEWERS, query=schemas.DataQuerySchema,
+          tags=("dashboard",),
+          summary="Who the wall is signed in as, and until when (the page asks before it "
+                  "reconnects its stream, so an ended session is renewed or said)")
+    def dashboard_session(self, request):
+        principal = request.principal
+        return 200, {"Cache-Control": "no-store"}, {
+            "sub": principal.sub, "role": str(principal.role), "scope": principal.scope,
+            "expires_at": _expires_at(_token(request))}
+
+    @timer(interval=1)
+    def wall_tick(self):
+        """Once a second: the figures of every watched scope to the walls (wall.py)."""
+        self.wall.tick(self._wall_cases, self._wall_trend)

@@ -1,0 +1,84 @@
+"""What the operations wall is sent after its snapshot (services/assessment/dashboard/wall.py):
+only what changed, and a major event (P5.2.7) once per wall."""
+
+from __future__ import annotations
+
+import time
+
+from services.assessment.dashboard.wall import Hub, diff, event, is_major
+
+
+def _stats(grids, recent, escalations=()):
+    return {"generated_at": "t", "by_grid": grids, "by_town": [], "by_department": [],
+            "recent": list(recent), "escalations": list(escalations)}
+
+
+G1 = {"grid_code": "g1", "open": 1, "overdue": 0}
+G2 = {"grid_code": "g2", "open": 2, "overdue": 1}
+R1 = {"case_id": "c1", "case_number": "N1", "state": "filed", "updated_at": "1",
+      "work_category": "city_management", "severity": "minor"}
+MAJOR = {"case_id": "c2", "case_number": "N2", "state": "filed", "updated_at": "2",
+         "work_category": "major_event", "severity": "major"}
+
+
+def test_nothing_changed_nothing_sent():
+    assert diff(_stats([G1], [R1]), _stats([G1], [R1])) == {}
+
+
+def test_changed_and_cleared_grids_new_cases_and_escalations():
+    old = _stats([G1, G2], [R1], [{"case_number": "N1", "kind": "overdue", "level": 1,
+                                   "at": "1"}])
+    escalation = {"case_number": "N2", "kind": "overdue", "level": 1, "at": "2"}
+    new = _stats([{**G1, "open": 2}], [MAJOR, R1], [escalation, *old["escalations"]])
+    changes = diff(old, new)
+    assert changes["grids"] == [{**G1, "open": 2}] and changes["grids_cleared"] == ["g2"]
+    assert changes["recent"] == [MAJOR] and changes["escalations"] == [escalation]
+
+
+def test_major_events_are_p527_major_events_or_critical():
+    assert is_major(MAJOR) and is_major({**R1, "severity": "critical"}) and not is_major(R1)
+
+
+def test_a_major_event_is_sent_once_to_each_wall_of_its_scope_then_remembered():
+    hub = Hub()
+    district = hub.subscribe("district:1", _stats([G1], [R1]))
+    town = hub.subscribe("town:2", _stats([], []))
+    assert hub.publish("district:1", _stats([G1], [MAJOR, R1])) == 2  # major + change
+    first = district.queue.get_nowait()
+    assert first.startswith(b"id: ") and b"event: major\n" in first and b'"N2"' in first
+    assert b"event: change\n" in district.queue.get_nowait()
+    assert town.queue.empty()
+    assert hub.publish("district:1", _stats([G1], [MAJOR, R1])) == 0
+    later = hub.subscribe("district:1", _stats([G1], [MAJOR, R1]))
+    assert [m["case_id"] for m in hub.major_events("district:1")] == ["c2"]
+    assert hub.publish("district:1", _stats([G1], [MAJOR, R1])) == 0 and later.queue.empty()
+
+
+def test_an_event_is_one_json_line():
+    assert event("change", {"a": "x\ny"}, 3) == b'id: 3\nevent: change\ndata: {"a":"x\\ny"}\n\n'
+
+
+def test_the_day_figures_are_sent_when_they_change():
+    trend = {"days": [{"day": "2026-12-06", "reported": 1, "closed": 0}]}
+    old = {**_stats([G1], [R1]), "trend": trend}
+    assert diff(old, {**old}) == {}
+    newer = {"days": [{"day": "2026-12-06", "reported": 2, "closed": 0}]}
+    assert diff(old, {**old, "trend": newer}) == {"trend": newer}
+    assert diff(old, {**old, "trend": None}) == {}  # the source failed: keep what is shown
+
+
+def test_a_slow_scope_is_asked_less_often_and_only_watched_scopes_are_asked():
+    hub = Hub()
+    assert hub.tick(lambda scope: 1 / 0) == 0  # no wall open: nothing asked
+    hub.subscribe("district:1", _stats([G1], [R1]))
+    asked = []
+
+    def slow(scope):
+        asked.append(scope)
+        time.sleep(0.05)
+        return _stats([G1], [R1])
+
+    hub.tick(slow)
+    assert asked == ["district:1"]
+    hub.tick(slow)  # 5 × 50 ms have not passed
+    assert asked == ["district:1"]
