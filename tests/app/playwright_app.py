@@ -230,6 +230,9 @@ def run_in_browser(scenario, run: dict, **context_options) -> dict:
     """Run ``scenario(page, context, run, steps)`` in headless Chromium with a fresh
     context; what it saw: its steps, the console, failed requests and its error if any
     (the desk's driver runs through here too)."""
+    # people who ask for less motion get none (the desk's CSS); asked here so that axe
+    # never reads a button or a toast halfway through a colour change
+    context_options.setdefault("reduced_motion", "reduce")
     steps: list[dict] = []
     console: list[str] = []
     failed: list[str] = []

@@ -63,8 +63,7 @@ def staff(page, context, run: dict, steps: list) -> None:
 
 def main() -> int:
     run = json.loads(os.environ["GRIDGOV_APP_RUN"])
-    seen = run_in_browser(staff, run, locale="zh-CN", viewport={"width": 1440, "height": 900},
-                          reduced_motion="reduce")
+    seen = run_in_browser(staff, run, locale="zh-CN", viewport={"width": 1440, "height": 900})
     print(json.dumps(seen, ensure_ascii=False))
     return 0
 
