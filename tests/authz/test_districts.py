@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from gridgov_common import auth
 from services.registry.domain.identity import check_character
+from tests.authz import streams
 from tests.authz.test_route_walk import routes_of
 
 B_DISTRICT, B_TOWN = "320505", "320505001"
@@ -87,7 +88,7 @@ def walk(web_session, bearer, routes, path_values, queries, bodies, raw_bodies=N
                     calls = [dict(json=bodies.get(route, {}))]
             for kwargs in calls:
                 kwargs.setdefault("headers", headers)
-                response = web_session.request(method, url, timeout=30, **kwargs)
+                response = streams.request(web_session, method, url, timeout=30, **kwargs)
                 what = f"{route} {role} {kwargs.get('params') or ''}"
                 if response.status_code >= 500:
                     failures.append(f"{what}: {response.status_code}")

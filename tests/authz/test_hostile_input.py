@@ -15,6 +15,7 @@ import re
 
 import pytest
 
+from tests.authz import streams
 from tests.authz.conftest import OPEN311_KEY, SERVICES
 from tests.authz.test_route_walk import PATH_VALUES, code_of
 from tests.html_headers import HTML_ROUTES, assert_html_security_headers
@@ -57,7 +58,7 @@ def test_a_nul_in_any_path_value_is_a_404_not_a_500(service, matrix, start_servi
         for name in re.findall(r"\{(\w+)\}", path):
             url = fill(path, op, poisoned=name)
             body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
-            response = web_session.request(method, url, timeout=30, **body,
+            response = streams.request(web_session, method, url, timeout=30, **body,
                                            headers=headers_for(route, matrix[service][route],
                                                                bearer))
             tried += 1
@@ -79,7 +80,7 @@ def test_a_body_nested_a_thousand_levels_is_a_400_not_a_500(service, matrix, sta
             continue
         route = f"{method} {path}"
         for body in bodies:
-            response = web_session.request(
+            response = streams.request(web_session,
                 method, fill(path, op), data=body, timeout=30,
                 headers={**headers_for(route, matrix[service][route], bearer),
                          "Content-Type": "application/json"})
@@ -101,7 +102,7 @@ def test_a_credential_in_the_query_string_is_refused_everywhere(service, matrix,
     for method, path, op in routes(web_session):
         route = f"{method} {path}"
         for name in ("token", "access_token"):
-            response = web_session.request(
+            response = streams.request(web_session,
                 method, fill(path, op), params={name: "eyJhbGciOiJIUzI1NiJ9.x.y"},
                 timeout=30, headers=headers_for(route, matrix[service][route], bearer))
             if response.status_code != 400 or code_of(response) != "credential_in_url":
@@ -126,7 +127,7 @@ def test_every_html_route_is_known_and_checked_for_its_security_headers(
     assert sorted(html) == sorted(r for r in HTML_ROUTES if r.startswith(f"{service} "))
     for name, (method, path, op) in html.items():
         route = f"{method} {path}"
-        response = web_session.request(method, fill(path, op), timeout=30,
+        response = streams.request(web_session, method, fill(path, op), timeout=30,
                                        headers=headers_for(route, matrix[service][route],
                                                            bearer))
         assert response.status_code < 500, name

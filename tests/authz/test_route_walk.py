@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from tests.authz import streams
 from tests.authz.conftest import SERVICES
 
 # dummy values a path parameter is filled with: well-formed enough to reach the handler
@@ -45,7 +46,7 @@ def routes_of(web_session) -> dict[str, tuple[str, str]]:
 
 def call(web_session, method: str, url: str, headers: dict | None):
     body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
-    return web_session.request(method, url, headers=headers or {}, timeout=30, **body)
+    return streams.request(web_session, method, url, headers=headers or {}, timeout=30, **body)
 
 
 def code_of(response) -> str | None:
