@@ -112,6 +112,12 @@ def _operation(ep: Http, params: list[dict[str, Any]]) -> dict[str, Any]:
     return op
 
 
+# A server-sent event: its name says what ``data`` (one JSON document) holds
+SSE_EVENT = {"type": "object", "required": ["data"], "properties": {
+    "event": {"type": "string"}, "data": {"type": "string", "description": "a JSON document"},
+    "id": {"type": "string"}, "retry": {"type": "integer"}}}
+
+
 def _responses(ep: Http) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "success"}
     if ep.response_schema is not None:
@@ -119,6 +125,8 @@ def _responses(ep: Http) -> dict[str, Any]:
         if ep.many:
             schema = {"type": "array", "items": ep.response_schema}
         ok["content"] = {ep.produces: {"schema": schema}}
+    elif ep.produces == "text/event-stream":  # one object per event, as OpenAPI 3.2 has it
+        ok["content"] = {ep.produces: {"schema": SSE_EVENT}}
     elif ep.produces != "application/json":
         ok["content"] = {ep.produces: {"schema": {"type": "string"}}}
     err = {"description": "error", "content": {"application/json": {

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gridgov_common import pii
 from gridgov_common.auth import Principal
 from gridgov_common.errors import Forbidden, NotFound
+from gridgov_common.messaging import claim_message
 from services.registry import audit, people, privacy
 from services.registry.models import callback_phones
 
@@ -78,9 +79,12 @@ def read(session: Session, cipher: pii.PiiCipher, principal: Principal, case_num
 CONSUMER = "registry.callback_phones"
 
 
-def confirm(session: Session, case_number: str, now: datetime) -> bool:
-    """Mark the case's phone confirmed (a replayed message changes nothing); False when
+def confirm(session: Session, envelope, now: datetime) -> bool:
+    """Mark the case's phone confirmed (a duplicate delivery changes nothing); False when
     there is no such phone (deleted already, or the registry's own commit failed)."""
+    if not claim_message(session, envelope.message_id, CONSUMER):
+        return False
+    case_number = envelope.payload["case_number"]
     found = session.execute(sa.update(callback_phones).where(
         callback_phones.c.case_number == case_number).values(
         confirmed_at=sa.func.coalesce(callback_phones.c.confirmed_at, now))).rowcount

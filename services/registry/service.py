@@ -358,7 +358,7 @@ class RegistryService(platform.PlatformService):
                       message_types=["events.callback_phone.kept"])
     def confirm_callback_phone(self, envelope):
         """Events committed the case whose phone it kept here: keep the phone."""
-        callback_phones.confirm(self.db, envelope.payload["case_number"], datetime.now(UTC))
+        callback_phones.confirm(self.db, envelope, datetime.now(UTC))
 
     @config_timer("CALLBACK_PHONE_PURGE_SECONDS", 300)
     def purge_unconfirmed_callback_phones(self):

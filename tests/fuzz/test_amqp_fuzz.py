@@ -69,6 +69,8 @@ CONSUMERS = {
                         lambda s: f"{s['payload']['department']}.resident.moved_out"),
     "registry.staff_flagged": ("registry", EVENTS_EXCHANGE, "assessment.staff.flagged",
                                _key_of),
+    "registry.callback_phones": ("registry", EVENTS_EXCHANGE, "events.callback_phone.kept",
+                                 _key_of),
     "events.intake": ("events", INTAKE_EXCHANGE, "intake.case.report",
                       lambda s: f"{s['producer']}.case.report"),
     "events.case_changes": ("events", EVENTS_EXCHANGE, "dispatch.case.changed", _key_of),
