@@ -126,7 +126,8 @@ def offline_report(page, context, run: dict, steps: list) -> None:
 
 
 def screens(page, context, run: dict, steps: list) -> None:
-    """Online: a report, its timeline, patrol with moving GPS, the work log, residents."""
+    """A report, its timeline, a patrol whose GPS points are taken offline and sent once
+    when the network returns, the work log, residents (masked, unmasked with a reason)."""
     sign_in(page, run, steps)
     page.goto(f"{run['base']}/app/#/report")
     screen(page, "report")
@@ -156,17 +157,23 @@ def screens(page, context, run: dict, steps: list) -> None:
     screen(page, "patrol")
     page.click("#patrol-start")
     page.wait_for_selector("#patrol-stop", timeout=WAIT_MS)
+    context.set_offline(True)  # the points are taken where there is no network
     for k in range(3):  # the worker walks inside the grid
         context.set_geolocation({"longitude": run["lon"] + 0.0001 * k, "latitude": run["lat"]})
         until(page, "JSON.parse(localStorage.getItem('gridgov.app.patrol')).pending.length >= 1"
               f" || {k} > 0")
-    page.click("#patrol-send")
+    page.click("#patrol-send")  # offline: the batch waits in the phone's outbox
+    until(page, "document.body.dataset.queued !== '0'")
+    steps.append(snapshot(page, "patrol_offline"))
+    context.set_offline(False)  # the `online` event sends it, once
     until(page, "document.body.dataset.queued === '0' && "
                 "JSON.parse(localStorage.getItem('gridgov.app.patrol')).sent >= 1")
     steps.append(snapshot(page, "patrolling"))
     page.click("#patrol-stop")
     page.wait_for_selector("#patrol-start", timeout=WAIT_MS)
-    steps.append(snapshot(page, "patrol_stopped"))
+    until(page, "document.body.dataset.queued === '0'")
+    sent = page.evaluate("JSON.parse(localStorage.getItem('gridgov.app.patrol')).sent")
+    steps.append({**snapshot(page, "patrol_stopped"), "points_sent": sent})
 
     page.goto(f"{run['base']}/app/#/me")
     screen(page, "me")

@@ -166,8 +166,8 @@ def district(page, context, run: dict, steps: list) -> None:
     check(page, run, steps, "english")
     # and every other page in English
     for key, heading, ready in (
-            ("assessment", "Half-year assessment",
-             "[data-test=assessment-reports] .el-table__body tr"),
+            ("assessment", "Half-year assessment",  # the shown report, not only the list
+             "[data-test=assessment-report]"),
             ("master-data", "Master data", "[data-test=catalogue] .el-table__body tr"),
             ("calendar", "Working calendar", "[data-test=calendar-month] li"),
             ("audit", "Audit log", "[data-test=audit] .el-table__body tr")):
