@@ -103,6 +103,7 @@ def test_a_department_officer_signs_for_and_reports_a_result_with_a_photo(
     assert case["case_number"] in opened and "部门签收（报到）" in opened and "部门办结" in opened
     english = steps["english"]
     assert english["lang"] == "en" and "Result reported" in english["text"]
+    assert "Department officer" in english["text"] and "部门工作人员" not in english["text"]
     assert "Stairwell or fire exit blocked" in english["text"]
 
     sha = hashlib.sha256(JPEG).hexdigest()
