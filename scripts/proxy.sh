@@ -35,11 +35,14 @@ start() {
     fi
     stop
     mkdir -p "$DIR" var/log
-    local conf svc
+    local conf svc upstreams=""
     conf="$(cat deploy/proxy/nginx.conf)"
+    # the include of deploy/proxy/upstreams-compose.conf, written inline: each service at
+    # 127.0.0.1:<its port> (an address, so no resolver), as tools/local_proxy.py does
     for svc in registry events dispatch assessment notify; do
-        conf="$(sed -E "s/server $svc:[0-9]+;/server 127.0.0.1:$(port_of "$svc");/" <<<"$conf")"
+        upstreams+="    map \$scheme \$gridgov_$svc { default 127.0.0.1:$(port_of "$svc"); }"$'\n'
     done
+    conf="${conf//    include gridgov-upstreams.conf;/$upstreams}"
     conf="${conf//listen 8080;/listen 127.0.0.1:$PORT;}"
     conf="${conf//\/tmp\//$DIR/}"
     conf="${conf//access_log \/dev\/stdout redacted;/access_log $PWD/var/log/proxy.log redacted;}"

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import gen_env  # noqa: E402
 
 from gridgov_common.migrate import SERVICES, migrations_dir  # noqa: E402
+from tools import local_proxy  # noqa: E402
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 NGINX = (ROOT / "deploy" / "proxy" / "nginx.conf").read_text(encoding="utf-8")
@@ -170,6 +171,9 @@ def test_only_the_services_that_decrypt_get_the_personal_data_keys():
 
 # --- the reverse proxy ----------------------------------------------------------------------
 
+UPSTREAMS = (ROOT / "deploy" / "proxy" / "upstreams-compose.conf").read_text(encoding="utf-8")
+
+
 def nginx_locations() -> dict[str, str]:
     """location prefix -> proxy_pass target."""
     return dict(re.findall(r"location (/[^ ]*) \{[^}]*?proxy_pass ([^;]+);", NGINX))
@@ -178,17 +182,24 @@ def nginx_locations() -> dict[str, str]:
 def test_the_proxy_routes_every_service_under_one_origin():
     proxy = COMPOSE["services"]["proxy"]
     assert "./deploy/proxy/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
-    assert proxy["ports"] == ["127.0.0.1:8080:8080"]
-    upstreams = {n: f"{h}:{p}" for n, h, p in
-                 re.findall(r"upstream (\w+)\s*\{\s*server ([\w.-]+):(\d+);", NGINX)}
+    # issue 15: the names are looked up per request, through Docker's DNS
+    assert ("./deploy/proxy/upstreams-compose.conf:/etc/nginx/gridgov-upstreams.conf:ro"
+            in proxy["volumes"])
+    assert NGINX.count("include gridgov-upstreams.conf;") == 1
+    assert re.search(r"^resolver 127\.0\.0\.11 valid=\d+s", UPSTREAMS, re.M)
+    assert "upstream " not in NGINX + UPSTREAMS  # a group would be resolved once, at start
+    upstreams = dict(re.findall(r"map \$scheme \$gridgov_(\w+)\s*\{\s*default ([\w.:-]+);\s*\}",
+                                UPSTREAMS))
     locations = nginx_locations()
     for svc in SERVICES:
         assert upstreams[svc] == f"{svc}:{port_of(svc)}"  # a compose service and its port
-        assert locations[f"/api/{svc}/"] == f"http://{svc}/", svc  # prefix stripped
+        assert locations[f"/api/{svc}/"] == f"http://$gridgov_{svc}", svc
+        block = re.search(r"location /api/" + svc + r"/ \{([^}]*)\}", NGINX).group(1)
+        assert f"rewrite ^/api/{svc}(/.*)$ $1 break;" in block, svc  # prefix stripped
     for target in locations.values():
-        name = re.match(r"http://(\w+)", target).group(1)
+        name = re.fullmatch(r"http://\$gridgov_(\w+)", target).group(1)
         assert name in upstreams and name in COMPOSE["services"]
-    assert locations["/"] == "http://assessment"  # the dashboard at the origin's root
+    assert locations["/"] == "http://$gridgov_assessment"  # the dashboard at the root
 
 
 def test_the_dashboard_reaches_every_service_through_the_proxy_paths():
@@ -218,13 +229,12 @@ def test_intake_is_rate_limited_by_the_proxy():
     assert re.search(r"location ~ \^/api/\[a-z\]\+/metrics\$ \{\s*return 404;", NGINX)
 
 
-def test_nginx_accepts_the_proxy_configuration(tmp_path):
-    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    assert nginx, ("nginx is missing: scripts/system_deps.sh test installs the Debian "
-                   "package nginx-light")
-    conf = re.sub(r"server ([a-z]+):(\d+);", r"server 127.0.0.1:\2;", NGINX)
-    assert conf != NGINX
-    (tmp_path / "nginx.conf").write_text(conf)
+def test_nginx_accepts_the_proxy_configuration_with_compose_names_it_cannot_resolve(tmp_path):
+    """As in compose, but with no Docker DNS at all: nginx still accepts the file (issue
+    15: a missing name no longer stops the proxy from starting or reloading)."""
+    nginx = local_proxy.nginx_binary()
+    (tmp_path / "gridgov-upstreams.conf").write_text(UPSTREAMS)
+    (tmp_path / "nginx.conf").write_text(NGINX.replace("/tmp/", f"{tmp_path}/"))
     result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p",
                              str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -271,11 +281,8 @@ def _nginx_serving(tmp_path: Path, log: Path) -> tuple[subprocess.Popen, int]:
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
     assert nginx, "nginx is missing: scripts/system_deps.sh test installs nginx-light"
     port, dead = _free_port(), _free_port()
-    conf = re.sub(r"server ([a-z]+):(\d+);", f"server 127.0.0.1:{dead};", NGINX)
-    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    conf = conf.replace("/tmp/", f"{tmp_path}/")  # pid and temp files
-    assert "access_log /dev/stdout redacted;" in conf
-    conf = conf.replace("access_log /dev/stdout redacted;", f"access_log {log} redacted;")
+    assert log == tmp_path / "access.log"  # where local_proxy.render writes it
+    conf = local_proxy.render({svc: dead for svc in SERVICES}, port, tmp_path, tmp_path)
     (tmp_path / "nginx.conf").write_text(conf)
     process = subprocess.Popen([nginx, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path),
                                 "-g", "daemon off;"], stderr=subprocess.PIPE)
@@ -363,4 +370,4 @@ def test_the_residents_page_goes_to_events():
     """Issue 12: /report and /public/* are served by events, at the proxy's root."""
     for prefix in ("location = /report ", "location /report/ ", "location /public/ "):
         block = re.search(re.escape(prefix) + r"\{([^}]*)\}", NGINX).group(1)
-        assert "proxy_pass http://events;" in block, prefix
+        assert "proxy_pass http://$gridgov_events;" in block, prefix

@@ -372,10 +372,18 @@ def test_the_proxy_config_map_is_deploy_proxy_nginx_conf_and_the_ingress_reaches
     ingress = BASE[("Ingress", "gridgov")]["spec"]["rules"][0]["http"]["paths"]
     assert [p["backend"]["service"]["name"] for p in ingress] == ["proxy"]
     assert ("Service", "proxy") in BASE and ("Deployment", "proxy") in BASE
-    upstreams = dict(re.findall(r"upstream (\w+)\s*\{\s*server (\S+);", nginx))
+    # the upstreams it includes: the Services, as groups (resolved once: stable ClusterIPs)
+    included = BASE[("ConfigMap", "gridgov-proxy")]["data"]["gridgov-upstreams.conf"]
+    mounts = {m["mountPath"]: m.get("subPath") for m in
+              _containers(BASE[("Deployment", "proxy")])[0]["volumeMounts"]}
+    assert mounts["/etc/nginx/gridgov-upstreams.conf"] == "gridgov-upstreams.conf"
+    assert "include gridgov-upstreams.conf;" in nginx
+    upstreams = dict(re.findall(r"upstream (\w+)\s*\{\s*server (\S+);", included))
+    variables = dict(re.findall(r"map \$scheme \$gridgov_(\w+)\s*\{\s*default (\w+);", included))
     for svc in SERVICES:
         port, _ = config_port_and_vars(svc)
         assert upstreams[svc] == f"{svc}:{port}"  # = the Service's name and port
+        assert variables[svc] == svc  # the variable names the group
 
 
 # --- the init container's check, on the real PostgreSQL -----------------------------------

@@ -7,7 +7,6 @@ The same file as compose and Kubernetes serve, so a page sees the origin people 
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import tempfile
@@ -32,14 +31,29 @@ def nginx_binary() -> str:
     return found
 
 
-def render(ports: dict[str, int], listen: int, work: Path, logs: Path) -> str:
-    """The configuration with each service at 127.0.0.1:<its port> (a service not in
-    ``ports`` keeps its name: nginx then refuses to start, as it should)."""
+INCLUDE = "include gridgov-upstreams.conf;"
+
+
+def upstreams(addresses: dict[str, str], resolver: str | None = None) -> str:
+    """The include file's text: ``$gridgov_<service>`` set to each address (an IP literal
+    needs no resolver; a name needs ``resolver``, looked up per request as in compose)."""
+    lines = [f"resolver {resolver} valid=1s ipv6=off;"] if resolver else []
+    lines += [f"map $scheme $gridgov_{svc} {{ default {addresses[svc]}; }}" for svc in SERVICES]
+    return "\n".join(f"    {line}" for line in lines) + "\n"
+
+
+def render(ports: dict[str, int], listen: int, work: Path, logs: Path, *,
+           addresses: dict[str, str] | None = None, resolver: str | None = None) -> str:
+    """The configuration with each service at 127.0.0.1:<its port>, or at ``addresses``
+    (names, with ``resolver``), listening on 127.0.0.1:``listen``."""
     conf = CONF.read_text(encoding="utf-8")
-    for svc, port in ports.items():
-        conf, count = re.subn(rf"server {svc}:\d+;", f"server 127.0.0.1:{port};", conf)
-        if count != 1:
-            raise ValueError(f"no upstream {svc} in {CONF}")
+    given = addresses or {svc: f"127.0.0.1:{port}" for svc, port in ports.items()}
+    missing = set(SERVICES) - set(given)
+    if missing:
+        raise ValueError(f"no address for {sorted(missing)}")
+    if conf.count(INCLUDE) != 1:
+        raise ValueError(f"{CONF} must include the upstreams once")
+    conf = conf.replace(f"    {INCLUDE}\n", upstreams(given, resolver))
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{listen};")
     conf = conf.replace("/tmp/", f"{work}/")
     conf = conf.replace("access_log /dev/stdout redacted;",
@@ -48,7 +62,9 @@ def render(ports: dict[str, int], listen: int, work: Path, logs: Path) -> str:
 
 
 @contextmanager
-def running(ports: dict[str, int], listen: int, logs: Path) -> Iterator[str]:
+def running(ports: dict[str, int], listen: int, logs: Path, *,
+            addresses: dict[str, str] | None = None,
+            resolver: str | None = None) -> Iterator[str]:
     """nginx serving the rendered configuration until the block ends; its base URL.
 
     The temp directories are world-writable: nginx started as root runs its workers as
@@ -59,7 +75,8 @@ def running(ports: dict[str, int], listen: int, logs: Path) -> Iterator[str]:
         (work / name).mkdir()
         (work / name).chmod(0o777)
     conf = logs / "nginx.conf"
-    conf.write_text(render(ports, listen, work, logs), encoding="utf-8")
+    conf.write_text(render(ports, listen, work, logs, addresses=addresses, resolver=resolver),
+                    encoding="utf-8")
     process = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(logs),
                                 "-g", "daemon off;"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
