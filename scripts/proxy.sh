@@ -37,12 +37,12 @@ start() {
     mkdir -p "$DIR" var/log
     local conf svc upstreams=""
     conf="$(cat deploy/proxy/nginx.conf)"
-    # the include of deploy/proxy/upstreams-compose.conf, written inline: each service at
+    # the include of deploy/proxy/site-compose.conf, written inline: each service at
     # 127.0.0.1:<its port> (an address, so no resolver), as tools/local_proxy.py does
     for svc in registry events dispatch assessment notify; do
         upstreams+="    map \$scheme \$gridgov_$svc { default 127.0.0.1:$(port_of "$svc"); }"$'\n'
     done
-    conf="${conf//    include gridgov-upstreams.conf;/$upstreams}"
+    conf="${conf//    include gridgov-site.conf;/$upstreams}"
     conf="${conf//listen 8080;/listen 127.0.0.1:$PORT;}"
     conf="${conf//\/tmp\//$DIR/}"
     conf="${conf//access_log \/dev\/stdout redacted;/access_log $PWD/var/log/proxy.log redacted;}"

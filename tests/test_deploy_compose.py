@@ -171,7 +171,7 @@ def test_only_the_services_that_decrypt_get_the_personal_data_keys():
 
 # --- the reverse proxy ----------------------------------------------------------------------
 
-UPSTREAMS = (ROOT / "deploy" / "proxy" / "upstreams-compose.conf").read_text(encoding="utf-8")
+UPSTREAMS = (ROOT / "deploy" / "proxy" / "site-compose.conf").read_text(encoding="utf-8")
 
 
 def nginx_locations() -> dict[str, str]:
@@ -183,9 +183,9 @@ def test_the_proxy_routes_every_service_under_one_origin():
     proxy = COMPOSE["services"]["proxy"]
     assert "./deploy/proxy/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
     # issue 15: the names are looked up per request, through Docker's DNS
-    assert ("./deploy/proxy/upstreams-compose.conf:/etc/nginx/gridgov-upstreams.conf:ro"
+    assert ("./deploy/proxy/site-compose.conf:/etc/nginx/gridgov-site.conf:ro"
             in proxy["volumes"])
-    assert NGINX.count("include gridgov-upstreams.conf;") == 1
+    assert NGINX.count("include gridgov-site.conf;") == 1
     assert re.search(r"^resolver 127\.0\.0\.11 valid=\d+s", UPSTREAMS, re.M)
     assert "upstream " not in NGINX + UPSTREAMS  # a group would be resolved once, at start
     upstreams = dict(re.findall(r"map \$scheme \$gridgov_(\w+)\s*\{\s*default ([\w.:-]+);\s*\}",
@@ -233,7 +233,7 @@ def test_nginx_accepts_the_proxy_configuration_with_compose_names_it_cannot_reso
     """As in compose, but with no Docker DNS at all: nginx still accepts the file (issue
     15: a missing name no longer stops the proxy from starting or reloading)."""
     nginx = local_proxy.nginx_binary()
-    (tmp_path / "gridgov-upstreams.conf").write_text(UPSTREAMS)
+    (tmp_path / "gridgov-site.conf").write_text(UPSTREAMS)
     (tmp_path / "nginx.conf").write_text(NGINX.replace("/tmp/", f"{tmp_path}/"))
     result = subprocess.run([nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p",
                              str(tmp_path)], capture_output=True, text=True, timeout=60)

@@ -373,11 +373,11 @@ def test_the_proxy_config_map_is_deploy_proxy_nginx_conf_and_the_ingress_reaches
     assert [p["backend"]["service"]["name"] for p in ingress] == ["proxy"]
     assert ("Service", "proxy") in BASE and ("Deployment", "proxy") in BASE
     # the upstreams it includes: the Services, as groups (resolved once: stable ClusterIPs)
-    included = BASE[("ConfigMap", "gridgov-proxy")]["data"]["gridgov-upstreams.conf"]
+    included = BASE[("ConfigMap", "gridgov-proxy")]["data"]["gridgov-site.conf"]
     mounts = {m["mountPath"]: m.get("subPath") for m in
               _containers(BASE[("Deployment", "proxy")])[0]["volumeMounts"]}
-    assert mounts["/etc/nginx/gridgov-upstreams.conf"] == "gridgov-upstreams.conf"
-    assert "include gridgov-upstreams.conf;" in nginx
+    assert mounts["/etc/nginx/gridgov-site.conf"] == "gridgov-site.conf"
+    assert "include gridgov-site.conf;" in nginx
     upstreams = dict(re.findall(r"upstream (\w+)\s*\{\s*server (\S+);", included))
     variables = dict(re.findall(r"map \$scheme \$gridgov_(\w+)\s*\{\s*default (\w+);", included))
     for svc in SERVICES:

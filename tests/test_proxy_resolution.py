@@ -1,6 +1,6 @@
 """The proxy finds the services when a request needs them (issue 15, item 1).
 
-deploy/proxy/nginx.conf takes each service's address from gridgov-upstreams.conf; compose
+deploy/proxy/nginx.conf takes each service's address from gridgov-site.conf; compose
 gives names that nginx looks up per request through Docker's DNS. Here the real
 configuration runs under the local nginx with the names of compose and a DNS server of the
 test's own standing in for Docker's (tests/dns_stub.py), and small HTTP servers standing in
@@ -10,58 +10,16 @@ comes back is found without a reload, and so is a second replica."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
 
 import pytest
 import requests
 
 from tests import dns_stub
+from tests.proxy_standins import replica, wait_for
 from tools import local_proxy
 
 SERVICES = local_proxy.SERVICES
-WAIT_SECONDS = 30.0  # a bound for the resolver's 1 s cache to expire, not a timing assertion
-
-
-class _Echo(BaseHTTPRequestHandler):
-    """Answers every GET with which service and replica it is and the path it was given."""
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        body = f"{self.server.service} {self.server.server_address[0]} {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def _replica(service: str, address: str, port: int) -> Iterator[None]:
-    server = ThreadingHTTPServer((address, port), _Echo)
-    server.service = service
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _wait_for(check, what: str):
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -73,8 +31,8 @@ def stack(tmp_path):
     zone = {svc: ["127.0.0.1"] for svc in SERVICES if svc != "notify"}
     with ExitStack() as stack:
         for svc in SERVICES:
-            stack.enter_context(_replica(svc, "127.0.0.1", ports[svc]))
-        stack.enter_context(_replica("registry", "127.0.0.2", ports["registry"]))
+            stack.enter_context(replica(svc, "127.0.0.1", ports[svc]))
+        stack.enter_context(replica("registry", "127.0.0.2", ports["registry"]))
         resolver = stack.enter_context(dns_stub.serving(zone))
         base = stack.enter_context(local_proxy.running(
             ports, _common.free_port(), tmp_path,
@@ -94,9 +52,9 @@ def test_a_stopped_service_takes_only_its_own_routes_down_and_is_found_when_back
         up = _get(base, f"/api/{svc}/health")
         assert up.status_code == 200 and up.text.startswith(f"{svc} "), svc
     zone["notify"] = ["127.0.0.1"]  # started again: no reload
-    back = _wait_for(lambda: (r := _get(base, "/api/notify/health")).status_code == 200 and r,
+    back = wait_for(lambda: (r := _get(base, "/api/notify/health")).status_code == 200 and r,
                      "notify not found after it came back")
-    assert back.text == "notify 127.0.0.1 /health"
+    assert back.text.startswith("notify 127.0.0.1 /health ")
 
 
 def test_a_replica_added_is_found_without_a_reload(stack):
@@ -108,7 +66,7 @@ def test_a_replica_added_is_found_without_a_reload(stack):
         seen.add(_get(base, "/api/registry/health").text.split()[1])
         return seen == {"127.0.0.1", "127.0.0.2"}
 
-    _wait_for(both, f"only {seen} answered")
+    wait_for(both, f"only {seen} answered")
 
 
 def test_each_route_reaches_its_service_with_the_path_the_service_knows(stack):
@@ -128,6 +86,7 @@ def test_each_route_reaches_its_service_with_the_path_the_service_knows(stack):
     }
     for path, said in expected.items():
         answer = _get(base, path)
-        assert (answer.status_code, answer.text) == (200, said), path
+        assert answer.status_code == 200, path
+        assert answer.text == f"{said} 127.0.0.1", path  # X-Real-IP: the client
     assert _get(base, "/api/registry/metrics").status_code == 404  # metrics stay internal
     assert _get(base, "/").headers["Location"].endswith("/dashboard")

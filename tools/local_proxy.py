@@ -31,19 +31,23 @@ def nginx_binary() -> str:
     return found
 
 
-INCLUDE = "include gridgov-upstreams.conf;"
+INCLUDE = "include gridgov-site.conf;"
 
 
-def upstreams(addresses: dict[str, str], resolver: str | None = None) -> str:
+def site(addresses: dict[str, str], resolver: str | None = None,
+         trusted: tuple[str, ...] = ()) -> str:
     """The include file's text: ``$gridgov_<service>`` set to each address (an IP literal
-    needs no resolver; a name needs ``resolver``, looked up per request as in compose)."""
+    needs no resolver; a name needs ``resolver``, looked up per request as in compose) and
+    the front proxies ``trusted`` to name the client (none: as in compose)."""
     lines = [f"resolver {resolver} valid=1s ipv6=off;"] if resolver else []
     lines += [f"map $scheme $gridgov_{svc} {{ default {addresses[svc]}; }}" for svc in SERVICES]
+    lines += [f"set_real_ip_from {network};" for network in trusted]
     return "\n".join(f"    {line}" for line in lines) + "\n"
 
 
 def render(ports: dict[str, int], listen: int, work: Path, logs: Path, *,
-           addresses: dict[str, str] | None = None, resolver: str | None = None) -> str:
+           addresses: dict[str, str] | None = None, resolver: str | None = None,
+           trusted: tuple[str, ...] = ()) -> str:
     """The configuration with each service at 127.0.0.1:<its port>, or at ``addresses``
     (names, with ``resolver``), listening on 127.0.0.1:``listen``."""
     conf = CONF.read_text(encoding="utf-8")
@@ -53,7 +57,7 @@ def render(ports: dict[str, int], listen: int, work: Path, logs: Path, *,
         raise ValueError(f"no address for {sorted(missing)}")
     if conf.count(INCLUDE) != 1:
         raise ValueError(f"{CONF} must include the upstreams once")
-    conf = conf.replace(f"    {INCLUDE}\n", upstreams(given, resolver))
+    conf = conf.replace(f"    {INCLUDE}\n", site(given, resolver, trusted))
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{listen};")
     conf = conf.replace("/tmp/", f"{work}/")
     conf = conf.replace("access_log /dev/stdout redacted;",
@@ -64,7 +68,7 @@ def render(ports: dict[str, int], listen: int, work: Path, logs: Path, *,
 @contextmanager
 def running(ports: dict[str, int], listen: int, logs: Path, *,
             addresses: dict[str, str] | None = None,
-            resolver: str | None = None) -> Iterator[str]:
+            resolver: str | None = None, trusted: tuple[str, ...] = ()) -> Iterator[str]:
     """nginx serving the rendered configuration until the block ends; its base URL.
 
     The temp directories are world-writable: nginx started as root runs its workers as
@@ -75,8 +79,9 @@ def running(ports: dict[str, int], listen: int, logs: Path, *,
         (work / name).mkdir()
         (work / name).chmod(0o777)
     conf = logs / "nginx.conf"
-    conf.write_text(render(ports, listen, work, logs, addresses=addresses, resolver=resolver),
-                    encoding="utf-8")
+    text = render(ports, listen, work, logs, addresses=addresses, resolver=resolver,
+                  trusted=trusted)
+    conf.write_text(text, encoding="utf-8")
     process = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(logs),
                                 "-g", "daemon off;"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
