@@ -371,3 +371,35 @@ def test_the_residents_page_goes_to_events():
     for prefix in ("location = /report ", "location /report/ ", "location /public/ "):
         block = re.search(re.escape(prefix) + r"\{([^}]*)\}", NGINX).group(1)
         assert "proxy_pass http://$gridgov_events;" in block, prefix
+
+
+# --- replicas and connections (issue 15, items 3 and 6) -------------------------------------
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_replica_counts_are_configuration_kept_by_every_up(svc):
+    """`--scale` alone was lost by the next plain `up -d`; deploy.replicas is not."""
+    assert COMPOSE["services"][svc]["deploy"]["replicas"] == (
+        f"${{GRIDGOV_{svc.upper()}_REPLICAS:-1}}")
+
+
+def _default(text: str) -> int:
+    return int(re.fullmatch(r"\$\{\w+:-(\d+)\}", text).group(1))
+
+
+def test_postgres_allows_the_connections_the_replicas_may_open():
+    """deploy/README.md "Database connections": 24 per process (pool + overflow, relay's
+    pool + overflow) x processes + 10, at the defaults and at 3 events + 2 dispatch."""
+    from gridgov_common import db, outbox
+    per_process = 2 * db.DEFAULT_POOL_SIZE + 2 * outbox.RELAY_POOL_SIZE
+    assert per_process == 24  # the figure the runbook and the compose comment give
+    command = COMPOSE["services"]["postgres"]["command"]
+    setting = next(arg for arg in command if arg.startswith("max_connections="))
+    allowed = _default(setting.partition("=")[2])
+    replicas = {svc: _default(COMPOSE["services"][svc]["deploy"]["replicas"])
+                for svc in SERVICES}
+    assert per_process * sum(replicas.values()) + 10 <= allowed
+    scaled = dict(replicas, events=3, dispatch=2)
+    assert per_process * sum(scaled.values()) + 10 <= allowed
+    runbook = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    assert "max_connections >= 24 x (replicas of all five services) + 10" in runbook
+    assert f"`GRIDGOV_PG_MAX_CONNECTIONS` (default {allowed})" in runbook
