@@ -586,10 +586,27 @@ def _parser() -> argparse.ArgumentParser:
     service.add_argument("service", choices=sorted(SERVICES))
     service.add_argument("--password-env", metavar="VAR", required=True,
                          help="read the password from this environment variable")
+    defs.add_argument("--apply", action="store_true",
+                      help="also import the document into the running broker now "
+                           "(GRIDGOV_RABBIT_API), so that the broker and the file never "
+                           "differ: a file imported only at the next restart reset every "
+                           "password set in between")
+    defs.add_argument("--output", metavar="FILE", type=Path,
+                      help="write the file here (atomically, mode 0600; with --apply only "
+                           "once the broker took it) instead of printing it")
     defs.add_argument("--platform-user", metavar="NAME:VAR",
                       help="also add gridgov's administrator NAME with the password in $VAR "
                            "(needed when the node loads the file at boot)")
     return parser
+
+
+def _write_private(path: Path, text: str) -> None:
+    """``text`` into ``path`` whole or not at all (password hashes: owner-only)."""
+    partial = path.with_name(path.name + ".tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, path)
 
 
 def _password(var: str | None) -> tuple[str, bool]:
@@ -626,8 +643,14 @@ def main(argv: list[str] | None = None) -> int:
             platform = _platform(args.platform_user) if args.platform_user else None
             service_prefix = args.service_password_env_prefix
             services = env_service_passwords(service_prefix) if service_prefix else None
-            sys.stdout.write(render_definitions(args.departments, args.vhost, passwords,
-                                                platform, services))
+            text = render_definitions(args.departments, args.vhost, passwords, platform,
+                                      services)
+            if args.apply:  # the broker first: a refused import leaves the old file
+                ManagementApi(vhost=args.vhost).import_definitions(json.loads(text))
+            if args.output:
+                _write_private(args.output, text)
+            else:
+                sys.stdout.write(text)
             return 0
         api = ManagementApi(vhost=args.vhost)
         if args.command == "follow":
@@ -656,7 +679,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.close_connections:
                 print(f"closed {api.close_connections(args.department)} connection(s)")
         return 0
-    except (BusUsersError, ValueError, requests.RequestException) as exc:
+    except (BusUsersError, ValueError, OSError, requests.RequestException) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -441,3 +441,38 @@ def test_rotation_keeps_old_sessions_unless_closed(bus, monkeypatch, capsys):
     with pytest.raises(ProbableAuthenticationError):
         _login(bus, "a")
     _connect(bus["vhost"], bus_users.user_name(fire), os.environ["TEST_NEW_PW"]).close()
+
+
+def test_regenerated_definitions_reach_the_broker_at_once_and_a_refusal_keeps_the_file(
+        rabbit_config, monkeypatch, tmp_path):
+    """Issue 15.2: a regenerated file used to wait for some later broker restart, then reset
+    every password set in between. With --apply the broker takes it first, so the file and
+    the live users never differ; the runbook's rotation is: change the password in the
+    secret store (.env), regenerate with --apply."""
+    vhost, code = rabbit_config["vhost"], f"fire_t{secrets.token_hex(4)}"
+    user = bus_users.user_name(code)
+    first, second = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    api = bus_users.ManagementApi(vhost=vhost)
+    output = tmp_path / "definitions.json"
+    argv = ["--vhost", vhost, "definitions", "--only", code, "--password-env-prefix",
+            "TEST_PW_", "--apply", "--output", str(output)]
+    try:
+        monkeypatch.setenv(f"TEST_PW_{code.upper()}", first)
+        assert bus_users.main(argv) == 0
+        _connect(vhost, user, first).close()  # live at once, no restart
+        assert output.stat().st_mode & 0o777 == 0o600
+        assert user in {u["name"] for u in json.loads(output.read_text())["users"]}
+        monkeypatch.setenv(f"TEST_PW_{code.upper()}", second)  # rotated in .env
+        assert bus_users.main(argv) == 0
+        _connect(vhost, user, second).close()
+        with pytest.raises(ProbableAuthenticationError):
+            _connect(vhost, user, first)
+        kept = output.read_text()
+        monkeypatch.setenv("GRIDGOV_RABBIT_API", "http://guest:wrong@127.0.0.1:15672")
+        monkeypatch.setenv(f"TEST_PW_{code.upper()}", first)
+        assert bus_users.main(argv) == 2  # the broker refused: nothing written
+        assert output.read_text() == kept
+        _connect(vhost, user, second).close()
+    finally:
+        monkeypatch.delenv("GRIDGOV_RABBIT_API", raising=False)
+        api.revoke(code)
