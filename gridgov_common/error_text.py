@@ -42,6 +42,9 @@ BY_CODE = {
     "rate_limited": "请求过于频繁，请稍后再试",
     "upstream_error": "相关服务出错，请稍后再试",
     "service_unavailable": "服务暂时不可用，请稍后再试",
+    "database_unavailable": "数据库暂时不可用，请稍后再试",
+    "broker_unavailable": "消息服务暂时不可用，请稍后再试",
+    "registry_unavailable": "基础信息服务暂时不可用，请稍后再试",
     "internal_error": "系统内部错误",
 }
 BY_STATUS = {400: "请求有误", 401: "未登录或登录已失效", 403: "无权进行此操作",

@@ -70,4 +70,13 @@ class BadGateway(ApiError):
 
 
 class ServiceUnavailable(ApiError):
+    """Something the request needs is down for now: the answer says when to try again
+    (``Retry-After``), so a phone's outbox waits and resends instead of giving up."""
+
     status, code = 503, "unavailable"
+    RETRY_AFTER_SECONDS = 10
+
+    def __init__(self, message: str, fields: dict[str, Any] | None = None,
+                 code: str | None = None, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message, fields, code)
+        self.headers = {"Retry-After": str(retry_after)}

@@ -41,6 +41,7 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import NotFound as AmqpNotFound
 from kombu import Connection, Exchange, Queue, binding
 from kombu.exceptions import MessageStateError
+from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
 from nameko.amqp.publish import get_connection
 from nameko.constants import (
@@ -72,6 +73,9 @@ from gridgov_common.contract.envelope import MAX_MESSAGE_BYTES
 from gridgov_common.contract.routing import DISPATCH_EXCHANGE, EXCHANGE_TYPE, rejection_key
 from gridgov_common.db import finish_worker_transactions
 
+# What talking to a broker that is down or unreachable raises (a route answers 503 with
+# Retry-After for these: gridgov_common/web.py, rpc.py)
+BROKER_DOWN = (ConnectionError, TimeoutError, KombuOperationalError, AmqpConnectionError)
 log = logging.getLogger(__name__)
 
 # Headers added to a message we dead-letter (the broker adds x-death when *it* does).

@@ -23,7 +23,7 @@ from nameko.rpc import RpcConsumer, RpcProxy
 from gridgov_common.contract import rpc as rpc_contract
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.errors import ApiError, ServiceUnavailable
-from gridgov_common.messaging import ensure_exchanges, ensure_queue
+from gridgov_common.messaging import BROKER_DOWN, ensure_exchanges, ensure_queue
 
 
 class PlatformRpcConsumer(RpcConsumer):
@@ -90,9 +90,14 @@ class TimedClient:
         other side does not promise (:class:`RpcContractError`, a bug, never retried)."""
         rpc_contract.check_call(self.service, method, args)
         try:
-            reply = getattr(self.proxy, method).call_async(*args)
+            # the request's publish inside the limit too: with the broker down it is
+            # retried for ~18 s and then failed as a 500 (issue 15.5)
             with eventlet.Timeout(self.timeout):
+                reply = getattr(self.proxy, method).call_async(*args)
                 return rpc_contract.check_reply(self.service, method, reply.result())
+        except BROKER_DOWN as exc:
+            raise ServiceUnavailable(f"the message broker is unreachable ({exc})",
+                                     code="broker_unavailable") from None
         except eventlet.Timeout:
             raise ServiceUnavailable(f"{self.service} did not answer {method} within "
                                      f"{self.timeout}s",

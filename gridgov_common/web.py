@@ -31,6 +31,7 @@ from marshmallow import Schema, ValidationError
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Request, Response
@@ -38,6 +39,7 @@ from werkzeug.wrappers import Request, Response
 from gridgov_common import error_text, errors, ratelimit, storable
 from gridgov_common.auth import check_secret, principal_from_header, require, verify
 from gridgov_common.db import finish_worker_transactions
+from gridgov_common.messaging import BROKER_DOWN
 from gridgov_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from gridgov_common.roles import ALL_ROLES, Role
 
@@ -403,6 +405,10 @@ class Http(HttpRequestHandler):
         if isinstance(exc, RemoteError):
             log.warning("upstream service failed: %s", exc)
             return error_response(errors.BadGateway("an upstream service failed"), request)
+        unavailable = _unavailable(exc)
+        if unavailable is not None:  # down for now: 503 with Retry-After, never a 500
+            log.warning("%s on %s %s: %s", unavailable.code, self.method, self.url, exc)
+            return error_response(unavailable, request)
         log.exception("unhandled error on %s %s", self.method, self.url, exc_info=exc)
         internal = errors.ApiError("internal error", code="internal_error")
         internal.status = 500
@@ -413,5 +419,19 @@ class Http(HttpRequestHandler):
         HTTP_REQUESTS.labels(service, self.url, request.method, str(response.status_code)).inc()
         HTTP_SECONDS.labels(service, self.url, request.method).observe(
             time.perf_counter() - started)
+
+
+def _unavailable(exc: BaseException) -> errors.ServiceUnavailable | None:
+    """The 503 for a failure that passes (issue 15.5): the database unreachable, busy or
+    restarting (an OperationalError: connection lost, deadlock, shutdown; or no pooled
+    connection free in time), or the broker unreachable while a route publishes."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError):  # TimeoutError: pool
+        return errors.ServiceUnavailable("the database is unavailable or busy, try again",
+                                         code="database_unavailable")
+    if isinstance(exc, BROKER_DOWN):
+        return errors.ServiceUnavailable("the message broker is unreachable, try again",
+                                         code="broker_unavailable")
+    return None
+
 
 http = Http.decorator
