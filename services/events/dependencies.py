@@ -165,6 +165,10 @@ class RegistryClient:
         return {int(row["resident_id"]): str(row["grid_code"])
                 for row in self._call("resident_grids", list(resident_ids))}
 
+    def grid_geometry(self, grid_codes: list[str]) -> list[dict[str, Any]]:
+        """GeoJSON features of the given grids with their validity (grid_index.py)."""
+        return self._call("get_grid_geometry", list(grid_codes))
+
     def grid_outlines(self) -> list[dict[str, Any]]:
         """Simplified outlines of the grids valid today (the residents' page map)."""
         return self._call("grid_outlines")

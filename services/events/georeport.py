@@ -30,7 +30,7 @@ from gridgov_common.errors import (
     UnsupportedMediaType,
 )
 from gridgov_common.languages import DEFAULT
-from services.events import cases, catalogue_store, department_names
+from services.events import cases, catalogue_store, department_names, grid_index
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue
 from services.events.domain import open311 as doc
@@ -326,5 +326,5 @@ def file_public(session: Session, settings: Settings, registry: RegistryClient,
     """File a public report: the catalogue's checks and defaults, the grid from the point,
     the case (not committed: the caller commits)."""
     cases.complete(report, current)
-    placement = cases.place(registry, report)
+    placement = cases.place(grid_index.Locator(session, registry), report)
     return cases.file_case(session, settings, report, placement, sub)

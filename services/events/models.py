@@ -154,3 +154,31 @@ spent_challenges = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("spent_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
 )
+
+
+class PgPolygon(sa.types.UserDefinedType):
+    """PostgreSQL's built-in ``polygon`` (no PostGIS): ``polygon @> point`` is
+    point-in-polygon inside the database. Bound as the text ``((x,y),…)``."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "polygon"
+
+    def bind_expression(self, bindvalue):
+        return sa.cast(bindvalue, sa.Text).op("::")(sa.literal_column("polygon"))
+
+
+# Issue 15.5: events' own copy of the registry's grids (grid_index.py), kept current from
+# registry.grid.changed, so a report is placed while the registry or the broker is down.
+# A district has a few thousand rings: containment is scanned, no index needed.
+grid_rings = sa.Table(
+    "grid_rings", metadata,
+    sa.Column("grid_code", sa.String(15), primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("ring", sa.Integer, primary_key=True),  # 0 = outer, > 0 = hole
+    sa.Column("area", PgPolygon, nullable=False),
+    sa.Column("valid_from", sa.Date, nullable=True),
+    sa.Column("valid_to", sa.Date, nullable=True),  # first day no longer valid (retired)
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
+)

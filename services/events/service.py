@@ -10,16 +10,18 @@ notes, and a major event's CAP ``update`` / ``cancel``.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
 from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
-from gridgov_common.errors import ApiError, Conflict, NotFound
+from gridgov_common.errors import ApiError, Conflict, NotFound, ServiceUnavailable
 from gridgov_common.languages import negotiate
 from gridgov_common.messaging import claim_messages, consume_contract
 from gridgov_common.outbox import OutboxRelay
@@ -33,6 +35,7 @@ from services.events import (
     department_names,
     following,
     georeport,
+    grid_index,
     intake,
     photos,
     resident,
@@ -45,6 +48,7 @@ from services.events.metrics import CASES_REPORTED
 
 # Who files cases: the five grid roles (P5.0) and the district admin.  Department officers
 # report over the bus; the ops viewer only reads.
+log = logging.getLogger(__name__)
 REPORTERS = GRID_ROLES | {Role.DISTRICT_ADMIN}
 # a department's officer uploads the photos of its result on the workbench (P5.3.3); they
 # reach the case through dispatch.case.photos_attached (following.attach_photos)
@@ -87,7 +91,7 @@ class EventsService(platform.PlatformService):
         report = self._report_from_app(request.data, principal)
         current = catalogue_store.current(self.db)
         sub = cases.complete(report, current)
-        placement = cases.place(self.registry, report)
+        placement = cases.place(grid_index.Locator(self.db, self.registry), report)
         principal.require_covers(placement.grid_code, f"grid {placement.grid_code}")
         cases.check_resident(self.registry, principal, report)
         case, created = cases.file_case(self.db, self.settings, report, placement, sub)
@@ -233,7 +237,7 @@ class EventsService(platform.PlatformService):
         try:
             current = catalogue_store.current(self.db)
             subs = [cases.complete(report, current) for report in reports]
-            placements = cases.place_many(self.registry, reports)
+            placements = cases.place_many(grid_index.Locator(self.db, self.registry), reports)
             filed = [cases.file_case(self.db, self.settings, report, placement, sub)
                      for report, placement, sub in zip(reports, placements, subs, strict=True)]
         except ApiError as exc:
@@ -277,6 +281,26 @@ class EventsService(platform.PlatformService):
     def take_department_changed(self, envelope):
         """The register's names, for Open311's agency_responsible (department_names.py)."""
         department_names.apply(self.db, envelope)
+
+    # -- the grid index (issue 15.5: reports placed without the registry) ------------------
+
+    @consume_contract(grid_index.QUEUE, EVENTS_EXCHANGE, [grid_index.MESSAGE_TYPE],
+                      message_types=[grid_index.MESSAGE_TYPE])
+    def take_grid_changed(self, envelope):
+        """P4.1: the registry redrew or retired a grid; the copy follows (grid_index.py)."""
+        grid_index.apply_grid_changed(self.db, envelope, self.registry.grid_geometry)
+
+    @timer(interval=grid_index.SYNC_SECONDS, eager=True)
+    def sync_grid_index(self):
+        """The whole copy refreshed at start and hourly: grids drawn before the copy
+        existed, or a message lost with its queue. A registry that does not answer now is
+        asked again at the next run (placing falls back to it meanwhile)."""
+        try:
+            codes = sorted(outline["grid_code"] for outline in self.registry.grid_outlines())
+            self.db.commit()  # no transaction held while the registry answers
+            grid_index.sync_all(self.db, codes, self.registry.grid_geometry)
+        except ServiceUnavailable as exc:
+            log.warning("grid index not refreshed: %s", exc)
 
     # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
 

@@ -101,6 +101,7 @@ CONSUMERS = {
     "notify.circulars": ("notify", EVENTS_EXCHANGE, "assessment.circular.published", _key_of),
     "assessment.registry_grids": ("assessment", EVENTS_EXCHANGE, "registry.grid.changed",
                                   _key_of),
+    "events.registry_grids": ("events", EVENTS_EXCHANGE, "registry.grid.changed", _key_of),
     "assessment.registry_staff": ("assessment", EVENTS_EXCHANGE, "registry.staff.changed",
                                   _key_of),
 }
