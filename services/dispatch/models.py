@@ -194,6 +194,9 @@ escalations = sa.Table(
     sa.Column("policy_version", sa.Integer, nullable=True),
     _ts("due_at"),  # the missed due time
     _ts("at", False),  # the instant it was scheduled for
+    # a card issued by hand (kind ``manual``, 0016): who issued it; NULL for the timer's
+    sa.Column("issued_by", sa.Text, nullable=True),
+    sa.Column("issued_role", sa.Text, nullable=True),
     # the same escalation is never raised twice for the same deadline, whichever replica's
     # timer finds it; a deadline moved by an approved delay re-arms the ladder (0004)
     sa.Index("ux_escalation_once_per_due", "case_id",

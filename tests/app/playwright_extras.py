@@ -5,9 +5,10 @@ eventlet); the run's settings as JSON in ``GRIDGOV_APP_RUN``; the scenario as ar
 axe-core on every screen.
 
 ``chief``: a town grid chief signs in (zh-CN), finds the department's delay request with
-its names, grants it with a note, sees who decided, opens the case page (同意延时), reads
-the town's work logs and meetings by names and the supervision cards, then the delay page
-in English.
+its names, grants it with a note, sees who decided, opens the case page (同意延时), issues
+a red supervision card by hand there (督办, with an instruction: the timeline names the
+chief), reads the town's work logs and meetings by names and the supervision cards (the
+timer's and the hand-issued one), then the delay page and the cards in English.
 ``community``: a community grid chief approves a grid worker's work log with a comment.
 ``officer``: a department officer signs in, opens its second tab (notices and standing),
 reads its figures in words, then in English.
@@ -83,6 +84,8 @@ def chief(page, context, run: dict, steps: list) -> None:
     granted = page.locator(".case-page .el-timeline-item", has_text="同意延时")
     granted.first.wait_for(timeout=WAIT_MS)
     steps.append(snapshot(page, "case_page"))
+    if run.get("instruction"):
+        supervise(page, run, steps)
     page.get_by_role("button", name="返回").click()
     page.locator("[data-test=delay-requests]").wait_for(timeout=WAIT_MS)
 
@@ -109,6 +112,29 @@ def chief(page, context, run: dict, steps: list) -> None:
     page.locator("[data-test=delay-filter]").get_by_text("All").click()
     request_row(page, run["case_number"]).locator("[data-test=decision]").wait_for(timeout=WAIT_MS)
     steps.append(with_rows(snapshot(page, "english"), page, "delay-requests"))
+    if run.get("instruction"):
+        page.locator("[data-test=tab-supervision]").click()
+        page.locator("[data-test=supervision] tr", has_text="Issued by hand").first.wait_for(
+            timeout=WAIT_MS)
+        steps.append(with_rows(snapshot(page, "supervision_english"), page, "supervision"))
+
+
+def supervise(page, run: dict, steps: list) -> None:
+    """On the case page: 督办 by hand, a red card with an instruction (P6.2)."""
+    page.locator("[data-test=action-supervise]").click()
+    dialog = page.locator(".el-dialog").filter(has_text="督办要求").last
+    dialog.wait_for(state="visible", timeout=WAIT_MS)
+    dialog.locator("[data-test=supervise-card]").get_by_text("红牌督办").click()
+    dialog.locator("#case-action-reason").fill(run["instruction"])
+    steps.append(snapshot(page, "supervise_dialog"))
+    dialog.locator("[data-test=case-action-submit]").click()
+    dialog.wait_for(state="hidden", timeout=WAIT_MS)
+    page.locator(".case-page .el-timeline-item", has_text=run["instruction"]).first.wait_for(
+        timeout=WAIT_MS)
+    page.locator(".case-page .el-timeline-item", has_text="督办人").first.wait_for(
+        timeout=WAIT_MS)  # the issuer's name, once the register answered
+    page.locator(".el-message").wait_for(state="detached", timeout=WAIT_MS)
+    steps.append(snapshot(page, "supervised"))
 
 
 def officer(page, context, run: dict, steps: list) -> None:
