@@ -7,7 +7,8 @@ axe-core on every screen.
 ``chief``: a town grid chief signs in (zh-CN), finds the department's delay request with
 its names, grants it with a note, sees who decided, opens the case page (同意延时), issues
 a red supervision card by hand there (督办, with an instruction: the timeline names the
-chief), reads the town's work logs and meetings by names and the supervision cards (the
+chief), reads the town's work logs, meetings and the month's meeting compliance by names and the
+supervision cards (the
 timer's and the hand-issued one), then the delay page and the cards in English.
 ``community``: a community grid chief approves a grid worker's work log with a comment.
 ``officer``: a department officer signs in, opens its second tab (notices and standing),
@@ -95,8 +96,11 @@ def chief(page, context, run: dict, steps: list) -> None:
             timeout=WAIT_MS)
         page.locator("[data-test=meetings] tr", has_text=run["minutes"]).first.wait_for(
             timeout=WAIT_MS)
+        page.locator("[data-test=meeting-compliance] tr",  # the month's meeting compliance
+                     has_text=run["community_chief_name"]).first.wait_for(timeout=WAIT_MS)
         step = with_rows(snapshot(page, "work_review"), page, "work-logs")
         step["meetings"] = with_rows({}, page, "meetings")["rows"]
+        step["compliance"] = with_rows({}, page, "meeting-compliance")["rows"]
         steps.append(step)
 
     if run.get("supervision"):

@@ -11,7 +11,8 @@ same chief issues a red supervision card by hand on the case page (督办, an in
 the timeline names the chief, dispatch stored it with its issuer and the fire department's
 inbox has it (the timer's path through notify); the chief reads the town's work logs and
 meetings by names and both supervision cards — the timer's, followed up, and the
-hand-issued one with its issuer's name. The community grid chief approves the work log with
+hand-issued one with its issuer's name — and the month's meeting compliance (the
+community chief's meeting held: 1 / 1, met). The community grid chief approves the work log with
 a comment. The fire officer then reads its second tab: its own figures, its standing in a
 circular the district published and its notices, all in words. zh-CN, then en; axe-core
 finds no serious violation on any screen."""
@@ -242,7 +243,8 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
         "base": proxy["base"], "password": PASSWORD, "chief": chief["login"],
         "case_number": case["case_number"], "note": NOTE, "supervision": True,
         "work_review": True, "work_log": WORK_LOG, "minutes": MINUTES,
-        "instruction": INSTRUCTION}, "chief"))
+        "instruction": INSTRUCTION, "community_chief_name": community_chief["name"]},
+        "chief"))
     assert steps["signin"]["lang"] == "zh-CN"
     listed = steps["delays"]["text"]
     assert "延时审批" in listed and chief["name"] in listed
@@ -266,6 +268,10 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     [meeting] = [r for r in review["meetings"] if MINUTES in r]
     assert meeting[1:] == ["社区网格长例会", community_chief["name"],
                            f"{community_chief['name']}、{worker_name}", MINUTES], meeting
+    # the month's meeting compliance (P5.4.5): the community chief held this month's one
+    [standing] = [r for r in review["compliance"] if r[0] == community_chief["name"]]
+    assert standing[1:4] == [label("role", "community_grid_chief"), "社区网格长例会", "1 / 1"]
+    assert standing[5] == "达标", standing
     cards = steps["supervision"]["text"]
     assert "督办 · " in cards and "超时未签收" in cards
     [supervised] = [r for r in steps["supervision"]["rows"]
