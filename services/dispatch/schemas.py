@@ -150,6 +150,9 @@ class CaseSchema(CaseSummarySchema):
                             "description": "GET /cases/<id> only: names of the town, "
                                            "community and grid (null where the registry "
                                            "has none)"})
+    location = fields.Dict(allow_none=True, metadata={
+        "description": "where it was seen, {lon, lat} in WGS84 (the case page's map; the "
+                       "printable case file shows it too)"})
 
 
 class CaseListSchema(Schema):

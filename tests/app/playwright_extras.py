@@ -5,15 +5,14 @@ eventlet); the run's settings as JSON in ``GRIDGOV_APP_RUN``; the scenario as ar
 axe-core on every screen.
 
 ``chief``: a town grid chief signs in (zh-CN), finds the department's delay request with
-its names, grants it with a note, sees who decided, opens the case page (同意延时), issues
-a red supervision card by hand there (督办, with an instruction: the timeline names the
-chief), reads the town's work logs, meetings and the month's meeting compliance by names and the
-supervision cards (the
-timer's and the hand-issued one), then the delay page and the cards in English.
-``community``: a community grid chief approves a grid worker's work log with a comment.
-``officer``: a department officer signs in, opens its second tab (notices and standing),
-reads its figures in words, then in English.
-"""
+its names, grants it with a note, sees who decided, opens the case page (同意延时; its map:
+the case's point in its grid), issues a red supervision card by hand there (督办, with an
+instruction: the timeline names the chief), reads the town's work logs, meetings and the
+month's meeting compliance by names and the supervision cards (the timer's and the hand-
+issued one), then the delay page and the cards in English. ``community``: a community
+grid chief approves a grid worker's work log with a comment. ``officer``: a department
+officer signs in, opens its second tab (notices and standing), reads its figures in
+words, then in English."""
 
 from __future__ import annotations
 
@@ -84,7 +83,8 @@ def chief(page, context, run: dict, steps: list) -> None:
     request_row(page, run["case_number"]).get_by_role("link", name=run["case_number"]).click()
     granted = page.locator(".case-page .el-timeline-item", has_text="同意延时")
     granted.first.wait_for(timeout=WAIT_MS)
-    steps.append(snapshot(page, "case_page"))
+    drawn = case_map(page)  # first: axe then reads the page with its map
+    steps.append({**snapshot(page, "case_page"), **drawn})
     if run.get("instruction"):
         supervise(page, run, steps)
     page.get_by_role("button", name="返回").click()
@@ -121,6 +121,23 @@ def chief(page, context, run: dict, steps: list) -> None:
         page.locator("[data-test=supervision] tr", has_text="Issued by hand").first.wait_for(
             timeout=WAIT_MS)
         steps.append(with_rows(snapshot(page, "supervision_english"), page, "supervision"))
+        page.locator("[data-test=supervision] tr", has_text="Issued by hand").first.get_by_role(
+            "link", name=run["case_number"]).click()
+        drawn = case_map(page)
+        steps.append({**snapshot(page, "case_page_english"), **drawn})
+
+
+def case_map(page) -> dict:
+    """The case page's map: its grid's name, its title, and whether the case's point lies
+    inside the grid's outline as drawn (the browser's own SVG hit test)."""
+    page.locator("[data-test=case-map-point]").wait_for(timeout=WAIT_MS)
+    inside = page.evaluate("""() => {
+        const dot = document.querySelector('[data-test=case-map-point]')
+        const at = new DOMPoint(Number(dot.getAttribute('cx')), Number(dot.getAttribute('cy')))
+        return [...document.querySelectorAll('.case-map path')].some((p) => p.isPointInFill(at))
+    }""")
+    return {"map_inside": inside, "map_grid": page.text_content("[data-test=case-map-grid]"),
+            "map_title": page.get_attribute(".case-map svg", "aria-label")}
 
 
 def supervise(page, run: dict, steps: list) -> None:

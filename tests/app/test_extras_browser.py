@@ -1,21 +1,22 @@
 """The town's and the department's extra desk pages (issue 14) in a real browser, through
 the real reverse proxy and the five real services.
 
-A grid worker reports a blocked fire exit; the fire department, working on its workbench,
-misses its sign-for deadline (one run of the supervision timer raises the card), then
-signs for it and asks for two more days (the workbench API, as its page does). The town
-grid chief of that town signs in, finds the request named (subcategory, department, reason,
-both due times), grants it with a note and sees the decision with their own name; dispatch
-moved the assignment's handling due time and the case file says the chief granted it. The
-same chief issues a red supervision card by hand on the case page (督办, an instruction):
-the timeline names the chief, dispatch stored it with its issuer and the fire department's
-inbox has it (the timer's path through notify); the chief reads the town's work logs and
-meetings by names and both supervision cards — the timer's, followed up, and the
-hand-issued one with its issuer's name — and the month's meeting compliance (the
-community chief's meeting held: 1 / 1, met). The community grid chief approves the work log with
-a comment. The fire officer then reads its second tab: its own figures, its standing in a
-circular the district published and its notices, all in words. zh-CN, then en; axe-core
-finds no serious violation on any screen."""
+A grid worker reports a blocked fire exit; the fire department, working on its
+workbench, misses its sign-for deadline (one run of the supervision timer raises the
+card), then signs for it and asks for two more days (the workbench API, as its page
+does). The town grid chief of that town signs in, finds the request named (subcategory,
+department, reason, both due times), grants it with a note and sees the decision with
+their own name; dispatch moved the assignment's handling due time and the case file says
+the chief granted it. The same chief issues a red supervision card by hand on the case
+page (督办, an instruction): the timeline names the chief (the case page's map shows the
+case's point inside its grid's outline, named), dispatch stored it with its issuer and
+the fire department's inbox has it (the timer's path through notify); the chief reads
+the town's work logs and meetings by names and both supervision cards — the timer's,
+followed up, and the hand-issued one with its issuer's name — and the month's meeting
+compliance (the community chief's meeting held: 1 / 1, met). The community grid chief
+approves the work log with a comment. The fire officer then reads its second tab: its
+own figures, its standing in a circular the district published and its notices, all in
+words. zh-CN, then en; axe-core finds no serious violation on any screen."""
 
 from __future__ import annotations
 
@@ -260,6 +261,13 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
         f"已同意 · {chief['name']}\n")
     opened = steps["case_page"]["text"]
     assert case["case_number"] in opened and "申请延时" in opened and "同意延时" in opened
+    grid_name = _grid_name(db_url, worker["grid"])
+    mapped = steps["case_page"]  # the case's point inside its grid's outline, named
+    assert mapped["map_inside"] is True and mapped["map_grid"] == grid_name
+    assert mapped["map_title"] == f"{grid_name}的网格范围与案件位置"
+    mapped = steps["case_page_english"]
+    assert mapped["map_inside"] is True
+    assert mapped["map_title"] == f"The outline of {grid_name} and where the case is"
     review = steps["work_review"]
     assert "工作检查 · " in review["text"]
     assert worker["login"] not in review["text"]  # names, not subjects
