@@ -37,7 +37,7 @@ ISSUERS = frozenset({Role.TOWN_GRID_CHIEF, Role.DISTRICT_ADMIN})
 
 
 def list_cards(session, principal, *, kind: str | None = None, card: str | None = None,
-               limit: int = 100) -> list[dict[str, Any]]:
+               limit: int = 100, case_id: str | None = None) -> list[dict[str, Any]]:
     """Escalations on cases in the caller's area (grid codes nest, P4.1) that it may see
     (a sensitive case only a special-group reader, P5.2.5), newest first."""
     e = escalations.c
@@ -55,6 +55,8 @@ def list_cards(session, principal, *, kind: str | None = None, card: str | None 
              .order_by(e.at.desc(), e.id.desc()).limit(limit))
     if kind:
         query = query.where(e.kind == kind)
+    if case_id:
+        query = query.where(e.case_id == case_id)
     if card == NO_CARD:
         query = query.where(e.card.is_(None))
     elif card:
@@ -97,8 +99,9 @@ def issue_card(session, principal, case_id: str, body: dict[str, Any],
         body["reason"].strip(), now, None,
         case["escalation_version"] or config_store.escalation_policy(session).version)
     escalating.record(session, case, escalation, now, issuer=principal)
-    cards = list_cards(session, principal, kind=EscalationKind.MANUAL.value, limit=500)
-    return next(c for c in cards if c["case_id"] == case_id and c["level"] == escalation.level)
+    cards = list_cards(session, principal, kind=EscalationKind.MANUAL.value, case_id=case_id,
+                       limit=1)
+    return cards[0]  # the newest hand-issued card of the case: this one (the case is locked)
 
 
 def _addressed_assignment(session, case_id: str, department: str | None

@@ -245,4 +245,7 @@ def test_only_a_major_event_of_the_callers_area_is_acknowledged(
     unknown = web_session.post(f"/dashboard/major-events/{uuid.uuid4()}/acknowledge",
                                json=body, headers=viewer)
     assert unknown.status_code == 404
+    not_an_id = web_session.post("/dashboard/major-events/0/acknowledge", json=body,
+                                 headers=viewer)
+    assert not_an_id.status_code == 404 and not_an_id.json()["error"]["code"] == "unknown_case"
     assert _acknowledged(db_engine, major["case_id"]) is None

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # a ping: proxies keep the stream, the page knows it is live
 QUEUE_SIZE = 256  # messages waiting for one slow wall; more and it is dropped (reconnects)
 KEEP_MAJOR = 50  # major events remembered per scope
+KEEP_ACKS = 500  # acknowledgements remembered (a week of major events, many times over)
 TREND_SECONDS = 60.0  # the day-by-day figures are asked at most once a minute per scope
 # A scope's next question waits this many times as long as its last answer took: at most a
 # fifth of dispatch's time goes to one watched scope, however large the district grows
@@ -194,6 +195,8 @@ class Hub:
         for row in rows:
             self.acks[str(row["case_id"])] = row
             self.ack_cursor = max(self.ack_cursor, int(row["id"]))
+        while len(self.acks) > KEEP_ACKS:  # the oldest first (insertion order)
+            self.acks.pop(next(iter(self.acks)))
         sent = 0
         for subscriber in list(self.subscribers):
             for case_id, row in self.acks.items():

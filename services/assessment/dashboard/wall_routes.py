@@ -8,6 +8,7 @@ with the desk's cookie session like every other desk call: no token is pasted or
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -136,12 +137,18 @@ class WallRoutes:
 
     def _major_case(self, principal, case_id: str) -> dict:
         """The case as the caller may see it (dispatch's scope rules: another area's, or a
-        sensitive one for a reader who may not, is unknown), if it is a major event."""
+        sensitive one for a reader who may not, is unknown), if it is a major event; an id
+        that is not a UUID is unknown too (as dispatch says of it)."""
+        unknown = NotFound(f"no case {case_id} in your area", code="unknown_case",
+                           fields={"case_id": ["unknown in your area"]})
+        try:
+            uuid.UUID(case_id)
+        except ValueError:
+            raise unknown from None
         try:
             case = self.dispatch.case(case_id, str(principal.role), principal.scope)
         except NotFound:
-            raise NotFound(f"no case {case_id} in your area", code="unknown_case",
-                           fields={"case_id": ["unknown in your area"]}) from None
+            raise unknown from None
         if not wall.is_major(case):
             raise Conflict(f"{case['case_number']} is not a major event", code="not_major",
                            fields={"case_id": ["not a major event (P5.2.7)"]})
