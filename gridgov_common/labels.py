@@ -143,6 +143,7 @@ ESCALATION_KIND: _Table = {
     "ack_timeout": ("超时未签收", "Not reported in on time"),
     "overdue": ("超期未办结", "Overdue"),
     "unroutable": ("无法送达部门", "No department queue"),
+    "manual": ("人工督办", "Issued by hand"),
 }
 
 NOTIFY_KIND: _Table = {

@@ -123,8 +123,10 @@ def service_config(rabbit_config, db_url, platform_secrets, web_config):
 def token(platform_secrets):
     """Mint a bearer token header for a role and scope."""
 
-    def make(role: str, scope: str, sub: str = "tester", ttl: int = 600) -> dict:
-        value = auth.mint(platform_secrets["JWT_SECRET"], sub, role, scope, ttl_seconds=ttl)
+    def make(role: str, scope: str, sub: str = "tester", ttl: int = 600,
+             name: str = "") -> dict:
+        value = auth.mint(platform_secrets["JWT_SECRET"], sub, role, scope, name=name,
+                          ttl_seconds=ttl)
         return {"Authorization": f"Bearer {value}"}
 
     return make

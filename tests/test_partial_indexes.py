@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.assessment.circulars import scheduled_exists
+from services.dispatch.statistics import major_cases, recent_cases
 from services.events.cases import Report, find_duplicate
 from services.events.dependencies import Settings as EventsSettings
 from services.notify.reading import list_deliveries
@@ -65,7 +66,8 @@ def generic_plan(engine: sa.Engine, statement: str, parameters: dict[str, Any]) 
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    sql = re.sub(r"%\((\w+)\)s", placeholder, statement).replace("%%", "%")
+    # "%%" (a literal %, as in LIKE 'x' || '%') stays escaped: exec_driver_sql reads it
+    sql = re.sub(r"%\((\w+)\)s", placeholder, statement)
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         types = ", ".join(_pg_type(parameters[name]) for name in names)
@@ -119,3 +121,17 @@ def test_scheduled_circular_check_uses_the_schedule_index(db_engine):
     plan = plan_of(db_engine, lambda s: scheduled_exists(s, "weekly", "2026-W49", "320505"),
                    "assessment.circulars")
     assert "uq_circulars_scheduled" in plan, plan
+
+
+def test_the_walls_major_events_read_the_major_index(db_engine):
+    """Every second per watched scope (issue 14): the scope's major events of the week."""
+    plan = plan_of(db_engine, lambda s: major_cases(s, ["320505"], datetime.now(UTC)),
+                   "dispatch.cases")
+    assert "ix_cases_major_reported" in plan, plan
+
+
+def test_the_walls_latest_changes_walk_the_updated_at_index(db_engine):
+    """Every second per watched scope: the 20 cases changed last, read from the index's
+    newest end instead of sorting every case of the scope."""
+    plan = plan_of(db_engine, lambda s: recent_cases(s, ["320505"]), "dispatch.cases")
+    assert "ix_cases_updated_at" in plan, plan

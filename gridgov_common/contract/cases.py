@@ -56,6 +56,7 @@ class EscalationKind(StrEnum):
     ACK_TIMEOUT = "ack_timeout"  # no report-in within the ack deadline (P2.2)
     OVERDUE = "overdue"  # not handled within the prescribed time limit (P5.3.3)
     UNROUTABLE = "unroutable"  # no department queue bound for the assignment
+    MANUAL = "manual"  # issued by hand by the district or the town (P6.2, issue 14)
 
 
 class DuplicateDecision(StrEnum):
@@ -287,7 +288,9 @@ class CasePhotosAttachedV1(Payload):
 @message_type("dispatch.escalation", 1)
 class EscalationV1(Payload):
     """An ack timeout, an overdue case or an unroutable assignment, raised to the next
-    level (community grid chief → grid instructor → town grid chief) with a card."""
+    level (community grid chief → grid instructor → town grid chief) with a card; or a
+    card issued by hand (``manual``: ``level`` is its number among the case's hand-issued
+    cards, ``reason`` the issuer's instruction)."""
 
     case_id = fields.UUID(required=True)
     case_number = case_number_field(required=True)

@@ -182,6 +182,7 @@ class CaseStatistics(Tolerant):
     by_department = fields.List(fields.Dict(), required=True)
     by_town = fields.List(fields.Dict(), required=True)
     recent = fields.List(fields.Dict(), required=True)
+    majors = fields.List(fields.Dict())  # the wall's major events of the last days (issue 14)
 
 
 class KpiRow(Tolerant):

@@ -15,7 +15,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from gridgov_common.errors import ServiceUnavailable
+from nameko.exceptions import RemoteError
+
+from gridgov_common.errors import NotFound, ServiceUnavailable
 from gridgov_common.rpc import TimedClient, TimedRpcProxy
 from gridgov_common.work_calendar import WorkCalendar
 from services.assessment.dashboard.schemas import CaseStatisticsSchema
@@ -35,6 +37,7 @@ def time_limits(config: dict) -> dict[str, float]:
         "kpis": float(config.get("APPRAISAL_RPC_TIMEOUT_SECONDS", 60)),
         "calendar_data": float(config.get("CALENDAR_RPC_TIMEOUT_SECONDS", 5)),
         "case_statistics": settings_from_config(config).timeout,
+        "get_case": settings_from_config(config).timeout,
     }
 
 
@@ -62,6 +65,16 @@ class DispatchClient:
         """Counts by grid, department and town, recent cases and escalations (validated
         as the dashboard reads them)."""
         return CaseStatisticsSchema().load(self._call("case_statistics", scope))
+
+    def case(self, case_id: str, role: str, scope: str) -> dict[str, Any]:
+        """The case as ``role`` over ``scope`` sees it (a person acknowledging a major
+        event on the wall, issue 14); ``NotFound`` when it may not see it."""
+        try:
+            return self._call("get_case", case_id, role, scope)
+        except RemoteError as exc:
+            if exc.exc_type == "NotFound":
+                raise NotFound(f"no case {case_id}") from None
+            raise
 
     def calendar(self) -> WorkCalendar:
         """dispatch's working calendar (read every five minutes): field-work rules count

@@ -224,3 +224,18 @@ appraisal_reports = sa.Table(
     sa.Column("content", JSONB, nullable=False),
     sa.UniqueConstraint("half_year", "scope", "version", name="uq_appraisal_reports_version"),
 )
+
+# P5.2.7, P6.2 (issue 14): a major event acknowledged on the operations wall — once, by
+# whom and when — so every wall (every screen, every replica) removes its pin and says so
+major_acknowledgements = sa.Table(
+    "major_acknowledgements", metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("case_id", UUID(as_uuid=False), nullable=False, unique=True),
+    sa.Column("case_number", sa.Text, nullable=False),
+    sa.Column("grid_code", sa.String(15), nullable=False),  # whose walls are told
+    sa.Column("acknowledged_by", sa.Text, nullable=False),
+    sa.Column("acknowledged_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("acknowledged_role", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    _ts("acknowledged_at", False, server_default=NOW),
+)

@@ -122,7 +122,7 @@ def _escalate_case(session, case: dict[str, Any], now: datetime) -> int:
     sent = 0
     names = _department_names(session, view)
     for escalation in next_escalations(view, now, calendar, keys, policy, names):
-        if _record(session, case, escalation, now):
+        if record(session, case, escalation, now):
             sent += 1
         keys.add(escalation.key)
     ahead = [e.at for e in next_escalations(view, _FAR_FUTURE, calendar, keys, policy)]
@@ -186,13 +186,16 @@ def _escalate_unroutable(session, case: dict[str, Any], assignment: dict[str, An
         assignment["department"], EscalationKind.UNROUTABLE, 1, None, Role.DISTRICT_ADMIN,
         f"district:{district_of(case['town_code'])}", reason, now, None,  # none was missed
         case["escalation_version"] or config_store.escalation_policy(session).version)
-    return int(_record(session, case, escalation, now))
+    return int(record(session, case, escalation, now))
 
 
 # --- writing one escalation ---------------------------------------------------------------
 
-def _record(session, case: dict[str, Any], escalation: Escalation, now: datetime) -> bool:
-    """Row, case-file entry and event; False if another run recorded it already."""
+def record(session, case: dict[str, Any], escalation: Escalation, now: datetime,
+           issuer=None) -> bool:
+    """Row, case-file entry and event; False if another run recorded it already.
+    ``issuer``: the person who issued a card by hand (supervision.issue_card), named as
+    the entry's actor and on the row; the timer's cards are the system's."""
     inserted = session.execute(pg.insert(escalations).values(
         case_id=escalation.case_id, assignment_id=escalation.assignment_id,
         kind=escalation.kind.value, level=escalation.level,
@@ -200,14 +203,16 @@ def _record(session, case: dict[str, Any], escalation: Escalation, now: datetime
         target_role=escalation.target_role.value, target_scope=escalation.target_scope,
         department=escalation.department, reason=escalation.reason,
         policy_version=escalation.policy_version, due_at=escalation.due_at,
-        at=escalation.at,
+        at=escalation.at, issued_by=issuer.sub if issuer else None,
+        issued_role=issuer.role.value if issuer else None,
     ).on_conflict_do_nothing().returning(escalations.c.id)).first()
     if inserted is None:
         return False
     envelope = add_event(session, MESSAGE_TYPE, escalation.payload(), PRODUCER,
                          correlation_id=case["case_id"])
     case_store.record_entry(
-        session, case["case_id"], "escalation", actor_sub=SYSTEM, actor_role=SYSTEM,
+        session, case["case_id"], "escalation", actor_sub=issuer.sub if issuer else SYSTEM,
+        actor_role=issuer.role.value if issuer else SYSTEM,
         at=now, reason=escalation.reason, deadline=escalation.due_at,
         notifications=[{"channel": "amqp", "exchange": EVENTS_EXCHANGE,
                         "routing_key": MESSAGE_TYPE, "type": MESSAGE_TYPE,

@@ -75,6 +75,11 @@ cases = sa.Table(
     # the catalogue version it was filed under (0015): its subcategory's handling defaults
     # stay those of that version, as its rules stay those of rule_version
     sa.Column("catalogue_version", sa.Integer, nullable=True),
+    # the wall's queries (0017): the latest changes (statistics.recent_cases sorts by
+    # updated_at) and the major events of the last days (statistics.major_cases)
+    sa.Index("ix_cases_updated_at", "updated_at"),
+    sa.Index("ix_cases_major_reported", "reported_at", postgresql_where=sa.text(
+        "work_category = 'major_event' OR severity = 'critical'")),
     # P5.3.1 (0014): a confirmed duplicate merged into its original's flow — which case,
     # since when, the state it left (an undo returns there); counted in no closure KPI
     sa.Column("merged_into", UUID(as_uuid=False), nullable=True),
@@ -194,6 +199,9 @@ escalations = sa.Table(
     sa.Column("policy_version", sa.Integer, nullable=True),
     _ts("due_at"),  # the missed due time
     _ts("at", False),  # the instant it was scheduled for
+    # a card issued by hand (kind ``manual``, 0016): who issued it; NULL for the timer's
+    sa.Column("issued_by", sa.Text, nullable=True),
+    sa.Column("issued_role", sa.Text, nullable=True),
     # the same escalation is never raised twice for the same deadline, whichever replica's
     # timer finds it; a deadline moved by an approved delay re-arms the ladder (0004)
     sa.Index("ux_escalation_once_per_due", "case_id",

@@ -157,7 +157,14 @@ def allowed_actions(session, principal, case_id: str) -> dict[str, Any]:
         states.TransitionName.ASSIGN_DOWN: level == states.HandlingLevel.GRID,
     }
     return {"case_id": case["case_id"], "state": case["state"], "handling_level": level,
-            "transitions": [str(name) for name in names if not impossible.get(name, False)]}
+            "transitions": [str(name) for name in names if not impossible.get(name, False)],
+            "supervise": _may_supervise(principal, case)}
+
+
+def _may_supervise(principal, case: dict[str, Any]) -> bool:
+    """The 督办 button (supervision.py imports this module, hence imported here)."""
+    from services.dispatch import supervision
+    return supervision.may_issue(principal, case)
 
 
 def principal_for(role: str, scope: str, sub: str = "rpc"):

@@ -150,6 +150,9 @@ class CaseSchema(CaseSummarySchema):
                             "description": "GET /cases/<id> only: names of the town, "
                                            "community and grid (null where the registry "
                                            "has none)"})
+    location = fields.Dict(allow_none=True, metadata={
+        "description": "where it was seen, {lon, lat} in WGS84 (the case page's map; the "
+                       "printable case file shows it too)"})
 
 
 class CaseListSchema(Schema):
@@ -181,6 +184,9 @@ class CaseActionsSchema(Schema):
     state = fields.String()
     handling_level = fields.String()
     transitions = fields.List(fields.String())
+    supervise = fields.Boolean(metadata={
+        "description": "the caller may issue a supervision card by hand now "
+                       "(POST /cases/<id>/supervision-cards)"})
 
 
 # --- the department workbench (issue 14; P2.2, P5.3.2–P5.3.3) ------------------------------
@@ -312,6 +318,19 @@ class SupervisionQuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
+class SupervisionCardBodySchema(Schema):
+    """A supervision card issued by hand (督办, P6.2): the instruction, kept in the case
+    file and sent with the notice, and the card's colour; ``department``: the department
+    addressed (one with an active assignment on the case), else the lead's."""
+
+    reason = fields.String(required=True, validate=[validate.Length(1, 2000), _not_blank],
+                           metadata={"description": "the instruction (督办要求)"})
+    card = fields.String(required=True, validate=validate.OneOf([c.value for c in Card]))
+    department = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$",
+                                                        error="Not a department code."))
+
+
 class SupervisionCardSchema(Schema):
     id = fields.Integer()
     case_id = fields.UUID()
@@ -332,8 +351,12 @@ class SupervisionCardSchema(Schema):
                                   allow_none=True, metadata={
                                       "description": "zh-CN and en names from the register"})
     kind = fields.String(validate=validate.OneOf([k.value for k in EscalationKind]))
-    level = fields.Integer()
+    level = fields.Integer(metadata={"description": "the ladder's level; for a card issued "
+                                     "by hand (kind manual) its number on the case"})
     card = fields.String(allow_none=True)
+    issued_by = fields.String(allow_none=True, metadata={
+        "description": "who issued a card by hand (subject); null for the timer's"})
+    issued_role = fields.String(allow_none=True)
     target_role = fields.String()
     target_scope = fields.String()
     reason = fields.String()

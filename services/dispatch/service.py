@@ -378,6 +378,15 @@ class DispatchService(platform.PlatformService):
         return _plain(supervision.list_cards(self.db, request.principal, kind=p["kind"],
                                              card=p["card"], limit=p["limit"]))
 
+    @http("POST", "/cases/<string:case_id>/supervision-cards", roles=supervision.ISSUERS,
+          body=schemas.SupervisionCardBodySchema, response=schemas.SupervisionCardSchema,
+          status=201, tags=("supervision",),
+          summary="Issue a supervision card (督办, P6.2) by hand on an open case of the "
+                  "caller's area: stored, in the case file, told like the timer's")
+    def issue_supervision_card(self, request, case_id):
+        return _plain(supervision.issue_card(self.db, request.principal, case_id,
+                                             request.data))
+
     # -- configuration ---------------------------------------------------------------------
 
     @http("GET", "/config/rule-sets", roles=admin.READERS, response=schemas.ConfigVersionSchema,

@@ -38,15 +38,20 @@ docs/METRICS.md; "now" is the ``now`` argument):
 - **recent**: the 20 cases updated last; **escalations**: the 20 latest by ``at``; both
   leave out sensitive cases (P5.2.5: a case revealing special-group membership is shown on
   the dashboard only as a count, in the figures above).
+- **majors**: the major events (P5.2.7: work category ``major_event`` or severity
+  ``critical``) reported in the last ``MAJOR_WINDOW_DAYS`` days, newest first, at most
+  ``MAJOR_LIMIT``, sensitive ones left out: the wall pins those nobody acknowledged
+  (assessment keeps the acknowledgements), however many other cases changed since.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
+from gridgov_common.db import fixed
 from gridgov_common.errors import Unprocessable
 from gridgov_common.roles import CODE_LENGTH, ScopeLevel
 from services.dispatch.domain import states
@@ -55,6 +60,9 @@ from services.dispatch.models import assignments, cases, escalations
 from services.dispatch.queries import overdue_condition
 
 RECENT = 20
+MAJOR_WINDOW_DAYS = 7  # a major event older than a week is no longer news on the wall
+MAJOR_LIMIT = 50
+MAJOR_CATEGORY, CRITICAL = "major_event", "critical"  # P5.2.7 (events' catalogue.is_major)
 RATE_DIGITS = 4
 OPEN = [s.value for s in states.OPEN_STATES]
 ACTIVE = [s.value for s in states.ACTIVE_ASSIGNMENT_STATES]
@@ -180,18 +188,40 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
-def recent_cases(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:
-    c = cases.c
-    query = (sa.select(c.case_id, c.case_number, c.state, c.town_code, c.grid_code,
-                       c.work_category, c.subcategory, c.severity, c.updated_at)
-             .where(in_scope(scope_codes), c.sensitive.is_(False))  # P5.2.5: counts only
-             .order_by(c.updated_at.desc(), c.case_id.desc())
-             .limit(RECENT))
+def _case_rows(session, query) -> list[dict[str, Any]]:
     rows = session.execute(query).mappings().all()
     # the subcategories' names from the followed catalogue (the feed shows them)
     names = subcategory_names(session, [row["subcategory"] for row in rows])
     return [{**row, "updated_at": _iso(row["updated_at"]),
+             **({"reported_at": _iso(row["reported_at"])} if "reported_at" in row else {}),
              "subcategory_name": names.get(row["subcategory"])} for row in rows]
+
+
+def _case_columns():
+    c = cases.c
+    return (c.case_id, c.case_number, c.state, c.town_code, c.grid_code, c.work_category,
+            c.subcategory, c.severity, c.updated_at)
+
+
+def recent_cases(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:
+    """The 20 cases updated last (index ix_cases_updated_at, walked backwards)."""
+    c = cases.c
+    return _case_rows(session, sa.select(*_case_columns())
+                      .where(in_scope(scope_codes), c.sensitive.is_(False))  # P5.2.5
+                      .order_by(c.updated_at.desc(), c.case_id.desc()).limit(RECENT))
+
+
+def major_cases(session, scope_codes: list[str] | None, now: datetime
+                ) -> list[dict[str, Any]]:
+    """The major events of the last days (module doc; partial index
+    ix_cases_major_reported), whatever else changed since."""
+    c = cases.c
+    # constants in the SQL text: a generic plan can then prove the partial index's predicate
+    major = sa.or_(c.work_category == fixed(MAJOR_CATEGORY), c.severity == fixed(CRITICAL))
+    return _case_rows(session, sa.select(*_case_columns(), c.reported_at)
+                      .where(major, c.reported_at >= now - timedelta(days=MAJOR_WINDOW_DAYS),
+                             in_scope(scope_codes), c.sensitive.is_(False))  # P5.2.5
+                      .order_by(c.reported_at.desc(), c.case_id.desc()).limit(MAJOR_LIMIT))
 
 
 def recent_escalations(session, scope_codes: list[str] | None) -> list[dict[str, Any]]:
@@ -215,4 +245,5 @@ def case_statistics(session, scope_codes: list[str] | None,
         "by_town": by_town(session, scope_codes, now),
         "recent": recent_cases(session, scope_codes),
         "escalations": recent_escalations(session, scope_codes),
+        "majors": major_cases(session, scope_codes, now),
     }

@@ -68,6 +68,10 @@ class RecentCaseSchema(Schema):
     updated_at = fields.DateTime()
 
 
+class MajorCaseSchema(RecentCaseSchema):
+    reported_at = fields.DateTime()
+
+
 class RecentEscalationSchema(Schema):
     case_id = fields.String()  # the operations wall opens the case (issue 14)
     case_number = fields.String()
@@ -90,6 +94,9 @@ class CaseStatisticsSchema(Schema):
                          metadata={"description": "the 20 cases updated last"})
     escalations = fields.List(fields.Nested(RecentEscalationSchema),
                               metadata={"description": "the 20 latest escalations"})
+    majors = fields.List(fields.Nested(MajorCaseSchema), metadata={
+        "description": "major events (P5.2.7) reported in the last 7 days, newest first "
+                       "(at most 50)"})
 
 
 class KpiQuerySchema(DayPeriodSchema):

@@ -5,13 +5,14 @@ eventlet); the run's settings as JSON in ``GRIDGOV_APP_RUN``; the scenario as ar
 axe-core on every screen.
 
 ``chief``: a town grid chief signs in (zh-CN), finds the department's delay request with
-its names, grants it with a note, sees who decided, opens the case page (同意延时), reads
-the town's work logs and meetings by names and the supervision cards, then the delay page
-in English.
-``community``: a community grid chief approves a grid worker's work log with a comment.
-``officer``: a department officer signs in, opens its second tab (notices and standing),
-reads its figures in words, then in English.
-"""
+its names, grants it with a note, sees who decided, opens the case page (同意延时; its map:
+the case's point in its grid), issues a red supervision card by hand there (督办, with an
+instruction: the timeline names the chief), reads the town's work logs, meetings and the
+month's meeting compliance by names and the supervision cards (the timer's and the hand-
+issued one), then the delay page and the cards in English. ``community``: a community
+grid chief approves a grid worker's work log with a comment. ``officer``: a department
+officer signs in, opens its second tab (notices and standing), reads its figures in
+words, then in English."""
 
 from __future__ import annotations
 
@@ -82,7 +83,10 @@ def chief(page, context, run: dict, steps: list) -> None:
     request_row(page, run["case_number"]).get_by_role("link", name=run["case_number"]).click()
     granted = page.locator(".case-page .el-timeline-item", has_text="同意延时")
     granted.first.wait_for(timeout=WAIT_MS)
-    steps.append(snapshot(page, "case_page"))
+    drawn = case_map(page)  # first: axe then reads the page with its map
+    steps.append({**snapshot(page, "case_page"), **drawn})
+    if run.get("instruction"):
+        supervise(page, run, steps)
     page.get_by_role("button", name="返回").click()
     page.locator("[data-test=delay-requests]").wait_for(timeout=WAIT_MS)
 
@@ -92,8 +96,11 @@ def chief(page, context, run: dict, steps: list) -> None:
             timeout=WAIT_MS)
         page.locator("[data-test=meetings] tr", has_text=run["minutes"]).first.wait_for(
             timeout=WAIT_MS)
+        page.locator("[data-test=meeting-compliance] tr",  # the month's meeting compliance
+                     has_text=run["community_chief_name"]).first.wait_for(timeout=WAIT_MS)
         step = with_rows(snapshot(page, "work_review"), page, "work-logs")
         step["meetings"] = with_rows({}, page, "meetings")["rows"]
+        step["compliance"] = with_rows({}, page, "meeting-compliance")["rows"]
         steps.append(step)
 
     if run.get("supervision"):
@@ -109,6 +116,46 @@ def chief(page, context, run: dict, steps: list) -> None:
     page.locator("[data-test=delay-filter]").get_by_text("All").click()
     request_row(page, run["case_number"]).locator("[data-test=decision]").wait_for(timeout=WAIT_MS)
     steps.append(with_rows(snapshot(page, "english"), page, "delay-requests"))
+    if run.get("instruction"):
+        page.locator("[data-test=tab-supervision]").click()
+        page.locator("[data-test=supervision] tr", has_text="Issued by hand").first.wait_for(
+            timeout=WAIT_MS)
+        steps.append(with_rows(snapshot(page, "supervision_english"), page, "supervision"))
+        page.locator("[data-test=supervision] tr", has_text="Issued by hand").first.get_by_role(
+            "link", name=run["case_number"]).click()
+        drawn = case_map(page)
+        steps.append({**snapshot(page, "case_page_english"), **drawn})
+
+
+def case_map(page) -> dict:
+    """The case page's map: its grid's name, its title, and whether the case's point lies
+    inside the grid's outline as drawn (the browser's own SVG hit test)."""
+    page.locator("[data-test=case-map-point]").wait_for(timeout=WAIT_MS)
+    inside = page.evaluate("""() => {
+        const dot = document.querySelector('[data-test=case-map-point]')
+        const at = new DOMPoint(Number(dot.getAttribute('cx')), Number(dot.getAttribute('cy')))
+        return [...document.querySelectorAll('.case-map path')].some((p) => p.isPointInFill(at))
+    }""")
+    return {"map_inside": inside, "map_grid": page.text_content("[data-test=case-map-grid]"),
+            "map_title": page.get_attribute(".case-map svg", "aria-label")}
+
+
+def supervise(page, run: dict, steps: list) -> None:
+    """On the case page: 督办 by hand, a red card with an instruction (P6.2)."""
+    page.locator("[data-test=action-supervise]").click()
+    dialog = page.locator(".el-dialog").filter(has_text="督办要求").last
+    dialog.wait_for(state="visible", timeout=WAIT_MS)
+    dialog.locator("[data-test=supervise-card]").get_by_text("红牌督办").click()
+    dialog.locator("#case-action-reason").fill(run["instruction"])
+    steps.append(snapshot(page, "supervise_dialog"))
+    dialog.locator("[data-test=case-action-submit]").click()
+    dialog.wait_for(state="hidden", timeout=WAIT_MS)
+    page.locator(".case-page .el-timeline-item", has_text=run["instruction"]).first.wait_for(
+        timeout=WAIT_MS)
+    page.locator(".case-page .el-timeline-item", has_text="督办人").first.wait_for(
+        timeout=WAIT_MS)  # the issuer's name, once the register answered
+    page.locator(".el-message").wait_for(state="detached", timeout=WAIT_MS)
+    steps.append(snapshot(page, "supervised"))
 
 
 def officer(page, context, run: dict, steps: list) -> None:

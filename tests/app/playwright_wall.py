@@ -1,13 +1,16 @@
 """Drive the operations wall (issue 14) in headless Chromium through the reverse proxy and
-print what was seen as JSON. Run as its own process by test_wall_browser.py (Playwright's
-sync API must not share a process with eventlet); the run's settings as JSON in
-``GRIDGOV_APP_RUN``. axe-core on every screen.
+print what was seen as JSON. Run as its own process by test_wall_browser.py
+(Playwright's sync API must not share a process with eventlet); the run's settings as
+JSON in ``GRIDGOV_APP_RUN``. axe-core on every screen.
 
 The scenario: the ops viewer signs in (zh-CN) and the wall goes live; a grid worker then
 reports a major event through the events API (this process, with the worker's token);
-the wall pins and highlights it; the operator acknowledges it and opens the case page
-from the wall; back on the wall, in English; the network drops (the wall says since
-when) and comes back (live again). Then the town grid chief's wall: the town only.
+the wall pins and highlights it — so does a second screen, a browser of its own signed
+in as the same operator; the operator acknowledges it on the first screen and the second
+one unpins it and says who acknowledged it and when (the server's fact, through the
+stream); the operator opens the case page from the wall; back on the wall, in English;
+the network drops (the wall says since when) and comes back (live again). Then the town
+grid chief's wall: the town only.
 """
 
 from __future__ import annotations
@@ -57,6 +60,12 @@ def wall(page, context, run: dict, steps: list) -> None:
     page.goto(f"{run['base']}/desk/#/wall")
     sign_in(page, run, run["viewer"], "登录")
     steps.append(snapshot(page, "live"))
+    # another screen of the operations centre: its own browser context (no storage shared)
+    screen = context.browser.new_context(locale="zh-CN", viewport={"width": 1600,
+                                                                   "height": 1000})
+    second = screen.new_page()
+    second.goto(f"{run['base']}/desk/#/wall")
+    sign_in(second, run, run["viewer"], "登录")
 
     reported_at = time.monotonic()
     case = report_major(run)
@@ -72,11 +81,18 @@ def wall(page, context, run: dict, steps: list) -> None:
     steps.append(snapshot(page, "pinned", case=case, seconds=seconds, colour=colour,
                           flashing=flashing, first_pinned=first, chimes=chimes))
 
+    there = second.locator(f"[data-test=major][data-case-id='{case['case_id']}']")
+    there.wait_for(timeout=WAIT_MS)  # pinned on the second screen too
     pinned.get_by_role("button", name="已知晓").click()
     pinned.wait_for(state="detached", timeout=WAIT_MS)
     acked = page.locator("[data-test=wall-acked] a", has_text=case["case_number"])
     acked.wait_for(timeout=WAIT_MS)
     steps.append(snapshot(page, "acknowledged"))
+    there.wait_for(state="detached", timeout=WAIT_MS)  # the other screen heard it
+    second.locator(f"[data-test=acked][data-case-id='{case['case_id']}'] [data-test=acked-by]",
+                   has_text=run["viewer"]["name"]).wait_for(timeout=WAIT_MS)
+    steps.append(snapshot(second, "other_screen"))
+    screen.close()
 
     acked.click()
     page.locator(".case-page h2", has_text=case["case_number"]).wait_for(timeout=WAIT_MS)

@@ -1,17 +1,22 @@
 """The town's and the department's extra desk pages (issue 14) in a real browser, through
 the real reverse proxy and the five real services.
 
-A grid worker reports a blocked fire exit; the fire department, working on its workbench,
-misses its sign-for deadline (one run of the supervision timer raises the card), then
-signs for it and asks for two more days (the workbench API, as its page does). The town
-grid chief of that town signs in, finds the request named (subcategory, department, reason,
-both due times), grants it with a note and sees the decision with their own name; dispatch
-moved the assignment's handling due time and the case file says the chief granted it. The
-same chief reads the town's work logs and meetings by names and the supervision card,
-followed up. The community grid chief approves the work log with a comment. The fire
-officer then reads its second tab: its own figures, its standing in a circular the district
-published and its notices, all in words. zh-CN, then en; axe-core finds no serious
-violation on any screen."""
+A grid worker reports a blocked fire exit; the fire department, working on its
+workbench, misses its sign-for deadline (one run of the supervision timer raises the
+card), then signs for it and asks for two more days (the workbench API, as its page
+does). The town grid chief of that town signs in, finds the request named (subcategory,
+department, reason, both due times), grants it with a note and sees the decision with
+their own name; dispatch moved the assignment's handling due time and the case file says
+the chief granted it. The same chief issues a red supervision card by hand on the case
+page (督办, an instruction): the timeline names the chief (the case page's map shows the
+case's point inside its grid's outline, named), dispatch stored it with its issuer and
+the fire department's inbox has it (the timer's path through notify); the chief reads
+the town's work logs and meetings by names and both supervision cards — the timer's,
+followed up, and the hand-issued one with its issuer's name — and the month's meeting
+compliance (the community chief's meeting held: 1 / 1, met). The community grid chief
+approves the work log with a comment. The fire officer then reads its second tab: its
+own figures, its standing in a circular the district published and its notices, all in
+words. zh-CN, then en; axe-core finds no serious violation on any screen."""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 WORK_LOG = "巡查三号楼楼道，发现杂物堵塞消防通道，已上报"
 MINUTES = "本月例会：通报楼道堆物整治进展，部署下周巡查"
 COMMENT = "记录清楚，继续跟进清运情况"
+INSTRUCTION = "请消防今日内清运完毕并上传现场照片"
 
 
 def _chief(db_url: str, town: str) -> dict:
@@ -153,6 +159,12 @@ def _grid_name(db_url: str, grid: str) -> str:
         engine.dispose()
 
 
+def _inbox(proxy, headers) -> list[dict]:
+    found = requests.get(f"{proxy['base']}/api/notify/inbox", headers=headers, timeout=10)
+    assert found.status_code == 200, found.text
+    return found.json()["items"]
+
+
 def _case_state(db_engine, case_id: str) -> str:
     with db_engine.connect() as conn:
         return conn.execute(sa.text("SELECT state FROM dispatch.cases WHERE case_id = :id"),
@@ -231,7 +243,9 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     steps = steps_of(drive("tests.app.playwright_extras", {
         "base": proxy["base"], "password": PASSWORD, "chief": chief["login"],
         "case_number": case["case_number"], "note": NOTE, "supervision": True,
-        "work_review": True, "work_log": WORK_LOG, "minutes": MINUTES}, "chief"))
+        "work_review": True, "work_log": WORK_LOG, "minutes": MINUTES,
+        "instruction": INSTRUCTION, "community_chief_name": community_chief["name"]},
+        "chief"))
     assert steps["signin"]["lang"] == "zh-CN"
     listed = steps["delays"]["text"]
     assert "延时审批" in listed and chief["name"] in listed
@@ -247,6 +261,13 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
         f"已同意 · {chief['name']}\n")
     opened = steps["case_page"]["text"]
     assert case["case_number"] in opened and "申请延时" in opened and "同意延时" in opened
+    grid_name = _grid_name(db_url, worker["grid"])
+    mapped = steps["case_page"]  # the case's point inside its grid's outline, named
+    assert mapped["map_inside"] is True and mapped["map_grid"] == grid_name
+    assert mapped["map_title"] == f"{grid_name}的网格范围与案件位置"
+    mapped = steps["case_page_english"]
+    assert mapped["map_inside"] is True
+    assert mapped["map_title"] == f"The outline of {grid_name} and where the case is"
     review = steps["work_review"]
     assert "工作检查 · " in review["text"]
     assert worker["login"] not in review["text"]  # names, not subjects
@@ -255,15 +276,46 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     [meeting] = [r for r in review["meetings"] if MINUTES in r]
     assert meeting[1:] == ["社区网格长例会", community_chief["name"],
                            f"{community_chief['name']}、{worker_name}", MINUTES], meeting
+    # the month's meeting compliance (P5.4.5): the community chief held this month's one
+    [standing] = [r for r in review["compliance"] if r[0] == community_chief["name"]]
+    assert standing[1:4] == [label("role", "community_grid_chief"), "社区网格长例会", "1 / 1"]
+    assert standing[5] == "达标", standing
     cards = steps["supervision"]["text"]
     assert "督办 · " in cards and "超时未签收" in cards
-    supervised = row_of(steps["supervision"], case["case_number"])
+    [supervised] = [r for r in steps["supervision"]["rows"]
+                    if r[0].startswith(case["case_number"]) and r[1] == "超时未签收"]
     assert supervised[:5] == [f"{case['case_number']}\n楼道堆物堵塞消防通道", "超时未签收",
                               f"{label('card', card['card'])}\n第 {card['level']} 级", "消防",
                               label("role", card["target_role"])], supervised
     assert "消防未在签收时限内报到" in supervised[5]
     state = label("case_state", _case_state(db_engine, case["case_id"]))
     assert supervised[-1] == f"{state} · 消防：已签收，办理中"  # followed: fire signed for it
+    [by_hand] = [r for r in steps["supervision"]["rows"]
+                 if r[0].startswith(case["case_number"]) and r[1] == "人工督办"]
+    assert by_hand[2:6] == [f"{label('card', 'red')}\n第 1 次人工督办", "消防",
+                            label("role", "town_grid_chief"), INSTRUCTION], by_hand
+    assert f"督办人：{chief['name']}" in by_hand[6], by_hand
+    timeline = steps["supervised"]["text"]
+    red = label("card", "red")
+    assert f"督办 · {red}：{INSTRUCTION}（督办人 {chief['name']}）" in timeline
+    cards_en = steps["supervision_english"]
+    [by_hand] = [r for r in cards_en["rows"] if r[1] == "Issued by hand"]
+    assert by_hand[2] == f"{label('card', 'red', 'en')}\nissued by hand, no. 1", by_hand
+    assert f"Issued by: {chief['name']}" in by_hand[6] and by_hand[3] == "Fire and Rescue"
+    # dispatch stored it with its issuer; the case file names the chief; notify told fire
+    with db_engine.connect() as conn:
+        stored = conn.execute(sa.text(
+            "SELECT card, level, department, issued_by, issued_role, reason FROM "
+            "dispatch.escalations WHERE case_id = :id AND kind = 'manual'"),
+            {"id": case["case_id"]}).one()
+    assert tuple(stored) == ("red", 1, "fire", chief["login"], "town_grid_chief", INSTRUCTION)
+    [issued] = [e for e in entries(db_engine, case["case_id"])
+                if e["action"] == "escalation" and e["data"]["kind"] == "manual"]
+    assert (issued["actor_sub"], issued["actor_role"]) == (chief["login"], "town_grid_chief")
+    told = wait_until(lambda: [m for m in _inbox(proxy, fire) if INSTRUCTION in m["body"]],
+                      WAIT)
+    assert told[0]["kind"] == "escalation" and told[0]["title"] == (
+        f"督办红牌：{case['case_number']}")
     english = steps["english"]
     assert english["lang"] == "en" and "Delay decisions" in english["text"]
     assert "Stairwell or fire exit blocked" in english["text"]

@@ -2,13 +2,16 @@
 reverse proxy (deploy/proxy/nginx.conf: the stream is not buffered) and the five real
 services: an ops viewer signs in with a password and the wall goes live; a grid worker
 reports a major event through the API; the wall pins and highlights it (waited for, not
-slept on), the operator acknowledges it and opens its case page from the wall. The wall
+slept on) on two screens; the operator acknowledges it on one and the other unpins it and
+names who acknowledged it and when (stored by assessment, told through the stream); the
+operator opens its case page from the wall. The wall
 says when its stream dropped and comes back live. A town grid chief's wall shows the town
 only. zh-CN first, then en; axe-core finds no serious violation on any screen."""
 
 from __future__ import annotations
 
 import requests
+import sqlalchemy as sa
 
 from gridgov_common.db import make_engine, transaction
 from services.dispatch import place_names
@@ -40,7 +43,18 @@ def _account(proxy, token, district: str, db_url: str, subject: str, name: str, 
             accounts.set_password(session, subject, PASSWORD, operator="test")
     finally:
         engine.dispose()
-    return {"login": subject, "password": PASSWORD}
+    return {"login": subject, "password": PASSWORD, "name": name}
+
+
+def _acknowledgement(db_url: str, case_id: str) -> tuple:
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return tuple(conn.execute(sa.text(
+                "SELECT acknowledged_by, acknowledged_name, acknowledged_role FROM "
+                "assessment.major_acknowledgements WHERE case_id = :id"), {"id": case_id}).one())
+    finally:
+        engine.dispose()
 
 
 def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
@@ -79,12 +93,18 @@ def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
     assert pinned["seconds"] < 10  # generous on a shared machine: bench_13 measures it
     assert case["case_number"] in steps["acknowledged"]["text"]
     assert "已知晓的重大事件" in steps["acknowledged"]["text"]
+    assert "赵值班 于 " in steps["acknowledged"]["text"]
+    other = steps["other_screen"]["text"]  # the second screen: unpinned, who and when
+    assert case["case_number"] in other and "赵值班 于 " in other and " 已知晓" in other
+    stored = _acknowledgement(db_url, case["case_id"])
+    assert stored == (VIEWER, "赵值班", "ops_viewer")
     opened = steps["case_page"]
     assert opened["url"].endswith(f"#/case/{case['case_id']}")
     assert case["case_number"] in opened["text"] and "冒烟" in opened["text"]
     english = steps["english"]
     assert english["lang"] == "en" and "Operations wall" in english["text"]
     assert english["pinned_after"] == 0 and "Acknowledged major events" in english["text"]
+    assert "acknowledged by 赵值班 at " in english["text"]
     assert steps["disconnected"]["state"] == "disconnected"
     assert "Disconnected since" in steps["disconnected"]["text"]
     assert "Live" in steps["reconnected"]["text"]

@@ -1,7 +1,9 @@
 """The operations wall's stream (issue 14; services/assessment/dashboard/wall.py) against
 the REAL registry, dispatch and broker: server-sent events, scope-checked like
 /dashboard/data, the grids once, then only what changed; a major event at once; other
-requests answered while streams stay open (eventlet, nameko's werkzeug)."""
+requests answered while streams stay open (eventlet, nameko's werkzeug). A major event is
+pinned from dispatch's own list (not only the 20 latest changes) and acknowledged on the
+server: stored once with who and when, told to every open wall of its area."""
 
 from __future__ import annotations
 
@@ -154,3 +156,96 @@ def test_the_stream_ends_with_the_session(wall, web_session, token, seeded_cases
         assert list(stream.lines) == []  # the server closed it
     finally:
         stream.close()
+
+
+def _bury(db_engine, grid: str, count: int) -> None:
+    """``count`` ordinary cases changed after everything else (more than the 20 latest)."""
+    rows = []
+    for n in range(count):
+        row = _case(datetime.now(UTC), "K1", grid, "filed")
+        row.update(case_number=f"GS-B{n}", description=f"B{n}", updated_at=datetime.now(UTC))
+        rows.append(row)
+    with db_engine.begin() as conn:
+        conn.execute(sa.insert(cases), rows)
+
+
+def _acknowledged(db_engine, case_id: str) -> dict | None:
+    with db_engine.connect() as conn:
+        row = conn.execute(sa.text(
+            "SELECT acknowledged_by, acknowledged_name, acknowledged_role, note FROM "
+            "assessment.major_acknowledgements WHERE case_id = :id"), {"id": case_id}).first()
+    return None if row is None else dict(row._mapping)
+
+
+def test_a_major_event_is_acknowledged_once_for_every_wall_of_its_area(
+        wall, web_session, token, viewer, seeded_cases, demo_district, db_engine):
+    major = _major(db_engine, seeded_cases["g1"])
+    _bury(db_engine, seeded_cases["g1"], 25)  # the major event is not among the latest 20
+    chief = token("town_grid_chief", f"town:{seeded_cases['g1'][:9]}", sub="chief-1",
+                  name="张镇长")
+    district, town = Stream(web_session, viewer), Stream(web_session, chief)
+    try:
+        for stream in (district, town):
+            snapshot = stream.next("snapshot", time.monotonic() + WAIT)
+            assert "GS-MAJOR" not in [r["case_number"] for r in snapshot["cases"]["recent"]]
+            [pinned] = snapshot["majors"]  # dispatch's own list of major events
+            assert pinned["case_id"] == major["case_id"] and pinned["acknowledged"] is None
+
+        url = f"/dashboard/major-events/{major['case_id']}/acknowledge"
+        bad = web_session.post(url, json={"note": "x" * 501}, headers=chief)
+        assert bad.status_code == 422
+        assert set(bad.json()["error"]["fields"]) == {"note", "case_number"}
+        wrong = web_session.post(url, json={"case_number": "GS-OTHER"}, headers=chief)
+        assert wrong.status_code == 422 and "case_number" in wrong.json()["error"]["fields"]
+        done = web_session.post(url, json={"case_number": "GS-MAJOR", "note": "已派员到场"},
+                                headers=chief)
+        assert done.status_code == 201, done.text
+        assert (done.json()["acknowledged_name"], done.json()["acknowledged_by"]) == (
+            "张镇长", "chief-1")
+        assert _acknowledged(db_engine, major["case_id"]) == {
+            "acknowledged_by": "chief-1", "acknowledged_name": "张镇长",
+            "acknowledged_role": "town_grid_chief", "note": "已派员到场"}
+        for stream in (district, town):  # every open wall learns it
+            told = stream.next("acknowledged", time.monotonic() + WAIT)
+            assert (told["case_id"], told["acknowledged_name"]) == (major["case_id"], "张镇长")
+        again = web_session.post(url, json={"case_number": "GS-MAJOR"}, headers=viewer)
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "already_acknowledged"
+    finally:
+        district.close()
+        town.close()
+
+    # a wall opened later lists it as acknowledged, by whom and when
+    later = Stream(web_session, viewer, "?geometry=false")
+    try:
+        [shown] = later.next("snapshot", time.monotonic() + WAIT)["majors"]
+        assert shown["acknowledged"]["acknowledged_name"] == "张镇长"
+        assert shown["acknowledged"]["acknowledged_at"]
+    finally:
+        later.close()
+
+
+def test_only_a_major_event_of_the_callers_area_is_acknowledged(
+        wall, web_session, token, viewer, seeded_cases, db_engine):
+    major = _major(db_engine, seeded_cases["g1"])
+    other_town = "320505002" if not seeded_cases["g1"].startswith("320505002") else "320505001"
+    elsewhere = token("town_grid_chief", f"town:{other_town}", sub="chief-2")
+    url = f"/dashboard/major-events/{major['case_id']}/acknowledge"
+    body = {"case_number": "GS-MAJOR"}
+    assert web_session.post(url, json=body, headers=elsewhere).status_code == 404
+    officer = token("department_officer", "department:fire", sub="fire-1")
+    assert web_session.post(url, json=body, headers=officer).status_code == 403
+    ordinary = _case(datetime.now(UTC), "K1", seeded_cases["g1"], "filed")
+    ordinary["case_number"] = "GS-ORDINARY"
+    with db_engine.begin() as conn:
+        conn.execute(sa.insert(cases).values(**ordinary))
+    refused = web_session.post(f"/dashboard/major-events/{ordinary['case_id']}/acknowledge",
+                               json={"case_number": "GS-ORDINARY"}, headers=viewer)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_major"
+    unknown = web_session.post(f"/dashboard/major-events/{uuid.uuid4()}/acknowledge",
+                               json=body, headers=viewer)
+    assert unknown.status_code == 404
+    not_an_id = web_session.post("/dashboard/major-events/0/acknowledge", json=body,
+                                 headers=viewer)
+    assert not_an_id.status_code == 404 and not_an_id.json()["error"]["code"] == "unknown_case"
+    assert _acknowledged(db_engine, major["case_id"]) is None

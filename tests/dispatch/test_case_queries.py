@@ -167,7 +167,7 @@ def test_another_district_sees_none_of_these_cases(four_cases, web_session, toke
 
 
 def test_one_case_carries_its_photos_and_the_names_of_what_and_where(four_cases, web_session,
-                                                                      token):
+                                                                      token, db_engine):
     place_names.forget()  # an earlier test's district of the same code may be cached
     town = token("town_grid_chief", f"town:{TOWN}")
     response = web_session.get(f"/cases/{four_cases['A']}", headers=town)
@@ -178,3 +178,7 @@ def test_one_case_carries_its_photos_and_the_names_of_what_and_where(four_cases,
     assert body["subcategory_name"] is None
     assert body["place"] == {"town": None, "community": None, "grid": None}
     assert [a["department"] for a in body["assignments"]] == ["fire", "emergency_management"]
+    with db_engine.connect() as conn:  # where it was seen: the case page's map (issue 14)
+        seen = conn.execute(sa.select(cases.c.location).where(
+            cases.c.case_id == four_cases["A"])).scalar_one()
+    assert seen and body["location"] == seen

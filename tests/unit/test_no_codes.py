@@ -64,6 +64,13 @@ def test_every_notification(locale):
                                                             "en": "Emergency Management"}}}
         assert_named("\n".join(templates.render(template, locale, params)), template)
         rendered.add(template)
+    by_hand = parse_envelope(load_sample("dispatch.escalation", 1))  # a card issued by hand
+    by_hand.payload["kind"] = "manual"
+    request = causes.from_escalation(by_hand, locale)
+    assert request.template == "escalation_manual"
+    assert_named("\n".join(templates.render(request.template, locale, request.params)),
+                 request.template)
+    rendered.add(request.template)
     for template, params in PRODUCED.items():  # what dispatch's notices and digests send
         assert_named("\n".join(templates.render(template, locale, params)), template)
         rendered.add(template)

@@ -82,3 +82,48 @@ def test_a_slow_scope_is_asked_less_often_and_only_watched_scopes_are_asked():
     assert asked == ["district:1"]
     hub.tick(slow)  # 5 × 50 ms have not passed
     assert asked == ["district:1"]
+
+
+def test_a_major_event_from_dispatchs_own_list_is_pinned_however_old_the_changes():
+    hub = Hub()
+    wall = hub.subscribe("district:1", _stats([G1], [R1]))
+    older = {**MAJOR, "case_id": "c9", "case_number": "N9", "grid_code": "1001"}
+    assert hub.publish("district:1", {**_stats([G1], [R1]), "majors": [older]}) == 1
+    sent = wall.queue.get_nowait()
+    assert b"event: major\n" in sent and b'"N9"' in sent and b'"acknowledged":null' in sent
+
+
+def test_an_acknowledgement_reaches_every_wall_of_its_area_once_and_unpins_for_good():
+    hub = Hub()
+    major = {**MAJOR, "grid_code": "1001001"}
+    district = hub.subscribe("district:1", _stats([G1], [R1]))
+    town = hub.subscribe("town:1001", _stats([], []))
+    other = hub.subscribe("town:1002", _stats([], []))
+    ack = {"id": 7, "case_id": "c2", "case_number": "N2", "grid_code": "1001001",
+           "acknowledged_by": "ops-1", "acknowledged_name": "值班员", "acknowledged_at": "t"}
+    assert hub.take_acknowledgements([ack]) == 2 and hub.ack_cursor == 7
+    for wall in (district, town):
+        told = wall.queue.get_nowait()
+        assert b"event: acknowledged\n" in told and "值班员".encode() in told
+    assert other.queue.empty()
+    assert hub.take_acknowledgements([]) == 0  # told once
+    # acknowledged: not pinned on a wall, now or opened later, and listed with who did it
+    assert hub.publish("district:1", {**_stats([G1], [R1]), "majors": [major]}) == 0
+    later = hub.subscribe("district:1", {**_stats([G1], [R1]), "majors": [major]})
+    assert later.acked == {"c2"}
+    [shown] = hub.major_events("district:1")
+    assert shown["acknowledged"]["acknowledged_name"] == "值班员"
+
+
+def test_the_tick_reads_acknowledgements_after_the_last_it_saw():
+    hub = Hub()
+    hub.subscribe("district:1", _stats([], []))
+    asked = []
+
+    def acks(after):
+        asked.append(after)
+        return [{"id": after + 1, "case_id": f"c{after}", "grid_code": "1001"}]
+
+    hub.tick(lambda scope: None, acknowledgements=acks)
+    hub.tick(lambda scope: None, acknowledgements=acks)
+    assert asked == [0, 1]

@@ -88,6 +88,31 @@ class CaseStatisticsSchema(_Loose):
     by_town = fields.List(fields.Nested(TownRowSchema), required=True)
     recent = fields.List(fields.Nested(RecentCaseSchema), required=True)
     escalations = fields.List(fields.Nested(EscalationSchema), required=True)
+    # the major events of the last days (P5.2.7), the wall's pins; absent from an older
+    # dispatch (the wall then pins those among the latest changes)
+    majors = fields.List(fields.Nested(RecentCaseSchema))
+
+
+class AcknowledgeBodySchema(Schema):
+    """A major event acknowledged on the wall (P5.2.7): the case number the pin showed (the
+    person acknowledges what they saw: a number that is not the case's is refused) and an
+    optional note (what was done)."""
+
+    case_number = fields.String(required=True, validate=validate.Length(1, 40))
+    note = fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(1, 500))
+
+
+class AcknowledgementSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.String()
+    case_number = fields.String()
+    grid_code = fields.String()
+    acknowledged_by = fields.String(metadata={"description": "the subject"})
+    acknowledged_name = fields.String(metadata={"description": "the person's name"})
+    acknowledged_role = fields.String()
+    note = fields.String(allow_none=True)
+    acknowledged_at = fields.String(metadata={"description": "ISO 8601, UTC"})
 
 
 class EventsQuerySchema(Schema):

@@ -12,14 +12,20 @@ costs dispatch a few aggregate queries (docs/DASHBOARD.md), and intake → wall 
 
 A major event (P5.2.7: a major-event case, or anything reported as critical) that a
 wall has not seen yet is sent as its own ``major`` message, before the counts, so the
-page can sound and pin it at once. The last major events of each scope are kept (in this
-process) so a wall opened later still pins them until its operator acknowledges them.
+page can sound and pin it at once. The major events come from dispatch's own query
+(``majors`` of ``case_statistics``: those of the last days, however many other cases
+changed), and the ones seen among the latest changes are kept too (in this process).
+A major event stays pinned on every wall until someone acknowledges it on the server
+(``acknowledgements.py``): each tick reads the acknowledgements stored since the last it
+saw — by this replica or another — and tells every wall of the case's area
+(``acknowledged``: who, by name, and when); a major event already acknowledged is not
+pinned again.
 
 Messages (``text/event-stream``, one JSON ``data`` line each): ``snapshot`` (the first:
-geometry unless the page already has it, names, figures, major events), ``change``
-(:func:`diff`), ``major``, ``expired`` (the session's access token ends: the page renews
-it and reconnects) and ``ping`` heartbeats (the page counts
-a stream silent for two of them as dropped).
+geometry unless the page already has it, names, figures, major events with their
+acknowledgement or null), ``change`` (:func:`diff`), ``major``, ``acknowledged``,
+``expired`` (the session's access token ends: the page renews it and reconnects) and
+``ping`` heartbeats (the page counts a stream silent for two of them as dropped).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # a ping: proxies keep the stream, the page knows it is live
 QUEUE_SIZE = 256  # messages waiting for one slow wall; more and it is dropped (reconnects)
 KEEP_MAJOR = 50  # major events remembered per scope
+KEEP_ACKS = 500  # acknowledgements remembered (a week of major events, many times over)
 TREND_SECONDS = 60.0  # the day-by-day figures are asked at most once a minute per scope
 # A scope's next question waits this many times as long as its last answer took: at most a
 # fifth of dispatch's time goes to one watched scope, however large the district grows
@@ -107,13 +114,21 @@ def event(name: str, data: Any, ident: int | None = None) -> bytes:
     return f"{head}event: {name}\ndata: {body}\n\n".encode()
 
 
-class Subscriber:
-    """One open wall: its scope, what it was last sent, the major events it knows."""
+def covers(scope: str, grid_code: str | None) -> bool:
+    """A wall's scope ("district:320505", "town:320505001") holds the grid (codes nest)."""
+    return bool(grid_code) and str(grid_code).startswith(scope.partition(":")[2])
 
-    def __init__(self, scope: str, baseline: dict[str, Any], majors: set[str]) -> None:
+
+class Subscriber:
+    """One open wall: its scope, what it was last sent, the major events it knows and the
+    acknowledgements it was told."""
+
+    def __init__(self, scope: str, baseline: dict[str, Any], majors: set[str],
+                 acked: set[str] | None = None) -> None:
         self.scope = scope
         self.last = baseline
         self.majors = set(majors)
+        self.acked = set(acked or ())
         self.queue: LightQueue = LightQueue(maxsize=QUEUE_SIZE)
         self.dropped = False
 
@@ -133,29 +148,64 @@ class Hub:
         self.trends: dict[str, tuple[float, Any]] = {}  # scope -> (monotonic, trend)
         self.next_at: dict[str, float] = {}  # scope -> not asked again before (monotonic)
         self.majors: dict[str, dict[str, dict[str, Any]]] = {}  # scope -> case id -> row
+        self.acks: dict[str, dict[str, Any]] = {}  # case id -> its acknowledgement
+        self.ack_cursor = 0  # the newest acknowledgement read (its id)
         self.sequence = 0
         self.busy = False
 
     # -- the walls ---------------------------------------------------------------------
 
+    @staticmethod
+    def _majors_in(stats: dict[str, Any]) -> list[dict[str, Any]]:
+        """dispatch's major events of the last days, and any among the latest changes."""
+        rows = list(stats.get("majors") or [])
+        rows += [row for row in stats.get("recent") or [] if is_major(row)]
+        return rows
+
     def remember_majors(self, scope: str, stats: dict[str, Any]) -> None:
         kept = self.majors.setdefault(scope, {})
-        for row in stats.get("recent") or []:
-            if is_major(row):
-                kept[str(row["case_id"])] = row
+        for row in reversed(self._majors_in(stats)):  # oldest first: the newest stay
+            kept.pop(str(row["case_id"]), None)
+            kept[str(row["case_id"])] = {k: v for k, v in row.items() if k != "acknowledged"}
         while len(kept) > KEEP_MAJOR:
             kept.pop(next(iter(kept)))
 
     def major_events(self, scope: str) -> list[dict[str, Any]]:
-        """The major events this process has seen in ``scope``, newest first."""
-        rows = list(self.majors.get(scope, {}).values())
-        return sorted(rows, key=lambda row: str(row.get("updated_at")), reverse=True)
+        """The major events known in ``scope``, newest first, each with its
+        ``acknowledged`` (who and when, or None)."""
+        rows = [{**row, "acknowledged": self.acks.get(case_id)}
+                for case_id, row in self.majors.get(scope, {}).items()]
+        return sorted(rows, key=lambda row: str(row.get("reported_at") or row.get("updated_at")),
+                      reverse=True)
 
     def subscribe(self, scope: str, stats: dict[str, Any]) -> Subscriber:
         self.remember_majors(scope, stats)
-        subscriber = Subscriber(scope, stats, set(self.majors.get(scope, {})))
+        subscriber = Subscriber(scope, stats, set(self.majors.get(scope, {})), set(self.acks))
         self.subscribers.add(subscriber)
         return subscriber
+
+    def learn_acknowledgements(self, rows) -> None:
+        """Acknowledgements read elsewhere (a wall's snapshot asked the database)."""
+        for row in rows:
+            self.acks[str(row["case_id"])] = row
+
+    def take_acknowledgements(self, rows: list[dict[str, Any]]) -> int:
+        """Acknowledgements stored since the last read (``acknowledgements.since``): every
+        wall of the case's area not told yet is sent ``acknowledged``; how many were."""
+        for row in rows:
+            self.acks[str(row["case_id"])] = row
+            self.ack_cursor = max(self.ack_cursor, int(row["id"]))
+        while len(self.acks) > KEEP_ACKS:  # the oldest first (insertion order)
+            self.acks.pop(next(iter(self.acks)))
+        sent = 0
+        for subscriber in list(self.subscribers):
+            for case_id, row in self.acks.items():
+                if case_id not in subscriber.acked and covers(subscriber.scope,
+                                                              row.get("grid_code")):
+                    subscriber.acked.add(case_id)
+                    subscriber.put(self._message("acknowledged", row))
+                    sent += 1
+        return sent
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
@@ -169,12 +219,12 @@ class Hub:
         messages were queued."""
         self.remember_majors(scope, stats)
         sent = 0
-        fresh = [row for row in stats.get("recent") or [] if is_major(row)]
+        fresh = [row for row in self._majors_in(stats) if str(row["case_id"]) not in self.acks]
         for subscriber in [s for s in self.subscribers if s.scope == scope]:
             for row in fresh:
                 if str(row["case_id"]) not in subscriber.majors:
                     subscriber.majors.add(str(row["case_id"]))
-                    subscriber.put(self._message("major", row))
+                    subscriber.put(self._message("major", {**row, "acknowledged": None}))
                     sent += 1
             changes = diff(subscriber.last, stats)
             subscriber.last = stats
@@ -242,16 +292,21 @@ class Hub:
                 value = fresh if fresh is not None else value
         return value
 
-    def tick(self, statistics, trend=None) -> int:
+    def tick(self, statistics, trend=None, acknowledgements=None) -> int:
         """Ask ``statistics(scope)`` (and, once a minute, ``trend(scope)``) for every
         watched scope and publish the answers; a scope whose source fails is skipped this
         time (its walls keep their figures and their heartbeat says the stream is alive;
-        the page shows the figures' time)."""
+        the page shows the figures' time). ``acknowledgements(after_id)``: the major
+        events acknowledged since (every tick while a wall is open, before the figures:
+        an acknowledged event is not pinned again)."""
+        if acknowledgements is not None and self.subscribers:
+            sent = self.take_acknowledgements(_ask(acknowledgements, self.ack_cursor) or [])
+        else:
+            sent = 0
         scopes = self.due()
         if not scopes:
-            return 0
+            return sent
         self.busy = True
-        sent = 0
 
         def ask(scope: str) -> tuple[str, dict[str, Any] | None]:
             started = time.monotonic()
@@ -270,11 +325,12 @@ class Hub:
         return sent
 
 
-def _ask(statistics, scope: str) -> dict[str, Any] | None:
+def _ask(source, argument):
     try:
-        return statistics(scope)
+        return source(argument)
     except Exception as exc:  # a source down: the walls keep what they show
-        log.warning("wall: case_statistics(%s) failed: %s", scope, exc)
+        log.warning("wall: %s(%s) failed: %s", getattr(source, "__name__", source),
+                    argument, exc)
         return None
 
 

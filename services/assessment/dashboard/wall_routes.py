@@ -8,6 +8,7 @@ with the desk's cookie session like every other desk call: no token is pasted or
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,10 @@ from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from gridgov_common.area import TZ_NAME
+from gridgov_common.errors import Conflict, NotFound, Unprocessable
 from gridgov_common.roles import Role
 from gridgov_common.web import ACCESS_COOKIE, http
-from services.assessment.dashboard import gather, schemas
+from services.assessment.dashboard import acknowledgements, gather, schemas, wall
 
 # P6.2 the operations centre (district admin, ops viewer); P5.1.1 the town grid chief
 # receives major-event alerts and sees the wall of the town (scoped views: district, town)
@@ -93,6 +95,8 @@ class WallRoutes:
         hub = self.wall
         snapshot = gather.gather(principal.scope, fetchers)
         baseline = {**(snapshot["cases"] or {}), "trend": snapshot["trend"]}
+        hub.learn_acknowledgements(acknowledgements.for_cases(self.db, [
+            str(row["case_id"]) for row in hub._majors_in(baseline)]).values())
         subscriber = hub.subscribe(principal.scope, baseline)
         snapshot["majors"] = hub.major_events(principal.scope)
         expires_at = _expires_at(token)
@@ -118,7 +122,43 @@ class WallRoutes:
             "sub": principal.sub, "role": str(principal.role), "scope": principal.scope,
             "expires_at": _expires_at(_token(request))}
 
+    @http("POST", "/dashboard/major-events/<string:case_id>/acknowledge", roles=WALL_VIEWERS,
+          body=schemas.AcknowledgeBodySchema, response=schemas.AcknowledgementSchema,
+          status=201, tags=("dashboard",),
+          summary="Acknowledge a major event (P5.2.7) for every wall: stored once with who "
+                  "and when; every open wall removes its pin and says so")
+    def acknowledge_major_event(self, request, case_id):
+        principal = request.principal
+        case = self._major_case(principal, case_id)
+        if case["case_number"] != request.data["case_number"]:
+            raise Unprocessable("the case number is not this case's",
+                                fields={"case_number": ["not the number of this case"]})
+        return acknowledgements.acknowledge(self.db, principal, case, request.data["note"])
+
+    def _major_case(self, principal, case_id: str) -> dict:
+        """The case as the caller may see it (dispatch's scope rules: another area's, or a
+        sensitive one for a reader who may not, is unknown), if it is a major event; an id
+        that is not a UUID is unknown too (as dispatch says of it)."""
+        unknown = NotFound(f"no case {case_id} in your area", code="unknown_case",
+                           fields={"case_id": ["unknown in your area"]})
+        try:
+            uuid.UUID(case_id)
+        except ValueError:
+            raise unknown from None
+        try:
+            case = self.dispatch.case(case_id, str(principal.role), principal.scope)
+        except NotFound:
+            raise unknown from None
+        if not wall.is_major(case):
+            raise Conflict(f"{case['case_number']} is not a major event", code="not_major",
+                           fields={"case_id": ["not a major event (P5.2.7)"]})
+        return case
+
+    def _wall_acknowledgements(self, after_id: int) -> list[dict]:
+        return acknowledgements.since(self.db, after_id)
+
     @timer(interval=1)
     def wall_tick(self):
-        """Once a second: the figures of every watched scope to the walls (wall.py)."""
-        self.wall.tick(self._wall_cases, self._wall_trend)
+        """Once a second: the acknowledgements and the figures of every watched scope to
+        the walls (wall.py)."""
+        self.wall.tick(self._wall_cases, self._wall_trend, self._wall_acknowledgements)

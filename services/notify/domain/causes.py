@@ -52,8 +52,10 @@ def from_escalation(envelope: Envelope, locale: str) -> Request:
                            "scope": f"department:{p['department']}"})
     cause = ":".join(("dispatch.escalation", str(p["case_id"]),
                       str(p["assignment_id"] or ""), p["kind"], str(p["level"])))
+    manual = p["kind"] == "manual"  # issued by hand: an instruction, not a ladder step
     return Request(
-        cause_id=cause, case_id=str(p["case_id"]), kind="escalation", template="escalation",
+        cause_id=cause, case_id=str(p["case_id"]), kind="escalation",
+        template="escalation_manual" if manual else "escalation",
         locale=locale, recipients=recipients, producer=envelope.producer,
         params={"case_number": p["case_number"], "kind": p["kind"], "card": p["card"] or "",
                 "level": p["level"], "reason": p["reason"],

@@ -31,6 +31,12 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "en": ("Supervision {card_label}: {case_number}", "Case {case_number}: "
                "{kind_label}; escalated to level {level}. Reason: {reason}"),
     },
+    "escalation_manual": {  # P6.2 督办 issued by hand by the district or the town
+        "zh-CN": ("督办{card_label}：{case_number}", "案件 {case_number}被人工督办"
+                  "（第 {level} 次）。督办要求：{reason}"),
+        "en": ("Supervision {card_label}: {case_number}", "Case {case_number} is under "
+               "supervision issued by hand (number {level}). Instruction: {reason}"),
+    },
     "deadline_reminder": {  # P5.3.3 the prescribed time limit
         "zh-CN": ("办理时限提醒：{case_number}", "案件 {case_number} 须在 {due_at} 前办结。"),
         "en": ("Deadline reminder: {case_number}", "Case {case_number} is due by {due_at}."),
@@ -98,9 +104,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
 LABELS: dict[str, dict[str, dict[str, str]]] = {
     "kind": {
         "zh-CN": {"ack_timeout": "超时未签收", "overdue": "超期未办结",
-                  "unroutable": "无法送达部门"},
+                  "unroutable": "无法送达部门", "manual": "人工督办"},
         "en": {"ack_timeout": "not acknowledged in time", "overdue": "overdue",
-               "unroutable": "no department queue"},
+               "unroutable": "no department queue", "manual": "issued by hand"},
     },
     "card": {
         "zh-CN": {"ordinary": "督办单", "yellow": "黄牌", "red": "红牌", "": "通知"},
