@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from gridgov_common.config import positive_number
+
 from gridgov_common.dead_letters import api_url_from_amqp as rabbit_api_url_from_amqp
 from gridgov_common.dead_letters import vhost_from_amqp
 

@@ -32,9 +32,8 @@ from typing import Any
 
 import eventlet
 from eventlet.queue import Empty, Full, LightQueue
-from nameko.extensions import DependencyProvider
-
 from gridgov_common.config import positive_number
+from nameko.extensions import DependencyProvider
 
 log = logging.getLogger(__name__)
 
