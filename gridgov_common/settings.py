@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -249,8 +248,7 @@ NAMEKO = Settings(AMQP_URI, AMQP_SSL, LOGIN_METHOD, WEB_SERVER_ADDRESS, MAX_WORK
 
 # -- the start-up check ---------------------------------------------------------------------
 
-_checked: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
+CHECKED_ATTRIBUTE = "gridgov_checked_settings"  # on the container: the values, or the error
 
 def declared_settings(container: Any) -> Settings | None:
     """The declaration of the container's service class (``declared_settings``), if any."""
@@ -263,12 +261,13 @@ def check_container(container: Any) -> dict[str, Any] | None:
     declared = declared_settings(container)
     if declared is None:
         return None
-    if container not in _checked:
+    outcome = getattr(container, CHECKED_ATTRIBUTE, None)
+    if outcome is None:
         try:
-            _checked[container] = declared.check(container.config)
+            outcome = declared.check(container.config)
         except RuntimeError as exc:
-            _checked[container] = exc
-    outcome = _checked[container]
+            outcome = exc
+        setattr(container, CHECKED_ATTRIBUTE, outcome)
     if isinstance(outcome, RuntimeError):
         raise RuntimeError(str(outcome))
     return outcome
