@@ -32,8 +32,9 @@ from typing import Any
 
 import eventlet
 from eventlet.queue import Empty, Full, LightQueue
-from gridgov_common.config import positive_number
 from nameko.extensions import DependencyProvider
+
+from services.assessment import settings as declared
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +282,7 @@ class WallHub(DependencyProvider):
     """The process's :class:`Hub` (``WALL_HEARTBEAT_SECONDS``, default 15)."""
 
     def setup(self) -> None:
-        heartbeat = positive_number(self.container.config, "WALL_HEARTBEAT_SECONDS",
-                                    HEARTBEAT_SECONDS)
+        heartbeat = declared.WALL_HEARTBEAT_SECONDS.of(self.container)
         self.hub = Hub(heartbeat=heartbeat)
 
     def stop(self) -> None:
