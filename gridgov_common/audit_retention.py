@@ -18,23 +18,31 @@ from typing import Any
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 
+from gridgov_common.settings import INTEGER, Setting
+
 MIN_RETENTION_DAYS = 183  # six months; the same floor is in the migrations' triggers
 DEFAULT_RETENTION_DAYS = 365
 
 
-def retention_days(config: Mapping[str, Any], key: str = "AUDIT_RETENTION_DAYS") -> int:
-    """``key`` from the config; under six months is refused (P5.4.4)."""
-    value = config.get(key)
-    if value in (None, ""):
-        return DEFAULT_RETENTION_DAYS
-    try:
-        days = int(value)
-    except (TypeError, ValueError):
-        raise RuntimeError(f"{key} must be a whole number, got {value!r}") from None
+def check_retention(key: str, days: int) -> None:
+    """Under six months is refused (P5.4.4)."""
     if days < MIN_RETENTION_DAYS:
         raise RuntimeError(f"{key} must be at least {MIN_RETENTION_DAYS} "
                            f"(six months, P5.4.4), got {days}")
-    return days
+
+
+def retention_setting(key: str, doc: str) -> Setting:
+    """An audit log's retention in days, at least six months."""
+    return Setting(key, INTEGER, DEFAULT_RETENTION_DAYS, doc, check=check_retention)
+
+
+AUDIT_RETENTION_DAYS = retention_setting(
+    "AUDIT_RETENTION_DAYS", "days the registry's audit log is kept (P5.4.4: >= 183)")
+
+
+def retention_days(config: Mapping[str, Any], setting: Setting = AUDIT_RETENTION_DAYS) -> int:
+    """``setting`` from the config; under six months is refused (P5.4.4)."""
+    return setting.read(config)
 
 
 def purge(session, function: str, days: int) -> int:
@@ -47,11 +55,11 @@ def purge(session, function: str, days: int) -> int:
 class AuditRetention(DependencyProvider):
     """The configured retention, checked when the service starts (not at the first purge)."""
 
-    def __init__(self, key: str = "AUDIT_RETENTION_DAYS") -> None:
-        self.key = key
+    def __init__(self, setting: Setting = AUDIT_RETENTION_DAYS) -> None:
+        self.setting = setting
 
     def setup(self) -> None:
-        self.days = retention_days(self.container.config, self.key)
+        self.days = self.setting.of(self.container)
 
     def get_dependency(self, worker_ctx) -> int:
         return self.days

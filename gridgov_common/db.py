@@ -20,10 +20,13 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import Session, sessionmaker
 
 import gridgov_common.greening  # noqa: F401  (psycopg must be green before connecting)
+from gridgov_common.settings import TEXT, Setting
 
 log = logging.getLogger(__name__)
 
-DB_URL_KEY = "DB_URL"
+DB_URL = Setting("DB_URL", TEXT, None, "the service's database, as its own role "
+                 "(gridgov_common/db_roles.py)", required=True)
+DB_SCHEMA = Setting("DB_SCHEMA", TEXT, None, "the service's own schema (outbox, claims)")
 DEFAULT_POOL_SIZE = 10
 
 
@@ -78,13 +81,11 @@ class Database(DependencyProvider):
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def setup(self) -> None:
-        url = self.container.config.get(DB_URL_KEY)
-        if not url:
-            raise RuntimeError(f"config key {DB_URL_KEY} is not set")
+        url = DB_URL.of(self.container)
         self.engine = make_engine(url, self.pool_size)
         # the outbox and the idempotency table live in the service's own schema
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False,
-                                     info={"db_schema": self.container.config.get("DB_SCHEMA")})
+                                     info={"db_schema": DB_SCHEMA.of(self.container)})
 
     def stop(self) -> None:
         if self.engine is not None:

@@ -44,12 +44,7 @@ from kombu.exceptions import MessageStateError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from kombu.pools import producers
 from nameko.amqp.publish import get_connection
-from nameko.constants import (
-    AMQP_SSL_CONFIG_KEY,
-    AMQP_URI_CONFIG_KEY,
-    HEADER_PREFIX,
-    LOGIN_METHOD_CONFIG_KEY,
-)
+from nameko.constants import HEADER_PREFIX
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import Entrypoint, SharedExtension
 from nameko.messaging import QueueConsumer
@@ -71,12 +66,18 @@ from gridgov_common.contract import (
 )
 from gridgov_common.contract.envelope import MAX_MESSAGE_BYTES
 from gridgov_common.contract.routing import DISPATCH_EXCHANGE, EXCHANGE_TYPE, rejection_key
-from gridgov_common.db import finish_worker_transactions
+from gridgov_common.db import DB_SCHEMA, finish_worker_transactions
+from gridgov_common.settings import AMQP_SSL, AMQP_URI, FLAG, LOGIN_METHOD, Setting
 
 # What talking to a broker that is down or unreachable raises (a route answers 503 with
 # Retry-After for these: gridgov_common/web.py, rpc.py)
 BROKER_DOWN = (ConnectionError, TimeoutError, KombuOperationalError, AmqpConnectionError)
 log = logging.getLogger(__name__)
+
+REQUIRE_INTAKE_USER_ID = Setting(
+    "REQUIRE_INTAKE_USER_ID", FLAG, False,
+    "true in production: a department's push to gridgov.intake counts only when published by "
+    "its own broker user with its user_id property (docs/BUS-SECURITY.md)")
 
 # Headers added to a message we dead-letter (the broker adds x-death when *it* does).
 ERROR_CODE_HEADER = "x-gridgov-error-code"
@@ -103,7 +104,6 @@ MAX_FIELDS_JSON = 4096
 PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5,
                         "interval_max": 1.0}
 SESSION_SCHEMA_KEY = "db_schema"  # Session.info key naming the service's schema
-DB_SCHEMA_CONFIG_KEY = "DB_SCHEMA"
 COPIED_PROPERTIES = ("message_id", "correlation_id", "type", "app_id", "timestamp")
 
 
@@ -325,10 +325,9 @@ class DeadLetterPublisher(SharedExtension):
     the original is acked only once the broker has the copy in the DLQ."""
 
     def setup(self) -> None:
-        config = self.container.config
         self.connection = Connection(
-            config[AMQP_URI_CONFIG_KEY], ssl=config.get(AMQP_SSL_CONFIG_KEY),
-            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+            AMQP_URI.of(self.container), ssl=AMQP_SSL.of(self.container),
+            login_method=LOGIN_METHOD.of(self.container),
             transport_options={"confirm_publish": True}, connect_timeout=CONFIRM_TIMEOUT)
 
     def publish(self, message, queue_name: str, headers: dict[str, Any]) -> None:
@@ -437,9 +436,7 @@ class ReliableConsumer(Entrypoint):
     def _declare(self) -> None:
         """Declare before consuming, so a wrong queue argument fails the start loudly
         (inside the consumer thread it would be retried forever)."""
-        config = self.container.config
-        with get_connection(config[AMQP_URI_CONFIG_KEY], config.get(AMQP_SSL_CONFIG_KEY),
-                            config.get(LOGIN_METHOD_CONFIG_KEY)) as conn:
+        with broker_connection(self.container) as conn:
             declare_topology(conn)
             self.ensure_queues(conn)
 
@@ -673,11 +670,17 @@ def tables_for(schema: str) -> dict[str, sa.Table]:
 _ENGINE_SCHEMAS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def broker_connection(container) -> Connection:
+    """A connection to the broker as the container's config (and nameko) names it."""
+    return get_connection(AMQP_URI.of(container), AMQP_SSL.of(container),
+                          LOGIN_METHOD.of(container))
+
+
 def register_container_schema(container) -> None:
     """Remember that the engines of ``container``'s dependencies (any provider with an
     ``engine``, e.g. ``Database``) belong to its ``DB_SCHEMA``, so that handlers can call
     :func:`claim_message` / ``add_to_outbox`` with just their session."""
-    schema = container.config.get(DB_SCHEMA_CONFIG_KEY)
+    schema = DB_SCHEMA.read(container.config)
     if not schema:
         return
     for provider in container.dependencies:

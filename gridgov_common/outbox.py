@@ -30,7 +30,6 @@ import eventlet
 import sqlalchemy as sa
 from eventlet.queue import Empty, Full, LightQueue
 from kombu import Connection
-from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
@@ -45,20 +44,25 @@ from gridgov_common.contract import (
     parse_event_key,
     validate_routing_key,
 )
-from gridgov_common.db import make_engine
+from gridgov_common.db import DB_SCHEMA, DB_URL, make_engine
 from gridgov_common.messaging import (
     declare_topology,
     register_container_schema,
     resolve_schema,
     tables_for,
 )
+from gridgov_common.settings import (
+    AMQP_SSL,
+    AMQP_URI,
+    LOGIN_METHOD,
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_INTEGER,
+    Setting,
+)
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS_KEY = "OUTBOX_POLL_SECONDS"
-BATCH_KEY = "OUTBOX_BATCH"
-DB_URL_KEY = "DB_URL"
-DB_SCHEMA_KEY = "DB_SCHEMA"
 DEFAULT_POLL_SECONDS = 0.2
 DEFAULT_BATCH = 500
 MAX_BACKOFF_SECONDS = 5.0
@@ -66,8 +70,14 @@ CONFIRM_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 MAX_ERROR_TEXT = 2000
 RELAY_POOL_SIZE = 2
-LINGER_SECONDS_KEY = "OUTBOX_LINGER_SECONDS"
 DEFAULT_LINGER_SECONDS = 0.005
+OUTBOX_POLL_SECONDS = Setting("OUTBOX_POLL_SECONDS", POSITIVE, DEFAULT_POLL_SECONDS,
+                              "the relay's poll when no commit wakes it")
+OUTBOX_BATCH = Setting("OUTBOX_BATCH", POSITIVE_INTEGER, DEFAULT_BATCH,
+                       "rows the relay publishes per round")
+OUTBOX_LINGER_SECONDS = Setting("OUTBOX_LINGER_SECONDS", NON_NEGATIVE, DEFAULT_LINGER_SECONDS,
+                                "after a commit wakes the relay, wait this long so the "
+                                "commits of a burst leave together")
 PENDING_KEY = "gridgov_outbox_pending"  # session.info: {schema: [rows]} until commit
 WRITTEN_KEY = "gridgov_outbox_written"  # session.info: schemas written by this commit
 
@@ -382,21 +392,21 @@ class OutboxRelay(DependencyProvider):
         self.on_returned = on_returned
 
     def setup(self) -> None:
-        config = self.container.config
-        missing = [key for key in (DB_URL_KEY, DB_SCHEMA_KEY, AMQP_URI_CONFIG_KEY)
-                   if not config.get(key)]
+        container = self.container
+        missing = [setting.key for setting in (DB_URL, DB_SCHEMA, AMQP_URI)
+                   if not setting.of(container)]
         if missing:
             raise RuntimeError(f"OutboxRelay needs config keys {', '.join(missing)}")
-        self.poll_seconds = float(config.get(POLL_SECONDS_KEY, DEFAULT_POLL_SECONDS))
-        self.linger_seconds = float(config.get(LINGER_SECONDS_KEY, DEFAULT_LINGER_SECONDS))
-        self.schema = config[DB_SCHEMA_KEY]
-        self.batch_size = int(config.get(BATCH_KEY, DEFAULT_BATCH))
-        self.engine = make_engine(config[DB_URL_KEY], pool_size=RELAY_POOL_SIZE)
-        publisher = BatchPublisher(config[AMQP_URI_CONFIG_KEY],
-                                   ssl=config.get(AMQP_SSL_CONFIG_KEY),
-                                   login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        self.poll_seconds = OUTBOX_POLL_SECONDS.of(container)
+        self.linger_seconds = OUTBOX_LINGER_SECONDS.of(container)
+        self.schema = DB_SCHEMA.of(container)
+        self.batch_size = OUTBOX_BATCH.of(container)
+        self.engine = make_engine(DB_URL.of(container), pool_size=RELAY_POOL_SIZE)
+        publisher = BatchPublisher(AMQP_URI.of(container),
+                                   ssl=AMQP_SSL.of(container),
+                                   login_method=LOGIN_METHOD.of(container),
                                    mandatory_exchanges=self.mandatory_exchanges)
-        self.pump = OutboxPump(self.engine, config[DB_SCHEMA_KEY], publisher, self.batch_size,
+        self.pump = OutboxPump(self.engine, self.schema, publisher, self.batch_size,
                                on_returned=self.on_returned)
         self._wakeup: LightQueue = LightQueue(maxsize=1)
         self._stopping = False

@@ -16,16 +16,46 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Response
 
-from gridgov_common.db import Database
+from gridgov_common import outbox, ratelimit, settings, web
+from gridgov_common.db import DB_SCHEMA, DB_URL, Database
 from gridgov_common.errors import ServiceUnavailable
 from gridgov_common.logs import CallIdLogging
 from gridgov_common.messaging import prune_processed_messages
 from gridgov_common.openapi import build_openapi
+from gridgov_common.settings import NUMBER, POSITIVE, POSITIVE_INTEGER, Setting, Settings
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 2.0
+
+
+DEFAULT_RETENTION_HOURS = 14 * 24.0
+MIN_RETENTION_HOURS = 48.0
+DEFAULT_PRUNE_BATCH = 100_000
+
+
+def _check_claim_hours(key: str, hours: float) -> None:
+    if hours < MIN_RETENTION_HOURS:
+        raise RuntimeError(f"{key}={hours:g}: keeping claims less than "
+                           f"{MIN_RETENTION_HOURS:g} h would break idempotency")
+
+
+PROCESSED_MESSAGES_RETENTION_HOURS = Setting(
+    "PROCESSED_MESSAGES_RETENTION_HOURS", NUMBER, DEFAULT_RETENTION_HOURS,
+    "hours a handled message's idempotency claim is kept (at least 48)",
+    check=_check_claim_hours)
+PRUNE_BATCH = Setting("PRUNE_BATCH", POSITIVE_INTEGER, DEFAULT_PRUNE_BATCH,
+                      "claims forgotten per pruning run")
+PRUNE_SECONDS = Setting("PRUNE_SECONDS", POSITIVE, 600.0, "seconds between pruning runs")
+
+PLATFORM_SETTINGS = Settings(
+    settings.NAMEKO, DB_URL, DB_SCHEMA,
+    web.JWT_SECRET, web.JWT_PREVIOUS_SECRET, web.MAX_BODY_BYTES,
+    ratelimit.TRUSTED_PROXIES,  # read by any route with a rate limit (gridgov_common/web.py)
+    outbox.OUTBOX_POLL_SECONDS, outbox.OUTBOX_BATCH, outbox.OUTBOX_LINGER_SECONDS,
+    PROCESSED_MESSAGES_RETENTION_HOURS, PRUNE_BATCH, PRUNE_SECONDS)
+"""The keys every service reads: nameko's, its database, HTTP, outbox and claims."""
 
 
 class Readiness(DependencyProvider):
@@ -51,7 +81,7 @@ class Readiness(DependencyProvider):
 
     def _broker(self) -> str:
         try:
-            with Connection(self.container.config["AMQP_URI"],
+            with Connection(settings.AMQP_URI.read(self.container.config),
                             connect_timeout=PROBE_TIMEOUT) as conn:
                 conn.ensure_connection(max_retries=1, timeout=PROBE_TIMEOUT)
         except Exception as exc:  # readiness reports, it does not raise
@@ -87,29 +117,29 @@ class MessageRetention(DependencyProvider):
     back with the failed handling), so replaying one within the DLQs' 14 days is not a
     duplicate. Default 14 days; less than 2 days is refused at start."""
 
-    DEFAULT_HOURS = 14 * 24.0
-    MIN_HOURS = 48.0
-    DEFAULT_BATCH = 100_000
+    DEFAULT_HOURS = DEFAULT_RETENTION_HOURS
+    MIN_HOURS = MIN_RETENTION_HOURS
+    DEFAULT_BATCH = DEFAULT_PRUNE_BATCH
 
     def setup(self) -> None:
-        config = self.container.config
-        hours = float(config.get("PROCESSED_MESSAGES_RETENTION_HOURS", self.DEFAULT_HOURS))
-        if hours < self.MIN_HOURS:
-            raise RuntimeError(f"PROCESSED_MESSAGES_RETENTION_HOURS={hours:g}: keeping claims "
-                               f"less than {self.MIN_HOURS:g} h would break idempotency")
-        self.older_than = timedelta(hours=hours)
-        self.batch = int(config.get("PRUNE_BATCH", self.DEFAULT_BATCH))
+        self.older_than = timedelta(hours=PROCESSED_MESSAGES_RETENTION_HOURS.of(self.container))
+        self.batch = PRUNE_BATCH.of(self.container)
 
     def get_dependency(self, worker_ctx):
         return self
 
 
 class PlatformService:
-    """Base class of the five services."""
+    """Base class of the five services. Each declares ``declared_settings`` (its
+    ``services/<svc>/settings.py`` ``SETTINGS``); ``settings_check`` refuses to start on a
+    bad or unknown key."""
 
     name = "platform"
     title = "gridgov service"
     description = ""
+    declared_settings: Settings = PLATFORM_SETTINGS
+
+    settings_check = settings.SettingsCheck()
 
     db = Database()
     readiness = Readiness()
@@ -117,7 +147,7 @@ class PlatformService:
     heartbeat = Heartbeat()
     message_retention = MessageRetention()
 
-    @config_timer("PRUNE_SECONDS", 600)
+    @config_timer(PRUNE_SECONDS)
     def prune_processed_messages(self):
         """Forget idempotency claims past their retention, oldest first, a bounded batch
         per run (issue 17 soak: 164,000 claims in 40 minutes, never pruned before)."""

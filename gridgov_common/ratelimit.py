@@ -24,9 +24,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from gridgov_common.config import non_negative_number
 from gridgov_common.errors import ApiError
 from gridgov_common.metrics import PREFIX
+from gridgov_common.settings import NON_NEGATIVE, NON_NEGATIVE_INTEGER, Kind, Setting
 
 RATE_LIMITED = Counter(
     f"{PREFIX}http_rate_limited", "Requests refused with 429 by the per-process rate limit",
@@ -46,6 +46,33 @@ DEFAULTS: dict[str, tuple[float, int]] = {
     # the residents' report page (issue 12): per client address, on top of its proof of work
     "public": (0.5, 20),
 }
+
+
+def limit_settings(group: str) -> tuple[Setting, Setting]:
+    """``RATE_LIMIT_<GROUP>_RATE`` (tokens per second) and ``…_BURST`` of a group."""
+    rate, burst = DEFAULTS[group]
+    prefix = f"RATE_LIMIT_{group.upper()}"
+    return (Setting(f"{prefix}_RATE", NON_NEGATIVE, rate,
+                    f"{group}: tokens per second per client (0: no limit)"),
+            Setting(f"{prefix}_BURST", NON_NEGATIVE_INTEGER, burst,
+                    f"{group}: burst per client (0: no limit)"))
+
+
+RATE_LIMIT_INTAKE_RATE, RATE_LIMIT_INTAKE_BURST = limit_settings("intake")
+RATE_LIMIT_LOOKUP_RATE, RATE_LIMIT_LOOKUP_BURST = limit_settings("lookup")
+RATE_LIMIT_IMPORT_RATE, RATE_LIMIT_IMPORT_BURST = limit_settings("import")
+RATE_LIMIT_SIGNIN_RATE, RATE_LIMIT_SIGNIN_BURST = limit_settings("signin")
+RATE_LIMIT_PUBLIC_RATE, RATE_LIMIT_PUBLIC_BURST = limit_settings("public")
+LIMITS: dict[str, tuple[Setting, Setting]] = {
+    "intake": (RATE_LIMIT_INTAKE_RATE, RATE_LIMIT_INTAKE_BURST),
+    "lookup": (RATE_LIMIT_LOOKUP_RATE, RATE_LIMIT_LOOKUP_BURST),
+    "import": (RATE_LIMIT_IMPORT_RATE, RATE_LIMIT_IMPORT_BURST),
+    "signin": (RATE_LIMIT_SIGNIN_RATE, RATE_LIMIT_SIGNIN_BURST),
+    "public": (RATE_LIMIT_PUBLIC_RATE, RATE_LIMIT_PUBLIC_BURST),
+}
+"""The groups routes opt into with ``@http(rate_limit=…)``; ``signin_login`` is the
+registry's own (services/registry/settings.py)."""
+
 MAX_KEYS = 10_000  # above this, full buckets are forgotten (a full bucket = no state)
 
 
@@ -112,24 +139,35 @@ class TokenBucket:
 
 def bucket_from_config(config: Mapping[str, Any], group: str) -> TokenBucket:
     """The group's bucket; a bad value stops the service at start, with the key named."""
-    rate, burst = DEFAULTS.get(group, (0.0, 0))
-    prefix = f"RATE_LIMIT_{group.upper()}"
-    return TokenBucket(non_negative_number(config, f"{prefix}_RATE", rate),
-                       int(non_negative_number(config, f"{prefix}_BURST", burst)))
+    return bucket_of(config, *LIMITS[group])
+
+
+def bucket_of(config: Mapping[str, Any], rate: Setting, burst: Setting) -> TokenBucket:
+    """A bucket from a rate and a burst setting."""
+    return TokenBucket(rate.read(config), burst.read(config))
 
 
 Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
-def trusted_proxies(config: Mapping[str, Any]) -> Networks:
-    """``TRUSTED_PROXIES``: comma-separated networks of the reverse proxies (deploy/proxy)
-    whose ``X-Real-IP`` names the client; empty: trust none. A bad entry stops the start."""
-    text = str(config.get("TRUSTED_PROXIES") or "")
+def _networks(key: str, raw: Any) -> Networks:
     try:
         return tuple(ipaddress.ip_network(part.strip(), strict=False)
-                     for part in text.split(",") if part.strip())
+                     for part in str(raw).split(",") if part.strip())
     except ValueError as exc:
-        raise RuntimeError(f"config TRUSTED_PROXIES: {exc}") from None
+        raise RuntimeError(f"config {key}: {exc}") from None
+
+
+NETWORKS = Kind("networks", _networks)
+TRUSTED_PROXIES = Setting("TRUSTED_PROXIES", NETWORKS, (),
+                          "comma-separated networks of the reverse proxies (deploy/proxy) "
+                          "whose X-Real-IP names the client; empty: trust none")
+
+
+def trusted_proxies(config: Mapping[str, Any]) -> Networks:
+    """``TRUSTED_PROXIES``: the proxies whose ``X-Real-IP`` names the client; empty: trust
+    none. A bad entry stops the start."""
+    return TRUSTED_PROXIES.read(config)
 
 
 def client_key(request, principal, trusted: Networks = ()) -> str:

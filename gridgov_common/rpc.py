@@ -14,8 +14,6 @@ from typing import Any
 
 import eventlet
 from marshmallow import ValidationError
-from nameko.amqp.publish import get_connection
-from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.exceptions import UnknownService
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcConsumer, RpcProxy
@@ -23,7 +21,13 @@ from nameko.rpc import RpcConsumer, RpcProxy
 from gridgov_common.contract import rpc as rpc_contract
 from gridgov_common.db import finish_worker_transactions
 from gridgov_common.errors import ApiError, ServiceUnavailable
-from gridgov_common.messaging import BROKER_DOWN, ensure_exchanges, ensure_queue
+from gridgov_common.messaging import (
+    BROKER_DOWN,
+    broker_connection,
+    ensure_exchanges,
+    ensure_queue,
+)
+from gridgov_common.settings import Setting
 
 
 class PlatformRpcConsumer(RpcConsumer):
@@ -37,9 +41,7 @@ class PlatformRpcConsumer(RpcConsumer):
             return
         super().setup()
         self.queue.no_declare = True
-        config = self.container.config
-        with get_connection(config[AMQP_URI_CONFIG_KEY], config.get(AMQP_SSL_CONFIG_KEY),
-                            config.get(LOGIN_METHOD_CONFIG_KEY)) as conn:
+        with broker_connection(self.container) as conn:
             ensure_exchanges(conn, [self.queue.exchange.name])
             ensure_queue(conn, self.queue.name, {},
                          [(self.queue.exchange.name, self.queue.routing_key)])
@@ -111,7 +113,7 @@ class TimedRpcProxy(RpcProxy):
     """``RpcProxy(service)`` injecting ``wrap(TimedClient)``: a domain-shaped client (or the
     :class:`TimedClient` itself) whose time limit is ``timeout(config)`` seconds."""
 
-    def __init__(self, service: str, timeout: Callable[[dict], float],
+    def __init__(self, service: str, timeout: Setting | Callable[[dict], float],
                  wrap: Callable[[TimedClient], Any] = lambda client: client) -> None:
         super().__init__(service)
         self.timeout_of = timeout
@@ -119,13 +121,10 @@ class TimedRpcProxy(RpcProxy):
 
     def setup(self) -> None:
         super().setup()
-        self.timeout = float(self.timeout_of(self.container.config))
+        timeout = self.timeout_of
+        self.timeout = float(timeout.of(self.container) if isinstance(timeout, Setting)
+                             else timeout(self.container.config))
 
     def get_dependency(self, worker_ctx) -> Any:
         proxy = super().get_dependency(worker_ctx)
         return self.wrap(TimedClient(proxy, self.target_service, self.timeout))
-
-
-def timeout_setting(key: str, default: float) -> Callable[[dict], float]:
-    """``timeout=`` for :class:`TimedRpcProxy`: the config value ``key``, else ``default``."""
-    return lambda config: float(config.get(key, default))

@@ -42,10 +42,24 @@ from gridgov_common.db import finish_worker_transactions
 from gridgov_common.messaging import BROKER_DOWN
 from gridgov_common.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from gridgov_common.roles import ALL_ROLES, Role
+from gridgov_common.settings import POSITIVE_INTEGER, SECRET, Setting
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB; photo uploads set their own limit
+
+
+def _check_secret(key: str, secret: str) -> None:
+    check_secret(secret)
+
+
+JWT_SECRET = Setting("JWT_SECRET", SECRET, None, "signs and verifies access tokens; from "
+                     "the environment, never stored", required=True, check=_check_secret)
+JWT_PREVIOUS_SECRET = Setting("JWT_PREVIOUS_SECRET", SECRET, None,
+                              "the previous signing secret, still accepted while keys rotate "
+                              "(deploy/README.md)", check=_check_secret)
+MAX_BODY_BYTES = Setting("MAX_BODY_BYTES", POSITIVE_INTEGER, DEFAULT_MAX_BODY,
+                         "largest request body of a route without its own limit")
 PATH_INT_MAX = 2**63 - 1  # PostgreSQL bigint: no id is larger
 JSON = "application/json"
 # No request body of any route nests deeper (GeoJSON imports: ~8). Deeper documents are
@@ -257,18 +271,22 @@ class Http(HttpRequestHandler):
         self.rate_limit = rate_limit  # a group of gridgov_common.ratelimit.DEFAULTS
         self.bucket: ratelimit.TokenBucket | None = None
         self.trusted_proxies: ratelimit.Networks = ()
+        self.secret: str = ""
+        self.previous_secret: str | None = None
+        self.max_body_bytes = DEFAULT_MAX_BODY
 
     def setup(self) -> None:
         """Fail at start, not at the first request: a guarded route needs the signing
         secret from the environment, and a rate limit needs a sane config."""
         super().setup()
         if not self.public:
-            check_secret(self.container.config.get("JWT_SECRET"))
-            if self.container.config.get("JWT_PREVIOUS_SECRET"):  # rotation overlap
-                check_secret(self.container.config.get("JWT_PREVIOUS_SECRET"))
+            self.secret = JWT_SECRET.of(self.container)
+            self.previous_secret = JWT_PREVIOUS_SECRET.of(self.container)  # rotation overlap
+        self.max_body_bytes = MAX_BODY_BYTES.of(self.container)
         if self.rate_limit:
-            self.bucket = ratelimit.bucket_from_config(self.container.config, self.rate_limit)
-            self.trusted_proxies = ratelimit.trusted_proxies(self.container.config)
+            self.bucket = ratelimit.bucket_of(self.container.config,
+                                              *ratelimit.LIMITS[self.rate_limit])
+            self.trusted_proxies = ratelimit.TRUSTED_PROXIES.of(self.container)
 
     # -- request handling ---------------------------------------------------------------
 
@@ -304,9 +322,7 @@ class Http(HttpRequestHandler):
         """The bearer token of the Authorization header (machines, scripts: unchanged), or,
         without that header, the browser's access cookie, with the CSRF check on every
         request that may change state."""
-        config = self.container.config
-        secret = config.get("JWT_SECRET", "")
-        previous = config.get("JWT_PREVIOUS_SECRET") or None
+        secret, previous = self.secret, self.previous_secret
         header = request.headers.get("Authorization")
         cookie = request.cookies.get(ACCESS_COOKIE)
         if header is None and cookie:
@@ -332,7 +348,7 @@ class Http(HttpRequestHandler):
     def _body_limit(self) -> int:
         if self.max_body is not None:
             return self.max_body
-        return int(self.container.config.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY))
+        return self.max_body_bytes
 
     def _load_body(self, request) -> Any:
         """Read the body within the size limit; parse and validate it if a schema is set.

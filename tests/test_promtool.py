@@ -99,8 +99,8 @@ def scrape(container_factory, service_config):
     def start_and_scrape(name: str) -> str:
         module = importlib.import_module(f"services.{name}.service")
         port = free_port()
-        config = service_config(name, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}",
-                                ESCALATION_POLL_SECONDS=3600)
+        quiet = {"ESCALATION_POLL_SECONDS": 3600} if name == "dispatch" else {}
+        config = service_config(name, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", **quiet)
         container = container_factory(getattr(module, SERVICES[name]), config)
         container.start()
         base = f"http://127.0.0.1:{port}"

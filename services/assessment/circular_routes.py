@@ -4,7 +4,6 @@ Thin: figures in ``circulars``, documents in ``circular_doc``, formats in ``tabu
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -14,9 +13,11 @@ from werkzeug.wrappers import Response
 
 from gridgov_common.errors import NotFound
 from gridgov_common.roles import Role
+from gridgov_common.settings import Setting
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.assessment import circular_doc, circular_schemas, circulars, tabular
+from services.assessment import settings as declared
 from services.assessment.compliance import TZ
 from services.assessment.domain import circular_rules
 from services.assessment.fieldwork import _plain
@@ -24,8 +25,6 @@ from services.assessment.models import circulars as circulars_table
 
 WRITERS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}
 READERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF, Role.DEPARTMENT_OFFICER}
-DEFAULT_SCOPE = "district:320505"
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8004"
 
 
 
@@ -50,13 +49,13 @@ class CircularRoutes:
     """Needs ``self.db``, ``self.relay``, ``self.dispatch`` (dispatch_client) and
     ``self.registry`` (registry_client)."""
 
-    def _circular_config(self, key: str, default: Any) -> Any:
-        return self.relay.container.config.get(key, default)
+    def _circular_config(self, setting: Setting) -> Any:
+        return setting.read(self.relay.container.config)
 
     def _card_rules(self) -> list[dict[str, Any]]:
-        raw = self._circular_config("CIRCULAR_CARD_RULES", "") or list(
+        rules = self._circular_config(declared.CIRCULAR_CARD_RULES) or list(
             circular_rules.DEFAULT_CARD_RULES)
-        return circular_rules.check_rules(json.loads(raw) if isinstance(raw, str) else raw)
+        return circular_rules.check_rules(rules)
 
     def _compose(self, kind: str, period: str, scope: str) -> dict[str, Any]:
         """The content a circular of (kind, period, scope) would have now: dispatch's
@@ -68,19 +67,18 @@ class CircularRoutes:
 
     def _generate(self, kind: str, period: str, scope: str, origin: str, by: str):
         content = self._compose(kind, period, scope)
-        url = str(self._circular_config("CIRCULAR_PUBLIC_URL", DEFAULT_PUBLIC_URL)).rstrip("/")
+        url = self._circular_config(declared.CIRCULAR_PUBLIC_URL).rstrip("/")
         return circulars.store(
             self.db, kind=kind, period=period, scope=scope, origin=origin, generated_by=by,
             content=content, html_url=url + "/circulars/{circular_id}.html",
-            issuer=str(self._circular_config("CIRCULAR_ISSUER", circulars.DEFAULT_ISSUER)),
-            number_prefix=str(self._circular_config("CIRCULAR_NUMBER_PREFIX",
-                                                    circulars.DEFAULT_NUMBER_PREFIX)))
+            issuer=self._circular_config(declared.CIRCULAR_ISSUER),
+            number_prefix=self._circular_config(declared.CIRCULAR_NUMBER_PREFIX))
 
-    @config_timer("CIRCULAR_POLL_SECONDS", 600.0)
+    @config_timer(declared.CIRCULAR_POLL_SECONDS)
     def publish_due_circulars(self):
         """P5.3.5: each scheduled kind's last complete period, once (unique index)."""
-        scope = str(self._circular_config("CIRCULAR_SCOPE", DEFAULT_SCOPE))
-        schedule = str(self._circular_config("CIRCULAR_SCHEDULE", "weekly,monthly"))
+        scope = self._circular_config(declared.CIRCULAR_SCOPE)
+        schedule = self._circular_config(declared.CIRCULAR_SCHEDULE)
         today = datetime.now(TZ).date()
         for kind in (k.strip() for k in schedule.split(",") if k.strip()):
             period = circular_rules.last_complete(kind, today)
@@ -114,8 +112,7 @@ class CircularRoutes:
         first, last = circular_rules.period_bounds(kind, period)
         return {"kind": kind, "period": period, "scope": scope,
                 "period_start": first.isoformat(), "period_end": last.isoformat(),
-                "issuer": str(self._circular_config("CIRCULAR_ISSUER",
-                                                    circulars.DEFAULT_ISSUER)),
+                "issuer": self._circular_config(declared.CIRCULAR_ISSUER),
                 "content": self._compose(kind, period, scope)}
 
     @http("GET", "/circulars", roles=READERS, query=circular_schemas.CircularListQuerySchema,

@@ -20,8 +20,8 @@ from nameko.exceptions import RemoteError
 from gridgov_common.errors import NotFound, ServiceUnavailable
 from gridgov_common.rpc import TimedClient, TimedRpcProxy
 from gridgov_common.work_calendar import WorkCalendar
+from services.assessment import settings as declared
 from services.assessment.dashboard.schemas import CaseStatisticsSchema
-from services.assessment.dashboard.settings import settings_from_config
 
 log = logging.getLogger(__name__)
 CALENDAR_TTL_SECONDS = 300.0
@@ -33,11 +33,11 @@ _calendars: dict[str, tuple[float, WorkCalendar]] = {}
 def time_limits(config: dict) -> dict[str, float]:
     """Seconds per question, from the service's configuration."""
     return {
-        "handling_figures": float(config.get("CIRCULAR_RPC_TIMEOUT_SECONDS", 60)),
-        "kpis": float(config.get("APPRAISAL_RPC_TIMEOUT_SECONDS", 60)),
-        "calendar_data": float(config.get("CALENDAR_RPC_TIMEOUT_SECONDS", 5)),
-        "case_statistics": settings_from_config(config).timeout,
-        "get_case": settings_from_config(config).timeout,
+        "handling_figures": declared.CIRCULAR_RPC_TIMEOUT_SECONDS.read(config),
+        "kpis": declared.APPRAISAL_RPC_TIMEOUT_SECONDS.read(config),
+        "calendar_data": declared.CALENDAR_RPC_TIMEOUT_SECONDS.read(config),
+        "case_statistics": declared.DASHBOARD_TIMEOUT_SECONDS.read(config),
+        "get_case": declared.DASHBOARD_TIMEOUT_SECONDS.read(config),
     }
 
 

@@ -10,9 +10,11 @@ from typing import Any
 
 from gridgov_common import scoping
 from gridgov_common.roles import GRID_ROLES, STAFF_ROLES, Role
+from gridgov_common.settings import Setting
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.assessment import compliance, meetings, patrols, schemas, worklogs
+from services.assessment import settings as declared
 from services.assessment.domain import meeting_rules
 
 ADMIN = {Role.DISTRICT_ADMIN}
@@ -36,8 +38,8 @@ def _scope(principal, asked: str | None) -> str:
 class FieldWorkRoutes:
     """Needs ``self.db`` and ``self.relay`` (an OutboxRelay) from the service class."""
 
-    def _setting(self, key: str, default: float) -> float:
-        return float(self.relay.container.config.get(key, default))
+    def _setting(self, setting: Setting) -> Any:
+        return setting.read(self.relay.container.config)
 
     # -- patrols (P5.4.3) ------------------------------------------------------------------
 
@@ -60,7 +62,7 @@ class FieldWorkRoutes:
           tags=("patrols",),
           summary="Upload a batch of GPS points (late, out of order and re-sent accepted)")
     def upload_points(self, request, patrol_id):
-        max_age = int(self._setting("TRACK_MAX_AGE_DAYS", patrols.DEFAULT_MAX_AGE_DAYS))
+        max_age = self._setting(declared.TRACK_MAX_AGE_DAYS)
         return patrols.upload(self.db, request.principal, patrol_id,
                               request.data["points"], datetime.now(UTC), max_age)
 
@@ -84,10 +86,10 @@ class FieldWorkRoutes:
             scoping.require(request.principal, code, f"grid {code}")
         return {"grids": patrols.replace_grids(self.db, request.data["features"])}
 
-    @config_timer("TRACK_PURGE_SECONDS", 3600.0)
+    @config_timer(declared.TRACK_PURGE_SECONDS)
     def purge_tracks(self):
         """Retention of location data (P5.4.4)."""
-        days = int(self._setting("TRACK_RETENTION_DAYS", patrols.DEFAULT_RETENTION_DAYS))
+        days = self._setting(declared.TRACK_RETENTION_DAYS)
         patrols.purge(self.db, datetime.now(UTC), days)
         self.db.commit()
         patrols.purge_audit(self.db, self.track_audit_retention)
@@ -104,7 +106,7 @@ class FieldWorkRoutes:
         scope = _scope(request.principal, request.params["scope"])
         rows = compliance.patrol_day(
             self.db, day, scope, self.dispatch.calendar().is_workday(day),
-            int(self._setting("PATROL_MAX_GAP_SECONDS", compliance.DEFAULT_MAX_GAP_SECONDS)))
+            self._setting(declared.PATROL_MAX_GAP_SECONDS))
         return _plain({"date": day, "scope": scope, "people": rows})
 
     @http("GET", "/compliance/meetings", roles=COMPLIANCE_READERS,
@@ -132,11 +134,11 @@ class FieldWorkRoutes:
         return _plain(meetings.list_meetings(self.db, request.principal,
                                              request.params["since"], request.params["until"]))
 
-    @config_timer("MEETING_REMINDER_SECONDS", 3600.0)
+    @config_timer(declared.MEETING_REMINDER_SECONDS)
     def remind_meetings(self):
         """P5.4.5: remind people whose period ends soon without enough meetings."""
         today = datetime.now(compliance.TZ).date()
-        meetings.remind(self.db, today, int(self._setting("MEETING_REMINDER_DAYS", 5)))
+        meetings.remind(self.db, today, self._setting(declared.MEETING_REMINDER_DAYS))
         self.db.commit()  # the commit wakes the relay
 
     # -- work logs (P5.1.3, P5.1.4) --------------------------------------------------------

@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
+from gridgov_common.rpc import TimedClient, TimedRpcProxy
 from services.assessment import appraisal_names
+from services.assessment.settings import REGISTRY_RPC_TIMEOUT_SECONDS
 
 
 class RegistryClient:
@@ -45,5 +46,5 @@ class Registry(TimedRpcProxy):
     """``RpcProxy("registry")`` with a time limit, injecting a :class:`RegistryClient`."""
 
     def __init__(self) -> None:
-        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 10),
+        super().__init__("registry", REGISTRY_RPC_TIMEOUT_SECONDS,
                          RegistryClient)

@@ -19,6 +19,7 @@ from services.assessment import (
     registry_client,
     registry_consumers,
 )
+from services.assessment import settings as declared
 from services.assessment.dashboard import routes as dashboard_routes
 from services.assessment.dashboard import sources as dashboard_deps
 from services.assessment.dashboard import wall, wall_routes
@@ -35,6 +36,7 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
         "Patrols, meetings, KPIs, circulars and the operations dashboard (P5.3.5, P5.4.3, "
         "P5.4.5, P5.4.6)."
     )
+    declared_settings = declared.SETTINGS
 
     dashboard_sources = dashboard_deps.DashboardSources()
     wall = wall.WallHub()  # the operations wall's open streams (dashboard/wall.py)
@@ -45,4 +47,5 @@ class AssessmentService(platform.PlatformService, dashboard_routes.DashboardRout
     dispatch = dispatch_client.Dispatch()
     registry = registry_client.Registry()
     # P5.4.4: who read whose track is kept ≥ 183 days; a shorter setting stops the start
-    track_audit_retention = audit_retention.AuditRetention("TRACK_AUDIT_RETENTION_DAYS")
+    track_audit_retention = audit_retention.AuditRetention(
+        declared.TRACK_AUDIT_RETENTION_DAYS)

@@ -13,7 +13,8 @@ from typing import Any
 
 from gridgov_common.area import community_of, district_of, town_of
 from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
+from gridgov_common.rpc import TimedClient, TimedRpcProxy
+from services.dispatch.settings import REGISTRY_RPC_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 3600.0
@@ -77,7 +78,7 @@ class Registry(TimedRpcProxy):
     """``RpcProxy("registry")`` with a time limit, injecting :class:`RegistryNames`."""
 
     def __init__(self) -> None:
-        super().__init__("registry", timeout_setting("REGISTRY_RPC_TIMEOUT_SECONDS", 5),
+        super().__init__("registry", REGISTRY_RPC_TIMEOUT_SECONDS,
                          RegistryNames)
 
 

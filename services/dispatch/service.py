@@ -17,7 +17,6 @@ from typing import Any
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
-from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
 from gridgov_common.errors import NotFound
 from gridgov_common.languages import negotiate
@@ -30,6 +29,7 @@ from gridgov_common.messaging import (
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import STAFF_ROLES, Role
 from gridgov_common.rpc import rpc
+from gridgov_common.settings import ConfigValue
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.dispatch import (
@@ -63,6 +63,7 @@ from services.dispatch import (
     workbench,
 )
 from services.dispatch import metrics as dispatch_metrics
+from services.dispatch import settings as declared
 from services.dispatch.domain.casefile_page import render_page
 
 VIEWERS = STAFF_ROLES | {Role.OPS_VIEWER, Role.DEPARTMENT_OFFICER}
@@ -84,27 +85,29 @@ class DispatchService(platform.PlatformService):
         "files (P2.2, P5.3)."
     )
 
+    declared_settings = declared.SETTINGS
+
     relay = OutboxRelay(mandatory_exchanges=(DISPATCH_EXCHANGE,),
                         on_returned=case_store.mark_unroutable)
     # reports only from the department's own broker user (docs/BUS-SECURITY.md)
-    require_report_user = ConfigFlag("REQUIRE_REPORT_USER_ID")
+    require_report_user = ConfigValue(declared.REQUIRE_REPORT_USER_ID)
+    escalation_batch = ConfigValue(declared.ESCALATION_BATCH)
+    digest_hour = ConfigValue(declared.DIGEST_HOUR)
+    events_public_url = ConfigValue(declared.EVENTS_PUBLIC_URL)
 
     # -- supervision timer (P6.2 督办) ------------------------------------------------------
 
-    @config_timer("ESCALATION_POLL_SECONDS", 15.0)
+    @config_timer(declared.ESCALATION_POLL_SECONDS)
     def escalate_due(self):
         """One transaction per tick; an exception is logged by nameko (the worker fails,
         the session rolls back) and the next tick runs as usual."""
-        config = self.relay.container.config
-        escalating.run_due(self.db, batch=int(config.get("ESCALATION_BATCH",
-                                                         escalating.DEFAULT_BATCH)))
+        escalating.run_due(self.db, batch=self.escalation_batch)
         self.db.commit()  # the commit wakes the relay (gridgov_common.outbox)
 
-    @config_timer("DIGEST_POLL_SECONDS", 300.0)
+    @config_timer(declared.DIGEST_POLL_SECONDS)
     def send_daily_digests(self):
         """Daily digests of open cases, once per recipient and day (digests.py)."""
-        hour = int(self.relay.container.config.get("DIGEST_HOUR", digests.DEFAULT_HOUR))
-        digests.send_due(self.db, datetime.now(UTC), hour, self.registry.of)
+        digests.send_due(self.db, datetime.now(UTC), self.digest_hour, self.registry.of)
         calendar_notice.warn_due(self.db, datetime.now(UTC))  # M12, from November
         self.db.commit()  # the commit wakes the relay
 
@@ -484,7 +487,7 @@ class DispatchService(platform.PlatformService):
         entries = casefile_store.entries(self.db, case_id)
         context = casefile_context.page_context(
             self.db, case, case.pop("assignments"), entries, self.registry.case_context,
-            str(self.relay.container.config.get("EVENTS_PUBLIC_URL") or ""))
+            self.events_public_url)
         lang = request.params["lang"] or negotiate(request.headers.get("Accept-Language"))
         return render_page(case, entries, context, lang=lang)
 

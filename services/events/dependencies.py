@@ -9,26 +9,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 
-from gridgov_common.config import positive_number
 from gridgov_common.rpc import TimedClient, TimedRpcProxy
+from gridgov_common.settings import check_container
+from gridgov_common.web import JWT_SECRET
+from services.events import settings as declared
 from services.events.domain.numbers import check_prefix
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DUPLICATE_DISTANCE_M = 100.0
-DEFAULT_DUPLICATE_WINDOW_HOURS = 72.0
-DEFAULT_RPC_TIMEOUT = 5.0
-MIN_API_KEY_LENGTH = 16
-DEFAULT_CHALLENGE_BITS = 16  # about 65,000 hashes: a second or two in a phone's browser
-DEFAULT_CHALLENGE_TTL = 600
-TILE_URL = re.compile(r"^https?://[^\s\"'<>]+$")
+DEFAULT_CHALLENGE_BITS = declared.RESIDENT_CHALLENGE_BITS.default  # ~65,000 hashes: a
+# second or two in a phone's browser
+DEFAULT_CHALLENGE_TTL = declared.RESIDENT_CHALLENGE_TTL_SECONDS.default
 
 
 @dataclass(frozen=True)
@@ -63,59 +60,33 @@ class Settings:
 def challenge_secret(config: dict[str, Any]) -> bytes:
     """The proof-of-work HMAC key, derived from the service's signing secret (one secret
     less to distribute; rotating JWT_SECRET only voids challenges issued minutes ago)."""
-    secret = str(config.get("JWT_SECRET") or "").encode()
+    secret = (JWT_SECRET.read(config) if JWT_SECRET.given(config) else "").encode()
     return hmac.new(secret, b"gridgov events resident challenge v1", hashlib.sha256).digest()
 
 
-def tile_settings(config: dict[str, Any]) -> tuple[str, str]:
-    """RESIDENT_TILE_URL (``https://…/{z}/{x}/{y}.png``, empty: no base map) and its
-    attribution; a template that is not one stops the service at start."""
-    url = str(config.get("RESIDENT_TILE_URL") or "").strip()
-    if url and (not TILE_URL.match(url) or not all(k in url for k in ("{z}", "{x}", "{y}"))):
-        raise RuntimeError("RESIDENT_TILE_URL: an http(s) template with {z}, {x} and {y}")
-    return url, str(config.get("RESIDENT_TILE_ATTRIBUTION") or "").strip()
-
-
 def settings_from_config(config: dict[str, Any]) -> Settings:
-    """Read and check the events settings; a bad value stops the service at start."""
-    raw_keys = config.get("OPEN311_API_KEYS") or ""
-    keys = tuple(k.strip() for k in str(raw_keys).split(",") if k.strip())
-    short = [k for k in keys if len(k) < MIN_API_KEY_LENGTH]
-    if short:
-        raise RuntimeError(f"OPEN311_API_KEYS: every key needs {MIN_API_KEY_LENGTH}+ characters")
-    try:
-        prefix = check_prefix(str(config.get("CASE_NUMBER_PREFIX") or "GS"))
-    except ValueError as exc:
-        raise RuntimeError(f"CASE_NUMBER_PREFIX: {exc}") from None
+    """Read and check the events settings (services/events/settings.py); a bad value stops
+    the service at start."""
     return Settings(
-        case_number_prefix=prefix,
-        duplicate_distance_m=positive_number(config, "DUPLICATE_DISTANCE_METRES",
-                                             DEFAULT_DUPLICATE_DISTANCE_M),
-        duplicate_window_hours=positive_number(config, "DUPLICATE_WINDOW_HOURS",
-                                               DEFAULT_DUPLICATE_WINDOW_HOURS),
-        open311_api_keys=keys,
-        cap_sender=str(config.get("CAP_SENDER") or "gridgov-events"),
-        open311_contact=str(config.get("OPEN311_CONTACT") or ""),
-        registry_timeout=positive_number(config, "REGISTRY_RPC_TIMEOUT", DEFAULT_RPC_TIMEOUT),
-        photo_retention_hours=positive_number(config, "PHOTO_RETENTION_HOURS", 48.0),
+        case_number_prefix=check_prefix(declared.CASE_NUMBER_PREFIX.read(config)),
+        duplicate_distance_m=declared.DUPLICATE_DISTANCE_METRES.read(config),
+        duplicate_window_hours=declared.DUPLICATE_WINDOW_HOURS.read(config),
+        open311_api_keys=declared.OPEN311_API_KEYS.read(config),
+        cap_sender=declared.CAP_SENDER.read(config),
+        open311_contact=declared.OPEN311_CONTACT.read(config),
+        registry_timeout=declared.REGISTRY_RPC_TIMEOUT.read(config),
+        photo_retention_hours=declared.PHOTO_RETENTION_HOURS.read(config),
         challenge_secret=challenge_secret(config),
-        challenge_bits=_bits(config),
-        challenge_ttl_seconds=int(positive_number(config, "RESIDENT_CHALLENGE_TTL_SECONDS",
-                                                  DEFAULT_CHALLENGE_TTL)),
-        tile_url=tile_settings(config)[0],
-        tile_attribution=tile_settings(config)[1],
+        challenge_bits=declared.RESIDENT_CHALLENGE_BITS.read(config),
+        challenge_ttl_seconds=declared.RESIDENT_CHALLENGE_TTL_SECONDS.read(config),
+        tile_url=declared.RESIDENT_TILE_URL.read(config).strip(),
+        tile_attribution=declared.RESIDENT_TILE_ATTRIBUTION.read(config).strip(),
     )
-
-
-def _bits(config: dict[str, Any]) -> int:
-    bits = positive_number(config, "RESIDENT_CHALLENGE_BITS", DEFAULT_CHALLENGE_BITS)
-    if bits != int(bits) or not 1 <= bits <= 32:
-        raise RuntimeError("RESIDENT_CHALLENGE_BITS: a whole number from 1 to 32")
-    return int(bits)
 
 
 class EventsSettings(DependencyProvider):
     def setup(self) -> None:
+        check_container(self.container)
         self.settings = settings_from_config(self.container.config)
         if not self.settings.open311_api_keys:
             log.warning("OPEN311_API_KEYS is empty: Open311 POST requests are refused")
@@ -186,6 +157,4 @@ class Registry(TimedRpcProxy):
     """``RpcProxy("registry")`` with a time limit, injecting a :class:`RegistryClient`."""
 
     def __init__(self) -> None:
-        super().__init__("registry",
-                         lambda config: settings_from_config(config).registry_timeout,
-                         RegistryClient)
+        super().__init__("registry", declared.REGISTRY_RPC_TIMEOUT, RegistryClient)

@@ -22,8 +22,8 @@ CONSUMER = "events.intake"
 QUEUE = "events.intake"
 MESSAGE_TYPE = "intake.case.report"
 ROUTING_KEYS = ["*.case.report"]
-# true in production (one broker user per department or system): only dept.<source_system>
-REQUIRE_USER_SETTING = "REQUIRE_INTAKE_USER_ID"
+# REQUIRE_INTAKE_USER_ID (gridgov_common/messaging.py), true in production (one broker user
+# per department or system): only dept.<source_system>
 
 
 def report_from(envelope: Envelope, require_user: bool = False) -> Report:

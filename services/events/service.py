@@ -19,13 +19,13 @@ from werkzeug.wrappers import Response
 
 from gridgov_common import platform  # module, so `nameko run` sees one service class
 from gridgov_common.batching import consume_contract_batch
-from gridgov_common.config import ConfigFlag
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import ApiError, Conflict, NotFound, ServiceUnavailable
 from gridgov_common.languages import negotiate
-from gridgov_common.messaging import claim_messages, consume_contract
+from gridgov_common.messaging import REQUIRE_INTAKE_USER_ID, claim_messages, consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.roles import GRID_ROLES, Role
+from gridgov_common.settings import ConfigValue
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.events import (
@@ -42,6 +42,7 @@ from services.events import (
     resident_page,
     schemas,
 )
+from services.events import settings as declared
 from services.events.dependencies import EventsSettings, Registry
 from services.events.domain import cap, media
 from services.events.metrics import CASES_REPORTED
@@ -70,11 +71,13 @@ class EventsService(platform.PlatformService):
         "(P5.2.7) and rendered as CAP 1.2."
     )
 
+    declared_settings = declared.SETTINGS
+
     settings = EventsSettings()
     registry = Registry()
     relay = OutboxRelay()
     # pushed cases only from the source system's own broker user (docs/BUS-SECURITY.md)
-    require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
+    require_intake_user = ConfigValue(REQUIRE_INTAKE_USER_ID)
 
     # -- cases from the app ---------------------------------------------------------------
 
@@ -218,7 +221,7 @@ class EventsService(platform.PlatformService):
         self.db.commit()
         return schemas.CatalogueSchema().dump(found)
 
-    @config_timer("CATALOGUE_ANNOUNCE_SECONDS", 3600, eager=True)
+    @config_timer(declared.CATALOGUE_ANNOUNCE_SECONDS, eager=True)
     def announce_catalogue(self):
         """The current catalogue on the bus at start and hourly (dispatch converges)."""
         catalogue_store.announce_current(self.db)  # committed by the Database provider
@@ -252,14 +255,14 @@ class EventsService(platform.PlatformService):
 
     # -- housekeeping ---------------------------------------------------------------------
 
-    @config_timer("PHOTO_PURGE_SECONDS", 3600)
+    @config_timer(declared.PHOTO_PURGE_SECONDS)
     def purge_photos(self):
         """Uploads no case shows, older than PHOTO_RETENTION_HOURS, are deleted (P5.4.4)."""
         retention = timedelta(hours=self.settings.photo_retention_hours)
         while photos.purge_unattached(self.db, retention, datetime.now(UTC)):
             self.db.commit()  # in slices: a backlog never holds one long transaction
 
-    @config_timer("CHALLENGE_PURGE_SECONDS", 3600)
+    @config_timer(declared.CHALLENGE_PURGE_SECONDS)
     def purge_spent_challenges(self):
         """Spent proof-of-work challenges past their expiry are forgotten (issue 12)."""
         while resident.purge_spent(self.db, datetime.now(UTC)):

@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
+from services.notify import settings as declared
 from services.notify.webclient import HttpError, HttpPool
 
 SIGNATURE_HEADER = "X-Gridgov-Signature"
@@ -100,13 +101,13 @@ class Email:
     """Plain-text mail over SMTP (STARTTLS and login when configured)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self.host = str(config.get("SMTP_HOST", "127.0.0.1"))
-        self.port = int(config.get("SMTP_PORT", 25))
-        self.sender = str(config.get("SMTP_FROM", "gridgov@localhost"))
-        self.user = str(config.get("SMTP_USER") or "")
-        self.password = str(config.get("SMTP_PASSWORD") or "")
-        self.starttls = str(config.get("SMTP_STARTTLS", "false")).lower() == "true"
-        self.timeout = float(config.get("SMTP_TIMEOUT", 10))
+        self.host = declared.SMTP_HOST.read(config)
+        self.port = declared.SMTP_PORT.read(config)
+        self.sender = declared.SMTP_FROM.read(config)
+        self.user = declared.SMTP_USER.read(config)
+        self.password = declared.SMTP_PASSWORD.read(config)
+        self.starttls = declared.SMTP_STARTTLS.read(config)
+        self.timeout = declared.SMTP_TIMEOUT.read(config)
 
     def send(self, message: Outgoing) -> None:
         mail = EmailMessage()
@@ -130,9 +131,9 @@ class HttpJsonSmsGateway:
     provider is another class in ``SMS_GATEWAYS`` chosen by ``SMS_GATEWAY``."""
 
     def __init__(self, config: Mapping[str, Any], pool: HttpPool) -> None:
-        self.url = str(config.get("SMS_GATEWAY_URL") or "")
-        self.token = str(config.get("SMS_GATEWAY_TOKEN") or "")
-        self.sign = str(config.get("SMS_SIGN", "网格治理"))
+        self.url = declared.SMS_GATEWAY_URL.read(config)
+        self.token = declared.SMS_GATEWAY_TOKEN.read(config)
+        self.sign = declared.SMS_SIGN.read(config)
         self.pool = pool
 
     def send(self, message: Outgoing) -> None:
@@ -152,7 +153,7 @@ SMS_GATEWAYS: dict[str, Callable[[Mapping[str, Any], HttpPool], Any]] = {
 
 def build(config: Mapping[str, Any]) -> tuple[dict[str, Any], HttpPool]:
     """The channel senders by name, from the container config."""
-    pool = HttpPool(float(config.get("HTTP_SEND_TIMEOUT", 10)))
-    gateway = SMS_GATEWAYS[str(config.get("SMS_GATEWAY", "http_json"))]
+    pool = HttpPool(declared.HTTP_SEND_TIMEOUT.read(config))
+    gateway = SMS_GATEWAYS[declared.SMS_GATEWAY.read(config)]
     return {"webhook": Webhook(pool), "email": Email(config),
             "sms": gateway(config, pool)}, pool

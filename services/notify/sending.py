@@ -36,7 +36,9 @@ from sqlalchemy.dialects import postgresql as pg
 from gridgov_common.contract import format_timestamp
 from gridgov_common.db import Database, fixed, transaction
 from gridgov_common.pii_provider import Pii
+from gridgov_common.settings import check_container
 from services.notify import accepting, channels, contacts
+from services.notify import settings as declared
 from services.notify.domain import templates
 from services.notify.models import deliveries, notifications, subscriptions
 
@@ -57,14 +59,15 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
-        return cls(batch=int(config.get("SEND_BATCH", 200)),
-                   concurrency=int(config.get("SEND_CONCURRENCY", 64)),
-                   poll_seconds=float(config.get("SEND_POLL_SECONDS", 0.1)),
-                   lease_seconds=float(config.get("LEASE_SECONDS", 60)),
-                   retry_base=float(config.get("RETRY_BASE_SECONDS", 30)),
-                   retry_max=float(config.get("RETRY_MAX_SECONDS", 3600)),
-                   max_attempts=int(config.get("MAX_ATTEMPTS", 6)),
-                   loops=int(config.get("SENDER_LOOPS", 2)))
+        """The sender's settings (services/notify/settings.py); a bad one raises."""
+        return cls(batch=declared.SEND_BATCH.read(config),
+                   concurrency=declared.SEND_CONCURRENCY.read(config),
+                   poll_seconds=declared.SEND_POLL_SECONDS.read(config),
+                   lease_seconds=declared.LEASE_SECONDS.read(config),
+                   retry_base=declared.RETRY_BASE_SECONDS.read(config),
+                   retry_max=declared.RETRY_MAX_SECONDS.read(config),
+                   max_attempts=declared.MAX_ATTEMPTS.read(config),
+                   loops=declared.SENDER_LOOPS.read(config))
 
     def delay(self, attempts: int) -> float:
         """Seconds before attempt ``attempts + 1``: base, 2×base, 4×base… capped."""
@@ -122,6 +125,7 @@ class Sender(DependencyProvider):
     """Runs ``Settings.loops`` sender loops in managed threads of the container."""
 
     def setup(self) -> None:
+        check_container(self.container)
         config = self.container.config
         self.settings = Settings.from_config(config)
         self.senders, self.pool = channels.build(config)

@@ -29,8 +29,10 @@ from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.rpc import rpc
+from gridgov_common.settings import ConfigValue
 from gridgov_common.web import http
 from services.notify import accepting, contacts, models, reading, schemas, sign_in_codes
+from services.notify import settings as declared
 from services.notify.domain import causes
 from services.notify.domain.requests import Refused
 from services.notify.sending import Sender
@@ -55,10 +57,13 @@ class NotifyService(platform.PlatformService):
         "Every message to a person or a department's system (P6.2): app inbox, webhooks, "
         "e-mail and SMS; at least once, never twice per cause."
     )
+    declared_settings = declared.SETTINGS
 
     relay = OutboxRelay()
     pii = Pii()
     sender = Sender()
+    default_locale = ConfigValue(declared.DEFAULT_LOCALE)
+    webhook_secret_overlap_hours = ConfigValue(declared.WEBHOOK_SECRET_OVERLAP_HOURS)
 
     # -- in: requests, escalations, alerts ----------------------------------------------------
 
@@ -75,7 +80,7 @@ class NotifyService(platform.PlatformService):
             sa.event.listen(self.db, "after_commit", lambda _s: self.sender.wake(), once=True)
 
     def _locale(self) -> str:
-        return str(self.sender.container.config.get("DEFAULT_LOCALE", "zh-CN"))
+        return self.default_locale
 
     @consume_contract(ALERTS, ALERTS_EXCHANGE, ["#"], message_types=["alert.major_event"])
     def take_alert(self, envelope):
@@ -165,7 +170,7 @@ class NotifyService(platform.PlatformService):
     def rotate_subscription_secret(self, request, subscription_id):
         hours = request.data["overlap_hours"]
         if hours is None:
-            hours = float(self.sender.container.config.get("WEBHOOK_SECRET_OVERLAP_HOURS", 24))
+            hours = self.webhook_secret_overlap_hours
         return contacts.rotate_secret(self.db, self.pii, subscription_id,
                                       timedelta(hours=hours), request.data["secret"],
                                       principal=request.principal)

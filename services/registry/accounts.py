@@ -37,6 +37,7 @@ from gridgov_common.errors import Forbidden, NotFound, Unauthorized, Unprocessab
 from gridgov_common.pii import PiiCipher, mask_phone
 from gridgov_common.ratelimit import TooManyRequests
 from gridgov_common.roles import ROLE_SCOPE, Role
+from services.registry import settings as declared
 from services.registry.domain import identity
 from services.registry.domain import second_factor as factor
 from services.registry.models import account_sessions, accounts, audit_log, staff
@@ -46,7 +47,7 @@ from services.registry.models import account_sessions, accounts, audit_log, staf
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32,
                         salt_len=16, type=Type.ID)
 MIN_LENGTH, MAX_LENGTH = 10, 128  # the upper bound caps the cost of hashing what is sent
-MAX_ACCESS_TTL = 300  # seconds: the access cookie outlives a revocation by at most this
+MAX_ACCESS_TTL = declared.MAX_ACCESS_TTL  # seconds: the access cookie outlives a revocation
 
 LENGTH_SHORT = f"At least {MIN_LENGTH} characters."
 LENGTH_LONG = f"At most {MAX_LENGTH} characters."
@@ -103,37 +104,17 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Settings:
-        def number(key: str, default: float) -> float:
-            value = config.get(key)
-            try:
-                parsed = float(default if value in (None, "") else value)
-            except (TypeError, ValueError):
-                raise RuntimeError(f"config {key}: not a number: {value!r}") from None
-            if parsed <= 0:
-                raise RuntimeError(f"config {key}: must be positive, got {value!r}")
-            return parsed
-
-        ttl = int(number("AUTH_ACCESS_TTL_SECONDS", cls.access_ttl))
-        if ttl > MAX_ACCESS_TTL:
-            raise RuntimeError(f"config AUTH_ACCESS_TTL_SECONDS: at most {MAX_ACCESS_TTL} s "
-                               f"(a revoked session's access cookie lives that long)")
-        def flag(key: str, default: str) -> bool:
-            value = str(config.get(key, default)).strip().lower() or default
-            if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                raise RuntimeError(f"config {key}: on or off, got {value!r}")
-            return value in ("true", "1", "yes", "on")
-
-        return cls(lockout_failures=int(number("AUTH_LOCKOUT_FAILURES", cls.lockout_failures)),
-                   lockout_minutes=number("AUTH_LOCKOUT_MINUTES", cls.lockout_minutes),
-                   access_ttl=ttl,
-                   idle_hours=number("AUTH_SESSION_IDLE_HOURS", cls.idle_hours),
-                   absolute_days=number("AUTH_SESSION_ABSOLUTE_DAYS", cls.absolute_days),
-                   cookie_secure=flag("AUTH_COOKIE_SECURE", "true"),
-                   second_factor=flag("AUTH_SECOND_FACTOR", "off"),
-                   code_ttl=int(number("AUTH_CODE_TTL_SECONDS", cls.code_ttl)),
-                   code_max_attempts=int(number("AUTH_CODE_MAX_ATTEMPTS",
-                                                cls.code_max_attempts)),
-                   code_resend=int(number("AUTH_CODE_RESEND_SECONDS", cls.code_resend)))
+        """The ``AUTH_*`` values (services/registry/settings.py); a bad one raises."""
+        return cls(lockout_failures=declared.AUTH_LOCKOUT_FAILURES.read(config),
+                   lockout_minutes=declared.AUTH_LOCKOUT_MINUTES.read(config),
+                   access_ttl=declared.AUTH_ACCESS_TTL_SECONDS.read(config),
+                   idle_hours=declared.AUTH_SESSION_IDLE_HOURS.read(config),
+                   absolute_days=declared.AUTH_SESSION_ABSOLUTE_DAYS.read(config),
+                   cookie_secure=declared.AUTH_COOKIE_SECURE.read(config),
+                   second_factor=declared.AUTH_SECOND_FACTOR.read(config),
+                   code_ttl=declared.AUTH_CODE_TTL_SECONDS.read(config),
+                   code_max_attempts=declared.AUTH_CODE_MAX_ATTEMPTS.read(config),
+                   code_resend=declared.AUTH_CODE_RESEND_SECONDS.read(config))
 
     @property
     def idle(self) -> timedelta:

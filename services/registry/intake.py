@@ -17,8 +17,8 @@ from services.registry import people
 from services.registry.domain import identity
 
 CONSUMER = "registry.intake"
-# true in production (one broker user per department): pushes only from dept.<department>
-REQUIRE_USER_SETTING = "REQUIRE_INTAKE_USER_ID"
+# REQUIRE_INTAKE_USER_ID (gridgov_common/messaging.py), true in production (one broker user
+# per department): pushes only from dept.<department>
 
 
 def apply(session: Session, cipher: pii.PiiCipher, envelope, require_user: bool = False,

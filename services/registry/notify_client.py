@@ -6,7 +6,8 @@ from __future__ import annotations
 from nameko.exceptions import RemoteError
 
 from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy, timeout_setting
+from gridgov_common.rpc import TimedClient, TimedRpcProxy
+from services.registry.settings import NOTIFY_RPC_TIMEOUT_SECONDS
 
 NOT_SENT = "sms_unavailable"
 
@@ -33,5 +34,5 @@ class Notify(TimedRpcProxy):
     """``RpcProxy("notify")`` with a time limit, injecting a :class:`NotifyClient`."""
 
     def __init__(self) -> None:
-        super().__init__("notify", timeout_setting("NOTIFY_RPC_TIMEOUT_SECONDS", 10),
+        super().__init__("notify", NOTIFY_RPC_TIMEOUT_SECONDS,
                          NotifyClient)

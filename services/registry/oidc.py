@@ -32,8 +32,10 @@ from joserfc.jwk import KeySet
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from gridgov_common.auth import check_secret
 from gridgov_common.errors import NotFound
+from gridgov_common.settings import Setting, check_container
+from gridgov_common.web import JWT_SECRET
+from services.registry import settings as declared
 
 STATE_COOKIE = "gridgov_oidc"
 STATE_AUDIENCE = "gridgov-oidc-state"
@@ -65,18 +67,18 @@ class OidcSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> OidcSettings:
-        def text(key: str, default: str = "") -> str:
-            return str(config.get(key) or default).strip()
+        def text(setting: Setting) -> str:
+            return setting.read(config).strip()
 
-        settings = cls(issuer=text("OIDC_ISSUER").rstrip("/"),
-                       client_id=text("OIDC_CLIENT_ID"),
-                       client_secret=text("OIDC_CLIENT_SECRET"),
-                       redirect_uri=text("OIDC_REDIRECT_URI"),
-                       scope=text("OIDC_SCOPE", cls.scope),
-                       subject_claim=text("OIDC_SUBJECT_CLAIM", cls.subject_claim),
-                       after_sign_in=text("OIDC_AFTER_SIGN_IN_URL", cls.after_sign_in),
-                       state_ttl=int(float(text("OIDC_STATE_TTL_SECONDS", "600"))),
-                       timeout=float(text("OIDC_HTTP_TIMEOUT_SECONDS", "10")))
+        settings = cls(issuer=text(declared.OIDC_ISSUER).rstrip("/"),
+                       client_id=text(declared.OIDC_CLIENT_ID),
+                       client_secret=text(declared.OIDC_CLIENT_SECRET),
+                       redirect_uri=text(declared.OIDC_REDIRECT_URI),
+                       scope=text(declared.OIDC_SCOPE),
+                       subject_claim=text(declared.OIDC_SUBJECT_CLAIM),
+                       after_sign_in=text(declared.OIDC_AFTER_SIGN_IN_URL),
+                       state_ttl=declared.OIDC_STATE_TTL_SECONDS.read(config),
+                       timeout=declared.OIDC_HTTP_TIMEOUT_SECONDS.read(config))
         if settings.enabled:
             missing = [key for key, value in (("OIDC_CLIENT_ID", settings.client_id),
                                               ("OIDC_CLIENT_SECRET", settings.client_secret),
@@ -127,11 +129,10 @@ class Oidc(DependencyProvider):
     """The OIDC client: settings, the platform's metadata and keys (cached per process)."""
 
     def setup(self) -> None:
-        config = self.container.config
-        self.settings = OidcSettings.from_config(config)
-        self.secret = check_secret(config.get("JWT_SECRET"))
-        self.cookie_secure = str(config.get("AUTH_COOKIE_SECURE", "true")).strip().lower() \
-            in ("true", "1", "yes", "on")
+        check_container(self.container)
+        self.settings = OidcSettings.from_config(self.container.config)
+        self.secret = JWT_SECRET.of(self.container)
+        self.cookie_secure = declared.AUTH_COOKIE_SECURE.of(self.container)
         # only the callback gets the state cookie (behind the proxy, its /api/registry path)
         self.cookie_path = urlsplit(self.settings.redirect_uri).path or "/"
         self._metadata: dict[str, Any] | None = None

@@ -13,15 +13,15 @@ from gridgov_common import (
     scoping,
 )
 from gridgov_common.area import community_of, town_of
-from gridgov_common.config import ConfigFlag, ConfigNumber
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
 from gridgov_common.errors import NotFound, Unprocessable, UnsupportedMediaType
 from gridgov_common.languages import negotiate
-from gridgov_common.messaging import consume_contract
+from gridgov_common.messaging import REQUIRE_INTAKE_USER_ID, consume_contract
 from gridgov_common.outbox import OutboxRelay
 from gridgov_common.pii_provider import Pii
 from gridgov_common.roles import ALL_ROLES, Role
 from gridgov_common.rpc import rpc
+from gridgov_common.settings import ConfigValue
 from gridgov_common.timers import config_timer
 from gridgov_common.web import http
 from services.registry import (
@@ -41,6 +41,7 @@ from services.registry import (
     privacy,
     schemas,
     search,
+    settings,
     staff_identity,
     staff_list,
     staffing,
@@ -67,13 +68,14 @@ class RegistryService(platform.PlatformService):
     title = "gridgov registry"
     description = ("Grids (issued codes, GeoJSON), places, residents with encrypted personal "
                    "data, staff, departments, the public notice board and one-query search.")
+    declared_settings = settings.SETTINGS
 
     pii = Pii()
     locator = GridLocator()
     relay = OutboxRelay()
     # department pushes only from the department's own broker user (docs/BUS-SECURITY.md)
-    require_intake_user = ConfigFlag(intake.REQUIRE_USER_SETTING)
-    callback_confirm_minutes = ConfigNumber("CALLBACK_PHONE_CONFIRM_MINUTES", 60)
+    require_intake_user = ConfigValue(REQUIRE_INTAKE_USER_ID)
+    callback_confirm_minutes = ConfigValue(settings.CALLBACK_PHONE_CONFIRM_MINUTES)
     audit_retention = audit.AuditRetention()  # refuses AUDIT_RETENTION_DAYS < 183 at start
     signin = SignIn()  # AUTH_* settings (checked at start) and the per-login throttle
     notify = Notify()  # the SMS codes of administrators' sign-in (issue 12)
@@ -360,13 +362,13 @@ class RegistryService(platform.PlatformService):
         """Events committed the case whose phone it kept here: keep the phone."""
         callback_phones.confirm(self.db, envelope, datetime.now(UTC))
 
-    @config_timer("CALLBACK_PHONE_PURGE_SECONDS", 300)
+    @config_timer(settings.CALLBACK_PHONE_PURGE_SECONDS)
     def purge_unconfirmed_callback_phones(self):
         """P5.4.4: a phone kept for a case events never committed is deleted."""
         callback_phones.purge_unconfirmed(self.db, datetime.now(UTC),
                                           self.callback_confirm_minutes)
 
-    @config_timer("AUDIT_PURGE_SECONDS", 3600)
+    @config_timer(settings.AUDIT_PURGE_SECONDS)
     def purge_audit_log(self):
         """P5.4.4: rows older than the retention (>= 6 months) go, through the DB's one path."""
         audit.purge(self.db, self.audit_retention)  # committed by the Database provider
@@ -594,7 +596,7 @@ class RegistryService(platform.PlatformService):
         return schemas.DepartmentSchema().dump(
             departments.change_department(self.db, code, request.data))
 
-    @config_timer("DEPARTMENTS_ANNOUNCE_SECONDS", 3600, eager=True)
+    @config_timer(settings.DEPARTMENTS_ANNOUNCE_SECONDS, eager=True)
     def announce_departments(self):
         """The whole register on the bus at start and hourly (consumers converge)."""
         departments.announce_register(self.db)  # committed by the Database provider

@@ -17,38 +17,35 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from gridgov_common import ratelimit
-from gridgov_common.auth import check_secret
-from gridgov_common.config import non_negative_number
+from gridgov_common.settings import check_container
 from gridgov_common.web import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
+    JWT_SECRET,
     REFRESH_COOKIE,
     check_csrf,
     json_response,
 )
+from services.registry import settings as declared
 from services.registry.accounts import Grant, Settings
 
-# per login, on top of the route's per-address "signin" bucket: slow guessing of one
-# person's password from many addresses (lock-out is the stronger guard; this one keeps
-# the argon2 work bounded)
-LOGIN_GROUP = "signin_login"
-DEFAULT_REFRESH_PATH = "/auth"
+# The per-login bucket (RATE_LIMIT_SIGNIN_LOGIN_*) is on top of the route's per-address
+# "signin" bucket: slow guessing of one person's password from many addresses (lock-out is
+# the stronger guard; this one keeps the argon2 work bounded).
 
 
 class SignIn(DependencyProvider):
     """Gives the entrypoints the ``AUTH_*`` settings and the per-login throttle."""
 
     def setup(self) -> None:
+        check_container(self.container)
         config = self.container.config
-        self.secret = check_secret(config.get("JWT_SECRET"))  # mints the access tokens
+        self.secret = JWT_SECRET.read(config)  # mints the access tokens
         self.settings = Settings.from_config(config)
-        self.refresh_path = str(config.get("AUTH_REFRESH_COOKIE_PATH") or DEFAULT_REFRESH_PATH)
-        rate, burst = ratelimit.DEFAULTS[LOGIN_GROUP]
-        prefix = f"RATE_LIMIT_{LOGIN_GROUP.upper()}"
-        self.by_login = ratelimit.TokenBucket(
-            non_negative_number(config, f"{prefix}_RATE", rate),
-            int(non_negative_number(config, f"{prefix}_BURST", burst)))
-        self.trusted = ratelimit.trusted_proxies(config)
+        self.refresh_path = declared.AUTH_REFRESH_COOKIE_PATH.read(config)
+        self.by_login = ratelimit.bucket_of(config, declared.RATE_LIMIT_SIGNIN_LOGIN_RATE,
+                                            declared.RATE_LIMIT_SIGNIN_LOGIN_BURST)
+        self.trusted = ratelimit.TRUSTED_PROXIES.read(config)
 
     def get_dependency(self, worker_ctx):
         return self

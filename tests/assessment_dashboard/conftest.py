@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridgov_common import pii, platform
 from services.assessment import dispatch_client
+from services.assessment import settings as assessment_settings
 from services.assessment.dashboard.routes import DashboardRoutes
 from services.assessment.dashboard.sources import DashboardSources
 from services.dispatch import config_store
@@ -34,6 +35,7 @@ class DashboardTestService(platform.PlatformService, DashboardRoutes):
     """What AssessmentService will be once it takes the mixin (docs/DASHBOARD.md)."""
 
     name = "assessment"
+    declared_settings = assessment_settings.SETTINGS  # the assessment config it is given
     dashboard_sources = DashboardSources()
     dispatch = dispatch_client.Dispatch()
 

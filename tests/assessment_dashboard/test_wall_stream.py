@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from gridgov_common import platform
 from services.assessment import dispatch_client
+from services.assessment import settings as assessment_settings
 from services.assessment.dashboard.sources import DashboardSources
 from services.assessment.dashboard.wall import WallHub
 from services.assessment.dashboard.wall_routes import WallRoutes
@@ -28,6 +29,7 @@ WAIT = 20.0  # seconds: a bound, not a timing assertion
 
 class WallTestService(platform.PlatformService, WallRoutes):
     name = "assessment"
+    declared_settings = assessment_settings.SETTINGS  # the assessment config it is given
     dashboard_sources = DashboardSources()
     dispatch = dispatch_client.Dispatch()
     wall = WallHub()

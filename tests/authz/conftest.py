@@ -102,11 +102,14 @@ def start_service(container_factory, service_config, db_engine):
     """Start one real service by name, with rate limits off (the walk calls each intake
     route 11 times with one subject; tests/test_ratelimit.py tests the limits)."""
 
+    # each service is given only keys it declares (an unknown one stops its start)
+    own = {"events": {"OPEN311_API_KEYS": OPEN311_KEY, "REGISTRY_RPC_TIMEOUT": 2,
+                      "RATE_LIMIT_INTAKE_RATE": 0},
+           "registry": {"RATE_LIMIT_LOOKUP_RATE": 0, "RATE_LIMIT_IMPORT_RATE": 0}}
+
     def start(name: str, **extra):
         _truncate_all(db_engine)
-        config = service_config(name, OPEN311_API_KEYS=OPEN311_KEY, REGISTRY_RPC_TIMEOUT=2,
-                                RATE_LIMIT_INTAKE_RATE=0, RATE_LIMIT_LOOKUP_RATE=0,
-                                RATE_LIMIT_IMPORT_RATE=0, **extra)
+        config = service_config(name, **{**own.get(name, {}), **extra})
         container = container_factory(SERVICES[name], config)
         container.start()
         return container

@@ -6,8 +6,13 @@ import json
 
 import pytest
 
-from gridgov_common.config import flag
 from gridgov_common.contract import ContractError, load_sample, parse_envelope, senders
+from gridgov_common.settings import FLAG, Setting
+
+
+def flag(config: dict, key: str) -> bool:
+    """A flag setting's value in ``config`` (gridgov_common/settings.py)."""
+    return Setting(key, FLAG, False).read(config)
 
 
 def _code(user_id, department, require_user):

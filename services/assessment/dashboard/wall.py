@@ -40,7 +40,7 @@ import eventlet
 from eventlet.queue import Empty, Full, LightQueue
 from nameko.extensions import DependencyProvider
 
-from gridgov_common.config import positive_number
+from services.assessment import settings as declared
 
 log = logging.getLogger(__name__)
 
@@ -338,8 +338,7 @@ class WallHub(DependencyProvider):
     """The process's :class:`Hub` (``WALL_HEARTBEAT_SECONDS``, default 15)."""
 
     def setup(self) -> None:
-        heartbeat = positive_number(self.container.config, "WALL_HEARTBEAT_SECONDS",
-                                    HEARTBEAT_SECONDS)
+        heartbeat = declared.WALL_HEARTBEAT_SECONDS.of(self.container)
         self.hub = Hub(heartbeat=heartbeat)
 
     def stop(self) -> None:
