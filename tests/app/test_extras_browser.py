@@ -172,11 +172,13 @@ def _case_state(db_engine, case_id: str) -> str:
 
 
 def _missed_sign_for(db_engine, db_url: str, case_id: str, assignment_id: str) -> list[dict]:
-    """The sign-for deadline passed an hour ago (the case marked changed, as every writer
-    does); one run of the supervision timer (escalating.run_due) raises what is due."""
+    """The sign-for deadline passed a minute ago (the case marked changed, as every writer
+    does); one run of the supervision timer (escalating.run_due) raises what is due: the
+    first card only, whatever the hour (the second waits one working hour more; an hour
+    ago, in working time, raised both)."""
     with db_engine.begin() as conn:
         conn.execute(sa.text(
-            "UPDATE dispatch.assignments SET ack_due_at = now() - interval '1 hour' "
+            "UPDATE dispatch.assignments SET ack_due_at = now() - interval '1 minute' "
             "WHERE assignment_id = :id"), {"id": assignment_id})
         conn.execute(sa.text("UPDATE dispatch.cases SET updated_at = clock_timestamp() "
                              "WHERE case_id = :id"), {"id": case_id})
