@@ -252,7 +252,7 @@ CHECKED_ATTRIBUTE = "gridgov_checked_settings"  # on the container: the values, 
 
 def declared_settings(container: Any) -> Settings | None:
     """The declaration of the container's service class (``declared_settings``), if any."""
-    return getattr(container.service_cls, "declared_settings", None)
+    return getattr(getattr(container, "service_cls", None), "declared_settings", None)
 
 
 def check_container(container: Any) -> dict[str, Any] | None:
