@@ -100,7 +100,7 @@ lint: venv ## ruff check .
 	$(VENV)/bin/ruff check .
 
 migrate: venv env servers ## create the database if missing and run every service's migrations
-	@$(LOAD_ENV) && $(VPY) -m gridgov_common.migrate upgrade
+	@$(LOAD_ENV) && $(VPY) -m gridgov_common.platform.migrate upgrade
 
 demo: venv env servers ## load the demo district if the registry is empty
 	@$(LOAD_ENV) && $(VPY) -m services.registry.cli load-demo --if-empty
@@ -116,7 +116,7 @@ simulate: venv env ## a simulated district day against the running services (RAT
 	@$(LOAD_ENV) && $(VPY) -m tools.case_simulator --per-minute $${RATE:-6} $${COUNT:+--count $$COUNT}
 
 token: venv env ## print a bearer token (only it, on stdout): ROLE= SCOPE=district:320505 SUB=
-	@$(LOAD_ENV) && $(VPY) -m gridgov_common.auth mint --role $(ROLE) --scope $(SCOPE) --sub $(SUB)
+	@$(LOAD_ENV) && $(VPY) -m gridgov_common.kernel.auth mint --role $(ROLE) --scope $(SCOPE) --sub $(SUB)
 
 # --- building blocks -------------------------------------------------------------------
 

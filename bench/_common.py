@@ -39,7 +39,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from gridgov_common import db_roles, migrate
+from gridgov_common.platform import db_roles, migrate
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"

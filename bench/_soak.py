@@ -100,7 +100,7 @@ def latencies_in(records: Iterable[tuple[float, float]], window: Window) -> list
 def error_class(line: str) -> str | None:
     """The class of one log line that reports an error, or None for any other line.
 
-    Service logs are JSON lines (gridgov_common.logs): an ERROR/CRITICAL entry is grouped
+    Service logs are JSON lines (gridgov_common.platform.logs): an ERROR/CRITICAL entry is grouped
     by the exception class at the end of its traceback, else by its logger.  A plain-text
     line (a crash before logging was configured) counts when it starts a traceback; its
     class is then unknown until the traceback ends, so it is "Traceback (plain text)".

@@ -41,7 +41,7 @@ import requests  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
 from bench import _common  # noqa: E402
-from gridgov_common import auth  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
 from services.registry.domain.spatial import GridIndex  # noqa: E402
 
 CLIENTS = 16

@@ -37,7 +37,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench import _common  # noqa: E402
-from gridgov_common import auth  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
 
 
 class Receiver:

@@ -40,7 +40,7 @@ from bench.bench_05_case_flow import (  # noqa: E402
     sent_time,
     wait_count,
 )
-from gridgov_common import auth  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
 
 SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 LAYOUTS = {"1 replica each": dict.fromkeys(SERVICES, 1),

@@ -21,12 +21,12 @@ import time  # noqa: E402
 from datetime import date  # noqa: E402
 
 from bench import _common  # noqa: E402
-from gridgov_common import db_roles  # noqa: E402
-from gridgov_common import demo_history as plan  # noqa: E402
-from gridgov_common.db import make_engine, transaction  # noqa: E402
+from gridgov_common.platform import db_roles  # noqa: E402
+from gridgov_common.platform.db import make_engine, transaction  # noqa: E402
 from services.assessment import demo_history as assessment_history  # noqa: E402
 from services.dispatch import demo_history as dispatch_history  # noqa: E402
 from services.events import demo_history as events_history  # noqa: E402
+from tools import demo_history as plan  # noqa: E402
 
 LOADERS = (("events", events_history), ("dispatch", dispatch_history),
            ("assessment", assessment_history))

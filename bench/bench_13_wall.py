@@ -36,7 +36,7 @@ import sqlalchemy as sa  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
 from bench import _common  # noqa: E402
-from gridgov_common import auth  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
 
 SERVICES = ("registry", "events", "dispatch", "assessment")
 TARGET_MS = 2000.0

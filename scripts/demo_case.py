@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 from shapely.geometry import shape
 
-from gridgov_common.auth import mint
+from gridgov_common.kernel.auth import mint
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT_SECONDS = 30.0

@@ -37,7 +37,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench import _common  # noqa: E402
 from bench.bench_05_case_flow import grid_point, now_iso, params  # noqa: E402
-from gridgov_common import auth  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
 from tools.department_adapter.adapter import AdapterConfig  # noqa: E402
 from tools.department_adapter.embedded import Lines, running  # noqa: E402
 

@@ -34,15 +34,15 @@ def _b64_key(n: int) -> Callable[[], str]:
 
 
 # Each service connects to PostgreSQL as its own role with rights on its own schema only
-# (gridgov_common/db_roles.py); `make up` and docker compose create the roles with these
-# passwords. Keep in step with gridgov_common.db_roles.SERVICES (tests/test_tooling.py).
+# (gridgov_common/platform/db_roles.py); `make up` and docker compose create the roles with these
+# passwords. Keep in step with gridgov_common.platform.db_roles.SERVICES (tests/test_tooling.py).
 DB_SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 
 
 # The demo district's departments: the register's first version, read as plain JSON (this
 # script runs before .venv exists). In compose each logs in as its own broker user
 # dept.<code> (issue 10), like a real department.
-SEED = Path(__file__).resolve().parent.parent / "gridgov_common" / "departments.json"
+SEED = Path(__file__).resolve().parent.parent / "gridgov_common" / "kernel" / "departments.json"
 DEMO_DEPARTMENTS = tuple(sorted(entry["code"] for entry in
                                 json.loads(SEED.read_text(encoding="utf-8"))["departments"]))
 
@@ -81,7 +81,7 @@ ENTRIES: list[tuple[str, Callable, str]] = [
     ("GRIDGOV_OPEN311_API_KEYS", lambda: secrets.token_urlsafe(24),
      "API keys accepted by POST /open311/v2/requests (comma list), one per client system"),
     ("PSYCOPG_WAIT_FUNC", lambda: "wait_select",
-     "psycopg 3 must wait with select() under eventlet (gridgov_common/greening.py)"),
+     "psycopg 3 must wait with select() under eventlet (gridgov_common/platform/greening.py)"),
     ("GRIDGOV_DB_PASSWORD", lambda: secrets.token_urlsafe(24),
      "docker-compose.yml only: password of the PostgreSQL container's gridgov user"),
     ("GRIDGOV_AMQP_PASSWORD", lambda: secrets.token_urlsafe(24),

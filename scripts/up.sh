@@ -61,14 +61,14 @@ show_log_tail() {
 }
 
 # 1. Database, roles and migrations (every service's Alembic history, run as the owner role;
-#    each service's own role from GRIDGOV_<SVC>_DB_URL, gridgov_common/db_roles.py).
-say "migrating the database (python -m gridgov_common.migrate upgrade)"
-"$PY" -m gridgov_common.migrate upgrade || die "migrations failed (output above)"
+#    each service's own role from GRIDGOV_<SVC>_DB_URL, gridgov_common/platform/db_roles.py).
+say "migrating the database (python -m gridgov_common.platform.migrate upgrade)"
+"$PY" -m gridgov_common.platform.migrate upgrade || die "migrations failed (output above)"
 
 # 1b. The bus: exchanges, the dead-letter retention policy and the demo departments' queues
 #     (a broker that imported deploy/rabbitmq definitions has them already; idempotent).
-say "declaring the bus (python -m gridgov_common.bus_users setup)"
-"$PY" -m gridgov_common.bus_users setup || die "declaring the bus failed (output above)"
+say "declaring the bus (python -m tools.bus_users setup)"
+"$PY" -m tools.bus_users setup || die "declaring the bus failed (output above)"
 
 # Behind the reverse proxy (scripts/proxy.sh) the refresh cookie's path is the proxy's
 # (docs/SECURITY.md "Sign-in and sessions"; compose sets the same).
@@ -230,7 +230,7 @@ echo "docs:       ${docs[*]}"
 echo
 echo "A bearer token for an operator (or: TOKEN=\$(make -s token ROLE=district_admin SCOPE=$DEMO_SCOPE)):"
 echo "    set -a; . ./.env; set +a"
-echo "    TOKEN=\$(.venv/bin/python -m gridgov_common.auth mint --role district_admin --scope $DEMO_SCOPE --sub ops-1)"
+echo "    TOKEN=\$(.venv/bin/python -m gridgov_common.kernel.auth mint --role district_admin --scope $DEMO_SCOPE --sub ops-1)"
 echo "    curl -H \"Authorization: Bearer \$TOKEN\" http://$host:${PORT[registry]:-8001}/grids"
 echo
 echo "Operations dashboard: http://$host:${PORT[assessment]:-8004}/dashboard"

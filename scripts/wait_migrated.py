@@ -6,7 +6,7 @@
 Kubernetes runs it as the init container of each service (deploy/k8s/base): a pod of a new
 image starts only once the migration Job of that image has brought the database to the
 same revisions, whatever order the Job and the Deployments were applied in. It reads
-``<schema>.alembic_version`` (gridgov_common.migrate keeps each version table in the
+``<schema>.alembic_version`` (gridgov_common.platform.migrate keeps each version table in the
 service's own schema) and compares it with the heads of services/<svc>/migrations.
 Exit 0 when all match, 1 on timeout (the kubelet then restarts it with back-off).
 Database URL: ``GRIDGOV_DB_URL``; in Kubernetes the service's own role, which can read only
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 from alembic.script import ScriptDirectory  # noqa: E402
 
-from gridgov_common.migrate import SERVICES, alembic_config, database_url  # noqa: E402
+from gridgov_common.platform.migrate import SERVICES, alembic_config, database_url  # noqa: E402
 
 
 def expected_heads(service: str) -> set[str]:

@@ -17,9 +17,9 @@ import pika
 import sqlalchemy as sa
 
 from gridgov_common.contract import load_sample
-from gridgov_common.db import make_engine
-from gridgov_common.messaging import messaging_tables
-from gridgov_common.migrate import ensure_database
+from gridgov_common.platform.db import make_engine
+from gridgov_common.platform.messaging import messaging_tables
+from gridgov_common.platform.migrate import ensure_database
 
 TEST_DB_URL = os.environ.get(
     "GRIDGOV_TEST_DB_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/gridgov_test")

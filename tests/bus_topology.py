@@ -10,7 +10,7 @@ import inspect
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from gridgov_common.contract import dlq_name
-from gridgov_common.messaging import ReliableConsumer
+from gridgov_common.platform.messaging import ReliableConsumer
 
 SERVICE_NAMES = ("registry", "events", "dispatch", "assessment", "notify")
 

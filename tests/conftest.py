@@ -22,8 +22,9 @@ import pytest  # noqa: E402
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from gridgov_common import auth, db_roles, migrate  # noqa: E402
-from gridgov_common.db import make_engine  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
+from gridgov_common.platform import db_roles, migrate
+from gridgov_common.platform.db import make_engine  # noqa: E402
 
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
 # Fixtures that reach a real server: a test that asks for one is an integration test and
@@ -62,7 +63,7 @@ def _recreate_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def db_url():
     """A fresh test database, migrated once per test session with every service's history,
-    with each service's own role (gridgov_common/db_roles.py; cluster-wide, so made once and
+    with each service's own role (platform/db_roles.py; cluster-wide, so made once and
     reused: no passwords, the test server trusts 127.0.0.1 as it does for postgres)."""
     _recreate_database(TEST_DB_URL)
     migrate.upgrade(TEST_DB_URL, env={})

@@ -1,4 +1,4 @@
-"""What every HTML answer of every service carries (gridgov_common.web.add_html_security_headers,
+"""What every HTML answer of every service carries (platform.web.add_html_security_headers,
 issue 10): a Content-Security-Policy that lets nothing in from elsewhere and runs no inline
 script, ``nosniff``, no referrer, no caching. The tests of each HTML route call this on a
 real 200 page; tests/authz/test_hostile_input.py fails when a service grows an HTML route

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import (
     INTAKE_EXCHANGE,
     INVALID_JSON,
@@ -17,8 +16,9 @@ from gridgov_common.contract import (
     encode,
     parse_envelope,
 )
-from gridgov_common.db import Database
-from gridgov_common.messaging import (
+from gridgov_common.platform.batching import consume_contract_batch
+from gridgov_common.platform.db import Database
+from gridgov_common.platform.messaging import (
     ERROR_CODE_HEADER,
     PermanentError,
     claim_message,

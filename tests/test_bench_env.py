@@ -3,7 +3,7 @@
 database role, issue 10 item 2)."""
 
 from bench import _common
-from gridgov_common import db_roles
+from gridgov_common.platform import db_roles
 
 
 def test_every_service_url_points_at_the_bench_database_as_its_own_role(monkeypatch):

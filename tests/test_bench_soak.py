@@ -81,9 +81,9 @@ def test_error_lines_are_grouped_by_exception_class_else_logger():
         "(Background on this error at: https://sqlalche.me/e/21/e3q8)")
     lines = [
         _log("ERROR", "nameko.containers", wrapped),
-        _log("INFO"), _log("WARNING", "gridgov_common.batching"),
-        _log("ERROR", "gridgov_common.messaging", traceback),
-        _log("ERROR", "gridgov_common.messaging", traceback),
+        _log("INFO"), _log("WARNING", "gridgov_common.platform.batching"),
+        _log("ERROR", "gridgov_common.platform.messaging", traceback),
+        _log("ERROR", "gridgov_common.platform.messaging", traceback),
         _log("CRITICAL", "nameko.containers"),
         "starting services: events",
         "Traceback (most recent call last):", "not json {", "{broken json",
@@ -92,4 +92,4 @@ def test_error_lines_are_grouped_by_exception_class_else_logger():
         "psycopg.errors.UniqueViolation": 2, "logger nameko.containers": 1,
         "sqlalchemy.exc.OperationalError (psycopg.errors.DeadlockDetected)": 1,
         "Traceback (plain text)": 1}
-    assert _soak.warning_loggers(lines) == {"gridgov_common.batching": 1}
+    assert _soak.warning_loggers(lines) == {"gridgov_common.platform.batching": 1}

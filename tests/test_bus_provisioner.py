@@ -13,9 +13,9 @@ from urllib.parse import quote
 import pika
 import pytest
 
-from gridgov_common import bus_provisioner, bus_users
 from gridgov_common.contract.envelope import make_envelope
 from tests.amqp import publish, wait_until
+from tools import bus_provisioner, bus_users
 
 
 def announcement(code: str, active: bool = True, action: str = "created") -> dict:

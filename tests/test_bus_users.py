@@ -22,7 +22,6 @@ from pika.exceptions import (
     ProbableAuthenticationError,
 )
 
-from gridgov_common import bus_users
 from gridgov_common.contract import load_sample, make_envelope, parse_report_key
 from gridgov_common.contract.routing import (
     ALERTS_EXCHANGE,
@@ -32,10 +31,11 @@ from gridgov_common.contract.routing import (
     INTAKE_EXCHANGE,
     REPORTS_EXCHANGE,
 )
-from gridgov_common.messaging import consumer_queue_arguments, dead_letter_queue
+from gridgov_common.platform.messaging import consumer_queue_arguments, dead_letter_queue
 from tests.adapters import FAST, WAIT, Lines, running
 from tests.amqp import wait_until
 from tests.bus_topology import platform_queues
+from tools import bus_users
 from tools.department_adapter.adapter import (
     ASSIGNMENT,
     AdapterConfig,

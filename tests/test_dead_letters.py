@@ -1,5 +1,5 @@
 """Listing dead letters masks personal data (issue 10, item 4): on the real broker, through
-the management API, with ``python -m gridgov_common.dead_letters list``. Before issue 10
+the management API, with ``python -m gridgov_common.platform.dead_letters list``. Before issue 10
 the only way to read a dead letter was the management UI, in clear."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 import pika
 import pytest
 
-from gridgov_common import dead_letters
-from gridgov_common.pii import mask_id_number, mask_phone
+from gridgov_common.kernel.pii import mask_id_number, mask_phone
+from gridgov_common.platform import dead_letters
 from tests.amqp import pika_params, publish
 
 ID_NUMBER, PHONE, OTHER_PHONE = "11010519491231002X", "13800138000", "13912345678"

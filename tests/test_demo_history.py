@@ -11,11 +11,10 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common import db_roles
-from gridgov_common import demo_history as plan
 from gridgov_common.contract.envelope import parse_envelope
-from gridgov_common.db import make_engine, transaction
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
+from gridgov_common.platform import db_roles
+from gridgov_common.platform.db import make_engine, transaction
 from services.assessment import appraisal_reports
 from services.assessment import demo_history as assessment_history
 from services.assessment.models import field_staff, meetings, patrols, spot_checks
@@ -28,6 +27,7 @@ from services.dispatch.models import cases as dispatch_cases
 from services.events import demo_history as events_history
 from services.events import following
 from services.events.models import cases as events_cases
+from tools import demo_history as plan
 
 UNTIL = date(2026, 12, 6)  # a fixed day: the same history on every run
 LOADERS = {"events": events_history, "dispatch": dispatch_history,

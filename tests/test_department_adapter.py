@@ -26,7 +26,6 @@ import pika
 import pytest
 from marshmallow import fields
 
-from gridgov_common import bus_users
 from gridgov_common.contract import (
     DISPATCH_EXCHANGE,
     REPORTS_EXCHANGE,
@@ -36,10 +35,11 @@ from gridgov_common.contract import (
     parse_report_key,
     schema_for,
 )
-from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
+from gridgov_common.platform.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
 from tests.adapters import FAST, WAIT, Lines, amqp_url, running
 from tests.amqp import bind_queue, drain, pika_params, publish, wait_until
 from tests.departments import department_users, unique_code
+from tools import bus_users
 from tools.department_adapter import adapter as adapter_module
 from tools.department_adapter.adapter import (
     ASSIGNMENT,
@@ -163,7 +163,7 @@ def test_required_fields_and_queue_layout_follow_the_contract():
     assert config.queue_arguments() == consumer_queue_arguments(FIRE_QUEUE,
                                                                 DEFAULT_MAX_REDELIVERIES)
     assert config.all_bindings() == ["fire.#", "fire.rejections", "fire.decisions"]
-    # the layout the adapter falls back to is the platform's (gridgov_common.bus_users)
+    # the layout the adapter falls back to is the platform's (tools.bus_users)
     platform = {spec.name: spec for spec in bus_users.department_queues("fire")}
     assert platform[FIRE_QUEUE].arguments == config.queue_arguments()
     assert platform[FIRE_QUEUE].bindings == ((DISPATCH_EXCHANGE, "fire.#"),)

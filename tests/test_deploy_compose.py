@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import gen_env  # noqa: E402
 
-from gridgov_common.migrate import SERVICES, migrations_dir  # noqa: E402
+from gridgov_common.platform.migrate import SERVICES, migrations_dir  # noqa: E402
 from tools import local_proxy  # noqa: E402
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -82,7 +82,7 @@ def test_containers_of_our_image_run_as_the_non_root_user_of_the_dockerfile():
 
 def test_migrate_runs_every_services_migrations():
     assert COMPOSE["services"]["migrate"]["command"] == [
-        "python", "-m", "gridgov_common.migrate", "upgrade"]  # no list: all of SERVICES
+        "python", "-m", "gridgov_common.platform.migrate", "upgrade"]  # no list: all of SERVICES
     assert sorted(SERVICES) == sorted(
         p.parent.name for p in (ROOT / "services").glob("*/service.py"))
     for svc in SERVICES:
@@ -102,7 +102,7 @@ def test_the_broker_loads_the_definitions_the_job_writes():
     assert broker["depends_on"]["rabbitmq-definitions"]["condition"] == \
         "service_completed_successfully"
     script = " ".join(job["command"])
-    assert "gridgov_common.bus_users definitions" in script and path in script
+    assert "tools.bus_users definitions" in script and path in script
     assert "--platform-user gridgov:GRIDGOV_AMQP_PASSWORD" in script
     assert "--service-password-env-prefix GRIDGOV_AMQP_PASSWORD_" in script
     for svc in SERVICES:  # the job hashes every service user's password
@@ -135,7 +135,7 @@ def test_every_secret_compose_requires_is_written_by_gen_env_and_has_no_default(
 
 def test_each_service_connects_as_its_own_role_and_only_migrate_as_the_administrator():
     """Issue 10 item 2: gridgov_<svc> has rights on its own schema only
-    (gridgov_common/db_roles.py); the superuser of the container is the migrate job's."""
+    (gridgov_common/platform/db_roles.py); the superuser of the container is the migrate job's."""
     urls = {}
     for svc in SERVICES:
         env = COMPOSE["services"][svc]["environment"]
@@ -344,7 +344,7 @@ def test_dispatch_takes_reports_only_from_the_departments_own_user():
     """Issue 10: compose's simulated departments log in as dept.<code>, each with its own
     password from .env, which the definitions job hashes into the broker's users; so
     dispatch can require that user on every report, as production does."""
-    from gridgov_common.bus_users import DEMO_DEPARTMENTS
+    from tools.bus_users import DEMO_DEPARTMENTS
     from tools.department_adapter.simulate import DEFAULT_DEPARTMENTS, build_parser
 
     dispatch = COMPOSE["services"]["dispatch"]["environment"]
@@ -389,7 +389,7 @@ def _default(text: str) -> int:
 def test_postgres_allows_the_connections_the_replicas_may_open():
     """deploy/README.md "Database connections": 24 per process (pool + overflow, relay's
     pool + overflow) x processes + 10, at the defaults and at 3 events + 2 dispatch."""
-    from gridgov_common import db, outbox
+    from gridgov_common.platform import db, outbox
     per_process = 2 * db.DEFAULT_POOL_SIZE + 2 * outbox.RELAY_POOL_SIZE
     assert per_process == 24  # the figure the runbook and the compose comment give
     command = COMPOSE["services"]["postgres"]["command"]

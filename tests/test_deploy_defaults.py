@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gridgov_common.migrate import SERVICES
-from gridgov_common.ratelimit import trusted_proxies
+from gridgov_common.platform.migrate import SERVICES
+from gridgov_common.platform.ratelimit import trusted_proxies
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))

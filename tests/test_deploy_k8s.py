@@ -39,7 +39,7 @@ CRD_SCHEMAS = {
     ("postgresql.cnpg.io/v1", "ScheduledBackup"): "postgresql.cnpg.io_scheduledbackup.json",
 }
 # Variables the manifests define only to build others ($(VAR) expansion), and
-# PSYCOPG_WAIT_FUNC, read by psycopg itself (gridgov_common/greening.py).
+# PSYCOPG_WAIT_FUNC, read by psycopg itself (gridgov_common/platform/greening.py).
 HELPER_ENV = {"DB_USER", "DB_PASSWORD", "GRIDGOV_AMQP_PASSWORD", "PSYCOPG_WAIT_FUNC"}
 
 
@@ -195,7 +195,7 @@ def test_validation_is_not_vacuous():
 # --- cross-checks with the code ---------------------------------------------------------
 
 def platform_routes() -> set[str]:
-    text = (ROOT / "gridgov_common" / "platform.py").read_text(encoding="utf-8")
+    text = (ROOT / "gridgov_common" / "platform" / "service.py").read_text(encoding="utf-8")
     return set(re.findall(r'@http\("GET", "(/[a-z]+)"', text))
 
 
@@ -286,7 +286,7 @@ def test_secrets_come_from_secrets_and_urls_from_the_operators_services():
         assert not any(re.search(r"(SECRET|KEY|PASSWORD)", e["name"]) and "value" in e
                        for e in container["env"]), "a secret written into a manifest"
     job = BASE[("Job", "gridgov-migrate")]["spec"]["template"]["spec"]["containers"][0]
-    assert job["command"] == ["python", "-m", "gridgov_common.migrate", "upgrade"]
+    assert job["command"] == ["python", "-m", "gridgov_common.platform.migrate", "upgrade"]
 
 
 def _secret_refs(container: dict) -> set[str]:
@@ -361,7 +361,7 @@ def test_broker_and_database_clusters():
 
 def test_the_code_declares_quorum_queues():
     """Why the broker's default queue type matters only for nameko's own RPC queues."""
-    from gridgov_common import messaging
+    from gridgov_common.platform import messaging
     assert messaging.consumer_queue_arguments("x", 5)["x-queue-type"] == "quorum"
     assert messaging.dead_letter_queue("x").queue_arguments == {"x-queue-type": "quorum"}
 
@@ -403,7 +403,7 @@ def test_wait_migrated_waits_for_the_heads_of_every_service():
         before = run("scripts/wait_migrated.py", "--timeout", "0")
         assert before.returncode == 1
         assert "registry at nothing" in before.stderr
-        assert run("-m", "gridgov_common.migrate", "upgrade").returncode == 0
+        assert run("-m", "gridgov_common.platform.migrate", "upgrade").returncode == 0
         after = run("scripts/wait_migrated.py", "--timeout", "0")
         assert after.returncode == 0, after.stderr
         assert "at head" in after.stdout

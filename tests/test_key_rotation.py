@@ -24,8 +24,9 @@ import pytest
 import sqlalchemy as sa
 from pika.exceptions import ProbableAuthenticationError
 
-from gridgov_common import auth, bus_users, pii, rekey
-from gridgov_common.errors import Unauthorized
+from gridgov_common.kernel import auth, pii
+from gridgov_common.kernel.errors import Unauthorized
+from gridgov_common.platform import rekey
 from services.notify import cli as notify_cli
 from services.notify.channels import SIGNATURE_HEADER, verify
 from services.notify.service import NotifyService
@@ -52,6 +53,7 @@ from tests.registry.conftest import (  # noqa: F401  (fixtures)
     registry,
 )
 from tests.test_bus_users import _connect, _login, bus  # noqa: F401  (fixture)
+from tools import bus_users
 
 PEOPLE = [(id_number("19491231", f"{n:03d}"), f"1381234{n:04d}") for n in range(2, 12)]
 REASON = "密钥轮换核对"

@@ -26,8 +26,8 @@ from gridgov_common.contract import (
     dlq_name,
     encode,
 )
-from gridgov_common.db import Database
-from gridgov_common.messaging import (
+from gridgov_common.platform.db import Database
+from gridgov_common.platform.messaging import (
     CONSUMER_HEADER,
     DELIVERY_LIMIT,
     ERROR_CODE_HEADER,

@@ -19,9 +19,9 @@ from gridgov_common.contract import (
     make_envelope,
     parse_envelope,
 )
-from gridgov_common.db import Database, make_engine
-from gridgov_common.messaging import claim_message, consume_contract, tables_for
-from gridgov_common.outbox import (
+from gridgov_common.platform.db import Database, make_engine
+from gridgov_common.platform.messaging import claim_message, consume_contract, tables_for
+from gridgov_common.platform.outbox import (
     BatchPublisher,
     OutboxPublishError,
     OutboxPump,

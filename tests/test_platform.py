@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from gridgov_common.errors import Conflict
-from gridgov_common.platform import PlatformService
-from gridgov_common.roles import Role
-from gridgov_common.rpc import rpc
-from gridgov_common.web import http
+from gridgov_common.kernel.errors import Conflict
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform.rpc import rpc
+from gridgov_common.platform.service import PlatformService
+from gridgov_common.platform.web import http
 from services.assessment.service import AssessmentService
 from services.dispatch.service import DispatchService
 from services.events.service import EventsService

@@ -1,5 +1,5 @@
 """deploy/rabbitmq/rabbitmq.conf and enabled_plugins boot a real RabbitMQ node that imports
-the definitions gridgov_common.bus_users generates (what compose and the RabbitmqCluster
+the definitions tools.bus_users generates (what compose and the RabbitmqCluster
 do at deploy time): the platform user and a department user log in with the passwords
 from the environment, the exchanges exist, guest does not. A throw-away node of the
 machine's RabbitMQ (own name, ports and data directory) is started and stopped here."""
@@ -59,7 +59,7 @@ def node():
     base = Path(tempfile.mkdtemp(prefix="gridgov-rabbit-boot-"))
     base.chmod(0o755)
     definitions = subprocess.run(
-        [sys.executable, "-m", "gridgov_common.bus_users", "definitions",
+        [sys.executable, "-m", "tools.bus_users", "definitions",
          "--password-env-prefix", "GRIDGOV_BUS_PASSWORD_",
          "--platform-user", "gridgov:GRIDGOV_AMQP_PASSWORD", "--only", "fire"],
         cwd=ROOT, env={**os.environ, **PASSWORDS}, check=True, capture_output=True,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from gridgov_common import auth
-from gridgov_common.ratelimit import (
+from gridgov_common.kernel import auth
+from gridgov_common.platform.ratelimit import (
     RATE_LIMITED,
     TokenBucket,
     bucket_from_config,
@@ -153,7 +153,7 @@ def test_zero_rate_disables_the_limit(container_factory, service_config, platfor
 
 
 def test_openapi_documents_429_on_limited_routes_only():
-    from gridgov_common.openapi import document_for
+    from gridgov_common.platform.openapi import document_for
     paths = document_for(RegistryService)["paths"]
     assert "429" in paths["/lookup/points"]["post"]["responses"]
     assert "429" in paths["/import/residents"]["post"]["responses"]

@@ -1,5 +1,5 @@
 """Issue 10, item 6: one broker user per service instead of one administrator for all.
-The SERVICES table of gridgov_common/bus_users.py is what the code does (consumers, RPC);
+The SERVICES table of tools/bus_users.py is what the code does (consumers, RPC);
 each svc.<service> user, on the real broker with plain pika, can publish exactly the keys
 its service produces and is refused the rest (e.g. notify cannot publish to
 gridgov.intake). The whole case flow under these users: tests/flow/test_service_users_flow.py.
@@ -17,7 +17,6 @@ import pytest
 import requests
 from pika.exceptions import ChannelClosedByBroker
 
-from gridgov_common import bus_users
 from gridgov_common.contract.routing import (
     ALERTS_EXCHANGE,
     DEAD_LETTER_EXCHANGE,
@@ -26,10 +25,11 @@ from gridgov_common.contract.routing import (
     EXCHANGES,
     INTAKE_EXCHANGE,
 )
-from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES
-from gridgov_common.rpc import TimedRpcProxy
+from gridgov_common.platform.messaging import DEFAULT_MAX_REDELIVERIES
+from gridgov_common.platform.rpc import TimedRpcProxy
 from services.assessment.dashboard.rabbit import fetch_queues
 from tests.bus_topology import SERVICE_NAMES, consumers, delivery_limits, service_class
+from tools import bus_users
 
 RPC = bus_users.RPC_EXCHANGE
 UUID_KEY = str(uuid.uuid4())
@@ -45,7 +45,7 @@ KEYS = ("registry.grid.changed", "events.case.reported", "dispatch.case.changed"
 
 # What each service publishes, written out by hand (not read from SERVICES); besides,
 # each publishes any event of its own on gridgov.events (<service>.…: the event types it
-# produces, gridgov_common.outbox.add_event checks the prefix).
+# produces, gridgov_common.platform.outbox.add_event checks the prefix).
 ALLOWED_PUBLISH = {
     "registry": {(EVENTS_EXCHANGE, "registry.grid.changed"), (DISPATCH_EXCHANGE, "fire.rejections"),
                  (DEAD_LETTER_EXCHANGE, "registry.intake.dlq"), (RPC, UUID_KEY),

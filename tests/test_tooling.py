@@ -97,7 +97,7 @@ def test_scripts_default_service_lists_match_the_makefile():
 def test_compose_services_wait_for_migrate_and_check_readyz_on_their_port():
     spec = compose()
     assert spec["services"]["migrate"]["command"] == [
-        "python", "-m", "gridgov_common.migrate", "upgrade"]
+        "python", "-m", "gridgov_common.platform.migrate", "upgrade"]
     for svc, entry in nameko_services().items():
         assert entry["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         config = (ROOT / "services" / svc / "config.yaml").read_text(encoding="utf-8")
@@ -174,7 +174,7 @@ def test_gen_env_writes_valid_keys_of_the_right_lengths(tmp_path):
     for name in ("GRIDGOV_DB_PASSWORD", "GRIDGOV_AMQP_PASSWORD"):  # URL-safe: used in URLs
         assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[name]), name
 
-    from gridgov_common import db_roles
+    from gridgov_common.platform import db_roles
     for svc in db_roles.SERVICES:  # each service's own PostgreSQL role (issue 10 item 2)
         upper = svc.upper()
         assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[f"GRIDGOV_{upper}_DB_PASSWORD"])
@@ -182,7 +182,7 @@ def test_gen_env_writes_valid_keys_of_the_right_lengths(tmp_path):
             f"postgresql+psycopg://{db_roles.role_name(svc)}:"
             f"{env[f'GRIDGOV_{upper}_DB_PASSWORD']}@127.0.0.1:5432/gridgov")
 
-    from gridgov_common import bus_users
+    from tools import bus_users
     for code in bus_users.DEMO_DEPARTMENTS:  # compose's simulated departments (issue 10)
         assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[f"GRIDGOV_BUS_PASSWORD_{code.upper()}"])
     assert {name for name in env if name.startswith("GRIDGOV_BUS_PASSWORD_")} == {

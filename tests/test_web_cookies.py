@@ -9,8 +9,8 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from gridgov_common import auth, errors
-from gridgov_common.web import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, check_csrf
+from gridgov_common.kernel import auth, errors
+from gridgov_common.platform.web import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, check_csrf
 from services.registry.service import RegistryService
 from tests.registry.conftest import clean_registry  # noqa: F401 (a fixture)
 

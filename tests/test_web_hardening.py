@@ -12,9 +12,9 @@ import time
 import jwt
 import pytest
 
-from gridgov_common import auth
-from gridgov_common.logs import JsonFormatter, redact
-from gridgov_common.web import MAX_JSON_DEPTH, json_depth
+from gridgov_common.kernel import auth
+from gridgov_common.platform.logs import JsonFormatter, redact
+from gridgov_common.platform.web import MAX_JSON_DEPTH, json_depth
 from services.registry.service import RegistryService
 
 SECRET = "s" * 40

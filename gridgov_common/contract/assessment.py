@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from gridgov_common.area import Level, code_pattern, scope_pattern
 from gridgov_common.contract.envelope import Payload, message_type
-from gridgov_common.roles import Role
+from gridgov_common.kernel.area import Level, code_pattern, scope_pattern
+from gridgov_common.kernel.roles import Role
 
 MEETING_RULES = ("instructor", "community_chief", "community_worker")
 

@@ -12,7 +12,6 @@ from enum import StrEnum
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
 from gridgov_common.contract.messages import code_field, enum_field, grid_code_field, id_field
 from gridgov_common.contract.routing import (
@@ -22,6 +21,7 @@ from gridgov_common.contract.routing import (
     Severity,
     WorkCategory,
 )
+from gridgov_common.kernel.area import Level, code_pattern
 
 CASE_NUMBER_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{5,31}$")
 TOWN_CODE_RE = re.compile(code_pattern(Level.TOWN))

@@ -21,8 +21,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from gridgov_common import storable
 from gridgov_common.contract.routing import CODE_MAX_LENGTH, CODE_RE
+from gridgov_common.kernel import storable
 
 MAX_MESSAGE_BYTES = 256 * 1024  # a whole envelope, UTF-8 encoded; larger ones are refused
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")

@@ -24,7 +24,6 @@ from enum import StrEnum
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract.envelope import Payload, UtcTimestamp, message_type
 from gridgov_common.contract.routing import (
     CODE_MAX_LENGTH,
@@ -33,6 +32,7 @@ from gridgov_common.contract.routing import (
     GRID_CODE_RE,
     WorkCategory,
 )
+from gridgov_common.kernel.area import Level, code_pattern
 
 ID_NUMBER_RE = re.compile(r"^(?:\d{15}|\d{17}[\dXx])$")
 ID_CHECK_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -11,7 +11,7 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
-from gridgov_common.area import Level, code_pattern
+from gridgov_common.kernel.area import Level, code_pattern
 
 # Exchanges: plain durable topic exchanges, declarable from any AMQP 0-9-1 client.
 DISPATCH_EXCHANGE = "gridgov.dispatch"  # P2.2 "town whistles": assignments to departments
@@ -40,7 +40,7 @@ DLQ_SUFFIX = ".dlq"
 CODE_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 CODE_MAX_LENGTH = 48
 # GB/T 2260 county (6) + GB/T 10114 town (3); + the community's statistical code (3);
-# P4.1: + the grid's sequence (3) — the lengths are gridgov_common/area.py's
+# P4.1: + the grid's sequence (3) — the lengths are gridgov_common/kernel/area.py's
 TOWN_CODE_RE = re.compile(code_pattern(Level.TOWN))
 COMMUNITY_CODE_RE = re.compile(code_pattern(Level.COMMUNITY))
 GRID_CODE_RE = re.compile(code_pattern(Level.GRID))

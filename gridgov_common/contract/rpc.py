@@ -4,7 +4,7 @@ Each method has its positional parameters (names, in order, and how many are req
 an argument schema, a reply schema and a sample (``rpc_samples/<service>.<method>.json``:
 ``{"args": [...], "reply": ...}``). Tests hold both sides to it: the producer's real
 reply to the sample arguments (tests/rpc/test_rpc_contract.py) and every caller, whose
-:class:`gridgov_common.rpc.TimedClient` checks the arguments it sends and the reply it
+:class:`gridgov_common.platform.rpc.TimedClient` checks the arguments it sends and the reply it
 gets against this module on every call (:func:`check_call`, :func:`check_reply`).
 
 Replies are read tolerantly (``unknown = INCLUDE``): a schema names what callers may rely

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from werkzeug.wrappers import Response
 
-from gridgov_common.web import http
+from gridgov_common.platform.web import http
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST_ENV = "GRIDGOV_APP_DIST"  # where the built app is (default web/app/dist)

@@ -28,8 +28,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from nameko.exceptions import RemoteError
 
-from gridgov_common import area
-from gridgov_common.roles import GRID_ROLES
+from gridgov_common.kernel import area
+from gridgov_common.kernel.roles import GRID_ROLES
 from services.assessment import meetings, spotchecks
 from services.assessment.domain.subjects import Inputs
 from services.assessment.models import appraisal_inputs, field_staff

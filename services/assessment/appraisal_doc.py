@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from gridgov_common import labels
-from gridgov_common.area import Level, parent_or_none
+from gridgov_common.contract import labels
+from gridgov_common.kernel.area import Level, parent_or_none
 from services.assessment.compliance import TZ
 from services.assessment.tabular import Column, Document, Table
 

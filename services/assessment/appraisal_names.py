@@ -26,8 +26,8 @@ from typing import Any
 
 from nameko.exceptions import MethodNotFound, RemoteError
 
-from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient
+from gridgov_common.kernel.errors import ServiceUnavailable
+from gridgov_common.platform.rpc import TimedClient
 
 log = logging.getLogger(__name__)
 TTL_SECONDS = 3600.0

@@ -16,11 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common import scoping
-from gridgov_common.area import Level, parent_or_none
-from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from gridgov_common.outbox import add_event
-from gridgov_common.roles import Role
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.area import Level, parent_or_none
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform.outbox import add_event
 from services.assessment import appraisal, appraisal_scheme
 from services.assessment.domain import subjects
 from services.assessment.models import appraisal_inputs, appraisal_reports, field_staff

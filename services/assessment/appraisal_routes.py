@@ -9,9 +9,9 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from gridgov_common import languages
-from gridgov_common.roles import GRID_ROLES, Role
-from gridgov_common.web import http
+from gridgov_common.kernel import languages
+from gridgov_common.kernel.roles import GRID_ROLES, Role
+from gridgov_common.platform.web import http
 from services.assessment import (
     appraisal_doc,
     appraisal_reports,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from gridgov_common.area import Level, code_pattern, scope_pattern
-from gridgov_common.periods import DayPeriodSchema
+from gridgov_common.kernel.area import Level, code_pattern, scope_pattern
+from gridgov_common.kernel.periods import DayPeriodSchema
 from services.assessment import appraisal_doc, appraisal_scheme, spotchecks
 
 HALF_YEAR = validate.Regexp(r"^(19|2\d)\d{2}H[12]$", error="YYYYH1 or YYYYH2.")
@@ -87,7 +87,7 @@ class ReportListQuerySchema(Schema):
 
 class ReportPageQuerySchema(Schema):
     """``GET /appraisals/<id>.html``. Without ``lang`` the browser's Accept-Language
-    decides (gridgov_common.languages), zh-CN when it names neither language."""
+    decides (gridgov_common.kernel.languages), zh-CN when it names neither language."""
 
     lang = fields.String(load_default=None, validate=validate.OneOf(appraisal_doc.LANGS),
                          metadata={"description": "zh-CN (default) or en; without it, "

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common.errors import Conflict, NotFound
+from gridgov_common.kernel.errors import Conflict, NotFound
 from services.assessment.domain import scoring
 from services.assessment.models import appraisal_schemes
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gridgov_common import area
+from gridgov_common.kernel import area
 from services.assessment.tabular import Column, Document, Table
 
 LANGS = ("zh-CN", "en")

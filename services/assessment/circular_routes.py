@@ -11,11 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from werkzeug.wrappers import Response
 
-from gridgov_common.errors import NotFound
-from gridgov_common.roles import Role
-from gridgov_common.settings import Setting
-from gridgov_common.timers import config_timer
-from gridgov_common.web import http
+from gridgov_common.kernel.errors import NotFound
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform.settings import Setting
+from gridgov_common.platform.timers import config_timer
+from gridgov_common.platform.web import http
 from services.assessment import circular_doc, circular_schemas, circulars, tabular
 from services.assessment import settings as declared
 from services.assessment.compliance import TZ
@@ -25,14 +25,6 @@ from services.assessment.models import circulars as circulars_table
 
 WRITERS = {Role.DISTRICT_ADMIN, Role.TOWN_GRID_CHIEF}
 READERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER, Role.TOWN_GRID_CHIEF, Role.DEPARTMENT_OFFICER}
-
-
-
-
-
-
-
-
 
 
 def _visible(principal):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from gridgov_common.area import Level, scope_pattern
+from gridgov_common.kernel.area import Level, scope_pattern
 from services.assessment.circular_doc import LANGS
 from services.assessment.domain import circular_rules
 

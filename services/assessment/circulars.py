@@ -19,8 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common.db import fixed
-from gridgov_common.outbox import add_event
+from gridgov_common.platform.db import fixed
+from gridgov_common.platform.outbox import add_event
 from services.assessment.compliance import TZ
 from services.assessment.domain.circular_rules import period_bounds
 from services.assessment.models import circulars

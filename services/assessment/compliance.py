@@ -17,11 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common import area
-from gridgov_common.roles import Role
+from gridgov_common.kernel import area
+from gridgov_common.kernel.roles import Role
 from services.assessment.domain import patrol_rules
 
-TZ = area.TZ  # the district's clock (gridgov_common/area.py)
+TZ = area.TZ  # the district's clock (gridgov_common/kernel/area.py)
 WORK_START, WORK_END = time(8, 30), time(17, 30)  # P5.4.3 working time (brief)
 DEFAULT_MAX_GAP_SECONDS = 900
 # an own grid: code inside the staff member's scope (codes are digits; range = prefix)

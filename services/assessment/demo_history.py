@@ -24,12 +24,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import demo_history as plan
-from gridgov_common.roles import Role
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.roles import Role
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.assessment import meetings as meeting_rules
 from services.assessment import spotchecks
 from services.assessment.models import meetings, patrols, spot_checks
+from tools import demo_history as plan
 
 FIX_MINUTES = 10  # below PATROL_MAX_GAP_SECONDS (15 min): every fix counts
 FIXES = (20, 27)  # 3 h 10 – 4 h 20 in the grid: over a third of the 9-hour window (P5.4.3)

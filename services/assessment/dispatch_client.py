@@ -17,9 +17,9 @@ from typing import Any
 
 from nameko.exceptions import RemoteError
 
-from gridgov_common.errors import NotFound, ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.errors import NotFound, ServiceUnavailable
+from gridgov_common.kernel.work_calendar import WorkCalendar
+from gridgov_common.platform.rpc import TimedClient, TimedRpcProxy
 from services.assessment import settings as declared
 from services.assessment.dashboard.schemas import CaseStatisticsSchema
 

@@ -8,11 +8,11 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from gridgov_common import scoping
-from gridgov_common.roles import GRID_ROLES, STAFF_ROLES, Role
-from gridgov_common.settings import Setting
-from gridgov_common.timers import config_timer
-from gridgov_common.web import http
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.roles import GRID_ROLES, STAFF_ROLES, Role
+from gridgov_common.platform.settings import Setting
+from gridgov_common.platform.timers import config_timer
+from gridgov_common.platform.web import http
 from services.assessment import compliance, meetings, patrols, schemas, worklogs
 from services.assessment import settings as declared
 from services.assessment.domain import meeting_rules

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common.errors import Forbidden
-from gridgov_common.outbox import add_event
+from gridgov_common.kernel.errors import Forbidden
+from gridgov_common.platform.outbox import add_event
 from services.assessment.domain.meeting_rules import (
     RULE_BY_KIND,
     RULES,
@@ -91,7 +91,7 @@ def remind(db, today: date, days_before: int) -> int:
 
 
 def _reminder_payload(row: dict[str, Any]) -> dict[str, Any]:
-    # every role with a meeting rule holds a community scope (gridgov_common.roles)
+    # every role with a meeting rule holds a community scope (gridgov_common.kernel.roles)
     return {"staff_sub": row["staff_sub"], "role": row["role"],
             "scope": f"community:{row['scope_code']}", "rule": row["rule"],
             "clause": row["clause"], "period_start": row["period_start"].isoformat(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from gridgov_common.messaging import messaging_tables
+from gridgov_common.platform.messaging import messaging_tables
 
 SCHEMA = "assessment"
 metadata = sa.MetaData(schema=SCHEMA)

@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common import audit_retention, scoping
-from gridgov_common.errors import Conflict, Forbidden, NotFound
-from gridgov_common.roles import Role
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform import audit_retention
 from services.assessment.models import (
     field_staff,
     grid_rings,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy
+from gridgov_common.kernel.errors import ServiceUnavailable
+from gridgov_common.platform.rpc import TimedClient, TimedRpcProxy
 from services.assessment import appraisal_names
 from services.assessment.settings import REGISTRY_RPC_TIMEOUT_SECONDS
 

@@ -4,7 +4,7 @@ Thin: the logic is in ``registry_sync``; each queue is the assessment's own."""
 from __future__ import annotations
 
 from gridgov_common.contract import EVENTS_EXCHANGE
-from gridgov_common.messaging import consume_contract
+from gridgov_common.platform.messaging import consume_contract
 from services.assessment import registry_sync
 
 GRID_CHANGED = "registry.grid.changed"

@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common.messaging import claim_message
-from gridgov_common.roles import GRID_ROLES
+from gridgov_common.kernel.roles import GRID_ROLES
+from gridgov_common.platform.messaging import claim_message
 from services.assessment.models import field_staff, grid_rings
 from services.assessment.patrols import replace_grids
 

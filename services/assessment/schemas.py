@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from gridgov_common.area import Level, code_pattern
+from gridgov_common.kernel.area import Level, code_pattern
 from services.assessment import worklogs
 from services.assessment.domain import meeting_rules
 

@@ -9,7 +9,8 @@ circulars come next.
 """
 
 # modules, not classes: `nameko run` starts every visible class that has entrypoints
-from gridgov_common import audit_retention, outbox, platform
+from gridgov_common.platform import audit_retention, outbox
+from gridgov_common.platform import service as platform
 from services.assessment import (
     app_routes,
     appraisal_routes,

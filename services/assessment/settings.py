@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridgov_common.audit_retention import retention_setting
-from gridgov_common.platform import PLATFORM_SETTINGS
-from gridgov_common.settings import (
+from gridgov_common.platform.audit_retention import retention_setting
+from gridgov_common.platform.service import PLATFORM_SETTINGS
+from gridgov_common.platform.settings import (
     JSON,
     POSITIVE,
     POSITIVE_INTEGER,

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common.errors import Unprocessable
-from gridgov_common.roles import GRID_ROLES, Role
+from gridgov_common.kernel.errors import Unprocessable
+from gridgov_common.kernel.roles import GRID_ROLES, Role
 from services.assessment.compliance import TZ
 from services.assessment.models import field_staff, spot_checks
 

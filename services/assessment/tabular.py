@@ -30,7 +30,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
-from gridgov_common import csvsafe
+from gridgov_common.kernel import csvsafe
 
 KINDS = ("text", "int", "rate", "number", "card")
 CARD_COLOURS = {"red": "F4C7C3", "yellow": "FCE8B2", "green": "D9EAD3"}
@@ -133,7 +133,7 @@ def to_html(doc: Document) -> str:
 
 def _csv_safe(text: str) -> str:
     """Neutralise spreadsheet formulas (CSV injection), the one rule of every export:
-    ``gridgov_common/csvsafe.py``."""
+    ``gridgov_common/kernel/csvsafe.py``."""
     return csvsafe.cell(text)
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gridgov_common.errors import Conflict, Forbidden, NotFound
-from gridgov_common.roles import Role
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound
+from gridgov_common.kernel.roles import Role
 from services.assessment.models import work_logs
 from services.assessment.patrols import valid_id
 

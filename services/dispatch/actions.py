@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from gridgov_common.contract.cases import AssignmentRole
-from gridgov_common.errors import Conflict, Unprocessable
-from gridgov_common.roles import STAFF_ROLES, Role
+from gridgov_common.kernel.errors import Conflict, Unprocessable
+from gridgov_common.kernel.roles import STAFF_ROLES, Role
 from services.dispatch import (
     case_store,
     config_store,

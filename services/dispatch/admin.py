@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
-from gridgov_common.roles import Role
-from gridgov_common.work_calendar import DEFAULT_TZ
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.roles import Role
+from gridgov_common.kernel.work_calendar import DEFAULT_TZ
 from services.dispatch import config_schemas, config_store, master_data
 from services.dispatch.models import calendar_overrides, escalation_policies, rule_sets
 

@@ -3,7 +3,7 @@
 Each autumn the State Council publishes next year's arrangement (国务院办公厅关于 20XX 年部分
 节假日安排的通知): every day off and every make-up working day (调休).  Until a district
 enters it, deadlines in that year are computed on an estimate that errs late
-(``gridgov_common.holiday_estimates``).  A district admin enters the whole notice at once: its days
+(``kernel.holiday_estimates``).  A district admin enters the whole notice at once: its days
 become calendar overrides and the year is marked complete, so no library or estimate is
 asked about it any more.  From 1 November until next year's notice is entered, the district
 admins are reminded once a day (a ``notify.request``) and ``GET /config/calendar/years``
@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.errors import Unprocessable
-from gridgov_common.roles import Role
+from gridgov_common.kernel.errors import Unprocessable
+from gridgov_common.kernel.roles import Role
 from services.dispatch import config_store, notices
 from services.dispatch.models import (
     calendar_overrides,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import DISPATCH_EXCHANGE, dispatch_key, make_envelope
-from gridgov_common.outbox import add_event, add_to_outbox
+from gridgov_common.platform.outbox import add_event, add_to_outbox
 from services.dispatch import casefile_store, notices
 from services.dispatch.domain import states
 from services.dispatch.domain.states import CaseState, PseudoActor

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gridgov_common import area
-from gridgov_common.department_register import names_both
+from gridgov_common.kernel import area
+from gridgov_common.platform.department_register import names_both
 from services.dispatch.domain.casefile import Entry, as_entry
 from services.dispatch.domain.casefile_page import PageContext
 from services.dispatch.master_data import subcategory_names

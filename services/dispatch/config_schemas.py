@@ -23,8 +23,8 @@ from gridgov_common.contract.routing import (
     Severity,
     WorkCategory,
 )
-from gridgov_common.roles import STAFF_ROLES, Role
-from gridgov_common.work_calendar import TimeLimit, TimeUnit
+from gridgov_common.kernel.roles import STAFF_ROLES, Role
+from gridgov_common.kernel.work_calendar import TimeLimit, TimeUnit
 from services.dispatch.domain.escalation import (
     DEFAULT_POLICY_PATH,
     EscalationPolicy,

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.dispatch import config_schemas
 from services.dispatch.domain import escalation, triage
 from services.dispatch.models import (

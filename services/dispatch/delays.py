@@ -16,11 +16,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common import department_register
 from gridgov_common.contract import DISPATCH_EXCHANGE, decision_key, make_envelope
-from gridgov_common.errors import Conflict, NotFound
-from gridgov_common.outbox import add_to_outbox
-from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
+from gridgov_common.kernel.errors import Conflict, NotFound
+from gridgov_common.kernel.roles import SPECIAL_GROUP_READERS, Role
+from gridgov_common.platform import department_register
+from gridgov_common.platform.outbox import add_to_outbox
 from services.dispatch import case_store, queries
 from services.dispatch.domain import states
 from services.dispatch.domain.states import PseudoActor

@@ -3,7 +3,7 @@
 ``python -m services.dispatch.demo_history [--if-empty] [--seed N] [--until YYYY-MM-DD]``
 (run by ``make up`` after events' history).
 
-Every case of the shared plan (``gridgov_common/demo_history.py``) is played through the
+Every case of the shared plan (``tools/demo_history.py``) is played through the
 platform's own rules, in memory, then written in bulk: filed under the stored rule set,
 escalation policy and catalogue (``config_store``, ``master_data``, as ``filing`` does),
 triaged by ``triage``, deadlines from the work calendar (P5.3.3), every move asked of the
@@ -28,13 +28,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import demo_history as plan
-from gridgov_common import department_register
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, dispatch_key
 from gridgov_common.contract.cases import AssignmentRole, Source
-from gridgov_common.outbox import add_event
-from gridgov_common.roles import Role
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.roles import Role
+from gridgov_common.kernel.work_calendar import WorkCalendar
+from gridgov_common.platform import department_register
+from gridgov_common.platform.outbox import add_event
 from services.dispatch import case_store, config_store, master_data, notices
 from services.dispatch.domain import casefile, states, triage
 from services.dispatch.domain.escalation import AssignmentView, CaseView, next_escalations
@@ -52,6 +51,7 @@ from services.dispatch.models import (
     departments,
     escalations,
 )
+from tools import demo_history as plan
 
 SYSTEM = PseudoActor.SYSTEM.value
 DEPARTMENT = PseudoActor.DEPARTMENT.value

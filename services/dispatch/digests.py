@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
-from gridgov_common.outbox import add_to_outbox
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
+from gridgov_common.platform.outbox import add_to_outbox
 from services.dispatch import config_store, notices
 from services.dispatch.models import assignments, cases, daily_digests
 from services.dispatch.statistics import ACTIVE, OPEN

@@ -25,12 +25,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common import department_register
-from gridgov_common.area import district_of
 from gridgov_common.contract import EVENTS_EXCHANGE
 from gridgov_common.contract.cases import EscalationKind
-from gridgov_common.outbox import add_event
-from gridgov_common.roles import Role
+from gridgov_common.kernel.area import district_of
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform import department_register
+from gridgov_common.platform.outbox import add_event
 from services.dispatch import case_store, config_store, reminders
 from services.dispatch.domain.escalation import (
     AssignmentView,

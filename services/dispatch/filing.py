@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gridgov_common.contract import WorkCategory
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.dispatch import case_store, config_store, master_data
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.states import CaseState, PseudoActor, TransitionName

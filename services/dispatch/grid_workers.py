@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
 
-from gridgov_common.messaging import claim_message
+from gridgov_common.platform.messaging import claim_message
 from services.dispatch.models import grid_worker_grids, grid_workers
 
 CONSUMER = "dispatch.registry_staff"

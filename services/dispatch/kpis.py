@@ -45,9 +45,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from gridgov_common.errors import Unprocessable
-from gridgov_common.roles import Role
-from gridgov_common.work_calendar import DEFAULT_TZ
+from gridgov_common.kernel.errors import Unprocessable
+from gridgov_common.kernel.roles import Role
+from gridgov_common.kernel.work_calendar import DEFAULT_TZ
 from services.dispatch import kpis_workers
 from services.dispatch.domain.states import AssignmentState, CaseState
 from services.dispatch.models import assignments, cases

@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common.roles import GRID_ROLES
+from gridgov_common.kernel.roles import GRID_ROLES
 from services.dispatch.domain.states import CaseState
 from services.dispatch.models import cases, grid_worker_grids, grid_workers
 from services.dispatch.statistics import (

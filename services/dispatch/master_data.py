@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
-from gridgov_common import department_register
-from gridgov_common.messaging import claim_message
+from gridgov_common.platform import department_register
+from gridgov_common.platform.messaging import claim_message
 from services.dispatch.domain import triage
 from services.dispatch.models import catalogue_versions, departments
 

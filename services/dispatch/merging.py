@@ -40,7 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gridgov_common.contract.envelope import Envelope
-from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError, RetryLater
+from gridgov_common.platform.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError, RetryLater
 from services.dispatch import actions, case_store, config_store
 from services.dispatch.domain import merging, states, triage
 from services.dispatch.domain.states import (

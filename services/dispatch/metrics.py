@@ -35,8 +35,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gridgov_common.db import Database
-from gridgov_common.metrics import PREFIX
+from gridgov_common.platform.db import Database
+from gridgov_common.platform.metrics import PREFIX
 from services.dispatch import statistics
 from services.dispatch.models import assignments, waiting_file_entries
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
-from gridgov_common.department_register import departments_table
-from gridgov_common.messaging import messaging_tables
+from gridgov_common.platform.department_register import departments_table
+from gridgov_common.platform.messaging import messaging_tables
 
 SCHEMA = "dispatch"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -255,7 +255,7 @@ calendar_overrides = sa.Table(
 # Master data dispatch follows from its owners, to check rule sets against (issue 11): the
 # department register (registry.department.changed, newest ``updated_at`` per code) and the
 # subcategory catalogue (events.catalogue.published, every version; the highest is current).
-departments = departments_table(metadata)  # gridgov_common.department_register
+departments = departments_table(metadata)  # gridgov_common.platform.department_register
 
 catalogue_versions = sa.Table(
     "catalogue_versions", metadata,

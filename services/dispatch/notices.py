@@ -13,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
-from gridgov_common.outbox import add_to_outbox
-from gridgov_common.roles import Role
-from gridgov_common.work_calendar import DEFAULT_TZ
+from gridgov_common.kernel.roles import Role
+from gridgov_common.kernel.work_calendar import DEFAULT_TZ
+from gridgov_common.platform.outbox import add_to_outbox
 from services.dispatch import config_store
 
 PRODUCER = "dispatch"
@@ -24,7 +24,7 @@ RETURN_VISIT_WORKING_HOURS = 16  # two working days to call or visit the residen
 VISITORS = ((Role.NEIGHBOURHOOD_GRID_WORKER, "grid", 15),
             (Role.COMMUNITY_GRID_WORKER, "community", 12))
 # P5.2.5: a sensitive case's visitor is the community grid chief, the one visitor who may
-# see special groups (gridgov_common.roles.SPECIAL_GROUP_READERS)
+# see special groups (gridgov_common.kernel.roles.SPECIAL_GROUP_READERS)
 SENSITIVE_VISITORS = ((Role.COMMUNITY_GRID_CHIEF, "community", 12),)
 LOCALE = "zh-CN"
 DISTRICT_TZ = ZoneInfo(DEFAULT_TZ)

@@ -11,9 +11,9 @@ import logging
 import time
 from typing import Any
 
-from gridgov_common.area import community_of, district_of, town_of
-from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy
+from gridgov_common.kernel.area import community_of, district_of, town_of
+from gridgov_common.kernel.errors import ServiceUnavailable
+from gridgov_common.platform.rpc import TimedClient, TimedRpcProxy
 from services.dispatch.settings import REGISTRY_RPC_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)

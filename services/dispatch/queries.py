@@ -18,9 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common.auth import Principal, parse_scope
-from gridgov_common.errors import NotFound, Unprocessable
-from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
+from gridgov_common.kernel.auth import Principal, parse_scope
+from gridgov_common.kernel.errors import NotFound, Unprocessable
+from gridgov_common.kernel.roles import SPECIAL_GROUP_READERS, Role
 from services.dispatch import case_store
 from services.dispatch.domain import states
 from services.dispatch.models import assignments, cases

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.dispatch import notices
 from services.dispatch.domain.states import AssignmentState
 from services.dispatch.models import assignments, deadline_reminders

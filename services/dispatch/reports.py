@@ -25,8 +25,8 @@ from gridgov_common.contract import (
     senders,
 )
 from gridgov_common.contract.cases import AssignmentRole
-from gridgov_common.messaging import RetryLater
-from gridgov_common.outbox import add_to_outbox
+from gridgov_common.platform.messaging import RetryLater
+from gridgov_common.platform.outbox import add_to_outbox
 from services.dispatch import case_store, delays, notices
 from services.dispatch.domain import states
 from services.dispatch.domain.casefile import stage_outcome

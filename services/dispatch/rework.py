@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from gridgov_common.contract.cases import AssignmentRole
-from gridgov_common.errors import Conflict
+from gridgov_common.kernel.errors import Conflict
 from services.dispatch import actions, config_store, queries
 from services.dispatch.domain import states, triage
 from services.dispatch.domain.states import CaseState, TransitionName

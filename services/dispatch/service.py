@@ -15,23 +15,25 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from gridgov_common import platform  # module, so `nameko run` sees one service class
-from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import DISPATCH_EXCHANGE, EVENTS_EXCHANGE, REPORTS_EXCHANGE
-from gridgov_common.errors import NotFound
-from gridgov_common.languages import negotiate
-from gridgov_common.messaging import (
+from gridgov_common.kernel.errors import NotFound
+from gridgov_common.kernel.languages import negotiate
+from gridgov_common.kernel.roles import STAFF_ROLES, Role
+from gridgov_common.platform import (
+    service as platform,  # module, so `nameko run` sees one service class
+)
+from gridgov_common.platform.batching import consume_contract_batch
+from gridgov_common.platform.messaging import (
     PermanentError,
     claim_message,
     claim_messages,
     consume_contract,
 )
-from gridgov_common.outbox import OutboxRelay
-from gridgov_common.roles import STAFF_ROLES, Role
-from gridgov_common.rpc import rpc
-from gridgov_common.settings import ConfigValue
-from gridgov_common.timers import config_timer
-from gridgov_common.web import http
+from gridgov_common.platform.outbox import OutboxRelay
+from gridgov_common.platform.rpc import rpc
+from gridgov_common.platform.settings import ConfigValue
+from gridgov_common.platform.timers import config_timer
+from gridgov_common.platform.web import http
 from services.dispatch import (
     actions,
     admin,
@@ -102,7 +104,7 @@ class DispatchService(platform.PlatformService):
         """One transaction per tick; an exception is logged by nameko (the worker fails,
         the session rolls back) and the next tick runs as usual."""
         escalating.run_due(self.db, batch=self.escalation_batch)
-        self.db.commit()  # the commit wakes the relay (gridgov_common.outbox)
+        self.db.commit()  # the commit wakes the relay (gridgov_common.platform.outbox)
 
     @config_timer(declared.DIGEST_POLL_SECONDS)
     def send_daily_digests(self):
@@ -116,7 +118,7 @@ class DispatchService(platform.PlatformService):
     @consume_contract_batch(filing.CONSUMER, EVENTS_EXCHANGE, ["events.case.reported"],
                             message_types=["events.case.reported"])
     def take_reported_cases(self, envelopes):
-        """In batches (gridgov_common.batching): one transaction files many cases."""
+        """In batches (gridgov_common.platform.batching): one transaction files many cases."""
         fresh = claim_messages(self.db, envelopes, filing.CONSUMER)
         case_store.lock_files(self.db, [e.payload["case_id"] for e in fresh])
         for envelope in fresh:

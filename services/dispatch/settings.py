@@ -4,8 +4,8 @@ them."""
 
 from __future__ import annotations
 
-from gridgov_common.platform import PLATFORM_SETTINGS
-from gridgov_common.settings import (
+from gridgov_common.platform.service import PLATFORM_SETTINGS
+from gridgov_common.platform.settings import (
     FLAG,
     NON_NEGATIVE_INTEGER,
     POSITIVE,

@@ -51,9 +51,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common.db import fixed
-from gridgov_common.errors import Unprocessable
-from gridgov_common.roles import CODE_LENGTH, ScopeLevel
+from gridgov_common.kernel.errors import Unprocessable
+from gridgov_common.kernel.roles import CODE_LENGTH, ScopeLevel
+from gridgov_common.platform.db import fixed
 from services.dispatch.domain import states
 from services.dispatch.master_data import subcategory_names
 from services.dispatch.models import assignments, cases, escalations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from gridgov_common.periods import DayPeriodSchema
+from gridgov_common.kernel.periods import DayPeriodSchema
 from services.dispatch.domain.states import CaseState
 
 COUNT = {"validate": validate.Range(min=0)}

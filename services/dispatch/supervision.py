@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common import department_register
-from gridgov_common.area import community_of, district_of
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
-from gridgov_common.errors import Conflict, Unprocessable
-from gridgov_common.roles import Role
+from gridgov_common.kernel.area import community_of, district_of
+from gridgov_common.kernel.errors import Conflict, Unprocessable
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform import department_register
 from services.dispatch import config_store, escalating, queries
 from services.dispatch.domain.escalation import Escalation
 from services.dispatch.domain.states import ACTIVE_ASSIGNMENT_STATES, OPEN_STATES, HandlingLevel

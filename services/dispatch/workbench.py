@@ -22,9 +22,9 @@ from marshmallow import ValidationError
 
 from gridgov_common.contract.cases import DepartmentReportV1
 from gridgov_common.contract.envelope import format_timestamp
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
-from gridgov_common.messaging import claim_message
-from gridgov_common.roles import Role
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform.messaging import claim_message
 from services.dispatch import case_names, reports
 from services.dispatch.domain import states
 from services.dispatch.models import assignments, cases

@@ -25,13 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
-from gridgov_common.area import town_of
-from gridgov_common.auth import Principal
 from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
-from gridgov_common.db import fixed
-from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from gridgov_common.outbox import add_event, add_to_outbox
-from gridgov_common.roles import GRID_ROLES, ScopeLevel
+from gridgov_common.kernel.area import town_of
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.kernel.roles import GRID_ROLES, ScopeLevel
+from gridgov_common.platform.db import fixed
+from gridgov_common.platform.outbox import add_event, add_to_outbox
 from services.events import catalogue_store, visibility
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue, geo, status_notes

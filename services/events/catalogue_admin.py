@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gridgov_common.errors import NotFound, Unprocessable
+from gridgov_common.kernel.errors import NotFound, Unprocessable
 from services.events import catalogue_store
 from services.events.domain.catalogue_version import (
     Catalogue,

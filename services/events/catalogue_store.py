@@ -23,9 +23,9 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridgov_common.errors import Conflict
-from gridgov_common.messaging import resolve_schema
-from gridgov_common.outbox import add_event
+from gridgov_common.kernel.errors import Conflict
+from gridgov_common.platform.messaging import resolve_schema
+from gridgov_common.platform.outbox import add_event
 from services.events.domain.catalogue_version import Catalogue, packaged, subcategory_to_dict
 from services.events.models import catalogue_versions
 

@@ -4,7 +4,7 @@
 (run by ``make up`` after the demo district, before dispatch's history).
 
 Writes only ``events.cases``: one row per case of the shared plan
-(``gridgov_common/demo_history.py``), as the app intake files it (P5.3.1: reporter, grid,
+(``tools/demo_history.py``), as the app intake files it (P5.3.1: reporter, grid,
 class, place), numbered ``DEMO<day>-<n>`` so that live numbers (``GS…``, the daily counters)
 never meet them. Where each case stands afterwards is dispatch's to say: dispatch's history
 announces every case's last change (``dispatch.case.changed``) and ``following.py`` applies
@@ -21,10 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import demo_history as plan
 from gridgov_common.contract.cases import Source
 from services.events.domain import status_notes
 from services.events.models import cases
+from tools import demo_history as plan
 
 FILING_SECONDS = 3  # the app's upload reaches events a few seconds after the report
 

@@ -2,13 +2,13 @@
 (``registry.department.changed``), for what people read: Open311's ``agency_responsible``
 says 消防 / Fire and Rescue, not ``fire``.  A department events has not heard of yet is
 shown by its code (better a code than nothing).  The table and the rules are shared by
-every follower (gridgov_common.department_register)."""
+every follower (gridgov_common.platform.department_register)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from gridgov_common import department_register
+from gridgov_common.platform import department_register
 from services.events.models import departments
 
 QUEUE = "events.departments"

@@ -15,9 +15,9 @@ from typing import Any
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 
-from gridgov_common.rpc import TimedClient, TimedRpcProxy
-from gridgov_common.settings import check_container
-from gridgov_common.web import JWT_SECRET
+from gridgov_common.platform.rpc import TimedClient, TimedRpcProxy
+from gridgov_common.platform.settings import check_container
+from gridgov_common.platform.web import JWT_SECRET
 from services.events import settings as declared
 from services.events.domain.numbers import check_prefix
 

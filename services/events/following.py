@@ -40,8 +40,8 @@ from sqlalchemy.orm import Session
 
 from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
 from gridgov_common.contract.envelope import Envelope
-from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
-from gridgov_common.outbox import add_to_outbox
+from gridgov_common.platform.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
+from gridgov_common.platform.outbox import add_to_outbox
 from services.events import catalogue_store
 from services.events.cases import (
     MAJOR_EVENT_ALERT,

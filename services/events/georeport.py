@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from gridgov_common.contract.cases import DESCRIPTION_MAX, Source
-from gridgov_common.errors import (
+from gridgov_common.kernel.errors import (
     ApiError,
     BadRequest,
     Forbidden,
@@ -29,7 +29,7 @@ from gridgov_common.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from gridgov_common.languages import DEFAULT
+from gridgov_common.kernel.languages import DEFAULT
 from services.events import cases, catalogue_store, department_names, grid_index
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue

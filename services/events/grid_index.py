@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common.area import community_of, town_of
-from gridgov_common.messaging import claim_message
+from gridgov_common.kernel.area import community_of, town_of
+from gridgov_common.platform.messaging import claim_message
 from services.events.domain.numbers import local_day, now_utc
 from services.events.models import grid_rings
 

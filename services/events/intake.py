@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from gridgov_common.contract import parse_intake_key, senders
 from gridgov_common.contract.envelope import Envelope
-from gridgov_common.errors import ApiError
-from gridgov_common.messaging import PermanentError
+from gridgov_common.kernel.errors import ApiError
+from gridgov_common.platform.messaging import PermanentError
 from services.events.cases import Report
 
 CONSUMER = "events.intake"
 QUEUE = "events.intake"
 MESSAGE_TYPE = "intake.case.report"
 ROUTING_KEYS = ["*.case.report"]
-# REQUIRE_INTAKE_USER_ID (gridgov_common/messaging.py), true in production (one broker user
+# REQUIRE_INTAKE_USER_ID (gridgov_common/platform/messaging.py), true in production (one broker user
 # per department or system): only dept.<source_system>
 
 

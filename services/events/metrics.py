@@ -6,7 +6,7 @@ Labels are bounded sets: ``source`` (app, hotline, open311, department) × ``wor
 
 from prometheus_client import Counter
 
-from gridgov_common.metrics import PREFIX
+from gridgov_common.platform.metrics import PREFIX
 
 CASES_REPORTED = Counter(
     f"{PREFIX}cases_reported", "Cases filed (P5.3.1), counted after commit",

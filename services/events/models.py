@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from gridgov_common.contract import InfoClass, Severity, WorkCategory
 from gridgov_common.contract.cases import Source
-from gridgov_common.department_register import departments_table
-from gridgov_common.messaging import messaging_tables
+from gridgov_common.platform.department_register import departments_table
+from gridgov_common.platform.messaging import messaging_tables
 
 SCHEMA = "events"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -142,7 +142,7 @@ catalogue_versions = sa.Table(
 )
 
 # The department register as the registry announces it (registry.department.changed), for
-# the names people read (Open311 agency_responsible): gridgov_common.department_register.
+# the names people read (Open311 agency_responsible): gridgov_common.platform.department_register.
 departments = departments_table(metadata)
 
 # Issue 12: proof-of-work challenges of the residents' report page (domain/challenge.py)

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
-from gridgov_common.auth import Principal
-from gridgov_common.errors import BadRequest, NotFound, UnsupportedMediaType
-from gridgov_common.roles import ScopeLevel
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import BadRequest, NotFound, UnsupportedMediaType
+from gridgov_common.kernel.roles import ScopeLevel
 from services.events import catalogue_store
 from services.events.domain import media
 from services.events.models import cases, photos

@@ -30,9 +30,9 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract.cases import CASE_NUMBER_RE
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
-from gridgov_common.languages import DEFAULT
-from gridgov_common.outbox import add_event
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.languages import DEFAULT
+from gridgov_common.platform.outbox import add_event
 from services.events import catalogue_store, department_names, georeport
 from services.events.dependencies import RegistryClient, Settings
 from services.events.domain import catalogue, status_notes

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gridgov_common.errors import NotFound
+from gridgov_common.kernel.errors import NotFound
 from services.events.dependencies import Settings
 
 HTML = "text/html; charset=utf-8"

@@ -17,17 +17,23 @@ from typing import Any
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from gridgov_common import platform  # module, so `nameko run` sees one service class
-from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
-from gridgov_common.errors import ApiError, Conflict, NotFound, ServiceUnavailable
-from gridgov_common.languages import negotiate
-from gridgov_common.messaging import REQUIRE_INTAKE_USER_ID, claim_messages, consume_contract
-from gridgov_common.outbox import OutboxRelay
-from gridgov_common.roles import GRID_ROLES, Role
-from gridgov_common.settings import ConfigValue
-from gridgov_common.timers import config_timer
-from gridgov_common.web import http
+from gridgov_common.kernel.errors import ApiError, Conflict, NotFound, ServiceUnavailable
+from gridgov_common.kernel.languages import negotiate
+from gridgov_common.kernel.roles import GRID_ROLES, Role
+from gridgov_common.platform import (
+    service as platform,  # module, so `nameko run` sees one service class
+)
+from gridgov_common.platform.batching import consume_contract_batch
+from gridgov_common.platform.messaging import (
+    REQUIRE_INTAKE_USER_ID,
+    claim_messages,
+    consume_contract,
+)
+from gridgov_common.platform.outbox import OutboxRelay
+from gridgov_common.platform.settings import ConfigValue
+from gridgov_common.platform.timers import config_timer
+from gridgov_common.platform.web import http
 from services.events import (
     cases,
     catalogue_admin,
@@ -231,7 +237,7 @@ class EventsService(platform.PlatformService):
     @consume_contract_batch(intake.QUEUE, INTAKE_EXCHANGE, intake.ROUTING_KEYS,
                             message_types=[intake.MESSAGE_TYPE], tell_sender=True)
     def take_intake_cases(self, envelopes):
-        """In batches (gridgov_common.batching): one registry call places the batch, one
+        """In batches (gridgov_common.platform.batching): one registry call places the batch, one
         transaction files it. A report we cannot file fails the batch, which is then
         replayed message by message, so only that report is refused."""
         fresh = claim_messages(self.db, envelopes, intake.CONSUMER)  # else filed already
@@ -275,7 +281,7 @@ class EventsService(platform.PlatformService):
                             message_types=following.MESSAGE_TYPES)
     def follow_case_changes(self, envelopes):
         """In batches: two or more changes per case, each too small to pay for a worker
-        and a transaction of its own (gridgov_common.batching)."""
+        and a transaction of its own (gridgov_common.platform.batching)."""
         for envelope in claim_messages(self.db, envelopes, following.CONSUMER):
             following.apply(self.db, envelope)  # the others were applied already
 

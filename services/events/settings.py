@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gridgov_common import messaging, ratelimit
-from gridgov_common.platform import PLATFORM_SETTINGS
-from gridgov_common.settings import (
+from gridgov_common.platform import messaging, ratelimit
+from gridgov_common.platform.service import PLATFORM_SETTINGS
+from gridgov_common.platform.settings import (
     INTEGER,
     POSITIVE,
     POSITIVE_INTEGER,

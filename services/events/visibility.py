@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gridgov_common.auth import Principal
-from gridgov_common.roles import SPECIAL_GROUP_READERS, ScopeLevel
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.roles import SPECIAL_GROUP_READERS, ScopeLevel
 from services.events.domain.catalogue_version import Catalogue
 from services.events.models import cases
 

@@ -20,8 +20,6 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common import department_register, storable
-from gridgov_common.bulk import insert_rows
 from gridgov_common.contract import (
     EVENTS_EXCHANGE,
     INVALID_PAYLOAD,
@@ -31,7 +29,10 @@ from gridgov_common.contract import (
     latest_version,
     schema_for,
 )
-from gridgov_common.outbox import add_to_outbox
+from gridgov_common.kernel import storable
+from gridgov_common.platform import department_register
+from gridgov_common.platform.bulk import insert_rows
+from gridgov_common.platform.outbox import add_to_outbox
 from services.notify.domain import templates
 from services.notify.domain.requests import Plan, Request, plan, reached
 from services.notify.models import (
@@ -110,7 +111,7 @@ def _reached(session, plans: list[Plan]) -> list[list[sa.Row]]:
 
 def _insert_deliveries(session, values: list[dict[str, Any]],
                        returning: tuple[str, ...] = ()) -> sa.CursorResult | None:
-    """One INSERT over arrays (gridgov_common.bulk); a delivery already there is kept."""
+    """One INSERT over arrays (gridgov_common.platform.bulk); a delivery already there is kept."""
     if not values:
         return None
     return insert_rows(session, deliveries, values, returning=returning,

@@ -20,10 +20,11 @@ import os
 import sys
 from datetime import timedelta
 
-from gridgov_common import pii, rekey
-from gridgov_common.db import make_engine, transaction
-from gridgov_common.errors import NotFound, Unprocessable
-from gridgov_common.migrate import DEFAULT_URL
+from gridgov_common.kernel import pii
+from gridgov_common.kernel.errors import NotFound, Unprocessable
+from gridgov_common.platform import rekey
+from gridgov_common.platform.db import make_engine, transaction
+from gridgov_common.platform.migrate import DEFAULT_URL
 from services.notify import contacts
 from services.notify.models import subscriptions
 

@@ -2,7 +2,7 @@
 app — an e-mail address, a mobile number or a webhook URL with its signing secret.
 
 Addresses and secrets are personal or secret data: stored encrypted with the platform's
-PII cipher (AES-256-GCM, keys from the environment; gridgov_common/pii.py),
+PII cipher (AES-256-GCM, keys from the environment; gridgov_common/kernel/pii.py),
 shown masked (P5.4.4; GB/T 35273 §6.3 encryption, §7.2 display masking).  A webhook secret
 is shown once, in the answer that created it.
 """
@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from gridgov_common import scoping
-from gridgov_common.errors import NotFound, Unprocessable
-from gridgov_common.pii import PiiCipher, mask_phone
-from gridgov_common.roles import Role, ScopeLevel
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.errors import NotFound, Unprocessable
+from gridgov_common.kernel.pii import PiiCipher, mask_phone
+from gridgov_common.kernel.roles import Role, ScopeLevel
 from services.notify.domain.requests import Refused, people
 from services.notify.models import subscriptions
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from gridgov_common.department_register import departments_table
-from gridgov_common.messaging import messaging_tables
+from gridgov_common.platform.department_register import departments_table
+from gridgov_common.platform.messaging import messaging_tables
 
 SCHEMA = "notify"
 metadata = sa.MetaData(schema=SCHEMA)
@@ -108,5 +108,5 @@ subscriptions = sa.Table(
 )
 
 # The department register as the registry announces it (registry.department.changed): the
-# names people read in messages (accepting.with_names; gridgov_common.department_register).
+# names people read in messages (accepting.with_names; gridgov_common.platform.department_register).
 departments = departments_table(metadata)

@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common import scoping
-from gridgov_common.auth import Principal
-from gridgov_common.db import fixed
-from gridgov_common.errors import Conflict, NotFound
-from gridgov_common.roles import ScopeLevel
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Conflict, NotFound
+from gridgov_common.kernel.roles import ScopeLevel
+from gridgov_common.platform.db import fixed
 from services.notify import contacts
 from services.notify.models import (
     deliveries,

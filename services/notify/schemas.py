@@ -7,7 +7,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from gridgov_common.contract.notify import Channel, Locale, NotifyKind, scope_field
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MOBILE_RE = re.compile(r"^(?:\+?86)?1\d{10}$")

@@ -34,9 +34,9 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import format_timestamp
-from gridgov_common.db import Database, fixed, transaction
-from gridgov_common.pii_provider import Pii
-from gridgov_common.settings import check_container
+from gridgov_common.platform.db import Database, fixed, transaction
+from gridgov_common.platform.pii_provider import Pii
+from gridgov_common.platform.settings import check_container
 from services.notify import accepting, channels, contacts
 from services.notify import settings as declared
 from services.notify.domain import templates

@@ -18,19 +18,19 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from gridgov_common import (
-    department_register,
-    platform,  # module, so `nameko run` sees one service class
-)
-from gridgov_common.batching import consume_contract_batch
 from gridgov_common.contract import ALERTS_EXCHANGE, EVENTS_EXCHANGE
-from gridgov_common.messaging import PermanentError, claim_messages, consume_contract
-from gridgov_common.outbox import OutboxRelay
-from gridgov_common.pii_provider import Pii
-from gridgov_common.roles import ALL_ROLES, Role
-from gridgov_common.rpc import rpc
-from gridgov_common.settings import ConfigValue
-from gridgov_common.web import http
+from gridgov_common.kernel.roles import ALL_ROLES, Role
+from gridgov_common.platform import department_register
+from gridgov_common.platform import (
+    service as platform,  # module, so `nameko run` sees one service class
+)
+from gridgov_common.platform.batching import consume_contract_batch
+from gridgov_common.platform.messaging import PermanentError, claim_messages, consume_contract
+from gridgov_common.platform.outbox import OutboxRelay
+from gridgov_common.platform.pii_provider import Pii
+from gridgov_common.platform.rpc import rpc
+from gridgov_common.platform.settings import ConfigValue
+from gridgov_common.platform.web import http
 from services.notify import accepting, contacts, models, reading, schemas, sign_in_codes
 from services.notify import settings as declared
 from services.notify.domain import causes
@@ -116,7 +116,7 @@ class NotifyService(platform.PlatformService):
     @consume_contract_batch(REQUESTS, EVENTS_EXCHANGE, ["notify.request"],
                             message_types=["notify.request"], batch_size=REQUEST_BATCH)
     def take_requests(self, envelopes):
-        """In batches (gridgov_common.batching); a refused request fails its batch, which
+        """In batches (gridgov_common.platform.batching); a refused request fails its batch, which
         is then replayed message by message and the refused one dead-lettered alone."""
         self._accept(envelopes, REQUESTS, causes.from_request)
 

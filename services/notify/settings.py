@@ -4,9 +4,9 @@ them."""
 
 from __future__ import annotations
 
-from gridgov_common import pii_provider
-from gridgov_common.platform import PLATFORM_SETTINGS
-from gridgov_common.settings import (
+from gridgov_common.platform import pii_provider
+from gridgov_common.platform.service import PLATFORM_SETTINGS
+from gridgov_common.platform.settings import (
     FLAG,
     POSITIVE,
     POSITIVE_INTEGER,

@@ -31,12 +31,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from gridgov_common import auth
-from gridgov_common.auth import Principal
-from gridgov_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
-from gridgov_common.pii import PiiCipher, mask_phone
-from gridgov_common.ratelimit import TooManyRequests
-from gridgov_common.roles import ROLE_SCOPE, Role
+from gridgov_common.kernel import auth
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Forbidden, NotFound, Unauthorized, Unprocessable
+from gridgov_common.kernel.pii import PiiCipher, mask_phone
+from gridgov_common.kernel.roles import ROLE_SCOPE, Role
+from gridgov_common.platform.ratelimit import TooManyRequests
 from services.registry import settings as declared
 from services.registry.domain import identity
 from services.registry.domain import second_factor as factor
@@ -211,7 +211,7 @@ def token_hash(raw: str) -> str:
 def _audit(session: Session, action: str, *, actor_sub: str, actor_role: str,
            actor_scope: str, subject: str, ip: str | None, detail: str = "") -> None:
     """One audit row (who, what, when, from which client); the reason names the client
-    address as the rate limits see it (gridgov_common.ratelimit.client_key)."""
+    address as the rate limits see it (gridgov_common.platform.ratelimit.client_key)."""
     reason = f"client {ip or '-'}" + (f"; {detail}" if detail else "")
     session.execute(audit_log.insert().values(
         actor_sub=actor_sub[:200], actor_role=actor_role, actor_scope=actor_scope,

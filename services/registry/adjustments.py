@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
-from gridgov_common import scoping
-from gridgov_common.area import Level, parent_or_none
-from gridgov_common.auth import Principal
-from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from gridgov_common.messaging import PermanentError, claim_message
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.area import Level, parent_or_none
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.platform.messaging import PermanentError, claim_message
 from services.registry import staff_identity, staffing
 from services.registry.domain import adjustment as flow
 from services.registry.models import grids, staff, staff_adjustment_steps, staff_adjustments

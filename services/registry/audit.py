@@ -21,8 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import audit_retention, scoping
-from gridgov_common.auth import Principal
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.platform import audit_retention
 from services.registry.models import audit_log
 
 # the floor (183 days, also in migration 0004's trigger) and the start-up check, shared

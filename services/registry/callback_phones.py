@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii
-from gridgov_common.auth import Principal
-from gridgov_common.errors import Forbidden, NotFound
-from gridgov_common.messaging import claim_message
+from gridgov_common.kernel import pii
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Forbidden, NotFound
+from gridgov_common.platform.messaging import claim_message
 from services.registry import audit, people, privacy
 from services.registry.models import callback_phones
 

@@ -28,9 +28,10 @@ import time
 
 import sqlalchemy as sa
 
-from gridgov_common import pii, rekey
-from gridgov_common.db import make_engine, transaction
-from gridgov_common.migrate import DEFAULT_URL
+from gridgov_common.kernel import pii
+from gridgov_common.platform import rekey
+from gridgov_common.platform.db import make_engine, transaction
+from gridgov_common.platform.migrate import DEFAULT_URL
 from services.registry import accounts, demo, importer, people
 from services.registry import callback_phones as callback_phone_store
 from services.registry.models import accounts as reg_accounts

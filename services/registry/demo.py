@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii
-from gridgov_common.messaging import SESSION_SCHEMA_KEY
+from gridgov_common.kernel import pii
+from gridgov_common.platform.messaging import SESSION_SCHEMA_KEY
 from services.registry import importer, people, staff_identity
 from services.registry.domain import generator
 from services.registry.domain.geometry import to_geojson

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from gridgov_common.errors import Conflict, NotFound
+from gridgov_common.kernel.errors import Conflict, NotFound
 from services.registry.emit import emit
 from services.registry.models import departments
 

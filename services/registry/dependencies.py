@@ -7,7 +7,7 @@ import time
 
 from nameko.extensions import DependencyProvider
 
-from gridgov_common.db import Database, transaction
+from gridgov_common.platform.db import Database, transaction
 from services.registry import places
 from services.registry.domain.spatial import GridIndex
 

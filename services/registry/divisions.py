@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
 from services.registry.domain import codes
 from services.registry.domain.divisions import (
     DivisionRefused,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import EVENTS_EXCHANGE, make_envelope
-from gridgov_common.outbox import add_to_outbox
+from gridgov_common.platform.outbox import add_to_outbox
 
 PRODUCER = "registry"
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii
 from gridgov_common.contract import senders
-from gridgov_common.messaging import PermanentError, claim_message
+from gridgov_common.kernel import pii
+from gridgov_common.platform.messaging import PermanentError, claim_message
 from services.registry import people
 from services.registry.domain import identity
 
 CONSUMER = "registry.intake"
-# REQUIRE_INTAKE_USER_ID (gridgov_common/messaging.py), true in production (one broker user
+# REQUIRE_INTAKE_USER_ID (gridgov_common/platform/messaging.py), true in production (one broker user
 # per department): pushes only from dept.<department>
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from gridgov_common.messaging import messaging_tables
+from gridgov_common.platform.messaging import messaging_tables
 
 SCHEMA = "registry"
 metadata = sa.MetaData(schema=SCHEMA)

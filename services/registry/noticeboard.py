@@ -10,8 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from gridgov_common import labels
-from gridgov_common.roles import Role
+from gridgov_common.contract import labels
+from gridgov_common.kernel.roles import Role
 
 LABELS = {
     "zh": {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from nameko.exceptions import RemoteError
 
-from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient, TimedRpcProxy
+from gridgov_common.kernel.errors import ServiceUnavailable
+from gridgov_common.platform.rpc import TimedClient, TimedRpcProxy
 from services.registry.settings import NOTIFY_RPC_TIMEOUT_SECONDS
 
 NOT_SENT = "sms_unavailable"

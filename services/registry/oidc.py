@@ -32,9 +32,9 @@ from joserfc.jwk import KeySet
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from gridgov_common.errors import NotFound
-from gridgov_common.settings import Setting, check_container
-from gridgov_common.web import JWT_SECRET
+from gridgov_common.kernel.errors import NotFound
+from gridgov_common.platform.settings import Setting, check_container
+from gridgov_common.platform.web import JWT_SECRET
 from services.registry import settings as declared
 
 STATE_COOKIE = "gridgov_oidc"

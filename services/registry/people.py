@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import csvsafe, pii, scoping
-from gridgov_common.auth import Principal
-from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.kernel import csvsafe, pii, scoping
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
 from services.registry import audit, privacy
 from services.registry.domain import identity
 from services.registry.emit import emit

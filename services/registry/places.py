@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from shapely.geometry import mapping, shape
 from sqlalchemy.orm import Session
 
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
 from services.registry import divisions
 from services.registry.domain import codes, geometry
 from services.registry.emit import emit

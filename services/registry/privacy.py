@@ -10,9 +10,9 @@ residents through the registry.
 
 from __future__ import annotations
 
-from gridgov_common.auth import Principal
-from gridgov_common.errors import Forbidden, Unprocessable
-from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Forbidden, Unprocessable
+from gridgov_common.kernel.roles import SPECIAL_GROUP_READERS, Role
 
 VIEW_RESIDENTS = frozenset({
     Role.TOWN_GRID_CHIEF, Role.GRID_INSTRUCTOR, Role.COMMUNITY_GRID_CHIEF,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from gridgov_common.area import Level, code_pattern
 from gridgov_common.contract import WorkCategory
 from gridgov_common.contract.cases import CASE_NUMBER_RE
 from gridgov_common.contract.messages import P42_UNITS
-from gridgov_common.roles import Role
+from gridgov_common.kernel.area import Level, code_pattern
+from gridgov_common.kernel.roles import Role
 
 DIGITS = validate.Regexp(r"^\d+$", error="digits only")
 GRID_CODE = fields.String(validate=[validate.Length(equal=15), DIGITS])

@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii, scoping
-from gridgov_common.auth import Principal
+from gridgov_common.kernel import pii, scoping
+from gridgov_common.kernel.auth import Principal
 from services.registry import audit, people, places, privacy, staffing
 from services.registry.models import buildings, households, residents
 

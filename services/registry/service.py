@@ -7,23 +7,22 @@ from datetime import UTC, datetime
 
 from nameko.timer import timer
 
-from gridgov_common import (
-    labels,
-    platform,  # module, so `nameko run` sees one service class
-    scoping,
+from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE, labels
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.area import community_of, town_of
+from gridgov_common.kernel.errors import NotFound, Unprocessable, UnsupportedMediaType
+from gridgov_common.kernel.languages import negotiate
+from gridgov_common.kernel.roles import ALL_ROLES, Role
+from gridgov_common.platform import (
+    service as platform,  # module, so `nameko run` sees one service class
 )
-from gridgov_common.area import community_of, town_of
-from gridgov_common.contract import EVENTS_EXCHANGE, INTAKE_EXCHANGE
-from gridgov_common.errors import NotFound, Unprocessable, UnsupportedMediaType
-from gridgov_common.languages import negotiate
-from gridgov_common.messaging import REQUIRE_INTAKE_USER_ID, consume_contract
-from gridgov_common.outbox import OutboxRelay
-from gridgov_common.pii_provider import Pii
-from gridgov_common.roles import ALL_ROLES, Role
-from gridgov_common.rpc import rpc
-from gridgov_common.settings import ConfigValue
-from gridgov_common.timers import config_timer
-from gridgov_common.web import http
+from gridgov_common.platform.messaging import REQUIRE_INTAKE_USER_ID, consume_contract
+from gridgov_common.platform.outbox import OutboxRelay
+from gridgov_common.platform.pii_provider import Pii
+from gridgov_common.platform.rpc import rpc
+from gridgov_common.platform.settings import ConfigValue
+from gridgov_common.platform.timers import config_timer
+from gridgov_common.platform.web import http
 from services.registry import (
     accounts,
     adjustment_schemas,

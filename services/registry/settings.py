@@ -3,9 +3,9 @@ its own declared here, the shared ones imported from the modules that read them.
 
 from __future__ import annotations
 
-from gridgov_common import audit_retention, messaging, pii_provider, ratelimit
-from gridgov_common.platform import PLATFORM_SETTINGS
-from gridgov_common.settings import (
+from gridgov_common.platform import audit_retention, messaging, pii_provider, ratelimit
+from gridgov_common.platform.service import PLATFORM_SETTINGS
+from gridgov_common.platform.settings import (
     FLAG,
     POSITIVE,
     POSITIVE_INTEGER,

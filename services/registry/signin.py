@@ -4,7 +4,7 @@ Three cookies, all ``SameSite=Strict`` and ``Secure`` unless ``AUTH_COOKIE_SECUR
 (only for http://127.0.0.1 development):
 
 * ``gridgov_access`` — the access JWT (≤ 5 minutes), HttpOnly, ``Path=/``: every service
-  reads it (gridgov_common/web.py) when a request has no Authorization header;
+  reads it (gridgov_common/platform/web.py) when a request has no Authorization header;
 * ``gridgov_refresh`` — the random refresh session id, HttpOnly, only sent to the
   registry's ``/auth`` routes (``AUTH_REFRESH_COOKIE_PATH``: ``/api/registry/auth``
   behind the proxy);
@@ -16,9 +16,9 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from gridgov_common import ratelimit
-from gridgov_common.settings import check_container
-from gridgov_common.web import (
+from gridgov_common.platform import ratelimit
+from gridgov_common.platform.settings import check_container
+from gridgov_common.platform.web import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
     JWT_SECRET,

@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridgov_common import area
-from gridgov_common.area import Level, parent_or_none
-from gridgov_common.auth import Principal
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
-from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
+from gridgov_common.kernel import area
+from gridgov_common.kernel.area import Level, parent_or_none
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.roles import ROLE_SCOPE, Role, ScopeLevel
 from services.registry import accounts
 from services.registry.emit import emit
 from services.registry.models import grids, staff, staff_grids

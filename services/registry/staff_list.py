@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common.auth import Principal
-from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
+from gridgov_common.kernel.auth import Principal
+from gridgov_common.kernel.roles import ROLE_SCOPE, Role, ScopeLevel
 from services.registry import divisions
 from services.registry.domain import staff as staff_domain
 from services.registry.models import departments, grids

@@ -7,11 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import scoping
-from gridgov_common.area import community_of, town_of
-from gridgov_common.auth import Principal, parse_scope
-from gridgov_common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from gridgov_common.roles import GRID_ROLES, Role, ScopeLevel
+from gridgov_common.kernel import scoping
+from gridgov_common.kernel.area import community_of, town_of
+from gridgov_common.kernel.auth import Principal, parse_scope
+from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound, Unprocessable
+from gridgov_common.kernel.roles import GRID_ROLES, Role, ScopeLevel
 from services.registry import staff_identity
 from services.registry.domain import staff as staff_domain
 from services.registry.models import party_branches, staff, staff_transitions

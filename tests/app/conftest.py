@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from eventlet.green import subprocess
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.assessment.models import metadata as assessment_metadata
 from services.assessment.service import AssessmentService
 from services.dispatch import config_store

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridgov_common import platform
+from gridgov_common.platform import service as platform
 from services.assessment.app_routes import DIST_ENV, AppRoutes, DeskRoutes
 from tests.html_headers import assert_html_security_headers
 

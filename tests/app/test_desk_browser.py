@@ -13,7 +13,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.dispatch import place_names
 from services.registry import accounts
 from tests.adapters import FAST, Lines, amqp_url, running

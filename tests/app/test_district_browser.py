@@ -14,7 +14,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.assessment.compliance import TZ
 from services.dispatch import place_names
 from services.registry import accounts

@@ -21,7 +21,7 @@ import zlib
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.dispatch import place_names
 from services.registry import accounts
 from tests.amqp import wait_until

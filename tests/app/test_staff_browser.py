@@ -9,7 +9,7 @@ from __future__ import annotations
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.registry import accounts
 from tests.app.conftest import PASSWORD
 from tests.app.test_app_browser import drive, steps_of

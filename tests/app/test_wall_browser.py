@@ -13,7 +13,7 @@ from __future__ import annotations
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.dispatch import place_names
 from services.registry import accounts
 from tests.app.conftest import PASSWORD

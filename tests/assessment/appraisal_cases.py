@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.assessment import appraisal_names
 from services.assessment.compliance import TZ
 from services.assessment.models import metadata as assessment_metadata

@@ -1,7 +1,7 @@
 """The track-read audit (P5.4.4, Cybersecurity Law Art. 21) on the real PostgreSQL: reading
 the audit is itself audited; rows carry the server's time; UPDATE, TRUNCATE and any DELETE
 but the purge's are refused; the purge keeps at least 183 days; a shorter retention stops
-the service at start (gridgov_common/audit_retention.py, migration 0005)."""
+the service at start (gridgov_common/platform/audit_retention.py, migration 0005)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii, platform
+from gridgov_common.kernel import pii
+from gridgov_common.platform import service as platform
 from services.assessment import dispatch_client
 from services.assessment import settings as assessment_settings
 from services.assessment.dashboard.routes import DashboardRoutes

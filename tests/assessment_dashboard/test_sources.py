@@ -10,7 +10,7 @@ import pika
 import pytest
 from marshmallow import ValidationError
 
-from gridgov_common.errors import ServiceUnavailable
+from gridgov_common.kernel.errors import ServiceUnavailable
 from services.assessment.dashboard import gather, health, rabbit
 from services.assessment.dashboard.schemas import CaseStatisticsSchema
 from services.assessment.dashboard.settings import (

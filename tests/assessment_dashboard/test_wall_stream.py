@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common import platform
+from gridgov_common.platform import service as platform
 from services.assessment import dispatch_client
 from services.assessment import settings as assessment_settings
 from services.assessment.dashboard.sources import DashboardSources

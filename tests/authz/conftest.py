@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from gridgov_common import auth
-from gridgov_common.roles import Role
+from gridgov_common.kernel import auth
+from gridgov_common.kernel.roles import Role
 from services.assessment.service import AssessmentService
 from services.dispatch.service import DispatchService
 from services.events.service import EventsService

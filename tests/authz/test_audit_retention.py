@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from gridgov_common import auth
+from gridgov_common.kernel import auth
 from services.registry import audit
 from services.registry.service import RegistryService
 
-# A plain role given MORE than a service's role (gridgov_common/db_roles.py gives
+# A plain role given MORE than a service's role (gridgov_common/platform/db_roles.py gives
 # gridgov_registry only SELECT and INSERT on the log; tests/authz/test_db_roles.py): the
 # triggers must hold even if the grants were wrong (defence in depth).
 APP_ROLE = "gridgov_app_authz"

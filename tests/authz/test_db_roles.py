@@ -1,5 +1,5 @@
 """Least privilege in PostgreSQL (issue 10 item 2, P5.4.4): each service connects as its own
-role (gridgov_common/db_roles.py) and, on the real database, that role cannot read another
+role (gridgov_common/platform/db_roles.py) and, on the real database, that role cannot read another
 service's schema, change any table, trigger or function, edit or delete an audit row, or
 purge an audit log below its 183-day floor. The migrations run as the owner role; the PII
 keys go only to registry and notify. That the roles' rights are *enough* is proved by the
@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from gridgov_common import db_roles, migrate
+from gridgov_common.platform import db_roles, migrate
 from services.assessment.service import AssessmentService
 from services.dispatch.service import DispatchService
 from services.events.service import EventsService
@@ -307,14 +307,14 @@ def test_a_service_given_an_administrators_login_is_refused(db_url):
 def test_the_cli_prints_a_services_url():
     env = {**os.environ, "GRIDGOV_DB_URL": "postgresql+psycopg://postgres@db:5432/gridgov"}
     env.pop("GRIDGOV_EVENTS_DB_URL", None)
-    result = subprocess.run([sys.executable, "-m", "gridgov_common.migrate", "service-url",
+    result = subprocess.run([sys.executable, "-m", "gridgov_common.platform.migrate", "service-url",
                              "events"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60, check=True)
     assert result.stdout.strip() == "postgresql+psycopg://gridgov_events@db:5432/gridgov"
     env["GRIDGOV_EVENTS_DB_URL"] = "postgresql+psycopg://gridgov_events:pw@db:5432/gridgov"
-    result = subprocess.run([sys.executable, "-m", "gridgov_common.db_roles", "url", "events"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-                            check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "gridgov_common.platform.db_roles", "url", "events"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == env["GRIDGOV_EVENTS_DB_URL"]
 
 

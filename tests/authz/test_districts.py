@@ -26,7 +26,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common import auth
+from gridgov_common.kernel import auth
 from services.registry.domain.identity import check_character
 from tests.authz import streams
 from tests.authz.test_route_walk import routes_of

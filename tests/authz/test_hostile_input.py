@@ -1,6 +1,6 @@
 """Hostile input on every route of every real service (issue 10, item 6): a NUL in a path
 value, a body nested 1,000 levels deep and a credential in the query string are refused by
-the web layer (gridgov_common/web.py) with a 4xx in the one error shape, on public routes
+the web layer (gridgov_common/platform/web.py) with a 4xx in the one error shape, on public routes
 (notice board, Open311) as on guarded ones; every answer carries ``nosniff``, and every HTML
 route is one tests/html_headers.py knows (and has checked for its CSP).
 

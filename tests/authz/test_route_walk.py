@@ -101,7 +101,7 @@ def test_every_route_with_every_role(service, matrix, start_service, web_session
 def test_matrix_names_only_known_roles_and_services(matrix):
     """A typo in matrix.yaml (a role or service that does not exist) fails loudly."""
     assert set(matrix) == set(SERVICES)
-    from gridgov_common.roles import Role
+    from gridgov_common.kernel.roles import Role
     known = {r.value for r in Role}
     for routes in matrix.values():
         for route, allowed in routes.items():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridgov_common import auth
+from gridgov_common.kernel import auth
 from services.registry.domain.identity import check_character
 
 DISTRICT, TOWN, OTHER_TOWN = "320505", "320505001", "320505002"

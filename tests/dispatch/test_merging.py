@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import load_sample
-from gridgov_common.work_calendar import DEFAULT_TZ
+from gridgov_common.kernel.work_calendar import DEFAULT_TZ
 from services.dispatch import kpis
 from services.dispatch.models import assignments, cases
 from services.dispatch.service import DispatchService

@@ -17,7 +17,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import load_sample
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.dispatch import digests, handling
 from services.dispatch.models import assignments, cases, escalations
 from services.dispatch.service import DispatchService

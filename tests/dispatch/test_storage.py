@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import load_sample, parse_envelope
-from gridgov_common.db import Database
+from gridgov_common.platform.db import Database
 from services.dispatch import casefile_store, config_store, filing, notifications
 from services.dispatch.models import rule_sets
 from tests.dispatch.conftest import reported_envelope

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from gridgov_common.contract import format_timestamp, load_sample, parse_envelope
-from gridgov_common.messaging import ERROR_CODE_HEADER
+from gridgov_common.platform.messaging import ERROR_CODE_HEADER
 from services.events import following
 from services.events.domain import status_notes
 from services.events.domain.open311 import w3c_time
@@ -206,7 +206,7 @@ def test_private_cases_stay_hidden(events, web_session, worker_a, rabbit_config,
 
 def test_change_for_a_case_not_filed_yet_is_retried_then_applied(
         events, web_session, worker_a, rabbit_config, db_engine, start, caplog):
-    caplog.set_level(logging.WARNING, logger="gridgov_common.messaging")
+    caplog.set_level(logging.WARNING, logger="gridgov_common.platform.messaging")
     uri = rabbit_config["AMQP_URI"]
     case = file(web_session, worker_a)
     late_id = str(uuid.uuid4())

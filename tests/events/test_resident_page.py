@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from gridgov_common.db import transaction
+from gridgov_common.platform.db import transaction
 from services.events.domain import challenge as pow_
 from services.registry import callback_phones
 from tests.amqp import wait_until

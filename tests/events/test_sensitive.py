@@ -9,7 +9,7 @@ import eventlet
 import sqlalchemy as sa
 from nameko.rpc import rpc
 
-from gridgov_common.roles import SPECIAL_GROUP_READERS, Role
+from gridgov_common.kernel.roles import SPECIAL_GROUP_READERS, Role
 from services.events.domain.catalogue_version import DEFAULT
 from services.events.service import EventsService
 from services.registry import privacy

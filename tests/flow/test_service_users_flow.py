@@ -2,7 +2,7 @@
 reported in the app, whistled to the departments' queues, reported in, resolved, the
 return visit asked through notify, closed — runs with registry, events, dispatch,
 assessment and notify each connected as its own ``svc.<service>`` user (grants derived
-from ``gridgov_common.bus_users.SERVICES``), on the real broker; and assessment keeps its
+from ``tools.bus_users.SERVICES``), on the real broker; and assessment keeps its
 copy of the registry's grids (registry events + RPC to the registry) as its own user."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common import bus_users
 from services.assessment.models import metadata as assessment_metadata
 from services.assessment.service import AssessmentService
 from tests.amqp import wait_until
 from tests.events.conftest import GRID_A, GRID_B, _truncate, file, free_port
 from tests.flow.conftest import DEPARTMENTS
 from tests.flow.test_case_flow import FLOW_WAIT, actions_of, wait_state
+from tools import bus_users
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from nameko.containers import get_container_cls
 from sqlalchemy.orm import Session
 
-from gridgov_common import auth, pii
+from gridgov_common.kernel import auth, pii
 from services.assessment.service import AssessmentService
 from services.dispatch import config_store
 from services.dispatch.service import DispatchService

@@ -41,7 +41,7 @@ from gridgov_common.contract import (
     encode,
     report_key,
 )
-from gridgov_common.messaging import (
+from gridgov_common.platform.messaging import (
     CONSUMER_HEADER,
     DELIVERY_LIMIT,
     ERROR_CODE_HEADER,

@@ -1,5 +1,5 @@
 """The values fuzzing found that marshmallow accepts and PostgreSQL cannot store
-(gridgov_common.storable), refused by the contract as invalid payloads (no broker)."""
+(gridgov_common.kernel.storable), refused by the contract as invalid payloads (no broker)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from gridgov_common import storable
 from gridgov_common.contract import INVALID_ENVELOPE, INVALID_PAYLOAD, ContractError, parse_envelope
+from gridgov_common.kernel import storable
 from tests.fuzz.amqp_cases import fresh
 
 

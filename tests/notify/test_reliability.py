@@ -8,7 +8,7 @@ import json
 
 import sqlalchemy as sa
 
-from gridgov_common.messaging import ERROR_CODE_HEADER
+from gridgov_common.platform.messaging import ERROR_CODE_HEADER
 from tests.amqp import drain, wait_until
 from tests.notify.conftest import (
     MAX_ATTEMPTS,

@@ -15,8 +15,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
-from gridgov_common.web import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
+from gridgov_common.platform.db import make_engine, transaction
+from gridgov_common.platform.web import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE
 from services.registry import accounts
 from services.registry.service import RegistryService
 from tests.registry.conftest import ADMIN_SCOPE, COMMUNITY, OTHER_COMMUNITY, TOWN

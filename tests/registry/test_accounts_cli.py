@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common.db import transaction
+from gridgov_common.platform.db import transaction
 from services.registry import accounts
 from services.registry import cli as registry_cli
 
@@ -97,7 +97,7 @@ def test_make_up_issues_demo_passwords_at_the_first_start_only(staff_rows, cli_e
 
 def test_set_sign_in_phone_encrypts_it_and_audits(staff_rows, cli_env, monkeypatch, capsys,
                                                   db_engine, service_config):
-    from gridgov_common import pii
+    from gridgov_common.kernel import pii
 
     settings = service_config("registry")
     for key in ("PII_KEY", "PII_INDEX_KEY"):  # the CLI reads GRIDGOV_PII_*
@@ -133,7 +133,7 @@ def test_the_demo_register_holds_the_offices_and_they_sign_in(clean_registry, cl
     """Every workbench has someone to sign in after make up (issue 14): the demo loader adds
     the district admin, the operations viewer and one officer per active department; the
     demo passwords reach them as they reach the grid staff."""
-    from gridgov_common import pii
+    from gridgov_common.kernel import pii
     from services.registry import demo
 
     cipher = pii.cipher_from_settings(service_config("registry"))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import make_envelope
-from gridgov_common.errors import Conflict
+from gridgov_common.kernel.errors import Conflict
 from services.registry import staff_identity
 from services.registry.models import staff
 from tests.amqp import bind_queue, drain, publish, wait_until

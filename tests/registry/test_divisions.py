@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import command
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from gridgov_common import db_roles, migrate
 from gridgov_common.contract import load_sample, parse_envelope
+from gridgov_common.platform import db_roles, migrate
 from tests.amqp import bind_queue, drain
 from tests.registry.conftest import (
     COMMUNITY,

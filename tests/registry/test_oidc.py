@@ -19,7 +19,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.web import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
+from gridgov_common.platform.web import ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE
 from services.registry.oidc import STATE_COOKIE
 from services.registry.service import RegistryService
 from tests.amqp import wait_until

@@ -12,9 +12,9 @@ import socket
 import pytest
 import sqlalchemy as sa
 
-from gridgov_common import pii
-from gridgov_common.db import make_engine, transaction
-from gridgov_common.web import ACCESS_COOKIE, REFRESH_COOKIE
+from gridgov_common.kernel import pii
+from gridgov_common.platform.db import make_engine, transaction
+from gridgov_common.platform.web import ACCESS_COOKIE, REFRESH_COOKIE
 from services.notify.service import NotifyService
 from services.registry import accounts
 from services.registry.service import RegistryService

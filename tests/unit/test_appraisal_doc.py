@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from gridgov_common import labels
-from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.roles import GRID_ROLES
+from gridgov_common.contract import labels
+from gridgov_common.kernel.errors import ServiceUnavailable
+from gridgov_common.kernel.roles import GRID_ROLES
 from services.assessment import appraisal_doc, appraisal_names, appraisal_scheme, tabular
 from services.assessment.domain import scoring
 
@@ -44,7 +44,7 @@ def test_every_indicator_and_role_has_words_in_both_languages():
     keys = {k for keys in scoring.INDICATORS.values() for k in keys}
     assert keys <= set(appraisal_doc.INDICATORS)
     for lang in appraisal_doc.LANGS:
-        for role in GRID_ROLES:  # the platform's words (gridgov_common/labels.py)
+        for role in GRID_ROLES:  # the platform's words (gridgov_common/contract/labels.py)
             assert labels.label("role", role, lang) != str(role)
         for key in keys:
             assert not SNAKE_CODE.search(appraisal_doc.indicator_label(key, lang))

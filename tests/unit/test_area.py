@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gridgov_common import area
-from gridgov_common.area import Level
+from gridgov_common.kernel import area
+from gridgov_common.kernel.area import Level
 
 GRID = "320505001001003"
 

@@ -19,7 +19,6 @@ import yaml
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from gridgov_common import asyncapi
 from gridgov_common.contract import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGES,
@@ -27,7 +26,8 @@ from gridgov_common.contract import (
     make_envelope,
     registered_types,
 )
-from gridgov_common.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
+from gridgov_common.platform.messaging import DEFAULT_MAX_REDELIVERIES, consumer_queue_arguments
+from tools import asyncapi
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 DOC_URI = "urn:gridgov:asyncapi"
@@ -83,7 +83,7 @@ def _refs(node: Any, path: str = "") -> list[tuple[str, str]]:
 def test_committed_document_is_the_generated_one(document, committed):
     assert DOC_PATH.read_text(encoding="utf-8") == asyncapi.render(document), (
         "docs/asyncapi.yaml is stale: run "
-        "`.venv/bin/python -m gridgov_common.asyncapi > docs/asyncapi.yaml`")
+        "`.venv/bin/python -m tools.asyncapi > docs/asyncapi.yaml`")
     assert committed == yaml.safe_load(asyncapi.render(document))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gridgov_common.auth import verify
+from gridgov_common.kernel.auth import verify
 from tools.case_simulator import platform as platform_module
 from tools.case_simulator.platform import REMINT_SECONDS, Platform
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from gridgov_common import csvsafe
+from gridgov_common.kernel import csvsafe
 from services.assessment import tabular
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gridgov_common.work_calendar import (
+from gridgov_common.kernel.work_calendar import (
     CalendarSource,
     TimeLimit,
     TimeUnit,
@@ -15,7 +15,7 @@ from gridgov_common.work_calendar import (
 )
 
 CST = ZoneInfo("Asia/Shanghai")
-LOGGER = "gridgov_common.work_calendar"
+LOGGER = "gridgov_common.kernel.work_calendar"
 
 
 def cst(*args):
@@ -297,7 +297,7 @@ def test_time_limit_values():
 # --- which source decided a day, and a calendar re-made with new operator data ------------
 
 def test_each_source_answers_for_the_day_asked():
-    from gridgov_common.work_calendar import CalendarSource, DayInfo
+    from gridgov_common.kernel.work_calendar import CalendarSource, DayInfo
     day = date(2026, 10, 10)  # a Saturday
     assert WorkCalendar({day: True}).day_info(day) == DayInfo(
         day, True, CalendarSource.OVERRIDE, "")

@@ -9,8 +9,8 @@ import pytest
 
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind, EscalationV1
 from gridgov_common.contract.routing import Priority
-from gridgov_common.roles import Role, ScopeLevel
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.roles import Role, ScopeLevel
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.dispatch.config_schemas import load_default_policy, parse_policy
 from services.dispatch.domain.escalation import (
     AssignmentView,

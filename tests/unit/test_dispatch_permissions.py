@@ -10,7 +10,7 @@ on purpose.
 
 import pytest
 
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 from services.dispatch.domain import states
 
 ACTORS = ("system", "department", "department_officer", "ops_viewer", "district_admin",

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gridgov_common.contract.cases import AssignmentRole
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 from services.dispatch.domain import states
 from services.dispatch.domain.states import (
     AssignmentState,

@@ -9,7 +9,7 @@ import pytest
 
 from gridgov_common.contract.envelope import load_sample
 from gridgov_common.contract.routing import Priority, WorkCategory
-from gridgov_common.work_calendar import TimeLimit, TimeUnit, WorkCalendar
+from gridgov_common.kernel.work_calendar import TimeLimit, TimeUnit, WorkCalendar
 from services.dispatch.config_schemas import load_default_rules, parse_rule_set
 from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.triage import (

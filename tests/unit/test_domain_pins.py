@@ -10,8 +10,8 @@ import shapely
 
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
-from gridgov_common.roles import Role
-from gridgov_common.work_calendar import WorkCalendar
+from gridgov_common.kernel.roles import Role
+from gridgov_common.kernel.work_calendar import WorkCalendar
 from services.dispatch.config_schemas import (
     load_default_policy,
     load_default_rules,

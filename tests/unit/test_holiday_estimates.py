@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 import pytest
 
-from gridgov_common.holiday_estimates import ESTIMATED, usual_days_off
-from gridgov_common.work_calendar import CalendarSource, WorkCalendar
+from gridgov_common.kernel.holiday_estimates import ESTIMATED, usual_days_off
+from gridgov_common.kernel.work_calendar import CalendarSource, WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

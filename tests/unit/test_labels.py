@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gridgov_common import labels
-from gridgov_common.contract import InfoClass, Severity, WorkCategory
+from gridgov_common.contract import InfoClass, Severity, WorkCategory, labels
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind, Source
 from gridgov_common.contract.notify import Channel, NotifyKind
 from gridgov_common.contract.routing import Priority
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 from services.dispatch.domain.states import AssignmentState, CaseState, HandlingLevel
 from services.registry.domain.staff import Action as StaffAction
 from services.registry.domain.staff import State as StaffState

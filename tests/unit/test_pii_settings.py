@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from gridgov_common.pii import PiiCipher, PiiError, cipher_from_settings, old_keys_from_text
+from gridgov_common.kernel.pii import PiiCipher, PiiError, cipher_from_settings, old_keys_from_text
 
 K1, K2, K3, INDEX = (bytes([n]) * 32 for n in (1, 2, 3, 9))
 ID = "11010519491231002X"

@@ -10,8 +10,8 @@ import pytest
 
 from gridgov_common.contract.cases import EscalationKind
 from gridgov_common.contract.routing import Priority, WorkCategory
-from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
-from gridgov_common.work_calendar import TimeLimit, TimeUnit
+from gridgov_common.kernel.roles import ROLE_SCOPE, Role, ScopeLevel
+from gridgov_common.kernel.work_calendar import TimeLimit, TimeUnit
 from services.dispatch.config_schemas import load_default_policy, load_default_rules
 from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.triage import CaseFacts, Outcome

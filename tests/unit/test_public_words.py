@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from gridgov_common.languages import negotiate
+from gridgov_common.kernel.languages import negotiate
 from services.events.domain import status_notes
 
 

@@ -197,9 +197,9 @@ def test_a_forbidden_caller_is_told_who_may_act_and_under_which_clause():
 
 
 def test_the_seed_is_the_department_file_read_whole():
-    """The register's first version comes from gridgov_common/departments.json (one list,
+    """The register's first version comes from gridgov_common/kernel/departments.json (one list,
     issue 11): every entry, in order, its names and work categories as typed values."""
-    from gridgov_common import department_seed
+    from gridgov_common.kernel import department_seed
 
     seeded = staff._seed()
     assert seeded == staff.DEPARTMENTS

@@ -7,11 +7,11 @@ import json
 import pytest
 
 from gridgov_common.contract import ContractError, load_sample, parse_envelope, senders
-from gridgov_common.settings import FLAG, Setting
+from gridgov_common.platform.settings import FLAG, Setting
 
 
 def flag(config: dict, key: str) -> bool:
-    """A flag setting's value in ``config`` (gridgov_common/settings.py)."""
+    """A flag setting's value in ``config`` (gridgov_common/platform/settings.py)."""
     return Setting(key, FLAG, False).read(config)
 
 

@@ -1,15 +1,15 @@
-"""Typed settings (gridgov_common/settings.py) and the rule that keeps them honest.
+"""Typed settings (gridgov_common/platform/settings.py) and the rule that keeps them honest.
 
 The rule, checked here without a broker or a database:
 
 * every configuration key is read through a :class:`Setting` declared once, as a
   module-level constant: a key several services read in the shared module that reads it
-  (``gridgov_common/outbox.py``'s ``OUTBOX_POLL_SECONDS``…), a key of one service in
+  (``gridgov_common/platform/outbox.py``'s ``OUTBOX_POLL_SECONDS``…), a key of one service in
   ``services/<svc>/settings.py``, whose ``SETTINGS`` lists exactly the keys that service
   reads;
 * ``services/<svc>/config.yaml`` holds exactly those keys (nameko's optional AMQP_SSL and
   LOGIN_METHOD only when used), and every default it gives parses;
-* no code outside gridgov_common/settings.py reads a key raw (``config.get(…)``,
+* no code outside gridgov_common/platform/settings.py reads a key raw (``config.get(…)``,
   ``config[…]``, ``container.config.get(…)``);
 * every Setting constant is in some service's ``SETTINGS`` and is read: its name is used in
   code other than its definition and the ``Settings(...)`` lists; and every Setting of a
@@ -29,8 +29,8 @@ import pytest
 import yaml
 from nameko.cli.main import IMPLICIT_ENV_VAR_MATCHER, env_var_constructor
 
-from gridgov_common.migrate import SERVICES
-from gridgov_common.settings import (
+from gridgov_common.platform.migrate import SERVICES
+from gridgov_common.platform.settings import (
     FLAG,
     INTEGER,
     JSON,
@@ -46,7 +46,7 @@ from gridgov_common.settings import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("gridgov_common", "services")
-SETTINGS_MODULE = ROOT / "gridgov_common" / "settings.py"
+SETTINGS_MODULE = ROOT / "gridgov_common" / "platform" / "settings.py"
 TEST_SECRET = "s" * 48
 
 
@@ -249,7 +249,7 @@ def test_no_raw_config_read_remains():
     found = [f"{path.relative_to(ROOT)}:{line}" for path in code_files()
              if path != SETTINGS_MODULE
              for line in raw_reads(ast.parse(path.read_text(encoding="utf-8")))]
-    assert found == [], "read through a Setting (gridgov_common/settings.py)"
+    assert found == [], "read through a Setting (gridgov_common/platform/settings.py)"
 
 
 def test_every_setting_is_declared_by_a_service_and_read():

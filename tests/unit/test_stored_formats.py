@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from gridgov_common import pii
+from gridgov_common.kernel import pii
 from services.dispatch.domain import casefile
 
 SHANGHAI = timezone(timedelta(hours=8))

@@ -1,4 +1,4 @@
-"""gridgov_common.rpc.TimedClient: an RPC that is not answered in time, or to a service
+"""gridgov_common.platform.rpc.TimedClient: an RPC that is not answered in time, or to a service
 with no queue, is a 503 with the service's code — never a worker blocked for good."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import pytest
 from nameko.exceptions import UnknownService
 
 from gridgov_common.contract.rpc import sample
-from gridgov_common.errors import ServiceUnavailable
-from gridgov_common.rpc import TimedClient
+from gridgov_common.kernel.errors import ServiceUnavailable
+from gridgov_common.platform.rpc import TimedClient
 
 
 class Reply:

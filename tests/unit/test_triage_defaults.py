@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gridgov_common.work_calendar import TimeLimit, TimeUnit
+from gridgov_common.kernel.work_calendar import TimeLimit, TimeUnit
 from services.dispatch.config_schemas import load_default_rules
 from services.dispatch.domain.states import HandlingLevel
 from services.dispatch.domain.triage import Outcome, SubcategoryDefaults, with_defaults

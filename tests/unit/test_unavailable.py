@@ -6,8 +6,8 @@ import amqp.exceptions
 import kombu.exceptions
 import sqlalchemy.exc as sa_exc
 
-from gridgov_common import errors
-from gridgov_common.web import _unavailable
+from gridgov_common.kernel import errors
+from gridgov_common.platform.web import _unavailable
 
 
 def test_service_unavailable_says_when_to_retry():

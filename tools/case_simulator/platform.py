@@ -11,10 +11,10 @@ from typing import Any
 import requests
 from shapely.geometry import shape
 
-from gridgov_common.auth import mint
+from gridgov_common.kernel.auth import mint
 
 TIMEOUT = 30
-REMINT_SECONDS = 600.0  # well inside the default token lifetime (gridgov_common.auth)
+REMINT_SECONDS = 600.0  # well inside the default token lifetime (gridgov_common.kernel.auth)
 
 
 class PlatformError(RuntimeError):

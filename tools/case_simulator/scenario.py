@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridgov_common.area import Level, parent
+from gridgov_common.kernel.area import Level, parent
 
 # (work_category, subcategory, severity or None = the subcategory's default, weight, text)
 CaseKind = tuple[str, str, str | None, int, str]

@@ -7,7 +7,7 @@ broker, and it
 
 - checks (passive declares) that the department's own quorum queue
   ``dept.<department>.assignments`` and its ``.dlq`` exist: the platform declares and binds
-  them (``python -m gridgov_common.bus_users create <department>``), a department user may
+  them (``python -m tools.bus_users create <department>``), a department user may
   not; only a user with configure rights (development) has them declared here, with the
   same dead-letter arguments gridgov's queues have, bound to ``<department>.#``;
 - hands over only the assignments matching the department's patterns (all by default),
@@ -99,7 +99,7 @@ REQUIRED_PAYLOAD_FIELDS: dict[tuple[str, int], tuple[str, ...]] = {
 ENVELOPE_REQUIRED = ("message_id", "type", "version", "occurred_at", "producer", "payload")
 ENVELOPE_FIELDS = frozenset((*ENVELOPE_REQUIRED, "correlation_id"))
 
-# Queue layout: the same arguments gridgov_common.messaging gives gridgov's own queues.
+# Queue layout: the same arguments gridgov_common.platform.messaging gives gridgov's own queues.
 QUEUE_TEMPLATE = "dept.{department}.assignments"
 DEFAULT_DELIVERY_LIMIT = 5
 DEFAULT_PREFETCH = 10
@@ -613,7 +613,7 @@ class DepartmentAdapter:
                 raise AdapterConfigError(
                     f"the broker refused the topology of {config.queue}: {exc.reply_text} "
                     f"(a department user cannot declare its queues: the operators create "
-                    f"them with `python -m gridgov_common.bus_users create "
+                    f"them with `python -m tools.bus_users create "
                     f"{config.department}`; an existing queue with other arguments needs a "
                     f"new name or a policy)") from None
             raise

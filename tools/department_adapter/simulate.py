@@ -45,7 +45,7 @@ from .adapter import (
 
 # The demo district's departments: the register's first version, read as plain JSON so that
 # this tool imports nothing of gridgov (it runs beside it, in the same image or checkout).
-SEED = Path(__file__).resolve().parents[2] / "gridgov_common" / "departments.json"
+SEED = Path(__file__).resolve().parents[2] / "gridgov_common" / "kernel" / "departments.json"
 DEFAULT_DEPARTMENTS = tuple(entry["code"] for entry in
                             json.loads(SEED.read_text(encoding="utf-8"))["departments"])
 DEFAULT_RESULT_AFTER = 5.0
@@ -62,7 +62,7 @@ def amqp_url_from_env(environ: dict[str, str] | os._Environ[str]) -> str:
 
 
 def department_user(code: str) -> str:
-    """The broker user of a department (gridgov_common.bus_users.user_name; copied)."""
+    """The broker user of a department (tools.bus_users.user_name; copied)."""
     return f"dept.{code}"
 
 

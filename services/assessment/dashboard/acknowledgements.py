@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
-from gridgov_common.errors import Conflict
+from gridgov_common.kernel.errors import Conflict
 from services.assessment.models import major_acknowledgements as acks
 
 WINDOW_DAYS = 7  # as dispatch's major-event window (statistics.MAJOR_WINDOW_DAYS)

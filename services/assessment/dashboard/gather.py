@@ -11,7 +11,7 @@ from typing import Any
 import eventlet
 from marshmallow import ValidationError
 
-from gridgov_common.errors import ApiError
+from gridgov_common.kernel.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from gridgov_common import labels
-from gridgov_common.errors import NotFound
+from gridgov_common.contract import labels
+from gridgov_common.kernel.errors import NotFound
 from services.assessment.dashboard.schemas import STATIC_NAME
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -78,9 +78,9 @@ def render(lang: str, refresh_seconds: int) -> str:
 
 def labels_script() -> bytes:
     """``labels.js``: the names of the platform's fixed codes (work categories, states,
-    cards, roles…) from gridgov_common/labels.py, the one table every output uses."""
+    cards, roles…) from gridgov_common/contract/labels.py, the one table every output uses."""
     tables = {lang: labels.as_json(lang) for lang in labels.LANGUAGES}
-    return ("/* generated from gridgov_common/labels.py */\n\"use strict\";\n"
+    return ("/* generated from gridgov_common/contract/labels.py */\n\"use strict\";\n"
             f"window.GRIDGOV_LABELS = {json.dumps(tables, ensure_ascii=False)};\n"
             ).encode()
 

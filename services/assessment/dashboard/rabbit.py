@@ -1,6 +1,6 @@
 """Queue depths and dead-letter counts from the RabbitMQ management API.
 
-Every consuming queue ``q`` has its dead-letter queue ``q.dlq`` (gridgov_common.messaging);
+Every consuming queue ``q`` has its dead-letter queue ``q.dlq`` (gridgov_common.platform.messaging);
 the dashboard shows one row per consuming queue with both depths, so an operator sees at a
 glance which consumer is rejecting messages.  nameko's RPC reply queues are left out: they
 are per-process plumbing, not work waiting.

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from gridgov_common.roles import Role
-from gridgov_common.web import http
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform.web import http
 from services.assessment.dashboard import gather, page, schemas
 
 VIEWERS = {Role.DISTRICT_ADMIN, Role.OPS_VIEWER}

@@ -11,7 +11,7 @@ STATIC_NAME = r"^[a-z0-9_-]+\.(js|css)$"
 
 class PageQuerySchema(Schema):
     """``/dashboard?lang=en&refresh=10``: the page reads these itself. No ``token``: a
-    credential in the URL is refused (400 ``credential_in_url``, gridgov_common.web); the
+    credential in the URL is refused (400 ``credential_in_url``, gridgov_common.platform.web); the
     page signs in with its form or a ``#token=`` fragment (docs/DASHBOARD.md)."""
 
     lang = fields.String(load_default="zh-CN", validate=validate.OneOf(LANGUAGES))

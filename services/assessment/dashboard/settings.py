@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from gridgov_common.dead_letters import api_url_from_amqp as rabbit_api_url_from_amqp
-from gridgov_common.dead_letters import vhost_from_amqp
-from gridgov_common.settings import AMQP_URI
+from gridgov_common.platform.dead_letters import api_url_from_amqp as rabbit_api_url_from_amqp
+from gridgov_common.platform.dead_letters import vhost_from_amqp
+from gridgov_common.platform.settings import AMQP_URI
 from services.assessment import settings as declared
 
 DEFAULT_TIMEOUT = declared.DASHBOARD_TIMEOUT_SECONDS.default

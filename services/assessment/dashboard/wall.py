@@ -5,7 +5,7 @@ How changes are found: while at least one wall is open, the service's one-second
 watched (the district, or a town for a town grid chief), however many walls show it, and
 each open wall gets only what differs from what it already has (:func:`diff`). Why a
 poll and not the bus: every assessment replica must see every change for the walls it
-serves, and the broker users (gridgov_common/bus_users.py) give each service only its
+serves, and the broker users (tools/bus_users.py) give each service only its
 own, platform-declared, shared queues; one statistics call a second per watched scope
 costs dispatch a few aggregate queries (docs/DASHBOARD.md), and intake → wall stays under
 2 s (bench/bench_13_wall.py).

@@ -17,10 +17,10 @@ import jwt
 from nameko.timer import timer
 from werkzeug.wrappers import Response
 
-from gridgov_common.area import TZ_NAME
-from gridgov_common.errors import Conflict, NotFound, Unprocessable
-from gridgov_common.roles import Role
-from gridgov_common.web import ACCESS_COOKIE, http
+from gridgov_common.kernel.area import TZ_NAME
+from gridgov_common.kernel.errors import Conflict, NotFound, Unprocessable
+from gridgov_common.kernel.roles import Role
+from gridgov_common.platform.web import ACCESS_COOKIE, http
 from services.assessment.dashboard import acknowledgements, gather, schemas, wall
 
 # P6.2 the operations centre (district admin, ops viewer); P5.1.1 the town grid chief

@@ -12,7 +12,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from gridgov_common.errors import Unprocessable
+from gridgov_common.kernel.errors import Unprocessable
 
 CONTENT_VERSION = 1
 KINDS = ("weekly", "monthly", "custom")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 
 EMERGENCY = "emergency"
 

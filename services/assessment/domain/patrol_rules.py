@@ -3,7 +3,7 @@ counted the patrols and the seconds inside one's own grids (``compliance.patrol_
 
 from __future__ import annotations
 
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 
 MIN_INSIDE_SHARE = 1 / 3  # P5.4.3: time in the grid ≥ 1/3 of working time
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from gridgov_common.area import Level, parent_or_none
-from gridgov_common.errors import Unprocessable
+from gridgov_common.kernel.area import Level, parent_or_none
+from gridgov_common.kernel.errors import Unprocessable
 from services.assessment.domain import meeting_rules, scoring
 
 # figures dispatch computes over the grids a person answers for (its by=grid_worker)

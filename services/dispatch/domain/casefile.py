@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-from gridgov_common.labels import CASE_ACTION, CASE_STATE
+from gridgov_common.contract.labels import CASE_ACTION, CASE_STATE
 
 __all__ = [
     "ACTION_LABELS", "GENESIS_HASH", "LANGUAGES", "Entry", "canonical_json", "chain",
@@ -195,9 +195,9 @@ def stage_outcome(due_at: datetime, ended_at: datetime) -> bool:
 # --- names of actions and states (the printable page is casefile_page.py) -----------------
 
 # History vocabulary (uReport, §4): named actions, one table for the case file page and the
-# app's timeline (gridgov_common/labels.py CASE_ACTION); unknown actions show their code.
+# app's timeline (gridgov_common/contract/labels.py CASE_ACTION); unknown actions show their code.
 ACTION_LABELS = CASE_ACTION
 # the other case a merge entry names by its number, shown after the label (P5.3.1)
 NAMES_CASE = ("original_case_number", "duplicate_case_number")
 
-STATE_LABELS = CASE_STATE  # one table of state names (gridgov_common/labels.py)
+STATE_LABELS = CASE_STATE  # one table of state names (gridgov_common/contract/labels.py)

@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gridgov_common import area
-from gridgov_common.labels import label
+from gridgov_common.contract.labels import label
+from gridgov_common.kernel import area
 from services.dispatch.domain.casefile import (
     LANGUAGES,
     STATE_LABELS,

@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from gridgov_common.area import community_of, district_of
 from gridgov_common.contract.cases import AssignmentRole, Card, EscalationKind
 from gridgov_common.contract.routing import Priority
-from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
-from gridgov_common.work_calendar import TimeLimit, WorkCalendar
+from gridgov_common.kernel.area import community_of, district_of
+from gridgov_common.kernel.roles import ROLE_SCOPE, Role, ScopeLevel
+from gridgov_common.kernel.work_calendar import TimeLimit, WorkCalendar
 from services.dispatch.domain.states import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CaseState
 
 __all__ = [

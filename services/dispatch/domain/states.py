@@ -4,7 +4,7 @@ One table, ``TRANSITIONS``, lists every allowed move: its name, the states it le
 state it reaches and who may make it.  The service never sets ``cases.state`` any other way,
 so what the table says (and what ``render_markdown`` prints for the docs) is what happens.
 
-Actors are the roles of ``gridgov_common.roles`` plus two pseudo-actors: ``system`` (the
+Actors are the roles of ``gridgov_common.kernel.roles`` plus two pseudo-actors: ``system`` (the
 service itself, e.g. automatic triage) and ``department`` (a department reporting in over
 the bus, or a department officer acting for it).  Scope checks (is this town chief the
 chief of the case's town?) are the service's job: this module only knows roles.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from gridgov_common.contract.cases import AssignmentRole
-from gridgov_common.roles import STAFF_ROLES, Role
+from gridgov_common.kernel.roles import STAFF_ROLES, Role
 
 __all__ = [
     "ACTIVE_ASSIGNMENT_STATES", "OPEN_STATES", "TERMINAL_STATES", "TRANSITIONS",

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from gridgov_common.contract.routing import (
     Priority,
 )
-from gridgov_common.work_calendar import TimeLimit, TimeUnit, WorkCalendar
+from gridgov_common.kernel.work_calendar import TimeLimit, TimeUnit, WorkCalendar
 from services.dispatch.domain.states import HandlingLevel
 
 __all__ = [

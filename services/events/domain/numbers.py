@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-from gridgov_common import area
 from gridgov_common.contract.cases import CASE_NUMBER_RE
+from gridgov_common.kernel import area
 
-DISTRICT_TZ = area.TZ  # the district's clock (gridgov_common/area.py)
+DISTRICT_TZ = area.TZ  # the district's clock (gridgov_common/kernel/area.py)
 PREFIX_RE = re.compile(r"^[A-Z]{1,8}$")
 SEQUENCE_DIGITS = 6
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from gridgov_common.languages import DEFAULT
+from gridgov_common.kernel.languages import DEFAULT
 from services.events.domain import status_notes
 from services.events.domain.catalogue import Subcategory
 from services.events.domain.numbers import DISTRICT_TZ

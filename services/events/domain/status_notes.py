@@ -8,7 +8,7 @@ closed at once and says so.
 
 from __future__ import annotations
 
-from gridgov_common.languages import DEFAULT
+from gridgov_common.kernel.languages import DEFAULT
 
 # dispatch state -> (zh-CN, en)
 NOTES: dict[str, tuple[str, str]] = {

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gridgov_common.area import community_of, district_of, town_of
 from gridgov_common.contract import Envelope
-from gridgov_common.roles import Role
+from gridgov_common.kernel.area import community_of, district_of, town_of
+from gridgov_common.kernel.roles import Role
 from services.notify.domain.requests import ALERT_PRIORITY, Request
 
 FIRST_ALERT = "alert"  # CAP msgType of the first message of an event (then update, cancel)

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gridgov_common.auth import parse_scope
-from gridgov_common.roles import Role, ScopeLevel
+from gridgov_common.kernel.auth import parse_scope
+from gridgov_common.kernel.roles import Role, ScopeLevel
 from services.notify.domain import templates
 
 ALERT_PRIORITY = 0  # major events first (P5.2.7), in the sender and in the inbox

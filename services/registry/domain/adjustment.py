@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 
 
 class State(StrEnum):

@@ -31,7 +31,7 @@ from itertools import accumulate
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 from services.registry.domain import codes, names
 from services.registry.domain.identity import check_character
 

@@ -1,7 +1,7 @@
 """Grid staff roles, the neighbourhood grid worker's lifecycle, departments and code lists.
 
 Roles and their scope levels are shared with authentication, so they are re-exported from
-``gridgov_common.roles`` (one definition for tokens and for the registry).  Everything
+``gridgov_common.kernel.roles`` (one definition for tokens and for the registry).  Everything
 else here — lifecycle, departments, work categories, information classes, special
 groups — is the registry's master data with stable codes (P4.2, P5.0–P5.4).
 """
@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gridgov_common import department_seed
 from gridgov_common.contract.routing import InfoClass, WorkCategory
-from gridgov_common.roles import ROLE_SCOPE, Role, ScopeLevel
+from gridgov_common.kernel import department_seed
+from gridgov_common.kernel.roles import ROLE_SCOPE, Role, ScopeLevel
 
 __all__ = [
     "DEPARTMENTS", "DEPARTMENTS_BY_CODE", "ROLE_SCOPE", "SPECIAL_GROUP_DEPARTMENTS",
@@ -152,7 +152,7 @@ class Department:
 # (P5.2.8, tasks from above) is routed by the town's triage (P5.3.2), not by default.
 # Community corrections and released prisoners belong to justice bureaus, which P4.2 folds
 # into the political-legal line (综治/政法).  The file is the register's first version and
-# the demo's department list (bus users, compose, simulator): gridgov_common/departments.json
+# the demo's department list (bus users, compose, simulator): gridgov_common/kernel/departments.json
 def _seed() -> tuple[Department, ...]:
     return tuple(Department(e["code"], e["name_zh"], e["name_en"],
                             tuple(WorkCategory(c) for c in e["work_categories"]))

@@ -1,5 +1,5 @@
 // zh-CN first, en beside it; the fixed codes' names come from labels.json, generated from
-// gridgov_common/labels.py (tests/unit/test_app_labels.py holds them equal).
+// gridgov_common/contract/labels.py (tests/unit/test_app_labels.py holds them equal).
 import { ref } from 'vue'
 import labels from '../../shared/labels.json'
 

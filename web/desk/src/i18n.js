@@ -1,5 +1,5 @@
 // zh-CN first, en beside it. The fixed codes' names come from labels.json, generated from
-// gridgov_common/labels.py (a unit test holds them equal): people read names, not codes.
+// gridgov_common/contract/labels.py (a unit test holds them equal): people read names, not codes.
 import { ref } from 'vue'
 import zhCn from 'element-plus/es/locale/lang/zh-cn'
 import en from 'element-plus/es/locale/lang/en'

@@ -7,7 +7,7 @@
   var LANG_KEY = "gridgov.dashboard.lang";
   var FEED_LIMIT = 50;
   var I18N = window.GRIDGOV_I18N;
-  var LABELS = window.GRIDGOV_LABELS;  // names of fixed codes (gridgov_common/labels.py)
+  var LABELS = window.GRIDGOV_LABELS;  // names of fixed codes (gridgov_common/contract/labels.py)
   var MAP = window.GRIDGOV_MAP;
   var body = document.body;
   var state = { lang: "zh-CN", token: "", data: null, seen: null, feed: [], timer: null,

@@ -1,7 +1,7 @@
 """track audit purge: the owner's SECURITY DEFINER function, the service's role cannot delete
 
 Issue 10 item 2 (P5.4.4, Cybersecurity Law Art. 21): assessment now connects as its own
-role ``gridgov_assessment`` (gridgov_common/db_roles.py), which may SELECT and INSERT on
+role ``gridgov_assessment`` (gridgov_common/platform/db_roles.py), which may SELECT and INSERT on
 ``assessment.track_audit`` and nothing more. The one way to delete is
 ``assessment.purge_track_audit(days)`` (0005: refuses fewer than 183 days), which now runs
 with its owner's rights (the migration role) and a fixed ``search_path``; EXECUTE is the

@@ -1,7 +1,7 @@
 """audit log purge: the owner's SECURITY DEFINER function, the services' role cannot delete
 
 Issue 10 item 2 (P5.4.4, Cybersecurity Law Art. 21): the registry now connects as its own
-role ``gridgov_registry`` (gridgov_common/db_roles.py), which may SELECT and INSERT on
+role ``gridgov_registry`` (gridgov_common/platform/db_roles.py), which may SELECT and INSERT on
 ``registry.audit_log`` and nothing more. The one way to delete is
 ``registry.purge_audit_log(days)`` (0004: refuses fewer than 183 days), which now runs with
 its owner's rights (the migration role) and a fixed ``search_path``, so a caller's objects

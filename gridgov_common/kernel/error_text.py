@@ -1,0 +1,131 @@
+"""API error messages in the caller's language (issue 11: "API errors are English only").
+
+A person's browser or app says ``Accept-Language: zh-CN`` (or ``en``); a machine usually
+says nothing.  When a request asks for Chinese, an error's ``message`` is a Chinese
+sentence chosen by its ``code`` (which never changes: programs branch on it), the English
+text the code raised stays beside it as ``detail``, and marshmallow's standard field
+messages ("Missing data for required field.") are given in Chinese.  Without the header, or
+asking for English, the error is exactly as raised.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gridgov_common.kernel.languages import negotiate
+
+BY_CODE = {
+    "bad_request": "请求有误",
+    "credential_in_url": "凭证不能放在网址中，请通过登录或 Authorization 请求头提供",
+    "unauthorized": "未登录或登录已失效，请重新登录",
+    "invalid_token": "登录凭证无效，请重新登录",
+    "token_expired": "登录已过期，请重新登录",
+    "sign_in_failed": "账号或密码错误，或失败次数过多已暂时锁定，请稍后再试",
+    "password_change_required": "请先修改密码再登录",
+    "no_session": "未登录，请重新登录",
+    "session_ended": "登录已结束，请重新登录",
+    "csrf_failed": "页面已过期或请求来源不明，请刷新页面后重试",
+    "reset_not_allowed": "只有上级管理员可以重置该人员的密码",
+    "code_expired": "验证码已过期或已失效，请重新登录",
+    "second_factor_unavailable": "该岗位登录需要短信验证码，但尚未登记登录手机号，请联系运维人员",
+    "sms_unavailable": "验证码短信发送失败，请稍后再试",
+    "notify_unavailable": "通知服务暂不可用，请稍后再试",
+    "forbidden": "无权进行此操作",
+    "out_of_scope": "超出您的管辖范围",
+    "not_found": "找不到所请求的内容",
+    "method_not_allowed": "不支持此请求方法",
+    "conflict": "与当前状态冲突，请刷新后重试",
+    "payload_too_large": "提交的内容过大",
+    "unsupported_media_type": "不支持的内容类型",
+    "validation_failed": "输入有误，请检查标出的字段",
+    "rate_limited": "请求过于频繁，请稍后再试",
+    "upstream_error": "相关服务出错，请稍后再试",
+    "service_unavailable": "服务暂时不可用，请稍后再试",
+    "database_unavailable": "数据库暂时不可用，请稍后再试",
+    "broker_unavailable": "消息服务暂时不可用，请稍后再试",
+    "registry_unavailable": "基础信息服务暂时不可用，请稍后再试",
+    "internal_error": "系统内部错误",
+}
+BY_STATUS = {400: "请求有误", 401: "未登录或登录已失效", 403: "无权进行此操作",
+             404: "找不到所请求的内容", 409: "与当前状态冲突", 422: "输入有误，请检查标出的字段",
+             429: "请求过于频繁，请稍后再试", 502: "相关服务出错", 503: "服务暂时不可用"}
+
+# marshmallow's own messages (4.x), word for word, and its templated ones as patterns
+FIELD_TEXT = {
+    "Missing data for required field.": "必填字段缺失。",
+    "Unknown field.": "未知字段。",
+    "Field may not be null.": "不能为空。",
+    "Invalid input type.": "输入类型无效。",
+    "Not a valid string.": "不是有效的文本。",
+    "Not a valid integer.": "不是有效的整数。",
+    "Not a valid number.": "不是有效的数字。",
+    "Not a valid boolean.": "不是有效的布尔值。",
+    "Not a valid date.": "不是有效的日期。",
+    "Not a valid datetime.": "不是有效的日期时间。",
+    "Not a valid email address.": "不是有效的电子邮件地址。",
+    "Not a valid URL.": "不是有效的网址。",
+    "Not a valid UUID.": "不是有效的 UUID。",
+    "Not a valid list.": "不是有效的列表。",
+    "Not a valid mapping type.": "不是有效的对象。",
+    "String does not match expected pattern.": "格式不符。",
+    "Not a snake_case code.": "不是有效的代码（小写字母、数字和下划线）。",
+    "Invalid value.": "取值无效。",
+    # password policy (services/registry/accounts.py)
+    "At least 10 characters.": "至少 10 个字符。",
+    "At most 128 characters.": "最多 128 个字符。",
+    "Mix at least two kinds of characters (lower case, upper case, digits, others).":
+        "至少包含两类字符（小写字母、大写字母、数字、其他符号）。",
+    "Must not contain the login.": "不能包含登录名。",
+    "Must differ from the current password.": "不能与当前密码相同。",
+}
+FIELD_PATTERNS = (
+    (re.compile(r"^Must be one of: (.*)\.$"), "必须是以下之一：{0}。"),
+    (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), "长度须在 {0} 到 {1} 之间。"),
+    (re.compile(r"^Shorter than minimum length (\d+)\.$"), "长度不能少于 {0}。"),
+    (re.compile(r"^Longer than maximum length (\d+)\.$"), "长度不能超过 {0}。"),
+    (re.compile(r"^Length must be (\d+)\.$"), "长度须为 {0}。"),
+    (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
+     "须在 {0} 到 {1} 之间。"),
+    (re.compile(r"^Must be greater than or equal to (\S+)\.$"), "不能小于 {0}。"),
+    (re.compile(r"^Must be less than or equal to (\S+)\.$"), "不能大于 {0}。"),
+)
+
+
+def wants_chinese(accept_language: str | None) -> bool:
+    """Only a request that names a language gets a translated error (see module doc)."""
+    return bool(accept_language) and negotiate(accept_language) == "zh-CN"
+
+
+def localize(payload: dict[str, Any], status: int) -> dict[str, Any]:
+    """The error ``payload`` ({"error": {code, message, fields}}) in Chinese."""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return payload
+    code = str(error.get("code", ""))
+    chinese = BY_CODE.get(code) or BY_STATUS.get(status) or "请求未能完成"
+    translated = {**error, "message": chinese, "fields": _fields(error.get("fields"))}
+    if error.get("message") and error["message"] != chinese:
+        translated["detail"] = error["message"]
+    return {**payload, "error": translated}
+
+
+def _fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _fields(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fields(item) for item in value]
+    if isinstance(value, str):
+        return field_message(value)
+    return value
+
+
+def field_message(text: str) -> str:
+    """A marshmallow message in Chinese; any other text (a domain rule's) unchanged."""
+    if text in FIELD_TEXT:
+        return FIELD_TEXT[text]
+    for pattern, template in FIELD_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return template.format(*match.groups())
+    return text
