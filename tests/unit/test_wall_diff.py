@@ -4,6 +4,7 @@ only what changed, and a major event (P5.2.7) once per wall."""
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 from services.assessment.dashboard.wall import Hub, diff, event, is_major
 
@@ -127,3 +128,48 @@ def test_the_tick_reads_acknowledgements_after_the_last_it_saw():
     hub.tick(lambda scope: None, acknowledgements=acks)
     hub.tick(lambda scope: None, acknowledgements=acks)
     assert asked == [0, 1]
+
+
+class _Days:
+    """A trend source: today's figures as set, the days before counted by calls."""
+
+    def __init__(self, today: str = "2026-12-07") -> None:
+        self.today, self.reported, self.past_calls, self.fail = today, 0, 0, False
+
+    def __call__(self, scope: str, today: bool = False) -> dict:
+        if self.fail:
+            raise ConnectionError("dispatch is down")
+        day = date.fromisoformat(self.today)
+        if today:
+            return {"days": [{"day": self.today, "reported": self.reported, "closed": 0}]}
+        self.past_calls += 1
+        return {"days": [{"day": (day - timedelta(days=n)).isoformat(), "reported": 3,
+                          "closed": 1} for n in range(7, 0, -1)]}
+
+
+def test_today_is_asked_every_time_and_the_days_before_once_a_minute():
+    hub, source = Hub(), _Days()
+    first = hub.trend("district:320505", source)
+    assert [d["day"] for d in first["days"]][-2:] == ["2026-12-06", "2026-12-07"]
+    assert len(first["days"]) == 8 and first["days"][-1]["reported"] == 0
+    source.reported = 1  # a case reported now: on the wall at the next tick
+    assert hub.trend("district:320505", source)["days"][-1]["reported"] == 1
+    assert source.past_calls == 1  # the days before were not asked again
+
+
+def test_a_new_day_asks_the_days_before_again():
+    hub, source = Hub(), _Days()
+    hub.trend("district:320505", source)
+    source.today = "2026-12-08"  # midnight has passed
+    days = hub.trend("district:320505", source)["days"]
+    assert source.past_calls == 2 and days[-2]["day"] == "2026-12-07"
+    assert [d["day"] for d in days] == sorted(d["day"] for d in days) and len(days) == 8
+
+
+def test_a_failing_trend_source_keeps_the_last_answer():
+    hub, source = Hub(), _Days()
+    shown = hub.trend("district:320505", source)
+    assert len(shown["days"]) == 8
+    source.fail = True
+    assert hub.trend("district:320505", source) == shown
+    assert Hub().trend("district:320505", source) is None  # nothing known yet

@@ -34,6 +34,8 @@ import json
 import logging
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import eventlet
@@ -48,7 +50,7 @@ HEARTBEAT_SECONDS = 15.0  # a ping: proxies keep the stream, the page knows it i
 QUEUE_SIZE = 256  # messages waiting for one slow wall; more and it is dropped (reconnects)
 KEEP_MAJOR = 50  # major events remembered per scope
 KEEP_ACKS = 500  # acknowledgements remembered (a week of major events, many times over)
-TREND_SECONDS = 60.0  # the day-by-day figures are asked at most once a minute per scope
+TREND_SECONDS = 60.0  # the days before today are asked at most once a minute per scope
 # A scope's next question waits this many times as long as its last answer took: at most a
 # fifth of dispatch's time goes to one watched scope, however large the district grows
 # (a 50 ms answer: every tick; a 600 ms one: every 3 s — the wall is then slower, not
@@ -145,7 +147,8 @@ class Hub:
     def __init__(self, heartbeat: float = HEARTBEAT_SECONDS) -> None:
         self.heartbeat = heartbeat
         self.subscribers: set[Subscriber] = set()
-        self.trends: dict[str, tuple[float, Any]] = {}  # scope -> (monotonic, trend)
+        self.trends: dict[str, tuple[float, Any]] = {}  # scope -> (monotonic, days before)
+        self.last_trend: dict[str, Any] = {}  # scope -> the last whole answer
         self.next_at: dict[str, float] = {}  # scope -> not asked again before (monotonic)
         self.majors: dict[str, dict[str, dict[str, Any]]] = {}  # scope -> case id -> row
         self.acks: dict[str, dict[str, Any]] = {}  # case id -> its acknowledgement
@@ -282,23 +285,32 @@ class Hub:
         return [scope for scope in self.scopes() if self.next_at.get(scope, 0.0) <= now]
 
     def trend(self, scope: str, trend) -> Any:
-        """The scope's day-by-day figures (``trend(scope)``), asked again once they are
-        older than ``TREND_SECONDS``; the last answer (or None) when the source fails."""
-        at, value = self.trends.get(scope, (None, None))
-        if at is None or time.monotonic() - at >= TREND_SECONDS:
-            fresh = _ask(trend, scope)
+        """The scope's day-by-day figures, oldest first. Today's (``trend(scope, True)``)
+        are asked every time, so a case reported now is in the wall's "reported today"
+        within a tick; the days before (``trend(scope, False)``) change slowly and are
+        asked again once older than ``TREND_SECONDS`` or when a new day has begun. When a
+        source fails: the last whole answer (or None)."""
+        today = _ask(partial(trend, today=True), scope)
+        at, past = self.trends.get(scope, (None, None))
+        if (at is None or time.monotonic() - at >= TREND_SECONDS
+                or (today is not None and past is not None and not _follows(past, today))):
+            fresh = _ask(partial(trend, today=False), scope)
             if fresh is not None or at is None:
                 self.trends[scope] = (time.monotonic(), fresh)
-                value = fresh if fresh is not None else value
-        return value
+                past = fresh if fresh is not None else past
+        if today is None or past is None or not _follows(past, today):
+            return self.last_trend.get(scope)
+        self.last_trend[scope] = {"days": [*past["days"], *today["days"]]}
+        return self.last_trend[scope]
 
     def tick(self, statistics, trend=None, acknowledgements=None) -> int:
-        """Ask ``statistics(scope)`` (and, once a minute, ``trend(scope)``) for every
-        watched scope and publish the answers; a scope whose source fails is skipped this
-        time (its walls keep their figures and their heartbeat says the stream is alive;
-        the page shows the figures' time). ``acknowledgements(after_id)``: the major
-        events acknowledged since (every tick while a wall is open, before the figures:
-        an acknowledged event is not pinned again)."""
+        """Ask ``statistics(scope)`` and ``trend`` (today every tick, the days before once
+        a minute) for every watched scope and publish the answers; a scope whose source
+        fails is skipped this time (its walls keep their figures and their heartbeat says
+        the stream is alive; the page shows the figures' time).
+        ``acknowledgements(after_id)``: the major events acknowledged since (every tick
+        while a wall is open, before the figures: an acknowledged event is not pinned
+        again)."""
         if acknowledgements is not None and self.subscribers:
             sent = self.take_acknowledgements(_ask(acknowledgements, self.ack_cursor) or [])
         else:
@@ -311,9 +323,9 @@ class Hub:
         def ask(scope: str) -> tuple[str, dict[str, Any] | None]:
             started = time.monotonic()
             stats = _ask(statistics, scope)
-            self.next_at[scope] = started + LOAD_FACTOR * (time.monotonic() - started)
             if stats is not None and trend is not None:
                 stats = {**stats, "trend": self.trend(scope, trend)}
+            self.next_at[scope] = started + LOAD_FACTOR * (time.monotonic() - started)
             return scope, stats
 
         try:
@@ -323,6 +335,15 @@ class Hub:
         finally:
             self.busy = False
         return sent
+
+
+def _follows(past: dict[str, Any], today: dict[str, Any]) -> bool:
+    """Whether the cached days end the day before ``today``'s (not so after midnight)."""
+    try:
+        last = date.fromisoformat(past["days"][-1]["day"])
+        return last + timedelta(days=1) == date.fromisoformat(today["days"][0]["day"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return False
 
 
 def _ask(source, argument):

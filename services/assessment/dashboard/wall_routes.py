@@ -51,12 +51,14 @@ class WallRoutes:
     def _wall_cases(self, scope: str):
         return gather.with_rankings(self.dispatch.case_statistics(scope))
 
-    def _wall_trend(self, scope: str) -> dict:
-        """Cases reported on each of the last ``TREND_DAYS`` local days and how many of
-        them are closed by now (dispatch's ``kpis`` of one day: ``due`` and ``closed``
-        over the cases filed that day, docs/KPIS.md), oldest first."""
-        today = datetime.now(ZoneInfo(TZ_NAME)).date()
-        days = [today - timedelta(days=n) for n in range(TREND_DAYS - 1, -1, -1)]
+    def _wall_trend(self, scope: str, today: bool = False) -> dict:
+        """Cases reported on each local day and how many of them are closed by now
+        (dispatch's ``kpis`` of one day: ``due`` and ``closed`` over the cases filed that
+        day, docs/KPIS.md), oldest first: today alone, or the ``TREND_DAYS - 1`` days
+        before it (the hub asks today's every tick and the others once a minute)."""
+        local_today = datetime.now(ZoneInfo(TZ_NAME)).date()
+        days = [local_today] if today else [
+            local_today - timedelta(days=n) for n in range(TREND_DAYS - 1, 0, -1)]
 
         def one(day: date) -> dict | Exception:
             try:
@@ -69,7 +71,7 @@ class WallRoutes:
                     "reported": sum(int(r.get("due") or 0) for r in rows),
                     "closed": sum(int(r.get("closed") or 0) for r in rows)}
 
-        found = list(eventlet.GreenPool(TREND_DAYS).imap(one, days))
+        found = list(eventlet.GreenPool(len(days)).imap(one, days))
         failed = next((f for f in found if isinstance(f, Exception)), None)
         if failed is not None:  # the caller says the section is missing, as for the rest
             raise failed
