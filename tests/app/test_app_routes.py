@@ -73,6 +73,10 @@ def test_the_desk_is_served_with_its_headers(app_service, web_session, app_dist)
     assert css.headers["Content-Type"].startswith("text/css")
     assert "immutable" in css.headers["Cache-Control"]
     assert web_session.get("/desk/assets/missing-0000.js").status_code == 404
+    # the tab's icon is the desk's own file, so no browser asks a missing /favicon.ico
+    assert 'rel="icon" href="/desk/icon.svg"' in page.text
+    icon = web_session.get("/desk/icon.svg")
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg")
 
 
 def test_the_proxy_compresses_the_front_ends_files_and_never_an_api_answer(
