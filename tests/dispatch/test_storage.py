@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from gridgov_common.platform.db import Database
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import load_sample, parse_envelope
-from gridgov_common.db import Database
 from services.dispatch import case_store, casefile_store, config_store, filing, notifications
 from services.dispatch.models import rule_sets
 from tests.dispatch.conftest import reported_envelope
