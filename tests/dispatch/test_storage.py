@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridgov_common.contract import load_sample, parse_envelope
 from gridgov_common.platform.db import Database
-from services.dispatch import casefile_store, config_store, filing, notifications
+from services.dispatch import case_store, casefile_store, config_store, filing, notifications
 from services.dispatch.models import rule_sets
 from tests.dispatch.conftest import reported_envelope
 
@@ -105,17 +106,19 @@ def test_a_worker_whose_connection_the_database_dropped_does_not_kill_its_contai
         assert conn.execute(sa.text("SELECT 1")).scalar() == 1
 
 
-def _wait_until_blocked(db_engine, application_name: str) -> None:
-    """Until the backend named ``application_name`` waits on a lock (a condition, not a sleep)."""
+def _wait_until_blocked(db_engine, application_name: str, count: int = 1) -> None:
+    """Until ``count`` backends named ``application_name`` wait on a lock (a condition, not
+    a sleep)."""
     deadline = time.monotonic() + 10
     query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :n "
                     "AND wait_event_type = 'Lock'")
     while time.monotonic() < deadline:
         with db_engine.connect() as conn:
-            if conn.execute(query, {"n": application_name}).scalar():
+            if conn.execute(query, {"n": application_name}).scalar() >= count:
                 return
         time.sleep(0.02)
-    raise AssertionError(f"{application_name} never waited for the first writer's lock")
+    raise AssertionError(f"{count} x {application_name} never waited for the first writer's "
+                         "lock")
 
 
 @pytest.mark.parametrize("existing_entries", [0, 2])
@@ -161,6 +164,83 @@ def test_concurrent_appends_to_one_case_file_never_collide(db_engine, db_url, cl
     assert [e["seq"] for e in found["entries"]] == list(range(1, existing_entries + 3))
     assert [e["action"] for e in found["entries"]][-2:] == ["dispatch", "acknowledged"]
     assert found["verification"]["valid"] is True
+
+
+WRITERS, TRANSACTIONS, ENTRIES = 8, 5, 3
+
+
+def test_many_concurrent_transactions_append_to_one_case_file_without_colliding(
+        db_engine, db_url, clean_db):
+    """Issue 15.7: the compose run logged ``UniqueViolation case_file_seq`` ~25 times (retried,
+    nothing lost). P5.3.4: every step is kept in the case's electronic file, so concurrent
+    appends to one file must not collide at all. Eight writers, each on its own connection,
+    append through the case store (the only writer of the case tables) in five transactions
+    of three entries each: half of them lock the case row first, as a department's report
+    does; the others append only, as a notification or an escalation entry does. All eight
+    are first held at the case's lock by an open append (so they are released together) and
+    then run freely against each other. Every entry must land once, with consecutive seq
+    numbers, each transaction's entries together and in order, and one unbroken chain.
+    Without the case's append lock (the head read ``FOR UPDATE``, as before issue 17) the
+    released writers all re-read the same last entry and die on the unique key."""
+    reported = parse_envelope(reported_envelope())
+    case_id = reported.payload["case_id"]
+    with Session(bind=db_engine, info={"db_schema": "dispatch"}) as session:
+        filing.file_reported(session, reported)
+        session.commit()
+        filed = len(casefile_store.entries(session, case_id))
+    writers = sa.create_engine(db_url, pool_size=WRITERS, connect_args={
+        "application_name": "case-file-writer", "options": "-c lock_timeout=20s"})
+    errors: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            for transaction in range(TRANSACTIONS):
+                with Session(bind=writers, info={"db_schema": "dispatch"}) as session:
+                    if number % 2 == 0:
+                        assert case_store.lock(session, case_id) is not None
+                    for n in range(ENTRIES):
+                        case_store.record_entry(
+                            session, case_id, "note", actor_sub=f"writer-{number}",
+                            actor_role="system", at=datetime.now(UTC),
+                            data={"writer": number, "transaction": transaction, "n": n})
+                    session.commit()
+        except BaseException as exc:  # reported to the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(WRITERS)]
+    try:
+        with Session(bind=db_engine, info={"db_schema": "dispatch"}) as holder:
+            case_store.record_entry(holder, case_id, "note", actor_sub="holder",
+                                    actor_role="system", at=datetime.now(UTC),
+                                    data={"writer": "holder"})
+            for thread in threads:
+                thread.start()
+            _wait_until_blocked(db_engine, "case-file-writer", count=WRITERS)
+            holder.commit()  # releases all eight at once
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        writers.dispose()
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    with Session(bind=db_engine) as session:
+        found = casefile_store.verified(session, case_id)
+    entries = found["entries"]
+    total = filed + 1 + WRITERS * TRANSACTIONS * ENTRIES
+    assert [e["seq"] for e in entries] == list(range(1, total + 1))
+    assert found["verification"] == {"valid": True, "broken_at": None, "count": total}
+    assert entries[filed]["data"] == {"writer": "holder"}
+    written = [(e["data"]["writer"], e["data"]["transaction"], e["data"]["n"])
+               for e in entries[filed + 1:]]
+    assert sorted(written) == [(w, t, n) for w in range(WRITERS) for t in range(TRANSACTIONS)
+                               for n in range(ENTRIES)]  # each once
+    for start in range(0, len(written), ENTRIES):  # a transaction's entries stay together
+        group = written[start:start + ENTRIES]
+        assert [n for _, _, n in group] == list(range(ENTRIES))
+        assert len({(w, t) for w, t, _ in group}) == 1
+    for number in range(WRITERS):  # and each writer's transactions follow one another
+        mine = [t for w, t, n in written if w == number and n == 0]
+        assert mine == list(range(TRANSACTIONS))
 
 
 def _notification(case_id: str):
