@@ -215,6 +215,17 @@ def test_the_dashboard_reaches_every_service_through_the_proxy_paths():
     assert 'fetch("/dashboard/data"' in js  # absolute path: served at the origin's root
 
 
+def test_links_people_follow_go_through_the_proxy():
+    """A link in a case file or a circular is followed by a person's browser or a
+    department's mail reader: it names the proxy's paths, never a service's own port."""
+    circular = COMPOSE["services"]["assessment"]["environment"]["GRIDGOV_CIRCULAR_PUBLIC_URL"]
+    assert circular == "${GRIDGOV_PUBLIC_URL:-http://127.0.0.1:8080}/api/assessment"
+    assert "127.0.0.1:8080:8080" in COMPOSE["services"]["proxy"]["ports"]
+    events = COMPOSE["services"]["dispatch"]["environment"]["GRIDGOV_EVENTS_PUBLIC_URL"]
+    assert events == "/api/events"
+    assert {"/api/assessment/", "/api/events/"} <= set(nginx_locations())
+
+
 def test_intake_is_rate_limited_by_the_proxy():
     zones = re.findall(r"limit_req_zone \$(\w+) zone=(\w+):", NGINX)
     assert zones == [("intake_client", "intake"), ("intake_client", "open311"),
