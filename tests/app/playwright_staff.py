@@ -32,6 +32,8 @@ def person(page, name: str):
 
 def staff(page, context, run: dict, steps: list) -> None:
     sign_in(page, run, run["chief"])
+    # the table is drawn before its rows arrive: wait for the community's people
+    person(page, run["grid_name"]).wait_for(timeout=WAIT_MS)
     steps.append(snapshot(page, "community_list"))
     page.click("[data-test=appoint]")
     page.fill("#staff-name", run["name"])
