@@ -106,6 +106,16 @@ FIELD_PATTERNS = (
     # the master data's own rules (events' catalogue, dispatch's master_data and rule sets)
     (re.compile(r"^subcategory (\S+) exists \(codes are never reused\)$"),
      "代码 {0} 已被使用（代码不能重复使用）。"),
+    (re.compile(r"^\S+: \S+ cases are never public$"),
+     "此类事项不向居民公开（P5.4.4），请取消“居民可报”。"),
+    (re.compile(r"^\S+: a sensitive subcategory is never public$"),
+     "敏感事项不向居民公开（P5.2.5），请取消“居民可报”。"),
+    (re.compile(r"^\S+: special-group assistance reveals a special group \(P5\.2\.5\): "
+                r"mark it sensitive$"), "特殊人群帮教事项涉及特殊人群（P5.2.5），须设为敏感。"),
+    (re.compile(r"^\S+ stays sensitive: its cases reveal special-group membership$"),
+     "敏感事项不能取消敏感（其案件涉及特殊人群，P5.2.5）。"),
+    (re.compile(r"^every P5\.2 work category needs a subcategory in use; none for .*$"),
+     "每个工作类别至少要保留一个在用事项（P5.2）。"),
     (re.compile(r"^\S+: (\S+) is not an active department of the register \(P4\.2\)$"),
      "{0} 不是部门名册中的在用部门（P4.2）。"),
     (re.compile(r"^\S+: (\S+) is not in the catalogue$"), "事项 {0} 不在事项目录中。"),

@@ -61,5 +61,7 @@ def test_the_master_data_forms_refusals_read_in_chinese():
             ("other.bikes: bikes is not in the catalogue", "事项 bikes 不在事项目录中。"),
             ("rules a and b match exactly the same cases; which one applies would be "
              "arbitrary", "规则 a 与 b 适用的案件完全相同，无法确定适用哪一条。"),
-            ("a dispatch rule names its lead department", "交办部门的规则须指定主办部门。")):
+            ("a dispatch rule names its lead department", "交办部门的规则须指定主办部门。"),
+            ("bikes: livelihood_service cases are never public",
+             "此类事项不向居民公开（P5.4.4），请取消“居民可报”。")):
         assert error_text.field_message(text) == chinese

@@ -27,3 +27,22 @@ export function failedWith(emit) {
     ElMessage.error(fields ? `${error.message}：${fields}` : (error.message || String(error)))
   }
 }
+
+// a refusal's fields as one flat map, nested paths joined with dots ({"rules.3.lead": "…",
+// "ack_limit.amount": "…"}), so that a form shows each message beside its own field
+export function fieldsOf(error) {
+  const flat = {}
+  const walk = (value, path) => {
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      flat[path || '_schema'] = [flat[path || '_schema'], ...value].filter(Boolean).join(' ')
+    } else if (value && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        walk(inner, key === '_schema' ? path : (path ? `${path}.${key}` : key))
+      }
+    } else if (value !== null && value !== undefined) {
+      flat[path || '_schema'] = String(value)
+    }
+  }
+  walk(error instanceof ApiError ? error.fields : {}, '')
+  return flat
+}
