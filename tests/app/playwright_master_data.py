@@ -10,8 +10,11 @@ which the catalogue refuses for its work category, said beside the field); edit 
 department — a wrong duty line first, refused beside the field, then a right one and one
 more work category; edit the
 triage rules — change a rule's handling limit and assisting departments, route the new
-subcategory to a lead department — and publish them, after the confirmation that says
-what changes, as the next version, which the page then shows as current.
+subcategory to a lead department (in zh-CN a second rule for the same cases is refused at
+the rule) — and publish them, after the confirmation that says what changes, as the next
+version, which the page then shows as current. In en another admin publishes a version
+while the draft is open: the page's publication is refused (never overwriting it), the
+draft discarded and made again on the new version.
 """
 
 from __future__ import annotations
@@ -42,6 +45,46 @@ def dialog_closed(page) -> None:
     page.wait_for_function(
         "() => ![...document.querySelectorAll('.el-overlay')].some(o => o.offsetParent)",
         timeout=WAIT_MS)
+
+
+# another district admin (the same session here) publishes the current rules again as the
+# next version, through the API, while this page has a draft open
+ANOTHER_ADMIN = """async () => {
+  const csrf = decodeURIComponent(document.cookie.split('; ')
+    .find((c) => c.startsWith('gridgov_csrf=')).slice('gridgov_csrf='.length))
+  const sets = await (await fetch('/api/dispatch/config/rule-sets')).json()
+  const newest = Math.max(...sets.map((s) => s.version))
+  const current = await (await fetch(`/api/dispatch/config/rule-sets/${newest}`)).json()
+  const made = await fetch('/api/dispatch/config/rule-sets', { method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+    body: JSON.stringify({ description: 'another admin', rules: current.rules.rules }) })
+  return made.status
+}"""
+
+
+def add_rule(page, sub_name: str, w: dict, keep: bool = True) -> None:
+    page.locator("[data-test=rule-add]").click()
+    page.wait_for_selector("#rule-category", state="visible", timeout=WAIT_MS)
+    page.select_option("#rule-category", label=w["category"])
+    page.select_option("#rule-sub", label=sub_name)
+    page.select_option("#rule-level", label=w["level"])
+    page.select_option("#rule-lead", label=w["lead"])
+    page.fill("#rule-closing", w["closing"])
+    page.fill("#rule-basis", w["basis"])
+    if keep:
+        page.locator("[data-test=rule-keep]").click()
+        dialog_closed(page)
+
+
+def publish(page, steps: list, w: dict, label: str) -> None:
+    """发布为新版本, the confirmation read (with a note), confirmed."""
+    page.locator("[data-test=rules-publish]").click()
+    confirm = page.locator("[data-test=publish-confirm]")
+    confirm.wait_for(timeout=WAIT_MS)
+    page.fill("#publish-note", w["note"])
+    steps.append(snapshot(page, label, confirm=confirm.inner_text()))
+    page.locator("[data-test=publish-confirm-button]").click()
+    dialog_closed(page)
 
 
 def one_round(page, run: dict, steps: list, w: dict) -> None:
@@ -109,24 +152,30 @@ def one_round(page, run: dict, steps: list, w: dict) -> None:
         steps.append(snapshot(page, f"rule_form_{tag}"))
         page.locator("[data-test=rule-keep]").click()
         dialog_closed(page)
-    page.locator("[data-test=rule-add]").click()
-    page.wait_for_selector("#rule-category", state="visible", timeout=WAIT_MS)
-    page.select_option("#rule-category", label=w["category"])
-    page.select_option("#rule-sub", label=sub[w["name"]])
-    page.select_option("#rule-level", label=w["level"])
-    page.select_option("#rule-lead", label=w["lead"])
-    page.fill("#rule-closing", w["closing"])
-    page.fill("#rule-basis", w["basis"])
-    steps.append(snapshot(page, f"rule_new_{tag}"))
-    page.locator("[data-test=rule-keep]").click()
-    dialog_closed(page)
+    add_rule(page, sub[w["name"]], w)
     steps.append(snapshot(page, f"rules_draft_{tag}", rows=table_rows(page, "draft-rules")))
-    page.locator("[data-test=rules-publish]").click()
-    confirm = page.locator("[data-test=publish-confirm]")
-    confirm.wait_for(timeout=WAIT_MS)
-    page.fill("#publish-note", w["note"])
-    steps.append(snapshot(page, f"publish_confirm_{tag}", confirm=confirm.inner_text()))
-    page.locator("[data-test=publish-confirm-button]").click()
+    if w.get("twice"):  # the same cases twice: said at the rule, by the other rule's name
+        add_rule(page, sub[w["name"]], w, keep=False)
+        page.locator("[data-test=rule-keep]").click()
+        error = page.locator("[data-test=rule-form] .el-form-item__error").first
+        error.wait_for(timeout=WAIT_MS)
+        steps.append(snapshot(page, f"rule_twice_{tag}", error=error.inner_text()))
+        page.get_by_role("dialog").get_by_role("button", name=w["cancel"]).click()
+        dialog_closed(page)
+    if w.get("someone_else"):  # another admin publishes meanwhile: refused, not overwritten
+        status = page.evaluate(ANOTHER_ADMIN)
+        assert status == 201, status
+        publish(page, steps, w, f"publish_refused_{tag}")
+        refused = page.locator("[data-test=draft-errors]")
+        refused.wait_for(timeout=WAIT_MS)
+        messages_gone(page)
+        steps.append(snapshot(page, f"version_taken_{tag}", refused=refused.inner_text()))
+        page.locator("[data-test=rules-discard]").click()
+        page.locator("[data-test=rules-edit]").click()
+        page.locator("[data-test=draft-rules] .el-table__body tr").first.wait_for(
+            timeout=WAIT_MS)
+        add_rule(page, sub[w["name"]], w)
+    publish(page, steps, w, f"publish_confirm_{tag}")
     version = page.locator("[data-test=rule-set-version]", has_text=w["current"])
     version.wait_for(timeout=WAIT_MS)
     page.wait_for_function(
@@ -149,7 +198,8 @@ def master_data(page, context, run: dict, steps: list) -> None:
     steps.append(snapshot(page, "catalogue_zh"))
     names = run["names"]
     one_round(page, run, steps, {
-        "suffix": "zh", "name": "name_zh", "never_public": True, "catalogue": "事项目录",
+        "suffix": "zh", "name": "name_zh", "never_public": True, "twice": True, "cancel": "取消",
+        "catalogue": "事项目录",
         "departments": "部门",
         "rules": "分拨规则", "category": "民生服务", "info_class": "城市管理",
         "extra_category": "重大事件报告", "edit": "修改", "change_rule": "楼道堆物堵塞消防通道",
@@ -160,7 +210,7 @@ def master_data(page, context, run: dict, steps: list) -> None:
     page.get_by_role("button", name="English").click()
     page.get_by_role("heading", name="Master data").wait_for(timeout=WAIT_MS)
     one_round(page, run, steps, {
-        "suffix": "en", "name": "name_en", "catalogue": "Events catalogue",
+        "suffix": "en", "name": "name_en", "someone_else": True, "catalogue": "Events catalogue",
         "departments": "Departments", "rules": "Triage rules",
         "category": "Public-security prevention", "info_class": "Stability and governance",
         "extra_category": "Dispute mediation", "edit": "Edit",

@@ -2,9 +2,10 @@
 through the real reverse proxy and the five real services: in zh-CN and then in en, the
 admin adds a subcategory (events' catalogue), edits a department (the registry; a wrong
 duty line is refused beside its field, in the page's language), and publishes a new
-triage rule-set version (dispatch) after a confirmation saying what changes; each list
-shows the change at once, and the services hold it. axe-core finds no serious violation
-on any screen, the dialogs included."""
+triage rule-set version (dispatch) after a confirmation saying what changes (a rule for
+the same cases twice is refused at the rule; a version another admin published meanwhile
+is never overwritten); each list shows the change at once, and the services hold it.
+axe-core finds no serious violation on any screen, the dialogs included."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_a_district_admin_adds_a_subcategory_edits_a_department_and_publishes_ru
     steps = steps_of(drive("tests.app.playwright_master_data", {
         "base": proxy["base"], **login, "names": names, "handle_days": HANDLE_DAYS,
         "sub_zh": SUBS["zh"], "sub_en": SUBS["en"], "dept_zh": DEPTS["zh"],
-        "dept_en": DEPTS["en"], "version_zh": 2, "version_en": 3}))
+        "dept_en": DEPTS["en"], "version_zh": 2, "version_en": 4}))
 
     # zh-CN: the code made from the English name, the subcategory listed by its name
     assert steps["catalogue_zh"]["lang"] == "zh-CN"
@@ -103,6 +104,9 @@ def test_a_district_admin_adds_a_subcategory_edits_a_department_and_publishes_ru
     draft = {row[0].split("\n")[0]: row for row in steps["rules_draft_zh"]["rows"]}
     assert "已修改" in draft["楼道堆物堵塞消防通道"][0], draft
     assert "新增" in draft[SUBS["zh"]["name_zh"]][0], draft
+    # a second rule for the same cases: refused at the rule, naming the other by name
+    assert steps["rule_twice_zh"]["error"] == (
+        f"已有一条规则适用于同样的事项、等级和范围：「{SUBS['zh']['name_zh']}」，请修改那一条")
     confirm = steps["publish_confirm_zh"]["confirm"]
     assert "将发布第 2 版分拨规则" in confirm
     assert "修改 1 条：楼道堆物堵塞消防通道" in confirm
@@ -124,13 +128,18 @@ def test_a_district_admin_adds_a_subcategory_edits_a_department_and_publishes_ru
     assert "residents may report" in steps["sub_added_en"]["row"]
     assert steps["dept_refused_en"]["error"] == "a telephone number"
     assert "Dispute mediation" in steps["dept_saved_en"]["row"]
+    # another admin published version 3 while the draft was open: refused, not overwritten
+    assert "Version 3 of the triage rules will be published" in steps[
+        "publish_refused_en"]["confirm"]
+    assert "Another administrator has just published a new version" in steps[
+        "version_taken_en"]["refused"]
     confirm = steps["publish_confirm_en"]["confirm"]
-    assert "Version 3 of the triage rules will be published" in confirm
-    assert f"Added (1)：{SUBS['en']['name_en']}" in confirm
+    assert "Version 4 of the triage rules will be published" in confirm
+    assert f"Added (1): {SUBS['en']['name_en']}" in confirm
     published = steps["published_en"]
-    assert "Version 3" in published["version"] and "Current version" in published["version"]
+    assert "Version 4" in published["version"] and "Current version" in published["version"]
     rows = {row[0].split("\n")[0]: row for row in published["rows"]}
-    assert f"lead：{names['civil_affairs'][1]}" in rows[SUBS["en"]["name_en"]][2]
+    assert f"lead: {names['civil_affairs'][1]}" in rows[SUBS["en"]["name_en"]][2]
 
     # the services hold what the page showed
     admin = token("district_admin", f"district:{district}", sub=ADMIN)
@@ -148,8 +157,9 @@ def test_a_district_admin_adds_a_subcategory_edits_a_department_and_publishes_ru
     assert departments["emergency_management"]["contact_phone"] == DEPTS["en"]["phone"]
     sets = requests.get(f"{proxy['base']}/api/dispatch/config/rule-sets", headers=admin,
                         timeout=10).json()
-    assert [s["version"] for s in sets] == [3, 2, 1] and sets[0]["created_by"] == ADMIN
-    current = requests.get(f"{proxy['base']}/api/dispatch/config/rule-sets/3", headers=admin,
+    assert [s["version"] for s in sets] == [4, 3, 2, 1] and sets[0]["created_by"] == ADMIN
+    assert sets[1]["description"] == "another admin"
+    current = requests.get(f"{proxy['base']}/api/dispatch/config/rule-sets/4", headers=admin,
                            timeout=10).json()["rules"]["rules"]
     by_id = {r["id"]: r for r in current}
     corridor = by_id["public_security_prevention.fire_hazard_corridor"]
