@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gridgov_common.languages import negotiate
+from gridgov_common.kernel.languages import negotiate
 
 BY_CODE = {
     "bad_request": "请求有误",

@@ -16,7 +16,7 @@ from gridgov_common.contract import InfoClass, Severity, WorkCategory
 from gridgov_common.contract.cases import AssignmentRole, Card, Source
 from gridgov_common.contract.notify import Channel, NotifyKind
 from gridgov_common.contract.routing import Priority
-from gridgov_common.roles import Role
+from gridgov_common.kernel.roles import Role
 
 LANGUAGES = ("zh-CN", "en")
 

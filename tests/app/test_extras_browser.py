@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
-from gridgov_common.labels import label
+from gridgov_common.platform.db import make_engine, transaction
+from gridgov_common.contract.labels import label
 from services.dispatch import escalating, place_names
 from services.registry import accounts
 from tests.amqp import wait_until

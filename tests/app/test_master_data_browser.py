@@ -13,7 +13,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from gridgov_common.db import make_engine, transaction
+from gridgov_common.platform.db import make_engine, transaction
 from services.registry import accounts
 from tests.amqp import wait_until
 from tests.app.conftest import PASSWORD

@@ -1,4 +1,4 @@
-"""The app's names of fixed codes (web/shared/labels.json) are gridgov_common/labels.py's,
+"""The app's names of fixed codes (web/shared/labels.json) are gridgov_common/contract/labels.py's,
 in both languages (issue 12: one set of words for pages, files and messages).
 Regenerate after a change to labels.py:
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gridgov_common import labels
+from gridgov_common.contract import labels
 
 APP_LABELS = Path(__file__).resolve().parents[2] / "web" / "shared" / "labels.json"
 

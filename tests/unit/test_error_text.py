@@ -4,7 +4,7 @@ marshmallow's standard field messages in Chinese; other text stays as raised."""
 
 from __future__ import annotations
 
-from gridgov_common import error_text
+from gridgov_common.kernel import error_text
 
 
 def test_only_a_request_that_asks_for_chinese_gets_it():
