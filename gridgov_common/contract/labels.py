@@ -130,6 +130,20 @@ CASE_STATE: _Table = {
     "merged": ("已并案，随原案办理", "Merged, handled with the original case"),  # P5.3.1
 }
 
+# P4.2: the ten units brought into grid management (a department's ``unit``)
+DEPARTMENT_UNIT: _Table = {
+    "organization": ("组织部门", "Organization"),
+    "comprehensive_governance": ("综治（政法）部门", "Comprehensive governance (political-legal)"),
+    "civil_affairs": ("民政部门", "Civil affairs"),
+    "public_security": ("公安部门", "Public security"),
+    "human_resources": ("人力资源和社会保障部门", "Human resources and social security"),
+    "health": ("卫生健康部门", "Health"),
+    "ecology_environment": ("生态环境部门", "Ecology and environment"),
+    "emergency_management": ("应急管理部门", "Emergency management"),
+    "veterans_affairs": ("退役军人事务部门", "Veterans affairs"),
+    "fire": ("消防救援部门", "Fire and rescue"),
+}
+
 # P5.3.2: the level a case is handled at
 HANDLING_LEVEL: _Table = {
     "grid": ("网格", "Grid"),
@@ -214,6 +228,7 @@ TABLES: Mapping[str, _Table] = {
     "card": CARD, "role": ROLE, "handling_level": HANDLING_LEVEL, "case_state": CASE_STATE,
     "escalation_kind": ESCALATION_KIND, "notify_kind": NOTIFY_KIND, "channel": CHANNEL,
     "staff_state": STAFF_STATE, "staff_action": STAFF_ACTION,
+    "department_unit": DEPARTMENT_UNIT,
 }
 
 

@@ -78,6 +78,22 @@ FIELD_TEXT = {
         "至少包含两类字符（小写字母、大写字母、数字、其他符号）。",
     "Must not contain the login.": "不能包含登录名。",
     "Must differ from the current password.": "不能与当前密码相同。",
+    # the district's master data (issue 14: the master-data page shows these by the field)
+    "a telephone number": "不是有效的电话号码。",
+    "already used": "已被使用（代码不能重复使用）。",
+    "a work category is listed twice": "工作类别重复。",
+    "must be more than zero": "须大于 0。",
+    "a dispatch rule names its lead department": "交办部门的规则须指定主办部门。",
+    "the lead department cannot also assist": "主办部门不能同时作为协办部门。",
+    "assisting departments are listed twice": "协办部门重复。",
+    "a local rule names no departments": "本级处置的规则不指定部门。",
+    "a specific subcategory needs a specific work_category": "指定事项时须同时指定其工作类别。",
+    "a catch-all rule (work_category, subcategory and severity '*', no town_prefix) is "
+    "mandatory": "必须保留一条兜底规则（全部类别、全部事项、各等级、全区）。",
+    "the department register has not reached dispatch yet (the registry announces it at "
+    "start); try again in a minute": "部门名册尚未同步到分拨服务，请一分钟后再试。",
+    "the subcategory catalogue has not reached dispatch yet (events announces it at start); "
+    "try again in a minute": "事项目录尚未同步到分拨服务，请一分钟后再试。",
 }
 FIELD_PATTERNS = (
     (re.compile(r"^Must be one of: (.*)\.$"), "必须是以下之一：{0}。"),
@@ -87,6 +103,26 @@ FIELD_PATTERNS = (
     (re.compile(r"^Length must be (\d+)\.$"), "长度须为 {0}。"),
     (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"),
      "须在 {0} 到 {1} 之间。"),
+    # the master data's own rules (events' catalogue, dispatch's master_data and rule sets)
+    (re.compile(r"^subcategory (\S+) exists \(codes are never reused\)$"),
+     "代码 {0} 已被使用（代码不能重复使用）。"),
+    (re.compile(r"^\S+: \S+ cases are never public$"),
+     "此类事项不向居民公开（P5.4.4），请取消“居民可报”。"),
+    (re.compile(r"^\S+: a sensitive subcategory is never public$"),
+     "敏感事项不向居民公开（P5.2.5），请取消“居民可报”。"),
+    (re.compile(r"^\S+: special-group assistance reveals a special group \(P5\.2\.5\): "
+                r"mark it sensitive$"), "特殊人群帮教事项涉及特殊人群（P5.2.5），须设为敏感。"),
+    (re.compile(r"^\S+ stays sensitive: its cases reveal special-group membership$"),
+     "敏感事项不能取消敏感（其案件涉及特殊人群，P5.2.5）。"),
+    (re.compile(r"^every P5\.2 work category needs a subcategory in use; none for .*$"),
+     "每个工作类别至少要保留一个在用事项（P5.2）。"),
+    (re.compile(r"^\S+: (\S+) is not an active department of the register \(P4\.2\)$"),
+     "{0} 不是部门名册中的在用部门（P4.2）。"),
+    (re.compile(r"^\S+: (\S+) is not in the catalogue$"), "事项 {0} 不在事项目录中。"),
+    (re.compile(r"^\S+: (\S+) belongs to (\S+), not (\S+)$"), "事项 {0} 属于 {1}，不属于 {2}。"),
+    (re.compile(r"^rules (\S+) and (\S+) match exactly the same cases; which one applies "
+                r"would be arbitrary$"),
+     "规则 {0} 与 {1} 适用的案件完全相同，无法确定适用哪一条。"),
     (re.compile(r"^Must be greater than or equal to (\S+)\.$"), "不能小于 {0}。"),
     (re.compile(r"^Must be less than or equal to (\S+)\.$"), "不能大于 {0}。"),
 )
@@ -121,7 +157,8 @@ def _fields(value: Any) -> Any:
 
 
 def field_message(text: str) -> str:
-    """A marshmallow message in Chinese; any other text (a domain rule's) unchanged."""
+    """A marshmallow message in Chinese, and the master data's rules named above (issue 14:
+    the district admin's forms); any other text (a domain rule's) unchanged."""
     if text in FIELD_TEXT:
         return FIELD_TEXT[text]
     for pattern, template in FIELD_PATTERNS:

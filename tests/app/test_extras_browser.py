@@ -304,6 +304,14 @@ def test_a_town_chief_grants_a_departments_delay_and_the_department_reads_its_st
     [by_hand] = [r for r in cards_en["rows"] if r[1] == "Issued by hand"]
     assert by_hand[2] == f"{label('card', 'red', 'en')}\nissued by hand, no. 1", by_hand
     assert f"Issued by: {chief['name']}" in by_hand[6] and by_hand[3] == "Fire and Rescue"
+    # the timer's card says why in English, from its codes (dispatch stored a Chinese
+    # sentence for the bus and the case file)
+    [timer_en] = [r for r in cards_en["rows"]
+                  if r[0].startswith(case["case_number"]) and r[1] == "Not reported in on time"]
+    assert timer_en[5].startswith("Fire and Rescue did not sign for it in time (due by "), timer_en
+    assert f"level {card['level']}: {label('card', card['card'], 'en')}" in timer_en[5], timer_en
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in timer_en[5]), timer_en
+    assert "Fire and Rescue did not sign for it in time" in steps["case_page_english"]["text"]
     # dispatch stored it with its issuer; the case file names the chief; notify told fire
     with db_engine.connect() as conn:
         stored = conn.execute(sa.text(

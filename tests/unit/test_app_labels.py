@@ -21,3 +21,12 @@ def test_the_apps_labels_are_the_platforms():
     shipped = json.loads(APP_LABELS.read_text(encoding="utf-8"))
     assert shipped == {lang: labels.as_json(lang) for lang in labels.LANGUAGES}
     assert shipped["zh-CN"]["work_category"]["major_event"] == "重大事件报告"
+
+
+def test_every_p42_unit_has_a_name_in_both_languages():
+    """The district admin picks a department's unit by name (the master-data page)."""
+    from gridgov_common.contract.messages import P42_UNITS
+    for lang in labels.LANGUAGES:
+        names = labels.as_json(lang)["department_unit"]
+        assert set(names) == set(P42_UNITS)
+        assert all(names[unit] != unit for unit in P42_UNITS)

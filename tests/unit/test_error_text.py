@@ -47,3 +47,21 @@ def test_unknown_codes_fall_back_on_the_status_and_other_shapes_pass_through():
                           ("Must be greater than or equal to 1 and less than or equal to 5.",
                            "须在 1 到 5 之间。")):
         assert error_text.field_message(text) == chinese
+
+
+def test_the_master_data_forms_refusals_read_in_chinese():
+    """The district admin's master-data page (issue 14) shows these beside their fields."""
+    for text, chinese in (
+            ("a telephone number", "不是有效的电话号码。"),
+            ("already used", "已被使用（代码不能重复使用）。"),
+            ("subcategory fire_hazard_corridor exists (codes are never reused)",
+             "代码 fire_hazard_corridor 已被使用（代码不能重复使用）。"),
+            ("x.y: water_board is not an active department of the register (P4.2)",
+             "water_board 不是部门名册中的在用部门（P4.2）。"),
+            ("other.bikes: bikes is not in the catalogue", "事项 bikes 不在事项目录中。"),
+            ("rules a and b match exactly the same cases; which one applies would be "
+             "arbitrary", "规则 a 与 b 适用的案件完全相同，无法确定适用哪一条。"),
+            ("a dispatch rule names its lead department", "交办部门的规则须指定主办部门。"),
+            ("bikes: livelihood_service cases are never public",
+             "此类事项不向居民公开（P5.4.4），请取消“居民可报”。")):
+        assert error_text.field_message(text) == chinese
