@@ -365,8 +365,8 @@ def _plan_households(session: Session, cursor, places_of: list) -> tuple[dict, l
     to create: the existing ones found in one query each, the new ones given ids from
     their sequences (one query each), so the rows can name them before they are written.
     Rows are read with the driver's cursor: tens of thousands of households."""
-    wanted = set(places_of)
-    wanted.discard(None)
+    wanted = dict.fromkeys(places_of)  # the file's order: usually street by street
+    wanted.pop(None, None)
     grid_codes = sorted({g for g, _, _ in wanted})
     cursor.execute("SELECT grid_code, address, id FROM registry.buildings "
                    "WHERE grid_code = ANY(%b::text[])", [grid_codes])
@@ -376,7 +376,8 @@ def _plan_households(session: Session, cursor, places_of: list) -> tuple[dict, l
         cursor.execute("SELECT building_id, unit, id FROM registry.households "
                        "WHERE building_id = ANY(%b::int8[])", [list(building_ids.values())])
         existing = {(b, u): i for b, u, i in cursor.fetchall()}
-    missing_buildings = sorted({(g, a) for g, a, _ in wanted} - set(building_ids))
+    missing_buildings = [k for k in dict.fromkeys((g, a) for g, a, _ in wanted)
+                         if k not in building_ids]
     new_buildings = []
     if missing_buildings:
         centres = _grid_centres(session, {g for g, _ in missing_buildings})
@@ -384,14 +385,22 @@ def _plan_households(session: Session, cursor, places_of: list) -> tuple[dict, l
                 cursor, "buildings", len(missing_buildings)), strict=True):
             building_ids[(g, a)] = new_id
             new_buildings.append((new_id, g, a, *centres[g]))
-    missing = sorted({(building_ids[(g, a)], g, u) for g, a, u in wanted
-                      if (building_ids[(g, a)], u) not in existing})
+    # new households get ids in the file's order, so the residents' FK checks and their
+    # household index walk the households in order (as sorted, without the sort)
+    household_ids: dict[tuple[str, str, str], int] = {}
+    missing = []
+    for key in wanted:
+        building = building_ids[key[:2]]
+        found = existing.get((building, key[2]))
+        if found is None:
+            missing.append(key)
+        else:
+            household_ids[key] = found
     new_households = []
-    for (b, g, u), new_id in zip(missing, _next_ids(cursor, "households", len(missing)),
-                                 strict=True):
-        existing[(b, u)] = new_id
-        new_households.append((new_id, b, g, u))
-    household_ids = {(g, a, u): existing[(building_ids[(g, a)], u)] for g, a, u in wanted}
+    for key, new_id in zip(missing, _next_ids(cursor, "households", len(missing)),
+                           strict=True):
+        household_ids[key] = new_id
+        new_households.append((new_id, building_ids[key[:2]], key[0], key[2]))
     return household_ids, new_buildings, new_households
 
 
