@@ -147,6 +147,18 @@ _SAVEPOINT = "resident_import"
 
 def import_residents(session: Session, cipher: pii.PiiCipher, rows: Iterable[dict[str, str]],
                      progress: Progress = _noop, scope_prefix: str = "") -> ImportReport:
+    """See ``_import_residents``; the driver's errors come out as SQLAlchemy's, like those
+    of every other statement, so a database lost mid-import answers 503 (web.py)."""
+    try:
+        return _import_residents(session, cipher, rows, progress, scope_prefix)
+    except psycopg.OperationalError as exc:
+        raise sa.exc.OperationalError(None, None, exc) from exc
+    except psycopg.IntegrityError as exc:
+        raise sa.exc.IntegrityError(None, None, exc) from exc
+
+
+def _import_residents(session: Session, cipher: pii.PiiCipher, rows: Iterable[dict[str, str]],
+                      progress: Progress, scope_prefix: str) -> ImportReport:
     """All or nothing: every row is checked and any rejection (the report lists each one)
     leaves the registry as it was.
 

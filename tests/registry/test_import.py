@@ -187,3 +187,19 @@ def test_a_registered_person_found_mid_import_rolls_back_the_earlier_chunks(
         _row("2单元103", "庚", id_number("19560101", "163"))])
     assert again.status_code == 201, again.text
     assert count(db_engine, "residents") == residents + 2
+
+
+def test_the_drivers_errors_come_out_as_sqlalchemy_errors(monkeypatch):
+    # the import talks to psycopg directly (pipeline, COPY); a lost database must still be
+    # the OperationalError web.py turns into 503, not a 500
+    import psycopg
+    import pytest
+
+    from services.registry import importer
+
+    def lost(*args):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(importer, "_import_residents", lost)
+    with pytest.raises(sa.exc.OperationalError):
+        importer.import_residents(None, None, [])
