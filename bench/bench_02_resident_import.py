@@ -49,8 +49,8 @@ from datetime import date  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench import _common  # noqa: E402
-from gridgov_common import pii  # noqa: E402
-from gridgov_common.db import make_engine, transaction  # noqa: E402
+from gridgov_common.kernel import pii  # noqa: E402
+from gridgov_common.platform.db import make_engine, transaction  # noqa: E402
 from services.registry import demo, importer, people  # noqa: E402
 from services.registry.domain import generator, identity  # noqa: E402
 from services.registry.models import residents  # noqa: E402

@@ -47,7 +47,7 @@ import requests  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
 from bench import _common  # noqa: E402
-from gridgov_common import auth  # noqa: E402
+from gridgov_common.kernel import auth  # noqa: E402
 
 DEPARTMENTS = ("fire", "emergency_management")
 MARK = "bench#"

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 from sqlalchemy.orm import Session
 
-from gridgov_common import pii
-from gridgov_common.errors import ApiError
+from gridgov_common.kernel import pii
+from gridgov_common.kernel.errors import ApiError
 from services.registry import people, places
 from services.registry.domain import geometry, identity
 from services.registry.models import communities, grids

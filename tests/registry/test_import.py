@@ -109,7 +109,7 @@ def test_export_is_masked_scoped_and_audited(district, web_session, admin, token
 
 def test_export_neutralises_formula_looking_names(district, web_session, admin):
     """Issue 10 item 6: a name typed as a spreadsheet formula is exported as text (leading
-    apostrophe, gridgov_common/csvsafe.py), never as =HYPERLINK(…)/@SUM(…) Excel would run."""
+    apostrophe, gridgov_common/kernel/csvsafe.py), never as =HYPERLINK(…)/@SUM(…) Excel would run."""
     names = ['=HYPERLINK("http://x.example/?a","点我")', "@SUM(1+1)*cmd|' /C calc'!A0",
              "+1+2", "-2+3"]
     for n, name in enumerate(names):

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from gridgov_common import pii
-from gridgov_common.pii import PiiCipher, PiiError
+from gridgov_common.kernel import pii
+from gridgov_common.kernel.pii import PiiCipher, PiiError
 
 ENC_KEY = bytes(range(32))
 IDX_KEY = bytes(range(32, 64))
