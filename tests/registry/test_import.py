@@ -132,3 +132,74 @@ def test_unknown_special_group_in_csv_is_rejected(district, web_session, admin, 
     assert response.status_code == 422
     [row] = response.json()["error"]["fields"]["report"]["rejected"]
     assert row["field"] == "special_groups" and "astronaut" in row["message"]
+
+
+def _import(web_session, admin, lines):
+    return web_session.post("/import/residents", data=(HEADER + "".join(lines)).encode(),
+                            headers={**admin, "Content-Type": CSV})
+
+
+def _row(unit, name, person, phone=""):
+    return f"{GRID_A},锦绣花园5幢,{unit},{name},{person},{phone},head,\n"
+
+
+def test_people_already_registered_reject_the_file(district, web_session, admin, db_engine):
+    # P3.1: one person, one registration; the report is the one a check before any write
+    # gives, whichever chunk of the pipeline the unique index refused
+    a, b = id_number("19500101", "151"), id_number("19510101", "152")
+    c, d = id_number("19520101", "153"), id_number("19530101", "154")
+    first = _import(web_session, admin, [_row("1单元101", "甲", a), _row("1单元102", "乙", b)])
+    assert first.status_code == 201, first.text
+    residents, households = count(db_engine, "residents"), count(db_engine, "households")
+    response = _import(web_session, admin, [
+        _row("1单元103", "丙", c), _row("1单元101", "甲", a), _row("1单元104", "丁", d),
+        _row("1单元105", "丙", c), _row("1单元106", "甲", a, "13800000042")])
+    assert response.status_code == 422
+    report = response.json()["error"]["fields"]["report"]
+    assert report["imported"] == 0 and report["rejected_count"] == 3
+    assert [(r["row"], r["field"], r["message"]) for r in report["rejected"]] == [
+        (5, "id_number", "same person as line 2"), (6, "id_number", "same person as line 3"),
+        (6, "id_number", "already registered")]
+    assert count(db_engine, "residents") == residents
+    assert count(db_engine, "households") == households
+
+
+def test_a_registered_person_found_mid_import_rolls_back_the_earlier_chunks(
+        district, web_session, admin, db_engine, monkeypatch):
+    from services.registry import importer
+    monkeypatch.setattr(importer, "CHUNK", 1)  # one INSERT per row: the refusal comes late
+    a = id_number("19540101", "161")
+    assert _import(web_session, admin, [_row("2单元101", "戊", a)]).status_code == 201
+    residents, households = count(db_engine, "residents"), count(db_engine, "households")
+    response = _import(web_session, admin, [
+        _row("2单元102", "己", id_number("19550101", "162")),
+        _row("2单元103", "庚", id_number("19560101", "163")),
+        _row("2单元101", "戊", a),
+        _row("2单元104", "辛", id_number("19570101", "164"), "12345")])
+    assert response.status_code == 422
+    report = response.json()["error"]["fields"]["report"]
+    assert [(r["row"], r["field"]) for r in report["rejected"]] == [
+        (5, "phone"), (4, "id_number")]
+    assert count(db_engine, "residents") == residents
+    assert count(db_engine, "households") == households
+    again = _import(web_session, admin, [
+        _row("2单元102", "己", id_number("19550101", "162")),
+        _row("2单元103", "庚", id_number("19560101", "163"))])
+    assert again.status_code == 201, again.text
+    assert count(db_engine, "residents") == residents + 2
+
+
+def test_the_drivers_errors_come_out_as_sqlalchemy_errors(monkeypatch):
+    # the import talks to psycopg directly (pipeline, COPY); a lost database must still be
+    # the OperationalError web.py turns into 503, not a 500
+    import psycopg
+    import pytest
+
+    from services.registry import importer
+
+    def lost(*args):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(importer, "_import_residents", lost)
+    with pytest.raises(sa.exc.OperationalError):
+        importer.import_residents(None, None, [])

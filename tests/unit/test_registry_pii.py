@@ -218,3 +218,21 @@ def test_anything_not_a_phone_number_keeps_only_its_last_two_characters():
     assert pii.mask_phone("0571234") == "*****34"  # too short for a landline
     assert pii.mask_phone("123") == "*23"
     assert pii.mask_phone("12") == "**"  # too short to show anything
+
+
+def test_batch_blind_index_is_the_hmac_of_each_value():
+    # blind_index_many reuses HMAC's keyed inner/outer states: the same bytes as hmac.digest
+    import hashlib
+    import hmac
+    import random
+    rng = random.Random(5)
+    index_key = os.urandom(32)
+    cipher = pii.PiiCipher(os.urandom(32), index_key)
+    values = ["".join(rng.choice("0123456789Xx 张") for _ in range(rng.randint(0, 40)))
+              for _ in range(300)] + [None, "", "１３８"]
+    expected = [None if v is None else hmac.digest(
+        index_key, b"id_number\x00" + pii.normalise_for_index(v).encode(), hashlib.sha256)
+        for v in values]
+    assert cipher.blind_index_many(values, "id_number") == expected
+    assert [cipher.blind_index(v, "id_number") for v in values if v is not None] == \
+        [e for e in expected if e is not None]
