@@ -80,10 +80,25 @@ def mark_read(session, principal: Principal, message_id: int) -> dict[str, Any]:
     return _public(row)
 
 
+def _addressee(row: Any) -> tuple[str | None, str | None, str | None]:
+    """(role, scope, masked address) of whom a delivery is for, so that an operator reads
+    "the fire department's officer, w***@…" rather than ``subscription:17``: a contact
+    point's own, or those in an inbox recipient ``inbox:<role>@<level>:<code>``."""
+    if row.sub_role is not None:
+        return row.sub_role, f"{row.sub_scope_level}:{row.sub_scope_code}", row.address_masked
+    kind, _, rest = row.recipient.partition(":")
+    role, _, scope = rest.partition("@")
+    if kind != "inbox" or not role or not scope:
+        return None, None, None
+    return role, scope, None
+
+
 def _delivery(row: Any) -> dict[str, Any]:
+    role, scope, address = _addressee(row)
     return {"delivery_id": row.delivery_id, "notification_id": row.notification_id,
             "cause_id": row.cause_id, "case_id": row.case_id, "kind": row.kind,
-            "channel": row.channel, "recipient": row.recipient, "state": row.state,
+            "channel": row.channel, "recipient": row.recipient, "recipient_role": role,
+            "recipient_scope": scope, "address_masked": address, "state": row.state,
             "attempts": row.attempts, "last_error": row.last_error,
             "next_attempt_at": row.next_attempt_at.isoformat(),
             "created_at": row.created_at.isoformat(),
@@ -91,8 +106,15 @@ def _delivery(row: Any) -> dict[str, Any]:
 
 
 def _delivery_query():
-    return sa.select(deliveries, notifications.c.case_id, notifications.c.kind).join(
-        notifications, notifications.c.notification_id == deliveries.c.notification_id)
+    # an alias: the visibility rule's own subquery over subscriptions must not correlate
+    addressee = subscriptions.alias("addressee")
+    return (sa.select(deliveries, notifications.c.case_id, notifications.c.kind,
+                      addressee.c.role.label("sub_role"),
+                      addressee.c.scope_level.label("sub_scope_level"),
+                      addressee.c.scope_code.label("sub_scope_code"),
+                      addressee.c.address_masked)
+            .join(notifications, notifications.c.notification_id == deliveries.c.notification_id)
+            .outerjoin(addressee, addressee.c.subscription_id == deliveries.c.subscription_id))
 
 
 def _deliveries_visible(principal: Principal | None):

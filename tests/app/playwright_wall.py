@@ -59,7 +59,10 @@ def report_major(run: dict) -> dict:
 def wall(page, context, run: dict, steps: list) -> None:
     page.goto(f"{run['base']}/desk/#/wall")
     sign_in(page, run, run["viewer"], "登录")
-    steps.append(snapshot(page, "live"))
+    # notify's failed deliveries, read beside the stream (central operators only)
+    failed = page.locator("[data-test=failed-delivery]").first
+    failed.wait_for(timeout=WAIT_MS)
+    steps.append(snapshot(page, "live", failed=failed.inner_text()))
     # another screen of the operations centre: its own browser context (no storage shared)
     screen = context.browser.new_context(locale="zh-CN", viewport={"width": 1600,
                                                                    "height": 1000})

@@ -10,6 +10,8 @@ only. zh-CN first, then en; axe-core finds no serious violation on any screen.""
 
 from __future__ import annotations
 
+import uuid
+
 import requests
 import sqlalchemy as sa
 
@@ -57,6 +59,26 @@ def _acknowledgement(db_url: str, case_id: str) -> tuple:
         engine.dispose()
 
 
+def _dead_delivery(db_url: str, community: str) -> None:
+    """A notice notify gave up on: to the community grid chief's inbox, after 5 attempts."""
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            notification = str(uuid.uuid4())
+            session.execute(sa.text(
+                "INSERT INTO notify.notifications (notification_id, cause_id, kind, template,"
+                " locale, params, priority, producer) VALUES (:id, 'wall-dead', 'assignment',"
+                " 'assignment', 'zh-CN', '{}', 1, 'test')"), {"id": notification})
+            session.execute(sa.text(
+                "INSERT INTO notify.deliveries (notification_id, cause_id, channel, recipient,"
+                " priority, state, attempts, last_error) VALUES (:id, 'wall-dead', 'inbox',"
+                " :recipient, 1, 'dead', 5, 'test: the inbox refused it')"),
+                {"id": notification,
+                 "recipient": f"inbox:community_grid_chief@community:{community}"})
+    finally:
+        engine.dispose()
+
+
 def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
         proxy, worker, token, db_url, demo_district):
     place_names.forget()  # another test's district of the same code may be cached
@@ -75,6 +97,7 @@ def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
                      subcategory="fire_incident", severity="critical",
                      description="3幢2单元5楼冒烟，已疏散")
 
+    _dead_delivery(db_url, worker["grid"][:12])
     steps = steps_of(drive("tests.app.playwright_wall", {
         "base": proxy["base"], "viewer": viewer, "chief": chief,
         "worker_headers": headers, "major_body": body}))
@@ -82,6 +105,13 @@ def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
     live = steps["live"]
     assert live["lang"] == "zh-CN" and "运行中心大屏" in live["text"] and "实时" in live["text"]
     assert "今日上报" in live["text"] and "近 7 日每日上报" in live["text"]
+    assert "今日上报按期结案率" in live["text"]
+    # the notice notify gave up on, in words: what, how, to whom, that it stopped
+    assert "通知投递失败" in live["text"]
+    failed = live["failed"]
+    assert "派遣通知" in failed and "社区网格长" in failed and "已停止重试" in failed
+    assert "已尝试 5 次" in failed and "inbox" not in failed
+    assert worker["grid"][:12] not in failed  # the community by its name
     assert sorted(live["grids"]) == demo_district["grid_codes"]  # the whole district
     pinned = steps["pinned"]
     case = pinned["case"]

@@ -97,6 +97,9 @@ def test_the_stream_sends_the_grids_once_then_changes_and_a_major_event_at_once(
         assert len(days) == 8 and days == sorted(days, key=lambda d: d["day"])
         assert sum(d["reported"] for d in days) == 5  # the seeded cases, filed 5 days ago
         assert sum(d["closed"] for d in days) == 2
+        filed = next(d for d in days if d["reported"])  # the day the five were filed
+        assert 0 <= filed["on_time_rate"] <= 0.4  # at most the two closed, on time
+        assert all(d["on_time_rate"] is None for d in days if not d["reported"])
 
         # while the stream is open, the service answers other requests at once
         started = time.monotonic()

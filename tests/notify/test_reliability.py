@@ -42,6 +42,11 @@ def test_failing_webhook_is_retried_with_growing_delays_then_dead_lettered(
     assert [(d["cause_id"], d["channel"], d["attempts"], d["state"]) for d in dead] == \
         [("hook-fails", "webhook", MAX_ATTEMPTS, "dead")]
     assert dead[0]["last_error"] == "the webhook answered HTTP 500"
+    # whom it was for, as an operator's screen shows it: the role and place, the address
+    # masked (P5.4.4), not only ``subscription:<id>``
+    assert (dead[0]["recipient_role"], dead[0]["recipient_scope"]) == (FIRE["role"],
+                                                                       FIRE["scope"])
+    assert dead[0]["address_masked"] == f"{webhook.url}/***"  # the host, not the path
     times = [hit["at"] for hit in webhook.requests]
     assert len(times) == MAX_ATTEMPTS
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]

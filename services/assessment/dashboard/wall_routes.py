@@ -67,9 +67,14 @@ class WallRoutes:
                                           )["rows"]
             except Exception as exc:  # noqa: BLE001  (raised below, once, not per day)
                 return exc
-            return {"day": day.isoformat(),
-                    "reported": sum(int(r.get("due") or 0) for r in rows),
-                    "closed": sum(int(r.get("closed") or 0) for r in rows)}
+            due = sum(int(r.get("due") or 0) for r in rows)
+            # P5.4.6 on-time closure (按期结案率) of the day's cases: the towns' rates
+            # weighted by their cases (dispatch gives rates, docs/KPIS.md)
+            on_time = sum(float(r.get("on_time_closure_rate") or 0) * int(r.get("due") or 0)
+                          for r in rows)
+            return {"day": day.isoformat(), "reported": due,
+                    "closed": sum(int(r.get("closed") or 0) for r in rows),
+                    "on_time_rate": round(on_time / due, 4) if due else None}
 
         found = list(eventlet.GreenPool(len(days)).imap(one, days))
         failed = next((f for f in found if isinstance(f, Exception)), None)
