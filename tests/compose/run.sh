@@ -79,4 +79,4 @@ python3 scripts/gen_env.py --output "$GRIDGOV_COMPOSE_ENV_FILE" >/dev/null
 timed "compose build" compose build migrate
 timed "compose up (healthy)" compose up -d --wait --wait-timeout 300 --pull never "${STACK[@]}"
 timed "tests" env GRIDGOV_COMPOSE_TEST=1 GRIDGOV_NO_MONKEY_PATCH=1 \
-    .venv/bin/pytest -p no:cacheprovider -o addopts= -v tests/compose
+    .venv/bin/pytest -p no:cacheprovider -v --durations=0 tests/compose

@@ -202,6 +202,11 @@ BUS_CHECK = textwrap.dedent("""
         out["wrong_password"] = "allowed"
     except ProbableAuthenticationError:
         out["wrong_password"] = "refused"
+    try:
+        connect("guest", "guest").close()
+        out["guest"] = "allowed"
+    except ProbableAuthenticationError:
+        out["guest"] = "refused"
     print(json.dumps(out))
 """)
 
@@ -212,7 +217,19 @@ def test_a_department_logs_in_with_its_own_password_and_only_reaches_its_own_que
     done = stack.compose("exec", "-T", "departments", "python", "-", input=BUS_CHECK, timeout=60)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"own_queue": "dept.fire.assignments", "other_queue": 403,
-                      "wrong_password": "refused"}
+                      "wrong_password": "refused", "guest": "refused"}
+
+    # the definitions compose's job generated were imported at boot: every demo
+    # department's user, the five services' own users and the platform's administrator
+    users = requests.get(stack.url("rabbitmq", 15672, "/api/users"), timeout=10,
+                         auth=("gridgov", stack.env["GRIDGOV_AMQP_PASSWORD"]))
+    assert users.status_code == 200, users.text
+    names = {user["name"] for user in users.json()}
+    departments = {name[len("GRIDGOV_BUS_PASSWORD_"):].lower() for name in stack.env
+                   if name.startswith("GRIDGOV_BUS_PASSWORD_")}
+    assert len(departments) == 10
+    assert names == ({"gridgov"} | {f"dept.{code}" for code in departments}
+                     | {f"svc.{service}" for service in SERVICES}), names
 
 
 def test_a_stopped_service_takes_only_its_own_routes_down(stack):

@@ -81,14 +81,16 @@ official() {
         && [[ -z "$(docker image inspect -f "{{index .Config.Labels \"$LABEL\"}}" "$1")" ]]
 }
 
-build() {  # build TAG DIR [CONTEXT]
-    local tag=$1 dir=$2 context=${3:-$2}
+build() {  # build TAG DIR [CONTEXT]: its output in $CACHE/build-<name>.log, shown on failure
+    local tag=$1 dir=$2 context=${3:-$2} log
+    log="$CACHE/build-$(basename "$dir").log"
     if official "$tag"; then
         say "$tag: an official image is present, kept"
         return
     fi
     say "building $tag"
-    docker build -q --label "$LABEL=true" -t "$tag" -f "$dir/Dockerfile" "$context" >/dev/null
+    docker build --label "$LABEL=true" -t "$tag" -f "$dir/Dockerfile" "$context" > "$log" 2>&1 \
+        || { tail -30 "$log" >&2; say "$tag FAILED (all of it in $log)"; return 1; }
 }
 
 node_context() {
@@ -115,12 +117,17 @@ standins() {
     cp "$HERE/base/Dockerfile" "$ca_ctx/Dockerfile"
     cp /etc/ssl/certs/ca-certificates.crt "$ca_ctx/ca-bundle.crt"
     docker build -q --label "$LABEL=true" -t "$CA" "$ca_ctx" >/dev/null
-    build python:3.11-slim "$HERE/python"
-    build node:20-slim "$HERE/node" "$(node_context)"
-    build rabbitmq:3.10-management "$HERE/rabbitmq"
-    build postgres:15 "$HERE/postgres"
-    build nginxinc/nginx-unprivileged:1.27-alpine "$HERE/nginx"
-    build prom/prometheus:v2.42.0 "$HERE/prometheus"
+    # side by side: each mostly waits on apt's downloads and dpkg
+    local node_ctx pids=() failed=0
+    node_ctx=$(node_context)
+    build python:3.11-slim "$HERE/python" & pids+=($!)
+    build node:20-slim "$HERE/node" "$node_ctx" & pids+=($!)
+    build rabbitmq:3.10-management "$HERE/rabbitmq" & pids+=($!)
+    build postgres:15 "$HERE/postgres" & pids+=($!)
+    build nginxinc/nginx-unprivileged:1.27-alpine "$HERE/nginx" & pids+=($!)
+    build prom/prometheus:v2.42.0 "$HERE/prometheus" & pids+=($!)
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    return $failed
 }
 
 timed debootstrap rootfs
