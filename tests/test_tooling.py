@@ -140,7 +140,8 @@ def test_ci_run_calls_make_test():
 
 
 def test_shell_scripts_pass_bash_n():
-    scripts = sorted((ROOT / "scripts").glob("*.sh")) + [ROOT / ".ci" / "run"]
+    scripts = (sorted((ROOT / "scripts").glob("*.sh")) + [ROOT / ".ci" / "run"]
+               + sorted((ROOT / "tests" / "compose").rglob("*.sh")))
     assert len(scripts) >= 5
     for script in scripts:
         result = run("bash", "-n", str(script))
