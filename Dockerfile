@@ -1,5 +1,21 @@
 # One image for the five gridgov services and the one-shot migration; docker-compose.yml
 # picks the command. Build from the repository root: docker build -t gridgov .
+
+# The web front ends (the grid workers' app, web/app, and the workbenches, web/desk; both
+# read web/shared): `npm ci` from their lock files, then `vite build`, as `make app` does
+# (scripts/build_app.sh). Only their dist/ goes into the image below.
+FROM node:20-slim AS web
+WORKDIR /build
+COPY web/app/package.json web/app/package-lock.json ./web/app/
+COPY web/desk/package.json web/desk/package-lock.json ./web/desk/
+RUN cd web/app && npm ci --no-audit --no-fund --loglevel=error \
+ && cd ../desk && npm ci --no-audit --no-fund --loglevel=error
+COPY web/shared ./web/shared
+COPY web/app ./web/app
+COPY web/desk ./web/desk
+RUN cd web/app && npx --no-install vite build --logLevel warn \
+ && cd ../desk && npx --no-install vite build --logLevel warn
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,6 +1,7 @@
 # gridgov developer entry points (GNU make; every recipe line runs in its own bash).
-# `make help` lists the targets. Nothing here needs Docker: the servers are the locally
-# installed PostgreSQL and RabbitMQ (docker-compose.yml is the container alternative).
+# `make help` lists the targets. Nothing here needs Docker but compose-test
+# (tests/compose/README.md): the servers are the locally installed PostgreSQL and RabbitMQ
+# (docker-compose.yml is the container alternative).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -28,7 +29,7 @@ SUB ?= ops-1
 
 export GRIDGOV_SERVICES := $(SERVICES)
 
-.PHONY: help app up down restart status logs test test-unit bench soak faults lint migrate demo demo-history demo-case token \
+.PHONY: help app up down restart status logs test test-unit compose-test bench soak faults lint migrate demo demo-history demo-case token \
         venv env servers clean distclean simulate deps-up deps-test mutation oidc-provider
 
 help: ## show this help
@@ -72,6 +73,9 @@ test: deps-test venv env servers oidc-provider app ## whole test suite on the re
 
 test-unit: venv ## the pure unit tests (tests/unit: no servers, seconds); PYTEST_ARGS=
 	GRIDGOV_NO_MONKEY_PATCH=1 $(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+compose-test: venv ## the docker-compose stack for real: stand-in images, build, up, tests through the proxy, down -v (tests/compose/README.md)
+	tests/compose/run.sh
 
 bench: venv env servers app ## run every bench/bench_*.py in order and print their figures
 	@shopt -s nullglob; scripts=(bench/bench_*.py); failed=(); \

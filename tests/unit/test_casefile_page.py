@@ -132,6 +132,23 @@ def test_photos_are_linked_through_events(zh):
     assert "无照片" in visible(empty)
 
 
+def test_a_delivery_is_told_as_notify_records_it():
+    """notify.sent names the recipient as a string (inbox:<role>@<scope>,
+    subscription:<id>; gridgov_common/contract/notify.py): the page named it only in the
+    {"role", "scope"} form and answered 500 for every case notify had told someone about
+    (found by tests/compose on the real stack)."""
+    told = [Entry(1, T0, "system", "system", "filed", None, "filed"),
+            Entry(2, T0 + timedelta(minutes=1), "notify", "notify", "notification_sent",
+                  data={"kind": "escalation", "channel": "sms",
+                        "recipient": "inbox:town_grid_chief@town:320505001"}),
+            Entry(3, T0 + timedelta(minutes=2), "notify", "notify", "notification_sent",
+                  data={"kind": "escalation", "channel": "webhook",
+                        "recipient": "subscription:12"})]
+    lines = [visible(item) for item in render_page(CASE, chain(told), CONTEXT).split("<li>")[3:]]
+    assert "消息服务：已发送通知（督办通知，短信，枫桥街道镇网格长）" in lines[1]
+    assert "订阅 12" in lines[2]
+
+
 def test_the_timeline_is_in_words(zh):
     lines = [visible(item) for item in zh.split("<li>")[3:]]  # after the two photos
     assert len(lines) == 9

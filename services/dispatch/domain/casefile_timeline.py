@@ -130,7 +130,7 @@ def _escalation(p: Page, data: Mapping[str, Any]) -> str:
 
 
 def _notification(p: Page, data: Mapping[str, Any]) -> str:
-    recipient = data.get("recipient") or {}
+    recipient = _recipient(data.get("recipient"))
     to = ""
     if recipient.get("role"):
         to = whom(p, recipient["role"], recipient.get("scope"))
@@ -138,6 +138,21 @@ def _notification(p: Page, data: Mapping[str, Any]) -> str:
         to = p.t("订阅 ", "subscription ") + html.escape(str(recipient["subscriber"]))
     return p.t("，", ", ").join(w for w in (p.label("notify_kind", data.get("kind")),
                                 p.label("channel", data.get("channel")), to) if w)
+
+
+def _recipient(value: Any) -> Mapping[str, Any]:
+    """notify.sent names its recipient as a string (gridgov_common/contract/notify.py,
+    services/notify/models.py): ``inbox:<role>@<scope>`` or ``subscription:<id>``; older
+    entries may hold the {"role", "scope"} / {"subscriber"} form of notify.request."""
+    if isinstance(value, Mapping):
+        return value
+    kind, _, rest = str(value or "").partition(":")
+    if kind == "subscription" and rest:
+        return {"subscriber": rest}
+    role, at, scope = rest.partition("@")
+    if kind == "inbox" and role and at:
+        return {"role": role, "scope": scope}
+    return {}
 
 
 def whom(p: Page, role: str, scope: str | None) -> str:
