@@ -137,6 +137,8 @@ def test_ci_run_calls_make_test():
     text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "set -euo pipefail" in text
     assert re.search(r"^make test\s*$", text, re.MULTILINE)
+    # issue 15: the compose stack on every run, after the suite
+    assert re.search(r"^make test\s*$(.|\n)*^make compose-test\s*$", text, re.MULTILINE)
 
 
 def test_shell_scripts_pass_bash_n():
