@@ -177,7 +177,7 @@ def test_gen_env_writes_valid_keys_of_the_right_lengths(tmp_path):
     for name in ("GRIDGOV_DB_PASSWORD", "GRIDGOV_AMQP_PASSWORD"):  # URL-safe: used in URLs
         assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[name]), name
 
-    from gridgov_common.platform.service import db_roles
+    from gridgov_common.platform import db_roles
     for svc in db_roles.SERVICES:  # each service's own PostgreSQL role (issue 10 item 2)
         upper = svc.upper()
         assert re.fullmatch(r"[A-Za-z0-9_-]{24,}", env[f"GRIDGOV_{upper}_DB_PASSWORD"])
