@@ -35,6 +35,25 @@ from tools import local_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Gridworker-2026"
+
+
+def staff_with_password(proxy, token, district: str, db_url: str, subject: str, name: str,
+                        role: str, scope: str) -> dict:
+    """A person put on the register by the district admin over the API, with a password
+    set as the accounts CLI does: what the browser tests sign in as."""
+    import requests
+
+    admin = token("district_admin", f"district:{district}", sub="admin-1")
+    made = requests.post(f"{proxy['base']}/api/registry/staff", headers=admin, timeout=10,
+                         json={"name": name, "role": role, "scope": scope, "subject": subject})
+    assert made.status_code == 201, made.text
+    engine = make_engine(db_url)
+    try:
+        with transaction(engine) as session:
+            accounts.set_password(session, subject, PASSWORD, operator="test")
+    finally:
+        engine.dispose()
+    return {"login": subject, "password": PASSWORD, "name": name}
 BUILD_TIMEOUT = 600  # seconds: npm ci on a cold cache (a safety net)
 SERVICES = ("registry", "events", "dispatch", "assessment", "notify")
 

@@ -14,13 +14,11 @@ from datetime import datetime
 import pytest
 import requests
 
-from gridgov_common.platform.db import make_engine, transaction
 from services.assessment.compliance import TZ
 from services.dispatch import place_names
-from services.registry import accounts
 from tests.adapters import FAST, Lines, amqp_url, running
 from tests.amqp import wait_until
-from tests.app.conftest import PASSWORD
+from tests.app.conftest import staff_with_password
 from tests.app.test_app_browser import drive, point_in, steps_of
 from tests.events.conftest import case_body
 from tools.department_adapter.adapter import AdapterConfig
@@ -40,22 +38,6 @@ def departments(rabbit_config):
             running(AdapterConfig(department="emergency_management", amqp_url=url,
                                   auto_ack=True, auto_result_after=0.3, **FAST), Lines()):
         yield
-
-
-def _admin(proxy, token, district: str, db_url: str) -> dict:
-    """The district's admin (区网格化服务管理中心) on the register, with a password."""
-    manager = token("district_admin", f"district:{district}", sub="admin-1")
-    made = requests.post(f"{proxy['base']}/api/registry/staff", headers=manager, timeout=10,
-                         json={"name": "李区管", "role": "district_admin",
-                               "scope": f"district:{district}", "subject": ADMIN})
-    assert made.status_code == 201, made.text
-    engine = make_engine(db_url)
-    try:
-        with transaction(engine) as session:
-            accounts.set_password(session, ADMIN, PASSWORD, operator="test")
-    finally:
-        engine.dispose()
-    return {"login": ADMIN, "password": PASSWORD}
 
 
 def _case(proxy, token, worker, description: str) -> dict:
@@ -95,7 +77,8 @@ def test_a_district_admin_checks_and_publishes_a_circular_and_reads_the_audit_lo
         departments, proxy, worker, token, db_url, demo_district):
     place_names.forget()  # another test's district of the same code may be cached
     district = demo_district["code"]
-    login = _admin(proxy, token, district, db_url)
+    login = staff_with_password(proxy, token, district, db_url, ADMIN, "李区管",
+                                "district_admin", f"district:{district}")
     cases = [_case(proxy, token, worker, f"{n}幢楼道堆物堵塞消防通道（通报）") for n in (3, 5)]
     for case in cases:  # the departments' systems resolve both
         assert wait_until(lambda c=case: _state(proxy, token, worker, c["case_id"]) ==

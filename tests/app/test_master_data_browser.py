@@ -14,9 +14,8 @@ import requests
 import sqlalchemy as sa
 
 from gridgov_common.platform.db import make_engine, transaction
-from services.registry import accounts
 from tests.amqp import wait_until
-from tests.app.conftest import PASSWORD
+from tests.app.conftest import staff_with_password
 from tests.app.test_app_browser import drive, steps_of
 
 ADMIN = "master-data-admin"
@@ -28,21 +27,6 @@ DEPTS = {"zh": {"code": "fire", "phone": "0512-68001119"},
          "en": {"code": "emergency_management", "phone": "0512-68002220"}}
 HANDLE_DAYS = 2
 WAIT = 30.0  # seconds, a bound for conditions across the bus
-
-
-def _admin(proxy, token, district: str, db_url: str) -> dict:
-    manager = token("district_admin", f"district:{district}", sub="admin-1")
-    made = requests.post(f"{proxy['base']}/api/registry/staff", headers=manager, timeout=10,
-                         json={"name": "王区管", "role": "district_admin",
-                               "scope": f"district:{district}", "subject": ADMIN})
-    assert made.status_code == 201, made.text
-    engine = make_engine(db_url)
-    try:
-        with transaction(engine) as session:
-            accounts.set_password(session, ADMIN, PASSWORD, operator="test")
-    finally:
-        engine.dispose()
-    return {"login": ADMIN, "password": PASSWORD}
 
 
 def _dispatch_knows(db_url: str) -> set[str]:
@@ -83,7 +67,8 @@ def register_kept(proxy, token, demo_district, db_url):
 def test_a_district_admin_adds_a_subcategory_edits_a_department_and_publishes_rules(
         proxy, token, db_url, demo_district, register_kept):
     district = demo_district["code"]
-    login = _admin(proxy, token, district, db_url)
+    login = staff_with_password(proxy, token, district, db_url, ADMIN, "王区管",
+                                "district_admin", f"district:{district}")
     names = {code: (d["name_zh"], d["name_en"]) for code, d in register_kept.items()}
     steps = steps_of(drive("tests.app.playwright_master_data", {
         "base": proxy["base"], **login, "names": names, "handle_days": HANDLE_DAYS,

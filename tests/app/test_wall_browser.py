@@ -17,8 +17,7 @@ import sqlalchemy as sa
 
 from gridgov_common.platform.db import make_engine, transaction
 from services.dispatch import place_names
-from services.registry import accounts
-from tests.app.conftest import PASSWORD
+from tests.app.conftest import staff_with_password
 from tests.app.test_app_browser import drive, point_in, steps_of
 from tests.events.conftest import case_body
 
@@ -30,22 +29,6 @@ def _red(colour: str) -> bool:
     """#b3261e (white text on it at AA contrast), or darker while it flashes."""
     r, g, b = (int(v) for v in colour.removeprefix("rgb(").rstrip(")").split(","))
     return 120 <= r <= 179 and g <= 40 and b <= 30
-
-
-def _account(proxy, token, district: str, db_url: str, subject: str, name: str, role: str,
-             scope: str) -> dict:
-    """A person on the register with a password (as _officer in test_desk_browser.py)."""
-    admin = token("district_admin", f"district:{district}", sub="admin-1")
-    made = requests.post(f"{proxy['base']}/api/registry/staff", headers=admin, timeout=10,
-                         json={"name": name, "role": role, "scope": scope, "subject": subject})
-    assert made.status_code == 201, made.text
-    engine = make_engine(db_url)
-    try:
-        with transaction(engine) as session:
-            accounts.set_password(session, subject, PASSWORD, operator="test")
-    finally:
-        engine.dispose()
-    return {"login": subject, "password": PASSWORD, "name": name}
 
 
 def _acknowledgement(db_url: str, case_id: str) -> tuple:
@@ -83,10 +66,10 @@ def test_the_wall_pins_a_major_event_at_once_and_opens_its_case(
         proxy, worker, token, db_url, demo_district):
     place_names.forget()  # another test's district of the same code may be cached
     district = demo_district["code"]
-    viewer = _account(proxy, token, district, db_url, VIEWER, "赵值班", "ops_viewer",
+    viewer = staff_with_password(proxy, token, district, db_url, VIEWER, "赵值班", "ops_viewer",
                       f"district:{district}")
     other_town = next(t for t in demo_district["towns"] if not worker["grid"].startswith(t))
-    chief = _account(proxy, token, district, db_url, CHIEF, "钱镇长", "town_grid_chief",
+    chief = staff_with_password(proxy, token, district, db_url, CHIEF, "钱镇长", "town_grid_chief",
                      f"town:{other_town}")
     headers = token("neighbourhood_grid_worker", f"grid:{worker['grid']}", sub=worker["login"])
     grid = requests.get(f"{proxy['base']}/api/registry/grids/{worker['grid']}",
