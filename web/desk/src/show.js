@@ -11,6 +11,11 @@ export function localTime(iso, empty = '') {
   return iso ? new Date(iso).toLocaleString(lang.value, { hour12: false, timeZone: DISTRICT_TZ }) : empty
 }
 
+// a moment's time of day on the district's clock, as every other time the desk shows
+export function localClock(date) {
+  return date ? date.toLocaleTimeString(lang.value, { hour12: false, timeZone: DISTRICT_TZ }) : ''
+}
+
 // the town, community and grid names of a row (dispatch's `place`), else its grid code
 export function placeWords(row) {
   const p = row.place || {}
