@@ -87,19 +87,26 @@ class BatchConsumer(ReliableConsumer):
         if not batch:
             return
         messages = [message for message, _ in batch]
+        self.slots.acquire()  # the consumers' share of the pool (WorkerSlots)
         try:
             self.container.spawn_worker(
                 self, ([envelope for _, envelope in batch],), {},
                 context_data=_context_data(messages[0]),
                 handle_result=partial(self.handle_batch_result, batch))
         except ContainerBeingKilled:
+            self.slots.release()
             for message in messages:
                 requeue_if_alive(message)
+        except BaseException:
+            self.slots.release()
+            raise
 
     # settling
 
     def handle_batch_result(self, batch, worker_ctx, result=None, exc_info=None):
-        """Commit, then ack all; on any failure replay the batch one message at a time."""
+        """Commit, then ack all; on any failure replay the batch one message at a time.
+        The batch's slot is given back first: each replayed message takes one of its own
+        (held while waiting for them, every batch could wait for the others)."""
         try:
             exc_info = committed(worker_ctx, exc_info)
             if exc_info is None:
@@ -108,21 +115,26 @@ class BatchConsumer(ReliableConsumer):
                 return result, None
             log.warning("a batch of %d from %s failed (%r); handling its messages one by one",
                         len(batch), self.queue_name, exc_info[1])
-            self._replay_alone(batch)
         except Exception:
             log.exception("unexpected error settling a batch of %s", self.queue_name)
             for message, _ in batch:
                 requeue_if_alive(message)
+            return result, exc_info
+        finally:
+            self.slots.release()
+        self._replay_alone(batch)
         return result, exc_info
 
     def _replay_alone(self, batch) -> None:
-        for message, envelope in batch:
+        for index, (message, envelope) in enumerate(batch):
             try:
-                self.container.spawn_worker(
-                    self, ([envelope],), {}, context_data=_context_data(message),
-                    handle_result=partial(self.handle_result, message))
-            except ContainerBeingKilled:
-                requeue_if_alive(message)
+                self.spawn_alone(message, ([envelope],))
+            except Exception:
+                log.exception("could not replay a message of %s; the rest requeued",
+                              self.queue_name)
+                for rest, _ in batch[index:]:
+                    requeue_if_alive(rest)
+                return
 
 
 def consume_contract_batch(queue_name: str, exchange: str, routing_keys: list[str],

@@ -35,6 +35,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import eventlet
+import eventlet.semaphore
 import sqlalchemy as sa
 from amqp.exceptions import AccessRefused as AmqpAccessRefused
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -95,6 +96,9 @@ UNEXPECTED_TYPE = "unexpected_type"  # valid message, but not one this queue acc
 DELIVERY_LIMIT = "delivery_limit"  # transient failure on every allowed delivery
 
 DEFAULT_MAX_REDELIVERIES = 5
+# worker slots of a container's pool (max_workers) that message consumers leave to HTTP:
+# the probes and people's requests answer whatever the flood (WorkerSlots)
+HTTP_RESERVED_WORKERS = 2
 DEFAULT_RETRY_DELAY = 0.5  # seconds before the 1st requeue; doubles, capped at MAX
 MAX_RETRY_DELAY = 5.0
 CONFIRM_TIMEOUT = 10.0  # seconds to wait for the broker to confirm a dead-letter
@@ -396,11 +400,35 @@ class RawQueueConsumer(QueueConsumer):
         self.container.spawn_managed_thread(refusal)
 
 
+class WorkerSlots(SharedExtension):
+    """The share of the container's worker pool that message consumers hold together: all
+    but :data:`HTTP_RESERVED_WORKERS` slots (at least one).
+
+    Why: nameko runs every entrypoint's workers in one pool of ``max_workers``. Under a
+    flood of messages (a hotline replay, a storm, the backlog after an outage) the
+    consumers took every slot, and each HTTP request waited for one: /readyz answered in
+    4-10 s in the kill test of tests/compose (issue 15), past Docker's 5 s healthcheck and
+    Kubernetes' 3 s liveness probe, which would restart a busy pod and add to the storm;
+    grid workers and the wall waited as long. With the reserve, HTTP always finds a slot
+    while the consumers keep the rest busy."""
+
+    def setup(self) -> None:
+        self.capacity = max(1, self.container.max_workers - HTTP_RESERVED_WORKERS)
+        self.semaphore = eventlet.semaphore.Semaphore(self.capacity)
+
+    def acquire(self) -> None:
+        self.semaphore.acquire()
+
+    def release(self) -> None:
+        self.semaphore.release()
+
+
 class ReliableConsumer(Entrypoint):
     """Entrypoint behind :func:`consume_contract`; the worker gets one :class:`Envelope`."""
 
     queue_consumer = RawQueueConsumer()
     dead_letters = DeadLetterPublisher()
+    slots = WorkerSlots()
 
     def __init__(self, queue_name: str, exchange: str, routing_keys: list[str],
                  consumer_name: str | None = None,
@@ -464,12 +492,22 @@ class ReliableConsumer(Entrypoint):
         except ContractError as exc:
             self.refuse(message, exc.code, exc.message, exc.fields)
             return
+        self.spawn_alone(message, (envelope,))
+
+    def spawn_alone(self, message, args: tuple) -> None:
+        """A worker for one message (the handler's ``args``), in the consumers' share of
+        the pool (WorkerSlots); ``handle_result`` gives the slot back."""
+        self.slots.acquire()
         try:
             self.container.spawn_worker(
-                self, (envelope,), {}, context_data=_context_data(message),
+                self, args, {}, context_data=_context_data(message),
                 handle_result=partial(self.handle_result, message))
         except ContainerBeingKilled:
+            self.slots.release()
             requeue_if_alive(message)
+        except BaseException:
+            self.slots.release()
+            raise
 
     def _parse(self, message) -> Envelope:
         envelope = parse_envelope(message.body)
@@ -528,7 +566,8 @@ class ReliableConsumer(Entrypoint):
     # settling
 
     def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        """Commit the worker's transactions, then ack / dead-letter / requeue."""
+        """Commit the worker's transactions, then ack / dead-letter / requeue; the worker's
+        slot is given back (WorkerSlots)."""
         try:
             exc_info = committed(worker_ctx, exc_info)
             if exc_info is not None:
@@ -537,6 +576,8 @@ class ReliableConsumer(Entrypoint):
         except Exception:
             log.exception("unexpected error settling a message of %s", self.queue_name)
             requeue_if_alive(message)
+        finally:
+            self.slots.release()
         return result, exc_info
 
     def _settle(self, message, exc_info) -> None:
