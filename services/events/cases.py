@@ -188,7 +188,7 @@ def file_case(session: Session, settings: Settings, report: Report, placement: P
     """
     check_photos(session, report.photos)
     day = local_day(now_utc())
-    last = _lock_counter(session, day)
+    last = lock_counter(session, day)
     if report.external_ref is not None:
         existing = _by_external_ref(session, report.source_system, report.external_ref)
         if existing is not None:
@@ -197,7 +197,7 @@ def file_case(session: Session, settings: Settings, report: Report, placement: P
     case_number = format_case_number(settings.case_number_prefix, day, last + 1)
     session.execute(sa.update(case_number_counters)
                     .where(case_number_counters.c.day == day).values(last_value=last + 1))
-    row = _row(report, placement, case_number, duplicate_of)
+    row = case_row(report, placement, case_number, duplicate_of)
     inserted = session.execute(
         pg.insert(cases).values(**row)
         .on_conflict_do_nothing(index_elements=["source_system", "external_ref"],
@@ -214,7 +214,7 @@ def file_case(session: Session, settings: Settings, report: Report, placement: P
     return case, True
 
 
-def _lock_counter(session: Session, day) -> int:
+def lock_counter(session: Session, day) -> int:
     """Lock the day's counter row (creating it) and return its current value."""
     table = case_number_counters
     statement = (pg.insert(table).values(day=day, last_value=0)
@@ -224,7 +224,7 @@ def _lock_counter(session: Session, day) -> int:
     return session.execute(statement).scalar_one()
 
 
-def _row(report: Report, placement: Placement, case_number: str,
+def case_row(report: Report, placement: Placement, case_number: str,
          duplicate_of: str | None) -> dict[str, Any]:
     closed = report.handled_on_spot  # P5.1.5: filed and closed at grid level, still counted
     return {

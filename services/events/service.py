@@ -35,6 +35,7 @@ from gridgov_common.platform.settings import ConfigValue
 from gridgov_common.platform.timers import config_timer
 from gridgov_common.platform.web import http
 from services.events import (
+    batch_filing,
     cases,
     catalogue_admin,
     catalogue_store,
@@ -237,9 +238,10 @@ class EventsService(platform.PlatformService):
     @consume_contract_batch(intake.QUEUE, INTAKE_EXCHANGE, intake.ROUTING_KEYS,
                             message_types=[intake.MESSAGE_TYPE], tell_sender=True)
     def take_intake_cases(self, envelopes):
-        """In batches (gridgov_common.platform.batching): one registry call places the batch, one
-        transaction files it. A report we cannot file fails the batch, which is then
-        replayed message by message, so only that report is refused."""
+        """In batches (gridgov_common.platform.batching): one registry call places the
+        batch, one transaction files it in a fixed number of statements (batch_filing). A
+        report we cannot file fails the batch, which is then replayed message by message,
+        so only that report is refused."""
         fresh = claim_messages(self.db, envelopes, intake.CONSUMER)  # else filed already
         reports = [intake.report_from(envelope, self.require_intake_user)
                    for envelope in fresh]
@@ -247,8 +249,8 @@ class EventsService(platform.PlatformService):
             current = catalogue_store.current(self.db)
             subs = [cases.complete(report, current) for report in reports]
             placements = cases.place_many(grid_index.Locator(self.db, self.registry), reports)
-            filed = [cases.file_case(self.db, self.settings, report, placement, sub)
-                     for report, placement, sub in zip(reports, placements, subs, strict=True)]
+            filed = batch_filing.file_many(self.db, self.settings,
+                                           list(zip(reports, placements, subs, strict=True)))
         except ApiError as exc:
             refusal = intake.permanent(exc)
             if refusal is None:
