@@ -33,6 +33,7 @@ WORKING_STATES = frozenset({CaseState.HANDLING_LOCAL.value, CaseState.DISPATCHED
                             CaseState.IN_PROGRESS.value})
 ACTIVE = tuple(s.value for s in states.ACTIVE_ASSIGNMENT_STATES)
 GONE = (states.AssignmentState.RETURNED.value, states.AssignmentState.WITHDRAWN.value)
+_READ = object()  # case_changed: read due_at from the rows
 
 
 # --- loading for a change ------------------------------------------------------------------
@@ -89,6 +90,67 @@ def file_new(session, case: dict[str, Any], at: datetime, correlation_id: str | 
     case_changed(session, case, None, CaseState.FILED.value, at, SYSTEM, [],
                  correlation_id=correlation_id)
     return True
+
+
+def file_many(session, filings: list) -> list[dict[str, Any] | None]:
+    """A batch of triaged filings (``filing.Filing``) written as ``file_new``, ``assign``
+    and ``record_move`` write them one after the other, in a fixed number of statements
+    whatever the batch's size (issue 16): the case rows (already in their target state, as
+    the move leaves them; one INSERT per outcome: dispatched, local, closed), the entries
+    that waited for their case, the assignments, the case-file entries (new files: chained
+    from the genesis in Python) and nothing else; the messages go to the outbox in the same
+    order. None for a case known already (or twice here).
+
+    The case files' locks are the caller's (``lock_files``), as for ``file_new``."""
+    fresh, seen = [], set()
+    for filing in filings:
+        if filing.case["case_id"] not in seen:
+            seen.add(filing.case["case_id"])
+            fresh.append(filing)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for f in fresh:  # a multi-row VALUES needs one column list: one INSERT per outcome
+        row = {**f.case, **f.values, "state": f.target, "updated_at": f.now}
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    inserted = set()
+    for rows in by_columns.values():
+        inserted.update(session.execute(
+            pg.insert(cases).values(rows).on_conflict_do_nothing(index_elements=["case_id"])
+            .returning(cases.c.case_id)).scalars())
+    fresh = [f for f in fresh if f.case["case_id"] in inserted]
+    waiting = casefile_store.take_waiting(session, [f.case["case_id"] for f in fresh])
+    files: dict[str, list[dict[str, Any]]] = {}
+    assignment_rows: list[dict[str, Any]] = []
+    filed: dict[str, dict[str, Any]] = {}
+    for f in fresh:
+        case, case_id, corr = f.case, f.case["case_id"], f.correlation_id
+        files[case_id] = [
+            {"action": "filed", "actor_sub": SYSTEM, "actor_role": SYSTEM, "at": f.now,
+             "to_state": CaseState.FILED.value, "data": f.filed_data},
+            *waiting.get(case_id, [])]
+        case_changed(session, case, None, CaseState.FILED.value, f.now, SYSTEM, [],
+                     correlation_id=corr, due_at=None)
+        notifications = []
+        for department, role in f.departments:
+            row, notification = new_assignment(session, case, department, role, f.ack_due,
+                                               f.handle_due, f.rule_version, f.now, corr)
+            assignment_rows.append(row)
+            notifications.append(notification)
+        departments = [department for department, _ in f.departments]
+        files[case_id].append(
+            {"action": f.transition.value, "actor_sub": SYSTEM, "actor_role": SYSTEM,
+             "at": f.now, "from_state": case["state"], "to_state": f.target,
+             "notifications": notifications, "data": f.move_data})
+        due = None
+        if f.target in WORKING_STATES:  # expected_due, from what is written here
+            due = f.handle_due if f.departments else f.values.get("handle_due_at")
+        case_changed(session, case, case["state"], f.target, f.now, SYSTEM, departments,
+                     correlation_id=corr, due_at=due)
+        filed[case_id] = {**case, **f.values, "state": f.target, "updated_at": f.now}
+    if assignment_rows:
+        session.execute(sa.insert(assignments).values(assignment_rows))
+    casefile_store.append_new_files(session, files)
+    written = {id(f) for f in fresh}
+    return [filed[f.case["case_id"]] if id(f) in written else None for f in filings]
 
 
 # --- moves and entries ----------------------------------------------------------------------
@@ -151,21 +213,25 @@ def load_history(session, case_rows: list[dict[str, Any]],
 
 def case_changed(session, case: dict[str, Any], from_state: str | None, to_state: str,
                  at: datetime, actor_role: str, departments: list[str],
-                 on_time: bool | None = None, correlation_id: str | None = None) -> None:
+                 on_time: bool | None = None, correlation_id: str | None = None,
+                 due_at: datetime | None | object = _READ) -> None:
     """``dispatch.case.changed`` v2, in the caller's transaction after the change is
     written (``due_at`` is read from the rows as they now are).
 
     ``at`` never goes back before the case's previous change: followers keep the newest
     change by ``at``, and two transactions on one case take its lock in one order but may
     have read the clock in the other (a merge that waited for a department's report would
-    otherwise look older than the report and be ignored)."""
+    otherwise look older than the report and be ignored).
+
+    ``due_at``: given by a caller that knows it (a batch of filings), else read."""
     at = announced_at(case.get("updated_at"), at)
     add_event(session, "dispatch.case.changed", {
         "case_id": case["case_id"], "case_number": case["case_number"],
         "from_state": from_state, "to_state": to_state, "at": at, "actor_role": actor_role,
         "grid_code": case["grid_code"], "town_code": case["town_code"],
         "departments": departments, "on_time": on_time,
-        "due_at": expected_due(session, case["case_id"], to_state),
+        "due_at": (expected_due(session, case["case_id"], to_state) if due_at is _READ
+                   else due_at),
     }, PRODUCER, correlation_id=correlation_id)
 
 
@@ -208,13 +274,25 @@ def assign(session, case: dict[str, Any], department: str, role: str, ack_due: d
 
     ``rework``: 0 for a first dispatch, else the case's rework count (P5.2.1 返工: the
     return visit found the problem unsolved and the departments take it up again)."""
+    row, notification = new_assignment(session, case, department, role, ack_due, handle_due,
+                                       rule_version, now, correlation_id, rework)
+    session.execute(sa.insert(assignments).values(**row))
+    return notification
+
+
+def new_assignment(session, case: dict[str, Any], department: str, role: str,
+                   ack_due: datetime, handle_due: datetime, rule_version: int, now: datetime,
+                   correlation_id: str | None, rework: int = 0
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`assign` but the row: (the assignment row to insert, what the case file notes
+    as sent); the work order and the officers' notice are in the outbox."""
     key = dispatch_key(department, case["town_code"], case["work_category"],
                        case["priority"])
     assignment_id = str(uuid.uuid4())
-    session.execute(sa.insert(assignments).values(
-        assignment_id=assignment_id, case_id=case["case_id"], department=department,
-        role=role, state=states.AssignmentState.SENT.value, routing_key=key, sent_at=now,
-        ack_due_at=ack_due, handle_due_at=handle_due, rework=rework))
+    row = {"assignment_id": assignment_id, "case_id": case["case_id"],
+           "department": department, "role": role,
+           "state": states.AssignmentState.SENT.value, "routing_key": key, "sent_at": now,
+           "ack_due_at": ack_due, "handle_due_at": handle_due, "rework": rework}
     envelope = make_envelope("dispatch.assignment", {
         "assignment_id": assignment_id, "case_id": case["case_id"],
         "case_number": case["case_number"], "department": department, "role": role,
@@ -227,9 +305,9 @@ def assign(session, case: dict[str, Any], department: str, role: str, ack_due: d
     }, PRODUCER, correlation_id=correlation_id)
     add_to_outbox(session, DISPATCH_EXCHANGE, key, envelope)
     notices.request_assignment_notice(session, case, assignment_id, department, ack_due)
-    return {"channel": "amqp", "exchange": DISPATCH_EXCHANGE, "routing_key": key,
-            "message_id": envelope["message_id"], "assignment_id": assignment_id,
-            "department": department, "role": role}
+    return row, {"channel": "amqp", "exchange": DISPATCH_EXCHANGE, "routing_key": key,
+                 "message_id": envelope["message_id"], "assignment_id": assignment_id,
+                 "department": department, "role": role}
 
 
 def update_assignment(session, assignment_id: str, **values: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.dispatch.domain.casefile import GENESIS_HASH, Entry, link, verify
+from services.dispatch.domain.casefile import GENESIS_HASH, Entry, chain, link, verify
 from services.dispatch.models import case_file, cases, waiting_file_entries
 
 HEADS_KEY = "gridgov_casefile_heads"  # session.info: {case_id: (transaction, seq, hash)}
@@ -94,6 +94,41 @@ def append_waiting(session, case_id: str) -> int:
         append(session, case_id, action=row.action, actor_sub=row.actor_sub,
                actor_role=row.actor_role, at=row.at, data=row.data)
     return len(rows)
+
+
+def take_waiting(session, case_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """:func:`append_waiting` for a batch of new files, in one statement: the entries that
+    waited for each case, in their own time order, taken off the waiting table; the caller
+    appends them (:func:`append_new_files`)."""
+    if not case_ids:
+        return {}
+    table = waiting_file_entries
+    rows = session.execute(sa.delete(table).where(table.c.case_id.in_(case_ids))
+                           .returning(table.c.case_id, table.c.id, table.c.action,
+                                      table.c.actor_sub, table.c.actor_role, table.c.at,
+                                      table.c.data)).all()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: (r.at, r.id)):
+        found.setdefault(str(row.case_id), []).append(
+            {"action": row.action, "actor_sub": row.actor_sub, "actor_role": row.actor_role,
+             "at": row.at, "data": row.data})
+    return found
+
+
+def append_new_files(session, files: dict[str, list[dict[str, Any]]]) -> None:
+    """The first entries of new case files (their cases filed in this transaction, their
+    locks held), chained from the genesis in Python and written in one statement."""
+    rows = []
+    heads = session.info.setdefault(HEADS_KEY, {})
+    transaction = session.get_transaction()
+    for case_id, fields in files.items():
+        for entry in chain([Entry(seq=seq, **entry) for seq, entry in
+                            enumerate(fields, start=1)]):
+            rows.append({"case_id": case_id, "seq": entry.seq, "entry": entry.body(),
+                         "prev_hash": entry.prev_hash, "hash": entry.hash})
+        heads[case_id] = (transaction, entry.seq, entry.hash)
+    if rows:
+        session.execute(sa.insert(case_file).values(rows))
 
 
 def _head(session, case_id: str) -> tuple[int, str]:

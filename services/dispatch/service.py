@@ -118,11 +118,11 @@ class DispatchService(platform.PlatformService):
     @consume_contract_batch(filing.CONSUMER, EVENTS_EXCHANGE, ["events.case.reported"],
                             message_types=["events.case.reported"])
     def take_reported_cases(self, envelopes):
-        """In batches (gridgov_common.platform.batching): one transaction files many cases."""
+        """In batches (gridgov_common.platform.batching): one transaction files many cases,
+        in a fixed number of statements (filing.file_reported_many)."""
         fresh = claim_messages(self.db, envelopes, filing.CONSUMER)
         case_store.lock_files(self.db, [e.payload["case_id"] for e in fresh])
-        for envelope in fresh:
-            filing.file_reported(self.db, envelope)  # the others were filed already
+        filing.file_reported_many(self.db, fresh)  # the others were filed already
 
     @consume_contract(grid_workers.CONSUMER, EVENTS_EXCHANGE, [grid_workers.MESSAGE_TYPE],
                       message_types=[grid_workers.MESSAGE_TYPE])
