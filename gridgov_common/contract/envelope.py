@@ -178,8 +178,8 @@ _ENVELOPE_SCHEMA = EnvelopeSchema()
 @dataclass(frozen=True)
 class Envelope:
     """A parsed, validated message. ``payload`` holds deserialized values (dates are
-    ``date`` objects); ``routing_key`` and ``user_id`` are filled in by the consumer that
-    received it."""
+    ``date`` objects); ``routing_key``, ``user_id`` and ``delivery_count`` are filled in by
+    the consumer that received it."""
 
     message_id: str
     type: str
@@ -192,6 +192,8 @@ class Envelope:
     # AMQP ``user_id`` property: when set, RabbitMQ has checked that it is the user who
     # published (validated user-ID), so consumers may trust it (docs/BUS-CONTRACT.md)
     user_id: str | None = field(default=None, compare=False)
+    # how many times the broker delivered it before (0 the first time), from the consumer
+    delivery_count: int = field(default=0, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The envelope as JSON-able wire data (payload re-serialized by its schema)."""

@@ -517,7 +517,8 @@ class ReliableConsumer(Entrypoint):
                                 {"type": envelope.type, "accepted": sorted(self.message_types)})
         return dataclasses.replace(envelope,
                                    routing_key=(message.delivery_info or {}).get("routing_key"),
-                                   user_id=(message.properties or {}).get("user_id"))
+                                   user_id=(message.properties or {}).get("user_id"),
+                                   delivery_count=delivery_count(message))
 
     def refuse(self, message, code: str, text: str,
                fields: Mapping[str, Any] | None = None, *, tell: bool = True) -> None:

@@ -66,9 +66,14 @@ def sender(envelope) -> str | None:
 
 
 # How long a lead's result may wait for its ack to arrive (redelivered messages can be
-# overtaken): until its reported_at is this old, never longer — the consumer's back-off
-# (0.5, 1, 2, 4, 5 s) is cut short so that the last retry comes when the grace ends.
+# overtaken): until its reported_at is this old — the consumer's back-off (0.5, 1, 2, 4,
+# 5 s) is cut short so that the last retry comes when the grace ends — and, for a result
+# that reaches dispatch late (a backlog after an outage or a storm: its reported_at is old
+# on arrival), for its first ORDER_ATTEMPTS deliveries (0.5 + 1 + 2 + 4 s of back-off): the
+# kill test of tests/compose saw an ack overtaken by its result between two replicas with
+# the result minutes old, refused at once before this.
 ORDER_GRACE = timedelta(seconds=10)
+ORDER_ATTEMPTS = 4  # below the consumer's delivery limit (5): the refusal is told
 AMQP, WORKBENCH = "amqp", "workbench"  # the channels a report comes by (the case file says)
 GRACE_MARGIN = 0.05  # seconds: the last retry comes just after the grace, not just before
 
@@ -109,7 +114,8 @@ def apply_report(session, envelope, now: datetime | None = None,
         raise Refused(from_key, "kind_mismatch",
                       f"routing key kind differs from the report's kind {kind}",
                       {"kind": ["does not match the routing key"]})
-    return apply(session, Report(p, envelope.message_id), now)
+    return apply(session, Report(p, envelope.message_id, attempt=envelope.delivery_count),
+                 now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,8 @@ class Report:
     ``amqp`` or ``workbench``, kept in the case file; ``officer`` who acted on the
     workbench; ``photos`` (workbench results) the events service's photo hashes.
     ``reorder_grace``: how long a lead's result may wait for its ack (the bus may reorder;
-    a person on the workbench cannot)."""
+    a person on the workbench cannot); ``attempt``: which delivery of the bus message this
+    is (a late result waits for its first ``ORDER_ATTEMPTS``)."""
 
     payload: Mapping[str, Any]
     message_id: str
@@ -127,6 +134,7 @@ class Report:
     officer: str | None = None
     photos: tuple[str, ...] = ()
     reorder_grace: timedelta = ORDER_GRACE
+    attempt: int = 0  # the bus's delivery count (0 the first time)
 
 
 def apply(session, report: Report, now: datetime | None = None) -> dict[str, Any]:
@@ -186,6 +194,8 @@ def _move(session, case, transition: TransitionName, assignment, **context) -> s
 
 
 def _ack(session, report, assignment, case, at, now):
+    if _overtaken_ack(assignment):
+        return _late_ack(session, report, assignment, case, at, now)
     if assignment["state"] != AssignmentState.SENT:
         raise _wrong_state(assignment, "ack", case["state"])
     target = _move(session, case, TransitionName.ACK, assignment)
@@ -198,16 +208,37 @@ def _ack(session, report, assignment, case, at, now):
                    deadline=assignment["ack_due_at"], on_time=on_time)
 
 
+def _overtaken_ack(assignment) -> bool:
+    """An assist's ack that its own result overtook on the bus (an assist's result needs no
+    ack first, P5.3.2): the result is applied, the ack never was."""
+    return (assignment["role"] != AssignmentRole.LEAD and assignment["acked_at"] is None
+            and assignment["state"] == AssignmentState.REPORTED)
+
+
+def _late_ack(session, report, assignment, case, at, now):
+    """The overtaken ack recorded as the department sent it (its report-in time and
+    whether it was on time, P5.3.3), without moving anything: not refused for an order
+    the department did not choose."""
+    on_time = stage_outcome(assignment["ack_due_at"], at)
+    _update_assignment(session, assignment, acked_at=at, ack_on_time=on_time)
+    return _finish(session, report, assignment, case, None, "ack", at, now,
+                   deadline=assignment["ack_due_at"], on_time=on_time)
+
+
 def _result(session, report, assignment, case, at, now):
     if assignment["state"] not in states.ACTIVE_ASSIGNMENT_STATES:
         raise _wrong_state(assignment, "result", case["state"])
     if assignment["role"] == AssignmentRole.LEAD and assignment["state"] == AssignmentState.SENT:
+        # at-least-once delivery can reorder: the ack published before this result may
+        # still be on its way (redelivered after a consumer died, or held by another
+        # replica); try again shortly
         if now - at < report.reorder_grace:
-            # at-least-once delivery can reorder: the ack published before this result may
-            # still be on its way (redelivered after a consumer died); try again shortly
             remaining = (at + report.reorder_grace - now).total_seconds() + GRACE_MARGIN
             raise AheadOfAck(f"result for {assignment['assignment_id']} came before the ack",
                              retry_after=remaining)
+        if report.reorder_grace and report.attempt < ORDER_ATTEMPTS:
+            raise AheadOfAck(f"result for {assignment['assignment_id']} came before the ack "
+                             f"(delivery {report.attempt + 1})", retry_after=ORDER_GRACE.seconds)
         raise Refused(assignment["department"], "wrong_state",
                       "cannot report a result: the lead reports in (ack) first",
                       {"kind": ["ack the assignment before its result"]})

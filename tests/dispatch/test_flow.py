@@ -192,14 +192,48 @@ def test_assist_reports_only_touch_their_assignment(dispatch, sinks, db_engine):
     send_report(sinks, report_envelope(em, "result", resolved=True))
     assert wait_until(lambda: _assignment_row(db_engine, em["assignment_id"])["state"]
                       == "reported")
-    # lead not acked, and no ack on its way (the result is older than ORDER_GRACE)
+    # lead not acked, and no ack on its way: refused once its first ORDER_ATTEMPTS
+    # deliveries found no ack (the result is older than ORDER_GRACE)
     send_report(sinks, report_envelope(fire, "result", resolved=True, reported_at=_ago(60)))
-    [(key, rejection)] = received(sinks, FIRE_SINK)
+    [(key, rejection)] = received(sinks, FIRE_SINK, timeout=30)
     assert (key, rejection["payload"]["code"]) == ("fire.rejections", "wrong_state")
     send_report(sinks, report_envelope(fire, "ack"))
     assert wait_until(lambda: _case(db_engine, case_id)["state"] == "in_progress")
     send_report(sinks, report_envelope(fire, "result", resolved=True))
     assert wait_until(lambda: _case(db_engine, case_id)["state"] == "resolved")
+
+
+def test_an_assist_s_ack_overtaken_by_its_result_is_recorded_not_refused(dispatch, sinks,
+                                                                        db_engine):
+    """The bus may deliver an assist's result before its ack (two replicas, a redelivery):
+    the result is applied (an assist needs no ack first) and the late ack then records the
+    report-in time, without a rejection (the kill test of tests/compose saw it refused)."""
+    envelope, (_, fire), (_, em) = _dispatch_case(sinks)
+    send_report(sinks, report_envelope(em, "result", resolved=True))
+    assert wait_until(lambda: _assignment_row(db_engine, em["assignment_id"])["state"]
+                      == "reported")
+    ack = report_envelope(em, "ack", reported_at=_ago(1))
+    send_report(sinks, ack)
+    assert wait_until(lambda: _assignment_row(db_engine, em["assignment_id"])["acked_at"])
+    row = _assignment_row(db_engine, em["assignment_id"])
+    assert row["state"] == "reported" and row["ack_on_time"] is True
+    send_report(sinks, report_envelope(fire, "ack"))  # the lead: a rejection would be first
+    assert wait_until(lambda: _case(db_engine, envelope["payload"]["case_id"])["state"]
+                      == "in_progress")
+    assert received(sinks, FIRE_SINK, expect=0, timeout=1) == []
+
+
+def test_a_late_lead_result_waits_for_its_ack_held_elsewhere(dispatch, sinks, db_engine):
+    """A result that reaches dispatch long after it was reported (a backlog), with its ack
+    behind it, is applied after the ack, not refused (the rule itself, deterministically:
+    tests/dispatch/test_reordering.py)."""
+    envelope, (_, fire), _ = _dispatch_case(sinks)
+    send_report(sinks, report_envelope(fire, "result", resolved=True, reported_at=_ago(120)))
+    send_report(sinks, report_envelope(fire, "ack", reported_at=_ago(121)))
+    assert wait_until(lambda: _assignment_row(db_engine, fire["assignment_id"])["state"]
+                      == "reported", timeout=20)
+    assert _case(db_engine, envelope["payload"]["case_id"])["state"] == "in_progress"
+    assert received(sinks, FIRE_SINK, expect=0, timeout=1) == []
 
 
 def test_assignment_nobody_listens_for_is_marked_unroutable(dispatch, sinks, db_engine):
