@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
@@ -46,7 +47,7 @@ import pika  # noqa: E402
 import requests  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
-from bench import _common  # noqa: E402
+from bench import _common, _profile  # noqa: E402
 from gridgov_common.kernel import auth  # noqa: E402
 
 DEPARTMENTS = ("fire", "emergency_management")
@@ -338,6 +339,7 @@ def ms(values: list[float], pct: float) -> float:
 def main(args) -> int:
     burst, rates, seconds, acks = ((300, (25, 50), 4.0, 100) if args.quick
                                    else (1500, (50, 100, 500), 6.0, 300))
+    burst = args.burst or burst
     report = _common.Report(f"bench_05 case flow, intake → department "
                             f"({'quick' if args.quick else 'full'})")
     keys = _common.random_secrets()
@@ -379,10 +381,14 @@ def main(args) -> int:
             first = 1000
             cpu_before = {svc: _common.cpu_seconds(p.pid) or 0.0 for svc, p in services.items()}
             machine_before = machine_cpu()
-            for i in range(burst):
-                hotline.send(first + i, time.time())
-            last = first + burst - 1
-            delivered = wait_count(fire, first, last, 600)
+            spying = (_profile.record({svc: p.pid for svc, p in services.items()},
+                                      Path(args.profile)) if args.profile
+                      else contextlib.nullcontext())
+            with spying:
+                for i in range(burst):
+                    hotline.send(first + i, time.time())
+                last = first + burst - 1
+                delivered = wait_count(fire, first, last, 600)
             lat, t0, t1 = lead_latencies(fire, first, last)
             rate = (delivered - 1) / (t1 - t0) if delivered > 1 else float("nan")
             machine = machine_cpu() - machine_before
@@ -405,6 +411,12 @@ def main(args) -> int:
                        at_least=burst)
             for svc, value in cpu_ms.items():
                 report.add(f"  {svc} CPU per case", value, "ms")
+                if args.profile:
+                    samples, where = _profile.shares(Path(args.profile) / f"{svc}.txt")
+                    for group, share in where.items():
+                        if share >= 0.02:
+                            report.add(f"    {svc} profile: {group} ({samples} samples)",
+                                       share * 100, "%")
             report.add("  whole machine CPU per case (all processes)",
                        machine * 1000 / max(delivered, 1), "ms")
 
@@ -444,5 +456,12 @@ def main(args) -> int:
     return 0
 
 
+def options(parser) -> None:
+    parser.add_argument("--profile", metavar="DIR",
+                        help="py-spy each service during the burst (collapsed stacks in DIR) "
+                             "and print where its time went by library")
+    parser.add_argument("--burst", type=int, help="cases in the sustained burst")
+
+
 if __name__ == "__main__":
-    _common.run(main, __doc__.splitlines()[0])
+    _common.run(main, __doc__.splitlines()[0], add_arguments=options)

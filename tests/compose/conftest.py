@@ -21,3 +21,17 @@ def stack():
     if isinstance(found, str):
         pytest.fail(found)
     return found
+
+
+@pytest.fixture(scope="session")
+def demo_district(stack):
+    """The demo district in the registry: compose's own optional job (profile demo)."""
+    import requests
+
+    from tests.compose.stack import bearer, wait_until
+
+    stack.compose("--profile", "demo", "run", "--rm", "--no-deps", "demo", timeout=600)
+    admin = bearer(stack, "district_admin", "district:320505", "compose-admin")
+    return wait_until(
+        lambda: requests.get(f"{stack.proxy}/api/registry/grids.geojson", headers=admin,
+                             timeout=10).json()["features"], 60, "the demo grids")

@@ -27,6 +27,7 @@ export GRIDGOV_COMPOSE_ENV_FILE="$STATE/env"
 STACK=(registry events dispatch assessment notify proxy departments prometheus)
 TIMINGS="$STATE/timings.txt"
 : > "$TIMINGS"
+rm -f "$STATE/faults.txt"
 
 say() { echo "compose-test: $*" >&2; }
 timed() {
@@ -64,6 +65,7 @@ finish() {
         rm -f "$STATE/dockerd.pid"
     fi
     say "timings:"; cat "$TIMINGS" >&2
+    if [[ -f "$STATE/faults.txt" ]]; then say "the kill test:"; cat "$STATE/faults.txt" >&2; fi
     exit $rc
 }
 trap finish EXIT

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridgov_common.kernel.auth import mint
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = os.environ.get("GRIDGOV_COMPOSE_PROJECT", "gridgov-compose-test")
 ENV_FILE = Path(os.environ.get("GRIDGOV_COMPOSE_ENV_FILE", ROOT / "var" / "compose-test" / "env"))
@@ -32,6 +34,13 @@ def read_env(path: Path) -> dict[str, str]:
             key, value = line.split("=", 1)
             values[key.strip()] = value.strip()
     return values
+
+
+def bearer(stack: Stack, role: str, scope: str, sub: str) -> dict[str, str]:
+    """An Authorization header for a user of ``role`` over ``scope``, signed with the
+    stack's own secret."""
+    return {"Authorization": "Bearer " + mint(stack.env["GRIDGOV_JWT_SECRET"], sub=sub,
+                                              role=role, scope=scope)}
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:

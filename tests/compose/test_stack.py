@@ -15,30 +15,13 @@ import requests
 import yaml
 from shapely.geometry import shape
 
-from gridgov_common.kernel.auth import mint
-from tests.compose.stack import ROOT, SERVICES, wait_until
+from tests.compose.stack import ROOT, SERVICES, bearer, wait_until
 
 FLOW_WAIT = 90.0  # a case from report to resolved took ~6 s on the stack (issue 15)
 
 
-def bearer(stack, role: str, scope: str, sub: str) -> dict[str, str]:
-    return {"Authorization": "Bearer " + mint(stack.env["GRIDGOV_JWT_SECRET"], sub=sub,
-                                              role=role, scope=scope)}
-
-
 def status(url: str, **kwargs) -> int:
     return requests.get(url, timeout=10, **kwargs).status_code
-
-
-@pytest.fixture(scope="session")
-def demo_district(stack):
-    """The demo district in the registry: compose's own optional job (profile demo)."""
-    stack.compose("--profile", "demo", "run", "--rm", "--no-deps", "demo", timeout=600)
-    admin = bearer(stack, "district_admin", "district:320505", "compose-admin")
-    grids = wait_until(
-        lambda: requests.get(f"{stack.proxy}/api/registry/grids.geojson", headers=admin,
-                             timeout=10).json()["features"], 60, "the demo grids")
-    return grids
 
 
 def test_every_service_is_ready_through_the_proxy(stack):
