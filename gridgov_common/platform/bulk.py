@@ -1,4 +1,5 @@
-"""Many rows in one INSERT over arrays: ``INSERT … SELECT * FROM unnest(:col1, :col2, …)``.
+"""Many rows in one INSERT over arrays: ``INSERT … SELECT * FROM unnest(:col1, :col2, …)``
+(and as many updates in one ``UPDATE … FROM unnest(…)``).
 
 Why not ``session.execute(insert, rows)``: psycopg turns that executemany into one
 statement per row (pipelined), or SQLAlchemy's "insertmanyvalues" into one statement with
@@ -9,9 +10,9 @@ and converted once, prepared by the server after a few runs, and the rows travel
 handful of parameters.  In bench_07 (notify, 200 requests per consumer batch) the
 executemany pipelines were about a fifth of the service's CPU.
 
-Every row must have the same keys (the columns written); a column left out takes its
-server default.  Values are what the driver takes for the column's type; JSON columns take
-any JSON-able value (encoded here).
+Every row must have the same keys (the columns written; ``by_columns`` groups rows that
+differ); a column left out takes its server default.  Values are what the driver takes for
+the column's type; JSON and array columns take any JSON-able value (encoded here).
 """
 
 from __future__ import annotations
@@ -32,14 +33,37 @@ def _is_json(column: sa.Column) -> bool:
     return isinstance(column.type, sa.JSON)
 
 
+def _is_array(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.ARRAY)
+
+
+def _selected(table: sa.Table, name: str) -> str:
+    """The value written into column ``name`` from ``u``, the unnested row.  An array
+    column cannot travel as an array of arrays (unnest would flatten it, and PostgreSQL's
+    arrays must be rectangular): its values travel as JSON and are rebuilt here."""
+    quoted = "u." + _QUOTE.quote(name)
+    column = table.c[name]
+    if not _is_array(column):
+        return quoted
+    type_ = column.type.compile(dialect=_DIALECT)
+    return (f"CASE WHEN {quoted} IS NULL THEN NULL ELSE CAST(ARRAY(SELECT "
+            f"jsonb_array_elements_text(CAST({quoted} AS jsonb))) AS {type_}) END")
+
+
+def _array_type(column: sa.Column) -> str:
+    if _is_array(column):
+        return "TEXT[]"  # JSON text, see _selected
+    return f"{column.type.compile(dialect=_DIALECT)}[]"
+
+
 @lru_cache(maxsize=128)
 def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict: str,
                returning: tuple[str, ...]) -> sa.TextClause | sa.TextualSelect:
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_DIALECT)}[])" for name in columns)
+    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table.c[name])})" for name in columns)
     names = ", ".join(_QUOTE.quote(name) for name in columns)
+    selected = ", ".join(_selected(table, name) for name in columns)
     sql = (f"INSERT INTO {_QUOTE.format_table(table)} ({names}) "
-           f"SELECT * FROM unnest({arrays})")
+           f"SELECT {selected} FROM unnest({arrays}) AS u({names})")
     if on_conflict:
         sql += f" ON CONFLICT {on_conflict}"
     if not returning:
@@ -58,10 +82,49 @@ def insert_rows(connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], 
         raise ValueError("insert_rows needs at least one row")
     columns = tuple(rows[0])
     statement = _statement(table, columns, on_conflict, tuple(returning))
+    return connection.execute(statement, _arrays(table, columns, rows))
+
+
+def _arrays(table: sa.Table, columns: Sequence[str],
+            rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """One array per column, JSON and array columns' values as JSON text."""
     params = {}
     for name in columns:
         values = [row[name] for row in rows]
-        if _is_json(table.c[name]):
+        if _is_json(table.c[name]) or _is_array(table.c[name]):
             values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
         params[name] = values
-    return connection.execute(statement, params)
+    return params
+
+
+def by_columns(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """``rows`` grouped by the set of keys they have, each group in the order given: one
+    ``insert_rows`` per group writes rows that leave different columns to their defaults."""
+    groups: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(frozenset(row), []).append(row)
+    return list(groups.values())
+
+
+@lru_cache(maxsize=64)
+def _update_statement(table: sa.Table, key: str, columns: tuple[str, ...]) -> sa.TextClause:
+    names = (key, *columns)
+    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table.c[name])})" for name in names)
+    assigned = ", ".join(f"{_QUOTE.quote(name)} = {_selected(table, name)}" for name in columns)
+    quoted_key = _QUOTE.quote(key)
+    return sa.text(
+        f"UPDATE {_QUOTE.format_table(table)} AS t SET {assigned} "
+        f"FROM unnest({arrays}) AS u({', '.join(_QUOTE.quote(name) for name in names)}) "
+        f"WHERE t.{quoted_key} = u.{quoted_key}")
+
+
+def update_rows(connection, table: sa.Table, key: str,
+                rows: Sequence[Mapping[str, Any]]) -> sa.CursorResult:
+    """Set the columns of ``rows`` (every row the same keys, ``key`` among them) on the
+    rows of ``table`` whose ``key`` matches, in one statement whatever their number. A key
+    given twice updates its row once, with one of the values: give each key once."""
+    if not rows:
+        raise ValueError("update_rows needs at least one row")
+    columns = tuple(name for name in rows[0] if name != key)
+    return connection.execute(_update_statement(table, key, columns),
+                              _arrays(table, (key, *columns), rows))

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from gridgov_common.contract import DISPATCH_EXCHANGE, dispatch_key, make_envelope
+from gridgov_common.platform import bulk
 from gridgov_common.platform.outbox import add_event, add_to_outbox
 from services.dispatch import casefile_store, notices
 from services.dispatch.domain import states
@@ -107,15 +108,11 @@ def file_many(session, filings: list) -> list[dict[str, Any] | None]:
         if filing.case["case_id"] not in seen:
             seen.add(filing.case["case_id"])
             fresh.append(filing)
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for f in fresh:  # a multi-row VALUES needs one column list: one INSERT per outcome
-        row = {**f.case, **f.values, "state": f.target, "updated_at": f.now}
-        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    rows = [{**f.case, **f.values, "state": f.target, "updated_at": f.now} for f in fresh]
     inserted = set()
-    for rows in by_columns.values():
-        inserted.update(session.execute(
-            pg.insert(cases).values(rows).on_conflict_do_nothing(index_elements=["case_id"])
-            .returning(cases.c.case_id)).scalars())
+    for group in bulk.by_columns(rows):  # one column list per INSERT: one per outcome
+        inserted.update(bulk.insert_rows(session, cases, group, on_conflict="(case_id) DO NOTHING",
+                                         returning=["case_id"]).scalars())
     fresh = [f for f in fresh if f.case["case_id"] in inserted]
     waiting = casefile_store.take_waiting(session, [f.case["case_id"] for f in fresh])
     files: dict[str, list[dict[str, Any]]] = {}
@@ -147,7 +144,8 @@ def file_many(session, filings: list) -> list[dict[str, Any] | None]:
                      correlation_id=corr, due_at=due)
         filed[case_id] = {**case, **f.values, "state": f.target, "updated_at": f.now}
     if assignment_rows:
-        session.execute(sa.insert(assignments).values(assignment_rows))
+        for group in bulk.by_columns(assignment_rows):
+            bulk.insert_rows(session, assignments, group)
     casefile_store.append_new_files(session, files)
     written = {id(f) for f in fresh}
     return [filed[f.case["case_id"]] if id(f) in written else None for f in filings]

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from gridgov_common.platform import bulk
 from services.dispatch.domain.casefile import GENESIS_HASH, Entry, chain, link, verify
 from services.dispatch.models import case_file, cases, waiting_file_entries
 
@@ -128,7 +129,7 @@ def append_new_files(session, files: dict[str, list[dict[str, Any]]]) -> None:
                          "prev_hash": entry.prev_hash, "hash": entry.hash})
         heads[case_id] = (transaction, entry.seq, entry.hash)
     if rows:
-        session.execute(sa.insert(case_file).values(rows))
+        bulk.insert_rows(session, case_file, rows)
 
 
 def _head(session, case_id: str) -> tuple[int, str]:

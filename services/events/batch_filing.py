@@ -34,9 +34,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
+from gridgov_common.platform import bulk
 from services.events import cases as filing
 from services.events.dependencies import Settings
 from services.events.domain import catalogue, geo
@@ -226,11 +226,12 @@ def _order(candidate: Candidate) -> tuple[float, datetime, str]:
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The rows in one INSERT … RETURNING; each as ``view`` shows a case, by case id."""
     numbers = {row["case_id"]: row.pop("duplicate_of_number") for row in rows}
-    inserted = session.execute(
-        pg.insert(cases).values(rows)
-        .on_conflict_do_nothing(index_elements=["source_system", "external_ref"],
-                                index_where=cases.c.external_ref.isnot(None))
-        .returning(*cases.c)).all()
+    inserted = []
+    for group in bulk.by_columns(rows):
+        inserted += bulk.insert_rows(
+            session, cases, group, returning=[column.name for column in cases.c],
+            on_conflict="(source_system, external_ref) WHERE external_ref IS NOT NULL "
+                        "DO NOTHING").all()
     if len(inserted) != len(rows):
         raise BatchConflict(f"{len(rows) - len(inserted)} of {len(rows)} cases were filed "
                             "meanwhile under another counter row")

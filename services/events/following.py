@@ -36,10 +36,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gridgov_common.contract import ALERTS_EXCHANGE, alert_key, make_envelope
 from gridgov_common.contract.envelope import Envelope
+from gridgov_common.platform import bulk
 from gridgov_common.platform.messaging import DEFAULT_MAX_REDELIVERIES, PermanentError
 from gridgov_common.platform.outbox import add_to_outbox
 from services.events import catalogue_store
@@ -76,35 +78,15 @@ class CaseNotFiledYet(Exception):
     dead-lettered after the delivery limit (see the module docstring)."""
 
 
+# the columns a change or an attachment may set: a batch writes them all back, one row per
+# case, from the case as its last message left it (services.events.models.cases)
+FOLLOWED = ("dispatch_state", "dispatch_state_at", "departments", "status", "status_notes",
+            "updated_at", "expected_at", "alert_msg_type", "alert_sent_at", "photos")
+
+
 def apply(session: Session, envelope: Envelope) -> str:
     """Apply one message of the queue: a change of state or photos a department attached."""
-    if envelope.type == PHOTOS_ATTACHED:
-        return attach_photos(session, envelope)
-    return apply_change(session, envelope)
-
-
-def attach_photos(session: Session, envelope: Envelope) -> str:
-    """Add the photos of a department's workbench report to the case's photos (P5.3.3):
-    they are then read under the case's own rules (a sensitive case's only by those who
-    may see it, P5.2.5) and kept as long as the case, not purged as unattached. A photo
-    already there is not added twice, so a redelivery changes nothing."""
-    attached = envelope.payload
-    if envelope.producer != SENDER:
-        raise PermanentError("unexpected_producer", f"case photos come from {SENDER}",
-                             {"producer": [envelope.producer]})
-    case = _locked_case(session, str(attached["case_id"]))
-    if case is None:
-        raise CaseNotFiledYet(f"case {attached['case_id']} ({attached['case_number']}) is "
-                              "not filed here (yet)")
-    if case["case_number"] != attached["case_number"]:
-        raise PermanentError("case_mismatch", "case_id and case_number name different cases",
-                             {"case_number": [attached["case_number"]]})
-    new = [p for p in dict.fromkeys(attached["photos"]) if p not in case["photos"]]
-    if not new:
-        return "stale"
-    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
-                    .values(photos=[*case["photos"], *new]))  # the row is locked
-    return "applied"
+    return apply_many(session, [envelope])[0]
 
 
 def apply_change(session: Session, envelope: Envelope) -> str:
@@ -112,24 +94,76 @@ def apply_change(session: Session, envelope: Envelope) -> str:
 
     The caller claims the message id in the same transaction (exactly-once effect).
     """
-    change = envelope.payload
-    _check(envelope)
-    case = _locked_case(session, str(change["case_id"]))
+    return apply_many(session, [envelope])[0]
+
+
+def apply_many(session: Session, envelopes: list[Envelope]) -> list[str]:
+    """Apply messages of the queue in their order, in a fixed number of statements
+    (issue 16): every case named locked in one query, each message applied in memory to
+    its case as the previous one left it, the cases written back in one UPDATE. What
+    happened to each message ("applied", "stale"), as applying them one after the other
+    would give; the first that breaks a rule or names a case not filed raises, and the
+    batch is handled again one message at a time (gridgov_common.platform.batching)."""
+    for envelope in envelopes:
+        _check(envelope)
+    locked = _locked_cases(session, {str(e.payload["case_id"]) for e in envelopes})
+    outcomes, touched = [], {}
+    for envelope in envelopes:
+        case = _known_case(locked, envelope)
+        if envelope.type == PHOTOS_ATTACHED:
+            values = _attached(case, envelope)
+        else:
+            values = _changed(session, case, envelope)
+        if values is None:
+            outcomes.append("stale")
+            continue
+        case.update(values)
+        touched[case["case_id"]] = case
+        outcomes.append("applied")
+    if touched:
+        bulk.update_rows(session, cases, "case_id", [
+            {"case_id": case_id, **{name: case[name] for name in FOLLOWED}}
+            for case_id, case in touched.items()])
+    return outcomes
+
+
+def _known_case(locked: dict[str, dict[str, Any]], envelope: Envelope) -> dict[str, Any]:
+    message = envelope.payload
+    case = locked.get(str(message["case_id"]))
     if case is None:
-        raise CaseNotFiledYet(f"case {change['case_id']} ({change['case_number']}) is not "
+        raise CaseNotFiledYet(f"case {message['case_id']} ({message['case_number']}) is not "
                               "filed here (yet)")
-    if case["case_number"] != change["case_number"]:
+    if case["case_number"] != message["case_number"]:
         raise PermanentError("case_mismatch", "case_id and case_number name different cases",
-                             {"case_number": [change["case_number"]]})
+                             {"case_number": [message["case_number"]]})
+    return case
+
+
+def _attached(case: dict[str, Any], envelope: Envelope) -> dict[str, Any] | None:
+    """Add the photos of a department's workbench report to the case's photos (P5.3.3):
+    they are then read under the case's own rules (a sensitive case's only by those who
+    may see it, P5.2.5) and kept as long as the case, not purged as unattached. A photo
+    already there is not added twice, so a redelivery changes nothing."""
+    new = [p for p in dict.fromkeys(envelope.payload["photos"]) if p not in case["photos"]]
+    if not new:
+        return None
+    return {"photos": [*case["photos"], *new]}
+
+
+def _changed(session: Session, case: dict[str, Any],
+             envelope: Envelope) -> dict[str, Any] | None:
+    """The case's new values after one ``dispatch.case.changed``, None if it is stale; a
+    major event's follow-up alert goes to the outbox (P5.2.7)."""
+    change = envelope.payload
     if not is_newer(case, change):
-        return "stale"
+        return None
     status, note = public_status(change["to_state"], case["handled_on_spot"],
                                  merged_into(case))
     values: dict[str, Any] = {
         "dispatch_state": change["to_state"], "dispatch_state_at": change["at"],
         "departments": list(change["departments"]), "status": status, "status_notes": note,
         # Open311 updated_datetime: when it changed, never earlier than before
-        "updated_at": sa.func.greatest(cases.c.updated_at, change["at"]),
+        "updated_at": max(case["updated_at"], change["at"]),
     }
     if "due_at" in change:  # v2: Open311 expected_datetime (null once resolved)
         values["expected_at"] = change["due_at"]
@@ -137,26 +171,30 @@ def apply_change(session: Session, envelope: Envelope) -> str:
     if msg_type is not None:
         values.update(alert_msg_type=msg_type, alert_sent_at=now_utc())
         _send_follow_up(session, case, msg_type, envelope.message_id)
-    session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"]).values(**values))
-    return "applied"
+    return values
 
 
 def _check(envelope: Envelope) -> None:
-    change = envelope.payload
+    message = envelope.payload
     if envelope.producer != SENDER:
-        raise PermanentError("unexpected_producer", f"case changes come from {SENDER}",
+        kind = "case photos" if envelope.type == PHOTOS_ATTACHED else "case changes"
+        raise PermanentError("unexpected_producer", f"{kind} come from {SENDER}",
                              {"producer": [envelope.producer]})
-    if change["to_state"] not in KNOWN_STATES:
-        raise PermanentError("unknown_state", f"unknown dispatch state {change['to_state']!r}",
-                             {"to_state": [change["to_state"]]})
+    if envelope.type == PHOTOS_ATTACHED:
+        return
+    if message["to_state"] not in KNOWN_STATES:
+        raise PermanentError("unknown_state", f"unknown dispatch state {message['to_state']!r}",
+                             {"to_state": [message["to_state"]]})
 
 
-def _locked_case(session: Session, case_id: str) -> dict[str, Any] | None:
-    """The case, locked: concurrent changes of one case apply one after the other, each
-    comparing against what the previous one stored."""
-    row = session.execute(case_query().where(cases.c.case_id == case_id)
-                          .with_for_update(of=cases)).first()
-    return None if row is None else view(row)
+def _locked_cases(session: Session, case_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The cases, locked in case id order (two consumers' batches never wait on each other
+    in a cycle): concurrent changes of one case apply one after the other, each comparing
+    against what the previous one stored."""
+    ids = sa.literal(sorted(case_ids), ARRAY(sa.Uuid(as_uuid=False)))
+    rows = session.execute(case_query().where(cases.c.case_id == sa.any_(ids))
+                           .order_by(cases.c.case_id).with_for_update(of=cases))
+    return {case["case_id"]: case for case in map(view, rows)}
 
 
 def is_newer(case: dict[str, Any], change: dict[str, Any]) -> bool:

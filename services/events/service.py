@@ -284,8 +284,10 @@ class EventsService(platform.PlatformService):
     def follow_case_changes(self, envelopes):
         """In batches: two or more changes per case, each too small to pay for a worker
         and a transaction of its own (gridgov_common.platform.batching)."""
-        for envelope in claim_messages(self.db, envelopes, following.CONSUMER):
-            following.apply(self.db, envelope)  # the others were applied already
+        # the others were applied already; the rest in a fixed number of statements
+        fresh = list(claim_messages(self.db, envelopes, following.CONSUMER))
+        if fresh:
+            following.apply_many(self.db, fresh)
 
     @consume_contract(department_names.QUEUE, EVENTS_EXCHANGE, [department_names.MESSAGE_TYPE],
                       message_types=[department_names.MESSAGE_TYPE])
