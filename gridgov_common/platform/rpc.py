@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import amqp.exceptions
 import eventlet
 from marshmallow import ValidationError
 from nameko.exceptions import UnknownService
@@ -106,6 +107,10 @@ class TimedClient:
                                      code=f"{self.service}_unavailable") from None
         except UnknownService:
             raise ServiceUnavailable(f"{self.service} is not running",
+                                     code=f"{self.service}_unavailable") from None
+        except amqp.exceptions.NotFound as exc:  # no RPC service has declared nameko's
+            # exchange on a fresh virtual host yet: nobody to answer, as above
+            raise ServiceUnavailable(f"{self.service} is not running ({exc.reply_text})",
                                      code=f"{self.service}_unavailable") from None
 
 

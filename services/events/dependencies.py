@@ -18,6 +18,7 @@ from nameko.extensions import DependencyProvider
 from gridgov_common.platform.rpc import TimedClient, TimedRpcProxy
 from gridgov_common.platform.settings import check_container
 from gridgov_common.platform.web import JWT_SECRET
+from services.events import grid_index
 from services.events import settings as declared
 from services.events.domain.numbers import check_prefix
 
@@ -151,6 +152,17 @@ class RegistryClient:
 
     def _call(self, method: str, *args):
         return self.rpc.call(method, *args)
+
+
+class GridSync(DependencyProvider):
+    """The container's :class:`~services.events.grid_index.SyncSchedule` (one per service
+    instance: every worker of the timer sees the same)."""
+
+    def setup(self) -> None:
+        self.schedule = grid_index.SyncSchedule()
+
+    def get_dependency(self, worker_ctx) -> grid_index.SyncSchedule:
+        return self.schedule
 
 
 class Registry(TimedRpcProxy):

@@ -50,7 +50,7 @@ from services.events import (
     schemas,
 )
 from services.events import settings as declared
-from services.events.dependencies import EventsSettings, Registry
+from services.events.dependencies import EventsSettings, GridSync, Registry
 from services.events.domain import cap, media
 from services.events.metrics import CASES_REPORTED
 
@@ -59,7 +59,7 @@ from services.events.metrics import CASES_REPORTED
 log = logging.getLogger(__name__)
 REPORTERS = GRID_ROLES | {Role.DISTRICT_ADMIN}
 # a department's officer uploads the photos of its result on the workbench (P5.3.3); they
-# reach the case through dispatch.case.photos_attached (following.attach_photos)
+# reach the case through dispatch.case.photos_attached (following._attached)
 UPLOADERS = REPORTERS | {Role.DEPARTMENT_OFFICER}
 VIEWERS = GRID_ROLES | {Role.DISTRICT_ADMIN, Role.OPS_VIEWER}
 # CAP's restricted audience for major-event alerts (P5.2.7, P2.2)
@@ -82,6 +82,7 @@ class EventsService(platform.PlatformService):
 
     settings = EventsSettings()
     registry = Registry()
+    grid_sync = GridSync()
     relay = OutboxRelay()
     # pushed cases only from the source system's own broker user (docs/BUS-SECURITY.md)
     require_intake_user = ConfigValue(REQUIRE_INTAKE_USER_ID)
@@ -303,17 +304,23 @@ class EventsService(platform.PlatformService):
         """P4.1: the registry redrew or retired a grid; the copy follows (grid_index.py)."""
         grid_index.apply_grid_changed(self.db, envelope, self.registry.grid_geometry)
 
-    @timer(interval=grid_index.SYNC_SECONDS, eager=True)
+    @timer(interval=grid_index.SYNC_RETRY_SECONDS, eager=True)
     def sync_grid_index(self):
         """The whole copy refreshed at start and hourly: grids drawn before the copy
         existed, or a message lost with its queue. A registry that does not answer now is
-        asked again at the next run (placing falls back to it meanwhile)."""
+        asked again within SYNC_RETRY_SECONDS (placing falls back to it meanwhile)."""
+        if not self.grid_sync.due():
+            return
         try:
             codes = sorted(outline["grid_code"] for outline in self.registry.grid_outlines())
             self.db.commit()  # no transaction held while the registry answers
             grid_index.sync_all(self.db, codes, self.registry.grid_geometry)
         except ServiceUnavailable as exc:
-            log.warning("grid index not refreshed: %s", exc)
+            self.grid_sync.failed()
+            log.warning("grid index not refreshed, again in %d s: %s",
+                        grid_index.SYNC_RETRY_SECONDS, exc)
+            return
+        self.grid_sync.succeeded()
 
     # -- Open311 GeoReport v2 (public, docs/OPEN311.md) -----------------------------------
 
