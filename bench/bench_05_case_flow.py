@@ -45,6 +45,7 @@ import amqp  # noqa: E402
 import amqp.method_framing  # noqa: E402
 import pika  # noqa: E402
 import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
 from shapely.geometry import shape  # noqa: E402
 
 from bench import _common, _profile  # noqa: E402
@@ -268,6 +269,24 @@ def raw_broker(amqp_uri: str, count: int, window: int = RAW_WINDOW) -> dict[str,
             "confirmed": count / (all_confirmed - started)}
 
 
+def wait_grid_copy(db_url: str, timeout: float = 60.0) -> None:
+    """Until events holds its copy of the grids (services/events/grid_index.py): started
+    beside the registry, its first sync may fail and run again at the timer's next tick;
+    meanwhile each intake batch is placed by an RPC, which is not the steady state."""
+    engine = sa.create_engine(db_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                if conn.execute(sa.text("SELECT EXISTS (SELECT 1 FROM events.grid_rings)")
+                                ).scalar():
+                    return
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    raise RuntimeError(f"events did not copy the grids within {timeout:.0f} s")
+
+
 def grid_point(registry_url: str, token: str) -> dict[str, float]:
     grids = requests.get(f"{registry_url}/grids.geojson", timeout=30,
                          headers={"Authorization": f"Bearer {token}"}).json()
@@ -324,6 +343,30 @@ def report_in(amqp_uri: str, fire: Sink, observer: Sink, rate: float,
     return sorted(latencies.values())
 
 
+# the servers' processes by name (/proc/<pid>/comm): where the rest of the machine's CPU goes
+SERVERS = {"PostgreSQL (every backend)": "postgres", "RabbitMQ (beam.smp)": "beam.smp",
+           "this load generator and the departments": None}
+
+
+def servers_cpu(comm: str | None) -> float:
+    """CPU seconds so far of every process named ``comm`` (None: this process). A backend
+    that exits between the two readings is not counted: the services' pools keep theirs."""
+    if comm is None:
+        return sum(os.times()[:2])
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/comm") as handle:
+                if handle.read().strip() != comm:
+                    continue
+        except OSError:
+            continue
+        total += _common.cpu_seconds(int(entry.name)) or 0.0
+    return total
+
+
 def machine_cpu() -> float:
     """Busy CPU seconds of the whole machine so far (/proc/stat, all cores)."""
     with open("/proc/stat") as handle:
@@ -354,6 +397,7 @@ def main(args) -> int:
         with _common.running_services(services):
             for service in services.values():
                 service.wait_http("/readyz", timeout=120)
+            wait_grid_copy(db_url)
             raw_count = 10_000 if args.quick else 30_000
             raws = []
             for round_ in range(1, RAW_ROUNDS + 1):
@@ -380,6 +424,7 @@ def main(args) -> int:
             _common.progress(f"sustained: a burst of {burst:,} cases")
             first = 1000
             cpu_before = {svc: _common.cpu_seconds(p.pid) or 0.0 for svc, p in services.items()}
+            servers_before = {name: servers_cpu(comm) for name, comm in SERVERS.items()}
             machine_before = machine_cpu()
             spying = (_profile.record({svc: p.pid for svc, p in services.items()},
                                       Path(args.profile)) if args.profile
@@ -392,6 +437,8 @@ def main(args) -> int:
             lat, t0, t1 = lead_latencies(fire, first, last)
             rate = (delivered - 1) / (t1 - t0) if delivered > 1 else float("nan")
             machine = machine_cpu() - machine_before
+            servers_ms = {name: (servers_cpu(comm) - servers_before[name]) * 1000
+                          / max(delivered, 1) for name, comm in SERVERS.items()}
             cpu_ms = {svc: ((_common.cpu_seconds(p.pid) or 0.0) - cpu_before[svc]) * 1000
                       / max(delivered, 1) for svc, p in services.items()}
             report.add(f"raw broker end to end: publish (confirms in windows of "
@@ -417,6 +464,8 @@ def main(args) -> int:
                         if share >= 0.02:
                             report.add(f"    {svc} profile: {group} ({samples} samples)",
                                        share * 100, "%")
+            for name, value in servers_ms.items():
+                report.add(f"  {name} CPU per case", value, "ms")
             report.add("  whole machine CPU per case (all processes)",
                        machine * 1000 / max(delivered, 1), "ms")
 

@@ -29,12 +29,20 @@ _DIALECT = pg.dialect()
 _QUOTE = _DIALECT.identifier_preparer
 
 
+class JsonText(str):
+    """A JSON column's value already encoded as JSON text: written as it is."""
+
+
 def _is_json(column: sa.Column) -> bool:
     return isinstance(column.type, sa.JSON)
 
 
 def _is_array(column: sa.Column) -> bool:
     return isinstance(column.type, sa.ARRAY)
+
+
+def _travels_as_json(column: sa.Column) -> bool:
+    return _is_json(column) or _is_array(column)
 
 
 def _selected(table: sa.Table, name: str) -> str:
@@ -47,19 +55,25 @@ def _selected(table: sa.Table, name: str) -> str:
         return quoted
     type_ = column.type.compile(dialect=_DIALECT)
     return (f"CASE WHEN {quoted} IS NULL THEN NULL ELSE CAST(ARRAY(SELECT "
-            f"jsonb_array_elements_text(CAST({quoted} AS jsonb))) AS {type_}) END")
+            f"jsonb_array_elements_text({quoted})) AS {type_}) END")
 
 
-def _array_type(column: sa.Column) -> str:
-    if _is_array(column):
-        return "TEXT[]"  # JSON text, see _selected
-    return f"{column.type.compile(dialect=_DIALECT)}[]"
+def _parameter(table: sa.Table, name: str) -> str:
+    """The array of column ``name``'s values, from its parameter.  JSON and array columns
+    travel as one JSON document, the list of the rows' values (a JSON null for SQL NULL):
+    as an array of JSON texts, psycopg escaped every quote of every value with a regular
+    expression, a tenth of dispatch's CPU with the outbox's bodies (issue 16)."""
+    column = table.c[name]
+    if _travels_as_json(column):
+        return (f"ARRAY(SELECT NULLIF(j.e, 'null'::jsonb) FROM jsonb_array_elements("
+                f"CAST(:{name} AS jsonb)) WITH ORDINALITY AS j(e, n) ORDER BY j.n)")
+    return f"CAST(:{name} AS {column.type.compile(dialect=_DIALECT)}[])"
 
 
 @lru_cache(maxsize=128)
 def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict: str,
                returning: tuple[str, ...]) -> sa.TextClause | sa.TextualSelect:
-    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table.c[name])})" for name in columns)
+    arrays = ", ".join(_parameter(table, name) for name in columns)
     names = ", ".join(_QUOTE.quote(name) for name in columns)
     selected = ", ".join(_selected(table, name) for name in columns)
     sql = (f"INSERT INTO {_QUOTE.format_table(table)} ({names}) "
@@ -87,12 +101,14 @@ def insert_rows(connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], 
 
 def _arrays(table: sa.Table, columns: Sequence[str],
             rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """One array per column, JSON and array columns' values as JSON text."""
-    params = {}
+    """One array per column; JSON and array columns' values as one JSON text each."""
+    params: dict[str, Any] = {}
     for name in columns:
         values = [row[name] for row in rows]
-        if _is_json(table.c[name]) or _is_array(table.c[name]):
-            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+        if _travels_as_json(table.c[name]):
+            values = "[" + ",".join(
+                v if isinstance(v, JsonText) else json.dumps(v, ensure_ascii=False)
+                for v in values) + "]"
         params[name] = values
     return params
 
@@ -109,7 +125,7 @@ def by_columns(rows: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]
 @lru_cache(maxsize=64)
 def _update_statement(table: sa.Table, key: str, columns: tuple[str, ...]) -> sa.TextClause:
     names = (key, *columns)
-    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table.c[name])})" for name in names)
+    arrays = ", ".join(_parameter(table, name) for name in names)
     assigned = ", ".join(f"{_QUOTE.quote(name)} = {_selected(table, name)}" for name in columns)
     quoted_key = _QUOTE.quote(key)
     return sa.text(
