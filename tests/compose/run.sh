@@ -72,8 +72,10 @@ trap finish EXIT
 
 timed "docker engine" tests/compose/docker.sh
 timed "stand-ins (incl. debootstrap)" tests/compose/standins/build.sh
-# leftovers of an interrupted run (its volumes hold the old secrets)
-if [[ -f "$GRIDGOV_COMPOSE_ENV_FILE" ]]; then compose down -v --remove-orphans >/dev/null 2>&1 || true; fi
+# Leftovers of an interrupted run: its PostgreSQL volume holds the old run's password, so
+# this run's fresh secrets would be refused ("password authentication failed"). They may
+# come from another checkout (CI clones afresh), so find them by the project's label.
+timed "leftovers removed" tests/compose/clear_project.sh "$GRIDGOV_COMPOSE_PROJECT"
 rm -f "$GRIDGOV_COMPOSE_ENV_FILE"
 python3 scripts/gen_env.py --output "$GRIDGOV_COMPOSE_ENV_FILE" >/dev/null
 # One image (gridgov:latest) for every service that has `build:`; without buildx, compose
