@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import random  # noqa: E402
 import statistics  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -46,7 +47,7 @@ import amqp.method_framing  # noqa: E402
 import pika  # noqa: E402
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from shapely.geometry import shape  # noqa: E402
+from shapely.geometry import Point, shape  # noqa: E402
 
 from bench import _common, _profile  # noqa: E402
 from gridgov_common.kernel import auth  # noqa: E402
@@ -99,11 +100,12 @@ class Sink(threading.Thread):
 class Hotline:
     """The 12345 hotline: ``intake.case.report`` with publisher confirms."""
 
-    def __init__(self, amqp_uri: str, point: dict[str, float]) -> None:
+    def __init__(self, amqp_uri: str, point: dict[str, float] | list[dict[str, float]]) -> None:
+        """``point``: where every case is, or a list: case ``n`` at ``point[n % len]``."""
         self.connection = pika.BlockingConnection(params(amqp_uri))
         self.channel = self.connection.channel()
         self.channel.confirm_delivery()
-        self.point = point
+        self.points = point if isinstance(point, list) else [point]
 
     def send(self, number: int, sent_at: float) -> None:
         envelope = {
@@ -111,7 +113,8 @@ class Hotline:
             "occurred_at": now_iso(), "producer": "hotline_12345", "correlation_id": None,
             "payload": {
                 "source": "hotline", "source_system": "hotline_12345",
-                "external_ref": f"bench-{uuid.uuid4().hex[:16]}", "location": self.point,
+                "external_ref": f"bench-{uuid.uuid4().hex[:16]}",
+                "location": self.points[number % len(self.points)],
                 "work_category": "public_security_prevention",
                 "info_class": "stability_governance", "subcategory": "fire_hazard_corridor",
                 "severity": "minor", "reported_at": now_iso(), "private": False,
@@ -292,6 +295,25 @@ def grid_point(registry_url: str, token: str) -> dict[str, float]:
                          headers={"Authorization": f"Bearer {token}"}).json()
     point = shape(grids["features"][0]["geometry"]).representative_point()
     return {"lon": point.x, "lat": point.y}
+
+
+def district_points(registry_url: str, token: str, count: int,
+                    seed: int = 16) -> list[dict[str, float]]:
+    """``count`` points spread over every grid of the district (random, inside each grid
+    in turn, repeatable): reports of a whole district rather than of one corridor, so
+    that few are each other's duplicates."""
+    grids = requests.get(f"{registry_url}/grids.geojson", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"}).json()
+    shapes = [shape(feature["geometry"]) for feature in grids["features"]]
+    chooser = random.Random(seed)
+    points = []
+    while len(points) < count:
+        grid = shapes[len(points) % len(shapes)]
+        min_x, min_y, max_x, max_y = grid.bounds
+        x, y = chooser.uniform(min_x, max_x), chooser.uniform(min_y, max_y)
+        if grid.contains(Point(x, y)):
+            points.append({"lon": round(x, 7), "lat": round(y, 7)})
+    return points
 
 
 def offered(hotline: Hotline, first: int, rate: float, seconds: float) -> int:

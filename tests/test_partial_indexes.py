@@ -19,11 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg.sql
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.assessment.circulars import scheduled_exists
 from services.dispatch.statistics import major_cases, recent_cases
+from services.events import duplicate_search
 from services.events.cases import Report, find_duplicate
 from services.events.dependencies import Settings as EventsSettings
 from services.notify.reading import list_deliveries
@@ -51,6 +53,8 @@ def captured(engine: sa.Engine) -> Iterator[list[tuple[str, dict[str, Any]]]]:
 
 
 def _pg_type(value: Any) -> str:
+    if isinstance(value, list):  # an array parameter: by its first element
+        return _pg_type(value[0]) + "[]"
     for python_type, name in PG_TYPES:
         if isinstance(value, python_type):
             return name
@@ -104,17 +108,65 @@ def test_operators_dead_letter_list_reads_the_dead_index(db_engine):
     assert "ix_deliveries_dead" in plan, plan
 
 
-def test_duplicate_search_reads_only_open_cases_of_the_subcategory(db_engine):
-    settings = EventsSettings(case_number_prefix="GS", duplicate_distance_m=50,
-                              duplicate_window_hours=72, open311_api_keys=(),
-                              cap_sender="t", open311_contact="", registry_timeout=5)
-    report = Report(source="app", source_system="app", reporter_sub="w-1",
-                    reporter_role="neighbourhood_grid_worker",
-                    work_category="public_security_prevention",
-                    subcategory="fire_hazard", description="x", lon=120.6, lat=31.3,
-                    reported_at=datetime(2026, 12, 5, 8, tzinfo=UTC))
-    plan = plan_of(db_engine, lambda s: find_duplicate(s, settings, report), "events.cases")
+DUPLICATES = EventsSettings(case_number_prefix="GS", duplicate_distance_m=50,
+                            duplicate_window_hours=72, open311_api_keys=(), cap_sender="t",
+                            open311_contact="", registry_timeout=5)
+LOCATED = Report(source="app", source_system="app", reporter_sub="w-1",
+                 reporter_role="neighbourhood_grid_worker",
+                 work_category="public_security_prevention", subcategory="fire_hazard",
+                 description="x", lon=120.6, lat=31.3,
+                 reported_at=datetime(2026, 12, 5, 8, tzinfo=UTC))
+
+
+@pytest.fixture
+def district_of_open_cases(db_engine):
+    """3,000 cases of four subcategories, a third of them open, spread over 20 km × 20 km
+    around LOCATED, with statistics: on an empty table every index costs the same, and
+    the planner's choice shows nothing."""
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO events.cases (case_id, case_number, reported_at, source, source_system,
+                grid_code, town_code, lon, lat, work_category, info_class, subcategory,
+                severity, description, reporter_sub, reporter_role, status)
+            SELECT gen_random_uuid(), 'PI20261205-' || lpad(n::text, 6, '0'),
+                   timestamptz '2026-12-05 08:00+00' - n * interval '1 minute', 'app', 'app',
+                   '320505001001001', '320505001', 120.5 + random() * 0.2,
+                   31.2 + random() * 0.2, 'public_security_prevention',
+                   'stability_governance', (ARRAY['fire_hazard', 'electric_bike_charging',
+                   'fire_hazard_corridor', 'other'])[n % 4 + 1], 'minor', 'x', 'w', 'w',
+                   CASE WHEN n % 3 = 0 THEN 'open' ELSE 'closed' END
+            FROM generate_series(1, 3000) AS n"""))
+        conn.execute(sa.text("ANALYZE events.cases"))
+    yield
+    with db_engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM events.cases WHERE case_number LIKE 'PI2026%'"))
+
+
+def test_duplicate_search_reads_the_open_cases_in_the_box_by_place(db_engine,
+                                                                  district_of_open_cases):
+    plan = plan_of(db_engine, lambda s: find_duplicate(s, DUPLICATES, LOCATED), "events.cases")
+    assert "ix_cases_open_place" in plan, plan
+    assert "ix_cases_reported_at" not in plan, plan  # the window is read from the few rows
+
+
+def test_a_crowded_box_is_searched_in_the_subcategorys_window(db_engine, monkeypatch,
+                                                              district_of_open_cases):
+    monkeypatch.setattr(duplicate_search, "DENSE_BOX", -1)  # every box counts as crowded
+    with captured(db_engine) as sent, Session(bind=db_engine) as session:
+        find_duplicate(session, DUPLICATES, LOCATED)
+        session.rollback()
+    by_time = [(sql, params) for sql, params in sent
+               if "events.cases" in sql and "<@" not in sql]
+    assert len(by_time) == 1, sent
+    plan = generic_plan(db_engine, *by_time[0])
     assert "ix_cases_duplicate_search" in plan, plan
+
+
+def test_the_cases_filed_meanwhile_are_read_by_number(db_engine, district_of_open_cases):
+    plan = plan_of(db_engine, lambda s: duplicate_search.search(
+        s, DUPLICATES, [LOCATED], among=["GS20261205-000001", "GS20261205-000002"]),
+        "events.cases")
+    assert "cases_case_number_key" in plan, plan
 
 
 def test_scheduled_circular_check_uses_the_schedule_index(db_engine):

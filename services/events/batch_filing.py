@@ -4,21 +4,28 @@ Why: filed one by one (:func:`services.events.cases.file_case`), a report costs 
 statements (the counter locked, its external reference looked up, the duplicate search,
 the counter updated, the row inserted and read back); on the hot intake path those round
 trips and their SQLAlchemy compilation were most of events' CPU per case. A batch of 50
-now takes six: the photos checked, the counter locked, every external reference looked up,
-every report's duplicate search, the counter updated, the rows inserted with ``RETURNING``.
+now takes six: the photos checked, the counter read, every external reference looked up,
+every report's duplicate search (:mod:`services.events.duplicate_search`; a second one
+for reports in a crowded spot), the counter locked and moved on, the rows inserted with
+``RETURNING``; two more when other replicas filed meanwhile.
 
 The outcome is that of ``file_case`` applied to the reports one after the other, in the
 batch's order (a test holds the two to it):
 
-- gapless numbers from the day's counter row, locked once for the batch (P5.3.1; the lock
-  also keeps the duplicate search and the reference check complete across replicas);
+- gapless numbers from the day's counter row, locked once for the batch (P5.3.1) and held
+  only for the writes: the reference check and the duplicate search run before the lock,
+  against what was stored when the counter read ``seen``; once the lock is held, the cases
+  other replicas numbered meanwhile (``seen`` + 1 up to the locked value) are searched too
+  (:func:`_meanwhile`), so both stay as complete across replicas as under the lock. Why:
+  held across the searches, the lock made two events replicas file at half the rate of
+  one (bench_14: the lock waits, not the work, were the time);
 - one case per (source system, external reference): a reference filed before, or earlier
   in the same batch, returns that case, not created;
 - the duplicate suggestion: the nearest open, non-duplicate case of the same subcategory
   within the distance and the time window, the cases filed earlier in the batch included,
   as the sequential filing would have seen them. The cap of
-  :data:`~services.events.cases.MAX_DUPLICATE_CANDIDATES` candidates (the earliest reported)
-  applies to the stored cases;
+  :data:`~services.events.duplicate_search.MAX_DUPLICATE_CANDIDATES` candidates (the
+  earliest reported) applies to the stored cases;
 - each case's events in the outbox in the batch's order (the major-event alert before its
   case, P5.2.7).
 
@@ -29,18 +36,20 @@ hotline and department intake always carry a location.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Session
 
 from gridgov_common.platform import bulk
 from services.events import cases as filing
+from services.events import duplicate_search
 from services.events.dependencies import Settings
 from services.events.domain import catalogue, geo
 from services.events.domain.numbers import format_case_number, local_day, now_utc
+from services.events.duplicate_search import Candidate, Searched, order
 from services.events.models import case_number_counters, cases
 
 Item = tuple[filing.Report, filing.Placement, catalogue.Subcategory]
@@ -53,37 +62,36 @@ class BatchConflict(RuntimeError):
     ``file_case`` settles it."""
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A case a new report may duplicate: what the suggestion is chosen on."""
-
-    distance: float
-    reported_at: datetime
-    case_id: str
-    case_number: str
-
-
 def file_many(session: Session, settings: Settings,
               batch: Sequence[Item]) -> list[tuple[dict[str, Any], bool]]:
     """(case, created) per report, as ``file_case`` one after the other would return."""
     if len(batch) <= 1:  # alone (a failed batch replayed message by message): file_case
         return [filing.file_case(session, settings, *item) for item in batch]
-    filing.check_photos(session, [h for report, _, _ in batch for h in report.photos])
+    reports = [report for report, _, _ in batch]
+    filing.check_photos(session, [h for report in reports for h in report.photos])
     day = local_day(now_utc())
-    last = filing.lock_counter(session, day)
-    known = _by_external_refs(session, [report for report, _, _ in batch])
-    stored = _stored_candidates(session, settings, [report for report, _, _ in batch])
+    seen = _filed_so_far(session, day)  # before the searches: what they surely see
+    known = _by_external_refs(session, reports)
+    searched = duplicate_search.search(session, settings, reports)
+    reserved = _new_cases(reports, known)
+    last = _reserve(session, day, reserved)  # the lock, held until the commit
+    if last > seen:  # numbered by another replica since ``seen``: not in the searches
+        numbers = [format_case_number(settings.case_number_prefix, day, n)
+                   for n in range(seen + 1, last + 1)]
+        known.update(_by_external_refs(session, reports, numbers))
+        searched = _meanwhile(session, settings, reports, searched, numbers)
     results: list[Any] = [None] * len(batch)
     rows: list[tuple[int, dict[str, Any]]] = []
     earlier: list[tuple[filing.Report, dict[str, Any]]] = []  # filed before, this batch
-    for index, (report, placement, _sub) in enumerate(batch):
+    for index, report in enumerate(reports):
         ref = _ref(report)
         if ref is not None and ref in known:
             results[index] = known[ref]  # a case, or the index of one filed in this batch
             continue
-        best = _best(settings, report, stored.get(index), earlier, session)
+        found = searched.get(index)
+        best = _best(settings, report, found.best if found else None, earlier, session)
         last += 1
-        row = filing.case_row(report, placement,
+        row = filing.case_row(report, batch[index][1],
                               format_case_number(settings.case_number_prefix, day, last),
                               best.case_id if best else None)
         row["duplicate_of_number"] = best.case_number if best else None
@@ -91,10 +99,10 @@ def file_many(session: Session, settings: Settings,
         earlier.append((report, row))
         if ref is not None:
             known[ref] = index
-    if rows:
+    if len(rows) != reserved:  # a reference filed meanwhile: give its number back
         session.execute(sa.update(case_number_counters)
-                        .where(case_number_counters.c.day == day)
-                        .values(last_value=last))
+                        .where(case_number_counters.c.day == day).values(last_value=last))
+    if rows:
         filed = _insert(session, [row for _, row in rows])
         for index, row in rows:
             results[index] = (filed[row["case_id"]], True)
@@ -109,75 +117,80 @@ def file_many(session: Session, settings: Settings,
     return results
 
 
+def _filed_so_far(session: Session, day) -> int:
+    """The day's counter as committed now, without locking it (0 before the first case)."""
+    value = session.execute(sa.select(case_number_counters.c.last_value)
+                            .where(case_number_counters.c.day == day)).scalar()
+    return value or 0
+
+
+def _new_cases(reports: Sequence[filing.Report], known: dict) -> int:
+    """How many of the reports become cases, by the references known so far."""
+    refs: set[tuple[str, str]] = set()
+    count = 0
+    for ref in map(_ref, reports):
+        if ref is None:
+            count += 1
+        elif ref not in known and ref not in refs:
+            refs.add(ref)
+            count += 1
+    return count
+
+
+def _reserve(session: Session, day, count: int) -> int:
+    """Lock the day's counter (creating it), move it on by ``count`` in the same statement
+    and return its value before: the numbers after it are this batch's."""
+    table = case_number_counters
+    statement = (pg.insert(table).values(day=day, last_value=count)
+                 .on_conflict_do_update(index_elements=[table.c.day],
+                                        set_={"last_value": table.c.last_value + count})
+                 .returning(table.c.last_value))
+    return session.execute(statement).scalar_one() - count
+
+
 def _ref(report: filing.Report) -> tuple[str, str] | None:
     if report.external_ref is None:
         return None
     return report.source_system, report.external_ref
 
 
-def _by_external_refs(session: Session,
-                      reports: Sequence[filing.Report]) -> dict[tuple[str, str], Any]:
-    """The stored cases of the batch's (source system, external reference) pairs."""
+def _by_external_refs(session: Session, reports: Sequence[filing.Report],
+                      among: Sequence[str] | None = None) -> dict[tuple[str, str], Any]:
+    """The stored cases of the batch's (source system, external reference) pairs; with
+    ``among``, only the cases of those numbers."""
     refs = sorted({ref for ref in map(_ref, reports) if ref is not None})
     if not refs:
         return {}
-    rows = session.execute(filing.case_query().where(
-        sa.tuple_(cases.c.source_system, cases.c.external_ref).in_(refs))).all()
+    query = filing.case_query().where(
+        sa.tuple_(cases.c.source_system, cases.c.external_ref).in_(refs))
+    if among is not None:
+        query = query.where(cases.c.case_number == sa.any_(
+            sa.bindparam("among", list(among), type_=pg.ARRAY(sa.String))))
+    rows = session.execute(query).all()
     found = (filing.view(row) for row in rows)
     return {(case["source_system"], case["external_ref"]): case for case in found}
 
 
-def _stored_candidates(session: Session, settings: Settings,
-                       reports: Sequence[filing.Report]) -> dict[int, Candidate]:
-    """Per located report (by index), its best duplicate among the stored cases, all in
-    one statement: a LATERAL join runs ``find_duplicate``'s search once per report."""
-    located = [(i, r) for i, r in enumerate(reports) if r.lon is not None and r.lat is not None]
-    if not located:
-        return {}
-    window = timedelta(hours=settings.duplicate_window_hours)
-    boxes = [geo.box_around(r.lon, r.lat, settings.duplicate_distance_m) for _, r in located]
-    params = {
-        "i": [i for i, _ in located], "sub": [r.subcategory for _, r in located],
-        "lon": [r.lon for _, r in located], "lat": [r.lat for _, r in located],
-        "min_lon": [b.min_lon for b in boxes], "max_lon": [b.max_lon for b in boxes],
-        "min_lat": [b.min_lat for b in boxes], "max_lat": [b.max_lat for b in boxes],
-        "t0": [r.reported_at - window for _, r in located],
-        "t1": [r.reported_at + window for _, r in located],
-        "radius": geo.EARTH_RADIUS_M, "metres": settings.duplicate_distance_m,
-        "cap": filing.MAX_DUPLICATE_CANDIDATES,
-    }
-    found = session.execute(_CANDIDATES, params).all()
-    return {row.i: Candidate(row.distance, row.reported_at, str(row.case_id), row.case_number)
-            for row in found}
-
-
-# find_duplicate's search (services/events/cases.py) per report; the distance as
-# geo.haversine_m computes it
-_HAVERSINE = """2 * :radius * asin(least(1.0, sqrt(
-    power(sin((radians(c.lat) - radians(r.lat)) / 2), 2)
-    + cos(radians(r.lat)) * cos(radians(c.lat)) * power(sin(radians(c.lon - r.lon) / 2), 2))))"""
-_CANDIDATES = sa.text(f"""
-SELECT r.i, best.case_id, best.case_number, best.reported_at, best.distance
-FROM unnest(CAST(:i AS int[]), CAST(:sub AS text[]), CAST(:lon AS float8[]),
-            CAST(:lat AS float8[]), CAST(:min_lon AS float8[]), CAST(:max_lon AS float8[]),
-            CAST(:min_lat AS float8[]), CAST(:max_lat AS float8[]),
-            CAST(:t0 AS timestamptz[]), CAST(:t1 AS timestamptz[]))
-     AS r(i, sub, lon, lat, min_lon, max_lon, min_lat, max_lat, t0, t1)
-CROSS JOIN LATERAL (
-    SELECT near.* FROM (
-        SELECT c.case_id, c.case_number, c.reported_at, {_HAVERSINE} AS distance
-        FROM (SELECT case_id, case_number, reported_at, lon, lat FROM {cases.fullname}
-              WHERE subcategory = r.sub AND status = 'open'
-                AND (duplicate_status IS NULL OR duplicate_status = 'undone')
-                AND reported_at BETWEEN r.t0 AND r.t1
-                AND lon BETWEEN r.min_lon AND r.max_lon
-                AND lat BETWEEN r.min_lat AND r.max_lat
-              ORDER BY reported_at LIMIT :cap) c
-    ) near
-    WHERE near.distance <= :metres
-    ORDER BY near.distance, near.reported_at, near.case_id
-    LIMIT 1) best
-""")
+def _meanwhile(session: Session, settings: Settings, reports: Sequence[filing.Report],
+               searched: dict[int, Searched], numbers: Sequence[str]) -> dict[int, Searched]:
+    """``searched`` with the cases of ``numbers`` (filed by other replicas after it ran)
+    taken into account, as one search over both would have found."""
+    fresh = duplicate_search.search(session, settings, reports, among=numbers)
+    result = dict(searched)
+    again = []
+    for index, late in fresh.items():
+        merged = duplicate_search.merged(searched.get(index), late)
+        if merged is None:
+            again.append(index)
+        else:
+            result[index] = merged
+    if again:  # the cap decides which cases count: the whole search again, for these
+        redone = duplicate_search.search(session, settings, [reports[i] for i in again])
+        for position, index in enumerate(again):
+            result.pop(index, None)
+            if position in redone:
+                result[index] = redone[position]
+    return result
 
 
 def _best(settings: Settings, report: filing.Report, stored: Candidate | None,
@@ -214,13 +227,9 @@ def _nearest(settings: Settings, report: filing.Report, stored: Candidate | None
         else:
             distance = 0.0
         candidate = Candidate(distance, row["reported_at"], row["case_id"], row["case_number"])
-        if best is None or _order(candidate) < _order(best):
+        if best is None or order(candidate) < order(best):
             best = candidate
     return best
-
-
-def _order(candidate: Candidate) -> tuple[float, datetime, str]:
-    return candidate.distance, candidate.reported_at, candidate.case_id
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

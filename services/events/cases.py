@@ -32,9 +32,9 @@ from gridgov_common.kernel.errors import Conflict, Forbidden, NotFound, Unproces
 from gridgov_common.kernel.roles import GRID_ROLES, ScopeLevel
 from gridgov_common.platform.db import fixed
 from gridgov_common.platform.outbox import add_event, add_to_outbox
-from services.events import catalogue_store, visibility
+from services.events import catalogue_store, duplicate_search, visibility
 from services.events.dependencies import RegistryClient, Settings
-from services.events.domain import catalogue, geo, status_notes
+from services.events.domain import catalogue, status_notes
 from services.events.domain.cap import alert_headline
 from services.events.domain.catalogue_version import Catalogue
 from services.events.domain.numbers import format_case_number, local_day, now_utc
@@ -46,7 +46,6 @@ DUPLICATE_DECIDED = "events.case.duplicate_decided"
 STAFF_REPORTERS = frozenset(str(role) for role in GRID_ROLES)  # P5.0 grid staff
 MAJOR_EVENT_ALERT = "alert.major_event"
 MAX_CLOCK_SKEW = timedelta(minutes=5)
-MAX_DUPLICATE_CANDIDATES = 200
 
 
 @dataclass
@@ -319,37 +318,24 @@ def find_duplicate(session: Session, settings: Settings, report: Report) -> str 
     A match is only *suggested*: the new case is still filed and announced, and a grid
     worker confirms or undoes the link (never dropped, DOMAIN-REFERENCES §4).
     """
-    window = timedelta(hours=settings.duplicate_window_hours)
-    conditions = [
-        cases.c.subcategory == report.subcategory,
-        cases.c.status == fixed("open"),
-        sa.or_(cases.c.duplicate_status.is_(None), cases.c.duplicate_status == "undone"),
-        cases.c.reported_at.between(report.reported_at - window, report.reported_at + window),
-    ]
     if report.lon is not None and report.lat is not None:
-        box = geo.box_around(report.lon, report.lat, settings.duplicate_distance_m)
-        conditions += [cases.c.lon.between(box.min_lon, box.max_lon),
-                       cases.c.lat.between(box.min_lat, box.max_lat)]
-    elif report.building_id is not None:
-        conditions.append(cases.c.building_id == report.building_id)
-    else:
+        found = duplicate_search.search(session, settings, [report]).get(0)
+        return found.best.case_id if found and found.best else None
+    if report.building_id is None:
         return None
+    window = timedelta(hours=settings.duplicate_window_hours)
     rows = session.execute(
-        sa.select(cases.c.case_id, cases.c.lon, cases.c.lat, cases.c.reported_at)
-        .where(*conditions).order_by(cases.c.reported_at).limit(MAX_DUPLICATE_CANDIDATES)
+        sa.select(cases.c.case_id, cases.c.reported_at)
+        .where(cases.c.subcategory == report.subcategory, cases.c.status == fixed("open"),
+               cases.c.building_id == report.building_id,
+               sa.or_(cases.c.duplicate_status.is_(None),
+                      cases.c.duplicate_status == "undone"),
+               cases.c.reported_at.between(report.reported_at - window,
+                                           report.reported_at + window))
+        .order_by(cases.c.reported_at).limit(duplicate_search.MAX_DUPLICATE_CANDIDATES)
     ).all()
-    best: tuple[float, datetime, str] | None = None
-    for row in rows:
-        if report.lon is not None and report.lat is not None:
-            distance = geo.haversine_m(report.lon, report.lat, row.lon, row.lat)
-            if distance > settings.duplicate_distance_m:
-                continue
-        else:
-            distance = 0.0
-        candidate = (distance, row.reported_at, str(row.case_id))
-        if best is None or candidate < best:
-            best = candidate
-    return best[2] if best else None
+    best = min(((row.reported_at, str(row.case_id)) for row in rows), default=None)
+    return best[1] if best else None  # at the same building: the earliest reported
 
 
 def set_duplicate(session: Session, principal: Principal, case_number: str,

@@ -100,11 +100,16 @@ cases = sa.Table(
              postgresql_where=sa.text("external_ref IS NOT NULL")),
     sa.Index("ix_cases_grid_reported", "grid_code", "reported_at"),
     sa.Index("ix_cases_reported_at", "reported_at"),
-    # duplicate search: same subcategory, open, recent, then a lon/lat box
+    # duplicate search of a report without a place (by building): same subcategory, open,
+    # recent (with a place: ix_cases_open_place below)
     sa.Index("ix_cases_duplicate_search", "subcategory", "reported_at",
              postgresql_where=sa.text("status = 'open'")),
     sa.Index("ix_cases_photos", "photos", postgresql_using="gin"),
 )
+# duplicate search by place (issue 16): the open cases in a report's box, whatever their
+# number; the window and the subcategory are then read from those few rows
+sa.Index("ix_cases_open_place", sa.func.point(cases.c.lon, cases.c.lat),
+         postgresql_using="gist", postgresql_where=sa.text("status = 'open'"))
 
 # Stored by content hash: a photo attached twice (or re-uploaded after a lost reply) is one
 # row.  Bytes live in PostgreSQL; 5 MiB at most each (see domain.media).

@@ -142,7 +142,8 @@ def test_a_batch_takes_a_fixed_number_of_statements(session, db_engine):
     finally:
         sa.event.remove(db_engine, "before_cursor_execute", count)
     assert sum(created for _, created in results) == 39  # S-0 stored, S-0..S-9 twice
-    # photos (none: no statement), counter, references, duplicates, counter, insert
+    # photos (none: no statement), counter read, references, duplicates, counter locked and
+    # moved on, insert
     assert len(statements) == 5, statements
 
 
@@ -150,7 +151,7 @@ def test_a_row_filed_meanwhile_under_another_counter_fails_the_batch(session, mo
     """Midnight: a replica holding yesterday's counter filed the same reference. The batch
     fails (and is replayed message by message, where file_case settles it)."""
     stored(session, [report(0, ref="M-1")])
-    monkeypatch.setattr(batch_filing, "_by_external_refs", lambda session, reports: {})
+    monkeypatch.setattr(batch_filing, "_by_external_refs", lambda *args: {})
     with pytest.raises(batch_filing.BatchConflict):
         batch_filing.file_many(session, SETTINGS, items(session, [report(1, ref="M-1"),
                                                                   report(2, ref="M-2")]))
