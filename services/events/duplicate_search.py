@@ -173,9 +173,6 @@ def _best_of(pool: str, condition: str = "") -> str:
 _PLACE_POOL = f"""(SELECT {_COLUMNS} FROM {cases.fullname}
                      WHERE status = 'open' AND {_IN_BOX} AND dense.boxed <= :dense
                      LIMIT :dense + 1) pool"""
-_AMONG_POOL = f"""(SELECT {_COLUMNS} FROM {cases.fullname}
-                     WHERE case_number = ANY(CAST(:among AS text[])) AND status = 'open'
-                     OFFSET 0) pool"""
 
 # By place: the box's open cases from the place index alone (LIMIT fences the window off
 # it), counted up to DENSE_BOX + 1; a dense box is not searched here (the gate) but again
@@ -197,9 +194,13 @@ FROM {_REPORTS}
 LEFT JOIN LATERAL {_best_of(f"{cases.fullname} AS pool", "pool.status = 'open' AND ")} best
 ON true
 """)
-# Among given numbers: those cases first (their unique index), then the same rule.
+# Among given numbers: those cases read once (their unique index; inside the LATERAL they
+# were read again for every report), then the same rule.
 _AMONG = sa.text(f"""
+WITH filed AS MATERIALIZED (
+    SELECT {_COLUMNS} FROM {cases.fullname}
+    WHERE case_number = ANY(CAST(:among AS text[])) AND status = 'open')
 SELECT r.i, best.*
 FROM {_REPORTS}
-LEFT JOIN LATERAL {_best_of(_AMONG_POOL)} best ON true
+LEFT JOIN LATERAL {_best_of("filed AS pool")} best ON true
 """)
