@@ -24,7 +24,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from gridgov_common.platform import db_roles, migrate
+from tools.ports import free_port  # noqa: F401  (benches and tests call _common.free_port)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -298,13 +298,6 @@ def rabbit_vhost(name: str) -> Iterator[str]:
 
 
 # -- services ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    """A port nothing listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def random_secrets() -> dict[str, str]:
     """Fresh keys per run, as environment variables: nothing the bench writes is readable

@@ -25,6 +25,7 @@ import sqlalchemy as sa  # noqa: E402
 from gridgov_common.kernel import auth  # noqa: E402
 from gridgov_common.platform import db_roles, migrate
 from gridgov_common.platform.db import make_engine  # noqa: E402
+from tools.ports import free_port  # noqa: E402
 
 UNIT_DIR = Path(__file__).resolve().parent / "unit"
 # Fixtures that reach a real server: a test that asks for one is an integration test and
@@ -131,6 +132,14 @@ def token(platform_secrets):
         return {"Authorization": f"Bearer {value}"}
 
     return make
+
+
+@pytest.fixture
+def web_config(empty_config):
+    """Replaces nameko's fixture: its port comes from tools.ports, so it is never a port
+    another server of this session was given (two servers on one port split its requests)."""
+    empty_config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    return empty_config
 
 
 @pytest.fixture

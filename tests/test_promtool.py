@@ -11,7 +11,6 @@ import importlib
 import json
 import re
 import shutil
-import socket
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.dispatch.models import assignments, cases, escalations
 from tests.dispatch.conftest import clean_db  # noqa: F401  (fixture)
 from tests.dispatch.test_statistics import build
+from tools.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = ROOT / "deploy" / "prometheus"
@@ -70,12 +70,6 @@ def promtool() -> str:
 def run(promtool: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([promtool, *args], input=stdin, capture_output=True, text=True,
                           cwd=PROMETHEUS, timeout=60, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ from pathlib import Path
 import pika
 import pytest
 
+from tools.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy" / "rabbitmq"
 COMMITTED_PATH = "/run/gridgov/definitions.json"
@@ -25,12 +26,6 @@ PASSWORDS = {"GRIDGOV_AMQP_PASSWORD": "platform-boot-test-7Qe9",
              "GRIDGOV_BUS_PASSWORD_FIRE": "fire-boot-test-3Kd8"}
 EXCHANGES = ("gridgov.events", "gridgov.dispatch", "gridgov.reports", "gridgov.intake",
              "gridgov.alerts")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def login(port: int, user: str, password: str) -> pika.BlockingConnection:

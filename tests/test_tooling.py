@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tools.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 SECRETS = ("GRIDGOV_JWT_SECRET", "GRIDGOV_PII_KEY", "GRIDGOV_PII_INDEX_KEY")
@@ -50,12 +52,6 @@ def makefile_services() -> list[str]:
     match = re.search(r"^SERVICES\s*:?=\s*(.+)$", text, re.MULTILINE)
     assert match, "Makefile has no SERVICES := … line"
     return match.group(1).split()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def parse_env(text: str) -> dict[str, str]:

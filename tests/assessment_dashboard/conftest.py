@@ -7,7 +7,6 @@ these tests do not wait for the assessment rewrite).
 from __future__ import annotations
 
 import json
-import socket
 from urllib.parse import urljoin
 
 import pytest
@@ -28,6 +27,7 @@ from services.registry import demo
 from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
 from tests.assessment_dashboard import cases
+from tools.ports import free_port
 
 KEEP = {"departments", "alembic_version", "audit_log"}  # seeded / append-only
 
@@ -39,12 +39,6 @@ class DashboardTestService(platform.PlatformService, DashboardRoutes):
     declared_settings = assessment_settings.SETTINGS  # the assessment config it is given
     dashboard_sources = DashboardSources()
     dispatch = dispatch_client.Dispatch()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ The registry listens on its own port (``registry_http``); ``web_session`` talks 
 from __future__ import annotations
 
 import json
-import socket
 from urllib.parse import urljoin
 
 import pytest
@@ -22,6 +21,7 @@ from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
 from tests.amqp import bind_queue, drain
 from tests.registry.conftest import reset_departments
+from tools.ports import free_port
 
 DISTRICT, TOWN, COMMUNITY = "320505", "320505001", "320505001001"
 GRID_A, GRID_B = COMMUNITY + "001", COMMUNITY + "002"
@@ -39,12 +39,6 @@ WEBP = b"RIFF\x00\x10\x00\x00WEBPVP8 " + bytes(range(256)) * 4
 def square(lon0, lat0, lon1, lat1):
     return {"type": "Polygon", "coordinates": [[[lon0, lat0], [lon1, lat0], [lon1, lat1],
                                                 [lon0, lat1], [lon0, lat0]]]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _truncate(engine, schema: str, metadata: sa.MetaData, keep: set[str]) -> None:

@@ -9,7 +9,6 @@ fuzzing); the tests only talk to it over HTTP (requests) and AMQP (pika), as cli
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,18 +28,13 @@ from services.registry.models import metadata as registry_metadata
 from services.registry.service import RegistryService
 from tests.conftest import service_db_url, service_secrets
 from tests.events.conftest import _truncate
+from tools.ports import free_port
 
 SERVICES = {"registry": RegistryService, "events": EventsService,
             "dispatch": DispatchService, "assessment": AssessmentService,
             "notify": NotifyService}
 # FUZZ_EXAMPLES=200 make a deeper local run; the suite default keeps to a few seconds a service
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0") or 0)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

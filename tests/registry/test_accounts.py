@@ -6,7 +6,6 @@ service signed in by the same cookie."""
 from __future__ import annotations
 
 import logging
-import socket
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin
 
@@ -20,6 +19,7 @@ from gridgov_common.platform.web import ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER,
 from services.registry import accounts
 from services.registry.service import RegistryService
 from tests.registry.conftest import ADMIN_SCOPE, COMMUNITY, OTHER_COMMUNITY, TOWN
+from tools.ports import free_port
 
 PASSWORD = "Correct-horse-42"
 OTHER_TOWN = "320505002"
@@ -223,12 +223,6 @@ def test_csrf_is_required_with_the_cookie_and_bearer_callers_are_unchanged(
 def base(web_config_port) -> str:
     """The registry's address, for requests made outside the browser's session."""
     return f"http://127.0.0.1:{web_config_port}/"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_another_service_accepts_the_cookie(people, web_session, container_factory,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import socket
 import subprocess
 from pathlib import Path
 from urllib.parse import urljoin
@@ -26,15 +25,10 @@ from tests.amqp import wait_until
 from tests.html_headers import assert_html_security_headers
 from tests.registry.conftest import ADMIN_SCOPE, COMMUNITY
 from tests.registry.test_accounts import audit_rows
+from tools.ports import free_port
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 CLIENT_ID, CLIENT_SECRET = "gridgov-registry", "test-client-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ spent one and a resend too soon are refused; a non-manager is not asked; all aud
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from services.registry.service import RegistryService
 from tests.notify.servers import HttpReceiver
 from tests.registry import test_accounts as base
 from tests.registry.test_accounts import audit_rows, set_cookies, sign_in
+from tools.ports import free_port
 
 # the accounts tests' fixtures, used by name (people asks for this module's registry)
 admin, clock, people = base.admin, base.clock, base.people
@@ -30,12 +30,6 @@ SECOND_FACTOR_CONFIG = {
     "AUTH_COOKIE_SECURE": "false", "AUTH_LOCKOUT_FAILURES": "3", "AUTH_LOCKOUT_MINUTES": "10",
     "AUTH_SECOND_FACTOR": "on", "AUTH_CODE_TTL_SECONDS": "300", "AUTH_CODE_MAX_ATTEMPTS": "2",
     "AUTH_CODE_RESEND_SECONDS": "60", "NOTIFY_RPC_TIMEOUT_SECONDS": "10"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
