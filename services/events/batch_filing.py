@@ -74,7 +74,7 @@ def file_many(session: Session, settings: Settings,
     known = _by_external_refs(session, reports)
     searched = duplicate_search.search(session, settings, reports)
     reserved = _new_cases(reports, known)
-    last = _reserve(session, day, reserved)  # the lock, held until the commit
+    last = filing.lock_counter(session, day, advance=reserved)  # the lock, held until the commit
     if last > seen:  # numbered by another replica since ``seen``: not in the searches
         numbers = [format_case_number(settings.case_number_prefix, day, n)
                    for n in range(seen + 1, last + 1)]
@@ -135,17 +135,6 @@ def _new_cases(reports: Sequence[filing.Report], known: dict) -> int:
             refs.add(ref)
             count += 1
     return count
-
-
-def _reserve(session: Session, day, count: int) -> int:
-    """Lock the day's counter (creating it), move it on by ``count`` in the same statement
-    and return its value before: the numbers after it are this batch's."""
-    table = case_number_counters
-    statement = (pg.insert(table).values(day=day, last_value=count)
-                 .on_conflict_do_update(index_elements=[table.c.day],
-                                        set_={"last_value": table.c.last_value + count})
-                 .returning(table.c.last_value))
-    return session.execute(statement).scalar_one() - count
 
 
 def _ref(report: filing.Report) -> tuple[str, str] | None:

@@ -1,5 +1,7 @@
 """The duplicate search of located reports, for one report or a batch, in one statement.
 
+Why (P5.3.1, collect and archive by class): one matter reported by several people or
+several times is one case to hand on, and its result goes back to each of them (P5.3.3).
 A report's duplicate is *suggested*, never decided here (DOMAIN-REFERENCES §4; a grid
 worker confirms or undoes it): the open, non-duplicate case of the same subcategory
 within ``duplicate_distance_m`` and ``duplicate_window_hours`` of it, nearest first (ties:

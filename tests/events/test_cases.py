@@ -236,6 +236,24 @@ def test_cap_alert_is_well_formed_and_restricted(events, web_session, worker_a, 
 
 # --- duplicates and on-the-spot cases ---------------------------------------------------
 
+def test_a_report_at_a_building_suggests_its_earliest_open_case(events, web_session,
+                                                                 worker_a):
+    at = {"location": None, "building_id": 7, "grid_code": GRID_A}
+    first = file(web_session, worker_a, **at)
+    second = file(web_session, worker_a, **at)
+    undone = web_session.post(f"/cases/{second['case_number']}/duplicate",
+                              json={"action": "undo"}, headers=worker_a)
+    assert undone.status_code == 200  # a case of its own now: a candidate too
+    elsewhere = file(web_session, worker_a, **{**at, "building_id": 8})
+    other_kind = file(web_session, worker_a, **at, subcategory="electric_bike_charging")
+    third = file(web_session, worker_a, **at)
+
+    assert first["duplicate_of"] is None
+    assert second["duplicate_of"] == first["case_id"]
+    assert third["duplicate_of"] == first["case_id"]  # the earliest of both
+    assert elsewhere["duplicate_of"] is None and other_kind["duplicate_of"] is None
+
+
 def test_duplicate_is_linked_published_confirmed_and_undone(events, web_session, worker_a,
                                                             worker_b, token, observer):
     original = file(web_session, worker_a)
