@@ -408,9 +408,10 @@ class ServiceProcess:
         """``explicit_class``: run ``services.<svc>.service:<Class>`` rather than the module.
 
         Why: given only the module, ``nameko run`` starts every class in it that has
-        entrypoints — including the imported ``PlatformService`` base, a second container
-        ("platform") that binds the same port (eventlet sets SO_REUSEPORT) and answers
-        404 to every route but the operational ones.  The module form is what
+        entrypoints — including an imported ``PlatformService`` base, a second container
+        ("platform") on the same port. With eventlet's SO_REUSEPORT it took part of the
+        connections and answered 404 to every business route; the platform's web server
+        now refuses a taken port, so such a process fails to start.  The module form is what
         scripts/up.sh and the Dockerfile run; bench_04 measures it as deployed.
         """
         self.service = service

@@ -114,10 +114,10 @@ def main(args) -> int:
             report.note(f"{svc}: `nameko run … services.{svc}.service` started "
                         f"{', '.join(names)} in one process")
     if deployed["registry"]["misrouted"]:
-        report.note("the extra `platform` container binds the same port (eventlet listens "
-                    "with SO_REUSEPORT), so the kernel hands it part of the new connections "
-                    "and it answers 404 to every route but /healthz, /readyz, /metrics, "
-                    "/openapi.json; a keep-alive client stuck on it gets only 404s")
+        report.note("a second container shares the registry's port: its web server "
+                    "listens with SO_REUSEPORT again (JsonWebServer.start refuses a taken "
+                    "port), so the kernel hands it part of the new connections and it "
+                    "answers 404 to every route it lacks")
     not_ready = [f"{svc} ({label})" for label, rnd in (("as deployed", deployed),
                                                        (":Class", single))
                  for svc, f in rnd.items() if not f["ready"]]

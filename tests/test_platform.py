@@ -1,5 +1,6 @@
 """The shared HTTP/RPC layer on real nameko containers, a real broker and a real database."""
 
+import errno
 import time
 import uuid
 
@@ -189,3 +190,22 @@ def test_a_retention_too_short_for_idempotency_stops_the_service(container_facto
         "events", PROCESSED_MESSAGES_RETENTION_HOURS=2))
     with pytest.raises(RuntimeError, match="PROCESSED_MESSAGES_RETENTION_HOURS"):
         container.start()
+
+
+class OtherService(PlatformService):
+    name = "other_probe"
+
+
+def test_a_second_server_on_a_taken_port_refuses_to_start(probe, container_factory,
+                                                          service_config, web_session):
+    """Without SO_REUSEPORT: a second service given the probe's address fails to start
+    (EADDRINUSE) instead of taking half of the probe's connections and answering them
+    404 (what two services given one port did)."""
+    taken = container_factory(OtherService, service_config("public"))  # the same address
+    with pytest.raises(OSError) as refused:
+        taken.start()
+
+    assert refused.value.errno == errno.EADDRINUSE
+    for _ in range(20):  # every new connection still reaches the probe
+        doc = web_session.get("/openapi.json", headers={"Connection": "close"}).json()
+        assert "/items" in doc["paths"]

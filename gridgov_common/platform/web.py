@@ -26,6 +26,7 @@ from datetime import time as dt_time
 from functools import partial
 from typing import Any
 
+import eventlet
 from eventlet.event import Event
 from marshmallow import Schema, ValidationError
 from nameko.exceptions import RemoteError
@@ -228,6 +229,20 @@ class BigintConverter(IntegerConverter):
 
 
 class JsonWebServer(WebServer):
+    def start(self):
+        """nameko's start, but the port is this server's alone. eventlet listens with
+        SO_REUSEPORT by default: a second server given the same port (another service or
+        a replica started with a wrong address) would start too, and the kernel would split
+        the connections between them, the wrong one answering 404 to half the requests.
+        Now the second one fails to start (EADDRINUSE), which says what is wrong."""
+        if self._starting:
+            return
+        self._starting = True
+        self._sock = eventlet.listen(self.bind_addr, reuse_port=False)
+        self._sock.settimeout(None)  # as nameko: https://github.com/celery/kombu/issues/838
+        self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
+        self._gt = self.container.spawn_managed_thread(self.run)
+
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
 
