@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.assessment.circulars import scheduled_exists
 from services.dispatch.statistics import major_cases, recent_cases
-from services.events import duplicate_search
+from services.events import batch_filing, duplicate_search
 from services.events.cases import Report, find_duplicate
 from services.events.dependencies import Settings as EventsSettings
 from services.notify.reading import list_deliveries
@@ -167,6 +168,22 @@ def test_the_cases_filed_meanwhile_are_read_by_number(db_engine, district_of_ope
         s, DUPLICATES, [LOCATED], among=["GS20261205-000001", "GS20261205-000002"]),
         "events.cases")
     assert "cases_case_number_key" in plan, plan
+
+
+def test_a_batchs_references_are_looked_up_in_the_reference_index(db_engine,
+                                                                  district_of_open_cases):
+    with db_engine.begin() as conn:  # a hotline's tickets: every case has a reference
+        conn.execute(sa.text("UPDATE events.cases SET source_system = '12345', "
+                             "external_ref = 'T-' || case_number "
+                             "WHERE case_number LIKE 'PI2026%'"))
+        conn.execute(sa.text("ANALYZE events.cases"))
+    reports = [replace(LOCATED, source_system="12345", external_ref=f"T-PI20261205-00000{n}")
+               for n in range(1, 4)]
+    plan = plan_of(db_engine, lambda s: batch_filing._by_external_refs(s, reports),
+                   "events.cases")
+    probe = plan.split("ux_cases_external_ref", 1)
+    assert len(probe) == 2, plan
+    assert "Index Cond: ((source_system = p.s) AND (external_ref = p.r))" in probe[1], plan
 
 
 def test_scheduled_circular_check_uses_the_schedule_index(db_engine):

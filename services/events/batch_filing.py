@@ -143,6 +143,19 @@ def _ref(report: filing.Report) -> tuple[str, str] | None:
     return report.source_system, report.external_ref
 
 
+# The batch's (source system, reference) pairs as two arrays: one statement whatever the
+# batch's size, built once and prepared once by psycopg (an expanding IN of tuples was
+# built, rendered and sent anew for every batch: 8 % of events' CPU in bench_05).
+_PAIRS = sa.text("""SELECT s, r FROM unnest(CAST(:ref_systems AS text[]),
+                                          CAST(:ref_values AS text[])) AS p(s, r)""")
+_BY_REFS = filing.case_query().where(
+    cases.c.external_ref.isnot(None),  # the reference index is partial: say it here
+    sa.tuple_(cases.c.source_system, cases.c.external_ref).in_(
+        _PAIRS.columns(sa.column("s", sa.Text), sa.column("r", sa.Text))))
+_BY_REFS_AMONG = _BY_REFS.where(cases.c.case_number == sa.any_(
+    sa.bindparam("among", type_=pg.ARRAY(sa.String))))
+
+
 def _by_external_refs(session: Session, reports: Sequence[filing.Report],
                       among: Sequence[str] | None = None) -> dict[tuple[str, str], Any]:
     """The stored cases of the batch's (source system, external reference) pairs; with
@@ -150,12 +163,11 @@ def _by_external_refs(session: Session, reports: Sequence[filing.Report],
     refs = sorted({ref for ref in map(_ref, reports) if ref is not None})
     if not refs:
         return {}
-    query = filing.case_query().where(
-        sa.tuple_(cases.c.source_system, cases.c.external_ref).in_(refs))
+    values: dict[str, Any] = {"ref_systems": [s for s, _ in refs],
+                              "ref_values": [r for _, r in refs]}
     if among is not None:
-        query = query.where(cases.c.case_number == sa.any_(
-            sa.bindparam("among", list(among), type_=pg.ARRAY(sa.String))))
-    rows = session.execute(query).all()
+        values["among"] = list(among)
+    rows = session.execute(_BY_REFS if among is None else _BY_REFS_AMONG, values).all()
     found = (filing.view(row) for row in rows)
     return {(case["source_system"], case["external_ref"]): case for case in found}
 
