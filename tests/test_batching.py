@@ -154,3 +154,36 @@ def test_claim_messages_returns_each_first_sighting_once_in_order(db):
         assert claim_messages(session, batch, QUEUE, schema=SCHEMA) == [second, third]
         assert claim_messages(session, [], QUEUE, schema=SCHEMA) == []
         session.rollback()
+
+
+def test_a_batchs_acks_reach_the_broker_in_one_write(rabbit_config):
+    """ack_all_if_alive: a batch of 20 deliveries acked with one socket write, and the broker
+    holds none of them afterwards (unacked, closing the connection would requeue them)."""
+    from kombu import Connection, Queue
+
+    from gridgov_common.platform.messaging import ack_all_if_alive
+
+    queue = Queue("test.batch_acks", durable=False, auto_delete=False)
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        producer = conn.Producer()
+        for n in range(20):
+            producer.publish({"n": n}, routing_key=queue.name, declare=[queue])
+        received: list = []
+        with conn.Consumer(queue, callbacks=[lambda body, message: received.append(message)],
+                           prefetch_count=20):
+            while len(received) < 20:
+                conn.drain_events(timeout=5)
+        transport = conn.connection.transport
+        writes: list[bytes] = []
+        real_write = transport._write
+        transport._write = lambda data: (writes.append(bytes(data)), real_write(data))[1]
+        try:
+            ack_all_if_alive(received)
+        finally:
+            transport._write = real_write
+
+    assert len(writes) == 1 and len(writes[0]) > 0
+    assert all(message.acknowledged for message in received)
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        left = queue.bind(conn.default_channel).queue_declare(passive=True).message_count
+    assert left == 0  # acked: not requeued when the first connection closed

@@ -32,7 +32,7 @@ from gridgov_common.platform.messaging import (
     ReliableConsumer,
     _check_consumer_args,
     _context_data,
-    ack_if_alive,
+    ack_all_if_alive,
     committed,
     requeue_if_alive,
 )
@@ -110,8 +110,7 @@ class BatchConsumer(ReliableConsumer):
         try:
             exc_info = committed(worker_ctx, exc_info)
             if exc_info is None:
-                for message, _ in batch:
-                    ack_if_alive(message)
+                ack_all_if_alive([message for message, _ in batch])
                 return result, None
             log.warning("a batch of %d from %s failed (%r); handling its messages one by one",
                         len(batch), self.queue_name, exc_info[1])

@@ -19,11 +19,10 @@ deduplicate by ``message_id`` (:func:`gridgov_common.platform.messaging.claim_me
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import amqp
@@ -48,6 +47,7 @@ from gridgov_common.contract import (
 from gridgov_common.platform.bulk import JsonText, insert_rows
 from gridgov_common.platform.db import DB_SCHEMA, DB_URL, make_engine
 from gridgov_common.platform.messaging import (
+    corked,
     declare_topology,
     register_container_schema,
     resolve_schema,
@@ -204,24 +204,6 @@ class BatchResult(NamedTuple):
     nacked: frozenset[int]
 
 
-@contextlib.contextmanager
-def _corked(transport) -> Iterator[None]:
-    """Every frame written in the block goes to the socket in one ``sendall`` at its end,
-    not one per message (py-amqp writes each message's frames as it is published, each
-    write a system call and a trip through eventlet's hub). The frames are copied: py-amqp
-    reuses its frame buffer for the next message. Nothing is sent if the block fails (the
-    publisher then drops the connection)."""
-    frames: list[bytes] = []
-    sendall = transport._write
-    transport._write = lambda data: frames.append(bytes(data))
-    try:
-        yield
-    finally:
-        transport._write = sendall
-    if frames:
-        transport.write(b"".join(frames))
-
-
 class BatchPublisher:
     """One AMQP connection in confirm mode that publishes a batch and waits once for the
     confirms of all of it (one round trip per batch, not per message).
@@ -257,7 +239,7 @@ class BatchPublisher:
             self._nacked.clear()
             self._returned = []
             first_tag = self._next_tag
-            with _corked(channel.connection.transport):
+            with corked(channel.connection.transport):
                 for exchange, routing_key, message in messages:
                     self._pending.add(self._next_tag)  # before: acks may arrive meanwhile
                     self._next_tag += 1

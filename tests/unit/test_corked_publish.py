@@ -1,12 +1,12 @@
 """The outbox relay writes a batch's frames to the socket in one ``sendall``
-(``outbox._corked``), copies of py-amqp's reused frame buffer, in order; a batch that
+(``messaging.corked``), copies of py-amqp's reused frame buffer, in order; a batch that
 fails half-way sends nothing (the publisher then drops the connection)."""
 
 from __future__ import annotations
 
 import pytest
 
-from gridgov_common.platform import outbox
+from gridgov_common.platform import messaging
 
 
 class Transport:
@@ -23,7 +23,7 @@ class Transport:
 def test_frames_written_in_the_block_go_out_in_one_write_in_order():
     transport = Transport()
     buffer = bytearray(b"frame-1")
-    with outbox._corked(transport):
+    with messaging.corked(transport):
         transport.write(memoryview(buffer))
         buffer[:] = b"frame-2"  # py-amqp reuses its buffer for the next frame
         transport.write(memoryview(buffer))
@@ -35,7 +35,7 @@ def test_frames_written_in_the_block_go_out_in_one_write_in_order():
 
 def test_a_block_that_fails_sends_nothing():
     transport = Transport()
-    with pytest.raises(RuntimeError), outbox._corked(transport):
+    with pytest.raises(RuntimeError), messaging.corked(transport):
         transport.write(b"half a batch")
         raise RuntimeError("the batch failed")
     assert transport.sent == []
