@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gridgov_common.contract import (
     EVENTS_EXCHANGE,
     INTAKE_EXCHANGE,
+    MAX_MESSAGE_BYTES,
     ContractError,
     Envelope,
     RoutingKeyError,
@@ -305,6 +306,43 @@ def test_unroutable_mandatory_messages_are_handed_back_in_the_same_transaction(
     assert "NO_ROUTE" in seen[0].reply_text
     assert count_rows(engine, outbox) == 0
     assert len(drain(channel, sink, expected=1, settle=0.1)) == 1
+
+
+def test_a_row_goes_out_as_postgresql_prints_it_with_its_properties(engine, outbox, pump,
+                                                                     channel, sink):
+    """The relay publishes the stored body's text, not a re-encoding of it parsed into
+    Python (issue 16): the bytes are PostgreSQL's, the properties come from the body."""
+    with Session(bind=engine, info={"db_schema": SCHEMA}) as session:
+        sent = add_event(session, "registry.resident.changed", RESIDENT, "registry",
+                         correlation_id="hotline-2026-000123")
+        session.commit()
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.cast(outbox.c.body, sa.Text))).scalar_one()
+    assert pump().relay_once() == 1
+    [(_, props, body)] = drain(channel, sink, expected=1, settle=0.1)
+    assert body == stored.encode("utf-8")
+    assert props.message_id == sent["message_id"] and props.app_id == "registry"
+    assert props.type == "registry.resident.changed"
+    assert props.correlation_id == "hotline-2026-000123"
+    received = parse_envelope(body)
+    assert received.payload == parse_envelope(sent.wire).payload
+
+
+def test_a_body_the_printed_spaces_take_past_the_limit_goes_out_compact(engine, outbox,
+                                                                        pump, channel, sink):
+    """PostgreSQL prints a space after every ``,`` and ``:``; a body within the size limit
+    compact but not printed is sent compact, so no consumer refuses it as too large."""
+    envelope = make_envelope("registry.resident.changed", RESIDENT, "registry")
+    body = {**envelope, "payload": {"filler": [1] * 100_000}}  # 200 KB compact, 300 printed
+    with engine.begin() as conn:
+        conn.execute(sa.insert(outbox).values(message_id=envelope["message_id"],
+                                              exchange=EVENTS_EXCHANGE,
+                                              routing_key="registry.resident.changed",
+                                              body=body))
+    assert pump().relay_once() == 1
+    [(_, props, wire)] = drain(channel, sink, expected=1, settle=0.1)
+    assert len(wire) <= MAX_MESSAGE_BYTES < len(json.dumps(body).encode("utf-8"))
+    assert json.loads(wire) == body and props.message_id == envelope["message_id"]
 
 
 def test_rows_are_written_when_the_session_commits_and_vanish_on_rollback(engine, outbox):
