@@ -258,6 +258,15 @@ class CaseChangedV2(CaseChangedV1):
     due_at = UtcTimestamp(required=True, allow_none=True)
 
 
+@message_type("dispatch.case.changed", 3)
+class CaseChangedV3(CaseChangedV2):
+    """v2's fields; what changed is the first change of a case. v2 announced filing as two
+    changes of one transaction (null -> ``filed``, then ``filed`` -> where triage left it);
+    v3 announces it once: ``from_state`` null means the case was filed and, in the same
+    transaction, triage moved it to ``to_state`` (issue 16: one message fewer per case for
+    every follower, and the ``filed`` state was never visible outside that transaction)."""
+
+
 @message_type("events.callback_phone.kept", 1)
 class CallbackPhoneKeptV1(Payload):
     """A resident's report that left a call-back phone was committed (issue 12, P5.4.4).

@@ -78,8 +78,10 @@ def lock_files(session, case_ids) -> None:
 
 def file_new(session, case: dict[str, Any], at: datetime, correlation_id: str | None,
              data: dict[str, Any]) -> bool:
-    """A reported case's row, its first case-file entry (then whatever reached the case
-    before it was filed) and its first change; False when the case is known already."""
+    """A reported case's row and its first case-file entry (then whatever reached the case
+    before it was filed); False when the case is known already. Its first change is
+    announced by the triage move that follows in the same transaction (``record_move``
+    with ``filing=True``: from_state null, ``dispatch.case.changed`` v3)."""
     inserted = session.execute(
         pg.insert(cases).values(**case)
         .on_conflict_do_nothing(index_elements=["case_id"]).returning(cases.c.case_id)).first()
@@ -88,8 +90,6 @@ def file_new(session, case: dict[str, Any], at: datetime, correlation_id: str | 
     casefile_store.append(session, case["case_id"], action="filed", actor_sub=SYSTEM,
                           actor_role=SYSTEM, at=at, to_state=CaseState.FILED.value, data=data)
     casefile_store.append_waiting(session, case["case_id"])  # e.g. a major event's page
-    case_changed(session, case, None, CaseState.FILED.value, at, SYSTEM, [],
-                 correlation_id=correlation_id)
     return True
 
 
@@ -124,8 +124,6 @@ def file_many(session, filings: list) -> list[dict[str, Any] | None]:
             {"action": "filed", "actor_sub": SYSTEM, "actor_role": SYSTEM, "at": f.now,
              "to_state": CaseState.FILED.value, "data": f.filed_data},
             *waiting.get(case_id, [])]
-        case_changed(session, case, None, CaseState.FILED.value, f.now, SYSTEM, [],
-                     correlation_id=corr, due_at=None)
         notifications = []
         for department, role in f.departments:
             row, notification = new_assignment(session, case, department, role, f.ack_due,
@@ -140,8 +138,8 @@ def file_many(session, filings: list) -> list[dict[str, Any] | None]:
         due = None
         if f.target in WORKING_STATES:  # expected_due, from what is written here
             due = f.handle_due if f.departments else f.values.get("handle_due_at")
-        case_changed(session, case, case["state"], f.target, f.now, SYSTEM, departments,
-                     correlation_id=corr, due_at=due)
+        case_changed(session, case, None, f.target, f.now, SYSTEM, departments,
+                     correlation_id=corr, due_at=due)  # filed and triaged: one change (v3)
         filed[case_id] = {**case, **f.values, "state": f.target, "updated_at": f.now}
     if assignment_rows:
         for group in bulk.by_columns(assignment_rows):
@@ -156,11 +154,13 @@ def file_many(session, filings: list) -> list[dict[str, Any] | None]:
 def record_move(session, case: dict[str, Any], action: str, target: str, at: datetime, *,
                 actor_sub: str, actor_role: str, values: dict[str, Any] | None = None,
                 departments: list[str] | None = None, correlation_id: str | None = None,
-                **entry: Any) -> dict[str, Any]:
+                filing: bool = False, **entry: Any) -> dict[str, Any]:
     """The move stored: the case row (``state``, ``updated_at`` and ``values``), its
     case-file entry (``entry``: reason, deadline, on_time, notifications, data) and
     ``dispatch.case.changed``; returns the case as it now is (without assignments).
-    ``departments``: those the change names, else the ones still on the case."""
+    ``departments``: those the change names, else the ones still on the case.
+    ``filing``: the triage move of the transaction that filed the case, announced as the
+    case's first change (from_state null: filed, then moved to ``target``; v3)."""
     values = {**(values or {}), "state": target, "updated_at": at}
     session.execute(sa.update(cases).where(cases.c.case_id == case["case_id"])
                     .values(**values))
@@ -169,8 +169,8 @@ def record_move(session, case: dict[str, Any], action: str, target: str, at: dat
                           to_state=target, **entry)
     if departments is None:
         departments = current_departments(session, case["case_id"])
-    case_changed(session, case, case["state"], target, at, actor_role, departments,
-                 on_time=entry.get("on_time"), correlation_id=correlation_id)
+    case_changed(session, case, None if filing else case["state"], target, at, actor_role,
+                 departments, on_time=entry.get("on_time"), correlation_id=correlation_id)
     return {**case, **values}
 
 
@@ -213,8 +213,10 @@ def case_changed(session, case: dict[str, Any], from_state: str | None, to_state
                  at: datetime, actor_role: str, departments: list[str],
                  on_time: bool | None = None, correlation_id: str | None = None,
                  due_at: datetime | None | object = _READ) -> None:
-    """``dispatch.case.changed`` v2, in the caller's transaction after the change is
-    written (``due_at`` is read from the rows as they now are).
+    """``dispatch.case.changed`` v3, in the caller's transaction after the change is
+    written (``due_at`` is read from the rows as they now are). ``from_state`` None: the
+    case's first change, filed and moved by triage in one transaction (v3; v2 announced
+    the filing and the triage move as two changes).
 
     ``at`` never goes back before the case's previous change: followers keep the newest
     change by ``at``, and two transactions on one case take its lock in one order but may

@@ -130,7 +130,8 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
         session, case, filing.transition.value, filing.target, now, actor_sub=SYSTEM,
         actor_role=SYSTEM, values=filing.values,
         departments=[department for department, _ in filing.departments],
-        correlation_id=corr, notifications=notifications, data=filing.move_data)
+        correlation_id=corr, notifications=notifications, data=filing.move_data,
+        filing=True)
 
 
 def file_reported_many(session, envelopes, now: datetime | None = None

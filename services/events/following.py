@@ -16,10 +16,12 @@ What a change does, in the consumer's one transaction (claim, case row, outbox):
 
 Order: RabbitMQ may deliver changes out of order (redeliveries, several consumers), so a
 change is applied only if it is newer than the stored one (``at`` later than
-``dispatch_state_at``); a case never moves backwards.  Dispatch stamps two changes of one
-transaction with the same instant (filed, then dispatched, at filing): at an equal ``at`` a
-change applies only if it continues from the stored state (its ``from_state`` is the stored
-``dispatch_state``), so the pair lands whichever way round it arrives.
+``dispatch_state_at``); a case never moves backwards.  Dispatch announces a filing as one
+change (v3: ``from_state`` null, ``to_state`` where triage left the case).  Before v3 it sent
+two changes of one transaction with the same instant (filed, then dispatched): at an equal
+``at`` a change applies only if it continues from the stored state (its ``from_state`` is
+the stored ``dispatch_state``), so such a pair, still queued at an upgrade, lands whichever
+way round it arrives.
 
 Unknown case: the change may overtake the case's own commit (or a restored database), so
 :class:`CaseNotFiledYet` is a *transient* error: ``consume_contract`` rolls the transaction

@@ -283,7 +283,7 @@ class EventsService(platform.PlatformService):
                             max_redeliveries=following.MAX_REDELIVERIES,
                             message_types=following.MESSAGE_TYPES)
     def follow_case_changes(self, envelopes):
-        """In batches: two or more changes per case, each too small to pay for a worker
+        """In batches: several changes per case, each too small to pay for a worker
         and a transaction of its own (gridgov_common.platform.batching)."""
         # the others were applied already; the rest in a fixed number of statements
         fresh = list(claim_messages(self.db, envelopes, following.CONSUMER))

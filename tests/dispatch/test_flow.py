@@ -65,9 +65,14 @@ def test_reported_case_is_dispatched_to_lead_and_assist(dispatch, sinks, db_engi
     assert case["rule_version"] == 1
     assert case["rule_id"] == "public_security_prevention.fire_hazard_corridor"
     assert _actions(db_engine, case_id) == ["filed", "dispatch"]
-    changes = received(sinks, EVENTS_SINK, expect=2)
-    assert [(k, e["payload"]["to_state"]) for k, e in changes] == [
-        ("dispatch.case.changed", "filed"), ("dispatch.case.changed", "dispatched")]
+    # filed and triaged in one transaction: one change, from nothing to dispatched (v3)
+    [(key, change)] = received(sinks, EVENTS_SINK, expect=1)
+    assert (key, change["version"]) == ("dispatch.case.changed", 3)
+    payload = change["payload"]
+    assert (payload["from_state"], payload["to_state"]) == (None, "dispatched")
+    assert payload["departments"] == ["fire", "emergency_management"]  # lead first
+    assert payload["due_at"] == fire["handle_due_at"] and payload["actor_role"] == "system"
+    assert received(sinks, EVENTS_SINK, timeout=0.5) == []  # and no second one
 
 
 def test_handled_on_spot_is_closed_without_assignments(dispatch, sinks, db_engine):

@@ -26,9 +26,9 @@ CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
 DEPARTMENTS = ["fire", "emergency_management"]
 
 
-def change(case, from_state, to_state, at, departments=(), **payload):
+def change(case, from_state, to_state, at, departments=(), version=1, **payload):
     """A ``dispatch.case.changed`` envelope for ``case`` (the sample, new ids)."""
-    envelope = load_sample("dispatch.case.changed", 1)
+    envelope = load_sample("dispatch.case.changed", version)
     envelope["message_id"] = str(uuid.uuid4())
     envelope["occurred_at"] = format_timestamp(datetime.now(UTC))
     envelope["payload"].update({
@@ -99,10 +99,12 @@ def test_open311_follows_the_case_until_closed(events, web_session, worker_a, ra
     number = case["case_number"]
     assert request_json(web_session, number)["status"] == "open"
 
-    apply(uri, db_engine, change(case, None, "filed", start))
-    apply(uri, db_engine, change(case, "filed", "dispatched", start, DEPARTMENTS))
+    # v3: filed and triaged in one transaction, announced as one change from nothing
+    due = start + timedelta(days=3)
+    apply(uri, db_engine, change(case, None, "dispatched", start, DEPARTMENTS, version=3,
+                                 due_at=format_timestamp(due)))
     item = request_json(web_session, number)
-    assert item["status"] == "open"
+    assert item["status"] == "open" and item["expected_datetime"] == w3c_time(due)
     assert item["status_notes"] == ZH["dispatched"] == "已交相关部门办理"
     # the public reads it in its language (Accept-Language), without codes or clauses
     assert request_json(web_session, number, "en-GB,en;q=0.9")["status_notes"] == \
@@ -151,7 +153,8 @@ def test_out_of_order_changes_never_move_the_case_back(events, web_session, work
                                                        rabbit_config, db_engine, start):
     uri = rabbit_config["AMQP_URI"]
     case = file(web_session, worker_a)
-    # dispatch's filing pair shares one instant; here it arrives the wrong way round
+    # v1/v2: dispatch's filing pair shares one instant (v3 sends one change; a pair may
+    # still be queued at the upgrade); here it arrives the wrong way round
     apply(uri, db_engine, change(case, "filed", "dispatched", start, DEPARTMENTS))
     apply(uri, db_engine, change(case, None, "filed", start))
     assert row(db_engine, case["case_id"])["dispatch_state"] == "dispatched"
@@ -273,8 +276,8 @@ def test_major_event_sends_cap_update_then_cancel(events, web_session, worker_a,
     assert first("msgType") == "Alert" and first("identifier") == number
     original = f"{first('sender')},{number},{first('sent')}"
 
-    apply(uri, db_engine, change(case, None, "filed", start))  # what the alert said: silent
-    apply(uri, db_engine, change(case, "filed", "dispatched", start, ["fire"]))
+    # v3: the filing's one change (filed, then dispatched) is news the alert did not say
+    apply(uri, db_engine, change(case, None, "dispatched", start, ["fire"], version=3))
     [(update_key, _, update)] = received(observer, 1)
     assert update_key == key == f"{TOWN}.critical.fire"
     parse_envelope(update)
