@@ -243,8 +243,13 @@ class StaffChangedV1(Payload):
     subject = fields.String(required=True, allow_none=True, validate=validate.Length(1, 128))
     action = enum_field(StaffAction, required=True)
     role = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{1,40}$"))
-    scope = fields.String(required=True, validate=validate.Regexp(
-        r"^(district:\d{6}|town:\d{9}|community:\d{12}|grid:\d{15}|department:[a-z_]{1,40})$"))
+    # a department's part is a department code (CODE_RE, as registry.department.changed
+    # names it: digits allowed); it was [a-z_]{1,40}, which refused the staff of a
+    # department such as fire2 that the register itself accepts
+    scope = fields.String(required=True, validate=[validate.Regexp(
+        r"^(district:\d{6}|town:\d{9}|community:\d{12}|grid:\d{15}"
+        r"|department:[a-z][a-z0-9]*(?:_[a-z0-9]+)*)$"),
+        validate.Length(max=len("department:") + CODE_MAX_LENGTH)])
     town_code = fields.String(required=True, allow_none=True,
                               validate=validate.Regexp(code_pattern(Level.TOWN)))
     community_code = community_code_field(required=True, allow_none=True)
