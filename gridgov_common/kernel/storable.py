@@ -11,7 +11,7 @@ HTTP entrypoint (gridgov_common.platform.web) checks every validated query and b
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 BIGINT = (-(2**63), 2**63 - 1)
@@ -21,9 +21,40 @@ _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 def problems(value: Any, path: str = "") -> dict[str, list[str]]:
     """Field path -> problems, empty when every value can be stored."""
+    if _clean(value):  # nearly always: no paths built (issue 16, every message loaded)
+        return {}
     found: dict[str, list[str]] = {}
     _walk(value, path, found)
     return found
+
+
+def _clean(value: Any) -> bool:
+    """True only if :func:`_walk` would find nothing: the plain JSON types and dates are
+    checked by exact type, without the field paths; a subclass of them or a tuple answers
+    False and the full walk decides, so this never hides a problem."""
+    kind = type(value)
+    if kind is str:
+        return _UNSTORABLE_TEXT.search(value) is None
+    if kind is dict:
+        for key, item in value.items():
+            if not (_clean(key) and _clean(item)):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            if not _clean(item):
+                return False
+        return True
+    if kind is int:
+        return BIGINT[0] <= value <= BIGINT[1]
+    if kind is bool or kind is float or value is None:
+        return True
+    if kind is datetime or kind is date:
+        return YEARS[0] <= value.year <= YEARS[1]
+    return not isinstance(value, _WALKED)  # a UUID, a Decimal: nothing the walk checks
+
+
+_WALKED = (str, int, date, dict, list, tuple, set, frozenset)  # what _walk looks into
 
 
 def _walk(value: Any, path: str, found: dict[str, list[str]]) -> None:
