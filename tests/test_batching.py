@@ -4,6 +4,8 @@ bad message is retried or dead-lettered; malformed bodies never join a batch."""
 
 from __future__ import annotations
 
+import eventlet
+import eventlet.event
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -16,7 +18,7 @@ from gridgov_common.contract import (
     encode,
     parse_envelope,
 )
-from gridgov_common.platform.batching import consume_contract_batch
+from gridgov_common.platform.batching import BatchConsumer, consume_contract_batch
 from gridgov_common.platform.db import Database
 from gridgov_common.platform.messaging import (
     ERROR_CODE_HEADER,
@@ -42,6 +44,7 @@ QUEUE = "batchtest.intake"
 DLQ = dlq_name(QUEUE)
 KEY = "civil_affairs.resident.moved_out"
 batches: list[list[Envelope]] = []
+held = eventlet.event.Event()  # a batch holding a message with reason "hold" waits for it
 
 
 def _tables(metadata: sa.MetaData) -> None:
@@ -61,6 +64,8 @@ class BatchedIntake:
                             batch_wait=0.3, message_types=["intake.resident.moved_out"])
     def handle(self, envelopes: list[Envelope]) -> None:
         batches.append(envelopes)
+        if any(envelope.payload.get("reason") == "hold" for envelope in envelopes):
+            held.wait()
         for envelope in envelopes:
             if not claim_message(self.db, envelope.message_id, QUEUE, schema=SCHEMA):
                 continue
@@ -112,6 +117,28 @@ def test_messages_are_handled_many_to_a_worker_each_once(service, channel, db):
     assert max(len(batch) for batch in batches) == 10  # batch_size caps a batch
     assert sum(len(batch) for batch in batches) == 26  # each delivery handled once
     assert queue_depth(channel, QUEUE) == 0 and queue_depth(channel, DLQ) == 0
+
+
+def test_while_a_batch_runs_the_next_collects_until_it_ends(service, channel, db):
+    """No timer cuts the next batch while one runs (issue 16): what arrives meanwhile goes
+    as one batch when the running one ends, not in pieces every ``batch_wait``."""
+    global held
+    held = eventlet.event.Event()
+    consumer = next(e for e in service.entrypoints if isinstance(e, BatchConsumer))
+    first = fresh_sample("intake.resident.moved_out", reason="hold")
+    publish(channel, INTAKE_EXCHANGE, KEY, encode(first))
+    wait_for(lambda: len(batches) == 1)  # running, and held
+    rest = [fresh_sample("intake.resident.moved_out") for _ in range(7)]
+    for envelope in rest:
+        publish(channel, INTAKE_EXCHANGE, KEY, encode(envelope))
+    wait_for(lambda: len(consumer._pending) == 7)
+    eventlet.sleep(3 * consumer.batch_wait)  # a timer would have flushed them by now
+    assert len(batches) == 1 and len(consumer._pending) == 7
+    held.send()
+    ids = {envelope["message_id"] for envelope in [first, *rest]}
+    wait_for(lambda: _applied(db) >= ids)
+    assert [len(batch) for batch in batches] == [1, 7]
+    assert [e.message_id for e in batches[1]] == [e["message_id"] for e in rest]
 
 
 def test_a_failing_batch_is_replayed_alone_and_only_the_bad_message_is_dead_lettered(

@@ -6,7 +6,10 @@ as ``dispatch.case.changed``. A batch pays them once.
 
 How: messages of the queue are collected as they arrive (each one parsed and validated on
 its own first: a malformed one is dead-lettered at once and never joins a batch). A batch
-goes to one worker when it is full or ``batch_wait`` seconds after its first message. The
+goes to one worker when it is full, or ``batch_wait`` seconds after its first message if no
+batch of the queue is running, else when none runs any more: under load a batch collects
+what arrives while the others run (issue 16: with a timer alone, the queue's prefetch was
+cut into batches of the sizes its acks came back in, ~20 on average, rarely 50). The
 worker gets the list of envelopes and handles them in one transaction; the transaction is
 committed, then every message is acked. If anything in the batch fails, nothing of it is
 kept (the transaction rolls back) and each message is handled again alone, through the
@@ -57,6 +60,7 @@ class BatchConsumer(ReliableConsumer):
         self.batch_size = batch_size
         self.batch_wait = batch_wait
         self._pending: list[tuple[object, object]] = []  # (message, envelope)
+        self._running = 0  # batches spawned and not settled yet
         super().__init__(*args, **kwargs)
 
     def stop(self) -> None:
@@ -74,7 +78,7 @@ class BatchConsumer(ReliableConsumer):
         self._pending.append((message, envelope))
         if len(self._pending) >= self.batch_size:
             self._flush()
-        elif len(self._pending) == 1:
+        elif len(self._pending) == 1 and not self._running:  # else: when a batch ends
             self.container.spawn_managed_thread(self._flush_later,
                                                 identifier=f"batch[{self.queue_name}]")
 
@@ -88,18 +92,28 @@ class BatchConsumer(ReliableConsumer):
             return
         messages = [message for message, _ in batch]
         self.slots.acquire()  # the consumers' share of the pool (WorkerSlots)
+        self._running += 1
         try:
             self.container.spawn_worker(
                 self, ([envelope for _, envelope in batch],), {},
                 context_data=_context_data(messages[0]),
                 handle_result=partial(self.handle_batch_result, batch))
         except ContainerBeingKilled:
-            self.slots.release()
+            self._ended(then_flush=False)
             for message in messages:
                 requeue_if_alive(message)
         except BaseException:
-            self.slots.release()
+            self._ended(then_flush=False)
             raise
+
+    def _ended(self, then_flush: bool = True) -> None:
+        """A batch is settled: its slot back, and what collected meanwhile goes once no
+        batch runs (a full one has gone already)."""
+        self.slots.release()
+        self._running -= 1
+        if then_flush and self._pending and not self._running:
+            self.container.spawn_managed_thread(self._flush,
+                                                identifier=f"batch[{self.queue_name}]")
 
     # settling
 
@@ -120,7 +134,7 @@ class BatchConsumer(ReliableConsumer):
                 requeue_if_alive(message)
             return result, exc_info
         finally:
-            self.slots.release()
+            self._ended()
         self._replay_alone(batch)
         return result, exc_info
 
