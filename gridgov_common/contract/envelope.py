@@ -56,6 +56,7 @@ class ContractError(Exception):
 # --- registry -------------------------------------------------------------------------
 
 _REGISTRY: dict[tuple[str, int], type[Schema]] = {}
+_LATEST: dict[str, int] = {}  # type -> its highest registered version (asked per message)
 _INSTANCES: dict[tuple[str, int], Schema] = {}
 _FAST: dict[tuple[str, int], Any] = {}  # (type, version) -> fastload loader or None
 
@@ -81,6 +82,7 @@ def message_type(type_name: str, version: int):
         if key in _REGISTRY and _REGISTRY[key] is not schema_cls:
             raise ValueError(f"{type_name} v{version} is already registered")
         _REGISTRY[key] = schema_cls
+        _LATEST[type_name] = max(version, _LATEST.get(type_name, version))
         return schema_cls
 
     return register
@@ -92,11 +94,11 @@ def registered_types() -> list[tuple[str, int]]:
 
 
 def latest_version(type_name: str) -> int:
-    versions = [v for (t, v) in _REGISTRY if t == type_name]
-    if not versions:
+    latest = _LATEST.get(type_name)
+    if latest is None:
         raise ContractError(UNKNOWN_TYPE, f"unknown message type {type_name!r}",
                             {"type": type_name})
-    return max(versions)
+    return latest
 
 
 def schema_for(type_name: str, version: int) -> Schema:
@@ -229,11 +231,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _to_wire(data: Any) -> Any:
-    """JSON-native copy of ``data`` (dates, datetimes, UUIDs, Decimals become strings)."""
-    return json.loads(json.dumps(data, default=_json_default, allow_nan=False))
-
-
 def encode(envelope: Mapping[str, Any]) -> bytes:
     """The exact bytes put on the wire for an envelope (compact UTF-8 JSON)."""
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"),
@@ -282,19 +279,23 @@ def make_envelope(type: str, payload: Mapping[str, Any], producer: str,
     can never emit what consumers would dead-letter.
     """
     version = latest_version(type) if version is None else version
-    wire_payload = _to_wire(dict(payload))
+    # the payload is encoded once: its JSON-native copy is loaded back from these bytes,
+    # which then go on the wire as they are (what encode() of the envelope would give)
+    payload_text = json.dumps(dict(payload), default=_json_default, allow_nan=False,
+                              ensure_ascii=False, separators=(",", ":"))
+    wire_payload = json.loads(payload_text)
     _load_payload(type, version, wire_payload)
-    envelope = ValidatedEnvelope({
+    header = {
         "message_id": str(uuid.uuid4()),
         "type": type,
         "version": version,
         "occurred_at": utc_now(),
         "producer": producer,
         "correlation_id": correlation_id,
-        "payload": wire_payload,
-    })
+    }
+    envelope = ValidatedEnvelope({**header, "payload": wire_payload})
     _check_header(envelope)
-    wire = encode(envelope)
+    wire = (encode(header)[:-1] + b',"payload":' + payload_text.encode("utf-8") + b"}")
     _check_size(len(wire))
     envelope.wire = wire  # the outbox stores these bytes rather than encode it again
     return envelope

@@ -30,6 +30,7 @@ from gridgov_common.contract import (
     encode,
     event_key,
     intake_key,
+    latest_version,
     load_sample,
     make_envelope,
     message_type,
@@ -84,6 +85,26 @@ def test_make_envelope_round_trips_each_sample_payload(type_name, version):
     assert parsed.to_dict() == made
     assert made["message_id"] != sample["message_id"]
     assert made["occurred_at"].endswith("Z")
+    assert made.wire == encode(made)  # the payload encoded once, spliced: the same bytes
+
+
+def test_make_envelope_encodes_python_values_once_as_encode_would():
+    """Dates, datetimes, UUIDs and text beyond ASCII: the spliced wire is encode()'s."""
+    payload = {"department": "civil_affairs", "id_number": "11010519491231002X",
+               "moved_out_on": date(2026, 11, 20), "reason": "迁往外省 — moved away"}
+    made = make_envelope("intake.resident.moved_out", payload, "civil_affairs",
+                         correlation_id="热线-123")
+    assert made.wire == encode(made)
+    assert json.loads(made.wire)["payload"]["reason"] == "迁往外省 — moved away"
+    assert parse_envelope(made.wire).payload["moved_out_on"] == date(2026, 11, 20)
+
+
+def test_latest_version_is_the_highest_registered_and_unknown_types_are_refused():
+    assert latest_version("dispatch.case.changed") == max(
+        v for t, v in REGISTERED if t == "dispatch.case.changed")
+    with pytest.raises(ContractError) as info:
+        latest_version("no.such.type")
+    assert info.value.code == UNKNOWN_TYPE
 
 
 def test_every_type_has_a_sample_and_every_sample_a_type():
