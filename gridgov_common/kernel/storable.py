@@ -17,6 +17,7 @@ from typing import Any
 BIGINT = (-(2**63), 2**63 - 1)
 YEARS = (1900, 2999)  # dates of a district's registry and cases; room for date arithmetic
 _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+_WALKED = (str, int, date, dict, list, tuple, set, frozenset)  # what _walk looks into
 
 
 def problems(value: Any, path: str = "") -> dict[str, list[str]]:
@@ -53,8 +54,6 @@ def _clean(value: Any) -> bool:
         return YEARS[0] <= value.year <= YEARS[1]
     return not isinstance(value, _WALKED)  # a UUID, a Decimal: nothing the walk checks
 
-
-_WALKED = (str, int, date, dict, list, tuple, set, frozenset)  # what _walk looks into
 
 
 def _walk(value: Any, path: str, found: dict[str, list[str]]) -> None:

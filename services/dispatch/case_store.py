@@ -76,8 +76,7 @@ def lock_files(session, case_ids) -> None:
 
 # --- filing ---------------------------------------------------------------------------------
 
-def file_new(session, case: dict[str, Any], at: datetime, correlation_id: str | None,
-             data: dict[str, Any]) -> bool:
+def file_new(session, case: dict[str, Any], at: datetime, data: dict[str, Any]) -> bool:
     """A reported case's row and its first case-file entry (then whatever reached the case
     before it was filed); False when the case is known already. Its first change is
     announced by the triage move that follows in the same transaction (``record_move``

@@ -120,7 +120,7 @@ def file_reported(session, envelope, rule_set: triage.RuleSet | None = None,
     version, defaults = master_data.subcategory_defaults(session, envelope.payload["subcategory"])
     filing = decide(envelope, rule_set, calendar, policy_version, now, version, defaults)
     case, corr = filing.case, filing.correlation_id
-    if not case_store.file_new(session, case, now, corr, filing.filed_data):
+    if not case_store.file_new(session, case, now, filing.filed_data):
         return None  # the same case reported again under another message id
     notifications = [
         case_store.assign(session, case, department, role, filing.ack_due, filing.handle_due,
