@@ -267,6 +267,21 @@ def rabbit_queues(name: str) -> list[dict]:
     return list(_rabbit_api("GET", f"/queues/{quoted}?columns={columns}") or [])
 
 
+def settle_queues(name: str, timeout: float = 300) -> None:
+    """Wait until no service queue of the bench vhost ``gridgov_bench_<name>`` holds a
+    message (the bench's own ``bench.*`` queues aside), twice in a row since the API lags:
+    a phase then starts from a drained flow, not behind the last one's backlog."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 2:
+        busy = [q["name"] for q in rabbit_queues(name)
+                if not q["name"].startswith("bench.") and q.get("messages")]
+        quiet = 0 if busy else quiet + 1
+        time.sleep(1)
+    if quiet < 2:
+        raise RuntimeError(f"queues still busy after {timeout:.0f} s")
+
+
 @contextmanager
 def rabbit_vhost(name: str) -> Iterator[str]:
     """A throw-away vhost ``gridgov_bench_<name>``; yields the AMQP URI to give services.

@@ -181,16 +181,7 @@ class Bench:
             self.running[svc] = None
 
     def settle(self, timeout: float = 300) -> None:
-        """Wait until no service queue holds a message (twice in a row: the API lags)."""
-        deadline = time.monotonic() + timeout
-        quiet = 0
-        while time.monotonic() < deadline and quiet < 2:
-            busy = [q["name"] for q in _common.rabbit_queues(self.vhost)
-                    if not q["name"].startswith("bench.") and q.get("messages")]
-            quiet = 0 if busy else quiet + 1
-            time.sleep(1)
-        if quiet < 2:
-            raise RuntimeError(f"queues still busy after {timeout:.0f} s")
+        _common.settle_queues(self.vhost, timeout)
 
     def drain(self, stage: str, layout: tuple[int, ...], cases: int, observed: Sink
               ) -> dict[str, float]:
