@@ -73,7 +73,10 @@ CONFIRM_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
 MAX_ERROR_TEXT = 2000
 RELAY_POOL_SIZE = 2
-DEFAULT_LINGER_SECONDS = 0.005
+# After a wake the relay yields once (0) rather than lingering: commits that land while a
+# round runs leave together in the next round anyway, and a 5 ms linger on each of a
+# case's two relays was latency with no throughput to show for it (issue 16, bench_05).
+DEFAULT_LINGER_SECONDS = 0.0
 OUTBOX_POLL_SECONDS = Setting("OUTBOX_POLL_SECONDS", POSITIVE, DEFAULT_POLL_SECONDS,
                               "the relay's poll when no commit wakes it")
 OUTBOX_BATCH = Setting("OUTBOX_BATCH", POSITIVE_INTEGER, DEFAULT_BATCH,
@@ -507,8 +510,9 @@ class OutboxRelay(DependencyProvider):
             return 0, failures + 1
 
     def _sleep(self, seconds: float) -> None:
-        """Until the poll interval ends or a commit wakes us; after a wake, linger a few
-        milliseconds so that the commits of a burst leave in one batch."""
+        """Until the poll interval ends or a commit wakes us; after a wake, linger
+        ``linger_seconds`` (by default only a yield: the commits that land while a round
+        runs leave together in the next one)."""
         try:
             self._wakeup.get(timeout=seconds)
         except Empty:
