@@ -393,6 +393,28 @@ def offered(hotline: Hotline, first: int, rate: float, seconds: float) -> int:
     return first + total - 1
 
 
+def offered_phase(report: _common.Report, hotline: Hotline, fire: Sink, first: int,
+                  rate: float, seconds: float, label: str, target: float | None) -> int:
+    """One offered load from a drained flow: latency at the lead department, and how busy
+    the machine was from the schedule's start to the last delivery seen (polled every
+    0.2 s, so the share reads a little low): the share of all cores, and CPU per case (a
+    case streamed in small batches costs more than one of a burst). Returns the next free
+    case number."""
+    _common.settle_queues("flow")
+    _common.progress(f"{label} for {seconds:.0f} s")
+    cpu_before, wall_before = machine_cpu(), time.monotonic()
+    last = offered(hotline, first, rate, seconds)
+    got = wait_count(fire, first, last, 600)
+    cpu, wall = machine_cpu() - cpu_before, time.monotonic() - wall_before
+    lat, _t0, _t1 = lead_latencies(fire, first, last)
+    report.add(f"{label}: p50 intake → department", ms(lat, 50), "ms")
+    report.add(f"{label}: p99 intake → department", ms(lat, 99), "ms", at_most=target)
+    report.add(f"{label}: delivered", got, "cases", at_least=last - first + 1)
+    report.add(f"  {label}: machine busy", 100 * cpu / (wall * (os.cpu_count() or 1)), "%")
+    report.add(f"  {label}: whole machine CPU per case", cpu * 1000 / max(got, 1), "ms")
+    return last + 1_000
+
+
 def report_in(amqp_uri: str, fire: Sink, observer: Sink, rate: float,
               count: int) -> list[float]:
     """Fire acks ``count`` of its assignments on a schedule; latency until dispatch
@@ -555,35 +577,17 @@ def main(args) -> int:
 
             first = 100_000
             for offered_rate in rates:
-                _common.settle_queues("flow")  # each phase from a drained flow
-                _common.progress(f"offered {offered_rate} cases/s for {seconds:.0f} s")
-                last = offered(hotline, first, offered_rate, seconds)
-                got = wait_count(fire, first, last, 600)
-                lat, _t0, _t1 = lead_latencies(fire, first, last)
                 # issue 16: p99 ≤ 250 ms at 250/s offered; issue 3: the same at 500/s
-                target = 250 if offered_rate in (250, 500) else None
-                report.add(f"at {offered_rate}/s offered: p50 intake → department",
-                           ms(lat, 50), "ms")
-                report.add(f"at {offered_rate}/s offered: p99 intake → department",
-                           ms(lat, 99), "ms", at_most=target)
-                report.add(f"at {offered_rate}/s offered: delivered", got, "cases",
-                           at_least=last - first + 1)
-                first = last + 1_000
+                first = offered_phase(report, hotline, fire, first, offered_rate, seconds,
+                                      f"at {offered_rate}/s offered",
+                                      250 if offered_rate in (250, 500) else None)
             # issue 16's p99 target at 250/s, also for a district's stream: the reports
             # spread over every grid (above, every case is at one corridor, where each
             # report's duplicate search reads the cap of 200 open cases: its worst case)
             spread = Hotline(amqp_uri, district_points(services["registry"].base_url, token,
                                                        SPREAD_POINTS))
-            _common.settle_queues("flow")
-            _common.progress(f"offered {SPREAD_RATE} cases/s for {seconds:.0f} s, spread "
-                             "over the district's grids")
-            last = offered(spread, first, SPREAD_RATE, seconds)
-            got = wait_count(fire, first, last, 600)
-            lat, _t0, _t1 = lead_latencies(fire, first, last)
-            label = f"at {SPREAD_RATE}/s offered, spread over the district"
-            report.add(f"{label}: p50 intake → department", ms(lat, 50), "ms")
-            report.add(f"{label}: p99 intake → department", ms(lat, 99), "ms", at_most=250)
-            report.add(f"{label}: delivered", got, "cases", at_least=last - first + 1)
+            offered_phase(report, spread, fire, first, SPREAD_RATE, seconds,
+                          f"at {SPREAD_RATE}/s offered, spread over the district", 250)
             spread.close()
 
             # bound only now: during the burst and the offered rates nothing but events
