@@ -155,3 +155,22 @@ def test_a_row_filed_meanwhile_under_another_counter_fails_the_batch(session, mo
     with pytest.raises(batch_filing.BatchConflict):
         batch_filing.file_many(session, SETTINGS, items(session, [report(1, ref="M-1"),
                                                                   report(2, ref="M-2")]))
+
+
+def test_a_batch_of_one_settles_a_row_filed_meanwhile_as_file_case_does(session,
+                                                                       monkeypatch):
+    """A batch of one takes the batch way (issue 16); when its reference was filed under
+    another counter row meanwhile, it answers with the stored case and gives its number
+    back (P5.3.1: no gap), as ``file_case`` does, instead of failing."""
+    stored(session, [report(0, ref="M-9")])
+    counter = sa.text("SELECT coalesce(sum(last_value), 0) FROM events.case_number_counters")
+    before = session.execute(counter).scalar_one()
+    kept = session.execute(sa.text(
+        "SELECT case_id::text FROM events.cases WHERE external_ref = 'M-9'")).scalar_one()
+    monkeypatch.setattr(batch_filing, "_by_external_refs", lambda *args: {})
+    [(case, created)] = batch_filing.file_many(session, SETTINGS,
+                                               items(session, [report(1, ref="M-9")]))
+    assert (case["case_id"], created) == (kept, False)
+    assert session.execute(counter).scalar_one() == before
+    assert session.execute(sa.text(
+        "SELECT count(*) FROM events.cases WHERE external_ref = 'M-9'")).scalar_one() == 1
