@@ -47,6 +47,7 @@ from gridgov_common.contract import (
 )
 from gridgov_common.platform.bulk import JsonText, insert_rows
 from gridgov_common.platform.db import DB_SCHEMA, DB_URL, make_engine
+from gridgov_common.platform.frozen import frozen
 from gridgov_common.platform.messaging import (
     corked,
     declare_topology,
@@ -342,6 +343,12 @@ class OutboxPump:
         self.table = tables_for(schema)["outbox"]
         self.publisher = publisher
         self.batch_size = batch_size
+        # built and compiled once (gridgov_common/platform/frozen.py): a relay runs a
+        # round per commit, and at a few cases a second a round is one row
+        self._lock_statement = frozen(self._lock_query())
+        table = self.table
+        self._delete_statement = frozen(sa.delete(table).where(table.c.id == sa.any_(
+            sa.bindparam("ids", type_=pg.ARRAY(sa.BigInteger)))), "ids")
 
     def relay_once(self) -> int:
         """Publish and delete up to one batch; return how many rows were published.
@@ -357,8 +364,7 @@ class OutboxPump:
                 if result.returned:
                     self._handle_returned(conn, result.returned)
                 delivered = [row.id for i, row in enumerate(rows) if i not in result.nacked]
-                conn.execute(sa.delete(self.table).where(self.table.c.id == sa.any_(
-                    sa.literal(delivered, pg.ARRAY(sa.BigInteger)))))  # one short SQL
+                conn.execute(self._delete_statement, {"ids": delivered})  # one short SQL
         if failure is not None:
             self._record_failure([row.id for row in rows], failure)
             raise failure
@@ -369,17 +375,19 @@ class OutboxPump:
                 raise refused
         return len(delivered)
 
-    def _lock_batch(self, conn: sa.Connection) -> list[sa.Row]:
+    def _lock_query(self) -> sa.Select:
         table = self.table
         body = table.c.body
-        query = (sa.select(table.c.id, table.c.exchange, table.c.routing_key,
-                           table.c.message_id, sa.cast(body, sa.Text).label("wire"),
-                           body["type"].astext.label("type"),
-                           body["producer"].astext.label("producer"),
-                           body["correlation_id"].astext.label("correlation_id"))
-                 .order_by(table.c.id).limit(self.batch_size)
-                 .with_for_update(skip_locked=True))
-        return list(conn.execute(query))
+        return (sa.select(table.c.id, table.c.exchange, table.c.routing_key,
+                          table.c.message_id, sa.cast(body, sa.Text).label("wire"),
+                          body["type"].astext.label("type"),
+                          body["producer"].astext.label("producer"),
+                          body["correlation_id"].astext.label("correlation_id"))
+                .order_by(table.c.id).limit(self.batch_size)
+                .with_for_update(skip_locked=True))
+
+    def _lock_batch(self, conn: sa.Connection) -> list[sa.Row]:
+        return list(conn.execute(self._lock_statement))
 
     def _publish(self, rows: list[sa.Row]) -> tuple[OutboxPublishError | None, BatchResult]:
         try:

@@ -14,8 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from gridgov_common.platform import bulk
+from gridgov_common.platform.frozen import frozen
 from services.dispatch.domain.casefile import GENESIS_HASH, Entry, chain, link, verify
 from services.dispatch.models import case_file, cases, waiting_file_entries
 
@@ -97,17 +99,27 @@ def append_waiting(session, case_id: str) -> int:
     return len(rows)
 
 
+def _take_waiting() -> sa.TextualSelect:
+    """The statement of :func:`take_waiting`, compiled once; ``= ANY(:case_ids)`` keeps
+    one SQL text (and one server-prepared statement) for any batch size, where ``IN``
+    wrote one per size (issue 16)."""
+    table = waiting_file_entries
+    return frozen(sa.delete(table).where(table.c.case_id == sa.any_(
+        sa.bindparam("case_ids", type_=ARRAY(UUID(as_uuid=False)))))
+        .returning(table.c.case_id, table.c.id, table.c.action, table.c.actor_sub,
+                   table.c.actor_role, table.c.at, table.c.data), "case_ids")
+
+
+_TAKE_WAITING = _take_waiting()
+
+
 def take_waiting(session, case_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """:func:`append_waiting` for a batch of new files, in one statement: the entries that
     waited for each case, in their own time order, taken off the waiting table; the caller
     appends them (:func:`append_new_files`)."""
     if not case_ids:
         return {}
-    table = waiting_file_entries
-    rows = session.execute(sa.delete(table).where(table.c.case_id.in_(case_ids))
-                           .returning(table.c.case_id, table.c.id, table.c.action,
-                                      table.c.actor_sub, table.c.actor_role, table.c.at,
-                                      table.c.data)).all()
+    rows = session.execute(_TAKE_WAITING, {"case_ids": case_ids}).all()
     found: dict[str, list[dict[str, Any]]] = {}
     for row in sorted(rows, key=lambda r: (r.at, r.id)):
         found.setdefault(str(row.case_id), []).append(

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from gridgov_common.platform import department_register
+from gridgov_common.platform.frozen import frozen
 from gridgov_common.platform.messaging import claim_message
 from services.dispatch.domain import triage
 from services.dispatch.models import catalogue_versions, departments
@@ -74,19 +75,34 @@ def subcategory_names(session, codes: list[str]) -> dict[str, dict[str, str]]:
     return {code: {"zh-CN": zh, "en": en} for code, zh, en in rows}
 
 
+def _defaults_query(latest: bool) -> sa.TextualSelect:
+    """The statement of :func:`subcategory_defaults` (``:code``, and ``:version`` unless
+    ``latest``), built and compiled once: it runs for every case filed (issue 16)."""
+    entry = (sa.select(sa.column("e", JSONB)).select_from(
+        sa.func.jsonb_array_elements(catalogue_versions.c.subcategories).alias("e"))
+        .where(sa.column("e", JSONB)["code"].astext == sa.bindparam("code", type_=sa.Text))
+        .scalar_subquery())
+    query = sa.select(catalogue_versions.c.version, entry.label("entry"))
+    if latest:
+        return frozen(query.order_by(catalogue_versions.c.version.desc()).limit(1), "code")
+    return frozen(query.where(catalogue_versions.c.version == sa.bindparam(
+        "version", type_=sa.Integer)), "code", "version")
+
+
+_DEFAULTS_LATEST = _defaults_query(latest=True)
+_DEFAULTS_OF_VERSION = _defaults_query(latest=False)
+
+
 def subcategory_defaults(session, code: str, version: int | None = None
                          ) -> tuple[int | None, triage.SubcategoryDefaults | None]:
     """(catalogue version, the subcategory's handling defaults in it): the given version
     (a running case keeps the catalogue it was filed under, like its rules), else the
     current one; (None, None) before the first catalogue.  One row, one JSON element:
     the whole catalogue is not loaded for each case."""
-    entry = (sa.select(sa.column("e", JSONB)).select_from(
-        sa.func.jsonb_array_elements(catalogue_versions.c.subcategories).alias("e"))
-        .where(sa.column("e", JSONB)["code"].astext == code).scalar_subquery())
-    query = sa.select(catalogue_versions.c.version, entry.label("entry"))
-    query = (query.where(catalogue_versions.c.version == version) if version is not None
-             else query.order_by(catalogue_versions.c.version.desc()).limit(1))
-    row = session.execute(query).first()
+    if version is None:
+        row = session.execute(_DEFAULTS_LATEST, {"code": code}).first()
+    else:
+        row = session.execute(_DEFAULTS_OF_VERSION, {"code": code, "version": version}).first()
     if row is None:
         return None, None
     return row.version, (triage.SubcategoryDefaults.from_entry(row.entry)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gridgov_common.kernel.area import community_of, town_of
+from gridgov_common.platform.frozen import frozen
 from gridgov_common.platform.messaging import claim_message
 from services.events.domain.numbers import local_day, now_utc
 from services.events.models import grid_rings
@@ -131,18 +132,31 @@ def locate(db, lon: float, lat: float, day: date) -> str | None:
     return db.execute(_grid_holding(sa.func.point(float(lon), float(lat)), day)).scalar()
 
 
+def _locate_many() -> sa.TextualSelect:
+    """The statement of :func:`locate_many`, built and compiled once (issue 16: building
+    it took 1.1 ms and its cache key 0.3 ms per intake batch on a 2-core machine)."""
+    floats = ARRAY(sa.Float(precision=53))
+    given = sa.func.unnest(sa.cast(sa.bindparam("lons"), floats),
+                           sa.cast(sa.bindparam("lats"), floats)
+                           ).table_valued("lon", "lat", with_ordinality="n").render_derived()
+    code = _grid_holding(sa.func.point(given.c.lon, given.c.lat),
+                         sa.bindparam("day", type_=sa.Date))
+    return frozen(sa.select(given.c.n, code.scalar_subquery().label("grid_code"))
+                  .order_by(given.c.n), "lons", "lats", "day")
+
+
+_LOCATE_MANY = _locate_many()
+
+
 def locate_many(db, points: list[tuple[float, float]], day: date) -> list[str | None]:
     """:func:`locate` for a whole intake batch in one statement (issue 16: one round trip
     per batch, not per report), in the order of ``points``."""
     if not points:
         return []
-    floats = ARRAY(sa.Float(precision=53))
-    given = sa.func.unnest(sa.cast([float(lon) for lon, _ in points], floats),
-                           sa.cast([float(lat) for _, lat in points], floats)
-                           ).table_valued("lon", "lat", with_ordinality="n").render_derived()
-    code = _grid_holding(sa.func.point(given.c.lon, given.c.lat), day).scalar_subquery()
-    rows = db.execute(sa.select(given.c.n, code).order_by(given.c.n)).all()
-    return [row[1] for row in rows]
+    rows = db.execute(_LOCATE_MANY, {"lons": [float(lon) for lon, _ in points],
+                                     "lats": [float(lat) for _, lat in points],
+                                     "day": day}).all()
+    return [row.grid_code for row in rows]
 
 
 def summary(db, grid_code: str) -> dict[str, Any] | None:
